@@ -1,0 +1,5 @@
+"""`python -m renderer`."""
+
+from renderer.cli import main
+
+main()

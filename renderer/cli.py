@@ -1,0 +1,159 @@
+"""The command line: one thin command per verb; errors become exit codes by category."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from renderer import __version__
+from renderer.errors import EXIT_OK, RendererError, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+root_option = click.option("--root", type=click.Path(file_okay=False), default=None,
+                           help="Platform-config checkout (default: here, else the shipped one).")
+format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+
+
+def handled(func: F) -> F:
+    """Map our errors to exit codes and readable reports; anything else is a bug with traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        fmt = kwargs.get("fmt", "text")
+        try:
+            return func(*args, **kwargs)
+        except RendererError as exc:
+            problems = exc.problems()
+            if fmt == "json":
+                click.echo(json.dumps({"ok": False, "error": type(exc).__name__,
+                                       "message": str(exc) if not problems else "",
+                                       "problems": [p.as_dict() for p in problems]},
+                                      indent=2, sort_keys=True))
+            else:
+                if problems:
+                    for p in problems:
+                        click.echo(p.render(), err=True)
+                    click.echo(f"{len(problems)} problem(s) found", err=True)
+                else:
+                    click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _images(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, image = pair.partition("=")
+        if not sep:
+            key, image = "", pair
+        out[key] = image
+    return out
+
+
+@click.group()
+@click.version_option(__version__, prog_name="renderer")
+def main() -> None:
+    """Render Score workloads with platform definitions into a GitOps environment repo."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@root_option
+@format_option
+@handled
+def validate(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
+    """Check every shipped input, or the given Score files / app directories."""
+    from renderer import settings, validation
+
+    base = settings.find_root(root, os.environ)
+    summary = validation.validate(base, list(paths))
+    if fmt == "json":
+        click.echo(json.dumps({"ok": True, **summary}, indent=2, sort_keys=True))
+    else:
+        click.echo(f"ok: {summary['workloads']} workloads in {summary['apps']} apps, "
+                   f"{summary['environments']} environments, {summary['definitions']} resource "
+                   f"definitions, {summary['profiles']} profiles, rendered without error")
+
+
+@main.command()
+@click.option("--app", "app", required=True, help="App directory or shipped example id.")
+@click.option("--workload", required=True)
+@click.option("--env", "env_id", required=True)
+@root_option
+@format_option
+@handled
+def explain(app: str, workload: str, env_id: str, root: str | None, fmt: str) -> None:
+    """Which definition each resource matched, what was rejected and why, the outputs."""
+    from renderer import explain as explaining
+    from renderer import pipeline, settings
+
+    base = settings.find_root(root, os.environ)
+    inputs = settings.load(base, [app])
+    env = pipeline.select_envs(inputs.platform, [env_id])[0]
+    result = pipeline.analyse(inputs.platform, inputs.apps, env)
+    try:
+        data = explaining.explain(result, inputs.apps[0].id, workload)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if fmt == "json"
+               else explaining.as_text(data), nl=fmt == "json")
+
+
+@main.command()
+@click.option("--app", "apps", multiple=True, help="App directory (repeatable); default: examples.")
+@click.option("--env", "envs", multiple=True, help="Environment id (repeatable); default: all.")
+@click.option("--all-envs", is_flag=True, help="Every environment (the default).")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--image", "images", multiple=True, help="WORKLOAD[.CONTAINER]=IMAGE for image '.'.")
+@root_option
+@format_option
+@handled
+def render(apps: tuple[str, ...], envs: tuple[str, ...], all_envs: bool, out: str,
+           images: tuple[str, ...], root: str | None, fmt: str) -> None:
+    """Render into DIR as the environment repo would hold it. Pure: no git."""
+    from renderer import pipeline, settings, writer
+
+    if all_envs and envs:
+        raise UsageError("--env and --all-envs exclude each other")
+    base = settings.find_root(root, os.environ)
+    inputs = settings.load(base, list(apps))
+    rendered = pipeline.render(inputs.platform, inputs.apps, list(envs) or None,
+                               pipeline.Options(_images(images)))
+    result = writer.write_tree(out, rendered.tree, rendered.owned,
+                               {"atlantis.yaml": lambda t: pipeline.finish(t, inputs.platform)})
+    summary = {"out": os.path.abspath(out), "files": len(rendered.tree),
+               "written": len(result.written), "deleted": len(result.deleted),
+               "environments": [e.env.id for e in rendered.envs]}
+    click.echo(json.dumps(summary, indent=2, sort_keys=True) if fmt == "json" else
+               f"rendered {summary['files']} files for {', '.join(summary['environments'])} into "
+               f"{summary['out']} ({summary['written']} written, {summary['deleted']} deleted)")
+
+
+@main.command()
+@click.option("--env", "env_id", required=True)
+@click.option("--app", "apps", multiple=True)
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "json"]), default="mermaid")
+@root_option
+@handled
+def graph(env_id: str, apps: tuple[str, ...], fmt: str, root: str | None) -> None:
+    """The resource graph of an environment as Mermaid, DOT or JSON."""
+    from renderer import graphview, pipeline, settings
+
+    base = settings.find_root(root, os.environ)
+    inputs = settings.load(base, list(apps))
+    env = pipeline.select_envs(inputs.platform, [env_id])[0]
+    result = pipeline.analyse(inputs.platform, inputs.apps, env)
+    click.echo(graphview.render(result.graph, fmt), nl=False)
+
+
+def run() -> None:  # pragma: no cover - console entry alias
+    main()
+    sys.exit(EXIT_OK)

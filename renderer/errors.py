@@ -1,0 +1,88 @@
+"""One exception family; each category maps to one exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_INVALID = 3
+EXIT_POLICY = 4
+EXIT_PUBLISH = 5
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One thing wrong with one input, located as precisely as we can."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+    hint: str = ""
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        at = f" at {self.path}" if self.path else ""
+        text = f"{where}{at}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "path": self.path,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class RendererError(Exception):
+    """Base of every error a user can act on; a bug is anything else."""
+
+    exit_code = EXIT_INVALID
+
+    def problems(self) -> list[Problem]:
+        return []
+
+
+class UsageError(RendererError):
+    exit_code = EXIT_USAGE
+
+
+class InputError(RendererError):
+    """Every problem found in the inputs, sorted by file and line."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self._problems = sorted(set(problems))
+        super().__init__("\n".join(p.render() for p in self._problems))
+
+    def problems(self) -> list[Problem]:
+        return list(self._problems)
+
+
+class PolicyDenied(RendererError):
+    exit_code = EXIT_POLICY
+
+
+class PublishError(RendererError):
+    exit_code = EXIT_PUBLISH
+
+
+class Collector:
+    """Gathers problems across a stage so a run fails once with all of them."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, file: str, line: int, path: str, message: str, hint: str = "") -> None:
+        self.items.append(Problem(file, line, path, message, hint))
+
+    def extend(self, problems: list[Problem]) -> None:
+        self.items.extend(problems)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InputError(self.items)

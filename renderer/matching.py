@@ -1,0 +1,101 @@
+"""Requests → definitions by criteria, most specific wins, with a trace that explains the choice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from renderer.model import Criterion, Environment, Profile, ResourceDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    type: str
+    klass: str
+    res_id: str | None
+    app: str | None
+    env: Environment
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    definition: str
+    file: str
+    outcome: str  # "matched", "outranked" or "rejected"
+    reason: str
+    specificity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    definition: ResourceDefinition | None
+    candidates: tuple[Candidate, ...]
+
+    def miss_message(self, request: Request) -> str:
+        head = (
+            f"no resource definition matches {request.type}/{request.klass} "
+            f"for env {request.env.id} ({request.env.type})"
+        )
+        if not self.candidates:
+            return f"{head}; no definition has type '{request.type}'"
+        tried = "; ".join(f"{c.definition} ({c.reason})" for c in self.candidates)
+        return f"{head}; considered: {tried}"
+
+
+def _mismatch(c: Criterion, req: Request) -> str:
+    checks = [
+        ("env_type", c.env_type, req.env.type),
+        ("env", c.env, req.env.id),
+        ("app", c.app, req.app),
+        ("res_id", c.res_id, req.res_id),
+    ]
+    reasons = [f"{k}={want} ≠ {have}" for k, want, have in checks if want is not None and want != have]
+    return ", ".join(reasons)
+
+
+def _best_criterion(d: ResourceDefinition | Profile, req: Request) -> tuple[int, str]:
+    """Specificity of the best matching alternative, or -1 and why none matched."""
+    best, reasons = -1, []
+    for c in d.criteria:
+        why = _mismatch(c, req)
+        if why:
+            reasons.append(why)
+        else:
+            best = max(best, c.specificity)
+    return best, " | ".join(reasons)
+
+
+def match_resource(req: Request, definitions: Sequence[ResourceDefinition]) -> Match:
+    scored: list[tuple[int, ResourceDefinition, str]] = []
+    for d in definitions:
+        if d.type != req.type:
+            continue
+        if d.klass != req.klass:
+            scored.append((-1, d, f"class={d.klass} ≠ {req.klass}"))
+            continue
+        spec, why = _best_criterion(d, req)
+        scored.append((spec, d, why))
+    scored.sort(key=lambda t: (-t[0], t[1].id))
+    winner = scored[0][1] if scored and scored[0][0] >= 0 else None
+    candidates = []
+    for spec, d, why in scored:
+        if d is winner:
+            candidates.append(Candidate(d.id, d.file, "matched", f"specificity {spec}", spec))
+        elif spec >= 0:
+            candidates.append(Candidate(d.id, d.file, "outranked",
+                                        f"matches with specificity {spec}, less specific", spec))
+        else:
+            candidates.append(Candidate(d.id, d.file, "rejected", why, spec))
+    return Match(winner, tuple(candidates))
+
+
+def match_profile(klass: str, app: str, env: Environment, profiles: Sequence[Profile]) -> Profile | None:
+    req = Request("workload", klass, None, app, env)
+    best: tuple[int, Profile] | None = None
+    for p in profiles:
+        if p.klass != klass:
+            continue
+        spec, _ = _best_criterion(p, req)
+        if spec >= 0 and (best is None or spec > best[0]):
+            best = (spec, p)
+    return best[1] if best else None

@@ -1,0 +1,90 @@
+"""The Score placeholder grammar, as score-go implements it.
+
+`${metadata.KEY…}` and `${resources.NAME.OUTPUT…}` are replaced; `$$` becomes `$` and `$${x}` becomes
+the literal `${x}`; `\\.` inside a reference is a literal dot in a key; non-string values are
+inserted as JSON. A reference may resolve to a SecretRef, which callers turn into a Kubernetes
+secret reference instead of a value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from renderer.model import SecretRef
+
+# `$` followed by `{...}`, `${...}` after an escaping `$`, or a second `$`.
+PLACEHOLDER = re.compile(r"\$((?:\$?\{([^}]*)\})|\$)")
+
+Segment = str | SecretRef
+
+
+class RefError(Exception):
+    """A reference that cannot be resolved; the message is shown to the user."""
+
+
+def split_ref(ref: str) -> list[str]:
+    """Split on dots, keeping `\\.` as a literal dot inside a part."""
+    return [part.replace("\0", ".") for part in ref.replace("\\.", "\0").split(".")]
+
+
+def find_refs(text: str) -> list[str]:
+    """The references a string would resolve, in order, escapes excluded."""
+    refs = []
+    for match in PLACEHOLDER.finditer(text):
+        if not match.group(1).startswith("$"):
+            refs.append(match.group(2))
+    return refs
+
+
+def to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def expand(text: str, resolve: Callable[[str], Any]) -> list[Segment]:
+    """Expand into literal text and secret references; adjacent text is merged."""
+    out: list[Segment] = []
+    pos = 0
+
+    def emit(piece: Segment) -> None:
+        if isinstance(piece, str) and out and isinstance(out[-1], str):
+            out[-1] += piece
+        elif piece != "":
+            out.append(piece)
+
+    for match in PLACEHOLDER.finditer(text):
+        emit(text[pos : match.start()])
+        pos = match.end()
+        if match.group(1).startswith("$"):
+            emit(match.group(0)[1:])
+            continue
+        value = resolve(match.group(2))
+        emit(value if isinstance(value, SecretRef) else to_text(value))
+    emit(text[pos:])
+    return out
+
+
+def substitute(text: str, resolve: Callable[[str], Any]) -> str:
+    """Expand where no secret is allowed; a secret raises RefError."""
+    parts = expand(text, resolve)
+    for part in parts:
+        if isinstance(part, SecretRef):
+            raise RefError(f"secret output {part.describe()} cannot be used here")
+    return "".join(str(p) for p in parts)
+
+
+def lookup(data: Any, keys: list[str], ref: str) -> Any:
+    """Walk nested outputs the way score-go does, with its error wording."""
+    value = data
+    for key in keys:
+        if not isinstance(value, dict):
+            raise RefError(f"invalid ref '{ref}': cannot lookup key '{key}', context is not a map")
+        if key not in value:
+            known = ", ".join(sorted(value)) or "none"
+            raise RefError(f"invalid ref '{ref}': key '{key}' not found (known: {known})")
+        value = value[key]
+    return value

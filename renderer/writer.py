@@ -1,0 +1,99 @@
+"""Write a rendered tree into a directory: owned paths replaced wholesale, unchanged bytes untouched."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from renderer.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    written: tuple[str, ...]
+    deleted: tuple[str, ...]
+    unchanged: int
+
+
+def _guard(root: str, rel: str) -> str:
+    full = os.path.realpath(os.path.join(root, rel))
+    if not full.startswith(os.path.realpath(root) + os.sep):
+        raise UsageError(f"refusing to write outside the output directory: {rel}")
+    return full
+
+
+def list_files(root: str) -> dict[str, str]:
+    """Repo-relative POSIX path → absolute path, for every file below root (git dir excluded)."""
+    out = {}
+    for base, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in files:
+            full = os.path.join(base, name)
+            out[os.path.relpath(full, root).replace(os.sep, "/")] = full
+    return out
+
+
+def owned(path: str, prefixes: Sequence[str]) -> bool:
+    return any(path == p.rstrip("/") or path.startswith(p) for p in prefixes)
+
+
+def write_tree(
+    root: str,
+    tree: Mapping[str, bytes],
+    prefixes: Sequence[str],
+    derived: Mapping[str, Callable[[Mapping[str, bytes]], bytes]] | None = None,
+) -> WriteResult:
+    """Replace everything under `prefixes` by `tree`; then write each derived file from the result."""
+    os.makedirs(root, exist_ok=True)
+    for path in tree:
+        if not owned(path, prefixes):
+            raise UsageError(f"render produced {path}, outside the paths it owns")
+    existing = list_files(root)
+    written, deleted, unchanged = [], [], 0
+    for path in sorted(existing):
+        if owned(path, prefixes) and path not in tree:
+            os.remove(existing[path])
+            deleted.append(path)
+            _prune(root, os.path.dirname(existing[path]))
+    final: dict[str, bytes] = {}
+    for path, data in sorted(tree.items()):
+        final[path] = data
+        if _write_if_changed(root, path, data):
+            written.append(path)
+        else:
+            unchanged += 1
+    if derived:
+        for path in existing:
+            if path not in final and not owned(path, prefixes) and path.startswith(("terraform/",)):
+                final[path] = b""
+        for path, make in sorted(derived.items()):
+            if _write_if_changed(root, path, make(final)):
+                written.append(path)
+    return WriteResult(tuple(written), tuple(deleted), unchanged)
+
+
+def _write_if_changed(root: str, rel: str, data: bytes) -> bool:
+    full = _guard(root, rel)
+    try:
+        with open(full, "rb") as fh:
+            if fh.read() == data:
+                return False
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(full), prefix=".tmp-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, full)
+    return True
+
+
+def _prune(root: str, directory: str) -> None:
+    """Remove directories left empty, never the root itself."""
+    stop = os.path.realpath(root)
+    while os.path.realpath(directory) != stop and not os.listdir(directory):
+        os.rmdir(directory)
+        directory = os.path.dirname(directory)

@@ -1,0 +1,220 @@
+"""The one place YAML is read (YAML 1.2, line numbers, no duplicate keys) and written."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError
+
+from renderer.errors import Problem
+
+PathKey = tuple[str | int, ...]
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """`containers.web.files["/etc/app.conf"].mode` style, readable and unambiguous."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """One YAML document as plain data, with the line of every key and list item."""
+
+    file: str
+    data: Any
+    lines: Mapping[PathKey, int] = field(default_factory=dict)
+    # An override merged onto this document: problems under paths it sets point into it.
+    overlay: Doc | None = None
+
+    def line(self, path: Sequence[str | int]) -> int:
+        key = tuple(path)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get((), 1)
+
+    def problem(self, path: Sequence[str | int], message: str, hint: str = "") -> Problem:
+        if self.overlay is not None:
+            key = tuple(path)
+            while key and key not in self.overlay.lines:
+                key = key[:-1]
+            if key:
+                return self.overlay.problem(path, message, hint)
+        return Problem(self.file, self.line(path), format_path(path), message, hint)
+
+
+class YamlLoadError(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.render())
+        self.problem = problem
+
+
+def _plain(node: Any, path: PathKey, lines: dict[PathKey, int]) -> Any:
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if not isinstance(key, str):
+                key = _scalar_text(key)
+            child = (*path, key)
+            lines[child] = node.lc.key(key if key in node else _find_key(node, key))[0] + 1
+            out[key] = _plain(value, child, lines)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for i, value in enumerate(node):
+            lines[(*path, i)] = node.lc.item(i)[0] + 1
+            items.append(_plain(value, (*path, i), lines))
+        return items
+    return _scalar(node)
+
+
+def _find_key(node: CommentedMap, text: str) -> Any:
+    for key in node:
+        if _scalar_text(key) == text:
+            return key
+    return text
+
+
+def _scalar_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(_scalar(value))
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _reader() -> YAML:
+    reader = YAML(typ="rt")
+    reader.version = (1, 2)
+    reader.allow_duplicate_keys = False
+    return reader
+
+
+def load_text(text: str, file: str) -> list[Doc]:
+    """Every document in `text`; a syntax error or duplicate key raises YamlLoadError."""
+    try:
+        raw_docs = list(_reader().load_all(text))
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else 0
+        raise YamlLoadError(
+            Problem(file, line, "", f"duplicate key: {_problem_text(exc)}", "keep one of the keys")
+        ) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        raise YamlLoadError(
+            Problem(file, line, "", f"not valid YAML: {_problem_text(exc)}", "fix the syntax")
+        ) from None
+    docs = []
+    for raw in raw_docs:
+        if raw is None:
+            continue
+        lines: dict[PathKey, int] = {(): 1}
+        docs.append(Doc(file, _plain(raw, (), lines), lines))
+    return docs
+
+
+def _problem_text(exc: MarkedYAMLError) -> str:
+    text = str(exc.problem or exc.context or exc).strip()
+    return text.splitlines()[0] if text else "unreadable"
+
+
+def load_file(path: str, display: str | None = None) -> list[Doc]:
+    name = display or path
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except UnicodeDecodeError:
+        raise YamlLoadError(Problem(name, 0, "", "not UTF-8 text", "save as UTF-8")) from None
+    except OSError as exc:
+        raise YamlLoadError(Problem(name, 0, "", f"cannot read: {exc.strerror}")) from None
+    return load_text(text, name)
+
+
+# ---- output -------------------------------------------------------------------------------
+
+# Strings a YAML 1.1 or 1.2 reader could take for something else are always quoted.
+_AMBIGUOUS = re.compile(
+    r"""^(?:
+      [-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?
+    | [-+]?\.(?:inf|Inf|INF) | \.(?:nan|NaN|NAN)
+    | 0[xX][0-9a-fA-F_]+ | 0[oO]?[0-7_]+ | 0[bB][01_]+ | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?
+    | y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+    | null|Null|NULL|~|=|<<
+    | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*
+    )$""",
+    re.VERBOSE,
+)
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    pass
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value and not any(line != line.rstrip() for line in value.split("\n")):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    if value == "" or _AMBIGUOUS.match(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump(data: Any) -> str:
+    """Deterministic YAML: sorted keys, block style, quoted where a reader could misread."""
+    text: str = yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=4096,
+        explicit_start=False,
+    )
+    return text
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def walk(data: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:
+    """Every (path, value) in a plain data tree, depth first, in key order."""
+    yield path, data
+    if isinstance(data, dict):
+        for key in sorted(data):
+            yield from walk(data[key], (*path, key))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            yield from walk(item, (*path, i))
