@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from renderer import __version__
-from renderer.errors import EXIT_OK, RendererError, UsageError
+from renderer.errors import RendererError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -154,6 +154,86 @@ def graph(env_id: str, apps: tuple[str, ...], fmt: str, root: str | None) -> Non
     click.echo(graphview.render(result.graph, fmt), nl=False)
 
 
-def run() -> None:  # pragma: no cover - console entry alias
-    main()
-    sys.exit(EXIT_OK)
+def _platform_commit(root: str) -> str:
+    import subprocess
+
+    proc = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
+
+
+def _check(rendered: Any, platform: Any) -> None:
+    from renderer import checks
+
+    checks.enforce(rendered, platform)
+
+
+@main.command()
+@click.option("--env-repo", "url", required=True, help="Environment repo: path or git URL.")
+@click.option("--app", "apps", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="App directory of Score files (repeatable); its id is the directory name.")
+@click.option("--all-apps", is_flag=True, help="Re-render every app stored in the env repo.")
+@click.option("--remove-app", "remove", multiple=True, help="Remove an app's output.")
+@click.option("--env", "envs", multiple=True)
+@click.option("--all-envs", is_flag=True)
+@click.option("--image", "images", multiple=True)
+@click.option("--allow-mass-delete", is_flag=True)
+@click.option("--destroyed", multiple=True, help="ENV/APP whose emptied Terraform was applied.")
+@root_option
+@format_option
+@handled
+def publish(url: str, apps: tuple[str, ...], all_apps: bool, remove: tuple[str, ...],
+            envs: tuple[str, ...], all_envs: bool, images: tuple[str, ...],
+            allow_mass_delete: bool, destroyed: tuple[str, ...], root: str | None, fmt: str) -> None:
+    """Render, commit what changed and push to the environment repo (CI runs this)."""
+    from renderer import gitlab, loader, publish as publishing, settings
+
+    if all_envs and envs:
+        raise UsageError("--env and --all-envs exclude each other")
+    base = settings.find_root(root, os.environ)
+    platform = loader.load_platform(base)
+    loaded = loader.load_apps([os.path.abspath(a) for a in apps], base) if apps else ()
+    gl = gitlab.settings_from(os.environ)
+    req = publishing.Request(
+        url=_repo_url(url), apps=loaded, all_apps=all_apps, remove_apps=remove, env_ids=envs,
+        images=_images(images), allow_mass_delete=allow_mass_delete, destroyed=destroyed,
+        provenance=publishing.Provenance.from_environ(os.environ, _platform_commit(base)))
+    outcomes = publishing.publish(platform, req, os.environ, _check,
+                                  gitlab.MergeRequests(*gl) if gl else None)
+    _report(outcomes, fmt)
+
+
+def _repo_url(url: str) -> str:
+    return os.path.abspath(url) if os.path.isdir(url) else url
+
+
+def _report(outcomes: Any, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps([{"branch": o.target, "envs": list(o.envs), "commit": o.commit,
+                                "attempts": o.attempts, "written": o.written,
+                                "deleted": o.deleted, "merge_request": o.merge_request}
+                               for o in outcomes], indent=2, sort_keys=True))
+        return
+    for o in outcomes:
+        if o.commit is None:
+            click.echo(f"{o.target} ({', '.join(o.envs)}): up to date, no commit")
+        else:
+            extra = f", merge request {o.merge_request}" if o.merge_request else ""
+            click.echo(f"{o.target} ({', '.join(o.envs)}): {o.commit[:12]} "
+                       f"({o.written} written, {o.deleted} deleted, attempt {o.attempts}){extra}")
+
+
+@main.command()
+@click.option("--env-repo", "path", default=None, type=click.Path(file_okay=False),
+              help="Bare repo to publish to (default: .demo/env-repo.git under the root).")
+@root_option
+@format_option
+@handled
+def demo(path: str | None, root: str | None, fmt: str) -> None:
+    """The embedded default end to end: every example app, every environment, a local env repo."""
+    from renderer import demo as demoing, settings
+
+    base = settings.find_root(root, os.environ)
+    summary = demoing.run(base, path or os.path.join(base, ".demo", "env-repo.git"),
+                          _platform_commit(base), os.environ)
+    click.echo(json.dumps(summary, indent=2, sort_keys=True) if fmt == "json"
+               else demoing.as_text(summary))

@@ -80,7 +80,7 @@ def render_workload(
     resolver = make_resolver(wl, {k: v.node.uid for k, v in resources.items()},
                              {v.node.uid: v for v in resources.values()})
     labels = labels_for(wl, profile)
-    annotations = {ANNOTATION_SOURCE: wl.file, **(spec["metadata"].get("annotations") or {})}
+    annotations = {ANNOTATION_SOURCE: wl.origin, **(spec["metadata"].get("annotations") or {})}
     files_cm: dict[str, Any] = {"data": {}, "binaryData": {}}
     volumes: dict[str, dict[str, Any]] = {}
     containers: dict[str, dict[str, Any]] = {}
@@ -252,12 +252,33 @@ def _container(
 
 
 def _compute(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Profile defaults fill only what the developer left open, never above a given limit."""
+    requests = dict(given.get("requests") or {})
+    limits = dict(given.get("limits") or {})
+    for key, value in (defaults.get("requests") or {}).items():
+        if key not in requests and key not in limits:
+            requests[key] = value
+    for key, value in (defaults.get("limits") or {}).items():
+        if key not in limits and (key not in requests or quantity(requests[key]) <= quantity(value)):
+            limits[key] = value
     out = {}
-    for section in ("requests", "limits"):
-        merged = {**(defaults.get(section) or {}), **(given.get(section) or {})}
-        if merged:
-            out[section] = dict(sorted(merged.items()))
+    if requests:
+        out["requests"] = dict(sorted(requests.items()))
+    if limits:
+        out["limits"] = dict(sorted(limits.items()))
     return out
+
+
+_UNITS = {"": 1, "m": 0.001, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def quantity(text: str) -> float:
+    """A Kubernetes quantity as a number, for comparisons only."""
+    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(text))
+    if not match or match.group(2) not in _UNITS:
+        return float("inf")
+    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def _probe(probe: Mapping[str, Any]) -> dict[str, Any]:

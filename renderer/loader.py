@@ -118,7 +118,8 @@ def _workload_file(file: str, app: str, root: str, problems: Collector) -> Workl
     if found:
         return None
     base = os.path.dirname(file)
-    return Workload(app, data["metadata"]["name"], doc.file, base, data, doc, _sources(data, base))
+    return Workload(app, data["metadata"]["name"], doc.file, base, data, doc, _sources(data, base),
+                    os.path.basename(file))
 
 
 def _sources(data: dict[str, Any], base: str) -> dict[str, bytes]:
@@ -148,7 +149,7 @@ def _variant(base: tuple[Workload, ...], patches: dict[str, Doc], problems: Coll
         if not found and merged["metadata"]["name"] != wl.name:
             problems.extend([patch.problem(["metadata", "name"], "an override cannot rename")])
         sources = _sources(merged, wl.base_dir) if not found else {}
-        out.append(Workload(wl.app, wl.name, wl.file, wl.base_dir, merged, doc, sources))
+        out.append(Workload(wl.app, wl.name, wl.file, wl.base_dir, merged, doc, sources, wl.rel))
     return tuple(out)
 
 

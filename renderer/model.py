@@ -46,6 +46,12 @@ class Workload:
     doc: Doc
     # contents of every file `source:` the workload names, read by the loader
     sources: Mapping[str, bytes] = field(default_factory=dict)
+    rel: str = ""  # path inside the app directory: stable wherever the app is checked out
+
+    @property
+    def origin(self) -> str:
+        """How rendered objects name their source: `<app>/<file>`, the same on every machine."""
+        return f"{self.app}/{self.rel}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""The check stage: Kubernetes schemas and conftest-compatible Rego policies."""

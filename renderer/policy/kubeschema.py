@@ -1,0 +1,76 @@
+"""Every rendered Kubernetes object against the schema of the environment's Kubernetes version."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import kubernetes_validate
+import yaml
+
+from renderer.errors import Problem
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(slots=True)
+class SchemaReport:
+    checked: int = 0
+    unchecked: dict[str, int] = field(default_factory=dict)  # apiVersion/kind → count
+    problems: list[Problem] = field(default_factory=list)
+
+
+@cache
+def schema_version(minor_version: str) -> str:
+    """The newest schema version kubernetes-validate ships for the environment's minor version."""
+    wanted = f"{minor_version}."
+    known = sorted(kubernetes_validate.utils.all_versions(), key=_key)
+    matches = [v for v in known if v.startswith(wanted)]
+    return matches[-1] if matches else known[-1]
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def check_tree(tree: Mapping[str, bytes], envs: Mapping[str, str]) -> SchemaReport:
+    """`envs` maps env id → Kubernetes minor version; kustomization files are skipped."""
+    report = SchemaReport()
+    for path in sorted(tree):
+        parts = path.split("/")
+        if parts[0] != "kubernetes" or not path.endswith(".yaml") or parts[-1] == "kustomization.yaml":
+            continue
+        version = schema_version(envs[parts[1]])
+        obj = yaml.load(tree[path], Loader=_Loader)
+        _check(obj, path, version, report)
+    return report
+
+
+def _check(obj: Any, path: str, version: str, report: SchemaReport) -> None:
+    kind = f"{obj.get('apiVersion')}/{obj.get('kind')}"
+    try:
+        kubernetes_validate.validate(obj, version, strict=True)
+    except kubernetes_validate.SchemaNotFoundError:
+        report.unchecked[kind] = report.unchecked.get(kind, 0) + 1
+        return
+    except kubernetes_validate.ValidationError as exc:
+        where = ".".join(str(p) for p in exc.path)
+        report.problems.append(Problem(path, 0, where,
+                                       f"{kind} is not valid for Kubernetes {version}: {exc.message}"))
+        return
+    report.checked += 1
+
+
+def summary(report: SchemaReport) -> str:
+    unchecked = ", ".join(f"{k} ×{n}" for k, n in sorted(report.unchecked.items()))
+    text = f"{report.checked} objects valid against the Kubernetes schema"
+    return f"{text}; not checked (no schema shipped): {unchecked}" if unchecked else text
+
+
+def check_objects(objects: Iterable[tuple[str, Any]], version: str) -> SchemaReport:
+    report = SchemaReport()
+    for path, obj in objects:
+        _check(obj, path, version, report)
+    return report
