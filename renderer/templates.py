@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
@@ -36,6 +36,8 @@ def _to_json(value: Any) -> Markup:
 
 
 def _yaml_finalize(value: Any) -> Any:
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises here, naming what is missing
     if isinstance(value, Markup):
         return value
     if isinstance(value, str):

@@ -1,0 +1,90 @@
+"""Shared fixtures: a copy of the project in a temp dir, the shared Score data, goldens."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from renderer.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", help="rewrite tests/cases/*/expected")
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens"))
+
+
+@pytest.fixture
+def shared_score() -> Path:
+    path = SHARED / "score"
+    if not path.is_dir():
+        pytest.skip("../shared/score is not beside this checkout")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A private copy of the platform inputs and example apps, safe to break."""
+    dest = tmp_path / "project"
+    for name in ("environments", "platform-config", "policies", "examples"):
+        if (ROOT / name).exists():
+            shutil.copytree(ROOT / name, dest / name)
+    return dest
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def git(*args: str, cwd: Path | str | None = None) -> str:
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd or "/tmp"), "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env,
+                          check=True, timeout=120)
+    return proc.stdout.strip()
+
+
+@pytest.fixture
+def bare_repo(tmp_path: Path) -> Path:
+    path = tmp_path / "env-repo.git"
+    git("init", "-q", "--bare", "-b", "main", str(path))
+    return path
+
+
+def run_renderer(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                 timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "renderer", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in ("RENDERER_ROOT", "CI_PROJECT_URL", "CI_COMMIT_SHA", "RENDERER_GITLAB_TOKEN",
+                "GITLAB_TOKEN", "CI_SERVER_URL"):
+        monkeypatch.delenv(key, raising=False)
+    yield

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from renderer.yamlio import YamlLoadError, dump, format_path, load_text
+
+
+def test_yaml_12_keeps_yes_and_on_as_strings() -> None:
+    doc = load_text("a: yes\nb: on\nc: off\nd: 0o17\ne: 1e3\n", "f.yaml")[0]
+    assert doc.data == {"a": "yes", "b": "on", "c": "off", "d": 15, "e": 1000.0}
+
+
+def test_line_numbers_for_keys_and_items() -> None:
+    doc = load_text("x:\n  y:\n    - one\n    - two\n", "f.yaml")[0]
+    assert doc.line(["x", "y", 1]) == 4
+    assert doc.line(["x", "y", 7, "deeper"]) == 2  # nearest known ancestor: x.y
+
+
+def test_duplicate_key_is_an_error_with_line() -> None:
+    with pytest.raises(YamlLoadError) as err:
+        load_text("a: 1\nb: 2\na: 3\n", "dup.yaml")
+    assert err.value.problem.render().startswith("dup.yaml:3: duplicate key")
+
+
+def test_syntax_error_names_file_and_line() -> None:
+    with pytest.raises(YamlLoadError) as err:
+        load_text("a: [1, 2\nb: 3\n", "bad.yaml")
+    assert err.value.problem.file == "bad.yaml" and err.value.problem.line >= 2
+    assert "not valid YAML" in err.value.problem.message
+
+
+@pytest.mark.parametrize("value", ["0000000000009e37", "yes", "on", "NO", "1_000", "0x1F",
+                                   "1.5", "null", "~", "2024-01-01", "", "12:30"])
+def test_dump_quotes_strings_a_reader_could_misread(value: str) -> None:
+    text = dump({"k": value})
+    assert text == f'k: "{value}"\n'
+    assert yaml.safe_load(text) == {"k": value}
+
+
+def test_dump_is_sorted_block_style_without_anchors() -> None:
+    shared = {"a": 1}
+    text = dump({"z": shared, "b": shared, "m": "line1\nline2\n"})
+    assert "&" not in text and "*" not in text
+    assert text.index("b:") < text.index("m:") < text.index("z:")
+    assert "m: |\n  line1\n  line2\n" in text
+
+
+def test_format_path_quotes_odd_keys() -> None:
+    assert format_path(["containers", "web", "files", "/etc/a.conf", "mode"]) == \
+        'containers.web.files["/etc/a.conf"].mode'
+    assert format_path(["args", 0]) == "args[0]"
