@@ -34,7 +34,7 @@ def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict
             "source": f"../../modules/{module['source']}",
             **dict(sorted(module["inputs"].items())),
         }
-    return {
+    body: dict[str, Any] = {
         "terraform": {
             "required_version": ">= 1.10",
             "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.40, < 7.0"}},
@@ -53,8 +53,10 @@ def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict
                 "environment": env.id, "app": scope,
             }},
         }},
-        "module": dict(sorted(modules.items())),
     }
+    if modules:  # Terraform rejects an empty module object
+        body["module"] = dict(sorted(modules.items()))
+    return body
 
 
 def atlantis(project_dirs: Iterable[str], envs: Mapping[str, Environment]) -> dict[str, Any]:
