@@ -12,6 +12,7 @@ def enforce(rendered: Rendered, platform: Platform) -> kubeschema.SchemaReport:
     versions = {e.id: e.kubernetes_version for e in platform.environments.values()}
     report = kubeschema.check_tree(rendered.tree, versions)
     if report.problems:
-        raise PolicyDenied("rendered objects fail the Kubernetes schema:\n"
-                           + "\n".join(p.render() for p in report.problems))
+        raise PolicyDenied(
+            "rendered objects fail the Kubernetes schema:\n" + "\n".join(p.render() for p in report.problems)
+        )
     return report

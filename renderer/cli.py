@@ -16,8 +16,12 @@ from renderer.errors import RendererError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-root_option = click.option("--root", type=click.Path(file_okay=False), default=None,
-                           help="Platform-config checkout (default: here, else the shipped one).")
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Platform-config checkout (default: here, else the shipped one).",
+)
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 
 
@@ -32,10 +36,18 @@ def handled(func: F) -> F:
         except RendererError as exc:
             problems = exc.problems()
             if fmt == "json":
-                click.echo(json.dumps({"ok": False, "error": type(exc).__name__,
-                                       "message": str(exc) if not problems else "",
-                                       "problems": [p.as_dict() for p in problems]},
-                                      indent=2, sort_keys=True))
+                click.echo(
+                    json.dumps(
+                        {
+                            "ok": False,
+                            "error": type(exc).__name__,
+                            "message": str(exc) if not problems else "",
+                            "problems": [p.as_dict() for p in problems],
+                        },
+                        indent=2,
+                        sort_keys=True,
+                    )
+                )
             else:
                 if problems:
                     for p in problems:
@@ -78,9 +90,11 @@ def validate(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps({"ok": True, **summary}, indent=2, sort_keys=True))
     else:
-        click.echo(f"ok: {summary['workloads']} workloads in {summary['apps']} apps, "
-                   f"{summary['environments']} environments, {summary['definitions']} resource "
-                   f"definitions, {summary['profiles']} profiles, rendered without error")
+        click.echo(
+            f"ok: {summary['workloads']} workloads in {summary['apps']} apps, "
+            f"{summary['environments']} environments, {summary['definitions']} resource "
+            f"definitions, {summary['profiles']} profiles, rendered without error"
+        )
 
 
 @main.command()
@@ -103,8 +117,10 @@ def explain(app: str, workload: str, env_id: str, root: str | None, fmt: str) ->
         data = explaining.explain(result, inputs.apps[0].id, workload)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
-    click.echo(json.dumps(data, indent=2, sort_keys=True) if fmt == "json"
-               else explaining.as_text(data), nl=fmt == "json")
+    click.echo(
+        json.dumps(data, indent=2, sort_keys=True) if fmt == "json" else explaining.as_text(data),
+        nl=fmt == "json",
+    )
 
 
 @main.command()
@@ -116,8 +132,15 @@ def explain(app: str, workload: str, env_id: str, root: str | None, fmt: str) ->
 @root_option
 @format_option
 @handled
-def render(apps: tuple[str, ...], envs: tuple[str, ...], all_envs: bool, out: str,
-           images: tuple[str, ...], root: str | None, fmt: str) -> None:
+def render(
+    apps: tuple[str, ...],
+    envs: tuple[str, ...],
+    all_envs: bool,
+    out: str,
+    images: tuple[str, ...],
+    root: str | None,
+    fmt: str,
+) -> None:
     """Render into DIR as the environment repo would hold it. Pure: no git."""
     from renderer import pipeline, settings, writer
 
@@ -125,16 +148,28 @@ def render(apps: tuple[str, ...], envs: tuple[str, ...], all_envs: bool, out: st
         raise UsageError("--env and --all-envs exclude each other")
     base = settings.find_root(root, os.environ)
     inputs = settings.load(base, list(apps))
-    rendered = pipeline.render(inputs.platform, inputs.apps, list(envs) or None,
-                               pipeline.Options(_images(images)))
-    result = writer.write_tree(out, rendered.tree, rendered.owned,
-                               {"atlantis.yaml": lambda t: pipeline.finish(t, inputs.platform)})
-    summary = {"out": os.path.abspath(out), "files": len(rendered.tree),
-               "written": len(result.written), "deleted": len(result.deleted),
-               "environments": [e.env.id for e in rendered.envs]}
-    click.echo(json.dumps(summary, indent=2, sort_keys=True) if fmt == "json" else
-               f"rendered {summary['files']} files for {', '.join(summary['environments'])} into "
-               f"{summary['out']} ({summary['written']} written, {summary['deleted']} deleted)")
+    rendered = pipeline.render(
+        inputs.platform, inputs.apps, list(envs) or None, pipeline.Options(_images(images))
+    )
+    result = writer.write_tree(
+        out,
+        rendered.tree,
+        rendered.owned,
+        {"atlantis.yaml": lambda t: pipeline.finish(t, inputs.platform)},
+    )
+    summary = {
+        "out": os.path.abspath(out),
+        "files": len(rendered.tree),
+        "written": len(result.written),
+        "deleted": len(result.deleted),
+        "environments": ", ".join(e.env.id for e in rendered.envs),
+    }
+    click.echo(
+        json.dumps(summary, indent=2, sort_keys=True)
+        if fmt == "json"
+        else f"rendered {summary['files']} files for {summary['environments']} into "
+        f"{summary['out']} ({summary['written']} written, {summary['deleted']} deleted)"
+    )
 
 
 @main.command()
@@ -169,8 +204,13 @@ def _check(rendered: Any, platform: Any) -> None:
 
 @main.command()
 @click.option("--env-repo", "url", required=True, help="Environment repo: path or git URL.")
-@click.option("--app", "apps", multiple=True, type=click.Path(exists=True, file_okay=False),
-              help="App directory of Score files (repeatable); its id is the directory name.")
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="App directory of Score files (repeatable); its id is the directory name.",
+)
 @click.option("--all-apps", is_flag=True, help="Re-render every app stored in the env repo.")
 @click.option("--remove-app", "remove", multiple=True, help="Remove an app's output.")
 @click.option("--env", "envs", multiple=True)
@@ -181,11 +221,22 @@ def _check(rendered: Any, platform: Any) -> None:
 @root_option
 @format_option
 @handled
-def publish(url: str, apps: tuple[str, ...], all_apps: bool, remove: tuple[str, ...],
-            envs: tuple[str, ...], all_envs: bool, images: tuple[str, ...],
-            allow_mass_delete: bool, destroyed: tuple[str, ...], root: str | None, fmt: str) -> None:
+def publish(
+    url: str,
+    apps: tuple[str, ...],
+    all_apps: bool,
+    remove: tuple[str, ...],
+    envs: tuple[str, ...],
+    all_envs: bool,
+    images: tuple[str, ...],
+    allow_mass_delete: bool,
+    destroyed: tuple[str, ...],
+    root: str | None,
+    fmt: str,
+) -> None:
     """Render, commit what changed and push to the environment repo (CI runs this)."""
-    from renderer import gitlab, loader, publish as publishing, settings
+    from renderer import gitlab, loader, settings
+    from renderer import publish as publishing
 
     if all_envs and envs:
         raise UsageError("--env and --all-envs exclude each other")
@@ -194,11 +245,19 @@ def publish(url: str, apps: tuple[str, ...], all_apps: bool, remove: tuple[str, 
     loaded = loader.load_apps([os.path.abspath(a) for a in apps], base) if apps else ()
     gl = gitlab.settings_from(os.environ)
     req = publishing.Request(
-        url=_repo_url(url), apps=loaded, all_apps=all_apps, remove_apps=remove, env_ids=envs,
-        images=_images(images), allow_mass_delete=allow_mass_delete, destroyed=destroyed,
-        provenance=publishing.Provenance.from_environ(os.environ, _platform_commit(base)))
-    outcomes = publishing.publish(platform, req, os.environ, _check,
-                                  gitlab.MergeRequests(*gl) if gl else None)
+        url=_repo_url(url),
+        apps=loaded,
+        all_apps=all_apps,
+        remove_apps=remove,
+        env_ids=envs,
+        images=_images(images),
+        allow_mass_delete=allow_mass_delete,
+        destroyed=destroyed,
+        provenance=publishing.Provenance.from_environ(os.environ, _platform_commit(base)),
+    )
+    outcomes = publishing.publish(
+        platform, req, os.environ, _check, gitlab.MergeRequests(*gl) if gl else None
+    )
     _report(outcomes, fmt)
 
 
@@ -208,32 +267,57 @@ def _repo_url(url: str) -> str:
 
 def _report(outcomes: Any, fmt: str) -> None:
     if fmt == "json":
-        click.echo(json.dumps([{"branch": o.target, "envs": list(o.envs), "commit": o.commit,
-                                "attempts": o.attempts, "written": o.written,
-                                "deleted": o.deleted, "merge_request": o.merge_request}
-                               for o in outcomes], indent=2, sort_keys=True))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "branch": o.target,
+                        "envs": list(o.envs),
+                        "commit": o.commit,
+                        "attempts": o.attempts,
+                        "written": o.written,
+                        "deleted": o.deleted,
+                        "merge_request": o.merge_request,
+                    }
+                    for o in outcomes
+                ],
+                indent=2,
+                sort_keys=True,
+            )
+        )
         return
     for o in outcomes:
         if o.commit is None:
             click.echo(f"{o.target} ({', '.join(o.envs)}): up to date, no commit")
         else:
             extra = f", merge request {o.merge_request}" if o.merge_request else ""
-            click.echo(f"{o.target} ({', '.join(o.envs)}): {o.commit[:12]} "
-                       f"({o.written} written, {o.deleted} deleted, attempt {o.attempts}){extra}")
+            click.echo(
+                f"{o.target} ({', '.join(o.envs)}): {o.commit[:12]} "
+                f"({o.written} written, {o.deleted} deleted, attempt {o.attempts}){extra}"
+            )
 
 
 @main.command()
-@click.option("--env-repo", "path", default=None, type=click.Path(file_okay=False),
-              help="Bare repo to publish to (default: .demo/env-repo.git under the root).")
+@click.option(
+    "--env-repo",
+    "path",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Bare repo to publish to (default: .demo/env-repo.git under the root).",
+)
 @root_option
 @format_option
 @handled
 def demo(path: str | None, root: str | None, fmt: str) -> None:
     """The embedded default end to end: every example app, every environment, a local env repo."""
-    from renderer import demo as demoing, settings
+    from renderer import demo as demoing
+    from renderer import settings
 
     base = settings.find_root(root, os.environ)
-    summary = demoing.run(base, path or os.path.join(base, ".demo", "env-repo.git"),
-                          _platform_commit(base), os.environ)
-    click.echo(json.dumps(summary, indent=2, sort_keys=True) if fmt == "json"
-               else demoing.as_text(summary))
+    summary = demoing.run(
+        base,
+        path or os.path.join(base, ".demo", "env-repo.git"),
+        _platform_commit(base),
+        os.environ,
+    )
+    click.echo(json.dumps(summary, indent=2, sort_keys=True) if fmt == "json" else demoing.as_text(summary))

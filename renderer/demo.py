@@ -13,13 +13,19 @@ from renderer import checks, gitrepo, publish, settings
 def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) -> dict[str, Any]:
     if not os.path.isdir(bare):
         os.makedirs(bare)
-        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", bare], check=True,
-                       env=gitrepo.git_env(environ))
+        subprocess.run(
+            ["git", "init", "-q", "--bare", "-b", "main", bare],
+            check=True,
+            env=gitrepo.git_env(environ),
+        )
     inputs = settings.load(root, [])
-    req = publish.Request(url=os.path.abspath(bare), apps=inputs.apps, direct_only=True,
-                          provenance=publish.Provenance("examples", "embedded", platform_commit))
-    outcome = publish.publish(inputs.platform, req, environ,
-                              lambda r, p: checks.enforce(r, p) and None)[0]
+    req = publish.Request(
+        url=os.path.abspath(bare),
+        apps=inputs.apps,
+        direct_only=True,
+        provenance=publish.Provenance("examples", "embedded", platform_commit),
+    )
+    outcome = publish.publish(inputs.platform, req, environ, _check)[0]
     checkout = os.path.join(os.path.dirname(os.path.abspath(bare)), "checkout")
     _refresh_checkout(bare, checkout, environ)
     files = loader_files(checkout)
@@ -31,11 +37,20 @@ def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) 
         "environments": envs,
         "apps": [a.id for a in inputs.apps],
         "files": len(files),
-        "objects": {e: sum(1 for f in files if f.startswith(f"kubernetes/{e}/")
-                           and not f.endswith("kustomization.yaml")) for e in envs},
-        "terraform_projects": sorted(f.rsplit("/", 1)[0] for f in files
-                                     if f.endswith("main.tf.json") and "/modules/" not in f),
+        "objects": {
+            e: sum(
+                1 for f in files if f.startswith(f"kubernetes/{e}/") and not f.endswith("kustomization.yaml")
+            )
+            for e in envs
+        },
+        "terraform_projects": sorted(
+            f.rsplit("/", 1)[0] for f in files if f.endswith("main.tf.json") and "/modules/" not in f
+        ),
     }
+
+
+def _check(rendered: Any, platform: Any) -> None:
+    checks.enforce(rendered, platform)
 
 
 def loader_files(checkout: str) -> list[str]:
@@ -53,7 +68,7 @@ def _refresh_checkout(bare: str, checkout: str, environ: Mapping[str, str]) -> N
 
 
 def as_text(s: dict[str, Any]) -> str:
-    head = (f"committed {s['commit'][:12]}" if s["commit"] else "nothing changed: no new commit")
+    head = f"committed {s['commit'][:12]}" if s["commit"] else "nothing changed: no new commit"
     lines = [
         f"demo: {head}",
         f"  environment repo (bare): {s['env_repo']}",

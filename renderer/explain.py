@@ -17,33 +17,54 @@ def explain(result: EnvRender, app: str, workload: str) -> dict[str, Any]:
     resources = []
     for name in sorted(bound):
         resources.append(_node(result, bound[name], name))
-    return {"env": result.env.id, "env_type": result.env.type, "app": app, "workload": workload,
-            "profile": {"id": profile.id, "file": profile.file, "kind": profile.workload_kind,
-                        "replicas": profile.replicas},
-            "resources": resources}
+    return {
+        "env": result.env.id,
+        "env_type": result.env.type,
+        "app": app,
+        "workload": workload,
+        "profile": {
+            "id": profile.id,
+            "file": profile.file,
+            "kind": profile.workload_kind,
+            "replicas": profile.replicas,
+        },
+        "resources": resources,
+    }
 
 
 def _node(result: EnvRender, uid: str, name: str) -> dict[str, Any]:
     r = result.resolved[uid]
     node = r.node
     return {
-        "name": name, "uid": uid, "type": node.type, "class": node.klass, "id": node.id,
+        "name": name,
+        "uid": uid,
+        "type": node.type,
+        "class": node.klass,
+        "id": node.id,
         "shared": node.shared,
-        "definition": {"id": node.definition.id, "file": node.definition.file,
-                       "driver": node.definition.driver},
-        "candidates": [{"definition": c.definition, "file": c.file, "outcome": c.outcome,
-                        "reason": c.reason} for c in node.match.candidates],
-        "outputs": {k: (v.describe() if isinstance(v, SecretRef) else v)
-                    for k, v in sorted(r.outputs.items())},
+        "definition": {
+            "id": node.definition.id,
+            "file": node.definition.file,
+            "driver": node.definition.driver,
+        },
+        "candidates": [
+            {"definition": c.definition, "file": c.file, "outcome": c.outcome, "reason": c.reason}
+            for c in node.match.candidates
+        ],
+        "outputs": {
+            k: (v.describe() if isinstance(v, SecretRef) else v) for k, v in sorted(r.outputs.items())
+        },
         "secret_outputs": sorted(k for k, v in r.outputs.items() if isinstance(v, SecretRef)),
         "depends_on": [_node(result, dep, alias) for alias, dep in sorted(node.deps.items())],
     }
 
 
 def as_text(data: dict[str, Any]) -> str:
-    lines = [f"{data['app']}/{data['workload']} in {data['env']} ({data['env_type']})",
-             f"  profile {data['profile']['id']} ({data['profile']['file']}): "
-             f"{data['profile']['kind']} × {data['profile']['replicas']}"]
+    lines = [
+        f"{data['app']}/{data['workload']} in {data['env']} ({data['env_type']})",
+        f"  profile {data['profile']['id']} ({data['profile']['file']}): "
+        f"{data['profile']['kind']} × {data['profile']['replicas']}",
+    ]
     for res in data["resources"]:
         lines.extend(_text_node(res, "  "))
     return "\n".join(lines) + "\n"
@@ -52,8 +73,9 @@ def as_text(data: dict[str, Any]) -> str:
 def _text_node(res: dict[str, Any], pad: str) -> list[str]:
     d = res["definition"]
     shared = " shared" if res["shared"] else ""
-    lines = [f"{pad}{res['name']}: {res['type']}/{res['class']}{shared} → {d['id']} "
-             f"[{d['driver']}] ({d['file']})"]
+    lines = [
+        f"{pad}{res['name']}: {res['type']}/{res['class']}{shared} → {d['id']} [{d['driver']}] ({d['file']})"
+    ]
     for c in res["candidates"]:
         lines.append(f"{pad}    {c['outcome']:9} {c['definition']}: {c['reason']}")
     for key, value in res["outputs"].items():

@@ -21,34 +21,48 @@ def settings_from(environ: Mapping[str, str]) -> tuple[str, str, str] | None:
 class MergeRequests:
     """Callable `(branch, target, title, body) → web url` over python-gitlab."""
 
-    def __init__(self, url: str, token: str, project: str, timeout: float = 10.0,
-                 retries: int = 3) -> None:
+    def __init__(self, url: str, token: str, project: str, timeout: float = 10.0, retries: int = 3) -> None:
         import gitlab  # imported here: it costs start-up time every other command would pay
 
         self._token = token
-        self._client = gitlab.Gitlab(url, private_token=token, timeout=timeout,
-                                     retry_transient_errors=True, max_retries=retries)
+        self._client = gitlab.Gitlab(
+            url,
+            private_token=token,
+            timeout=timeout,
+            retry_transient_errors=True,
+            max_retries=retries,
+        )
         self._project_id = project
-        self._errors: tuple[type[BaseException], ...] = (gitlab.exceptions.GitlabError,
-                                                         *_network_errors())
+        self._errors: tuple[type[BaseException], ...] = (
+            gitlab.exceptions.GitlabError,
+            *_network_errors(),
+        )
 
     def __call__(self, branch: str, target: str, title: str, body: str) -> str:
         try:
             project = self._client.projects.get(self._project_id, lazy=True)
-            found = project.mergerequests.list(source_branch=branch, target_branch=target,
-                                               state="opened", get_all=False)
+            found = project.mergerequests.list(
+                source_branch=branch, target_branch=target, state="opened", get_all=False
+            )
             if found:
                 mr: Any = found[0]
                 mr.title, mr.description = title, body
                 mr.save()
             else:
-                mr = project.mergerequests.create({"source_branch": branch, "target_branch": target,
-                                                   "title": title, "description": body,
-                                                   "remove_source_branch": True})
+                mr = project.mergerequests.create(
+                    {
+                        "source_branch": branch,
+                        "target_branch": target,
+                        "title": title,
+                        "description": body,
+                        "remove_source_branch": True,
+                    }
+                )
             return str(mr.web_url)
         except self._errors as exc:
-            raise PublishError("GitLab merge request for " + branch + " failed: "
-                               + redact(str(exc), [self._token])) from None
+            raise PublishError(
+                "GitLab merge request for " + branch + " failed: " + redact(str(exc), [self._token])
+            ) from None
 
     def note(self, mr_iid: int, marker: str, body: str) -> None:
         """One sticky note per marker: updated in place, never duplicated."""

@@ -26,8 +26,12 @@ class Repo:
 
     def git(self, *args: str, check: bool = True, input_text: str | None = None) -> str:
         proc = subprocess.run(
-            ["git", "-C", self.path, *args], capture_output=True, text=True,
-            env=dict(self.env), input=input_text, timeout=300,
+            ["git", "-C", self.path, *args],
+            capture_output=True,
+            text=True,
+            env=dict(self.env),
+            input=input_text,
+            timeout=300,
         )
         if check and proc.returncode != 0:
             message = redact((proc.stderr or proc.stdout).strip(), self.secrets)
@@ -35,19 +39,32 @@ class Repo:
         return proc.stdout.strip()
 
     def ok(self, *args: str) -> bool:
-        return subprocess.run(["git", "-C", self.path, *args], capture_output=True,
-                              env=dict(self.env), timeout=300).returncode == 0
+        return (
+            subprocess.run(
+                ["git", "-C", self.path, *args],
+                capture_output=True,
+                env=dict(self.env),
+                timeout=300,
+            ).returncode
+            == 0
+        )
 
 
 def git_env(environ: Mapping[str, str]) -> dict[str, str]:
     """A predictable git: no user config, no prompts, C locale."""
     keep = {k: v for k, v in environ.items() if k in ("PATH", "HOME", "SSH_AUTH_SOCK", "TMPDIR")}
-    return {**keep, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C",
-            "GIT_CONFIG_GLOBAL": os.devnull}
+    return {
+        **keep,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "LC_ALL": "C",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+    }
 
 
-def open_clone(url: str, path: str, branch: str, environ: Mapping[str, str],
-               secrets: Sequence[str] = ()) -> Repo:
+def open_clone(
+    url: str, path: str, branch: str, environ: Mapping[str, str], secrets: Sequence[str] = ()
+) -> Repo:
     """Clone (or init, for an empty remote) into `path`."""
     os.makedirs(path, exist_ok=True)
     repo = Repo(path, url, git_env(environ), tuple(secrets))
@@ -82,9 +99,18 @@ def commit_all(repo: Repo, message: str, author: str) -> str | None:
     if not repo.ok("rev-parse", "--verify", "-q", "HEAD") and not repo.git("ls-files"):
         return None
     name, _, email = author.partition(" <")
-    repo.git("-c", f"user.name={name or 'platform-renderer'}",
-             "-c", f"user.email={email.rstrip('>') or 'renderer@platform.invalid'}",
-             "commit", "-q", "--no-verify", "-F", "-", input_text=message)
+    repo.git(
+        "-c",
+        f"user.name={name or 'platform-renderer'}",
+        "-c",
+        f"user.email={email.rstrip('>') or 'renderer@platform.invalid'}",
+        "commit",
+        "-q",
+        "--no-verify",
+        "-F",
+        "-",
+        input_text=message,
+    )
     return repo.git("rev-parse", "HEAD")
 
 
@@ -92,13 +118,23 @@ def push_cas(repo: Repo, branch: str, expected: str | None, force: bool = False)
     """Push HEAD only if the remote branch still points at `expected`; False when it moved."""
     lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
     refspec = f"{'+' if force else ''}HEAD:refs/heads/{branch}"
-    proc = subprocess.run(["git", "-C", repo.path, "push", "-q", "--porcelain", lease, "origin",
-                           refspec], capture_output=True, text=True, env=dict(repo.env), timeout=300)
+    proc = subprocess.run(
+        ["git", "-C", repo.path, "push", "-q", "--porcelain", lease, "origin", refspec],
+        capture_output=True,
+        text=True,
+        env=dict(repo.env),
+        timeout=300,
+    )
     if proc.returncode == 0:
         return True
     output = proc.stdout + proc.stderr
-    if "[rejected]" in output or "stale info" in output or "fetch first" in output or \
-            "non-fast-forward" in output or "cannot lock ref" in output:
+    if (
+        "[rejected]" in output
+        or "stale info" in output
+        or "fetch first" in output
+        or "non-fast-forward" in output
+        or "cannot lock ref" in output
+    ):
         return False
     raise PublishError(f"git push failed: {redact(output.strip(), repo.secrets)}")
 

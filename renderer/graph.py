@@ -108,8 +108,9 @@ def _request(
     req = Request(type_, klass, rid, wl.app, env)
     match = match_resource(req, defs)
     if match.definition is None:
-        problems.extend([wl.doc.problem(path, match.miss_message(req),
-                                        "add a definition or change the type/class")])
+        problems.extend(
+            [wl.doc.problem(path, match.miss_message(req), "add a definition or change the type/class")]
+        )
         return None
     requester = Requester(wl.app, wl.name, rname, wl.file, wl.doc.line(path))
     params, metadata = res.get("params") or {}, res.get("metadata") or {}
@@ -128,17 +129,32 @@ def _request(
         return node
     first = existing.requesters[0] if existing.requesters else None
     if existing.definition.id != match.definition.id:
-        problems.extend([wl.doc.problem(path, (
-            f"shared resource {uid} matches '{match.definition.id}' here but "
-            f"'{existing.definition.id}' for {first.app}/{first.workload}" if first else
-            f"shared resource {uid} matches '{match.definition.id}' here but "
-            f"'{existing.definition.id}' where the platform uses it"),
-            "shared resources must resolve to one definition")])
+        problems.extend(
+            [
+                wl.doc.problem(
+                    path,
+                    (
+                        f"shared resource {uid} matches '{match.definition.id}' here but "
+                        f"'{existing.definition.id}' for {first.app}/{first.workload}"
+                        if first
+                        else f"shared resource {uid} matches '{match.definition.id}' here but "
+                        f"'{existing.definition.id}' where the platform uses it"
+                    ),
+                    "shared resources must resolve to one definition",
+                )
+            ]
+        )
     elif params and existing.params and params != existing.params:
         where = f"{first.file}:{first.line}" if first else "the platform"
-        problems.extend([wl.doc.problem((*path, "params"),
-                                        f"shared resource {uid} is given different params in {where}",
-                                        "give the same params everywhere, or only in one place")])
+        problems.extend(
+            [
+                wl.doc.problem(
+                    (*path, "params"),
+                    f"shared resource {uid} is given different params in {where}",
+                    "give the same params everywhere, or only in one place",
+                )
+            ]
+        )
     elif params and not existing.params:
         existing.params = params
     existing.requesters.append(requester)
@@ -158,8 +174,12 @@ def _param_edges(wl: Workload, bound: Mapping[str, str], nodes: dict[str, Node],
                 nodes[owner].deps[parts[1]] = bound[parts[1]]
 
 
-def _uses(env: Environment, defs: Sequence[ResourceDefinition], nodes: dict[str, Node],
-          problems: Collector) -> None:
+def _uses(
+    env: Environment,
+    defs: Sequence[ResourceDefinition],
+    nodes: dict[str, Node],
+    problems: Collector,
+) -> None:
     """Follow `uses:` of every matched definition, adding shared nodes until none are new."""
     pending = sorted(nodes)
     seen_defs: set[str] = set()
@@ -175,11 +195,11 @@ def _uses(env: Environment, defs: Sequence[ResourceDefinition], nodes: dict[str,
                 req = Request(use.type, use.klass, use.id, None, env)
                 match = match_resource(req, defs)
                 if match.definition is None:
-                    problems.extend([node.definition.doc.problem(
-                        ["uses", use.alias], match.miss_message(req))])
+                    problems.extend(
+                        [node.definition.doc.problem(["uses", use.alias], match.miss_message(req))]
+                    )
                     continue
-                nodes[target] = Node(target, use.type, use.klass, use.id, use.id, None, None, {}, {},
-                                     match)
+                nodes[target] = Node(target, use.type, use.klass, use.id, use.id, None, None, {}, {}, match)
                 pending.append(target)
                 pending.sort()
             node.deps[f"uses:{use.alias}"] = target
@@ -214,7 +234,7 @@ def _cycle_problem(nodes: Mapping[str, Node], stuck: set[str]) -> Problem:
     while True:
         nxt = min(d for d in nodes[path[-1]].deps.values() if d in stuck)
         if nxt in seen:
-            cycle = path[path.index(nxt):] + [nxt]
+            cycle = path[path.index(nxt) :] + [nxt]
             break
         path.append(nxt)
         seen.add(nxt)
@@ -222,5 +242,4 @@ def _cycle_problem(nodes: Mapping[str, Node], stuck: set[str]) -> Problem:
     file = node.requesters[0].file if node.requesters else node.definition.file
     line = node.requesters[0].line if node.requesters else 1
     members = " → ".join(cycle)
-    return Problem(file, line, "", f"resource graph has a cycle: {members}",
-                   "break one of the references")
+    return Problem(file, line, "", f"resource graph has a cycle: {members}", "break one of the references")

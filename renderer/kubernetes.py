@@ -77,16 +77,20 @@ def render_workload(
     namespace = env.namespace(wl.app)
     spec = wl.spec
     sink = _SecretSink(f"{wl.name}-secrets")
-    resolver = make_resolver(wl, {k: v.node.uid for k, v in resources.items()},
-                             {v.node.uid: v for v in resources.values()})
+    resolver = make_resolver(
+        wl,
+        {k: v.node.uid for k, v in resources.items()},
+        {v.node.uid: v for v in resources.values()},
+    )
     labels = labels_for(wl, profile)
     annotations = {ANNOTATION_SOURCE: wl.origin, **(spec["metadata"].get("annotations") or {})}
     files_cm: dict[str, Any] = {"data": {}, "binaryData": {}}
     volumes: dict[str, dict[str, Any]] = {}
     containers: dict[str, dict[str, Any]] = {}
     for cname, c in sorted(spec["containers"].items()):
-        containers[cname] = _container(wl, cname, c, profile, resolver, sink, files_cm, volumes,
-                                       resources, images)
+        containers[cname] = _container(
+            wl, cname, c, profile, resolver, sink, files_cm, volumes, resources, images
+        )
     init, main = _order_containers(wl, env, spec["containers"], containers)
     pod: dict[str, Any] = {
         "serviceAccountName": wl.name,
@@ -100,9 +104,12 @@ def render_workload(
         pod["securityContext"] = dict(profile.pod_security_context)
     if profile.topology_spread:
         pod["topologySpreadConstraints"] = [
-            {"topologyKey": t["topology_key"], "maxSkew": t.get("max_skew", 1),
-             "whenUnsatisfiable": t.get("when_unsatisfiable", "ScheduleAnyway"),
-             "labelSelector": {"matchLabels": selector_for(wl)}}
+            {
+                "topologyKey": t["topology_key"],
+                "maxSkew": t.get("max_skew", 1),
+                "whenUnsatisfiable": t.get("when_unsatisfiable", "ScheduleAnyway"),
+                "labelSelector": {"matchLabels": selector_for(wl)},
+            }
             for t in profile.topology_spread
         ]
     if not pod["volumes"]:
@@ -122,29 +129,57 @@ def render_workload(
         workload_obj["spec"]["serviceName"] = wl.name
     objects = [
         workload_obj,
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta,
-         "automountServiceAccountToken": False},
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": meta,
+            "automountServiceAccountToken": False,
+        },
     ]
     ports = (spec.get("service") or {}).get("ports") or {}
     if ports:
-        objects.append({
-            "apiVersion": "v1", "kind": "Service", "metadata": meta,
-            "spec": {"selector": selector_for(wl), "ports": [
-                {"name": name, "port": p["port"], "targetPort": p.get("targetPort", p["port"]),
-                 "protocol": p.get("protocol", "TCP")}
-                for name, p in sorted(ports.items())]},
-        })
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": meta,
+                "spec": {
+                    "selector": selector_for(wl),
+                    "ports": [
+                        {
+                            "name": name,
+                            "port": p["port"],
+                            "targetPort": p.get("targetPort", p["port"]),
+                            "protocol": p.get("protocol", "TCP"),
+                        }
+                        for name, p in sorted(ports.items())
+                    ],
+                },
+            }
+        )
     if files_cm["data"] or files_cm["binaryData"]:
-        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {**meta, "name": f"{wl.name}-files"}}
+        cm = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {**meta, "name": f"{wl.name}-files"},
+        }
         cm.update({k: v for k, v in files_cm.items() if v})
         objects.append(cm)
     if sink.data or sink.templates:
         objects.append(_external_secret(meta, sink))
     if profile.disruption_budget:
-        budget = {"minAvailable" if k == "min_available" else "maxUnavailable": v
-                  for k, v in sorted(profile.disruption_budget.items())}
-        objects.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta,
-                        "spec": {**budget, "selector": {"matchLabels": selector_for(wl)}}})
+        budget = {
+            "minAvailable" if k == "min_available" else "maxUnavailable": v
+            for k, v in sorted(profile.disruption_budget.items())
+        }
+        objects.append(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": meta,
+                "spec": {**budget, "selector": {"matchLabels": selector_for(wl)}},
+            }
+        )
     return [_patch(o, profile) for o in objects]
 
 
@@ -159,7 +194,7 @@ def _external_secret(meta: dict[str, Any], sink: _SecretSink) -> dict[str, Any]:
     target: dict[str, Any] = {"name": sink.secret_name, "creationPolicy": "Owner"}
     if sink.templates:
         # With a template, ESO writes only templated keys: carry plain keys through as well.
-        data = {k: "{{ index . %s }}" % _go_quote(k) for k in sorted(sink.data)}
+        data = {k: _go_index(k) for k in sorted(sink.data)}
         data.update(sink.templates)
         target["template"] = {"engineVersion": "v2", "data": data}
     return {
@@ -170,14 +205,18 @@ def _external_secret(meta: dict[str, Any], sink: _SecretSink) -> dict[str, Any]:
             "refreshInterval": "1h",
             "secretStoreRef": {"kind": "ClusterSecretStore", "name": SECRET_STORE},
             "target": target,
-            "data": [{"secretKey": k, "remoteRef": {"key": path, "property": prop}}
-                     for k, (path, prop) in sorted(sink.data.items())],
+            "data": [
+                {"secretKey": k, "remoteRef": {"key": path, "property": prop}}
+                for k, (path, prop) in sorted(sink.data.items())
+            ],
         },
     }
 
 
-def _go_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _go_index(key: str) -> str:
+    """`{{ index . "key" }}`: an ESO template reading one key of the fetched data."""
+    quoted = key.replace("\\", "\\\\").replace('"', '\\"')
+    return "{{ index . " + f'"{quoted}"' + " }}"
 
 
 def _expand(wl: Workload, path: tuple[Any, ...], text: str, resolver: Any) -> list[Segment]:
@@ -187,8 +226,14 @@ def _expand(wl: Workload, path: tuple[Any, ...], text: str, resolver: Any) -> li
         raise RenderFailure(wl.doc.problem(path, str(exc))) from None
 
 
-def _env_vars(wl: Workload, cname: str, c: dict[str, Any], resolver: Any, sink: _SecretSink,
-              helpers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _env_vars(
+    wl: Workload,
+    cname: str,
+    c: dict[str, Any],
+    resolver: Any,
+    sink: _SecretSink,
+    helpers: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
     out = []
     for name, value in sorted((c.get("variables") or {}).items()):
         parts = _expand(wl, ("containers", cname, "variables", name), value, resolver)
@@ -214,8 +259,15 @@ def _join_k8s(parts: list[Segment], sink: _SecretSink, helpers: dict[str, dict[s
 
 
 def _container(
-    wl: Workload, cname: str, c: dict[str, Any], profile: Profile, resolver: Any, sink: _SecretSink,
-    files_cm: dict[str, Any], volumes: dict[str, dict[str, Any]], resources: Mapping[str, Resolved],
+    wl: Workload,
+    cname: str,
+    c: dict[str, Any],
+    profile: Profile,
+    resolver: Any,
+    sink: _SecretSink,
+    files_cm: dict[str, Any],
+    volumes: dict[str, dict[str, Any]],
+    resources: Mapping[str, Resolved],
     images: Mapping[str, str],
 ) -> dict[str, Any]:
     path = ("containers", cname)
@@ -223,16 +275,22 @@ def _container(
     if image == ".":
         image = images.get(f"{wl.name}.{cname}") or images.get(wl.name) or images.get("")
         if not image:
-            raise RenderFailure(wl.doc.problem(
-                (*path, "image"), "image is '.', which means 'built from this repo'",
-                f"give it with --image {wl.name}={'<registry>/<repo>:<tag>'}"))
+            raise RenderFailure(
+                wl.doc.problem(
+                    (*path, "image"),
+                    "image is '.', which means 'built from this repo'",
+                    f"give it with --image {wl.name}={'<registry>/<repo>:<tag>'}",
+                )
+            )
     helpers: dict[str, dict[str, Any]] = {}
     env = _env_vars(wl, cname, c, resolver, sink, helpers)
     out: dict[str, Any] = {"name": cname, "image": image}
     for key in ("command", "args"):
         if key in c:
-            out[key] = [_join_k8s(_expand(wl, (*path, key, i), v, resolver), sink, helpers)
-                        for i, v in enumerate(c[key])]
+            out[key] = [
+                _join_k8s(_expand(wl, (*path, key, i), v, resolver), sink, helpers)
+                for i, v in enumerate(c[key])
+            ]
     env = [helpers[k] for k in sorted(helpers)] + env
     if env:
         out["env"] = env
@@ -269,8 +327,22 @@ def _compute(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str,
     return out
 
 
-_UNITS = {"": 1, "m": 0.001, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_UNITS = {
+    "": 1,
+    "m": 0.001,
+    "K": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
 
 
 def quantity(text: str) -> float:
@@ -295,8 +367,15 @@ def _probe(probe: Mapping[str, Any]) -> dict[str, Any]:
     return {"httpGet": out}
 
 
-def _files(wl: Workload, cname: str, c: dict[str, Any], resolver: Any, sink: _SecretSink,
-           files_cm: dict[str, Any], volumes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _files(
+    wl: Workload,
+    cname: str,
+    c: dict[str, Any],
+    resolver: Any,
+    sink: _SecretSink,
+    files_cm: dict[str, Any],
+    volumes: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
     mounts = []
     for target, f in sorted((c.get("files") or {}).items()):
         key = f"{cname}-{stable_id(target, length=8)}-{_slug(posixpath.basename(target))}"[:253]
@@ -322,7 +401,10 @@ def _files(wl: Workload, cname: str, c: dict[str, Any], resolver: Any, sink: _Se
                 else:
                     files_cm["data"][key] = "".join(str(p) for p in parts)
         if source_kind == "secret":
-            volumes[vol] = {"name": vol, "secret": {"secretName": sink.secret_name, "items": [item]}}
+            volumes[vol] = {
+                "name": vol,
+                "secret": {"secretName": sink.secret_name, "items": [item]},
+            }
         else:
             volumes[vol] = {"name": vol, "configMap": {"name": f"{wl.name}-files", "items": [item]}}
         mounts.append({"name": vol, "mountPath": target, "subPath": "content", "readOnly": True})
@@ -338,17 +420,21 @@ def _source_text(wl: Workload, f: Mapping[str, Any], files_cm: dict[str, Any], k
         return None
 
 
-def _eso_template(wl: Workload, where: tuple[Any, ...], parts: list[Segment],
-                  sink: _SecretSink) -> str:
+def _eso_template(wl: Workload, where: tuple[Any, ...], parts: list[Segment], sink: _SecretSink) -> str:
     """ESO renders Go templates: literal `{{` is escaped so developer text stays text."""
     text = ""
     for part in parts:
         if isinstance(part, SecretRef):
             if part.secret:
-                raise RenderFailure(wl.doc.problem(
-                    where, f"{part.describe()} lives only in the cluster and cannot be "
-                    "placed inside file content", "mount it as a variable instead"))
-            text += "{{ index . %s }}" % _go_quote(sink.key_for(part))
+                raise RenderFailure(
+                    wl.doc.problem(
+                        where,
+                        f"{part.describe()} lives only in the cluster and cannot be "
+                        "placed inside file content",
+                        "mount it as a variable instead",
+                    )
+                )
+            text += _go_index(sink.key_for(part))
         else:
             text += part.replace("{{", '{{ "{{" }}')
     return text
@@ -358,18 +444,26 @@ def _slug(text: str) -> str:
     return re.sub(r"[^-._a-zA-Z0-9]", "-", text).strip("-.") or "file"
 
 
-def _volumes(wl: Workload, cname: str, c: dict[str, Any], volumes: dict[str, dict[str, Any]],
-             resources: Mapping[str, Resolved]) -> list[dict[str, Any]]:
+def _volumes(
+    wl: Workload,
+    cname: str,
+    c: dict[str, Any],
+    volumes: dict[str, dict[str, Any]],
+    resources: Mapping[str, Resolved],
+) -> list[dict[str, Any]]:
     mounts = []
     for target, v in sorted((c.get("volumes") or {}).items()):
         rname = volume_resource(v["source"]) or v["source"]
         resolved = resources[rname]
         source = resolved.outputs.get("volume")
         if not isinstance(source, dict):
-            raise RenderFailure(wl.doc.problem(
-                ("containers", cname, "volumes", target, "source"),
-                f"resource '{rname}' ({resolved.node.definition.id}) cannot be mounted: its "
-                "definition has no 'volume' output (a Kubernetes volume source)"))
+            raise RenderFailure(
+                wl.doc.problem(
+                    ("containers", cname, "volumes", target, "source"),
+                    f"resource '{rname}' ({resolved.node.definition.id}) cannot be mounted: its "
+                    "definition has no 'volume' output (a Kubernetes volume source)",
+                )
+            )
         name = f"vol-{rname}"[:63]
         volumes[name] = {"name": name, **source}
         mount: dict[str, Any] = {"name": name, "mountPath": target}
@@ -381,20 +475,26 @@ def _volumes(wl: Workload, cname: str, c: dict[str, Any], volumes: dict[str, dic
     return mounts
 
 
-def _order_containers(wl: Workload, env: Environment, spec: Mapping[str, Any],
-                      built: Mapping[str, dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+def _order_containers(
+    wl: Workload, env: Environment, spec: Mapping[str, Any], built: Mapping[str, dict[str, Any]]
+) -> tuple[list[Any], list[Any]]:
     """`before` → init containers (ready: complete) or native sidecars (started / healthy)."""
     early = {n for n, c in spec.items() if c.get("before")}
     if early == set(spec):
-        raise RenderFailure(wl.doc.problem(("containers",), "every container has 'before'; "
-                                           "at least one must be the main container"))
+        raise RenderFailure(
+            wl.doc.problem(
+                ("containers",),
+                "every container has 'before'; at least one must be the main container",
+            )
+        )
     init = []
     remaining = sorted(early)
     placed: set[str] = set()
     while remaining:
         # a container goes after every early container that must be ready before it
-        ready = [n for n in remaining
-                 if all(n not in (spec[o].get("before") or {}) for o in remaining if o != n)]
+        ready = [
+            n for n in remaining if all(n not in (spec[o].get("before") or {}) for o in remaining if o != n)
+        ]
         name = ready[0] if ready else remaining[0]
         remaining.remove(name)
         placed.add(name)
@@ -402,17 +502,29 @@ def _order_containers(wl: Workload, env: Environment, spec: Mapping[str, Any],
         container = dict(built[name])
         if readiness != {"complete"}:
             if "complete" in readiness:
-                raise RenderFailure(wl.doc.problem(("containers", name, "before"),
-                                    "a container cannot both run to completion and keep running"))
+                raise RenderFailure(
+                    wl.doc.problem(
+                        ("containers", name, "before"),
+                        "a container cannot both run to completion and keep running",
+                    )
+                )
             if _minor(env.kubernetes_version) < 29:
-                raise RenderFailure(wl.doc.problem(("containers", name, "before"),
-                    f"ready: started/healthy needs native sidecars (Kubernetes ≥ 1.29); "
-                    f"{env.id} runs {env.kubernetes_version}"))
+                raise RenderFailure(
+                    wl.doc.problem(
+                        ("containers", name, "before"),
+                        f"ready: started/healthy needs native sidecars (Kubernetes ≥ 1.29); "
+                        f"{env.id} runs {env.kubernetes_version}",
+                    )
+                )
             container["restartPolicy"] = "Always"
             if "healthy" in readiness:
                 if "readinessProbe" not in container:
-                    raise RenderFailure(wl.doc.problem(("containers", name, "before"),
-                                        "ready: healthy needs a readinessProbe on this container"))
+                    raise RenderFailure(
+                        wl.doc.problem(
+                            ("containers", name, "before"),
+                            "ready: healthy needs a readinessProbe on this container",
+                        )
+                    )
                 container["startupProbe"] = container["readinessProbe"]
         init.append(container)
     main = [built[n] for n in sorted(spec) if n not in early]

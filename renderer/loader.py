@@ -94,14 +94,19 @@ def _app(directory: str, root: str, app_id: str | None, problems: Collector) -> 
         if doc is None:
             continue
         if name not in workloads:
-            problems.add(doc.file, 1, "", f"override for unknown workload '{name}'",
-                         f"workloads in this app: {', '.join(sorted(workloads)) or 'none'}")
+            problems.add(
+                doc.file,
+                1,
+                "",
+                f"override for unknown workload '{name}'",
+                f"workloads in this app: {', '.join(sorted(workloads)) or 'none'}",
+            )
             continue
         overrides.setdefault(env_id, {})[name] = doc
     base = tuple(workloads[k] for k in sorted(workloads))
     variants = {env: _variant(base, patches, problems) for env, patches in sorted(overrides.items())}
-    files = {env: next(iter(p.values())).file for env, p in overrides.items()}
-    return App(ident, directory, base, variants, files)
+    first_files = {env: next(iter(p.values())).file for env, p in overrides.items()}
+    return App(ident, directory, base, variants, first_files)
 
 
 def _workload_file(file: str, app: str, root: str, problems: Collector) -> Workload | None:
@@ -118,8 +123,16 @@ def _workload_file(file: str, app: str, root: str, problems: Collector) -> Workl
     if found:
         return None
     base = os.path.dirname(file)
-    return Workload(app, data["metadata"]["name"], doc.file, base, data, doc, _sources(data, base),
-                    os.path.basename(file))
+    return Workload(
+        app,
+        data["metadata"]["name"],
+        doc.file,
+        base,
+        data,
+        doc,
+        _sources(data, base),
+        os.path.basename(file),
+    )
 
 
 def _sources(data: dict[str, Any], base: str) -> dict[str, bytes]:
@@ -133,8 +146,9 @@ def _sources(data: dict[str, Any], base: str) -> dict[str, bytes]:
     return out
 
 
-def _variant(base: tuple[Workload, ...], patches: dict[str, Doc], problems: Collector
-             ) -> tuple[Workload, ...]:
+def _variant(
+    base: tuple[Workload, ...], patches: dict[str, Doc], problems: Collector
+) -> tuple[Workload, ...]:
     """The workloads with one environment's JSON Merge Patches applied, checked again."""
     out = []
     for wl in base:
@@ -237,13 +251,21 @@ def _modules(
                 try:
                     body = json.loads(files[file])
                 except ValueError as exc:
-                    problems.add(display(os.path.join(directory, file), root), 0, "",
-                                 f"not valid JSON: {exc}")
+                    problems.add(
+                        display(os.path.join(directory, file), root),
+                        0,
+                        "",
+                        f"not valid JSON: {exc}",
+                    )
                     continue
                 declared.update(body.get("variable", {}))
             elif file.endswith(".tf"):
-                problems.add(display(os.path.join(directory, file), root), 0, "",
-                             "modules are written as .tf.json so their inputs can be checked")
+                problems.add(
+                    display(os.path.join(directory, file), root),
+                    0,
+                    "",
+                    "modules are written as .tf.json so their inputs can be checked",
+                )
         modules[name] = files
         variables[name] = frozenset(declared)
         required[name] = frozenset(k for k, v in declared.items() if "default" not in (v or {}))
@@ -268,8 +290,14 @@ def _definitions(
     for d in defs:
         for use in d.uses:
             if use.type not in types:
-                problems.extend([d.doc.problem(["uses", use.alias, "type"],
-                                               f"no resource definition has type '{use.type}'")])
+                problems.extend(
+                    [
+                        d.doc.problem(
+                            ["uses", use.alias, "type"],
+                            f"no resource definition has type '{use.type}'",
+                        )
+                    ]
+                )
     return tuple(sorted(defs, key=lambda d: d.id))
 
 
@@ -291,16 +319,29 @@ def _definition(
     inputs = module.get("inputs", {})
     if d["driver"] == "terraform":
         if source not in variables:
-            problems.extend([doc.problem(["module", "source"],
-                                         f"no module '{source}' in platform-config/modules",
-                                         f"known: {', '.join(sorted(variables)) or 'none'}")])
+            problems.extend(
+                [
+                    doc.problem(
+                        ["module", "source"],
+                        f"no module '{source}' in platform-config/modules",
+                        f"known: {', '.join(sorted(variables)) or 'none'}",
+                    )
+                ]
+            )
         else:
             for name in sorted(set(inputs) - variables[source]):
-                problems.extend([doc.problem(["module", "inputs", name],
-                                             f"module '{source}' declares no variable '{name}'")])
+                problems.extend(
+                    [
+                        doc.problem(
+                            ["module", "inputs", name],
+                            f"module '{source}' declares no variable '{name}'",
+                        )
+                    ]
+                )
             for name in sorted(required[source] - set(inputs)):
-                problems.extend([doc.problem(["module", "inputs"],
-                                             f"module '{source}' requires input '{name}'")])
+                problems.extend(
+                    [doc.problem(["module", "inputs"], f"module '{source}' requires input '{name}'")]
+                )
     problems.extend(templates.check_definition(doc))
     uses = tuple(
         Use(alias, u["type"], u.get("class", "default"), u.get("id", "default"))
@@ -335,12 +376,16 @@ def _duplicates(defs: list[ResourceDefinition], problems: Collector) -> None:
             key = (d.type, d.klass, c)
             if key in seen and seen[key].id != d.id:
                 other = seen[key]
-                problems.extend([d.doc.problem(
-                    ["criteria"],
-                    f"'{d.id}' and '{other.id}' ({other.file}) match exactly the same requests "
-                    f"({d.type}/{d.klass}, {c.describe()})",
-                    "make one more specific or remove one",
-                )])
+                problems.extend(
+                    [
+                        d.doc.problem(
+                            ["criteria"],
+                            f"'{d.id}' and '{other.id}' ({other.file}) match exactly the same requests "
+                            f"({d.type}/{d.klass}, {c.describe()})",
+                            "make one more specific or remove one",
+                        )
+                    ]
+                )
             seen.setdefault(key, d)
 
 
@@ -355,28 +400,34 @@ def _profiles(root: str, problems: Collector) -> tuple[Profile, ...]:
         if found:
             continue
         d = doc.data
-        profiles.append(Profile(
-            id=d["id"],
-            klass=d.get("class", "default"),
-            criteria=_criteria(d.get("criteria")),
-            workload_kind=d["workload_kind"],
-            replicas=d.get("replicas", 1),
-            disruption_budget=d.get("disruption_budget"),
-            topology_spread=tuple(d.get("topology_spread", [])),
-            pod_security_context=d.get("pod_security_context", {}),
-            container_security_context=d.get("container_security_context", {}),
-            default_resources=d.get("default_resources", {}),
-            labels=d.get("labels", {}),
-            annotations=d.get("annotations", {}),
-            patches=tuple(d.get("patches", [])),
-            file=doc.file,
-        ))
+        profiles.append(
+            Profile(
+                id=d["id"],
+                klass=d.get("class", "default"),
+                criteria=_criteria(d.get("criteria")),
+                workload_kind=d["workload_kind"],
+                replicas=d.get("replicas", 1),
+                disruption_budget=d.get("disruption_budget"),
+                topology_spread=tuple(d.get("topology_spread", [])),
+                pod_security_context=d.get("pod_security_context", {}),
+                container_security_context=d.get("container_security_context", {}),
+                default_resources=d.get("default_resources", {}),
+                labels=d.get("labels", {}),
+                annotations=d.get("annotations", {}),
+                patches=tuple(d.get("patches", [])),
+                file=doc.file,
+            )
+        )
     seen: dict[tuple[str, Criterion], str] = {}
     for p in profiles:
         for c in p.criteria:
             if (p.klass, c) in seen:
-                problems.add(p.file, 1, "criteria",
-                             f"profile '{p.id}' matches the same workloads as '{seen[(p.klass, c)]}'")
+                problems.add(
+                    p.file,
+                    1,
+                    "criteria",
+                    f"profile '{p.id}' matches the same workloads as '{seen[(p.klass, c)]}'",
+                )
             seen[(p.klass, c)] = p.id
     return tuple(sorted(profiles, key=lambda p: p.id))
 
@@ -388,8 +439,16 @@ def load_apps(dirs: Iterable[str], root: str) -> tuple[App, ...]:
     ids: dict[str, str] = {}
     for app in apps:
         if app.id in ids:
-            raise InputError([Problem(display(app.directory, root), 0, "",
-                                      f"app id '{app.id}' is also {ids[app.id]}")])
+            raise InputError(
+                [
+                    Problem(
+                        display(app.directory, root),
+                        0,
+                        "",
+                        f"app id '{app.id}' is also {ids[app.id]}",
+                    )
+                ]
+            )
         ids[app.id] = app.directory
     return tuple(sorted(apps, key=lambda a: a.id))
 

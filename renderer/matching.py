@@ -82,8 +82,15 @@ def match_resource(req: Request, definitions: Sequence[ResourceDefinition]) -> M
         if d is winner:
             candidates.append(Candidate(d.id, d.file, "matched", f"specificity {spec}", spec))
         elif spec >= 0:
-            candidates.append(Candidate(d.id, d.file, "outranked",
-                                        f"matches with specificity {spec}, less specific", spec))
+            candidates.append(
+                Candidate(
+                    d.id,
+                    d.file,
+                    "outranked",
+                    f"matches with specificity {spec}, less specific",
+                    spec,
+                )
+            )
         else:
             candidates.append(Candidate(d.id, d.file, "rejected", why, spec))
     return Match(winner, tuple(candidates))

@@ -56,8 +56,9 @@ def select_envs(platform: Platform, env_ids: Sequence[str] | None) -> list[Envir
     unknown = [e for e in env_ids if e not in platform.environments]
     if unknown:
         known = ", ".join(sorted(platform.environments))
-        raise InputError([Problem("environments", 0, "", f"unknown environment '{e}'",
-                                  f"known: {known}") for e in unknown])
+        raise InputError(
+            [Problem("environments", 0, "", f"unknown environment '{e}'", f"known: {known}") for e in unknown]
+        )
     return [platform.environments[e] for e in sorted(set(env_ids))]
 
 
@@ -67,9 +68,13 @@ def analyse(platform: Platform, apps: Sequence[App], env: Environment) -> EnvRen
     for app in apps:
         for env_id in app.variants:
             if env_id not in platform.environments:
-                problems.add(app.override_files[env_id], 0, "",
-                             f"overrides for unknown environment '{env_id}'",
-                             f"known: {', '.join(sorted(platform.environments))}")
+                problems.add(
+                    app.override_files[env_id],
+                    0,
+                    "",
+                    f"overrides for unknown environment '{env_id}'",
+                    f"known: {', '.join(sorted(platform.environments))}",
+                )
     problems.raise_if_any()
     workloads = tuple(w for app in apps for w in app.workloads_in(env.id))
     graph = graphs.build(env, workloads, platform.definitions)
@@ -79,10 +84,15 @@ def analyse(platform: Platform, apps: Sequence[App], env: Environment) -> EnvRen
         klass = (wl.spec["metadata"].get("annotations") or {}).get(PROFILE_ANNOTATION, "default")
         profile = match_profile(klass, wl.app, env, platform.profiles)
         if profile is None:
-            problems.extend([wl.doc.problem(
-                ("metadata", "annotations", PROFILE_ANNOTATION) if klass != "default" else (),
-                f"no workload profile of class '{klass}' applies to env {env.id} ({env.type})",
-                "add a profile in platform-config/profiles")])
+            problems.extend(
+                [
+                    wl.doc.problem(
+                        ("metadata", "annotations", PROFILE_ANNOTATION) if klass != "default" else (),
+                        f"no workload profile of class '{klass}' applies to env {env.id} ({env.type})",
+                        "add a profile in platform-config/profiles",
+                    )
+                ]
+            )
         else:
             profiles[(wl.app, wl.name)] = profile
     problems.raise_if_any()
@@ -98,8 +108,9 @@ def render_env(platform: Platform, apps: Sequence[App], env: Environment, option
         bound = base.graph.bindings[(wl.app, wl.name)]
         resources = {name: base.resolved[uid] for name, uid in bound.items()}
         try:
-            objects = kubernetes.render_workload(wl, env, base.profiles[(wl.app, wl.name)],
-                                                 resources, options.images)
+            objects = kubernetes.render_workload(
+                wl, env, base.profiles[(wl.app, wl.name)], resources, options.images
+            )
         except (RenderFailure, TemplateFailure) as exc:
             problems.extend([exc.problem])
             continue
@@ -111,24 +122,35 @@ def render_env(platform: Platform, apps: Sequence[App], env: Environment, option
         r = base.resolved[uid]
         node = r.node
         namespace = env.shared_namespace if node.shared else env.namespace(str(node.app))
-        directory = (safe_join(root, SHARED, f"{node.type}-{node.name}") if node.shared
-                     else safe_join(root, str(node.app), str(node.workload)))
+        directory = (
+            safe_join(root, SHARED, f"{node.type}-{node.name}")
+            if node.shared
+            else safe_join(root, str(node.app), str(node.workload))
+        )
         objects = [_stamp(o, namespace, r) for o in r.artifacts.objects]
         add_objects(tree, directory, objects, node.definition.file)
         if r.artifacts.module is not None:
             modules.setdefault(SHARED if node.shared else str(node.app), []).append(r)
     problems.raise_if_any()
-    add_objects(tree, safe_join(root, SHARED), [
-        _namespace(env.shared_namespace, SHARED), _secret_store(env)], env.file)
+    add_objects(
+        tree,
+        safe_join(root, SHARED),
+        [_namespace(env.shared_namespace, SHARED), _secret_store(env)],
+        env.file,
+    )
     for scope, items in sorted(modules.items()):
-        add_json(tree, f"{terraform.project_dir(env.id, scope)}/main.tf.json",
-                 terraform.project(env, scope, items))
+        add_json(
+            tree,
+            f"{terraform.project_dir(env.id, scope)}/main.tf.json",
+            terraform.project(env, scope, items),
+        )
     add_kustomizations(tree, env.id)
     return EnvRender(env, base.workloads, base.graph, base.resolved, base.profiles, tree)
 
 
-def render(platform: Platform, apps: Sequence[App], env_ids: Sequence[str] | None,
-           options: Options) -> Rendered:
+def render(
+    platform: Platform, apps: Sequence[App], env_ids: Sequence[str] | None, options: Options
+) -> Rendered:
     envs = select_envs(platform, env_ids)
     results, tree, problems = [], {}, Collector()
     for env in envs:
@@ -150,15 +172,22 @@ def render(platform: Platform, apps: Sequence[App], env_ids: Sequence[str] | Non
 
 def finish(tree_after: Mapping[str, bytes], platform: Platform) -> bytes:
     """atlantis.yaml is derived from the Terraform projects present after a write."""
-    dirs = [p.rsplit("/", 1)[0] for p in tree_after
-            if p.startswith("terraform/") and p.endswith("/main.tf.json")
-            and not p.startswith(terraform.MODULES_DIR)]
+    dirs = [
+        p.rsplit("/", 1)[0]
+        for p in tree_after
+        if p.startswith("terraform/")
+        and p.endswith("/main.tf.json")
+        and not p.startswith(terraform.MODULES_DIR)
+    ]
     return dump(terraform.atlantis(dirs, platform.environments)).encode()
 
 
 def _namespace(name: str, scope: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "labels": {**MANAGED_BY, "renderer.platform/scope": scope}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {**MANAGED_BY, "renderer.platform/scope": scope}},
+    }
 
 
 def _secret_store(env: Environment) -> dict[str, Any]:
@@ -166,11 +195,23 @@ def _secret_store(env: Environment) -> dict[str, Any]:
         "apiVersion": "external-secrets.io/v1beta1",
         "kind": "ClusterSecretStore",
         "metadata": {"name": kubernetes.SECRET_STORE, "labels": dict(MANAGED_BY)},
-        "spec": {"provider": {"aws": {
-            "service": "SecretsManager", "region": env.region, "role": env.role_arn,
-            "auth": {"jwt": {"serviceAccountRef": {"name": "external-secrets",
-                                                   "namespace": "external-secrets"}}},
-        }}},
+        "spec": {
+            "provider": {
+                "aws": {
+                    "service": "SecretsManager",
+                    "region": env.region,
+                    "role": env.role_arn,
+                    "auth": {
+                        "jwt": {
+                            "serviceAccountRef": {
+                                "name": "external-secrets",
+                                "namespace": "external-secrets",
+                            }
+                        }
+                    },
+                }
+            }
+        },
     }
 
 

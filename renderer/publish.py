@@ -45,14 +45,17 @@ class Provenance:
             source_repo=get("RENDERER_SOURCE_REPO") or get("CI_PROJECT_URL") or "local",
             source_commit=get("RENDERER_SOURCE_COMMIT") or get("CI_COMMIT_SHA") or "0000000",
             platform_commit=get("RENDERER_PLATFORM_COMMIT") or platform_commit,
-            author=get("RENDERER_AUTHOR") or get("CI_COMMIT_AUTHOR")
+            author=get("RENDERER_AUTHOR")
+            or get("CI_COMMIT_AUTHOR")
             or "platform-renderer <renderer@platform.invalid>",
         )
 
     def trailers(self) -> str:
-        return (f"Source-Repo: {self.source_repo}\nSource-Commit: {self.source_commit}\n"
-                f"Platform-Config-Commit: {self.platform_commit}\n"
-                f"Renderer-Version: {__version__}\nRendered-For: {self.author}\n")
+        return (
+            f"Source-Repo: {self.source_repo}\nSource-Commit: {self.source_commit}\n"
+            f"Platform-Config-Commit: {self.platform_commit}\n"
+            f"Renderer-Version: {__version__}\nRendered-For: {self.author}\n"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +89,14 @@ Checker = Callable[[pipeline.Rendered, Platform], None]
 MergeRequests = Callable[[str, str, str, str], str]  # (branch, target, title, body) → url
 
 
-def publish(platform: Platform, req: Request, environ: Mapping[str, str],
-            check: Checker | None = None, merge_requests: MergeRequests | None = None,
-            workdir: str | None = None) -> list[Outcome]:
+def publish(
+    platform: Platform,
+    req: Request,
+    environ: Mapping[str, str],
+    check: Checker | None = None,
+    merge_requests: MergeRequests | None = None,
+    workdir: str | None = None,
+) -> list[Outcome]:
     if not req.apps and not req.all_apps and not req.remove_apps:
         raise UsageError("nothing to publish: give --app DIR, --all-apps or --remove-app")
     envs = pipeline.select_envs(platform, list(req.env_ids) or None)
@@ -130,38 +138,58 @@ def _scope_name(req: Request) -> str:
 
 
 def _mr_body(outcome: Outcome, req: Request) -> str:
-    return (f"Rendered by platform-renderer {__version__} for {_scope_name(req)}.\n\n"
-            f"- environments: {', '.join(outcome.envs)}\n- files written: {outcome.written}\n"
-            f"- files deleted: {outcome.deleted}\n- commit: {outcome.commit}\n\n"
-            f"{req.provenance.trailers()}")
+    return (
+        f"Rendered by platform-renderer {__version__} for {_scope_name(req)}.\n\n"
+        f"- environments: {', '.join(outcome.envs)}\n- files written: {outcome.written}\n"
+        f"- files deleted: {outcome.deleted}\n- commit: {outcome.commit}\n\n"
+        f"{req.provenance.trailers()}"
+    )
 
 
-def _publish_group(platform: Platform, req: Request, repo: gitrepo.Repo,
-                   envs: tuple[Environment, ...], branch: str, check: Checker | None) -> Outcome:
+def _publish_group(
+    platform: Platform,
+    req: Request,
+    repo: gitrepo.Repo,
+    envs: tuple[Environment, ...],
+    branch: str,
+    check: Checker | None,
+) -> Outcome:
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
         head = gitrepo.fetch(repo, "main")
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         result = _render_into(platform, req, repo.path, envs, check)
-        subject = (f"render({','.join(e.id for e in envs)}): {_scope_name(req)} @ "
-                   f"{req.provenance.source_commit[:8]}")
-        body = (f"{len(result.written)} files written, {len(result.deleted)} deleted.\n\n"
-                f"{req.provenance.trailers()}")
+        subject = (
+            f"render({','.join(e.id for e in envs)}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
+        )
+        body = (
+            f"{len(result.written)} files written, {len(result.deleted)} deleted.\n\n"
+            f"{req.provenance.trailers()}"
+        )
         commit = gitrepo.commit_all(repo, f"{subject}\n\n{body}", req.provenance.author)
         if commit is None:
             return Outcome(branch, tuple(e.id for e in envs), None, attempt, 0, 0)
         if gitrepo.push_cas(repo, branch, expected, force=branch != "main"):
             if not gitrepo.contains(repo, branch, commit):
                 raise PublishError(f"pushed {commit[:12]} but {branch} on the remote lacks it")
-            return Outcome(branch, tuple(e.id for e in envs), commit, attempt,
-                           len(result.written), len(result.deleted))
+            return Outcome(
+                branch,
+                tuple(e.id for e in envs),
+                commit,
+                attempt,
+                len(result.written),
+                len(result.deleted),
+            )
         time.sleep(rng.uniform(0, req.backoff * 2 ** min(attempt, 6)))
-    raise PublishError(f"gave up after {req.max_attempts} attempts: {branch} kept moving "
-                       "(other publishers); run the job again")
+    raise PublishError(
+        f"gave up after {req.max_attempts} attempts: {branch} kept moving "
+        "(other publishers); run the job again"
+    )
 
 
-def _render_into(platform: Platform, req: Request, root: str, envs: Sequence[Environment],
-                 check: Checker | None) -> writer.WriteResult:
+def _render_into(
+    platform: Platform, req: Request, root: str, envs: Sequence[Environment], check: Checker | None
+) -> writer.WriteResult:
     stored = _stored_apps(root)
     given = {a.id: a for a in req.apps}
     apps = {**stored, **given}
@@ -170,15 +198,19 @@ def _render_into(platform: Platform, req: Request, root: str, envs: Sequence[Env
             raise UsageError(f"cannot remove app '{name}': the environment repo has no such app")
         del apps[name]
     ids = [e.id for e in envs]
-    rendered = pipeline.render(platform, tuple(apps[k] for k in sorted(apps)), ids,
-                               pipeline.Options(req.images))
+    rendered = pipeline.render(
+        platform, tuple(apps[k] for k in sorted(apps)), ids, pipeline.Options(req.images)
+    )
     if check is not None:
         check(rendered, platform)
     owned_apps = sorted(apps) if req.all_apps else sorted(set(given) | set(req.remove_apps))
     prefixes = [f"{MODULES_DIR}/"]
     for env in ids:
-        prefixes += [f"kubernetes/{env}/kustomization.yaml", f"kubernetes/{env}/{SHARED}/",
-                     f"terraform/{env}/{SHARED}/"]
+        prefixes += [
+            f"kubernetes/{env}/kustomization.yaml",
+            f"kubernetes/{env}/{SHARED}/",
+            f"terraform/{env}/{SHARED}/",
+        ]
         prefixes += [p for a in owned_apps for p in (f"kubernetes/{env}/{a}/", f"terraform/{env}/{a}/")]
     prefixes += [f"{STORE}/{a}/" for a in owned_apps]
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
@@ -189,8 +221,7 @@ def _render_into(platform: Platform, req: Request, root: str, envs: Sequence[Env
     _terraform_tombstones(tree, existing, prefixes, req.destroyed, platform)
     if not req.allow_mass_delete:
         _mass_delete_guard(tree, existing, prefixes, ids)
-    return writer.write_tree(root, tree, prefixes,
-                             {"atlantis.yaml": lambda t: pipeline.finish(t, platform)})
+    return writer.write_tree(root, tree, prefixes, {"atlantis.yaml": lambda t: pipeline.finish(t, platform)})
 
 
 def _stored_apps(root: str) -> dict[str, App]:
@@ -221,18 +252,29 @@ def _store_inputs(app: App, rendered: pipeline.Rendered) -> Tree:
         for name in sorted(os.listdir(os.path.join(overrides, env_id))):
             with open(os.path.join(overrides, env_id, name), "rb") as fh:
                 out[f"{base}/overrides/{env_id}/{name}"] = fh.read()
-    index: dict[str, Any] = {"app": app.id, "inputs": sorted(p[len(base) + 1:] for p in out),
-                             "outputs": {}}
+    index: dict[str, Any] = {
+        "app": app.id,
+        "inputs": sorted(p[len(base) + 1 :] for p in out),
+        "outputs": {},
+    }
     for env in rendered.envs:
-        files = sorted(p for p in rendered.tree if p.startswith(
-            (f"kubernetes/{env.env.id}/{app.id}/", f"terraform/{env.env.id}/{app.id}/")))
+        files = sorted(
+            p
+            for p in rendered.tree
+            if p.startswith((f"kubernetes/{env.env.id}/{app.id}/", f"terraform/{env.env.id}/{app.id}/"))
+        )
         index["outputs"][env.env.id] = files
     out[f"{base}/index.json"] = dump_json(index).encode()
     return out
 
 
-def _terraform_tombstones(tree: Tree, existing: Mapping[str, str], prefixes: Sequence[str],
-                          destroyed: Sequence[str], platform: Platform) -> None:
+def _terraform_tombstones(
+    tree: Tree,
+    existing: Mapping[str, str],
+    prefixes: Sequence[str],
+    destroyed: Sequence[str],
+    platform: Platform,
+) -> None:
     """A Terraform project never vanishes at once: first emptied (Atlantis plans the destroy)."""
     for path, full in existing.items():
         if not (path.startswith("terraform/") and path.endswith("/main.tf.json")):
@@ -245,8 +287,10 @@ def _terraform_tombstones(tree: Tree, existing: Mapping[str, str], prefixes: Seq
         already_empty = current.get("//") == EMPTIED and not current.get("module")
         if f"{env_id}/{scope}" in destroyed:
             if not already_empty:
-                raise PublishError(f"{path} still declares resources; it can be removed only after "
-                                   "an emptied version has been applied")
+                raise PublishError(
+                    f"{path} still declares resources; it can be removed only after "
+                    "an emptied version has been applied"
+                )
             continue  # applied: let it go
         emptied = {k: v for k, v in current.items() if k in ("terraform", "provider")}
         emptied["//"] = EMPTIED
@@ -256,12 +300,15 @@ def _terraform_tombstones(tree: Tree, existing: Mapping[str, str], prefixes: Seq
             raise UsageError(f"--destroyed {item}: there is no such Terraform project")
 
 
-def _mass_delete_guard(tree: Tree, existing: Mapping[str, str], prefixes: Sequence[str],
-                       env_ids: Sequence[str]) -> None:
+def _mass_delete_guard(
+    tree: Tree, existing: Mapping[str, str], prefixes: Sequence[str], env_ids: Sequence[str]
+) -> None:
     for env in env_ids:
         root = f"kubernetes/{env}/"
         before = [p for p in existing if p.startswith(root)]
         gone = [p for p in before if writer.owned(p, prefixes) and p not in tree]
         if len(gone) >= MASS_DELETE_MIN and len(gone) > MASS_DELETE_SHARE * len(before):
-            raise PublishError(f"this publish would delete {len(gone)} of {len(before)} files in "
-                               f"{root}; pass --allow-mass-delete if that is intended")
+            raise PublishError(
+                f"this publish would delete {len(gone)} of {len(before)} files in "
+                f"{root}; pass --allow-mass-delete if that is intended"
+            )

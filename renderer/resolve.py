@@ -39,12 +39,20 @@ def peer_context(env: Environment, workloads: Sequence[Workload]) -> dict[str, A
     out: dict[str, Any] = {}
     for wl in workloads:
         ports = {
-            name: {"port": p["port"], "targetPort": p.get("targetPort", p["port"]),
-                   "protocol": p.get("protocol", "TCP")}
+            name: {
+                "port": p["port"],
+                "targetPort": p.get("targetPort", p["port"]),
+                "protocol": p.get("protocol", "TCP"),
+            }
             for name, p in sorted(((wl.spec.get("service") or {}).get("ports") or {}).items())
         }
-        entry = {"name": wl.name, "app": wl.app, "namespace": env.namespace(wl.app), "ports": ports,
-                 "first_port": next(iter(ports.values()), None)}
+        entry = {
+            "name": wl.name,
+            "app": wl.app,
+            "namespace": env.namespace(wl.app),
+            "ports": ports,
+            "first_port": next(iter(ports.values()), None),
+        }
         out[f"{wl.app}/{wl.name}"] = entry
     return out
 
@@ -93,41 +101,59 @@ def _resolve_node(
         bound = graph.bindings[(wl.app, wl.name)]
         params = _substitute_params(params, ("resources", requester.resource, "params"), wl, bound, done)
         if definition.params_schema is not None:
-            errors = sorted(Draft202012Validator(definition.params_schema).iter_errors(params),
-                            key=lambda e: list(e.absolute_path))
+            errors = sorted(
+                Draft202012Validator(definition.params_schema).iter_errors(params),
+                key=lambda e: list(e.absolute_path),
+            )
             if errors:
                 e = errors[0]
-                raise _NodeError(wl.doc.problem(
-                    ("resources", requester.resource, "params", *e.absolute_path),
-                    f"params rejected by definition '{definition.id}': {e.message}",
-                    f"see params_schema in {definition.file}"))
+                raise _NodeError(
+                    wl.doc.problem(
+                        ("resources", requester.resource, "params", *e.absolute_path),
+                        f"params rejected by definition '{definition.id}': {e.message}",
+                        f"see params_schema in {definition.file}",
+                    )
+                )
     guid = node.guid(env.id)
     spath = secret_path(env, node)
     app = node.app or (requester.app if requester else None)
     own = peers.get(f"{node.app}/{node.workload}") if node.app else None
     context: dict[str, Any] = {
-        "res": {"uid": node.uid, "guid": guid, "name": node.name, "type": node.type,
-                "class": node.klass, "id": node.id, "params": params,
-                "metadata": dict(node.metadata), "shared": node.shared},
+        "res": {
+            "uid": node.uid,
+            "guid": guid,
+            "name": node.name,
+            "type": node.type,
+            "class": node.klass,
+            "id": node.id,
+            "params": params,
+            "metadata": dict(node.metadata),
+            "shared": node.shared,
+        },
         "env": env.as_context(),
         "app": app,
         "namespace": env.namespace(node.app) if node.app else env.shared_namespace,
         "workload": own,
         "workloads": {k.split("/", 1)[1]: v for k, v in peers.items() if k.split("/")[0] == app},
         "all_workloads": dict(peers),
-        "uses": {alias.split(":", 1)[1]: _public(done[dep].outputs)
-                 for alias, dep in sorted(node.deps.items()) if alias.startswith("uses:")},
+        "uses": {
+            alias.split(":", 1)[1]: _public(done[dep].outputs)
+            for alias, dep in sorted(node.deps.items())
+            if alias.startswith("uses:")
+        },
         "secret_path": spath,
     }
     artifacts = drivers[definition.driver].render(definition, context)
-    outputs = templates.render_value(definition.doc, ("outputs",), dict(definition.outputs),
-                                     context, "render outputs")
+    outputs = templates.render_value(
+        definition.doc, ("outputs",), dict(definition.outputs), context, "render outputs"
+    )
     for name, spec in sorted(definition.secret_outputs.items()):
         if isinstance(spec, str):
             outputs[name] = SecretRef(key=spec, path=spath)
         else:
-            rendered = templates.render_value(definition.doc, ("secret_outputs", name), spec,
-                                              context, "render secret outputs")
+            rendered = templates.render_value(
+                definition.doc, ("secret_outputs", name), spec, context, "render secret outputs"
+            )
             outputs[name] = SecretRef(key=rendered["key"], secret=rendered["secret"])
     return Resolved(node, guid, spath, params, outputs, artifacts)
 
@@ -146,8 +172,13 @@ def _substitute_params(
         except RefError as exc:
             raise _NodeError(wl.doc.problem(path, str(exc))) from None
         if any(isinstance(p, SecretRef) for p in parts):
-            raise _NodeError(wl.doc.problem(path, "params cannot use secret outputs",
-                                            "pass the secret to the container as a variable"))
+            raise _NodeError(
+                wl.doc.problem(
+                    path,
+                    "params cannot use secret outputs",
+                    "pass the secret to the container as a variable",
+                )
+            )
         return "".join(str(p) for p in parts)
     if isinstance(value, dict):
         return {k: _substitute_params(v, (*path, k), wl, bound, done) for k, v in value.items()}
@@ -170,9 +201,11 @@ def make_resolver(wl: Workload, bound: Mapping[str, str], done: Mapping[str, Res
             outputs = done[uid].outputs
             if parts[2] not in outputs:
                 known = ", ".join(sorted(outputs)) or "none"
-                raise RefError(f"invalid ref '{ref}': resource '{parts[1]}' "
-                               f"({done[uid].node.definition.id}) has no output '{parts[2]}' "
-                               f"(outputs: {known})")
+                raise RefError(
+                    f"invalid ref '{ref}': resource '{parts[1]}' "
+                    f"({done[uid].node.definition.id}) has no output '{parts[2]}' "
+                    f"(outputs: {known})"
+                )
             return lookup(outputs, parts[2:], ref)
         raise RefError(f"invalid ref '{ref}': unknown reference root, use $$ to escape")
 

@@ -32,8 +32,9 @@ def _leaf(error: ValidationError) -> ValidationError:
 def _message(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
         return str(error.message).replace("Additional properties are not allowed", "unknown field")
-    if error.validator == "oneOf" and error.schema.get("oneOf", [{}])[0].get("required"):
-        options = [next(iter(s["required"])) for s in error.schema["oneOf"]]
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "oneOf" and schema.get("oneOf", [{}])[0].get("required"):
+        options = [next(iter(s["required"])) for s in schema["oneOf"]]
         return f"exactly one of {', '.join(options)} must be given"
     if error.validator == "not":
         return "the 'target' field belongs to the deprecated list form only; use the map key"
@@ -47,7 +48,7 @@ def check(name: str, data: Any, doc: Doc) -> list[Problem]:
         leaf = _leaf(error)
         path = list(leaf.absolute_path)
         if leaf.validator == "additionalProperties" and isinstance(leaf.instance, dict):
-            allowed = leaf.schema.get("properties", {})
+            allowed = leaf.schema.get("properties", {}) if isinstance(leaf.schema, dict) else {}
             extra = sorted(k for k in leaf.instance if k not in allowed)
             if extra:
                 path = [*path, extra[0]]

@@ -179,9 +179,7 @@ def _container(
             try:
                 base64.b64decode(f["binaryContent"], validate=True)
             except (binascii.Error, ValueError):
-                yield doc.problem(
-                    (*fpath, "binaryContent"), "binaryContent is not valid standard base64"
-                )
+                yield doc.problem((*fpath, "binaryContent"), "binaryContent is not valid standard base64")
         if "source" in f:
             source = os.path.join(base, f["source"])
             if not os.path.isfile(source):
@@ -214,7 +212,8 @@ def _container(
         elif other not in containers:
             known = ", ".join(sorted(containers))
             yield doc.problem(
-                (*path, "before", other), f"no container '{other}' in this workload (known: {known})"
+                (*path, "before", other),
+                f"no container '{other}' in this workload (known: {known})",
             )
 
 
@@ -245,7 +244,5 @@ def _before_cycles(containers: dict[str, Any], doc: Doc) -> Iterator[Problem]:
             cycle = visit(node)
             if cycle:
                 names = " → ".join([*cycle, cycle[0]])
-                yield doc.problem(
-                    ("containers", cycle[0], "before"), f"'before' forms a cycle: {names}"
-                )
+                yield doc.problem(("containers", cycle[0], "before"), f"'before' forms a cycle: {names}")
                 return

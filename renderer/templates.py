@@ -82,7 +82,8 @@ def _template(kind: str, name: str, source: str) -> Any:
     sources: dict[str, str] = env.loader.sources  # type: ignore[union-attr]
     if sources.get(name) != source:
         sources[name] = source
-        env.cache.clear() if env.cache is not None else None  # type: ignore[func-returns-value]
+        if env.cache is not None:
+            env.cache.clear()
     return env.get_template(name)
 
 
@@ -101,14 +102,21 @@ def render(kind: str, doc: Doc, path: PathKey, source: str, context: dict[str, A
         return str(_template(kind, name, source).render(context))
     except TemplateSyntaxError as exc:
         line = _block_offset(doc, path, source) + (exc.lineno or 1)
-        raise TemplateFailure(Problem(doc.file, line, doc.problem(path, "").path,
-                                      f"{stage}: template syntax error: {exc.message}")) from None
+        raise TemplateFailure(
+            Problem(
+                doc.file,
+                line,
+                doc.problem(path, "").path,
+                f"{stage}: template syntax error: {exc.message}",
+            )
+        ) from None
     except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
         lineno = _template_line(exc, name)
         line = _block_offset(doc, path, source) + lineno if lineno else doc.line(path)
         message = getattr(exc, "message", None) or str(exc)
-        raise TemplateFailure(Problem(doc.file, line, doc.problem(path, "").path,
-                                      f"{stage}: {message}")) from None
+        raise TemplateFailure(
+            Problem(doc.file, line, doc.problem(path, "").path, f"{stage}: {message}")
+        ) from None
 
 
 def _template_line(exc: BaseException, name: str) -> int:
@@ -144,6 +152,12 @@ def check_definition(doc: Doc) -> list[Problem]:
                 _template(kind, _name(doc, path), value)
             except TemplateSyntaxError as exc:
                 line = _block_offset(doc, path, value) + (exc.lineno or 1)
-                problems.append(Problem(doc.file, line, doc.problem(path, "").path,
-                                        f"template syntax error: {exc.message}"))
+                problems.append(
+                    Problem(
+                        doc.file,
+                        line,
+                        doc.problem(path, "").path,
+                        f"template syntax error: {exc.message}",
+                    )
+                )
     return problems

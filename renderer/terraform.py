@@ -38,21 +38,32 @@ def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict
         "terraform": {
             "required_version": ">= 1.10",
             "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.40, < 7.0"}},
-            "backend": {"s3": {
-                "bucket": env.state_bucket, "key": key, "region": env.region,
-                "encrypt": True, "use_lockfile": True,
-                "assume_role": {"role_arn": env.role_arn},
-            }},
+            "backend": {
+                "s3": {
+                    "bucket": env.state_bucket,
+                    "key": key,
+                    "region": env.region,
+                    "encrypt": True,
+                    "use_lockfile": True,
+                    "assume_role": {"role_arn": env.role_arn},
+                }
+            },
         },
-        "provider": {"aws": {
-            "region": env.region,
-            "allowed_account_ids": [env.account_id],
-            "assume_role": {"role_arn": env.role_arn},
-            "default_tags": {"tags": {
-                "managed-by": "platform-renderer", "renderer-version": __version__,
-                "environment": env.id, "app": scope,
-            }},
-        }},
+        "provider": {
+            "aws": {
+                "region": env.region,
+                "allowed_account_ids": [env.account_id],
+                "assume_role": {"role_arn": env.role_arn},
+                "default_tags": {
+                    "tags": {
+                        "managed-by": "platform-renderer",
+                        "renderer-version": __version__,
+                        "environment": env.id,
+                        "app": scope,
+                    }
+                },
+            }
+        },
     }
     if modules:  # Terraform rejects an empty module object
         body["module"] = dict(sorted(modules.items()))
@@ -69,11 +80,18 @@ def atlantis(project_dirs: Iterable[str], envs: Mapping[str, Environment]) -> di
             "name": f"{env_id}-{scope}",
             "dir": d,
             "workspace": "default",
-            "autoplan": {"enabled": True,
-                         "when_modified": ["*.tf.json", "../../modules/**/*.tf.json"]},
+            "autoplan": {
+                "enabled": True,
+                "when_modified": ["*.tf.json", "../../modules/**/*.tf.json"],
+            },
         }
         if env is None or env.delivery == "merge-request":
             entry["apply_requirements"] = ["approved", "mergeable", "undiverged"]
         projects.append(entry)
-    return {"version": 3, "automerge": False, "parallel_plan": True, "parallel_apply": False,
-            "projects": projects}
+    return {
+        "version": 3,
+        "automerge": False,
+        "parallel_plan": True,
+        "parallel_apply": False,
+        "projects": projects,
+    }

@@ -12,11 +12,22 @@ from renderer.yamlio import dump, dump_json
 
 Tree = dict[str, bytes]
 
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PersistentVolume",
-    "CustomResourceDefinition", "ClusterSecretStore", "ClusterIssuer", "PriorityClass",
-    "IngressClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
-})
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "StorageClass",
+        "PersistentVolume",
+        "CustomResourceDefinition",
+        "ClusterSecretStore",
+        "ClusterIssuer",
+        "PriorityClass",
+        "IngressClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    }
+)
 SHARED = "_shared"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
@@ -30,8 +41,17 @@ def safe_join(*parts: str) -> str:
     for part in parts:
         for piece in part.split("/"):
             if piece in ("", ".", "..") or "\\" in piece or "\0" in piece:
-                raise InputError([Problem("", 0, "", f"unsafe path component {part!r}",
-                                          "names must be plain DNS labels")])
+                raise InputError(
+                    [
+                        Problem(
+                            "",
+                            0,
+                            "",
+                            f"unsafe path component {part!r}",
+                            "names must be plain DNS labels",
+                        )
+                    ]
+                )
     return posixpath.join(*parts)
 
 
@@ -43,17 +63,28 @@ def add_objects(tree: Tree, directory: str, objects: Iterable[Mapping[str, Any]]
         path = safe_join(directory, object_file(obj))
         data = dump(obj).encode()
         if path in tree and tree[path] != data:
-            raise InputError([Problem(origin, 0, "", f"two different objects render to {path}",
-                                      "give them distinct names")])
+            raise InputError(
+                [
+                    Problem(
+                        origin,
+                        0,
+                        "",
+                        f"two different objects render to {path}",
+                        "give them distinct names",
+                    )
+                ]
+            )
         tree[path] = data
 
 
 def kustomization(resources: Iterable[str]) -> bytes:
-    return dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": sorted(set(resources)),
-    }).encode()
+    return dump(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": sorted(set(resources)),
+        }
+    ).encode()
 
 
 def add_kustomizations(tree: Tree, env: str) -> None:
@@ -62,7 +93,7 @@ def add_kustomizations(tree: Tree, env: str) -> None:
     scopes: dict[str, list[str]] = {}
     for path in tree:
         if path.startswith(root + "/"):
-            rel = path[len(root) + 1:]
+            rel = path[len(root) + 1 :]
             scope, _, inner = rel.partition("/")
             if inner and inner != "kustomization.yaml":
                 scopes.setdefault(scope, []).append(inner)

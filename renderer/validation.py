@@ -15,8 +15,12 @@ def validate(root: str, paths: Sequence[str]) -> dict[str, int]:
     inputs = settings.load(root, dirs)
     problems: list[Problem] = []
     try:
-        pipeline.render(inputs.platform, inputs.apps, None,
-                        pipeline.Options({"": "registry.example.com/validate/placeholder:0"}))
+        pipeline.render(
+            inputs.platform,
+            inputs.apps,
+            None,
+            pipeline.Options({"": "registry.example.com/validate/placeholder:0"}),
+        )
     except InputError as exc:
         problems.extend(exc.problems())
     if problems:

@@ -62,10 +62,16 @@ def write(path: Path, text: str) -> Path:
 
 
 def git(*args: str, cwd: Path | str | None = None) -> str:
-    env = {"PATH": os.environ["PATH"], "HOME": str(cwd or "/tmp"), "GIT_CONFIG_GLOBAL": os.devnull,
-           "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env,
-                          check=True, timeout=120)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(cwd or "/tmp"),
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "LC_ALL": "C",
+    }
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, env=env, check=True, timeout=120
+    )
     return proc.stdout.strip()
 
 
@@ -76,15 +82,28 @@ def bare_repo(tmp_path: Path) -> Path:
     return path
 
 
-def run_renderer(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                 timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "renderer", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+def run_renderer(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "renderer", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(autouse=True)
 def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key in ("RENDERER_ROOT", "CI_PROJECT_URL", "CI_COMMIT_SHA", "RENDERER_GITLAB_TOKEN",
-                "GITLAB_TOKEN", "CI_SERVER_URL"):
+    for key in (
+        "RENDERER_ROOT",
+        "CI_PROJECT_URL",
+        "CI_COMMIT_SHA",
+        "RENDERER_GITLAB_TOKEN",
+        "GITLAB_TOKEN",
+        "CI_SERVER_URL",
+    ):
         monkeypatch.delenv(key, raising=False)
     yield

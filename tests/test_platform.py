@@ -8,14 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import Result
 
-import yaml
-
 from renderer import loader, pipeline, templates
+from renderer.errors import EXIT_INVALID, EXIT_USAGE
 from renderer.templates import TemplateFailure
 from renderer.yamlio import load_text
-from renderer.errors import EXIT_INVALID, EXIT_USAGE
 from tests.conftest import ROOT, write
 
 DEF = """apiVersion: renderer.platform/v1
@@ -59,15 +58,25 @@ def test_shipped_inputs_validate(cli: Callable[..., Result]) -> None:
 def test_explain_shows_a_different_postgres_in_dev_and_prod(cli: Callable[..., Result]) -> None:
     views = {}
     for env in ("dev", "prod"):
-        result = cli("explain", "--root", str(ROOT), "--app", "shop", "--workload", "api",
-                     "--env", env, "--format", "json")
+        result = cli(
+            "explain",
+            "--root",
+            str(ROOT),
+            "--app",
+            "shop",
+            "--workload",
+            "api",
+            "--env",
+            env,
+            "--format",
+            "json",
+        )
         assert result.exit_code == 0, result.output
         views[env] = {r["name"]: r for r in json.loads(result.output)["resources"]}
     assert views["dev"]["db"]["definition"]["id"] == "postgres-in-cluster"
     assert views["prod"]["db"]["definition"]["id"] == "postgres-rds-database"
     prod_db = views["prod"]["db"]
-    assert prod_db["outputs"]["password"] == \
-        "secret://aws-secrets-manager/platform/prod/shop/api/db#password"
+    assert prod_db["outputs"]["password"] == "secret://aws-secrets-manager/platform/prod/shop/api/db#password"
     rejected = {c["definition"]: c for c in prod_db["candidates"]}
     assert rejected["postgres-in-cluster"]["outcome"] == "rejected"
     assert rejected["postgres-in-cluster"]["reason"] == "env_type=development ≠ production"
@@ -81,12 +90,24 @@ def test_explain_shows_a_different_postgres_in_dev_and_prod(cli: Callable[..., R
 def test_most_specific_definition_wins(project: Path) -> None:
     _only_app(project, SOLO.format(more=", id: special"))
     _def(project, "t0", id="t-any", type="thing", host="any")
-    _def(project, "t1", id="t-envtype", type="thing", host="envtype",
-         extra="criteria: [{env_type: development}]\n")
+    _def(
+        project,
+        "t1",
+        id="t-envtype",
+        type="thing",
+        host="envtype",
+        extra="criteria: [{env_type: development}]\n",
+    )
     _def(project, "t2", id="t-app", type="thing", host="app", extra="criteria: [{app: solo}]\n")
     _def(project, "t3", id="t-env", type="thing", host="env", extra="criteria: [{env: dev}]\n")
-    _def(project, "t4", id="t-resid", type="thing", host="resid",
-         extra="criteria: [{res_id: special, env: staging}]\n")
+    _def(
+        project,
+        "t4",
+        id="t-resid",
+        type="thing",
+        host="resid",
+        extra="criteria: [{res_id: special, env: staging}]\n",
+    )
     platform = loader.load_platform(str(project))
     apps = loader.load_apps([str(project / "examples/apps/solo")], str(project))
     winners = {}
@@ -103,17 +124,20 @@ def test_miss_lists_every_candidate(project: Path, cli: Callable[..., Result]) -
     _def(project, "t2", id="t-small", type="thing", extra="class: small\n")
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID
-    assert ("examples/apps/solo/score.yaml:8 at resources.thing: no resource definition matches "
-            "thing/large for env dev (development); considered: t-dev (class=default ≠ large); "
-            "t-small (class=small ≠ large) (add a definition or change the type/class)"
-            in result.output)
+    assert (
+        "examples/apps/solo/score.yaml:8 at resources.thing: no resource definition matches "
+        "thing/large for env dev (development); considered: t-dev (class=default ≠ large); "
+        "t-small (class=small ≠ large) (add a definition or change the type/class)" in result.output
+    )
 
 
 def test_unknown_type_says_so(project: Path, cli: Callable[..., Result]) -> None:
     _only_app(project, SOLO.format(more=""))
     result = cli("validate", "--root", str(project))
-    assert "no resource definition matches thing/default for env dev (development); " \
-           "no definition has type 'thing'" in result.output
+    assert (
+        "no resource definition matches thing/default for env dev (development); "
+        "no definition has type 'thing'" in result.output
+    )
 
 
 def test_exact_duplicate_definitions_rejected(project: Path, cli: Callable[..., Result]) -> None:
@@ -121,52 +145,65 @@ def test_exact_duplicate_definitions_rejected(project: Path, cli: Callable[..., 
     _def(project, "b", id="dup-b", type="thing", extra="criteria: [{env: dev}]\n")
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID
-    assert ("platform-config/resources/b.yaml:5 at criteria: 'dup-b' and 'dup-a' "
-            "(platform-config/resources/a.yaml) match exactly the same requests "
-            "(thing/default, env=dev) (make one more specific or remove one)" in result.output)
+    assert (
+        "platform-config/resources/b.yaml:5 at criteria: 'dup-b' and 'dup-a' "
+        "(platform-config/resources/a.yaml) match exactly the same requests "
+        "(thing/default, env=dev) (make one more specific or remove one)" in result.output
+    )
 
 
 def test_graph_cycle_names_every_member(project: Path, cli: Callable[..., Result]) -> None:
     for name, other in (("alpha", "beta"), ("beta", "gamma"), ("gamma", "alpha")):
-        write(project / "platform-config/resources" / f"{name}.yaml",
-              f"apiVersion: renderer.platform/v1\nkind: ResourceDefinition\nid: {name}\n"
-              f"type: {name}\ndriver: static\nuses:\n  next: {{type: {other}}}\n")
-    _only_app(project, SOLO.format(more="").replace("thing", "alpha").replace(
-        '"${resources.alpha.host}"', "x"))
+        write(
+            project / "platform-config/resources" / f"{name}.yaml",
+            f"apiVersion: renderer.platform/v1\nkind: ResourceDefinition\nid: {name}\n"
+            f"type: {name}\ndriver: static\nuses:\n  next: {{type: {other}}}\n",
+        )
+    _only_app(
+        project,
+        SOLO.format(more="").replace("thing", "alpha").replace('"${resources.alpha.host}"', "x"),
+    )
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID
-    assert ("resource graph has a cycle: alpha.default#default → beta.default#default → "
-            "gamma.default#default → alpha.default#default") in result.output
+    assert (
+        "resource graph has a cycle: alpha.default#default → beta.default#default → "
+        "gamma.default#default → alpha.default#default"
+    ) in result.output
 
 
-def test_params_schema_rejection_points_at_score_file(project: Path,
-                                                      cli: Callable[..., Result]) -> None:
-    _only_app(project, SOLO.format(more="").replace("type: thing", "type: route, params: "
-                                                    "{host: BAD, port: 80}").replace(
-        '"${resources.thing.host}"', "x"))
+def test_params_schema_rejection_points_at_score_file(project: Path, cli: Callable[..., Result]) -> None:
+    _only_app(
+        project,
+        SOLO.format(more="")
+        .replace("type: thing", "type: route, params: {host: BAD, port: 80}")
+        .replace('"${resources.thing.host}"', "x"),
+    )
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID
-    assert ("examples/apps/solo/score.yaml:8 at resources.thing.params.host: params rejected by "
-            "definition 'route-ingress': 'BAD' does not match") in result.output
+    assert (
+        "examples/apps/solo/score.yaml:8 at resources.thing.params.host: params rejected by "
+        "definition 'route-ingress': 'BAD' does not match"
+    ) in result.output
 
 
-def test_template_error_names_definition_file_and_line(project: Path,
-                                                       cli: Callable[..., Result]) -> None:
+def test_template_error_names_definition_file_and_line(project: Path, cli: Callable[..., Result]) -> None:
     path = project / "platform-config/resources/route.yaml"
-    path.write_text(path.read_text().replace("ingressClassName: nginx",
-                                             "ingressClassName: {{ res.nothing }}"))
+    path.write_text(
+        path.read_text().replace("ingressClassName: nginx", "ingressClassName: {{ res.nothing }}")
+    )
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID
-    assert ("platform-config/resources/route.yaml:23 at template: render template: 'dict object' "
-            "has no attribute 'nothing'") in result.output
+    assert (
+        "platform-config/resources/route.yaml:23 at template: render template: 'dict object' "
+        "has no attribute 'nothing'"
+    ) in result.output
 
 
 def test_template_syntax_error_at_validate(project: Path, cli: Callable[..., Result]) -> None:
     path = project / "platform-config/resources/route.yaml"
     path.write_text(path.read_text().replace("ingressClassName: nginx", "x: {% if %}"))
     result = cli("validate", "--root", str(project))
-    assert "platform-config/resources/route.yaml:23 at template: template syntax error" in \
-        result.output
+    assert "platform-config/resources/route.yaml:23 at template: template syntax error" in result.output
 
 
 @pytest.mark.parametrize("value", ["/x\nkind: Secret", "a: b", "{x: 1}", "[1]", "# c", ""])
@@ -176,16 +213,20 @@ def test_developer_strings_cannot_add_yaml_structure(value: str) -> None:
         templates.render("yaml", doc, ("template",), doc.data["template"], {"v": value}, "render")
     assert err.value.problem.render().startswith("def.yaml:2 at template: render: value ")
     assert "is not a plain YAML scalar; write it as {{ ... | tojson }}" in err.value.problem.message
-    safe = templates.render("yaml", doc, ("template",), "path: {{ v | tojson }}\n", {"v": value},
-                            "render")
+    safe = templates.render("yaml", doc, ("template",), "path: {{ v | tojson }}\n", {"v": value}, "render")
     assert yaml.safe_load(safe) == {"path": value}
 
 
-def test_developer_strings_are_never_templates(project: Path, tmp_path: Path,
-                                               cli: Callable[..., Result]) -> None:
-    _only_app(project, SOLO.format(more="").replace("type: thing", "type: s3").replace(
-        "resources.thing.host", "resources.thing.bucket").replace(
-        "    variables: {", "    args: [\"{{ 7 * 7 }}\", \"${metadata.name}\"]\n    variables: {"))
+def test_developer_strings_are_never_templates(
+    project: Path, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    _only_app(
+        project,
+        SOLO.format(more="")
+        .replace("type: thing", "type: s3")
+        .replace("resources.thing.host", "resources.thing.bucket")
+        .replace("    variables: {", '    args: ["{{ 7 * 7 }}", "${metadata.name}"]\n    variables: {'),
+    )
     out = tmp_path / "out"
     assert cli("render", "--root", str(project), "--env", "dev", "--out", str(out)).exit_code == 0
     deployment = (out / "kubernetes/dev/solo/solo/deployment-solo.yaml").read_text()
@@ -198,26 +239,31 @@ def test_terraform_strings_from_inputs_stay_literal() -> None:
     assert escape_terraform({"a": ["${x}", "%{ if y }"]}) == {"a": ["$${x}", "%%{ if y }"]}
 
 
-def test_module_inputs_checked_against_declared_variables(project: Path,
-                                                          cli: Callable[..., Result]) -> None:
+def test_module_inputs_checked_against_declared_variables(project: Path, cli: Callable[..., Result]) -> None:
     path = project / "platform-config/resources/s3.yaml"
     path.write_text(path.read_text().replace("    bucket:", "    buckt:"))
     result = cli("validate", "--root", str(project))
-    assert "platform-config/resources/s3.yaml:15 at module.inputs.buckt: module 's3-bucket' " \
-           "declares no variable 'buckt'" in result.output
+    assert (
+        "platform-config/resources/s3.yaml:15 at module.inputs.buckt: module 's3-bucket' "
+        "declares no variable 'buckt'" in result.output
+    )
     assert "module 's3-bucket' requires input 'bucket'" in result.output
 
 
 def test_shared_resource_params_must_agree(project: Path, cli: Callable[..., Result]) -> None:
     app = project / "examples/apps/shop/score-worker.yaml"
     other = project / "examples/apps/billing/score-invoicer.yaml"
-    other.write_text(other.read_text() + "  orders:\n    type: kafka-topic\n    id: shop-orders\n"
-                     "    params: {partitions: 3}\n")
+    other.write_text(
+        other.read_text() + "  orders:\n    type: kafka-topic\n    id: shop-orders\n"
+        "    params: {partitions: 3}\n"
+    )
     assert "partitions: 12" in app.read_text()
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID
-    assert "shared resource kafka-topic.default#shop-orders is given different params in " \
-           "examples/apps/billing/score-invoicer.yaml" in result.output
+    assert (
+        "shared resource kafka-topic.default#shop-orders is given different params in "
+        "examples/apps/billing/score-invoicer.yaml" in result.output
+    )
 
 
 def test_unknown_env_and_app_are_usage_errors(cli: Callable[..., Result], tmp_path: Path) -> None:

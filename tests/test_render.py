@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import Result
 
-from renderer import loader, pipeline, settings
+from renderer import pipeline, settings
 from renderer.policy import kubeschema
 from tests.conftest import ROOT, run_renderer
 
@@ -47,16 +47,14 @@ def test_identical_bytes_across_processes_and_hash_seeds(tmp_path: Path) -> None
     outs = []
     for seed in ("0", "4242"):
         out = tmp_path / f"out-{seed}"
-        proc = run_renderer("render", "--root", str(ROOT), "--out", str(out),
-                            env={"PYTHONHASHSEED": seed})
+        proc = run_renderer("render", "--root", str(ROOT), "--out", str(out), env={"PYTHONHASHSEED": seed})
         assert proc.returncode == 0, proc.stderr
         outs.append(out)
     cmp = filecmp.dircmp(outs[0], outs[1])
     assert _tree_files(outs[0]) == _tree_files(outs[1]), cmp.report()
 
 
-def test_render_replaces_owned_paths_and_keeps_others(tmp_path: Path,
-                                                      cli: Callable[..., Result]) -> None:
+def test_render_replaces_owned_paths_and_keeps_others(tmp_path: Path, cli: Callable[..., Result]) -> None:
     out = tmp_path / "out"
     (out / "kubernetes/dev/shop/stale").mkdir(parents=True)
     (out / "kubernetes/dev/shop/stale/old.yaml").write_text("stale")
@@ -67,8 +65,7 @@ def test_render_replaces_owned_paths_and_keeps_others(tmp_path: Path,
     assert not (out / "kubernetes/dev/shop/stale").exists()
     assert (out / "README.md").read_text() == "not ours"
     assert (out / "kubernetes/qa/keep.yaml").exists()
-    second = cli("render", "--root", str(ROOT), "--env", "dev", "--out", str(out), "--format",
-                 "json")
+    second = cli("render", "--root", str(ROOT), "--env", "dev", "--out", str(out), "--format", "json")
     assert json.loads(second.output)["written"] == 0
 
 
@@ -77,12 +74,15 @@ def test_kustomize_builds_every_environment(tmp_path: Path, cli: Callable[..., R
     out = tmp_path / "out"
     assert cli("render", "--root", str(ROOT), "--out", str(out)).exit_code == 0
     for env in ("dev", "staging", "prod"):
-        proc = subprocess.run(["kubectl", "kustomize", str(out / "kubernetes" / env)],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            ["kubectl", "kustomize", str(out / "kubernetes" / env)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr
         objects = [d for d in yaml.safe_load_all(proc.stdout) if d]
-        files = [p for p in (out / "kubernetes" / env).rglob("*.yaml")
-                 if p.name != "kustomization.yaml"]
+        files = [p for p in (out / "kubernetes" / env).rglob("*.yaml") if p.name != "kustomization.yaml"]
         assert len(objects) == len(files)
 
 
@@ -95,13 +95,18 @@ def test_every_object_checked_against_the_kubernetes_schema() -> None:
     assert report.checked > 90
     # custom resources are reported as not checked, never silently passed
     assert set(report.unchecked) == {
-        "external-secrets.io/v1beta1/ClusterSecretStore", "external-secrets.io/v1beta1/ExternalSecret",
-        "generators.external-secrets.io/v1alpha1/Password", "kafka.strimzi.io/v1beta2/KafkaTopic"}
+        "external-secrets.io/v1beta1/ClusterSecretStore",
+        "external-secrets.io/v1beta1/ExternalSecret",
+        "generators.external-secrets.io/v1alpha1/Password",
+        "kafka.strimzi.io/v1beta2/KafkaTopic",
+    }
 
 
 def test_schema_violation_is_reported_with_file() -> None:
-    tree = {"kubernetes/dev/a/b/deployment-x.yaml":
-            b"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: many}\n"}
+    tree = {
+        "kubernetes/dev/a/b/deployment-x.yaml": b"apiVersion: apps/v1\nkind: Deployment\n"
+        b"metadata: {name: x}\nspec: {replicas: many}\n"
+    }
     report = kubeschema.check_tree(tree, {"dev": "1.30"})
     assert len(report.problems) == 1
     problem = report.problems[0]
@@ -117,8 +122,10 @@ def test_workload_shape(tmp_path: Path, cli: Callable[..., Result]) -> None:
     pod = deploy["spec"]["template"]["spec"]
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     # a whole-value secret is a secretKeyRef; an embedded one a $(helper) defined earlier
-    assert env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "api-secrets",
-                                                                     "key": "api-db.password"}
+    assert env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "api-secrets",
+        "key": "api-db.password",
+    }
     url = env["DATABASE_URL"]["value"]
     helper = url.split("$(")[1].split(")")[0]
     names = [e["name"] for e in pod["containers"][0]["env"]]
@@ -129,13 +136,13 @@ def test_workload_shape(tmp_path: Path, cli: Callable[..., Result]) -> None:
     assert deploy["spec"]["replicas"] == 3
     assert (prod / "poddisruptionbudget-api.yaml").exists()
     secret = yaml.safe_load((prod / "externalsecret-api.yaml").read_text())
-    assert {"key": "platform/prod/shop/api/db", "property": "password"} in \
-        [d["remoteRef"] for d in secret["spec"]["data"]]
+    assert {"key": "platform/prod/shop/api/db", "property": "password"} in [
+        d["remoteRef"] for d in secret["spec"]["data"]
+    ]
     web = yaml.safe_load((out / "kubernetes/dev/shop/web/deployment-web.yaml").read_text())
     sidecar = web["spec"]["template"]["spec"]["initContainers"][0]
     assert sidecar["restartPolicy"] == "Always" and "startupProbe" in sidecar
-    ledger = yaml.safe_load((out / "kubernetes/dev/billing/ledger/statefulset-ledger.yaml")
-                            .read_text())
+    ledger = yaml.safe_load((out / "kubernetes/dev/billing/ledger/statefulset-ledger.yaml").read_text())
     vols = ledger["spec"]["template"]["spec"]["volumes"]
     assert [v["name"] for v in vols] == ["vol-journal"]  # one volume, mounted twice
     cm = yaml.safe_load((out / "kubernetes/dev/shop/api/configmap-api-files.yaml").read_text())
@@ -146,8 +153,7 @@ def test_workload_shape(tmp_path: Path, cli: Callable[..., Result]) -> None:
     assert tf["module"]["api_db"]["source"] == "../../modules/postgres-database"
     atlantis = yaml.safe_load((out / "atlantis.yaml").read_text())
     prod_projects = [p for p in atlantis["projects"] if p["name"].startswith("prod-")]
-    assert all(p["apply_requirements"] == ["approved", "mergeable", "undiverged"]
-               for p in prod_projects)
+    assert all(p["apply_requirements"] == ["approved", "mergeable", "undiverged"] for p in prod_projects)
 
 
 def test_overrides_apply_per_environment(tmp_path: Path, cli: Callable[..., Result]) -> None:
@@ -156,8 +162,11 @@ def test_overrides_apply_per_environment(tmp_path: Path, cli: Callable[..., Resu
 
     def pool(env: str) -> str:
         d = yaml.safe_load((out / f"kubernetes/{env}/shop/api/deployment-api.yaml").read_text())
-        return next(e["value"] for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
-                    if e["name"] == "POOL_SIZE")
+        return next(
+            e["value"]
+            for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
+            if e["name"] == "POOL_SIZE"
+        )
 
     assert (pool("dev"), pool("prod")) == ("10", "40")
 
@@ -169,21 +178,34 @@ def test_terraform_accepts_every_rendered_project(tmp_path: Path, cli: Callable[
     out = tmp_path / "out"
     assert cli("render", "--root", str(ROOT), "--out", str(out)).exit_code == 0
     envvars = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "NO_COLOR": "1"}
-    projects = sorted(p.parent for p in (out / "terraform").rglob("main.tf.json")
-                      if "modules" not in p.parts)
+    projects = sorted(p.parent for p in (out / "terraform").rglob("main.tf.json") if "modules" not in p.parts)
     assert len(projects) == 8
     downloaded = True
     for project in projects:
-        init = subprocess.run(["terraform", "init", "-backend=false", "-input=false", "-no-color"],
-                              cwd=project, capture_output=True, text=True, env=envvars, timeout=300)
+        init = subprocess.run(
+            ["terraform", "init", "-backend=false", "-input=false", "-no-color"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            env=envvars,
+            timeout=300,
+        )
         if init.returncode != 0:
-            assert "Failed to query available provider packages" in init.stderr or \
-                "could not connect to registry" in init.stderr.lower(), init.stderr
+            assert (
+                "Failed to query available provider packages" in init.stderr
+                or "could not connect to registry" in init.stderr.lower()
+            ), init.stderr
             assert "on main.tf.json" not in init.stderr and "Invalid" not in init.stderr
             downloaded = False
             continue
-        check = subprocess.run(["terraform", "validate", "-json"], cwd=project,
-                               capture_output=True, text=True, env=envvars, timeout=300)
+        check = subprocess.run(
+            ["terraform", "validate", "-json"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            env=envvars,
+            timeout=300,
+        )
         assert json.loads(check.stdout)["valid"] is True, check.stdout
     if not downloaded:
         pytest.skip("configuration parsed; `terraform validate` needs providers from the registry")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-import shutil
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,8 +65,10 @@ OWN_CASES: list[dict[str, Any]] = [
     _with(["containers", "main", "resources"], {"limits": {"memory": "01Gi"}}),
     _with(["containers", "main", "livenessProbe"], {}),
     _with(["containers", "main", "livenessProbe"], {"httpGet": {"port": 80}}),
-    _with(["containers", "main", "livenessProbe"], {"httpGet": {"port": 80, "path": "/",
-                                                                "scheme": "FTP"}}),
+    _with(
+        ["containers", "main", "livenessProbe"],
+        {"httpGet": {"port": 80, "path": "/", "scheme": "FTP"}},
+    ),
     _with(["containers", "main", "readinessProbe"], {"exec": {"command": ["true"]}}),
     _with(["containers", "main", "before"], {"other": {"ready": "complete"}}),
     _with(["containers", "main", "before"], {"other": {"ready": "done"}}),
@@ -130,53 +132,80 @@ containers:
 """
 
 SEMANTIC_CASES = [
-    ("    variables:\n      X: ${resources.cache.host}\n",
-     "examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref "
-     "'resources.cache.host': no resource 'cache' is declared (known: db) (use $$ for a literal $)"),
-    ("    variables:\n      X: ${resources.db}\n",
-     "examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref 'resources.db': "
-     "a resource itself can only be used as a volume source; name one of its outputs "
-     "(use $$ for a literal $)"),
-    ("    variables:\n      X: ${metadata.nope}\n",
-     "examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref "
-     "'metadata.nope': metadata has no key 'nope' (use $$ for a literal $)"),
-    ("    args: [\"${env.HOME}\"]\n",
-     "examples/apps/shop/score.yaml:7 at containers.main.args[0]: invalid ref 'env.HOME': "
-     "unknown reference root 'env', use $$ to escape (use $$ for a literal $)"),
-    ("    before:\n      ghost:\n        ready: complete\n",
-     "examples/apps/shop/score.yaml:8 at containers.main.before.ghost: no container 'ghost' in "
-     "this workload (known: main)"),
-    ("    files:\n      /etc/a:\n        source: missing.txt\n",
-     'examples/apps/shop/score.yaml:9 at containers.main.files["/etc/a"].source: file source '
-     "'missing.txt' does not exist next to the Score file (paths are relative to the Score "
-     "file's directory)"),
-    ("    files:\n      relative/path:\n        content: x\n",
-     "examples/apps/shop/score.yaml:8 at containers.main.files[\"relative/path\"]: file target "
-     "'relative/path' must be an absolute path"),
-    ("    files:\n      /etc/a:\n        binaryContent: '***'\n",
-     'examples/apps/shop/score.yaml:9 at containers.main.files["/etc/a"].binaryContent: '
-     "binaryContent is not valid standard base64"),
-    ("    files:\n      /etc/a:\n        content: x\n        source: y\n",
-     'examples/apps/shop/score.yaml:8 at containers.main.files["/etc/a"]: exactly one of '
-     "content, binaryContent, source must be given (see the schema score-v1b1)"),
-    ("    files:\n      - content: x\n",
-     "examples/apps/shop/score.yaml:8 at containers.main.files[0]: a list item needs 'target' "
-     "(the path in the container)"),
-    ("    volumes:\n      /data:\n        source: ${resources.other}\n",
-     "examples/apps/shop/score.yaml:9 at containers.main.volumes[\"/data\"].source: volume "
-     "source names undeclared resource 'other'"),
-    ("    volumes:\n      /data:\n        source: plain-name\n",
-     "examples/apps/shop/score.yaml:9 at containers.main.volumes[\"/data\"].source: volume "
-     "source 'plain-name' must be ${resources.NAME} of a declared resource"),
-    ("    unknown: 1\n",
-     "examples/apps/shop/score.yaml:7 at containers.main.unknown: unknown field ('unknown' was "
-     "unexpected) (see the schema score-v1b1)"),
+    (
+        "    variables:\n      X: ${resources.cache.host}\n",
+        "examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref "
+        "'resources.cache.host': no resource 'cache' is declared (known: db) (use $$ for a literal $)",
+    ),
+    (
+        "    variables:\n      X: ${resources.db}\n",
+        "examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref 'resources.db': "
+        "a resource itself can only be used as a volume source; name one of its outputs "
+        "(use $$ for a literal $)",
+    ),
+    (
+        "    variables:\n      X: ${metadata.nope}\n",
+        "examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref "
+        "'metadata.nope': metadata has no key 'nope' (use $$ for a literal $)",
+    ),
+    (
+        '    args: ["${env.HOME}"]\n',
+        "examples/apps/shop/score.yaml:7 at containers.main.args[0]: invalid ref 'env.HOME': "
+        "unknown reference root 'env', use $$ to escape (use $$ for a literal $)",
+    ),
+    (
+        "    before:\n      ghost:\n        ready: complete\n",
+        "examples/apps/shop/score.yaml:8 at containers.main.before.ghost: no container 'ghost' in "
+        "this workload (known: main)",
+    ),
+    (
+        "    files:\n      /etc/a:\n        source: missing.txt\n",
+        'examples/apps/shop/score.yaml:9 at containers.main.files["/etc/a"].source: file source '
+        "'missing.txt' does not exist next to the Score file (paths are relative to the Score "
+        "file's directory)",
+    ),
+    (
+        "    files:\n      relative/path:\n        content: x\n",
+        'examples/apps/shop/score.yaml:8 at containers.main.files["relative/path"]: file target '
+        "'relative/path' must be an absolute path",
+    ),
+    (
+        "    files:\n      /etc/a:\n        binaryContent: '***'\n",
+        'examples/apps/shop/score.yaml:9 at containers.main.files["/etc/a"].binaryContent: '
+        "binaryContent is not valid standard base64",
+    ),
+    (
+        "    files:\n      /etc/a:\n        content: x\n        source: y\n",
+        'examples/apps/shop/score.yaml:8 at containers.main.files["/etc/a"]: exactly one of '
+        "content, binaryContent, source must be given (see the schema score-v1b1)",
+    ),
+    (
+        "    files:\n      - content: x\n",
+        "examples/apps/shop/score.yaml:8 at containers.main.files[0]: a list item needs 'target' "
+        "(the path in the container)",
+    ),
+    (
+        "    volumes:\n      /data:\n        source: ${resources.other}\n",
+        'examples/apps/shop/score.yaml:9 at containers.main.volumes["/data"].source: volume '
+        "source names undeclared resource 'other'",
+    ),
+    (
+        "    volumes:\n      /data:\n        source: plain-name\n",
+        'examples/apps/shop/score.yaml:9 at containers.main.volumes["/data"].source: volume '
+        "source 'plain-name' must be ${resources.NAME} of a declared resource",
+    ),
+    (
+        "    unknown: 1\n",
+        "examples/apps/shop/score.yaml:7 at containers.main.unknown: unknown field ('unknown' was "
+        "unexpected) (see the schema score-v1b1)",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("extra", "message"), SEMANTIC_CASES)
-def test_semantic_errors_are_exact(project: Path, cli: Callable[..., Result], extra: str,
-                                   message: str) -> None:
+def test_semantic_errors_are_exact(
+    project: Path, cli: Callable[..., Result], extra: str, message: str
+) -> None:
     _app(project, WORKLOAD.format(extra=extra))
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID, result.output
@@ -184,13 +213,16 @@ def test_semantic_errors_are_exact(project: Path, cli: Callable[..., Result], ex
 
 
 def test_before_cycle_names_every_member(project: Path, cli: Callable[..., Result]) -> None:
-    _app(project, """apiVersion: score.dev/v1b1
+    _app(
+        project,
+        """apiVersion: score.dev/v1b1
 metadata: {name: web}
 containers:
   aa: {image: x/a:1, before: {bb: {ready: complete}}}
   bb: {image: x/b:1, before: {cc: {ready: complete}}}
   cc: {image: x/c:1, before: {aa: {ready: complete}}}
-""")
+""",
+    )
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID
     assert "'before' forms a cycle: aa → bb → cc → aa" in result.output
@@ -216,18 +248,31 @@ def test_yaml_12_yes_stays_a_string(project: Path, cli: Callable[..., Result]) -
     assert "ENABLED" not in result.output
 
 
-def test_image_dot_needs_an_image_at_render(project: Path, cli: Callable[..., Result],
-                                           tmp_path: Path) -> None:
+def test_image_dot_needs_an_image_at_render(
+    project: Path, cli: Callable[..., Result], tmp_path: Path
+) -> None:
     _app(project, WORKLOAD.format(extra="").replace("ghcr.io/example/web:1.0.0", "."))
     out = tmp_path / "out"
     result = cli("render", "--root", str(project), "--env", "dev", "--out", str(out))
     assert result.exit_code == EXIT_INVALID
-    assert ("examples/apps/shop/score.yaml:6 at containers.main.image: image is '.', which means "
-            "'built from this repo' (give it with --image web=<registry>/<repo>:<tag>)"
-            in result.output)
+    assert (
+        "examples/apps/shop/score.yaml:6 at containers.main.image: image is '.', which means "
+        "'built from this repo' (give it with --image web=<registry>/<repo>:<tag>)" in result.output
+    )
     assert not out.exists()
-    ok = cli("render", "--root", str(project), "--env", "dev", "--out", str(out),
-             "--image", "web=registry.example.com/web:2.0.0")
+    ok = cli(
+        "render",
+        "--root",
+        str(project),
+        "--env",
+        "dev",
+        "--out",
+        str(out),
+        "--image",
+        "web=registry.example.com/web:2.0.0",
+    )
     assert ok.exit_code == 0, ok.output
-    assert "image: registry.example.com/web:2.0.0" in (
-        out / "kubernetes/dev/shop/web/deployment-web.yaml").read_text()
+    assert (
+        "image: registry.example.com/web:2.0.0"
+        in (out / "kubernetes/dev/shop/web/deployment-web.yaml").read_text()
+    )

@@ -30,8 +30,23 @@ def test_syntax_error_names_file_and_line() -> None:
     assert "not valid YAML" in err.value.problem.message
 
 
-@pytest.mark.parametrize("value", ["0000000000009e37", "yes", "on", "NO", "1_000", "0x1F",
-                                   "1.5", "null", "~", "2024-01-01", "", "12:30"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0000000000009e37",
+        "yes",
+        "on",
+        "NO",
+        "1_000",
+        "0x1F",
+        "1.5",
+        "null",
+        "~",
+        "2024-01-01",
+        "",
+        "12:30",
+    ],
+)
 def test_dump_quotes_strings_a_reader_could_misread(value: str) -> None:
     text = dump({"k": value})
     assert text == f'k: "{value}"\n'
@@ -47,6 +62,8 @@ def test_dump_is_sorted_block_style_without_anchors() -> None:
 
 
 def test_format_path_quotes_odd_keys() -> None:
-    assert format_path(["containers", "web", "files", "/etc/a.conf", "mode"]) == \
-        'containers.web.files["/etc/a.conf"].mode'
+    assert (
+        format_path(["containers", "web", "files", "/etc/a.conf", "mode"])
+        == 'containers.web.files["/etc/a.conf"].mode'
+    )
     assert format_path(["args", 0]) == "args[0]"

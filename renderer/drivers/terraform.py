@@ -23,6 +23,11 @@ def escape_terraform(value: Any) -> Any:
 class TerraformDriver:
     def render(self, definition: ResourceDefinition, context: dict[str, Any]) -> Artifacts:
         safe = escape_terraform(context)
-        inputs = templates.render_value(definition.doc, ("module", "inputs"),
-                                        dict(definition.module_inputs), safe, "render module inputs")
+        inputs = templates.render_value(
+            definition.doc,
+            ("module", "inputs"),
+            dict(definition.module_inputs),
+            safe,
+            "render module inputs",
+        )
         return Artifacts(module={"source": definition.module_source, "inputs": inputs})

@@ -26,7 +26,7 @@ class SchemaReport:
 def schema_version(minor_version: str) -> str:
     """The newest schema version kubernetes-validate ships for the environment's minor version."""
     wanted = f"{minor_version}."
-    known = sorted(kubernetes_validate.utils.all_versions(), key=_key)
+    known: list[str] = sorted(kubernetes_validate.utils.all_versions(), key=_key)
     matches = [v for v in known if v.startswith(wanted)]
     return matches[-1] if matches else known[-1]
 
@@ -57,8 +57,9 @@ def _check(obj: Any, path: str, version: str, report: SchemaReport) -> None:
         return
     except kubernetes_validate.ValidationError as exc:
         where = ".".join(str(p) for p in exc.path)
-        report.problems.append(Problem(path, 0, where,
-                                       f"{kind} is not valid for Kubernetes {version}: {exc.message}"))
+        report.problems.append(
+            Problem(path, 0, where, f"{kind} is not valid for Kubernetes {version}: {exc.message}")
+        )
         return
     report.checked += 1
 
