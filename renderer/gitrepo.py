@@ -80,9 +80,11 @@ def fetch(repo: Repo, branch: str) -> str | None:
     """Fetch the branch and check it out clean; the head we render from (None if absent)."""
     remote = repo.git("ls-remote", "origin", f"refs/heads/{branch}")
     if not remote:
-        if repo.ok("rev-parse", "--verify", "-q", "HEAD"):
-            repo.git("checkout", "-q", "--orphan", f"fresh-{os.getpid()}")
-            repo.git("rm", "-rfq", "--ignore-unmatch", ".")
+        # an empty remote: start from nothing, whatever an earlier attempt left here
+        repo.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+        repo.git("update-ref", "-d", f"refs/heads/{branch}")
+        repo.git("read-tree", "--empty")
+        repo.git("clean", "-qfdx")
         return None
     repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
     repo.git("checkout", "-q", "-B", branch, f"refs/remotes/origin/{branch}")

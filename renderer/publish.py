@@ -204,15 +204,7 @@ def _render_into(
     if check is not None:
         check(rendered, platform)
     owned_apps = sorted(apps) if req.all_apps else sorted(set(given) | set(req.remove_apps))
-    prefixes = [f"{MODULES_DIR}/"]
-    for env in ids:
-        prefixes += [
-            f"kubernetes/{env}/kustomization.yaml",
-            f"kubernetes/{env}/{SHARED}/",
-            f"terraform/{env}/{SHARED}/",
-        ]
-        prefixes += [p for a in owned_apps for p in (f"kubernetes/{env}/{a}/", f"terraform/{env}/{a}/")]
-    prefixes += [f"{STORE}/{a}/" for a in owned_apps]
+    prefixes = _owned_prefixes(ids, owned_apps, req.all_apps)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     for app_id in owned_apps:
         if app_id in apps:
@@ -222,6 +214,22 @@ def _render_into(
     if not req.allow_mass_delete:
         _mass_delete_guard(tree, existing, prefixes, ids)
     return writer.write_tree(root, tree, prefixes, {"atlantis.yaml": lambda t: pipeline.finish(t, platform)})
+
+
+def _owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: bool) -> list[str]:
+    """A platform-wide publish owns whole environments; an app publish its app and the shared parts."""
+    prefixes = [f"{MODULES_DIR}/"]
+    if platform_wide:
+        prefixes.append(f"{STORE}/")
+        return prefixes + [p for env in env_ids for p in (f"kubernetes/{env}/", f"terraform/{env}/")]
+    for env in env_ids:
+        prefixes += [
+            f"kubernetes/{env}/kustomization.yaml",
+            f"kubernetes/{env}/{SHARED}/",
+            f"terraform/{env}/{SHARED}/",
+        ]
+        prefixes += [p for a in apps for p in (f"kubernetes/{env}/{a}/", f"terraform/{env}/{a}/")]
+    return prefixes + [f"{STORE}/{a}/" for a in apps]
 
 
 def _stored_apps(root: str) -> dict[str, App]:

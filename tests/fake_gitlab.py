@@ -1,0 +1,135 @@
+"""A loopback HTTP server with the GitLab REST endpoints the renderer calls, for python-gitlab."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+TOKEN = "glpat-test-secret-token"
+
+
+class FakeGitLab:
+    def __init__(self) -> None:
+        self.mrs: list[dict[str, Any]] = []
+        self.notes: dict[int, list[dict[str, Any]]] = {}
+        self.fail_next = 0  # answer this many requests with 502 first
+        self.delay = 0.0
+        self.requests: list[str] = []
+        self.lock = threading.Lock()
+        handler = self._handler()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeGitLab:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _reply(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> dict[str, Any]:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b"{}"
+                ctype = self.headers.get("Content-Type", "")
+                if "json" in ctype:
+                    return dict(json.loads(raw or b"{}"))
+                return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+
+            def _route(self, method: str) -> None:
+                with fake.lock:
+                    fake.requests.append(f"{method} {self.path}")
+                    failing = fake.fail_next > 0
+                    if failing:
+                        fake.fail_next -= 1
+                if fake.delay:
+                    time.sleep(fake.delay)
+                if failing:
+                    return self._reply(502, {"message": "502 Bad Gateway"})
+                if self.headers.get("PRIVATE-TOKEN") != TOKEN:
+                    return self._reply(401, {"message": "401 Unauthorized"})
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                m = re.fullmatch(
+                    r"/api/v4/projects/([^/]+)/merge_requests(?:/(\d+))?(/notes)?"
+                    r"(?:/(\d+))?",
+                    url.path,
+                )
+                if not m:
+                    return self._reply(404, {"message": "404 Not Found"})
+                iid = int(m.group(2)) if m.group(2) else None
+                with fake.lock:
+                    if m.group(3):
+                        return self._notes(method, iid or 0, m.group(4))
+                    if method == "GET" and iid is None:
+                        found = [
+                            mr
+                            for mr in fake.mrs
+                            if all(
+                                str(mr.get(k)) == v
+                                for k, v in query.items()
+                                if k in ("source_branch", "target_branch", "state")
+                            )
+                        ]
+                        return self._reply(200, found)
+                    if method == "POST":
+                        body = self._body()
+                        mr = {
+                            "id": len(fake.mrs) + 100,
+                            "iid": len(fake.mrs) + 1,
+                            "state": "opened",
+                            "web_url": f"{fake.url}/env/-/merge_requests/{len(fake.mrs) + 1}",
+                            **body,
+                        }
+                        fake.mrs.append(mr)
+                        return self._reply(201, mr)
+                    mr = next((x for x in fake.mrs if x["iid"] == iid), None)
+                    if mr is None:
+                        return self._reply(404, {"message": "404 Not Found"})
+                    if method == "PUT":
+                        mr.update(self._body())
+                    return self._reply(200, mr)
+
+            def _notes(self, method: str, iid: int, note_id: str | None) -> None:
+                notes = fake.notes.setdefault(iid, [])
+                if method == "GET":
+                    return self._reply(200, notes)
+                if method == "POST":
+                    note = {"id": len(notes) + 1, **self._body()}
+                    notes.append(note)
+                    return self._reply(201, note)
+                note = next(n for n in notes if str(n["id"]) == note_id)
+                note.update(self._body())
+                return self._reply(200, note)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._route("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._route("POST")
+
+            def do_PUT(self) -> None:  # noqa: N802
+                self._route("PUT")
+
+        return Handler

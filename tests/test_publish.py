@@ -1,0 +1,299 @@
+"""Publishing to a real bare repo: commits, no-ops, removals, tombstones, races, kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from renderer import loader, pipeline, publish
+from renderer.errors import EXIT_PUBLISH, PublishError
+from tests.conftest import ROOT, git, run_renderer, write
+
+SIMPLE = """apiVersion: score.dev/v1b1
+metadata:
+  name: {name}
+containers:
+  main:
+    image: ghcr.io/example/{name}:{tag}
+    variables:
+      GREETING: "{greeting}"
+service:
+  ports:
+    http: {{port: 8080}}
+"""
+
+
+def make_app(base: Path, app: str, workloads: dict[str, str], tag: str = "1.0.0") -> Path:
+    folder = base / app
+    shutil.rmtree(folder, ignore_errors=True)
+    for name, greeting in workloads.items():
+        write(folder / f"score-{name}.yaml", SIMPLE.format(name=name, tag=tag, greeting=greeting))
+    return folder
+
+
+def pub(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_renderer("publish", "--root", str(ROOT), *args, env=env)
+
+
+def log(bare: Path, ref: str = "main") -> list[str]:
+    out = git("--git-dir", str(bare), "log", "--format=%H", ref)
+    return out.splitlines() if out else []
+
+
+def files_at(bare: Path, ref: str = "main") -> set[str]:
+    return set(git("--git-dir", str(bare), "ls-tree", "-r", "--name-only", ref).splitlines())
+
+
+def show(bare: Path, path: str, ref: str = "main") -> str:
+    return git("--git-dir", str(bare), "show", f"{ref}:{path}")
+
+
+def test_first_publish_then_no_op(bare_repo: Path) -> None:
+    first = pub(
+        "--env-repo",
+        str(bare_repo),
+        "--app",
+        str(ROOT / "examples/apps/shop"),
+        env={"CI_COMMIT_SHA": "a1b2c3d4e5f6", "CI_PROJECT_URL": "https://git.example/shop"},
+    )
+    assert first.returncode == 0, first.stderr
+    assert len(log(bare_repo)) == 1
+    message = git("--git-dir", str(bare_repo), "log", "-1", "--format=%B", "main")
+    assert message.startswith("render(dev,staging): shop @ a1b2c3d4\n")
+    for trailer in (
+        "Source-Repo: https://git.example/shop",
+        "Source-Commit: a1b2c3d4e5f6",
+        "Platform-Config-Commit: ",
+        "Renderer-Version: 0.1.0",
+        "Rendered-For: ",
+    ):
+        assert trailer in message
+    tree = files_at(bare_repo)
+    assert "kubernetes/dev/shop/api/deployment-api.yaml" in tree
+    assert ".render/apps/shop/score.yaml" in tree and ".render/apps/shop/config/logging.json" in tree
+    assert not any(p.startswith("kubernetes/prod/") for p in tree)  # prod goes by merge request
+    assert "kubernetes/prod/shop/api/deployment-api.yaml" in files_at(bare_repo, "render/prod/shop")
+    second = pub("--env-repo", str(bare_repo), "--app", str(ROOT / "examples/apps/shop"))
+    assert second.returncode == 0, second.stderr
+    assert "up to date, no commit" in second.stdout
+    assert len(log(bare_repo)) == 1
+
+
+def test_change_removal_and_app_removal(bare_repo: Path, tmp_path: Path) -> None:
+    apps = tmp_path / "apps"
+    one = make_app(apps, "one", {"alpha": "hi", "beta": "hey"})
+    assert pub("--env-repo", str(bare_repo), "--app", str(one), "--env", "dev").returncode == 0
+    before = files_at(bare_repo)
+    assert "kubernetes/dev/one/beta/deployment-beta.yaml" in before
+    one = make_app(apps, "one", {"alpha": "hello", "beta": "hey"})
+    assert pub("--env-repo", str(bare_repo), "--app", str(one), "--env", "dev").returncode == 0
+    changed = git("--git-dir", str(bare_repo), "diff", "--name-only", "main~1", "main").splitlines()
+    assert changed == [".render/apps/one/score-alpha.yaml", "kubernetes/dev/one/alpha/deployment-alpha.yaml"]
+    one = make_app(apps, "one", {"alpha": "hello"})
+    assert pub("--env-repo", str(bare_repo), "--app", str(one), "--env", "dev").returncode == 0
+    assert not any("/beta/" in p for p in files_at(bare_repo))
+    removed = pub("--env-repo", str(bare_repo), "--remove-app", "one", "--env", "dev")
+    assert removed.returncode == 0, removed.stderr
+    assert not any(p.startswith(("kubernetes/dev/one/", ".render/apps/one/")) for p in files_at(bare_repo))
+    assert "kubernetes/dev/_shared/kustomization.yaml" in files_at(bare_repo)
+
+
+def test_terraform_is_emptied_before_it_goes(bare_repo: Path, tmp_path: Path) -> None:
+    app = tmp_path / "apps" / "store"
+    write(
+        app / "score.yaml",
+        SIMPLE.format(name="files", tag="1", greeting="x") + "resources:\n  bucket:\n    type: s3\n",
+    )
+    assert pub("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev").returncode == 0
+    project = "terraform/dev/store/main.tf.json"
+    assert "module" in json.loads(show(bare_repo, project))
+    assert pub("--env-repo", str(bare_repo), "--remove-app", "store", "--env", "dev").returncode == 0
+    emptied = json.loads(show(bare_repo, project))
+    assert "module" not in emptied and emptied["//"] == publish.EMPTIED
+    assert "backend" in emptied["terraform"] and "provider" in emptied
+    atlantis = show(bare_repo, "atlantis.yaml")
+    assert "dir: terraform/dev/store" in atlantis  # Atlantis still plans the destroy
+    again = pub("--env-repo", str(bare_repo), "--all-apps", "--env", "dev")
+    assert again.returncode == 0 and project in files_at(bare_repo)
+    gone = pub("--env-repo", str(bare_repo), "--all-apps", "--env", "dev", "--destroyed", "dev/store")
+    assert gone.returncode == 0, gone.stderr
+    assert project not in files_at(bare_repo)
+    assert "terraform/dev/store" not in show(bare_repo, "atlantis.yaml")
+
+
+def test_destroyed_flag_refuses_a_project_with_resources(bare_repo: Path, tmp_path: Path) -> None:
+    app = tmp_path / "apps" / "store"
+    write(
+        app / "score.yaml",
+        SIMPLE.format(name="files", tag="1", greeting="x") + "resources:\n  bucket:\n    type: s3\n",
+    )
+    assert pub("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev").returncode == 0
+    write(app / "score.yaml", SIMPLE.format(name="files", tag="1", greeting="x"))
+    result = pub("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev", "--destroyed", "dev/store")
+    assert result.returncode == EXIT_PUBLISH
+    assert (
+        "terraform/dev/store/main.tf.json still declares resources; it can be removed only "
+        "after an emptied version has been applied"
+    ) in result.stderr
+
+
+def test_mass_delete_needs_a_flag(bare_repo: Path, tmp_path: Path) -> None:
+    apps = tmp_path / "apps"
+    big = make_app(apps, "big", {f"w{i}": "x" for i in range(6)})
+    assert pub("--env-repo", str(bare_repo), "--app", str(big), "--env", "dev").returncode == 0
+    heads = log(bare_repo)
+    small = make_app(apps, "big", {"w0": "x"})
+    refused = pub("--env-repo", str(bare_repo), "--app", str(small), "--env", "dev")
+    assert refused.returncode == EXIT_PUBLISH
+    assert (
+        "this publish would delete 15 of 24 files in kubernetes/dev/; pass "
+        "--allow-mass-delete if that is intended" in refused.stderr
+    )
+    assert log(bare_repo) == heads  # nothing committed
+    allowed = pub("--env-repo", str(bare_repo), "--app", str(small), "--env", "dev", "--allow-mass-delete")
+    assert allowed.returncode == 0 and len(log(bare_repo)) == len(heads) + 1
+
+
+def test_invalid_input_commits_nothing(bare_repo: Path, tmp_path: Path) -> None:
+    app = make_app(tmp_path / "apps", "bad", {"alpha": "${resources.nope.x}"})
+    result = pub("--env-repo", str(bare_repo), "--app", str(app))
+    assert result.returncode == 3
+    assert "no resource 'nope' is declared" in result.stderr
+    assert git("--git-dir", str(bare_repo), "for-each-ref") == ""  # no branch was created
+
+
+def _fresh_render(apps: list[Path], env: str) -> dict[str, bytes]:
+    platform = loader.load_platform(str(ROOT))
+    loaded = loader.load_apps([str(a) for a in apps], str(ROOT))
+    return pipeline.render(platform, loaded, [env], pipeline.Options()).tree
+
+
+def test_eight_concurrent_publishers_lose_nothing(bare_repo: Path, tmp_path: Path) -> None:
+    apps = tmp_path / "apps"
+    seed = make_app(apps, "seed", {"base": "0"})
+    assert pub("--env-repo", str(bare_repo), "--app", str(seed), "--env", "dev").returncode == 0
+    dirs = [make_app(apps / f"set{i}", f"app{i % 6}", {f"w{i}": f"v{i}"}) for i in range(8)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "renderer",
+                "publish",
+                "--root",
+                str(ROOT),
+                "--env-repo",
+                str(bare_repo),
+                "--app",
+                str(d),
+                "--env",
+                "dev",
+                "--format",
+                "json",
+                "--allow-mass-delete",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for d in dirs
+    ]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [r[1] for r in results]
+    commits = [json.loads(out)[0]["commit"] for out, _ in results]
+    history = log(bare_repo)
+    assert all(c in history for c in commits)  # every publisher's commit landed
+    merges = git("--git-dir", str(bare_repo), "rev-list", "--merges", "main")
+    assert merges == ""  # linear
+    # app0 and app1 were published twice (sets 0/6 and 1/7): the later commit wins for each
+    order = {c: history.index(c) for c in commits}
+    winners = {}
+    for i, _commit in sorted(enumerate(commits), key=lambda t: -order[t[1]]):
+        winners[f"app{i % 6}"] = dirs[i]
+    expected = _fresh_render([seed, *winners.values()], "dev")
+    got = files_at(bare_repo)
+    for path, data in expected.items():
+        if path.startswith("kubernetes/dev/"):
+            assert path in got, path
+            assert show(bare_repo, path) == data.decode().strip(), path
+    assert {p for p in got if p.startswith("kubernetes/dev/")} == {
+        p for p in expected if p.startswith("kubernetes/dev/")
+    }
+
+
+def test_killed_publisher_leaves_old_or_new(bare_repo: Path, tmp_path: Path) -> None:
+    apps = tmp_path / "apps"
+    first = make_app(apps, "victim", {"alpha": "1", "beta": "1"})
+    assert pub("--env-repo", str(bare_repo), "--app", str(first), "--env", "dev").returncode == 0
+    old = log(bare_repo)[0]
+    for attempt, delay in enumerate((0.2, 0.5, 0.8, 1.1, 1.5, 2.5)):
+        app = make_app(apps, "victim", {"alpha": str(attempt + 2), "beta": str(attempt + 2)})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "renderer",
+                "publish",
+                "--root",
+                str(ROOT),
+                "--env-repo",
+                str(bare_repo),
+                "--app",
+                str(app),
+                "--env",
+                "dev",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        head = log(bare_repo)[0]
+        git("--git-dir", str(bare_repo), "fsck", "--strict")
+        alpha = show(bare_repo, "kubernetes/dev/victim/alpha/deployment-alpha.yaml")
+        beta = show(bare_repo, "kubernetes/dev/victim/beta/deployment-beta.yaml")
+        value = alpha.split("value: ")[1].split("\n")[0]
+        assert value == beta.split("value: ")[1].split("\n")[0], "half-applied commit"
+        if head != old:
+            assert value.strip("'\"") == str(attempt + 2)
+            old = head
+
+
+def test_push_refused_by_the_remote_is_reported(tmp_path: Path, bare_repo: Path) -> None:
+    """A refusal that is not a moved head (a hook) is not retried: it is reported as it is."""
+    hook = bare_repo / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'rejected: locked for maintenance' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    platform = loader.load_platform(str(ROOT))
+    app = loader.load_apps([str(make_app(tmp_path / "apps", "solo", {"alpha": "x"}))], str(ROOT))
+    req = publish.Request(url=str(bare_repo), apps=app, env_ids=("dev",), max_attempts=2)
+    with pytest.raises(PublishError, match="(?s)git push failed: .*locked for maintenance"):
+        publish.publish(platform, req, os.environ)
+
+
+def test_bounded_retries_when_the_head_keeps_moving(
+    tmp_path: Path, bare_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform = loader.load_platform(str(ROOT))
+    app = loader.load_apps([str(make_app(tmp_path / "apps", "solo", {"alpha": "x"}))], str(ROOT))
+    calls = []
+
+    def moved(*args: object, **kwargs: object) -> bool:
+        calls.append(args)
+        return False
+
+    monkeypatch.setattr(publish.gitrepo, "push_cas", moved)
+    req = publish.Request(url=str(bare_repo), apps=app, env_ids=("dev",), max_attempts=3, backoff=0.001)
+    with pytest.raises(PublishError, match="gave up after 3 attempts: main kept moving"):
+        publish.publish(platform, req, os.environ)
+    assert len(calls) == 3
