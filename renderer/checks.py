@@ -1,18 +1,134 @@
-"""The check stage, shared by render, publish and diff: schemas and policies before any write."""
+"""The check stage, shared by render, publish and validate: schemas and policies before any write."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
 from renderer.errors import PolicyDenied
+from renderer.kubernetes import ANNOTATION_SOURCE, ANNOTATION_UID
 from renderer.model import Platform
-from renderer.pipeline import Rendered
+from renderer.pipeline import EnvRender, Rendered
 from renderer.policy import kubeschema
+from renderer.policy.conftest import Counts, PolicySet, Result
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def enforce(rendered: Rendered, platform: Platform) -> kubeschema.SchemaReport:
-    versions = {e.id: e.kubernetes_version for e in platform.environments.values()}
-    report = kubeschema.check_tree(rendered.tree, versions)
-    if report.problems:
-        raise PolicyDenied(
-            "rendered objects fail the Kubernetes schema:\n" + "\n".join(p.render() for p in report.problems)
+@dataclass(frozen=True, slots=True)
+class Finding:
+    env: str
+    policy_set: str
+    mode: str  # deny or warn: how the environment enforces the set
+    result: Result
+    object: str  # Kind/name, or "Score workload", or "Terraform"
+    source: str  # the Score file behind it, when there is one
+
+    def render(self) -> str:
+        label = {
+            "failure": "DENY" if self.mode == "deny" else "WARN",
+            "warning": "WARN",
+            "exception": "EXCEPTION",
+        }[self.result.kind]
+        where = f"{self.object} in {self.result.path}"
+        if self.source and self.source != self.result.path:
+            where += f" (from {self.source})"
+        return (
+            f"{label} [{self.env}] {self.policy_set}/{self.result.namespace}.{self.result.rule}: "
+            f"{self.result.message} — {where}"
         )
+
+
+@dataclass(slots=True)
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    counts: Counts = field(default_factory=Counts)
+    schema: kubeschema.SchemaReport = field(default_factory=kubeschema.SchemaReport)
+
+    @property
+    def denials(self) -> list[Finding]:
+        return [f for f in self.findings if f.result.kind == "failure" and f.mode == "deny"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f not in self.denials and f.result.kind != "exception"]
+
+
+def enforce(rendered: Rendered, platform: Platform) -> Report:
+    """Raise PolicyDenied (nothing is written) on a schema error or a denying policy."""
+    report = evaluate(rendered, platform)
+    lines = [p.render() for p in report.schema.problems] + [f.render() for f in report.denials]
+    if lines:
+        raise PolicyDenied(f"{len(lines)} check(s) failed; nothing was written:\n" + "\n".join(lines))
     return report
+
+
+def evaluate(rendered: Rendered, platform: Platform) -> Report:
+    versions = {e.id: e.kubernetes_version for e in platform.environments.values()}
+    report = Report(schema=kubeschema.check_tree(rendered.tree, versions))
+    for env_render in rendered.envs:
+        documents = list(_documents(env_render, rendered.tree))
+        sources = _sources(env_render, documents)
+        for set_name, mode in sorted(env_render.env.policies.items()):
+            if mode == "off":
+                continue
+            policies = PolicySet(
+                platform.policies[set_name], data={"renderer": {"env": _env_data(env_render)}}
+            )
+            for path, document in documents:
+                results, counts = policies.check(path, document)
+                report.counts.add(counts)
+                report.findings += [_finding(env_render, set_name, mode, r, sources) for r in results]
+            if policies.combined:
+                results, counts = policies.check_combined(documents)
+                report.counts.add(counts)
+                report.findings += [_finding(env_render, set_name, mode, r, sources) for r in results]
+    return report
+
+
+def _env_data(result: EnvRender) -> dict[str, Any]:
+    env = result.env
+    return {**env.as_context(), "allowed_registries": list(env.allowed_registries), "delivery": env.delivery}
+
+
+def _documents(result: EnvRender, tree: Mapping[str, bytes]) -> Iterator[tuple[str, Any]]:
+    """Score workloads, every rendered Kubernetes object, and the Terraform as conftest reads .tf.json."""
+    for wl in result.workloads:
+        yield wl.file, dict(wl.spec)
+    env = result.env.id
+    for path in sorted(tree):
+        if path.startswith(f"kubernetes/{env}/") and not path.endswith("kustomization.yaml"):
+            yield path, yaml.load(tree[path], Loader=_Loader)
+        elif path.endswith(".tf.json") and path.startswith((f"terraform/{env}/", "terraform/modules/")):
+            yield path, json.loads(tree[path])
+
+
+def _sources(result: EnvRender, documents: list[tuple[str, Any]]) -> dict[str, tuple[str, str]]:
+    """Rendered path → (object, Score file behind it)."""
+    by_uid = {uid: n.requesters[0].file for uid, n in result.graph.nodes.items() if n.requesters}
+    by_origin = {wl.origin: wl.file for wl in result.workloads}
+    out = {}
+    for path, doc in documents:
+        if path.startswith("kubernetes/") and isinstance(doc, dict):
+            meta = doc.get("metadata") or {}
+            notes = meta.get("annotations") or {}
+            source = by_origin.get(notes.get(ANNOTATION_SOURCE, ""), "") or by_uid.get(
+                notes.get(ANNOTATION_UID, ""), ""
+            )
+            out[path] = (f"{doc.get('kind')}/{meta.get('name')}", source)
+        elif path.endswith(".tf.json"):
+            out[path] = ("Terraform", "")
+        else:
+            out[path] = ("Score workload", path)
+    return out
+
+
+def _finding(
+    result: EnvRender, set_name: str, mode: str, r: Result, sources: Mapping[str, tuple[str, str]]
+) -> Finding:
+    obj, source = sources.get(r.path, ("documents", ""))
+    return Finding(result.env.id, set_name, mode, r, obj, source)

@@ -90,6 +90,8 @@ def validate(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps({"ok": True, **summary}, indent=2, sort_keys=True))
     else:
+        for warning in summary["warnings"]:
+            click.echo(warning, err=True)
         click.echo(
             f"ok: {summary['workloads']} workloads in {summary['apps']} apps, "
             f"{summary['environments']} environments, {summary['definitions']} resource "
@@ -142,7 +144,7 @@ def render(
     fmt: str,
 ) -> None:
     """Render into DIR as the environment repo would hold it. Pure: no git."""
-    from renderer import pipeline, settings, writer
+    from renderer import checks, pipeline, settings, writer
 
     if all_envs and envs:
         raise UsageError("--env and --all-envs exclude each other")
@@ -151,6 +153,9 @@ def render(
     rendered = pipeline.render(
         inputs.platform, inputs.apps, list(envs) or None, pipeline.Options(_images(images))
     )
+    report = checks.enforce(rendered, inputs.platform)
+    for warning in report.warnings:
+        click.echo(warning.render(), err=True)
     result = writer.write_tree(
         out,
         rendered.tree,
@@ -321,3 +326,45 @@ def demo(path: str | None, root: str | None, fmt: str) -> None:
         os.environ,
     )
     click.echo(json.dumps(summary, indent=2, sort_keys=True) if fmt == "json" else demoing.as_text(summary))
+
+
+@main.group()
+def policy() -> None:
+    """Conftest-compatible Rego policies."""
+
+
+@policy.command("test")
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
+@root_option
+@format_option
+@handled
+def policy_test(directory: str | None, root: str | None, fmt: str) -> None:
+    """Run the policies' own *_test.rego unit tests, as `opa test` does."""
+    from renderer.errors import PolicyDenied
+    from renderer.policy import conftest
+
+    base = directory or os.path.join(settings_root(root), "policies")
+    outcomes = conftest.run_tests(conftest.read_source(base))
+    failed = [o for o in outcomes if not o.passed]
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [{"package": o.package, "test": o.name, "passed": o.passed} for o in outcomes],
+                indent=2,
+                sort_keys=True,
+            )
+        )
+    else:
+        for o in outcomes:
+            click.echo(f"{'PASS' if o.passed else 'FAIL'}: data.{o.package}.{o.name}")
+        click.echo(f"{len(outcomes) - len(failed)}/{len(outcomes)} policy tests passed")
+    if failed or not outcomes:
+        raise PolicyDenied(
+            "no policy tests found" if not outcomes else f"{len(failed)} policy test(s) failed"
+        )
+
+
+def settings_root(root: str | None) -> str:
+    from renderer import settings
+
+    return settings.find_root(root, os.environ)

@@ -176,8 +176,41 @@ def load_platform(root: str) -> Platform:
     modules, variables, required = _modules(root, problems)
     definitions = _definitions(root, problems, variables, required)
     profiles = _profiles(root, problems)
+    policies = _policies(root, envs, problems)
     problems.raise_if_any()
-    return Platform(root, envs, definitions, profiles, modules, variables, required)
+    return Platform(root, envs, definitions, profiles, modules, variables, required, policies)
+
+
+def _policies(root: str, envs: dict[str, Environment], problems: Collector) -> dict[str, Any]:
+    """Policy sets are the directories of policies/; each must compile, each named set must exist."""
+    from renderer.policy.conftest import PolicySet, read_source
+    from renderer.policy.engine import PolicyLoadError
+
+    sets: dict[str, Any] = {}
+    for directory in _files(root, "policies", "*", ""):
+        name = os.path.basename(directory.rstrip("/"))
+        source = read_source(directory)
+        try:
+            compiled = PolicySet(source, with_tests=True)
+            for package in compiled.engine.packages():
+                compiled.engine.evaluate(package, {})  # regorus checks rule bodies on first use
+        except PolicyLoadError as exc:
+            problems.add(display(directory, root), 0, "", str(exc), "fix the Rego syntax")
+            continue
+        sets[name] = source
+    for env in envs.values():
+        for name in sorted(env.policies):
+            if name not in sets:
+                problems.extend(
+                    [
+                        env.doc.problem(
+                            ["policies", name],
+                            f"no policy set '{name}' in policies/",
+                            f"known: {', '.join(sorted(sets)) or 'none'}",
+                        )
+                    ]
+                )
+    return sets
 
 
 def _files(root: str, *parts: str) -> list[str]:

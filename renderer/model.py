@@ -163,6 +163,7 @@ class Platform:
     modules: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
     module_variables: Mapping[str, frozenset[str]] = field(default_factory=dict)
     module_required: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    policies: Mapping[str, Any] = field(default_factory=dict)  # set name → conftest.Source
 
 
 @dataclass(frozen=True, slots=True)

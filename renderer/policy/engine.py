@@ -1,0 +1,69 @@
+"""The Rego engine behind a small interface; regorus (PyPI gordon-to-regorus) implements it.
+
+Chosen by measurement (see docs/decisions.md): regopy mis-evaluated v0 rules and crashed on
+`with`; regorus passes our conformance suite (tests/test_policy.py) at well under 1 ms a document.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from renderer.errors import RendererError
+
+
+class PolicyLoadError(RendererError):
+    """A policy that does not parse or cannot be evaluated; the message names file and line."""
+
+
+def _first_lines(text: str) -> str:
+    """regorus appends a native backtrace; the Rego error is what precedes it."""
+    head = text.strip().split("Stack backtrace:")[0].strip()
+    return " ".join(line.strip() for line in head.splitlines() if line.strip() and line.strip() != "|")
+
+
+class Engine(Protocol):
+    def add_policy(self, name: str, text: str) -> str: ...
+    def add_data(self, data: dict[str, Any]) -> None: ...
+    def packages(self) -> list[str]: ...
+    def evaluate(self, query: str, input_doc: Any) -> Any: ...
+
+
+class Regorus:
+    """Rego v1 first, v0 when a file only parses as v0 (conftest's `deny[msg] {…}` style)."""
+
+    def __init__(self) -> None:
+        import regorus
+
+        self._engine = regorus.Engine()
+        self._packages: list[str] = []
+
+    def add_policy(self, name: str, text: str) -> str:
+        errors = []
+        for v0 in (False, True):
+            self._engine.set_rego_v0(v0)
+            try:
+                package = str(self._engine.add_policy(name, text))
+            except Exception as exc:  # regorus raises plain exceptions with the parse error
+                errors.append(_first_lines(str(exc)) or repr(exc))
+                continue
+            self._packages.append(package)
+            return package
+        raise PolicyLoadError(f"{name}: not valid Rego (v1: {errors[0]}; v0: {errors[-1]})")
+
+    def add_data(self, data: dict[str, Any]) -> None:
+        self._engine.add_data_json(json.dumps(data))
+
+    def packages(self) -> list[str]:
+        return sorted(set(self._packages))
+
+    def evaluate(self, query: str, input_doc: Any) -> Any:
+        self._engine.set_input_json(json.dumps(input_doc))
+        try:
+            result = json.loads(self._engine.eval_query_as_json(query))
+        except RuntimeError as exc:
+            raise PolicyLoadError(_first_lines(str(exc))) from None
+        rows = result.get("result") or []
+        if not rows:
+            return None
+        return rows[0]["expressions"][0]["value"]

@@ -1,0 +1,316 @@
+"""Policies: conftest conformance of our front end, the shipped baseline, and enforcement."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from renderer.errors import EXIT_POLICY
+from renderer.policy.conftest import PolicySet, Source, run_tests
+from renderer.policy.engine import PolicyLoadError, Regorus
+from tests.conftest import ROOT, git, run_renderer, write
+
+# A policy written for conftest: Rego v0, helper sets, every rule form, exceptions, and v0 tests
+# that use `with`. The expected outcomes are what conftest documents for these rules.
+CONFTEST_V0 = """package main
+
+denylist = {"nginx:latest", "busybox"}
+
+deny[msg] {
+  input.kind == "Deployment"
+  image := input.spec.template.spec.containers[_].image
+  denylist[image]
+  msg := sprintf("image %v is denied", [image])
+}
+
+deny_no_limits[msg] {
+  input.kind == "Deployment"
+  c := input.spec.template.spec.containers[_]
+  not c.resources.limits
+  msg := sprintf("container %v has no limits", [c.name])
+}
+
+violation[{"msg": msg, "details": {"field": "replicas"}}] {
+  input.spec.replicas > 10
+  msg := "too many replicas"
+}
+
+warn[msg] {
+  not input.metadata.labels.team
+  msg := "team label missing"
+}
+
+exception[rules] {
+  input.metadata.name == "legacy"
+  rules := ["no_limits"]
+}
+"""
+
+CONFTEST_V0_TEST = """package main
+
+test_denylisted_image {
+  deny["image busybox is denied"] with input as {"kind": "Deployment", "metadata": {"name": "x"},
+    "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "busybox"}]}}}}
+}
+
+test_allowed_image {
+  count(deny) == 0 with input as {"kind": "Deployment", "metadata": {"name": "x"},
+    "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "alpine:3"}]}}}}
+}
+
+test_deliberately_failing {
+  count(deny) == 5 with input as {}
+}
+"""
+
+V1_POLICY = """package team.rules
+import rego.v1
+
+deny contains msg if {
+  input.kind == "Service"
+  input.spec.type == "LoadBalancer"
+  msg := "no load balancers"
+}
+"""
+
+
+def deployment(name: str, image: str, limits: bool = True, replicas: int = 1, team: bool = True) -> dict:
+    container = {"name": "app", "image": image}
+    if limits:
+        container["resources"] = {"limits": {"memory": "1Gi"}}
+    labels = {"team": "a"} if team else {}
+    return {
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"replicas": replicas, "template": {"spec": {"containers": [container]}}},
+    }
+
+
+def source(**files: str) -> Source:
+    policies = {k: v for k, v in files.items() if not k.endswith("_test")}
+    tests = {k: v for k, v in files.items() if k.endswith("_test")}
+    return Source(policies, tests, {})
+
+
+def test_conftest_v0_policy_counts() -> None:
+    policies = PolicySet(source(main=CONFTEST_V0))
+    results, counts = policies.check(
+        "d.yaml", deployment("web", "busybox", limits=False, replicas=20, team=False)
+    )
+    kinds = sorted((r.rule, r.kind, r.message) for r in results)
+    assert kinds == [
+        ("deny", "failure", "image busybox is denied"),
+        ("deny_no_limits", "failure", "container app has no limits"),
+        ("violation", "failure", "too many replicas"),
+        ("warn", "warning", "team label missing"),
+    ]
+    assert (counts.failures, counts.warnings, counts.exceptions, counts.successes) == (3, 1, 0, 0)
+    violation = next(r for r in results if r.rule == "violation")
+    assert violation.metadata == {"details": {"field": "replicas"}}
+
+
+def test_conftest_exception_moves_a_failure() -> None:
+    policies = PolicySet(source(main=CONFTEST_V0))
+    results, counts = policies.check("d.yaml", deployment("legacy", "alpine:3", limits=False))
+    assert [(r.rule, r.kind) for r in results] == [("deny_no_limits", "exception")]
+    assert (counts.failures, counts.exceptions, counts.successes) == (0, 1, 3)
+
+
+def test_clean_document_counts_successes() -> None:
+    _, counts = PolicySet(source(main=CONFTEST_V0)).check("d.yaml", deployment("web", "alpine:3"))
+    assert (counts.failures, counts.warnings, counts.successes) == (0, 0, 4)
+
+
+def test_namespaces_and_both_rego_versions() -> None:
+    svc = {"kind": "Service", "metadata": {"name": "s"}, "spec": {"type": "LoadBalancer"}}
+    everything = PolicySet(source(main=CONFTEST_V0, team=V1_POLICY))
+    assert [r.namespace for r in everything.check("s.yaml", svc)[0]] == ["main", "team.rules"]
+    only_main = PolicySet(source(main=CONFTEST_V0, team=V1_POLICY), namespaces=["main"])
+    assert [r.namespace for r in only_main.check("s.yaml", svc)[0]] == ["main"]
+
+
+def test_data_files_are_visible_as_data() -> None:
+    rego = 'package main\nimport rego.v1\ndeny contains "blocked" if input.name in data.blocked.names\n'
+    policies = PolicySet(Source({"p.rego": rego}, {}, {"blocked": {"names": ["x"]}}))
+    assert [r.message for r in policies.check("a", {"name": "x"})[0]] == ["blocked"]
+    assert policies.check("a", {"name": "y"})[0] == []
+
+
+def test_combined_mode_sees_every_document() -> None:
+    rego = (
+        "package combined.names\nimport rego.v1\n"
+        'deny contains sprintf("duplicate name %s", [n]) if {\n'
+        "  some i, j; input[i].contents.name == input[j].contents.name; i < j; n := input[i].contents.name }\n"
+    )
+    policies = PolicySet(source(c=rego))
+    results, _ = policies.check_combined([("a", {"name": "x"}), ("b", {"name": "x"}), ("c", {"name": "y"})])
+    assert [r.message for r in results] == ["duplicate name x"]
+
+
+def test_v0_unit_tests_with_with() -> None:
+    outcomes = run_tests(source(main=CONFTEST_V0, main_test=CONFTEST_V0_TEST))
+    assert [(o.name, o.passed) for o in outcomes] == [
+        ("test_allowed_image", True),
+        ("test_deliberately_failing", False),
+        ("test_denylisted_image", True),
+    ]
+
+
+def test_bad_rego_is_a_clear_error() -> None:
+    with pytest.raises(PolicyLoadError, match=r"broken.rego: not valid Rego"):
+        PolicySet(source(**{"broken.rego": "package x\ndeny[msg] { msg := }\n"}))
+
+
+def test_known_regorus_divergence_json_remove_with_pointer() -> None:
+    """OPA removes "/a" (a JSON pointer); regorus 0.13 does not. Our policies use json.patch."""
+    engine = Regorus()
+    engine.add_policy("x.rego", 'package x\nimport rego.v1\nr := json.remove({"a": 1, "b": 2}, ["/a"])\n')
+    assert engine.evaluate("data.x.r", {}) == {"a": 1, "b": 2}
+
+
+def test_shipped_policy_unit_tests_pass(cli: Callable[..., Result]) -> None:
+    result = cli("policy", "test", "--root", str(ROOT))
+    assert result.exit_code == 0, result.output
+    passed, total = map(int, re.search(r"(\d+)/(\d+) policy tests passed", result.output).groups())
+    assert passed == total >= 25
+
+
+def test_failing_policy_tests_exit_with_policy_code(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    write(tmp_path / "p" / "main.rego", CONFTEST_V0)
+    write(tmp_path / "p" / "main_test.rego", CONFTEST_V0_TEST)
+    result = cli("policy", "test", str(tmp_path / "p"))
+    assert result.exit_code == EXIT_POLICY
+    assert "FAIL: data.main.test_deliberately_failing" in result.output
+
+
+# ---- enforcement on the shipped baseline: each rule denied in production ---------------------
+
+
+def _edit(project: Path, rel: str, old: str, new: str) -> None:
+    path = project / rel
+    text = path.read_text()
+    assert old in text, (rel, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+API = "examples/apps/shop/score.yaml"
+PROD_PROFILE = "platform-config/profiles/production.yaml"
+BREAKS = {
+    "deny_registry": lambda p: _edit(
+        p, API, "image: registry.example.com/shop/api:1.14.2", "image: quay.io/shop/api:1.14.2"
+    ),
+    "deny_latest_tag": lambda p: _edit(
+        p, API, "shop/api:1.14.2\n    command", "shop/api:latest\n    command"
+    ),
+    "deny_untagged": lambda p: _edit(p, API, "shop/api:1.14.2\n    command", "shop/api\n    command"),
+    "deny_literal_secret": lambda p: _edit(
+        p, API, "REDIS_PASSWORD: ${resources.cache.password}", "REDIS_PASSWORD: hunter2"
+    ),
+    "deny_plaintext_secret_env": lambda p: _edit(
+        p, API, "REDIS_PASSWORD: ${resources.cache.password}", "REDIS_PASSWORD: hunter2"
+    ),
+    "deny_privileged": lambda p: _edit(
+        p,
+        PROD_PROFILE,
+        "  allowPrivilegeEscalation: false\n",
+        "  allowPrivilegeEscalation: false\n  privileged: true\n",
+    ),
+    "deny_privilege_escalation": lambda p: _edit(p, PROD_PROFILE, "  allowPrivilegeEscalation: false\n", ""),
+    "deny_run_as_root": lambda p: _edit(p, PROD_PROFILE, "  runAsNonRoot: true\n", ""),
+    "deny_host_namespaces": lambda p: _edit(
+        p,
+        PROD_PROFILE,
+        "        revisionHistoryLimit: 5\n",
+        "        revisionHistoryLimit: 5\n        template: {spec: {hostNetwork: true}}\n",
+    ),
+    "deny_host_path": lambda p: _edit(
+        p,
+        "platform-config/resources/volume.yaml",
+        "    emptyDir: {sizeLimit: 1Gi}",
+        "    hostPath: {path: /var/tmp}",
+    ),
+    "deny_missing_memory_limit": lambda p: (
+        _edit(p, PROD_PROFILE, "  limits: {memory: 1Gi}\n", ""),
+        _edit(p, API, "        memory: 512Mi\n", ""),
+    ),
+    "deny_single_replica": lambda p: _edit(p, PROD_PROFILE, "replicas: 3", "replicas: 1"),
+    "deny_missing_disruption_budget": lambda p: _edit(
+        p, PROD_PROFILE, "disruption_budget:\n  min_available: 2\n", ""
+    ),
+    "deny_unencrypted_database": lambda p: _edit(
+        p,
+        "platform-config/modules/rds-instance/main.tf.json",
+        '"storage_encrypted": true',
+        '"storage_encrypted": false',
+    ),
+    "deny_public_bucket": lambda p: _edit(
+        p,
+        "platform-config/modules/s3-bucket/main.tf.json",
+        '"block_public_policy": true',
+        '"block_public_policy": false',
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(BREAKS))
+def test_each_baseline_rule_denies_in_production(
+    rule: str, project: Path, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    BREAKS[rule](project)
+    out = tmp_path / "out"
+    result = cli("render", "--root", str(project), "--env", "prod", "--out", str(out))
+    assert result.exit_code == EXIT_POLICY, result.output
+    lines = [line for line in result.output.splitlines() if f".{rule}: " in line]
+    assert lines, result.output
+    assert lines[0].startswith("DENY [prod] ")
+    assert (
+        " in kubernetes/prod/" in lines[0] or " in examples/apps/" in lines[0] or " in terraform/" in lines[0]
+    )
+    assert not out.exists()  # nothing written
+
+
+def test_denial_report_names_object_file_and_source(
+    project: Path, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    BREAKS["deny_latest_tag"](project)
+    result = cli("render", "--root", str(project), "--env", "prod", "--out", str(tmp_path / "o"))
+    line = next(x for x in result.output.splitlines() if ".deny_latest_tag: " in x)
+    assert line == (
+        "DENY [prod] baseline/kubernetes.deny_latest_tag: Deployment/api: image "
+        "registry.example.com/shop/api:latest uses :latest — Deployment/api in "
+        "kubernetes/prod/shop/api/deployment-api.yaml (from examples/apps/shop/score.yaml)"
+    )
+
+
+def test_dev_only_warns(project: Path, tmp_path: Path, cli: Callable[..., Result]) -> None:
+    BREAKS["deny_latest_tag"](project)
+    result = cli("render", "--root", str(project), "--env", "dev", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0
+    assert "WARN [dev] baseline/kubernetes.deny_latest_tag" in result.output
+
+
+def test_denied_publish_reaches_nothing(project: Path, bare_repo: Path) -> None:
+    BREAKS["deny_literal_secret"](project)
+    result = run_renderer(
+        "publish",
+        "--root",
+        str(project),
+        "--env-repo",
+        str(bare_repo),
+        "--app",
+        str(project / "examples/apps/shop"),
+        "--env",
+        "prod",
+        "--format",
+        "json",
+    )
+    assert result.returncode == EXIT_POLICY
+    report = json.loads(result.stdout)
+    assert report["error"] == "PolicyDenied" and "deny_literal_secret" in report["message"]
+    assert "hunter2" not in result.stdout + result.stderr  # the report names, never repeats, a secret
+    assert git("--git-dir", str(bare_repo), "for-each-ref") == ""
