@@ -201,10 +201,10 @@ def _platform_commit(root: str) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else "unknown"
 
 
-def _check(rendered: Any, platform: Any) -> None:
+def _check(rendered: Any, platform: Any) -> list[str]:
     from renderer import checks
 
-    checks.enforce(rendered, platform)
+    return [f.render() for f in checks.enforce(rendered, platform).warnings]
 
 
 @main.command()

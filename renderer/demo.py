@@ -49,8 +49,8 @@ def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) 
     }
 
 
-def _check(rendered: Any, platform: Any) -> None:
-    checks.enforce(rendered, platform)
+def _check(rendered: Any, platform: Any) -> list[str]:
+    return [f.render() for f in checks.enforce(rendered, platform).warnings]
 
 
 def loader_files(checkout: str) -> list[str]:

@@ -7,6 +7,7 @@ pushes with a lease on the head it rendered from. A rejected push fetches, re-re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -83,9 +84,10 @@ class Outcome:
     written: int
     deleted: int
     merge_request: str = ""
+    warnings: tuple[str, ...] = ()
 
 
-Checker = Callable[[pipeline.Rendered, Platform], None]
+Checker = Callable[[pipeline.Rendered, Platform], list[str]]  # raises on denial, returns warnings
 MergeRequests = Callable[[str, str, str, str], str]  # (branch, target, title, body) → url
 
 
@@ -118,16 +120,12 @@ def publish(
             if branch != "main" and outcome.commit and merge_requests is not None:
                 title = f"render({group[0].id}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
                 url = merge_requests(branch, "main", title, _mr_body(outcome, req))
-                outcome = Outcome(**{**_fields(outcome), "merge_request": url})
+                outcome = dataclasses.replace(outcome, merge_request=url)
             outcomes.append(outcome)
     finally:
         if workdir is None:
             shutil.rmtree(base, ignore_errors=True)
     return outcomes
-
-
-def _fields(o: Outcome) -> dict[str, Any]:
-    return {k: getattr(o, k) for k in o.__slots__}
 
 
 def _scope_name(req: Request) -> str:
@@ -138,7 +136,9 @@ def _scope_name(req: Request) -> str:
 
 
 def _mr_body(outcome: Outcome, req: Request) -> str:
+    warnings = "".join(f"- {w}\n" for w in outcome.warnings) or "- none\n"
     return (
+        f"Policy warnings:\n{warnings}\n"
         f"Rendered by platform-renderer {__version__} for {_scope_name(req)}.\n\n"
         f"- environments: {', '.join(outcome.envs)}\n- files written: {outcome.written}\n"
         f"- files deleted: {outcome.deleted}\n- commit: {outcome.commit}\n\n"
@@ -158,7 +158,7 @@ def _publish_group(
     for attempt in range(1, req.max_attempts + 1):
         head = gitrepo.fetch(repo, "main")
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
-        result = _render_into(platform, req, repo.path, envs, check)
+        result, warnings = _render_into(platform, req, repo.path, envs, check)
         subject = (
             f"render({','.join(e.id for e in envs)}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
         )
@@ -179,6 +179,7 @@ def _publish_group(
                 attempt,
                 len(result.written),
                 len(result.deleted),
+                warnings=tuple(warnings),
             )
         time.sleep(rng.uniform(0, req.backoff * 2 ** min(attempt, 6)))
     raise PublishError(
@@ -189,7 +190,7 @@ def _publish_group(
 
 def _render_into(
     platform: Platform, req: Request, root: str, envs: Sequence[Environment], check: Checker | None
-) -> writer.WriteResult:
+) -> tuple[writer.WriteResult, list[str]]:
     stored = _stored_apps(root)
     given = {a.id: a for a in req.apps}
     apps = {**stored, **given}
@@ -201,8 +202,7 @@ def _render_into(
     rendered = pipeline.render(
         platform, tuple(apps[k] for k in sorted(apps)), ids, pipeline.Options(req.images)
     )
-    if check is not None:
-        check(rendered, platform)
+    warnings = check(rendered, platform) if check is not None else []
     owned_apps = sorted(apps) if req.all_apps else sorted(set(given) | set(req.remove_apps))
     prefixes = _owned_prefixes(ids, owned_apps, req.all_apps)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
@@ -213,7 +213,10 @@ def _render_into(
     _terraform_tombstones(tree, existing, prefixes, req.destroyed, platform)
     if not req.allow_mass_delete:
         _mass_delete_guard(tree, existing, prefixes, ids)
-    return writer.write_tree(root, tree, prefixes, {"atlantis.yaml": lambda t: pipeline.finish(t, platform)})
+    written = writer.write_tree(
+        root, tree, prefixes, {"atlantis.yaml": lambda t: pipeline.finish(t, platform)}
+    )
+    return written, warnings
 
 
 def _owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: bool) -> list[str]:

@@ -145,7 +145,8 @@ def test_combined_mode_sees_every_document() -> None:
     rego = (
         "package combined.names\nimport rego.v1\n"
         'deny contains sprintf("duplicate name %s", [n]) if {\n'
-        "  some i, j; input[i].contents.name == input[j].contents.name; i < j; n := input[i].contents.name }\n"
+        "  some i, j; input[i].contents.name == input[j].contents.name\n"
+        "  i < j; n := input[i].contents.name }\n"
     )
     policies = PolicySet(source(c=rego))
     results, _ = policies.check_combined([("a", {"name": "x"}), ("b", {"name": "x"}), ("c", {"name": "y"})])

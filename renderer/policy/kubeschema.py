@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import yaml
+from referencing import Registry, Resource
 
 from renderer.errors import Problem
 
@@ -50,28 +55,48 @@ def check_tree(tree: Mapping[str, bytes], envs: Mapping[str, str]) -> SchemaRepo
 
 def _check(obj: Any, path: str, version: str, report: SchemaReport) -> None:
     kind = f"{obj.get('apiVersion')}/{obj.get('kind')}"
-    try:
-        kubernetes_validate.validate(obj, version, strict=True)
-    except kubernetes_validate.SchemaNotFoundError:
+    validator = _validator(version, str(obj.get("apiVersion")), str(obj.get("kind")))
+    if validator is None:
         report.unchecked[kind] = report.unchecked.get(kind, 0) + 1
         return
-    except kubernetes_validate.ValidationError as exc:
-        where = ".".join(str(p) for p in exc.path)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(obj))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path)
         report.problems.append(
-            Problem(path, 0, where, f"{kind} is not valid for Kubernetes {version}: {exc.message}")
+            Problem(path, 0, where, f"{kind} is not valid for Kubernetes {version}: {error.message}")
         )
         return
     report.checked += 1
+
+
+@cache
+def _definitions(version: str) -> Any:
+    return _schema(version, "_definitions.json")
+
+
+def _schema(version: str, name: str) -> Any:
+    ref = resources.files("kubernetes_validate").joinpath(
+        f"kubernetes-json-schema/v{version}-local-strict/{name}"
+    )
+    try:
+        return json.loads(ref.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+@cache
+def _validator(version: str, api_version: str, kind: str) -> Any:
+    """kubernetes-validate's strict schemas, each compiled once (its validate() re-reads them per call)."""
+    group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema = _schema(version, f"{kind.lower()}-{group}.json")
+    if schema is None:
+        return None
+    registry: Registry[Any] = Resource.from_contents(schema) @ Registry()
+    registry = Resource.from_contents(_definitions(version)) @ registry
+    return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
 def summary(report: SchemaReport) -> str:
     unchecked = ", ".join(f"{k} ×{n}" for k, n in sorted(report.unchecked.items()))
     text = f"{report.checked} objects valid against the Kubernetes schema"
     return f"{text}; not checked (no schema shipped): {unchecked}" if unchecked else text
-
-
-def check_objects(objects: Iterable[tuple[str, Any]], version: str) -> SchemaReport:
-    report = SchemaReport()
-    for path, obj in objects:
-        _check(obj, path, version, report)
-    return report
