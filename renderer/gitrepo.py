@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -51,15 +52,30 @@ class Repo:
 
 
 def git_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """A predictable git: no user config, no prompts, C locale."""
+    """A predictable git: no user config, no prompts, C locale.
+
+    An https token (RENDERER_GIT_TOKEN) travels as an HTTP header set through git's environment
+    configuration: never in the URL, on a command line, or in git's own messages.
+    """
     keep = {k: v for k, v in environ.items() if k in ("PATH", "HOME", "SSH_AUTH_SOCK", "TMPDIR")}
-    return {
+    env = {
         **keep,
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_TERMINAL_PROMPT": "0",
         "LC_ALL": "C",
         "GIT_CONFIG_GLOBAL": os.devnull,
     }
+    token = environ.get("RENDERER_GIT_TOKEN")
+    if token:
+        basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
+        env.update(
+            {
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "http.extraHeader",
+                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+            }
+        )
+    return env
 
 
 def open_clone(

@@ -297,3 +297,24 @@ def test_bounded_retries_when_the_head_keeps_moving(
     with pytest.raises(PublishError, match="gave up after 3 attempts: main kept moving"):
         publish.publish(platform, req, os.environ)
     assert len(calls) == 3
+
+
+def test_https_token_never_shows(tmp_path: Path) -> None:
+    token = "glpat-never-print-this-0001"
+    app = make_app(tmp_path / "apps", "solo", {"alpha": "x"})
+    result = pub(
+        "--env-repo",
+        "https://127.0.0.1:9/platform/env.git",
+        "--app",
+        str(app),
+        "--env",
+        "dev",
+        env={"RENDERER_GIT_TOKEN": token},
+    )
+    assert result.returncode == EXIT_PUBLISH
+    assert "git ls-remote failed" in result.stderr
+    assert token not in result.stdout + result.stderr
+    from renderer.gitrepo import git_env
+
+    env = git_env({"PATH": "/bin", "RENDERER_GIT_TOKEN": token})
+    assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader" and token not in env["GIT_CONFIG_VALUE_0"]
