@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from renderer.errors import PolicyDenied
+from renderer.errors import PolicyDenied, Problem
 from renderer.kubernetes import ANNOTATION_SOURCE, ANNOTATION_UID
 from renderer.model import Platform
 from renderer.pipeline import EnvRender, Rendered
@@ -27,6 +27,11 @@ class Finding:
     result: Result
     object: str  # Kind/name, or "Score workload", or "Terraform"
     source: str  # the Score file behind it, when there is one
+
+    def as_problem(self) -> Problem:
+        rule = f"{self.policy_set}/{self.result.namespace}.{self.result.rule}"
+        hint = f"from {self.source}" if self.source and self.source != self.result.path else ""
+        return Problem(self.result.path, 0, self.object, f"DENY [{self.env}] {rule}: {self.result.message}", hint)
 
     def render(self) -> str:
         label = {
@@ -61,9 +66,9 @@ class Report:
 def enforce(rendered: Rendered, platform: Platform) -> Report:
     """Raise PolicyDenied (nothing is written) on a schema error or a denying policy."""
     report = evaluate(rendered, platform)
-    lines = [p.render() for p in report.schema.problems] + [f.render() for f in report.denials]
-    if lines:
-        raise PolicyDenied(f"{len(lines)} check(s) failed; nothing was written:\n" + "\n".join(lines))
+    problems = report.schema.problems + [f.as_problem() for f in report.denials]
+    if problems:
+        raise PolicyDenied(f"{len(problems)} check(s) failed; nothing was written", problems)
     return report
 
 

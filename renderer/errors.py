@@ -64,7 +64,16 @@ class InputError(RendererError):
 
 
 class PolicyDenied(RendererError):
+    """Checks failed; `problems` name the rendered file, the object and the rule."""
+
     exit_code = EXIT_POLICY
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self._problems = list(problems or [])
+
+    def problems(self) -> list[Problem]:
+        return list(self._problems)
 
 
 class PublishError(RendererError):
