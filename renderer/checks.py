@@ -31,7 +31,8 @@ class Finding:
     def as_problem(self) -> Problem:
         rule = f"{self.policy_set}/{self.result.namespace}.{self.result.rule}"
         hint = f"from {self.source}" if self.source and self.source != self.result.path else ""
-        return Problem(self.result.path, 0, self.object, f"DENY [{self.env}] {rule}: {self.result.message}", hint)
+        message = f"DENY [{self.env}] {rule}: {self.result.message}"
+        return Problem(self.result.path, 0, self.object, message, hint)
 
     def render(self) -> str:
         label = {
