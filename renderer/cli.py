@@ -70,6 +70,11 @@ def _images(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _exclusive(envs: Sequence[str], all_envs: bool) -> None:
+    if all_envs and envs:
+        raise UsageError("--env and --all-envs exclude each other")
+
+
 @click.group()
 @click.version_option(__version__, prog_name="renderer")
 def main() -> None:
@@ -146,8 +151,7 @@ def render(
     """Render into DIR as the environment repo would hold it. Pure: no git."""
     from renderer import checks, pipeline, settings, writer
 
-    if all_envs and envs:
-        raise UsageError("--env and --all-envs exclude each other")
+    _exclusive(envs, all_envs)
     base = settings.find_root(root, os.environ)
     inputs = settings.load(base, list(apps))
     rendered = pipeline.render(
@@ -243,8 +247,7 @@ def publish(
     from renderer import gitlab, loader, settings
     from renderer import publish as publishing
 
-    if all_envs and envs:
-        raise UsageError("--env and --all-envs exclude each other")
+    _exclusive(envs, all_envs)
     base = settings.find_root(root, os.environ)
     platform = loader.load_platform(base)
     loaded = loader.load_apps([os.path.abspath(a) for a in apps], base) if apps else ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -217,16 +217,25 @@ def _files(root: str, *parts: str) -> list[str]:
     return sorted(glob.glob(os.path.join(root, *parts), recursive=True))
 
 
+def _valid_docs(root: str, problems: Collector, schema_name: str, *parts: str) -> Iterator[tuple[str, Doc]]:
+    """Every document of the matching files that passes its schema; the rest become problems.
+
+    Resource definitions may share a file; environments and profiles are one per file."""
+    for file in _files(root, *parts):
+        docs = _docs(file, root, problems)
+        if schema_name != "resource-definition" and len(docs) > 1:
+            problems.add(docs[1].file, docs[1].line([]), "", "one document per file is expected")
+            docs = docs[:1]
+        for doc in docs:
+            found = schema.check(schema_name, doc.data, doc)
+            problems.extend(found)
+            if not found:
+                yield file, doc
+
+
 def _environments(root: str, problems: Collector) -> dict[str, Environment]:
     envs: dict[str, Environment] = {}
-    for file in _files(root, "environments", "*.yaml"):
-        doc = _one_doc(file, root, problems)
-        if doc is None:
-            continue
-        found = schema.check("environment", doc.data, doc)
-        problems.extend(found)
-        if found:
-            continue
+    for file, doc in _valid_docs(root, problems, "environment", "environments", "*.yaml"):
         d = doc.data
         stem = os.path.splitext(os.path.basename(file))[0]
         if d["id"] != stem:
@@ -312,12 +321,10 @@ def _definitions(
     required: dict[str, frozenset[str]],
 ) -> tuple[ResourceDefinition, ...]:
     defs: list[ResourceDefinition] = []
-    for file in _files(root, "platform-config", "resources", "**", "*.yaml"):
-        for doc in _docs(file, root, problems):
-            found = schema.check("resource-definition", doc.data, doc)
-            problems.extend(found)
-            if not found:
-                defs.append(_definition(doc, problems, variables, required))
+    for _, doc in _valid_docs(
+        root, problems, "resource-definition", "platform-config", "resources", "**", "*.yaml"
+    ):
+        defs.append(_definition(doc, problems, variables, required))
     _duplicates(defs, problems)
     types = {d.type for d in defs}
     for d in defs:
@@ -424,14 +431,7 @@ def _duplicates(defs: list[ResourceDefinition], problems: Collector) -> None:
 
 def _profiles(root: str, problems: Collector) -> tuple[Profile, ...]:
     profiles: list[Profile] = []
-    for file in _files(root, "platform-config", "profiles", "*.yaml"):
-        doc = _one_doc(file, root, problems)
-        if doc is None:
-            continue
-        found = schema.check("workload-profile", doc.data, doc)
-        problems.extend(found)
-        if found:
-            continue
+    for _, doc in _valid_docs(root, problems, "workload-profile", "platform-config", "profiles", "*.yaml"):
         d = doc.data
         profiles.append(
             Profile(

@@ -39,6 +39,10 @@ def make_app(base: Path, app: str, workloads: dict[str, str], tag: str = "1.0.0"
     return folder
 
 
+def publish_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "renderer", "publish", "--root", str(ROOT), *args]
+
+
 def pub(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return run_renderer("publish", "--root", str(ROOT), *args, env=env)
 
@@ -183,13 +187,7 @@ def test_eight_concurrent_publishers_lose_nothing(bare_repo: Path, tmp_path: Pat
     dirs = [make_app(apps / f"set{i}", f"app{i % 6}", {f"w{i}": f"v{i}"}) for i in range(8)]
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "renderer",
-                "publish",
-                "--root",
-                str(ROOT),
+            publish_argv(
                 "--env-repo",
                 str(bare_repo),
                 "--app",
@@ -199,7 +197,7 @@ def test_eight_concurrent_publishers_lose_nothing(bare_repo: Path, tmp_path: Pat
                 "--format",
                 "json",
                 "--allow-mass-delete",
-            ],
+            ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -237,20 +235,7 @@ def test_killed_publisher_leaves_old_or_new(bare_repo: Path, tmp_path: Path) -> 
     for attempt, delay in enumerate((0.2, 0.5, 0.8, 1.1, 1.5, 2.5)):
         app = make_app(apps, "victim", {"alpha": str(attempt + 2), "beta": str(attempt + 2)})
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "renderer",
-                "publish",
-                "--root",
-                str(ROOT),
-                "--env-repo",
-                str(bare_repo),
-                "--app",
-                str(app),
-                "--env",
-                "dev",
-            ],
+            publish_argv("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
