@@ -262,6 +262,7 @@ def publish(
         allow_mass_delete=allow_mass_delete,
         destroyed=destroyed,
         provenance=publishing.Provenance.from_environ(os.environ, _platform_commit(base)),
+        platform_digest=settings.platform_digest(base),
     )
     outcomes = publishing.publish(
         platform, req, os.environ, _check, gitlab.MergeRequests(*gl) if gl else None

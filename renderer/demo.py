@@ -24,6 +24,7 @@ def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) 
         apps=inputs.apps,
         direct_only=True,
         provenance=publish.Provenance("examples", "embedded", platform_commit),
+        platform_digest=settings.platform_digest(root),
     )
     outcome = publish.publish(inputs.platform, req, environ, _check)[0]
     checkout = os.path.join(os.path.dirname(os.path.abspath(bare)), "checkout")

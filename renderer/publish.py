@@ -8,6 +8,7 @@ pushes with a lease on the head it rendered from. A rejected push fetches, re-re
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import random
@@ -73,6 +74,7 @@ class Request:
     max_attempts: int = 8
     backoff: float = 0.05
     direct_only: bool = False  # the local demo: every environment straight to main
+    platform_digest: str = ""  # hash of platform inputs; lets an unchanged app publish skip the render
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,8 @@ def _publish_group(
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
         head = gitrepo.fetch(repo, "main")
+        if branch == "main" and _already_published(req, repo.path, [e.id for e in envs]):
+            return Outcome(branch, tuple(e.id for e in envs), None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         result, warnings = _render_into(platform, req, repo.path, envs, check)
         subject = (
@@ -208,7 +212,7 @@ def _render_into(
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     for app_id in owned_apps:
         if app_id in apps:
-            tree.update(_store_inputs(apps[app_id], rendered))
+            tree.update(_store_inputs(apps[app_id], rendered, req))
     existing = writer.list_files(root)
     _terraform_tombstones(tree, existing, prefixes, req.destroyed, platform)
     if not req.allow_mass_delete:
@@ -246,8 +250,8 @@ def _stored_apps(root: str) -> dict[str, App]:
         raise PublishError("the environment repo's stored inputs do not load:\n" + str(exc)) from None
 
 
-def _store_inputs(app: App, rendered: pipeline.Rendered) -> Tree:
-    """The app's Score inputs, so a platform change re-renders it without its repo, and an index."""
+def _app_inputs(app: App) -> Tree:
+    """The app's Score inputs as they are stored in the environment repo."""
     out: Tree = {}
     base = f"{STORE}/{app.id}"
     for wl in app.workloads:
@@ -263,8 +267,50 @@ def _store_inputs(app: App, rendered: pipeline.Rendered) -> Tree:
         for name in sorted(os.listdir(os.path.join(overrides, env_id))):
             with open(os.path.join(overrides, env_id, name), "rb") as fh:
                 out[f"{base}/overrides/{env_id}/{name}"] = fh.read()
+    return out
+
+
+def inputs_digest(req: Request, inputs: Tree, env_ids: Sequence[str]) -> str:
+    """Everything a render of one app depends on; empty when the platform digest is unknown."""
+    if not req.platform_digest:
+        return ""
+    h = hashlib.sha256()
+    for part in (
+        __version__,
+        req.platform_digest,
+        ",".join(env_ids),
+        json.dumps(dict(req.images), sort_keys=True),
+    ):
+        h.update(part.encode() + b"\0")
+    for path in sorted(inputs):
+        h.update(path.encode() + b"\0" + hashlib.sha256(inputs[path]).digest())
+    return h.hexdigest()
+
+
+def _already_published(req: Request, root: str, env_ids: Sequence[str]) -> bool:
+    """An app publish whose inputs, platform and renderer match what was last published: no render."""
+    if req.all_apps or req.remove_apps or req.destroyed or not req.apps:
+        return False
+    for app in req.apps:
+        digest = inputs_digest(req, _app_inputs(app), env_ids)
+        try:
+            with open(os.path.join(root, STORE, app.id, "index.json"), encoding="utf-8") as fh:
+                stored = json.load(fh).get("digest")
+        except (OSError, ValueError):
+            return False
+        if not digest or stored != digest:
+            return False
+    return True
+
+
+def _store_inputs(app: App, rendered: pipeline.Rendered, req: Request) -> Tree:
+    """The app's Score inputs, so a platform change re-renders it without its repo, and an index."""
+    base = f"{STORE}/{app.id}"
+    out = _app_inputs(app)
+    env_ids = [e.env.id for e in rendered.envs]
     index: dict[str, Any] = {
         "app": app.id,
+        "digest": inputs_digest(req, out, env_ids),
         "inputs": sorted(p[len(base) + 1 :] for p in out),
         "outputs": {},
     }

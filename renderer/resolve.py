@@ -61,6 +61,9 @@ def resolve(graph: Graph, workloads: Sequence[Workload]) -> dict[str, Resolved]:
     env = graph.env
     by_key = {(w.app, w.name): w for w in workloads}
     peers = peer_context(env, workloads)
+    by_app: dict[str, dict[str, Any]] = {}
+    for key, value in peers.items():
+        by_app.setdefault(value["app"], {})[key.split("/", 1)[1]] = value
     drivers = registry()
     done: dict[str, Resolved] = {}
     problems = Collector()
@@ -69,7 +72,7 @@ def resolve(graph: Graph, workloads: Sequence[Workload]) -> dict[str, Resolved]:
         if any(dep not in done for dep in node.deps.values()):
             continue  # a dependency failed; its problem is already reported
         try:
-            done[uid] = _resolve_node(env, node, by_key, graph, done, peers, drivers)
+            done[uid] = _resolve_node(env, node, by_key, graph, done, peers, by_app, drivers)
         except TemplateFailure as exc:
             problems.extend([exc.problem])
         except _NodeError as exc:
@@ -91,6 +94,7 @@ def _resolve_node(
     graph: Graph,
     done: Mapping[str, Resolved],
     peers: Mapping[str, Any],
+    by_app: Mapping[str, Mapping[str, Any]],
     drivers: Mapping[str, Any],
 ) -> Resolved:
     definition = node.definition
@@ -134,8 +138,8 @@ def _resolve_node(
         "app": app,
         "namespace": env.namespace(node.app) if node.app else env.shared_namespace,
         "workload": own,
-        "workloads": {k.split("/", 1)[1]: v for k, v in peers.items() if k.split("/")[0] == app},
-        "all_workloads": dict(peers),
+        "workloads": by_app.get(app or "", {}),
+        "all_workloads": peers,
         "uses": {
             alias.split(":", 1)[1]: _public(done[dep].outputs)
             for alias, dep in sorted(node.deps.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,21 @@ def find_root(given: str | None, environ: Mapping[str, str]) -> str:
         if candidate and os.path.isdir(os.path.join(candidate, "environments")):
             return os.path.abspath(candidate)
     raise UsageError("no project root found: pass --root pointing at a platform-config checkout")
+
+
+def platform_digest(root: str) -> str:
+    """sha256 over every file the platform team owns (environments, platform-config, policies)."""
+    h = hashlib.sha256()
+    for top in ("environments", "platform-config", "policies"):
+        for base, dirs, files in os.walk(os.path.join(root, top)):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(base, name)
+                with open(path, "rb") as fh:
+                    h.update(
+                        os.path.relpath(path, root).encode() + b"\0" + hashlib.sha256(fh.read()).digest()
+                    )
+    return h.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

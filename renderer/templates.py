@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from renderer.errors import Problem
@@ -60,9 +60,9 @@ class _Sources(BaseLoader):
         return self.sources[template], template, lambda: True
 
 
-def _environment(finalize: Any) -> SandboxedEnvironment:
+def _environment(finalize: Any) -> ImmutableSandboxedEnvironment:
     loader = _Sources()
-    env = SandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(
         loader=loader,
         undefined=StrictUndefined,
         keep_trailing_newline=True,

@@ -280,3 +280,9 @@ def test_graph_command(cli: Callable[..., Result], fmt: str) -> None:
     result = cli("graph", "--root", str(ROOT), "--env", "prod", "--format", fmt)
     assert result.exit_code == 0
     assert "postgres-instance.default#shared" in result.output
+
+
+def test_templates_cannot_mutate_shared_context() -> None:
+    doc = load_text("template: |\n  x: {{ res.update({'a': 1}) }}\n", "def.yaml")[0]
+    with pytest.raises(TemplateFailure, match="def.yaml:2 at template: render: .*unsafe"):
+        templates.render("yaml", doc, ("template",), doc.data["template"], {"res": {}}, "render")

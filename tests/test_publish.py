@@ -100,7 +100,11 @@ def test_change_removal_and_app_removal(bare_repo: Path, tmp_path: Path) -> None
     one = make_app(apps, "one", {"alpha": "hello", "beta": "hey"})
     assert pub("--env-repo", str(bare_repo), "--app", str(one), "--env", "dev").returncode == 0
     changed = git("--git-dir", str(bare_repo), "diff", "--name-only", "main~1", "main").splitlines()
-    assert changed == [".render/apps/one/score-alpha.yaml", "kubernetes/dev/one/alpha/deployment-alpha.yaml"]
+    assert changed == [
+        ".render/apps/one/index.json",
+        ".render/apps/one/score-alpha.yaml",
+        "kubernetes/dev/one/alpha/deployment-alpha.yaml",
+    ]
     one = make_app(apps, "one", {"alpha": "hello"})
     assert pub("--env-repo", str(bare_repo), "--app", str(one), "--env", "dev").returncode == 0
     assert not any("/beta/" in p for p in files_at(bare_repo))
@@ -303,3 +307,25 @@ def test_https_token_never_shows(tmp_path: Path) -> None:
 
     env = git_env({"PATH": "/bin", "RENDERER_GIT_TOKEN": token})
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader" and token not in env["GIT_CONFIG_VALUE_0"]
+
+
+def test_unchanged_app_publish_skips_the_render(
+    tmp_path: Path, bare_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from renderer import settings
+
+    platform = loader.load_platform(str(ROOT))
+    app = loader.load_apps([str(make_app(tmp_path / "apps", "solo", {"alpha": "x"}))], str(ROOT))
+    req = publish.Request(
+        url=str(bare_repo), apps=app, env_ids=("dev",), platform_digest=settings.platform_digest(str(ROOT))
+    )
+    assert publish.publish(platform, req, os.environ)[0].commit is not None
+
+    def no_render(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rendered although nothing changed")
+
+    monkeypatch.setattr(publish.pipeline, "render", no_render)
+    assert publish.publish(platform, req, os.environ)[0].commit is None
+    changed = publish.Request(url=str(bare_repo), apps=app, env_ids=("dev",), platform_digest="other")
+    with pytest.raises(AssertionError, match="rendered although nothing changed"):
+        publish.publish(platform, changed, os.environ)
