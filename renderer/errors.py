@@ -80,6 +80,14 @@ class PublishError(RendererError):
     exit_code = EXIT_PUBLISH
 
 
+class Located(Exception):
+    """An internal failure that already knows its Problem; stages collect these into InputError."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.render())
+        self.problem = problem
+
+
 class Collector:
     """Gathers problems across a stage so a run fails once with all of them."""
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer.errors import Problem
+from renderer.errors import Located
 from renderer.graph import stable_id
 from renderer.merge import merge_patch
 from renderer.model import Environment, Profile, SecretRef, Workload
@@ -24,10 +24,8 @@ SECRET_STORE = "aws-secrets-manager"
 _K8S_DOLLAR = re.compile(r"\$(?=[$(])")
 
 
-class RenderFailure(Exception):
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.render())
-        self.problem = problem
+class RenderFailure(Located):
+    """A workload that cannot become Kubernetes objects as written."""
 
 
 @dataclass(slots=True)

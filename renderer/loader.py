@@ -57,14 +57,6 @@ def _one_doc(path: str, root: str, problems: Collector) -> Doc | None:
 # ---- apps ---------------------------------------------------------------------------------
 
 
-def load_app(directory: str, root: str, app_id: str | None = None) -> App:
-    """An app is a directory of `score*.yaml` workloads plus `overrides/<env>/<workload>.yaml`."""
-    problems = Collector()
-    app = _app(directory, root, app_id, problems)
-    problems.raise_if_any()
-    return app
-
-
 def _app(directory: str, root: str, app_id: str | None, problems: Collector) -> App:
     directory = os.path.abspath(directory)
     ident = app_id or os.path.basename(directory.rstrip("/"))

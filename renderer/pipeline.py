@@ -8,12 +8,11 @@ from typing import Any
 
 from renderer import graph as graphs
 from renderer import kubernetes, terraform
-from renderer.errors import Collector, InputError, Problem
-from renderer.kubernetes import ANNOTATION_UID, MANAGED_BY, RenderFailure
+from renderer.errors import Collector, InputError, Located, Problem
+from renderer.kubernetes import ANNOTATION_UID, MANAGED_BY
 from renderer.matching import match_profile
 from renderer.model import App, Environment, Platform, Profile, Workload
 from renderer.resolve import Resolved, resolve
-from renderer.templates import TemplateFailure
 from renderer.tree import (
     CLUSTER_SCOPED,
     SHARED,
@@ -111,7 +110,7 @@ def render_env(platform: Platform, apps: Sequence[App], env: Environment, option
             objects = kubernetes.render_workload(
                 wl, env, base.profiles[(wl.app, wl.name)], resources, options.images
             )
-        except (RenderFailure, TemplateFailure) as exc:
+        except Located as exc:
             problems.extend([exc.problem])
             continue
         add_objects(tree, safe_join(root, wl.app, wl.name), objects, wl.file)

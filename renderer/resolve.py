@@ -10,11 +10,10 @@ from jsonschema import Draft202012Validator
 
 from renderer import templates
 from renderer.drivers import Artifacts, registry
-from renderer.errors import Collector, Problem
+from renderer.errors import Collector, Located
 from renderer.graph import Graph, Node
 from renderer.model import Environment, SecretRef, Workload
 from renderer.placeholders import RefError, expand, lookup, split_ref
-from renderer.templates import TemplateFailure
 from renderer.yamlio import PathKey
 
 
@@ -73,18 +72,14 @@ def resolve(graph: Graph, workloads: Sequence[Workload]) -> dict[str, Resolved]:
             continue  # a dependency failed; its problem is already reported
         try:
             done[uid] = _resolve_node(env, node, by_key, graph, done, peers, by_app, drivers)
-        except TemplateFailure as exc:
-            problems.extend([exc.problem])
-        except _NodeError as exc:
+        except Located as exc:
             problems.extend([exc.problem])
     problems.raise_if_any()
     return done
 
 
-class _NodeError(Exception):
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.render())
-        self.problem = problem
+class _NodeError(Located):
+    """A resource whose params or references do not resolve."""
 
 
 def _resolve_node(

@@ -17,18 +17,14 @@ from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateSyntaxErr
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from renderer.errors import Problem
+from renderer.errors import Located, Problem
 from renderer.yamlio import Doc, PathKey, walk
 
 _SAFE_SCALAR = re.compile(r"^[A-Za-z0-9._/@=+-]([A-Za-z0-9._/@=+ :-]*[A-Za-z0-9._/@=+-])?$")
 
 
-class TemplateFailure(Exception):
+class TemplateFailure(Located):
     """A template failed; `problem` names the definition file, the field and the line."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.render())
-        self.problem = problem
 
 
 def _to_json(value: Any) -> Markup:

@@ -15,7 +15,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 
-from renderer.errors import Problem
+from renderer.errors import Located, Problem
 
 PathKey = tuple[str | int, ...]
 
@@ -61,10 +61,8 @@ class Doc:
         return Problem(self.file, self.line(path), format_path(path), message, hint)
 
 
-class YamlLoadError(Exception):
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.render())
-        self.problem = problem
+class YamlLoadError(Located):
+    """A file that is not YAML we accept (syntax, duplicate keys, encoding)."""
 
 
 def _plain(node: Any, path: PathKey, lines: dict[PathKey, int]) -> Any:
