@@ -13,7 +13,7 @@ from renderer.drivers import Artifacts, registry
 from renderer.errors import Collector, Located
 from renderer.graph import Graph, Node
 from renderer.model import Environment, SecretRef, Workload
-from renderer.placeholders import RefError, expand, lookup, split_ref
+from renderer.placeholders import RefError, lookup, split_ref, substitute
 from renderer.yamlio import PathKey
 
 
@@ -167,18 +167,11 @@ def _substitute_params(
 ) -> Any:
     if isinstance(value, str):
         try:
-            parts = expand(value, make_resolver(wl, bound, done))
+            return substitute(value, make_resolver(wl, bound, done))
         except RefError as exc:
-            raise _NodeError(wl.doc.problem(path, str(exc))) from None
-        if any(isinstance(p, SecretRef) for p in parts):
             raise _NodeError(
-                wl.doc.problem(
-                    path,
-                    "params cannot use secret outputs",
-                    "pass the secret to the container as a variable",
-                )
-            )
-        return "".join(str(p) for p in parts)
+                wl.doc.problem(path, f"params: {exc}", "params take no secrets; pass them as variables")
+            ) from None
     if isinstance(value, dict):
         return {k: _substitute_params(v, (*path, k), wl, bound, done) for k, v in value.items()}
     if isinstance(value, list):

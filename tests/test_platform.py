@@ -286,3 +286,24 @@ def test_templates_cannot_mutate_shared_context() -> None:
     doc = load_text("template: |\n  x: {{ res.update({'a': 1}) }}\n", "def.yaml")[0]
     with pytest.raises(TemplateFailure, match="def.yaml:2 at template: render: .*unsafe"):
         templates.render("yaml", doc, ("template",), doc.data["template"], {"res": {}}, "render")
+
+
+def test_params_cannot_take_secret_outputs(project: Path, cli: Callable[..., Result]) -> None:
+    _only_app(
+        project,
+        """apiVersion: score.dev/v1b1
+metadata: {name: solo}
+containers:
+  main: {image: ghcr.io/example/solo:1.0.0}
+resources:
+  db: {type: postgres}
+  topic: {type: kafka-topic, params: {partitions: 1, note: "${resources.db.password}"}}
+""",
+    )
+    result = cli("validate", "--root", str(project))
+    assert result.exit_code == EXIT_INVALID
+    assert (
+        "examples/apps/solo/score.yaml:7 at resources.topic.params.note: params: secret output "
+        "secret://kubernetes/" in result.output
+    )
+    assert "cannot be used here (params take no secrets; pass them as variables)" in result.output
