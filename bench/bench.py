@@ -18,7 +18,7 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from renderer import checks, loader, pipeline, publish, writer  # noqa: E402
+from renderer import checks, loader, pipeline, publish, settings, writer  # noqa: E402
 
 WORKLOAD = """apiVersion: score.dev/v1b1
 metadata:
@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--workloads", type=int, default=5)
     parser.add_argument("--env", action="append", default=None, help="environment (repeatable)")
     parser.add_argument("--skip-publish", action="store_true")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
     args = parser.parse_args()
     figures: list[tuple[str, float]] = []
     work = tempfile.mkdtemp(prefix="renderer-bench-")
@@ -80,9 +81,13 @@ def main() -> None:
         platform = timed("load platform", lambda: loader.load_platform(ROOT), figures)
         apps = timed("load apps", lambda: loader.load_apps(dirs, ROOT), figures)
         rendered = timed(
-            "render (pure)", lambda: pipeline.render(platform, apps, args.env, pipeline.Options()), figures
+            "render (pure)",
+            lambda: pipeline.render(platform, apps, args.env, pipeline.Options(jobs=args.jobs)),
+            figures,
         )
-        report = timed("checks (schema + policies)", lambda: checks.enforce(rendered, platform), figures)
+        report = timed(
+            "checks (schema + policies)", lambda: checks.enforce(rendered, platform, args.jobs), figures
+        )
         out = os.path.join(work, "out")
         timed("write, empty dir", lambda: writer.write_tree(out, rendered.tree, rendered.owned), figures)
         timed(
@@ -91,7 +96,14 @@ def main() -> None:
         if not args.skip_publish:
             bare = os.path.join(work, "env.git")
             subprocess.run(["git", "init", "-q", "--bare", "-b", "main", bare], check=True)
-            req = publish.Request(url=bare, apps=apps, env_ids=tuple(args.env or ()), direct_only=True)
+            req = publish.Request(
+                url=bare,
+                apps=apps,
+                env_ids=tuple(args.env or ()),
+                direct_only=True,
+                jobs=args.jobs,
+                platform_digest=settings.platform_digest(ROOT),
+            )
             timed("publish, first", lambda: publish.publish(platform, req, os.environ), figures)
             timed("publish, no-op", lambda: publish.publish(platform, req, os.environ), figures)
         files = len(rendered.tree)

@@ -64,35 +64,56 @@ class Report:
         return [f for f in self.findings if f not in self.denials and f.result.kind != "exception"]
 
 
-def enforce(rendered: Rendered, platform: Platform) -> Report:
+def enforce(rendered: Rendered, platform: Platform, jobs: int = 1) -> Report:
     """Raise PolicyDenied (nothing is written) on a schema error or a denying policy."""
-    report = evaluate(rendered, platform)
+    report = evaluate(rendered, platform, jobs)
     problems = report.schema.problems + [f.as_problem() for f in report.denials]
     if problems:
         raise PolicyDenied(f"{len(problems)} check(s) failed; nothing was written", problems)
     return report
 
 
-def evaluate(rendered: Rendered, platform: Platform) -> Report:
-    versions = {e.id: e.kubernetes_version for e in platform.environments.values()}
-    report = Report(schema=kubeschema.check_tree(rendered.tree, versions))
-    for env_render in rendered.envs:
-        documents = list(_documents(env_render, rendered.tree))
-        sources = _sources(env_render, documents)
-        for set_name, mode in sorted(env_render.env.policies.items()):
-            if mode == "off":
-                continue
-            policies = PolicySet(
-                platform.policies[set_name], data={"renderer": {"env": _env_data(env_render)}}
-            )
-            for path, document in documents:
-                results, counts = policies.check(path, document)
-                report.counts.add(counts)
-                report.findings += [_finding(env_render, set_name, mode, r, sources) for r in results]
-            if policies.combined:
-                results, counts = policies.check_combined(documents)
-                report.counts.add(counts)
-                report.findings += [_finding(env_render, set_name, mode, r, sources) for r in results]
+def evaluate(rendered: Rendered, platform: Platform, jobs: int = 1) -> Report:
+    """Each environment is checked on its own (in worker processes with jobs > 1); merged in order."""
+    shared = {p: d for p, d in rendered.tree.items() if p.startswith("terraform/modules/")}
+    if jobs <= 1 or len(rendered.envs) <= 1:
+        parts = [_evaluate_env(r, shared, platform) for r in rendered.envs]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(jobs, len(rendered.envs))) as pool:
+            futures = [pool.submit(_evaluate_env, r, shared, platform) for r in rendered.envs]
+            parts = [f.result() for f in futures]
+    report = Report()
+    for part in parts:
+        report.findings += part.findings
+        report.counts.add(part.counts)
+        report.schema.checked += part.schema.checked
+        report.schema.problems += part.schema.problems
+        for kind, n in part.schema.unchecked.items():
+            report.schema.unchecked[kind] = report.schema.unchecked.get(kind, 0) + n
+    return report
+
+
+def _evaluate_env(env_render: EnvRender, shared: Mapping[str, bytes], platform: Platform) -> Report:
+    tree = {**env_render.tree, **shared}
+    report = Report(
+        schema=kubeschema.check_tree(env_render.tree, {env_render.env.id: env_render.env.kubernetes_version})
+    )
+    documents = list(_documents(env_render, tree))
+    sources = _sources(env_render, documents)
+    for set_name, mode in sorted(env_render.env.policies.items()):
+        if mode == "off":
+            continue
+        policies = PolicySet(platform.policies[set_name], data={"renderer": {"env": _env_data(env_render)}})
+        for path, document in documents:
+            results, counts = policies.check(path, document)
+            report.counts.add(counts)
+            report.findings += [_finding(env_render, set_name, mode, r, sources) for r in results]
+        if policies.combined:
+            results, counts = policies.check_combined(documents)
+            report.counts.add(counts)
+            report.findings += [_finding(env_render, set_name, mode, r, sources) for r in results]
     return report
 
 

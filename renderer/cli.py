@@ -91,7 +91,7 @@ def validate(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
     from renderer import settings, validation
 
     base = settings.find_root(root, os.environ)
-    summary = validation.validate(base, list(paths))
+    summary = validation.validate(base, list(paths), settings.jobs(os.environ))
     if fmt == "json":
         click.echo(json.dumps({"ok": True, **summary}, indent=2, sort_keys=True))
     else:
@@ -155,9 +155,12 @@ def render(
     base = settings.find_root(root, os.environ)
     inputs = settings.load(base, list(apps))
     rendered = pipeline.render(
-        inputs.platform, inputs.apps, list(envs) or None, pipeline.Options(_images(images))
+        inputs.platform,
+        inputs.apps,
+        list(envs) or None,
+        pipeline.Options(_images(images), settings.jobs(os.environ)),
     )
-    report = checks.enforce(rendered, inputs.platform)
+    report = checks.enforce(rendered, inputs.platform, settings.jobs(os.environ))
     for warning in report.warnings:
         click.echo(warning.render(), err=True)
     result = writer.write_tree(
@@ -206,9 +209,9 @@ def _platform_commit(root: str) -> str:
 
 
 def _check(rendered: Any, platform: Any) -> list[str]:
-    from renderer import checks
+    from renderer import checks, settings
 
-    return [f.render() for f in checks.enforce(rendered, platform).warnings]
+    return [f.render() for f in checks.enforce(rendered, platform, settings.jobs(os.environ)).warnings]
 
 
 @main.command()
@@ -263,6 +266,7 @@ def publish(
         destroyed=destroyed,
         provenance=publishing.Provenance.from_environ(os.environ, _platform_commit(base)),
         platform_digest=settings.platform_digest(base),
+        jobs=settings.jobs(os.environ),
     )
     outcomes = publishing.publish(
         platform, req, os.environ, _check, gitlab.MergeRequests(*gl) if gl else None

@@ -25,6 +25,7 @@ def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) 
         direct_only=True,
         provenance=publish.Provenance("examples", "embedded", platform_commit),
         platform_digest=settings.platform_digest(root),
+        jobs=settings.jobs(environ),
     )
     outcome = publish.publish(inputs.platform, req, environ, _check)[0]
     checkout = os.path.join(os.path.dirname(os.path.abspath(bare)), "checkout")
@@ -51,7 +52,7 @@ def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) 
 
 
 def _check(rendered: Any, platform: Any) -> list[str]:
-    return [f.render() for f in checks.enforce(rendered, platform).warnings]
+    return [f.render() for f in checks.enforce(rendered, platform, settings.jobs(os.environ)).warnings]
 
 
 def loader_files(checkout: str) -> list[str]:

@@ -59,6 +59,9 @@ class InputError(RendererError):
         self._problems = sorted(set(problems))
         super().__init__("\n".join(p.render() for p in self._problems))
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[list[Problem]]]:
+        return (InputError, (self._problems,))  # crosses process boundaries whole
+
     def problems(self) -> list[Problem]:
         return list(self._problems)
 
@@ -86,6 +89,9 @@ class Located(Exception):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem.render())
         self.problem = problem
+
+    def __reduce__(self) -> tuple[type[Located], tuple[Problem]]:
+        return (type(self), (self.problem,))
 
 
 class Collector:

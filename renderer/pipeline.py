@@ -30,6 +30,7 @@ PROFILE_ANNOTATION = "renderer.platform/profile"
 @dataclass(frozen=True, slots=True)
 class Options:
     images: Mapping[str, str] = field(default_factory=dict)  # "workload[.container]" or "" → image
+    jobs: int = 1  # environments rendered in parallel processes; the output is the same either way
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +153,12 @@ def render(
 ) -> Rendered:
     envs = select_envs(platform, env_ids)
     results, tree, problems = [], {}, Collector()
-    for env in envs:
-        try:
-            result = render_env(platform, apps, env, options)
-        except InputError as exc:
-            problems.extend(exc.problems())
+    for outcome in _each_env(platform, apps, envs, options):
+        if isinstance(outcome, InputError):
+            problems.extend(outcome.problems())
             continue
-        results.append(result)
-        tree.update(result.tree)
+        results.append(outcome)
+        tree.update(outcome.tree)
     problems.raise_if_any()
     for name, files in sorted(platform.modules.items()):
         for file, data in sorted(files.items()):
@@ -167,6 +166,28 @@ def render(
     owned = [p for env in envs for p in (f"kubernetes/{env.id}/", f"terraform/{env.id}/")]
     owned.append(f"{terraform.MODULES_DIR}/")
     return Rendered(tuple(results), tree, tuple(owned))
+
+
+def _render_or_error(
+    platform: Platform, apps: Sequence[App], env: Environment, options: Options
+) -> EnvRender | InputError:
+    try:
+        return render_env(platform, apps, env, options)
+    except InputError as exc:
+        return exc
+
+
+def _each_env(
+    platform: Platform, apps: Sequence[App], envs: Sequence[Environment], options: Options
+) -> list[EnvRender | InputError]:
+    """Environments are independent: with jobs > 1 they render in worker processes, in env order."""
+    if options.jobs <= 1 or len(envs) <= 1:
+        return [_render_or_error(platform, apps, env, options) for env in envs]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(options.jobs, len(envs))) as pool:
+        futures = [pool.submit(_render_or_error, platform, apps, env, options) for env in envs]
+        return [f.result() for f in futures]
 
 
 def finish(tree_after: Mapping[str, bytes], platform: Platform) -> bytes:

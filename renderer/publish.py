@@ -75,6 +75,7 @@ class Request:
     backoff: float = 0.05
     direct_only: bool = False  # the local demo: every environment straight to main
     platform_digest: str = ""  # hash of platform inputs; lets an unchanged app publish skip the render
+    jobs: int = 1  # worker processes for the render
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +205,7 @@ def _render_into(
         del apps[name]
     ids = [e.id for e in envs]
     rendered = pipeline.render(
-        platform, tuple(apps[k] for k in sorted(apps)), ids, pipeline.Options(req.images)
+        platform, tuple(apps[k] for k in sorted(apps)), ids, pipeline.Options(req.images, req.jobs)
     )
     warnings = check(rendered, platform) if check is not None else []
     owned_apps = sorted(apps) if req.all_apps else sorted(set(given) | set(req.remove_apps))

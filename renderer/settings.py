@@ -22,6 +22,12 @@ def find_root(given: str | None, environ: Mapping[str, str]) -> str:
     raise UsageError("no project root found: pass --root pointing at a platform-config checkout")
 
 
+def jobs(environ: Mapping[str, str]) -> int:
+    """Worker processes for rendering and checks: RENDERER_JOBS, else one per CPU."""
+    given = environ.get("RENDERER_JOBS", "")
+    return int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
+
+
 def platform_digest(root: str) -> str:
     """sha256 over every file the platform team owns (environments, platform-config, policies)."""
     h = hashlib.sha256()

@@ -11,12 +11,14 @@ from renderer import checks, pipeline, settings
 PLACEHOLDER_IMAGE = "registry.example.com/validate/placeholder:0"
 
 
-def validate(root: str, paths: Sequence[str]) -> dict[str, Any]:
+def validate(root: str, paths: Sequence[str], jobs: int = 1) -> dict[str, Any]:
     """Paths may be app directories or single Score files (their directory is the app)."""
     dirs = sorted({p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)) for p in paths})
     inputs = settings.load(root, dirs)
-    rendered = pipeline.render(inputs.platform, inputs.apps, None, pipeline.Options({"": PLACEHOLDER_IMAGE}))
-    report = checks.enforce(rendered, inputs.platform)
+    rendered = pipeline.render(
+        inputs.platform, inputs.apps, None, pipeline.Options({"": PLACEHOLDER_IMAGE}, jobs)
+    )
+    report = checks.enforce(rendered, inputs.platform, jobs)
     return {
         "apps": len(inputs.apps),
         "workloads": sum(len(a.workloads) for a in inputs.apps),

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from click.testing import Result
 
-from renderer import pipeline, settings
+from renderer import checks, loader, pipeline, settings
+from renderer.errors import InputError
 from renderer.policy import kubeschema
 from tests.conftest import ROOT, run_renderer
 
@@ -209,3 +210,22 @@ def test_terraform_accepts_every_rendered_project(tmp_path: Path, cli: Callable[
         assert json.loads(check.stdout)["valid"] is True, check.stdout
     if not downloaded:
         pytest.skip("configuration parsed; `terraform validate` needs providers from the registry")
+
+
+def test_parallel_render_is_byte_identical_and_keeps_errors(project: Path) -> None:
+    platform = loader.load_platform(str(ROOT))
+    apps = loader.load_apps(loader.example_app_dirs(str(ROOT)), str(ROOT))
+    serial = pipeline.render(platform, apps, None, pipeline.Options(jobs=1))
+    parallel = pipeline.render(platform, apps, None, pipeline.Options(jobs=3))
+    assert serial.tree == parallel.tree
+    report_serial = checks.evaluate(serial, platform, jobs=1)
+    report_parallel = checks.evaluate(parallel, platform, jobs=3)
+    assert report_serial.findings == report_parallel.findings
+    assert report_serial.schema.checked == report_parallel.schema.checked
+    bad = project / "examples/apps/shop/score.yaml"
+    bad.write_text(bad.read_text().replace("${resources.db.port}", "${resources.db.nope}"))
+    broken = loader.load_apps(loader.example_app_dirs(str(project)), str(project))
+    with pytest.raises(InputError) as err:
+        pipeline.render(platform, broken, None, pipeline.Options(jobs=3))
+    envs = {p.message.split("(")[0] for p in err.value.problems()}
+    assert len(err.value.problems()) == 3 and len(envs) == 1  # the same problem, once per environment
