@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,11 +190,11 @@ def _each_env(
         return [f.result() for f in futures]
 
 
-def finish(tree_after: Mapping[str, bytes], platform: Platform) -> bytes:
+def finish(paths: Collection[str], platform: Platform) -> bytes:
     """atlantis.yaml is derived from the Terraform projects present after a write."""
     dirs = [
         p.rsplit("/", 1)[0]
-        for p in tree_after
+        for p in paths
         if p.startswith("terraform/")
         and p.endswith("/main.tf.json")
         and not p.startswith(terraform.MODULES_DIR)

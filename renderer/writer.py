@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from renderer.errors import UsageError
@@ -43,9 +43,9 @@ def write_tree(
     root: str,
     tree: Mapping[str, bytes],
     prefixes: Sequence[str],
-    derived: Mapping[str, Callable[[Mapping[str, bytes]], bytes]] | None = None,
+    derived: Mapping[str, Callable[[Collection[str]], bytes]] | None = None,
 ) -> WriteResult:
-    """Replace everything under `prefixes` by `tree`; then write each derived file from the result."""
+    """Replace everything under `prefixes` by `tree`; then write each derived file from the paths present."""
     os.makedirs(root, exist_ok=True)
     for path in tree:
         if not owned(path, prefixes):
@@ -57,19 +57,15 @@ def write_tree(
             os.remove(existing[path])
             deleted.append(path)
             _prune(root, os.path.dirname(existing[path]))
-    final: dict[str, bytes] = {}
     for path, data in sorted(tree.items()):
-        final[path] = data
         if _write_if_changed(root, path, data):
             written.append(path)
         else:
             unchanged += 1
     if derived:
-        for path in existing:
-            if path not in final and not owned(path, prefixes) and path.startswith(("terraform/",)):
-                final[path] = b""
+        present = set(tree) | {p for p in existing if not owned(p, prefixes)}
         for path, make in sorted(derived.items()):
-            if _write_if_changed(root, path, make(final)):
+            if _write_if_changed(root, path, make(present)):
                 written.append(path)
     return WriteResult(tuple(written), tuple(deleted), unchanged)
 
