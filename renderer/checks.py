@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,15 @@ def enforce(rendered: Rendered, platform: Platform, jobs: int = 1) -> Report:
     if problems:
         raise PolicyDenied(f"{len(problems)} check(s) failed; nothing was written", problems)
     return report
+
+
+def warnings_after_enforce(jobs: int) -> Callable[[Rendered, Platform], list[str]]:
+    """The checker publish and demo run before writing: raises on denial, returns the warnings."""
+
+    def check(rendered: Rendered, platform: Platform) -> list[str]:
+        return [f.render() for f in enforce(rendered, platform, jobs).warnings]
+
+    return check
 
 
 def evaluate(rendered: Rendered, platform: Platform, jobs: int = 1) -> Report:

@@ -208,12 +208,6 @@ def _platform_commit(root: str) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else "unknown"
 
 
-def _check(rendered: Any, platform: Any) -> list[str]:
-    from renderer import checks, settings
-
-    return [f.render() for f in checks.enforce(rendered, platform, settings.jobs(os.environ)).warnings]
-
-
 @main.command()
 @click.option("--env-repo", "url", required=True, help="Environment repo: path or git URL.")
 @click.option(
@@ -247,7 +241,7 @@ def publish(
     fmt: str,
 ) -> None:
     """Render, commit what changed and push to the environment repo (CI runs this)."""
-    from renderer import gitlab, loader, settings
+    from renderer import checks, gitlab, loader, settings
     from renderer import publish as publishing
 
     _exclusive(envs, all_envs)
@@ -269,7 +263,11 @@ def publish(
         jobs=settings.jobs(os.environ),
     )
     outcomes = publishing.publish(
-        platform, req, os.environ, _check, gitlab.MergeRequests(*gl) if gl else None
+        platform,
+        req,
+        os.environ,
+        checks.warnings_after_enforce(req.jobs),
+        gitlab.MergeRequests(*gl) if gl else None,
     )
     _report(outcomes, fmt)
 
@@ -348,10 +346,11 @@ def policy() -> None:
 @handled
 def policy_test(directory: str | None, root: str | None, fmt: str) -> None:
     """Run the policies' own *_test.rego unit tests, as `opa test` does."""
+    from renderer import settings
     from renderer.errors import PolicyDenied
     from renderer.policy import conftest
 
-    base = directory or os.path.join(settings_root(root), "policies")
+    base = directory or os.path.join(settings.find_root(root, os.environ), "policies")
     outcomes = conftest.run_tests(conftest.read_source(base))
     failed = [o for o in outcomes if not o.passed]
     if fmt == "json":
@@ -370,9 +369,3 @@ def policy_test(directory: str | None, root: str | None, fmt: str) -> None:
         raise PolicyDenied(
             "no policy tests found" if not outcomes else f"{len(failed)} policy test(s) failed"
         )
-
-
-def settings_root(root: str | None) -> str:
-    from renderer import settings
-
-    return settings.find_root(root, os.environ)

@@ -27,7 +27,7 @@ def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) 
         platform_digest=settings.platform_digest(root),
         jobs=settings.jobs(environ),
     )
-    outcome = publish.publish(inputs.platform, req, environ, _check)[0]
+    outcome = publish.publish(inputs.platform, req, environ, checks.warnings_after_enforce(req.jobs))[0]
     checkout = os.path.join(os.path.dirname(os.path.abspath(bare)), "checkout")
     _refresh_checkout(bare, checkout, environ)
     files = loader_files(checkout)
@@ -49,10 +49,6 @@ def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) 
             f.rsplit("/", 1)[0] for f in files if f.endswith("main.tf.json") and "/modules/" not in f
         ),
     }
-
-
-def _check(rendered: Any, platform: Any) -> list[str]:
-    return [f.render() for f in checks.enforce(rendered, platform, settings.jobs(os.environ)).warnings]
 
 
 def loader_files(checkout: str) -> list[str]:

@@ -43,6 +43,14 @@ def publish_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "renderer", "publish", "--root", str(ROOT), *args]
 
 
+def store_app(tmp_path: Path) -> Path:
+    """An app whose one workload has an S3 bucket: it owns a Terraform project."""
+    app = tmp_path / "apps" / "store"
+    resources = "resources:\n  bucket:\n    type: s3\n"
+    write(app / "score.yaml", SIMPLE.format(name="files", tag="1", greeting="x") + resources)
+    return app
+
+
 def pub(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return run_renderer("publish", "--root", str(ROOT), *args, env=env)
 
@@ -115,11 +123,7 @@ def test_change_removal_and_app_removal(bare_repo: Path, tmp_path: Path) -> None
 
 
 def test_terraform_is_emptied_before_it_goes(bare_repo: Path, tmp_path: Path) -> None:
-    app = tmp_path / "apps" / "store"
-    write(
-        app / "score.yaml",
-        SIMPLE.format(name="files", tag="1", greeting="x") + "resources:\n  bucket:\n    type: s3\n",
-    )
+    app = store_app(tmp_path)
     assert pub("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev").returncode == 0
     project = "terraform/dev/store/main.tf.json"
     assert "module" in json.loads(show(bare_repo, project))
@@ -138,11 +142,7 @@ def test_terraform_is_emptied_before_it_goes(bare_repo: Path, tmp_path: Path) ->
 
 
 def test_destroyed_flag_refuses_a_project_with_resources(bare_repo: Path, tmp_path: Path) -> None:
-    app = tmp_path / "apps" / "store"
-    write(
-        app / "score.yaml",
-        SIMPLE.format(name="files", tag="1", greeting="x") + "resources:\n  bucket:\n    type: s3\n",
-    )
+    app = store_app(tmp_path)
     assert pub("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev").returncode == 0
     write(app / "score.yaml", SIMPLE.format(name="files", tag="1", greeting="x"))
     result = pub("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev", "--destroyed", "dev/store")
