@@ -97,6 +97,7 @@ def validate(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
     else:
         for warning in summary["warnings"]:
             click.echo(warning, err=True)
+        click.echo(summary["schema"], err=True)
         click.echo(
             f"ok: {summary['workloads']} workloads in {summary['apps']} apps, "
             f"{summary['environments']} environments, {summary['definitions']} resource "
@@ -150,6 +151,7 @@ def render(
 ) -> None:
     """Render into DIR as the environment repo would hold it. Pure: no git."""
     from renderer import checks, pipeline, settings, writer
+    from renderer.policy import kubeschema
 
     _exclusive(envs, all_envs)
     base = settings.find_root(root, os.environ)
@@ -163,6 +165,7 @@ def render(
     report = checks.enforce(rendered, inputs.platform, settings.jobs(os.environ))
     for warning in report.warnings:
         click.echo(warning.render(), err=True)
+    click.echo(kubeschema.summary(report.schema), err=True)
     result = writer.write_tree(
         out,
         rendered.tree,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from renderer import checks, pipeline, settings
+from renderer.policy import kubeschema
 
 PLACEHOLDER_IMAGE = "registry.example.com/validate/placeholder:0"
 
@@ -27,4 +28,5 @@ def validate(root: str, paths: Sequence[str], jobs: int = 1) -> dict[str, Any]:
         "profiles": len(inputs.platform.profiles),
         "policy_sets": len(inputs.platform.policies),
         "warnings": [f.render() for f in report.warnings],
+        "schema": kubeschema.summary(report.schema),
     }

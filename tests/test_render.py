@@ -229,3 +229,13 @@ def test_parallel_render_is_byte_identical_and_keeps_errors(project: Path) -> No
         pipeline.render(platform, broken, None, pipeline.Options(jobs=3))
     envs = {p.message.split("(")[0] for p in err.value.problems()}
     assert len(err.value.problems()) == 3 and len(envs) == 1  # the same problem, once per environment
+
+
+def test_render_reports_what_the_schema_did_not_check(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    result = cli("render", "--root", str(ROOT), "--env", "dev", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0
+    line = next(x for x in result.output.splitlines() if "against the Kubernetes schema" in x)
+    assert line.startswith(
+        "37 objects valid against the Kubernetes schema; not checked (no schema shipped): "
+    )
+    assert "external-secrets.io/v1beta1/ExternalSecret ×9" in line
