@@ -163,22 +163,26 @@ def render(
         pipeline.Options(_images(images), settings.jobs(os.environ)),
     )
     report = checks.enforce(rendered, inputs.platform, settings.jobs(os.environ))
-    for warning in report.warnings:
-        click.echo(warning.render(), err=True)
-    click.echo(kubeschema.summary(report.schema), err=True)
     result = writer.write_tree(
         out,
         rendered.tree,
         rendered.owned,
         {"atlantis.yaml": lambda t: pipeline.finish(t, inputs.platform)},
     )
+    warnings = [w.render() for w in report.warnings]
+    schema = kubeschema.summary(report.schema)
     summary = {
         "out": os.path.abspath(out),
         "files": len(rendered.tree),
         "written": len(result.written),
         "deleted": len(result.deleted),
         "environments": ", ".join(e.env.id for e in rendered.envs),
+        "warnings": warnings,
+        "schema": schema,
     }
+    if fmt == "text":
+        for line in [*warnings, schema]:
+            click.echo(line, err=True)
     click.echo(
         json.dumps(summary, indent=2, sort_keys=True)
         if fmt == "json"
