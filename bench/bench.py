@@ -18,7 +18,12 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from renderer import checks, loader, pipeline, publish, settings, writer  # noqa: E402
+from renderer import pipeline
+from renderer.checks import findings as checks
+from renderer.inputs import loader
+from renderer.inputs import roots as settings
+from renderer.publish import delivery as publish
+from renderer.publish import writer
 
 WORKLOAD = """apiVersion: score.dev/v1b1
 metadata:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer.yamlio import Doc
+from renderer.inputs.yamlio import Doc
 
 Json = Any
 

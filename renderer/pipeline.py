@@ -6,14 +6,12 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer import graph as graphs
-from renderer import kubernetes, terraform
 from renderer.errors import Collector, InputError, Located, Problem
-from renderer.kubernetes import ANNOTATION_UID, MANAGED_BY
-from renderer.matching import match_profile
+from renderer.inputs.yamlio import dump
 from renderer.model import App, Environment, Platform, Profile, Workload
-from renderer.resolve import Resolved, resolve
-from renderer.tree import (
+from renderer.render import kubernetes, terraform
+from renderer.render.kubernetes import ANNOTATION_UID, MANAGED_BY
+from renderer.render.tree import (
     CLUSTER_SCOPED,
     SHARED,
     Tree,
@@ -22,7 +20,9 @@ from renderer.tree import (
     add_objects,
     safe_join,
 )
-from renderer.yamlio import dump
+from renderer.resolve import graph as graphs
+from renderer.resolve.matching import match_profile
+from renderer.resolve.nodes import Resolved, resolve
 
 PROFILE_ANNOTATION = "renderer.platform/profile"
 

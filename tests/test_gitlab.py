@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from renderer.adapters.gitlab import MergeRequests
 from renderer.errors import PublishError
-from renderer.gitlab import MergeRequests
 from tests.conftest import ROOT, git, run_renderer
 from tests.fake_gitlab import TOKEN, FakeGitLab
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from renderer.inputs.placeholders import RefError, expand, find_refs, lookup, split_ref, substitute
 from renderer.model import SecretRef
-from renderer.placeholders import RefError, expand, find_refs, lookup, split_ref, substitute
 
 CTX: dict[str, Any] = {
     "metadata": {"name": "web", "annotations": {"a.b/c": "dotted", "n": "x"}},

@@ -11,10 +11,12 @@ import pytest
 import yaml
 from click.testing import Result
 
-from renderer import loader, pipeline, templates
+from renderer import pipeline
 from renderer.errors import EXIT_INVALID, EXIT_USAGE
-from renderer.templates import TemplateFailure
-from renderer.yamlio import load_text
+from renderer.inputs import loader
+from renderer.inputs.yamlio import load_text
+from renderer.resolve import templates
+from renderer.resolve.templates import TemplateFailure
 from tests.conftest import ROOT, write
 
 DEF = """apiVersion: renderer.platform/v1
@@ -235,7 +237,7 @@ def test_developer_strings_are_never_templates(
 
 
 def test_terraform_strings_from_inputs_stay_literal() -> None:
-    from renderer.drivers.terraform import escape_terraform
+    from renderer.resolve.drivers.module import escape_terraform
 
     assert escape_terraform({"a": ["${x}", "%{ if y }"]}) == {"a": ["$${x}", "%%{ if y }"]}
 

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from renderer import loader, pipeline, publish
+from renderer import pipeline
 from renderer.errors import EXIT_PUBLISH, PublishError
+from renderer.inputs import loader
+from renderer.publish import delivery as publish
 from tests.conftest import ROOT, git, run_renderer, write
 
 SIMPLE = """apiVersion: score.dev/v1b1
@@ -303,7 +305,7 @@ def test_https_token_never_shows(tmp_path: Path) -> None:
     assert result.returncode == EXIT_PUBLISH
     assert "git ls-remote failed" in result.stderr
     assert token not in result.stdout + result.stderr
-    from renderer.gitrepo import git_env
+    from renderer.adapters.gitrepo import git_env
 
     env = git_env({"PATH": "/bin", "RENDERER_GIT_TOKEN": token})
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader" and token not in env["GIT_CONFIG_VALUE_0"]
@@ -312,7 +314,7 @@ def test_https_token_never_shows(tmp_path: Path) -> None:
 def test_unchanged_app_publish_skips_the_render(
     tmp_path: Path, bare_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from renderer import settings
+    from renderer.inputs import roots as settings
 
     platform = loader.load_platform(str(ROOT))
     app = loader.load_apps([str(make_app(tmp_path / "apps", "solo", {"alpha": "x"}))], str(ROOT))

@@ -14,9 +14,12 @@ import pytest
 import yaml
 from click.testing import Result
 
-from renderer import checks, loader, pipeline, settings
+from renderer import pipeline
+from renderer.checks import findings as checks
+from renderer.checks import kubeschema
 from renderer.errors import InputError
-from renderer.policy import kubeschema
+from renderer.inputs import loader
+from renderer.inputs import roots as settings
 from tests.conftest import ROOT, run_renderer
 
 CASES = ROOT / "tests" / "cases"

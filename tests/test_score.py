@@ -13,10 +13,10 @@ import pytest
 from click.testing import Result
 from jsonschema import Draft202012Validator
 
-from renderer import schema
 from renderer.errors import EXIT_INVALID
-from renderer.score import upgrade
-from renderer.yamlio import load_text
+from renderer.inputs import schema
+from renderer.inputs.score import upgrade
+from renderer.inputs.yamlio import load_text
 from tests.conftest import write
 
 BASE: dict[str, Any] = {

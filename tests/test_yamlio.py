@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from renderer.yamlio import YamlLoadError, dump, format_path, load_text
+from renderer.inputs.yamlio import YamlLoadError, dump, format_path, load_text
 
 
 def test_yaml_12_keeps_yes_and_on_as_strings() -> None:

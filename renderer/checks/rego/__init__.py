@@ -1,0 +1,1 @@
+"""Rego: the engine behind a small interface (`engine`) and conftest's semantics on top (`policyset`)."""

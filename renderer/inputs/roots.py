@@ -1,0 +1,85 @@
+"""Where the inputs are: the project root and the app directories a command works on."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from renderer.errors import UsageError
+from renderer.inputs import loader
+from renderer.model import App, Platform
+
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def find_root(given: str | None, environ: Mapping[str, str]) -> str:
+    """--root, else $RENDERER_ROOT, else the current directory, else the repo we ship in."""
+    for candidate in (given, environ.get("RENDERER_ROOT"), os.getcwd(), PACKAGE_ROOT):
+        if candidate and os.path.isdir(os.path.join(candidate, "environments")):
+            return os.path.abspath(candidate)
+    raise UsageError("no project root found: pass --root pointing at a platform-config checkout")
+
+
+def jobs(environ: Mapping[str, str]) -> int:
+    """Worker processes for rendering and checks: RENDERER_JOBS, else one per CPU."""
+    given = environ.get("RENDERER_JOBS", "")
+    return int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
+
+
+def platform_digest(root: str) -> str:
+    """sha256 over every file the platform team owns (environments, platform-config, policies)."""
+    h = hashlib.sha256()
+    for top in ("environments", "platform-config", "policies"):
+        for base, dirs, files in os.walk(os.path.join(root, top)):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(base, name)
+                with open(path, "rb") as fh:
+                    h.update(
+                        os.path.relpath(path, root).encode() + b"\0" + hashlib.sha256(fh.read()).digest()
+                    )
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    root: str
+    platform: Platform
+    apps: tuple[App, ...]
+
+
+def app_dirs(root: str, names: Sequence[str]) -> list[str]:
+    """App arguments are directories, or ids of the shipped example apps."""
+    if not names:
+        return loader.example_app_dirs(root)
+    out = []
+    for name in names:
+        if os.path.isdir(name):
+            out.append(os.path.abspath(name))
+        elif os.path.isdir(os.path.join(root, "examples", "apps", name)):
+            out.append(os.path.join(root, "examples", "apps", name))
+        else:
+            raise UsageError(f"app '{name}' is neither a directory nor a shipped example app")
+    return out
+
+
+def load(root: str, apps: Sequence[str]) -> Inputs:
+    """Platform and apps together, so one run reports the problems of both."""
+    from renderer.errors import InputError
+
+    problems = []
+    platform = None
+    loaded: tuple[App, ...] = ()
+    try:
+        platform = loader.load_platform(root)
+    except InputError as exc:
+        problems.extend(exc.problems())
+    try:
+        loaded = loader.load_apps(app_dirs(root, apps), root)
+    except InputError as exc:
+        problems.extend(exc.problems())
+    if problems or platform is None:
+        raise InputError(problems)
+    return Inputs(root, platform, loaded)

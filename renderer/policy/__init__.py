@@ -1,1 +1,0 @@
-"""The check stage: Kubernetes schemas and conftest-compatible Rego policies."""

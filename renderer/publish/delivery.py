@@ -1,0 +1,375 @@
+"""`publish`: render into the environment repo, commit only what changed, push with compare-and-swap.
+
+Every attempt starts from the newest remote head, renders every stored app (so shared resources
+and kustomizations see the whole environment), replaces only the paths this publish owns, and
+pushes with a lease on the head it rendered from. A rejected push fetches, re-renders and retries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from renderer import __version__, pipeline
+from renderer.adapters import gitrepo
+from renderer.errors import InputError, PublishError, UsageError
+from renderer.inputs import loader
+from renderer.inputs.yamlio import dump_json
+from renderer.model import App, Environment, Platform
+from renderer.publish import writer
+from renderer.render.terraform import MODULES_DIR
+from renderer.render.tree import SHARED, Tree
+
+STORE = ".render/apps"
+EMPTIED = "emptied by platform-renderer"
+MASS_DELETE_SHARE = 0.5
+MASS_DELETE_MIN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    source_repo: str = "local"
+    source_commit: str = "0000000"
+    platform_commit: str = "unknown"
+    author: str = "platform-renderer <renderer@platform.invalid>"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], platform_commit: str) -> Provenance:
+        """GitLab CI's variables where present; RENDERER_* override them."""
+        get = environ.get
+        return cls(
+            source_repo=get("RENDERER_SOURCE_REPO") or get("CI_PROJECT_URL") or "local",
+            source_commit=get("RENDERER_SOURCE_COMMIT") or get("CI_COMMIT_SHA") or "0000000",
+            platform_commit=get("RENDERER_PLATFORM_COMMIT") or platform_commit,
+            author=get("RENDERER_AUTHOR")
+            or get("CI_COMMIT_AUTHOR")
+            or "platform-renderer <renderer@platform.invalid>",
+        )
+
+    def trailers(self) -> str:
+        return (
+            f"Source-Repo: {self.source_repo}\nSource-Commit: {self.source_commit}\n"
+            f"Platform-Config-Commit: {self.platform_commit}\n"
+            f"Renderer-Version: {__version__}\nRendered-For: {self.author}\n"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    url: str
+    apps: tuple[App, ...] = ()  # new inputs of the apps being published
+    all_apps: bool = False
+    remove_apps: tuple[str, ...] = ()
+    env_ids: tuple[str, ...] = ()
+    images: Mapping[str, str] = field(default_factory=dict)
+    allow_mass_delete: bool = False
+    destroyed: tuple[str, ...] = ()  # "env/app" Terraform projects Atlantis has destroyed
+    provenance: Provenance = Provenance()
+    max_attempts: int = 8
+    backoff: float = 0.05
+    direct_only: bool = False  # the local demo: every environment straight to main
+    platform_digest: str = ""  # hash of platform inputs; lets an unchanged app publish skip the render
+    jobs: int = 1  # worker processes for the render
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    target: str  # branch the group went to
+    envs: tuple[str, ...]
+    commit: str | None
+    attempts: int
+    written: int
+    deleted: int
+    merge_request: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+Checker = Callable[[pipeline.Rendered, Platform], list[str]]  # raises on denial, returns warnings
+MergeRequests = Callable[[str, str, str, str], str]  # (branch, target, title, body) → url
+
+
+def publish(
+    platform: Platform,
+    req: Request,
+    environ: Mapping[str, str],
+    check: Checker | None = None,
+    merge_requests: MergeRequests | None = None,
+    workdir: str | None = None,
+) -> list[Outcome]:
+    if not req.apps and not req.all_apps and not req.remove_apps:
+        raise UsageError("nothing to publish: give --app DIR, --all-apps or --remove-app")
+    envs = pipeline.select_envs(platform, list(req.env_ids) or None)
+    direct = tuple(e for e in envs if e.delivery == "direct" or req.direct_only)
+    reviewed = [e for e in envs if e not in direct]
+    base = workdir or tempfile.mkdtemp(prefix="renderer-publish-")
+    secrets = tuple(v for k, v in environ.items() if "TOKEN" in k or "PASSWORD" in k)
+    outcomes = []
+    try:
+        groups: list[tuple[tuple[Environment, ...], str]] = []
+        if direct:
+            groups.append((direct, "main"))
+        for env in reviewed:
+            groups.append(((env,), f"render/{env.id}/{_scope_name(req)}"))
+        for i, (group, branch) in enumerate(groups):
+            path = os.path.join(base, f"clone-{i}")
+            repo = gitrepo.open_clone(req.url, path, "main", environ, secrets)
+            outcome = _publish_group(platform, req, repo, group, branch, check)
+            if branch != "main" and outcome.commit and merge_requests is not None:
+                title = f"render({group[0].id}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
+                url = merge_requests(branch, "main", title, _mr_body(outcome, req))
+                outcome = dataclasses.replace(outcome, merge_request=url)
+            outcomes.append(outcome)
+    finally:
+        if workdir is None:
+            shutil.rmtree(base, ignore_errors=True)
+    return outcomes
+
+
+def _scope_name(req: Request) -> str:
+    if req.all_apps:
+        return "all-apps"
+    names = sorted({a.id for a in req.apps} | set(req.remove_apps))
+    return "+".join(names)
+
+
+def _mr_body(outcome: Outcome, req: Request) -> str:
+    warnings = "".join(f"- {w}\n" for w in outcome.warnings) or "- none\n"
+    return (
+        f"Policy warnings:\n{warnings}\n"
+        f"Rendered by platform-renderer {__version__} for {_scope_name(req)}.\n\n"
+        f"- environments: {', '.join(outcome.envs)}\n- files written: {outcome.written}\n"
+        f"- files deleted: {outcome.deleted}\n- commit: {outcome.commit}\n\n"
+        f"{req.provenance.trailers()}"
+    )
+
+
+def _publish_group(
+    platform: Platform,
+    req: Request,
+    repo: gitrepo.Repo,
+    envs: tuple[Environment, ...],
+    branch: str,
+    check: Checker | None,
+) -> Outcome:
+    rng = random.Random()  # jitter only: it never reaches the output
+    for attempt in range(1, req.max_attempts + 1):
+        head = gitrepo.fetch(repo, "main")
+        if branch == "main" and _already_published(req, repo.path, [e.id for e in envs]):
+            return Outcome(branch, tuple(e.id for e in envs), None, attempt, 0, 0)
+        expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
+        result, warnings = _render_into(platform, req, repo.path, envs, check)
+        subject = (
+            f"render({','.join(e.id for e in envs)}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
+        )
+        body = (
+            f"{len(result.written)} files written, {len(result.deleted)} deleted.\n\n"
+            f"{req.provenance.trailers()}"
+        )
+        commit = gitrepo.commit_all(repo, f"{subject}\n\n{body}", req.provenance.author)
+        if commit is None:
+            return Outcome(branch, tuple(e.id for e in envs), None, attempt, 0, 0)
+        if gitrepo.push_cas(repo, branch, expected, force=branch != "main"):
+            if not gitrepo.contains(repo, branch, commit):
+                raise PublishError(f"pushed {commit[:12]} but {branch} on the remote lacks it")
+            return Outcome(
+                branch,
+                tuple(e.id for e in envs),
+                commit,
+                attempt,
+                len(result.written),
+                len(result.deleted),
+                warnings=tuple(warnings),
+            )
+        time.sleep(rng.uniform(0, req.backoff * 2 ** min(attempt, 6)))
+    raise PublishError(
+        f"gave up after {req.max_attempts} attempts: {branch} kept moving "
+        "(other publishers); run the job again"
+    )
+
+
+def _render_into(
+    platform: Platform, req: Request, root: str, envs: Sequence[Environment], check: Checker | None
+) -> tuple[writer.WriteResult, list[str]]:
+    stored = _stored_apps(root)
+    given = {a.id: a for a in req.apps}
+    apps = {**stored, **given}
+    for name in req.remove_apps:
+        if name not in apps:
+            raise UsageError(f"cannot remove app '{name}': the environment repo has no such app")
+        del apps[name]
+    ids = [e.id for e in envs]
+    rendered = pipeline.render(
+        platform, tuple(apps[k] for k in sorted(apps)), ids, pipeline.Options(req.images, req.jobs)
+    )
+    warnings = check(rendered, platform) if check is not None else []
+    owned_apps = sorted(apps) if req.all_apps else sorted(set(given) | set(req.remove_apps))
+    prefixes = _owned_prefixes(ids, owned_apps, req.all_apps)
+    tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
+    for app_id in owned_apps:
+        if app_id in apps:
+            tree.update(_store_inputs(apps[app_id], rendered, req))
+    existing = writer.list_files(root)
+    _terraform_tombstones(tree, existing, prefixes, req.destroyed, platform)
+    if not req.allow_mass_delete:
+        _mass_delete_guard(tree, existing, prefixes, ids)
+    written = writer.write_tree(
+        root, tree, prefixes, {"atlantis.yaml": lambda t: pipeline.finish(t, platform)}
+    )
+    return written, warnings
+
+
+def _owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: bool) -> list[str]:
+    """A platform-wide publish owns whole environments; an app publish its app and the shared parts."""
+    prefixes = [f"{MODULES_DIR}/"]
+    if platform_wide:
+        prefixes.append(f"{STORE}/")
+        return prefixes + [p for env in env_ids for p in (f"kubernetes/{env}/", f"terraform/{env}/")]
+    for env in env_ids:
+        prefixes += [
+            f"kubernetes/{env}/kustomization.yaml",
+            f"kubernetes/{env}/{SHARED}/",
+            f"terraform/{env}/{SHARED}/",
+        ]
+        prefixes += [p for a in apps for p in (f"kubernetes/{env}/{a}/", f"terraform/{env}/{a}/")]
+    return prefixes + [f"{STORE}/{a}/" for a in apps]
+
+
+def _stored_apps(root: str) -> dict[str, App]:
+    store = os.path.join(root, STORE)
+    if not os.path.isdir(store):
+        return {}
+    dirs = [os.path.join(store, d) for d in sorted(os.listdir(store))]
+    try:
+        return {a.id: a for a in loader.load_apps(dirs, root)}
+    except InputError as exc:
+        raise PublishError("the environment repo's stored inputs do not load:\n" + str(exc)) from None
+
+
+def _app_inputs(app: App) -> Tree:
+    """The app's Score inputs as they are stored in the environment repo."""
+    out: Tree = {}
+    base = f"{STORE}/{app.id}"
+    for wl in app.workloads:
+        with open(os.path.join(app.directory, wl.rel), "rb") as fh:
+            out[f"{base}/{wl.rel}"] = fh.read()
+        for source, data in wl.sources.items():
+            rel = os.path.normpath(source).replace(os.sep, "/")
+            if rel.startswith("../") or os.path.isabs(rel):
+                raise UsageError(f"{wl.file}: file source {source!r} lies outside the app directory")
+            out[f"{base}/{rel}"] = data
+    overrides = os.path.join(app.directory, "overrides")
+    for env_id in app.variants:
+        for name in sorted(os.listdir(os.path.join(overrides, env_id))):
+            with open(os.path.join(overrides, env_id, name), "rb") as fh:
+                out[f"{base}/overrides/{env_id}/{name}"] = fh.read()
+    return out
+
+
+def inputs_digest(req: Request, inputs: Tree, env_ids: Sequence[str]) -> str:
+    """Everything a render of one app depends on; empty when the platform digest is unknown."""
+    if not req.platform_digest:
+        return ""
+    h = hashlib.sha256()
+    for part in (
+        __version__,
+        req.platform_digest,
+        ",".join(env_ids),
+        json.dumps(dict(req.images), sort_keys=True),
+    ):
+        h.update(part.encode() + b"\0")
+    for path in sorted(inputs):
+        h.update(path.encode() + b"\0" + hashlib.sha256(inputs[path]).digest())
+    return h.hexdigest()
+
+
+def _already_published(req: Request, root: str, env_ids: Sequence[str]) -> bool:
+    """An app publish whose inputs, platform and renderer match what was last published: no render."""
+    if req.all_apps or req.remove_apps or req.destroyed or not req.apps:
+        return False
+    for app in req.apps:
+        digest = inputs_digest(req, _app_inputs(app), env_ids)
+        try:
+            with open(os.path.join(root, STORE, app.id, "index.json"), encoding="utf-8") as fh:
+                stored = json.load(fh).get("digest")
+        except (OSError, ValueError):
+            return False
+        if not digest or stored != digest:
+            return False
+    return True
+
+
+def _store_inputs(app: App, rendered: pipeline.Rendered, req: Request) -> Tree:
+    """The app's Score inputs, so a platform change re-renders it without its repo, and an index."""
+    base = f"{STORE}/{app.id}"
+    out = _app_inputs(app)
+    env_ids = [e.env.id for e in rendered.envs]
+    index: dict[str, Any] = {
+        "app": app.id,
+        "digest": inputs_digest(req, out, env_ids),
+        "inputs": sorted(p[len(base) + 1 :] for p in out),
+        "outputs": {},
+    }
+    for env in rendered.envs:
+        files = sorted(
+            p
+            for p in rendered.tree
+            if p.startswith((f"kubernetes/{env.env.id}/{app.id}/", f"terraform/{env.env.id}/{app.id}/"))
+        )
+        index["outputs"][env.env.id] = files
+    out[f"{base}/index.json"] = dump_json(index).encode()
+    return out
+
+
+def _terraform_tombstones(
+    tree: Tree,
+    existing: Mapping[str, str],
+    prefixes: Sequence[str],
+    destroyed: Sequence[str],
+    platform: Platform,
+) -> None:
+    """A Terraform project never vanishes at once: first emptied (Atlantis plans the destroy)."""
+    for path, full in existing.items():
+        if not (path.startswith("terraform/") and path.endswith("/main.tf.json")):
+            continue
+        if path.startswith(MODULES_DIR) or path in tree or not writer.owned(path, prefixes):
+            continue
+        _, env_id, scope, _ = path.split("/")
+        with open(full, encoding="utf-8") as fh:
+            current = json.load(fh)
+        already_empty = current.get("//") == EMPTIED and not current.get("module")
+        if f"{env_id}/{scope}" in destroyed:
+            if not already_empty:
+                raise PublishError(
+                    f"{path} still declares resources; it can be removed only after "
+                    "an emptied version has been applied"
+                )
+            continue  # applied: let it go
+        emptied = {k: v for k, v in current.items() if k in ("terraform", "provider")}
+        emptied["//"] = EMPTIED
+        tree[path] = dump_json(emptied).encode()
+    for item in destroyed:
+        if f"terraform/{item}/main.tf.json" not in existing:
+            raise UsageError(f"--destroyed {item}: there is no such Terraform project")
+
+
+def _mass_delete_guard(
+    tree: Tree, existing: Mapping[str, str], prefixes: Sequence[str], env_ids: Sequence[str]
+) -> None:
+    for env in env_ids:
+        root = f"kubernetes/{env}/"
+        before = [p for p in existing if p.startswith(root)]
+        gone = [p for p in before if writer.owned(p, prefixes) and p not in tree]
+        if len(gone) >= MASS_DELETE_MIN and len(gone) > MASS_DELETE_SHARE * len(before):
+            raise PublishError(
+                f"this publish would delete {len(gone)} of {len(before)} files in "
+                f"{root}; pass --allow-mass-delete if that is intended"
+            )

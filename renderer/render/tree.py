@@ -1,0 +1,106 @@
+"""Objects and modules → the environment-repo tree: paths and bytes, nothing written yet."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from renderer.errors import InputError, Problem
+from renderer.inputs.yamlio import dump, dump_json
+
+Tree = dict[str, bytes]
+
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "StorageClass",
+        "PersistentVolume",
+        "CustomResourceDefinition",
+        "ClusterSecretStore",
+        "ClusterIssuer",
+        "PriorityClass",
+        "IngressClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    }
+)
+SHARED = "_shared"
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def object_file(obj: Mapping[str, Any]) -> str:
+    return f"{obj['kind']}-{obj['metadata']['name']}.yaml".lower()
+
+
+def safe_join(*parts: str) -> str:
+    """Join repo-relative parts; no part may be empty, absolute, or climb out."""
+    for part in parts:
+        for piece in part.split("/"):
+            if piece in ("", ".", "..") or "\\" in piece or "\0" in piece:
+                raise InputError(
+                    [
+                        Problem(
+                            "",
+                            0,
+                            "",
+                            f"unsafe path component {part!r}",
+                            "names must be plain DNS labels",
+                        )
+                    ]
+                )
+    return posixpath.join(*parts)
+
+
+def add_objects(tree: Tree, directory: str, objects: Iterable[Mapping[str, Any]], origin: str) -> None:
+    for obj in objects:
+        name = str(obj["metadata"]["name"])
+        if not _NAME.match(name):
+            raise InputError([Problem(origin, 0, "", f"object name {name!r} is not a DNS name")])
+        path = safe_join(directory, object_file(obj))
+        data = dump(obj).encode()
+        if path in tree and tree[path] != data:
+            raise InputError(
+                [
+                    Problem(
+                        origin,
+                        0,
+                        "",
+                        f"two different objects render to {path}",
+                        "give them distinct names",
+                    )
+                ]
+            )
+        tree[path] = data
+
+
+def kustomization(resources: Iterable[str]) -> bytes:
+    return dump(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": sorted(set(resources)),
+        }
+    ).encode()
+
+
+def add_kustomizations(tree: Tree, env: str) -> None:
+    """Per-app and per-environment kustomizations listing exactly the files below them."""
+    root = f"kubernetes/{env}"
+    scopes: dict[str, list[str]] = {}
+    for path in tree:
+        if path.startswith(root + "/"):
+            rel = path[len(root) + 1 :]
+            scope, _, inner = rel.partition("/")
+            if inner and inner != "kustomization.yaml":
+                scopes.setdefault(scope, []).append(inner)
+    for scope, files in scopes.items():
+        tree[f"{root}/{scope}/kustomization.yaml"] = kustomization(files)
+    tree[f"{root}/kustomization.yaml"] = kustomization(f"{s}/" for s in scopes)
+
+
+def add_json(tree: Tree, path: str, data: Any) -> None:
+    tree[path] = dump_json(data).encode()

@@ -1,0 +1,245 @@
+"""The resource graph of one environment: shared nodes, edges, a deterministic order, cycles."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from renderer.errors import Collector, InputError, Problem
+from renderer.inputs.placeholders import find_refs, split_ref
+from renderer.inputs.score import expanded_strings
+from renderer.model import Environment, ResourceDefinition, Workload
+from renderer.resolve.matching import Match, Request, match_resource
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    app: str
+    workload: str
+    resource: str  # the resource's name in the Score file
+    file: str
+    line: int
+
+
+@dataclass(slots=True)
+class Node:
+    """One resource instance in an environment."""
+
+    uid: str
+    type: str
+    klass: str
+    id: str | None
+    name: str
+    app: str | None  # None for shared nodes
+    workload: str | None
+    params: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+    match: Match
+    requesters: list[Requester] = field(default_factory=list)
+    deps: dict[str, str] = field(default_factory=dict)  # alias or resource name → uid
+
+    @property
+    def definition(self) -> ResourceDefinition:
+        assert self.match.definition is not None
+        return self.match.definition
+
+    @property
+    def shared(self) -> bool:
+        return self.app is None
+
+    def guid(self, env: str) -> str:
+        return stable_id(env, self.app or "", self.uid)
+
+
+def stable_id(*parts: str, length: int = 10) -> str:
+    """A short, deterministic identifier: hash of its inputs, never random."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
+
+
+def private_uid(type_: str, klass: str, app: str, workload: str, name: str) -> str:
+    return f"{type_}.{klass}#{app}.{workload}.{name}"
+
+
+def shared_uid(type_: str, klass: str, id_: str) -> str:
+    return f"{type_}.{klass}#{id_}"
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    env: Environment
+    nodes: Mapping[str, Node]
+    order: tuple[str, ...]
+    # (app, workload) → resource name → uid
+    bindings: Mapping[tuple[str, str], Mapping[str, str]]
+
+
+def build(env: Environment, workloads: Sequence[Workload], defs: Sequence[ResourceDefinition]) -> Graph:
+    problems = Collector()
+    nodes: dict[str, Node] = {}
+    bindings: dict[tuple[str, str], dict[str, str]] = {}
+    for wl in workloads:
+        bound = bindings.setdefault((wl.app, wl.name), {})
+        for rname, res in sorted((wl.spec.get("resources") or {}).items()):
+            node = _request(env, wl, rname, res, defs, nodes, problems)
+            if node is not None:
+                bound[rname] = node.uid
+    for wl in workloads:
+        _param_edges(wl, bindings[(wl.app, wl.name)], nodes, problems)
+    _uses(env, defs, nodes, problems)
+    problems.raise_if_any()
+    order = _topological(nodes)
+    return Graph(env, nodes, order, bindings)
+
+
+def _request(
+    env: Environment,
+    wl: Workload,
+    rname: str,
+    res: Mapping[str, Any],
+    defs: Sequence[ResourceDefinition],
+    nodes: dict[str, Node],
+    problems: Collector,
+) -> Node | None:
+    type_, klass, rid = res["type"], res.get("class", "default"), res.get("id")
+    path = ("resources", rname)
+    req = Request(type_, klass, rid, wl.app, env)
+    match = match_resource(req, defs)
+    if match.definition is None:
+        problems.extend(
+            [wl.doc.problem(path, match.miss_message(req), "add a definition or change the type/class")]
+        )
+        return None
+    requester = Requester(wl.app, wl.name, rname, wl.file, wl.doc.line(path))
+    params, metadata = res.get("params") or {}, res.get("metadata") or {}
+    if rid is None:
+        uid = private_uid(type_, klass, wl.app, wl.name, rname)
+        node = Node(uid, type_, klass, None, rname, wl.app, wl.name, params, metadata, match)
+        node.requesters.append(requester)
+        nodes[uid] = node
+        return node
+    uid = shared_uid(type_, klass, rid)
+    existing = nodes.get(uid)
+    if existing is None:
+        node = Node(uid, type_, klass, rid, rid, None, None, params, metadata, match)
+        node.requesters.append(requester)
+        nodes[uid] = node
+        return node
+    first = existing.requesters[0] if existing.requesters else None
+    if existing.definition.id != match.definition.id:
+        problems.extend(
+            [
+                wl.doc.problem(
+                    path,
+                    (
+                        f"shared resource {uid} matches '{match.definition.id}' here but "
+                        f"'{existing.definition.id}' for {first.app}/{first.workload}"
+                        if first
+                        else f"shared resource {uid} matches '{match.definition.id}' here but "
+                        f"'{existing.definition.id}' where the platform uses it"
+                    ),
+                    "shared resources must resolve to one definition",
+                )
+            ]
+        )
+    elif params and existing.params and params != existing.params:
+        where = f"{first.file}:{first.line}" if first else "the platform"
+        problems.extend(
+            [
+                wl.doc.problem(
+                    (*path, "params"),
+                    f"shared resource {uid} is given different params in {where}",
+                    "give the same params everywhere, or only in one place",
+                )
+            ]
+        )
+    elif params and not existing.params:
+        existing.params = params
+    existing.requesters.append(requester)
+    return existing
+
+
+def _param_edges(wl: Workload, bound: Mapping[str, str], nodes: dict[str, Node], problems: Collector) -> None:
+    for path, text in expanded_strings(dict(wl.spec)):
+        if path[0] != "resources":
+            continue
+        owner = bound.get(str(path[1]))
+        if owner is None:
+            continue
+        for ref in find_refs(text):
+            parts = split_ref(ref)
+            if parts[0] == "resources" and len(parts) > 2 and parts[1] in bound:
+                nodes[owner].deps[parts[1]] = bound[parts[1]]
+
+
+def _uses(
+    env: Environment,
+    defs: Sequence[ResourceDefinition],
+    nodes: dict[str, Node],
+    problems: Collector,
+) -> None:
+    """Follow `uses:` of every matched definition, adding shared nodes until none are new."""
+    pending = sorted(nodes)
+    seen_defs: set[str] = set()
+    while pending:
+        uid = pending.pop(0)
+        node = nodes[uid]
+        if node.match.definition is None:
+            continue
+        seen_defs.add(uid)
+        for use in node.definition.uses:
+            target = shared_uid(use.type, use.klass, use.id)
+            if target not in nodes:
+                req = Request(use.type, use.klass, use.id, None, env)
+                match = match_resource(req, defs)
+                if match.definition is None:
+                    problems.extend(
+                        [node.definition.doc.problem(["uses", use.alias], match.miss_message(req))]
+                    )
+                    continue
+                nodes[target] = Node(target, use.type, use.klass, use.id, use.id, None, None, {}, {}, match)
+                pending.append(target)
+                pending.sort()
+            node.deps[f"uses:{use.alias}"] = target
+
+
+def _topological(nodes: Mapping[str, Node]) -> tuple[str, ...]:
+    """Kahn's algorithm, always taking the smallest ready uid: the same order on every run."""
+    indegree = {uid: 0 for uid in nodes}
+    users: dict[str, list[str]] = {uid: [] for uid in nodes}
+    for uid, node in nodes.items():
+        for dep in set(node.deps.values()):
+            indegree[uid] += 1
+            users[dep].append(uid)
+    ready = [uid for uid, d in indegree.items() if d == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        uid = heapq.heappop(ready)
+        order.append(uid)
+        for user in users[uid]:
+            indegree[user] -= 1
+            if indegree[user] == 0:
+                heapq.heappush(ready, user)
+    if len(order) != len(nodes):
+        raise InputError([_cycle_problem(nodes, {u for u, d in indegree.items() if d > 0})])
+    return tuple(order)
+
+
+def _cycle_problem(nodes: Mapping[str, Node], stuck: set[str]) -> Problem:
+    start = min(stuck)
+    path, seen = [start], {start}
+    while True:
+        nxt = min(d for d in nodes[path[-1]].deps.values() if d in stuck)
+        if nxt in seen:
+            cycle = path[path.index(nxt) :] + [nxt]
+            break
+        path.append(nxt)
+        seen.add(nxt)
+    node = nodes[cycle[0]]
+    file = node.requesters[0].file if node.requesters else node.definition.file
+    line = node.requesters[0].line if node.requesters else 1
+    members = " → ".join(cycle)
+    return Problem(file, line, "", f"resource graph has a cycle: {members}", "break one of the references")

@@ -1,0 +1,204 @@
+"""Resolve the graph in order: params placeholders, params schema, driver artifacts, outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from renderer.errors import Collector, Located
+from renderer.inputs.placeholders import RefError, lookup, split_ref, substitute
+from renderer.inputs.yamlio import PathKey
+from renderer.model import Environment, SecretRef, Workload
+from renderer.resolve import templates
+from renderer.resolve.drivers import Artifacts, registry
+from renderer.resolve.graph import Graph, Node
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    node: Node
+    guid: str
+    secret_path: str
+    params: Mapping[str, Any]
+    outputs: Mapping[str, Any]  # secret outputs appear as SecretRef values
+    artifacts: Artifacts
+
+
+def secret_path(env: Environment, node: Node) -> str:
+    if node.shared:
+        return f"{env.secret_prefix}/shared/{node.type}/{node.klass}/{node.id}"
+    return f"{env.secret_prefix}/{node.app}/{node.workload}/{node.name}"
+
+
+def peer_context(env: Environment, workloads: Sequence[Workload]) -> dict[str, Any]:
+    """What definitions may know of the environment's workloads (for `service`, `route`…)."""
+    out: dict[str, Any] = {}
+    for wl in workloads:
+        ports = {
+            name: {
+                "port": p["port"],
+                "targetPort": p.get("targetPort", p["port"]),
+                "protocol": p.get("protocol", "TCP"),
+            }
+            for name, p in sorted(((wl.spec.get("service") or {}).get("ports") or {}).items())
+        }
+        entry = {
+            "name": wl.name,
+            "app": wl.app,
+            "namespace": env.namespace(wl.app),
+            "ports": ports,
+            "first_port": next(iter(ports.values()), None),
+        }
+        out[f"{wl.app}/{wl.name}"] = entry
+    return out
+
+
+def resolve(graph: Graph, workloads: Sequence[Workload]) -> dict[str, Resolved]:
+    env = graph.env
+    by_key = {(w.app, w.name): w for w in workloads}
+    peers = peer_context(env, workloads)
+    by_app: dict[str, dict[str, Any]] = {}
+    for key, value in peers.items():
+        by_app.setdefault(value["app"], {})[key.split("/", 1)[1]] = value
+    drivers = registry()
+    done: dict[str, Resolved] = {}
+    problems = Collector()
+    for uid in graph.order:
+        node = graph.nodes[uid]
+        if any(dep not in done for dep in node.deps.values()):
+            continue  # a dependency failed; its problem is already reported
+        try:
+            done[uid] = _resolve_node(env, node, by_key, graph, done, peers, by_app, drivers)
+        except Located as exc:
+            problems.extend([exc.problem])
+    problems.raise_if_any()
+    return done
+
+
+class _NodeError(Located):
+    """A resource whose params or references do not resolve."""
+
+
+def _resolve_node(
+    env: Environment,
+    node: Node,
+    by_key: Mapping[tuple[str, str], Workload],
+    graph: Graph,
+    done: Mapping[str, Resolved],
+    peers: Mapping[str, Any],
+    by_app: Mapping[str, Mapping[str, Any]],
+    drivers: Mapping[str, Any],
+) -> Resolved:
+    definition = node.definition
+    requester = node.requesters[0] if node.requesters else None
+    wl = by_key.get((requester.app, requester.workload)) if requester else None
+    params: Any = dict(node.params)
+    if wl is not None and requester is not None:
+        bound = graph.bindings[(wl.app, wl.name)]
+        params = _substitute_params(params, ("resources", requester.resource, "params"), wl, bound, done)
+        if definition.params_schema is not None:
+            errors = sorted(
+                Draft202012Validator(definition.params_schema).iter_errors(params),
+                key=lambda e: list(e.absolute_path),
+            )
+            if errors:
+                e = errors[0]
+                raise _NodeError(
+                    wl.doc.problem(
+                        ("resources", requester.resource, "params", *e.absolute_path),
+                        f"params rejected by definition '{definition.id}': {e.message}",
+                        f"see params_schema in {definition.file}",
+                    )
+                )
+    guid = node.guid(env.id)
+    spath = secret_path(env, node)
+    app = node.app or (requester.app if requester else None)
+    own = peers.get(f"{node.app}/{node.workload}") if node.app else None
+    context: dict[str, Any] = {
+        "res": {
+            "uid": node.uid,
+            "guid": guid,
+            "name": node.name,
+            "type": node.type,
+            "class": node.klass,
+            "id": node.id,
+            "params": params,
+            "metadata": dict(node.metadata),
+            "shared": node.shared,
+        },
+        "env": env.as_context(),
+        "app": app,
+        "namespace": env.namespace(node.app) if node.app else env.shared_namespace,
+        "workload": own,
+        "workloads": by_app.get(app or "", {}),
+        "all_workloads": peers,
+        "uses": {
+            alias.split(":", 1)[1]: _public(done[dep].outputs)
+            for alias, dep in sorted(node.deps.items())
+            if alias.startswith("uses:")
+        },
+        "secret_path": spath,
+    }
+    artifacts = drivers[definition.driver].render(definition, context)
+    outputs = templates.render_value(
+        definition.doc, ("outputs",), dict(definition.outputs), context, "render outputs"
+    )
+    for name, spec in sorted(definition.secret_outputs.items()):
+        if isinstance(spec, str):
+            outputs[name] = SecretRef(key=spec, path=spath)
+        else:
+            rendered = templates.render_value(
+                definition.doc, ("secret_outputs", name), spec, context, "render secret outputs"
+            )
+            outputs[name] = SecretRef(key=rendered["key"], secret=rendered["secret"])
+    return Resolved(node, guid, spath, params, outputs, artifacts)
+
+
+def _public(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Outputs as a definition template sees them: secrets as their reference text."""
+    return {k: (v.describe() if isinstance(v, SecretRef) else v) for k, v in outputs.items()}
+
+
+def _substitute_params(
+    value: Any, path: PathKey, wl: Workload, bound: Mapping[str, str], done: Mapping[str, Resolved]
+) -> Any:
+    if isinstance(value, str):
+        try:
+            return substitute(value, make_resolver(wl, bound, done))
+        except RefError as exc:
+            raise _NodeError(
+                wl.doc.problem(path, f"params: {exc}", "params take no secrets; pass them as variables")
+            ) from None
+    if isinstance(value, dict):
+        return {k: _substitute_params(v, (*path, k), wl, bound, done) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute_params(v, (*path, i), wl, bound, done) for i, v in enumerate(value)]
+    return value
+
+
+def make_resolver(wl: Workload, bound: Mapping[str, str], done: Mapping[str, Resolved]) -> Any:
+    """The Score reference resolver of one workload: `metadata.…` and `resources.NAME.…`."""
+
+    def resolve_ref(ref: str) -> Any:
+        parts = split_ref(ref)
+        if parts[0] == "metadata":
+            return lookup(wl.spec["metadata"], parts[1:], ref)
+        if parts[0] == "resources" and len(parts) > 2:
+            uid = bound.get(parts[1])
+            if uid is None or uid not in done:
+                raise RefError(f"invalid ref '{ref}': resource '{parts[1]}' is not resolved yet")
+            outputs = done[uid].outputs
+            if parts[2] not in outputs:
+                known = ", ".join(sorted(outputs)) or "none"
+                raise RefError(
+                    f"invalid ref '{ref}': resource '{parts[1]}' "
+                    f"({done[uid].node.definition.id}) has no output '{parts[2]}' "
+                    f"(outputs: {known})"
+                )
+            return lookup(outputs, parts[2:], ref)
+        raise RefError(f"invalid ref '{ref}': unknown reference root, use $$ to escape")
+
+    return resolve_ref

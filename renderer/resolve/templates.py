@@ -1,0 +1,159 @@
+"""Jinja2 for platform-owned templates: sandboxed, strict, compiled once, errors with lines.
+
+Developer strings reach templates only as values in the context, never as template source.
+In YAML templates every interpolated string must be a plain, safe scalar unless the template
+passes it through `tojson`: a developer value can never add YAML structure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from renderer.errors import Located, Problem
+from renderer.inputs.yamlio import Doc, PathKey, walk
+
+_SAFE_SCALAR = re.compile(r"^[A-Za-z0-9._/@=+-]([A-Za-z0-9._/@=+ :-]*[A-Za-z0-9._/@=+-])?$")
+
+
+class TemplateFailure(Located):
+    """A template failed; `problem` names the definition file, the field and the line."""
+
+
+def _to_json(value: Any) -> Markup:
+    return Markup(json.dumps(value, sort_keys=True, ensure_ascii=False))
+
+
+def _yaml_finalize(value: Any) -> Any:
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises here, naming what is missing
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        if value == "" or not _SAFE_SCALAR.match(value) or ": " in value:
+            raise TemplateError(
+                f"value {json.dumps(value)[:60]} is not a plain YAML scalar; write it as "
+                "{{ ... | tojson }}"
+            )
+        return value
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    raise TemplateError(f"a {type(value).__name__} cannot be placed in YAML unquoted; use tojson")
+
+
+class _Sources(BaseLoader):
+    def __init__(self) -> None:
+        self.sources: dict[str, str] = {}
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Any]:
+        return self.sources[template], template, lambda: True
+
+
+def _environment(finalize: Any) -> ImmutableSandboxedEnvironment:
+    loader = _Sources()
+    env = ImmutableSandboxedEnvironment(
+        loader=loader,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=finalize,
+        cache_size=-1,
+    )
+    env.filters["tojson"] = _to_json
+    return env
+
+
+_ENVS = {"yaml": _environment(_yaml_finalize), "text": _environment(None)}
+
+
+def _template(kind: str, name: str, source: str) -> Any:
+    env = _ENVS[kind]
+    sources: dict[str, str] = env.loader.sources  # type: ignore[union-attr]
+    if sources.get(name) != source:
+        sources[name] = source
+        if env.cache is not None:
+            env.cache.clear()
+    return env.get_template(name)
+
+
+def _name(doc: Doc, path: PathKey) -> str:
+    return f"{doc.file}::{'/'.join(str(p) for p in path)}"
+
+
+def _block_offset(doc: Doc, path: PathKey, value: str) -> int:
+    """Lines of a block scalar start on the line after its key."""
+    return doc.line(path) + (1 if "\n" in value else 0) - 1
+
+
+def render(kind: str, doc: Doc, path: PathKey, source: str, context: dict[str, Any], stage: str) -> str:
+    name = _name(doc, path)
+    try:
+        return str(_template(kind, name, source).render(context))
+    except TemplateSyntaxError as exc:
+        line = _block_offset(doc, path, source) + (exc.lineno or 1)
+        raise TemplateFailure(
+            Problem(
+                doc.file,
+                line,
+                doc.problem(path, "").path,
+                f"{stage}: template syntax error: {exc.message}",
+            )
+        ) from None
+    except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
+        lineno = _template_line(exc, name)
+        line = _block_offset(doc, path, source) + lineno if lineno else doc.line(path)
+        message = getattr(exc, "message", None) or str(exc)
+        raise TemplateFailure(
+            Problem(doc.file, line, doc.problem(path, "").path, f"{stage}: {message}")
+        ) from None
+
+
+def _template_line(exc: BaseException, name: str) -> int:
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename == name and frame.lineno:
+            return frame.lineno
+    return 0
+
+
+def render_value(doc: Doc, path: PathKey, value: Any, context: dict[str, Any], stage: str) -> Any:
+    """Render every string leaf of a structured value (outputs, module inputs) as text."""
+    if isinstance(value, str):
+        return render("text", doc, path, value, context, stage) if "{" in value else value
+    if isinstance(value, dict):
+        return {k: render_value(doc, (*path, k), v, context, stage) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(doc, (*path, i), v, context, stage) for i, v in enumerate(value)]
+    return value
+
+
+def check_definition(doc: Doc) -> list[Problem]:
+    """Compile every template in a resource definition so syntax errors surface at validate."""
+    problems = []
+    fields: Sequence[str] = ("template", "outputs", "secret_outputs", "module")
+    for key in fields:
+        if key not in doc.data:
+            continue
+        for path, value in walk(doc.data[key], (key,)):
+            if not isinstance(value, str):
+                continue
+            kind = "yaml" if key == "template" else "text"
+            try:
+                _template(kind, _name(doc, path), value)
+            except TemplateSyntaxError as exc:
+                line = _block_offset(doc, path, value) + (exc.lineno or 1)
+                problems.append(
+                    Problem(
+                        doc.file,
+                        line,
+                        doc.problem(path, "").path,
+                        f"template syntax error: {exc.message}",
+                    )
+                )
+    return problems
