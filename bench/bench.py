@@ -19,7 +19,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from renderer import pipeline
-from renderer.checks import findings as checks
 from renderer.inputs import loader
 from renderer.inputs import roots as settings
 from renderer.publish import delivery as publish
@@ -85,14 +84,14 @@ def main() -> None:
         dirs = generate(os.path.join(work, "apps"), args.apps, args.workloads)
         platform = timed("load platform", lambda: loader.load_platform(ROOT), figures)
         apps = timed("load apps", lambda: loader.load_apps(dirs, ROOT), figures)
+        unchecked = pipeline.Options(jobs=args.jobs, skip_checks_for_tests=True)
+        timed("render, no checks", lambda: pipeline.run(platform, apps, args.env, unchecked), figures)
         rendered = timed(
-            "render (pure)",
-            lambda: pipeline.render(platform, apps, args.env, pipeline.Options(jobs=args.jobs)),
+            "render + checks (schema + policies)",
+            lambda: pipeline.run(platform, apps, args.env, pipeline.Options(jobs=args.jobs)),
             figures,
         )
-        report = timed(
-            "checks (schema + policies)", lambda: checks.enforce(rendered, platform, args.jobs), figures
-        )
+        report = rendered.report
         out = os.path.join(work, "out")
         timed("write, empty dir", lambda: writer.write_tree(out, rendered.tree, rendered.owned), figures)
         timed(

@@ -51,16 +51,19 @@ class UsageError(RendererError):
 
 
 class InputError(RendererError):
-    """Every problem found in the inputs, sorted by file and line."""
+    """Every problem found in the inputs, sorted by file and line.
+
+    Stages raise it with one problem where they stop (a template that fails, a file that is not
+    YAML) and collect those into one InputError with all of them (`Collector`)."""
 
     exit_code = EXIT_INVALID
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self._problems = sorted(set(problems))
+    def __init__(self, problems: list[Problem] | Problem) -> None:
+        self._problems = sorted(set(problems if isinstance(problems, list) else [problems]))
         super().__init__("\n".join(p.render() for p in self._problems))
 
     def __reduce__(self) -> tuple[type[InputError], tuple[list[Problem]]]:
-        return (InputError, (self._problems,))  # crosses process boundaries whole
+        return (type(self), (self._problems,))  # crosses process boundaries whole
 
     def problems(self) -> list[Problem]:
         return list(self._problems)
@@ -81,17 +84,6 @@ class PolicyDenied(RendererError):
 
 class PublishError(RendererError):
     exit_code = EXIT_PUBLISH
-
-
-class Located(Exception):
-    """An internal failure that already knows its Problem; stages collect these into InputError."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.render())
-        self.problem = problem
-
-    def __reduce__(self) -> tuple[type[Located], tuple[Problem]]:
-        return (type(self), (self.problem,))
 
 
 class Collector:

@@ -2,13 +2,70 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer.inputs.yamlio import Doc
+from renderer.errors import Problem
 
 Json = Any
+
+PathKey = tuple[str | int, ...]
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """`containers.web.files["/etc/app.conf"].mode` style, readable and unambiguous."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """One YAML document as plain data, with the line of every key and list item."""
+
+    file: str
+    data: Any
+    lines: Mapping[PathKey, int] = field(default_factory=dict)
+    # An override merged onto this document: problems under paths it sets point into it.
+    overlay: Doc | None = None
+
+    def line(self, path: Sequence[str | int]) -> int:
+        key = tuple(path)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get((), 1)
+
+    def problem(self, path: Sequence[str | int], message: str, hint: str = "") -> Problem:
+        if self.overlay is not None:
+            key = tuple(path)
+            while key and key not in self.overlay.lines:
+                key = key[:-1]
+            if key:
+                return self.overlay.problem(path, message, hint)
+        return Problem(self.file, self.line(path), format_path(path), message, hint)
+
+
+def walk(data: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:
+    """Every (path, value) in a plain data tree, depth first, in key order."""
+    yield path, data
+    if isinstance(data, dict):
+        for key in sorted(data):
+            yield from walk(data[key], (*path, key))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            yield from walk(item, (*path, i))
+
 
 # Specificity weights of design §4: env_type < app < env < res_id (class is part of identity).
 CRITERIA_WEIGHTS: Mapping[str, int] = {"env_type": 1, "app": 2, "env": 4, "res_id": 8}
@@ -163,7 +220,7 @@ class Platform:
     modules: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
     module_variables: Mapping[str, frozenset[str]] = field(default_factory=dict)
     module_required: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    policies: Mapping[str, Any] = field(default_factory=dict)  # set name → conftest.Source
+    policies: Mapping[str, PolicySource] = field(default_factory=dict)  # set name → its files
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,3 +235,23 @@ class SecretRef:
         if self.secret:
             return f"secret://kubernetes/{self.secret}#{self.key}"
         return f"secret://aws-secrets-manager/{self.path}#{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySource:
+    """One policy set as read from `policies/<set>/`: Rego files, their tests, and data files."""
+
+    files: Mapping[str, str]  # policy file → text (tests excluded)
+    tests: Mapping[str, str]
+    data: Mapping[str, Json]
+
+
+def deep_merge(a: Mapping[str, Json], b: Mapping[str, Json]) -> dict[str, Json]:
+    """Maps merge key by key, recursively; anything else from `b` wins (conftest's --data)."""
+    out = dict(a)
+    for key, value in b.items():
+        current = out.get(key)
+        out[key] = (
+            deep_merge(current, value) if isinstance(current, dict) and isinstance(value, dict) else value
+        )
+    return out

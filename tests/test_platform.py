@@ -115,7 +115,7 @@ def test_most_specific_definition_wins(project: Path) -> None:
     apps = loader.load_apps([str(project / "examples/apps/solo")], str(project))
     winners = {}
     for env in ("dev", "staging", "prod"):
-        result = pipeline.analyse(platform, apps, platform.environments[env])
+        result = pipeline.analyse_env(platform, apps, env)
         node = next(iter(result.graph.nodes.values()))
         winners[env] = node.definition.id
     assert winners == {"dev": "t-env", "staging": "t-resid", "prod": "t-app"}
@@ -214,8 +214,8 @@ def test_developer_strings_cannot_add_yaml_structure(value: str) -> None:
     doc = load_text("template: |\n  path: {{ v }}\n", "def.yaml")[0]
     with pytest.raises(TemplateFailure) as err:
         templates.render("yaml", doc, ("template",), doc.data["template"], {"v": value}, "render")
-    assert err.value.problem.render().startswith("def.yaml:2 at template: render: value ")
-    assert "is not a plain YAML scalar; write it as {{ ... | tojson }}" in err.value.problem.message
+    assert err.value.problems()[0].render().startswith("def.yaml:2 at template: render: value ")
+    assert "is not a plain YAML scalar; write it as {{ ... | tojson }}" in err.value.problems()[0].message
     safe = templates.render("yaml", doc, ("template",), "path: {{ v | tojson }}\n", {"v": value}, "render")
     assert yaml.safe_load(safe) == {"path": value}
 

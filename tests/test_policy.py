@@ -11,8 +11,9 @@ import pytest
 from click.testing import Result
 
 from renderer.checks.rego.engine import PolicyLoadError, Regorus
-from renderer.checks.rego.policyset import PolicySet, Source, run_tests
+from renderer.checks.rego.policyset import PolicySet, run_tests
 from renderer.errors import EXIT_POLICY
+from renderer.model import PolicySource as Source
 from tests.conftest import ROOT, git, run_renderer, write
 
 # A policy written for conftest: Rego v0, helper sets, every rule form, exceptions, and v0 tests

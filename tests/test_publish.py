@@ -183,7 +183,7 @@ def test_invalid_input_commits_nothing(bare_repo: Path, tmp_path: Path) -> None:
 def _fresh_render(apps: list[Path], env: str) -> dict[str, bytes]:
     platform = loader.load_platform(str(ROOT))
     loaded = loader.load_apps([str(a) for a in apps], str(ROOT))
-    return pipeline.render(platform, loaded, [env], pipeline.Options()).tree
+    return pipeline.run(platform, loaded, [env], pipeline.Options()).tree
 
 
 def test_eight_concurrent_publishers_lose_nothing(bare_repo: Path, tmp_path: Path) -> None:
@@ -326,7 +326,7 @@ def test_unchanged_app_publish_skips_the_render(
     def no_render(*args: object, **kwargs: object) -> None:
         raise AssertionError("rendered although nothing changed")
 
-    monkeypatch.setattr(publish.pipeline, "render", no_render)
+    monkeypatch.setattr(publish.pipeline, "run", no_render)
     assert publish.publish(platform, req, os.environ)[0].commit is None
     changed = publish.Request(url=str(bare_repo), apps=app, env_ids=("dev",), platform_digest="other")
     with pytest.raises(AssertionError, match="rendered although nothing changed"):

@@ -15,7 +15,6 @@ import yaml
 from click.testing import Result
 
 from renderer import pipeline
-from renderer.checks import findings as checks
 from renderer.checks import kubeschema
 from renderer.errors import InputError
 from renderer.inputs import loader
@@ -92,7 +91,7 @@ def test_kustomize_builds_every_environment(tmp_path: Path, cli: Callable[..., R
 
 def test_every_object_checked_against_the_kubernetes_schema() -> None:
     inputs = settings.load(str(ROOT), [])
-    rendered = pipeline.render(inputs.platform, inputs.apps, None, pipeline.Options())
+    rendered = pipeline.run(inputs.platform, inputs.apps, None, pipeline.Options())
     versions = {e.id: e.kubernetes_version for e in inputs.platform.environments.values()}
     report = kubeschema.check_tree(rendered.tree, versions)
     assert report.problems == []
@@ -218,18 +217,17 @@ def test_terraform_accepts_every_rendered_project(tmp_path: Path, cli: Callable[
 def test_parallel_render_is_byte_identical_and_keeps_errors(project: Path) -> None:
     platform = loader.load_platform(str(ROOT))
     apps = loader.load_apps(loader.example_app_dirs(str(ROOT)), str(ROOT))
-    serial = pipeline.render(platform, apps, None, pipeline.Options(jobs=1))
-    parallel = pipeline.render(platform, apps, None, pipeline.Options(jobs=3))
+    serial = pipeline.run(platform, apps, None, pipeline.Options(jobs=1))
+    parallel = pipeline.run(platform, apps, None, pipeline.Options(jobs=3))
     assert serial.tree == parallel.tree
-    report_serial = checks.evaluate(serial, platform, jobs=1)
-    report_parallel = checks.evaluate(parallel, platform, jobs=3)
+    report_serial, report_parallel = serial.report, parallel.report
     assert report_serial.findings == report_parallel.findings
     assert report_serial.schema.checked == report_parallel.schema.checked
     bad = project / "examples/apps/shop/score.yaml"
     bad.write_text(bad.read_text().replace("${resources.db.port}", "${resources.db.nope}"))
     broken = loader.load_apps(loader.example_app_dirs(str(project)), str(project))
     with pytest.raises(InputError) as err:
-        pipeline.render(platform, broken, None, pipeline.Options(jobs=3))
+        pipeline.run(platform, broken, None, pipeline.Options(jobs=3))
     envs = {p.message.split("(")[0] for p in err.value.problems()}
     assert len(err.value.problems()) == 3 and len(envs) == 1  # the same problem, once per environment
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from renderer.inputs.yamlio import YamlLoadError, dump, format_path, load_text
+from renderer.inputs.yamlio import YamlLoadError, dump, load_text
+from renderer.model import format_path
 
 
 def test_yaml_12_keeps_yes_and_on_as_strings() -> None:
@@ -20,14 +21,14 @@ def test_line_numbers_for_keys_and_items() -> None:
 def test_duplicate_key_is_an_error_with_line() -> None:
     with pytest.raises(YamlLoadError) as err:
         load_text("a: 1\nb: 2\na: 3\n", "dup.yaml")
-    assert err.value.problem.render().startswith("dup.yaml:3: duplicate key")
+    assert err.value.problems()[0].render().startswith("dup.yaml:3: duplicate key")
 
 
 def test_syntax_error_names_file_and_line() -> None:
     with pytest.raises(YamlLoadError) as err:
         load_text("a: [1, 2\nb: 3\n", "bad.yaml")
-    assert err.value.problem.file == "bad.yaml" and err.value.problem.line >= 2
-    assert "not valid YAML" in err.value.problem.message
+    assert err.value.problems()[0].file == "bad.yaml" and err.value.problems()[0].line >= 2
+    assert "not valid YAML" in err.value.problems()[0].message
 
 
 @pytest.mark.parametrize(

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from renderer.checks import kubeschema
+from renderer.checks.rego.engine import PolicyLoadError
 from renderer.checks.rego.policyset import Counts, PolicySet, Result
 from renderer.errors import PolicyDenied, Problem
-from renderer.model import Platform
-from renderer.pipeline import EnvRender, Rendered
+from renderer.model import Environment, Platform
+from renderer.render.environment import EnvRender
 from renderer.render.kubernetes import ANNOTATION_SOURCE, ANNOTATION_UID
+from renderer.render.terraform import module_files
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -63,77 +65,65 @@ class Report:
     def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f not in self.denials and f.result.kind != "exception"]
 
+    def merge(self, other: Report) -> None:
+        self.findings += other.findings
+        self.counts.add(other.counts)
+        self.schema.checked += other.schema.checked
+        self.schema.problems += other.schema.problems
+        for kind, n in other.schema.unchecked.items():
+            self.schema.unchecked[kind] = self.schema.unchecked.get(kind, 0) + n
 
-def enforce(rendered: Rendered, platform: Platform, jobs: int = 1) -> Report:
+
+def enforce(report: Report) -> Report:
     """Raise PolicyDenied (nothing is written) on a schema error or a denying policy."""
-    report = evaluate(rendered, platform, jobs)
     problems = report.schema.problems + [f.as_problem() for f in report.denials]
     if problems:
         raise PolicyDenied(f"{len(problems)} check(s) failed; nothing was written", problems)
     return report
 
 
-def warnings_after_enforce(jobs: int) -> Callable[[Rendered, Platform], list[str]]:
-    """The checker publish and demo run before writing: raises on denial, returns the warnings."""
-
-    def check(rendered: Rendered, platform: Platform) -> list[str]:
-        return [f.render() for f in enforce(rendered, platform, jobs).warnings]
-
-    return check
-
-
-def evaluate(rendered: Rendered, platform: Platform, jobs: int = 1) -> Report:
-    """Each environment is checked on its own (in worker processes with jobs > 1); merged in order."""
-    shared = {p: d for p, d in rendered.tree.items() if p.startswith("terraform/modules/")}
-    if jobs <= 1 or len(rendered.envs) <= 1:
-        parts = [_evaluate_env(r, shared, platform) for r in rendered.envs]
-    else:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=min(jobs, len(rendered.envs))) as pool:
-            futures = [pool.submit(_evaluate_env, r, shared, platform) for r in rendered.envs]
-            parts = [f.result() for f in futures]
-    report = Report()
-    for part in parts:
-        report.findings += part.findings
-        report.counts.add(part.counts)
-        report.schema.checked += part.schema.checked
-        report.schema.problems += part.schema.problems
-        for kind, n in part.schema.unchecked.items():
-            report.schema.unchecked[kind] = report.schema.unchecked.get(kind, 0) + n
-    return report
+def compile_policies(platform: Platform) -> list[Problem]:
+    """Every policy set must compile, tests included, used by an environment or not."""
+    problems = []
+    for name, source in sorted(platform.policies.items()):
+        try:
+            compiled = PolicySet(source, with_tests=True)
+            for package in compiled.engine.packages():
+                compiled.engine.evaluate(package, {})  # regorus checks rule bodies on first use
+        except PolicyLoadError as exc:
+            problems.append(Problem(f"policies/{name}", 0, "", str(exc), "fix the Rego syntax"))
+    return problems
 
 
-def _evaluate_env(env_render: EnvRender, shared: Mapping[str, bytes], platform: Platform) -> Report:
-    tree = {**env_render.tree, **shared}
-    report = Report(
-        schema=kubeschema.check_tree(env_render.tree, {env_render.env.id: env_render.env.kubernetes_version})
-    )
+def evaluate(env_render: EnvRender, platform: Platform) -> Report:
+    """Schemas and the environment's policy sets on one environment's tree (shared modules included)."""
+    env = env_render.env
+    tree = {**env_render.tree, **module_files(platform)}
+    report = Report(schema=kubeschema.check_tree(env_render.tree, {env.id: env.kubernetes_version}))
     documents = list(_documents(env_render, tree))
     sources = _sources(env_render, documents)
-    for set_name, mode in sorted(env_render.env.policies.items()):
+    for set_name, mode in sorted(env.policies.items()):
         if mode == "off":
             continue
-        policies = PolicySet(platform.policies[set_name], data={"renderer": {"env": _env_data(env_render)}})
+        policies = PolicySet(platform.policies[set_name], data={"renderer": {"env": _env_data(env)}})
         for path, document in documents:
             results, counts = policies.check(path, document)
             report.counts.add(counts)
-            report.findings += [_finding(env_render, set_name, mode, r, sources) for r in results]
+            report.findings += [_finding(env.id, set_name, mode, r, sources) for r in results]
         if policies.combined:
             results, counts = policies.check_combined(documents)
             report.counts.add(counts)
-            report.findings += [_finding(env_render, set_name, mode, r, sources) for r in results]
+            report.findings += [_finding(env.id, set_name, mode, r, sources) for r in results]
     return report
 
 
-def _env_data(result: EnvRender) -> dict[str, Any]:
-    env = result.env
+def _env_data(env: Environment) -> dict[str, Any]:
     return {**env.as_context(), "allowed_registries": list(env.allowed_registries), "delivery": env.delivery}
 
 
 def _documents(result: EnvRender, tree: Mapping[str, bytes]) -> Iterator[tuple[str, Any]]:
     """Score workloads, every rendered Kubernetes object, and the Terraform as conftest reads .tf.json."""
-    for wl in result.workloads:
+    for wl in result.analysis.workloads:
         yield wl.file, dict(wl.spec)
     env = result.env.id
     for path in sorted(tree):
@@ -145,8 +135,9 @@ def _documents(result: EnvRender, tree: Mapping[str, bytes]) -> Iterator[tuple[s
 
 def _sources(result: EnvRender, documents: list[tuple[str, Any]]) -> dict[str, tuple[str, str]]:
     """Rendered path → (object, Score file behind it)."""
-    by_uid = {uid: n.requesters[0].file for uid, n in result.graph.nodes.items() if n.requesters}
-    by_origin = {wl.origin: wl.file for wl in result.workloads}
+    analysis = result.analysis
+    by_uid = {uid: n.requesters[0].file for uid, n in analysis.graph.nodes.items() if n.requesters}
+    by_origin = {wl.origin: wl.file for wl in analysis.workloads}
     out = {}
     for path, doc in documents:
         if path.startswith("kubernetes/") and isinstance(doc, dict):
@@ -164,7 +155,7 @@ def _sources(result: EnvRender, documents: list[tuple[str, Any]]) -> dict[str, t
 
 
 def _finding(
-    result: EnvRender, set_name: str, mode: str, r: Result, sources: Mapping[str, tuple[str, str]]
+    env: str, set_name: str, mode: str, r: Result, sources: Mapping[str, tuple[str, str]]
 ) -> Finding:
     obj, source = sources.get(r.path, ("documents", ""))
-    return Finding(result.env.id, set_name, mode, r, obj, source)
+    return Finding(env, set_name, mode, r, obj, source)

@@ -14,18 +14,20 @@ from jsonschema.exceptions import SchemaError
 from renderer.errors import Collector, InputError, Problem
 from renderer.inputs import schema, score
 from renderer.inputs.overrides import merge_patch
-from renderer.inputs.yamlio import Doc, YamlLoadError, load_file
+from renderer.inputs.policies import read_source
+from renderer.inputs.yamlio import YamlLoadError, load_file
 from renderer.model import (
     App,
     Criterion,
+    Doc,
     Environment,
     Platform,
+    PolicySource,
     Profile,
     ResourceDefinition,
     Use,
     Workload,
 )
-from renderer.resolve import templates
 
 SCORE_GLOB = "score*.yaml"
 
@@ -40,7 +42,7 @@ def _docs(path: str, root: str, problems: Collector) -> list[Doc]:
     try:
         docs = load_file(path, display(path, root))
     except YamlLoadError as exc:
-        problems.extend([exc.problem])
+        problems.extend(exc.problems())
         return []
     for doc in docs:
         if not isinstance(doc.data, dict):
@@ -174,23 +176,15 @@ def load_platform(root: str) -> Platform:
     return Platform(root, envs, definitions, profiles, modules, variables, required, policies)
 
 
-def _policies(root: str, envs: dict[str, Environment], problems: Collector) -> dict[str, Any]:
-    """Policy sets are the directories of policies/; each must compile, each named set must exist."""
-    from renderer.checks.rego.engine import PolicyLoadError
-    from renderer.checks.rego.policyset import PolicySet, read_source
-
-    sets: dict[str, Any] = {}
+def _policies(root: str, envs: dict[str, Environment], problems: Collector) -> dict[str, PolicySource]:
+    """Policy sets are the directories of policies/; each set an environment names must exist."""
+    sets: dict[str, PolicySource] = {}
     for directory in _files(root, "policies", "*", ""):
         name = os.path.basename(directory.rstrip("/"))
-        source = read_source(directory)
         try:
-            compiled = PolicySet(source, with_tests=True)
-            for package in compiled.engine.packages():
-                compiled.engine.evaluate(package, {})  # regorus checks rule bodies on first use
-        except PolicyLoadError as exc:
-            problems.add(display(directory, root), 0, "", str(exc), "fix the Rego syntax")
-            continue
-        sets[name] = source
+            sets[name] = read_source(directory, "policies")
+        except InputError as exc:
+            problems.extend(exc.problems())
     for env in envs.values():
         for name in sorted(env.policies):
             if name not in sets:
@@ -375,7 +369,6 @@ def _definition(
                 problems.extend(
                     [doc.problem(["module", "inputs"], f"module '{source}' requires input '{name}'")]
                 )
-    problems.extend(templates.check_definition(doc))
     uses = tuple(
         Use(alias, u["type"], u.get("class", "default"), u.get("id", "default"))
         for alias, u in sorted(d.get("uses", {}).items())

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from renderer.errors import Problem
-from renderer.inputs.yamlio import Doc
+from renderer.model import Doc
 
 
 @cache

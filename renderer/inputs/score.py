@@ -12,7 +12,7 @@ from typing import Any
 from renderer.errors import Problem
 from renderer.inputs import schema
 from renderer.inputs.placeholders import PLACEHOLDER, find_refs, split_ref
-from renderer.inputs.yamlio import Doc, PathKey
+from renderer.model import Doc, PathKey, walk
 
 SCHEMA = "score-v1b1"
 
@@ -87,18 +87,9 @@ def expanded_strings(data: dict[str, Any]) -> Iterator[tuple[PathKey, str]]:
             if "content" in f and not f.get("noExpand"):
                 yield (*base, "files", target, "content"), f["content"]
     for rname, r in sorted((data.get("resources") or {}).items()):
-        yield from _strings(r.get("params") or {}, ("resources", rname, "params"))
-
-
-def _strings(value: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for k in sorted(value):
-            yield from _strings(value[k], (*path, k))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _strings(item, (*path, i))
+        for path, value in walk(r.get("params") or {}, ("resources", rname, "params")):
+            if isinstance(value, str):
+                yield path, value
 
 
 def volume_resource(source: str) -> str | None:

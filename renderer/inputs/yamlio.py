@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -15,53 +13,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 
-from renderer.errors import Located, Problem
-
-PathKey = tuple[str | int, ...]
-
-
-def format_path(path: Sequence[str | int]) -> str:
-    """`containers.web.files["/etc/app.conf"].mode` style, readable and unambiguous."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{json.dumps(part)}]"
-    return out
+from renderer.errors import InputError, Problem
+from renderer.model import Doc, PathKey
 
 
-@dataclass(frozen=True, slots=True)
-class Doc:
-    """One YAML document as plain data, with the line of every key and list item."""
-
-    file: str
-    data: Any
-    lines: Mapping[PathKey, int] = field(default_factory=dict)
-    # An override merged onto this document: problems under paths it sets point into it.
-    overlay: Doc | None = None
-
-    def line(self, path: Sequence[str | int]) -> int:
-        key = tuple(path)
-        while key:
-            if key in self.lines:
-                return self.lines[key]
-            key = key[:-1]
-        return self.lines.get((), 1)
-
-    def problem(self, path: Sequence[str | int], message: str, hint: str = "") -> Problem:
-        if self.overlay is not None:
-            key = tuple(path)
-            while key and key not in self.overlay.lines:
-                key = key[:-1]
-            if key:
-                return self.overlay.problem(path, message, hint)
-        return Problem(self.file, self.line(path), format_path(path), message, hint)
-
-
-class YamlLoadError(Located):
+class YamlLoadError(InputError):
     """A file that is not YAML we accept (syntax, duplicate keys, encoding)."""
 
 
@@ -206,14 +162,3 @@ def dump(data: Any) -> str:
 
 def dump_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-
-
-def walk(data: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:
-    """Every (path, value) in a plain data tree, depth first, in key order."""
-    yield path, data
-    if isinstance(data, dict):
-        for key in sorted(data):
-            yield from walk(data[key], (*path, key))
-    elif isinstance(data, list):
-        for i, item in enumerate(data):
-            yield from walk(item, (*path, i))

@@ -26,7 +26,7 @@ from renderer.inputs import loader
 from renderer.inputs.yamlio import dump_json
 from renderer.model import App, Environment, Platform
 from renderer.publish import writer
-from renderer.render.terraform import MODULES_DIR
+from renderer.render.terraform import MODULES_DIR, main_file, project_of
 from renderer.render.tree import SHARED, Tree
 
 STORE = ".render/apps"
@@ -79,6 +79,7 @@ class Request:
     direct_only: bool = False  # the local demo: every environment straight to main
     platform_digest: str = ""  # hash of platform inputs; lets an unchanged app publish skip the render
     jobs: int = 1  # worker processes for the render
+    skip_checks_for_tests: bool = False  # schemas and policies run on every publish, except in unit tests
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,6 @@ class Outcome:
     warnings: tuple[str, ...] = ()
 
 
-Checker = Callable[[pipeline.Rendered, Platform], list[str]]  # raises on denial, returns warnings
 MergeRequests = Callable[[str, str, str, str], str]  # (branch, target, title, body) → url
 
 
@@ -101,7 +101,6 @@ def publish(
     platform: Platform,
     req: Request,
     environ: Mapping[str, str],
-    check: Checker | None = None,
     merge_requests: MergeRequests | None = None,
     workdir: str | None = None,
 ) -> list[Outcome]:
@@ -122,7 +121,7 @@ def publish(
         for i, (group, branch) in enumerate(groups):
             path = os.path.join(base, f"clone-{i}")
             repo = gitrepo.open_clone(req.url, path, "main", environ, secrets)
-            outcome = _publish_group(platform, req, repo, group, branch, check)
+            outcome = _publish_group(platform, req, repo, group, branch)
             if branch != "main" and outcome.commit and merge_requests is not None:
                 title = f"render({group[0].id}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
                 url = merge_requests(branch, "main", title, _mr_body(outcome, req))
@@ -158,7 +157,6 @@ def _publish_group(
     repo: gitrepo.Repo,
     envs: tuple[Environment, ...],
     branch: str,
-    check: Checker | None,
 ) -> Outcome:
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
@@ -166,7 +164,7 @@ def _publish_group(
         if branch == "main" and _already_published(req, repo.path, [e.id for e in envs]):
             return Outcome(branch, tuple(e.id for e in envs), None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
-        result, warnings = _render_into(platform, req, repo.path, envs, check)
+        result, warnings = _render_into(platform, req, repo.path, envs)
         subject = (
             f"render({','.join(e.id for e in envs)}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
         )
@@ -197,7 +195,7 @@ def _publish_group(
 
 
 def _render_into(
-    platform: Platform, req: Request, root: str, envs: Sequence[Environment], check: Checker | None
+    platform: Platform, req: Request, root: str, envs: Sequence[Environment]
 ) -> tuple[writer.WriteResult, list[str]]:
     stored = _stored_apps(root)
     given = {a.id: a for a in req.apps}
@@ -207,10 +205,9 @@ def _render_into(
             raise UsageError(f"cannot remove app '{name}': the environment repo has no such app")
         del apps[name]
     ids = [e.id for e in envs]
-    rendered = pipeline.render(
-        platform, tuple(apps[k] for k in sorted(apps)), ids, pipeline.Options(req.images, req.jobs)
-    )
-    warnings = check(rendered, platform) if check is not None else []
+    options = pipeline.Options(req.images, req.jobs, req.skip_checks_for_tests)
+    rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options)
+    warnings = [f.render() for f in rendered.report.warnings]
     owned_apps = sorted(apps) if req.all_apps else sorted(set(given) | set(req.remove_apps))
     prefixes = _owned_prefixes(ids, owned_apps, req.all_apps)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
@@ -221,10 +218,7 @@ def _render_into(
     _terraform_tombstones(tree, existing, prefixes, req.destroyed, platform)
     if not req.allow_mass_delete:
         _mass_delete_guard(tree, existing, prefixes, ids)
-    written = writer.write_tree(
-        root, tree, prefixes, {"atlantis.yaml": lambda t: pipeline.finish(t, platform)}
-    )
-    return written, warnings
+    return writer.write_rendered(root, tree, prefixes, platform), warnings
 
 
 def _owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: bool) -> list[str]:
@@ -338,11 +332,10 @@ def _terraform_tombstones(
 ) -> None:
     """A Terraform project never vanishes at once: first emptied (Atlantis plans the destroy)."""
     for path, full in existing.items():
-        if not (path.startswith("terraform/") and path.endswith("/main.tf.json")):
+        project = project_of(path)
+        if project is None or path in tree or not writer.owned(path, prefixes):
             continue
-        if path.startswith(MODULES_DIR) or path in tree or not writer.owned(path, prefixes):
-            continue
-        _, env_id, scope, _ = path.split("/")
+        env_id, scope = project
         with open(full, encoding="utf-8") as fh:
             current = json.load(fh)
         already_empty = current.get("//") == EMPTIED and not current.get("module")
@@ -357,7 +350,7 @@ def _terraform_tombstones(
         emptied["//"] = EMPTIED
         tree[path] = dump_json(emptied).encode()
     for item in destroyed:
-        if f"terraform/{item}/main.tf.json" not in existing:
+        if main_file(*item.partition("/")[::2]) not in existing:
             raise UsageError(f"--destroyed {item}: there is no such Terraform project")
 
 

@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from renderer.adapters import gitrepo
-from renderer.checks import findings as checks
-from renderer.inputs import roots as settings
+from renderer.inputs import roots
 from renderer.publish import delivery as publish
 
 
@@ -21,16 +20,16 @@ def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) 
             check=True,
             env=gitrepo.git_env(environ),
         )
-    inputs = settings.load(root, [])
+    inputs = roots.load(root, [])
     req = publish.Request(
         url=os.path.abspath(bare),
         apps=inputs.apps,
         direct_only=True,
         provenance=publish.Provenance("examples", "embedded", platform_commit),
-        platform_digest=settings.platform_digest(root),
-        jobs=settings.jobs(environ),
+        platform_digest=roots.platform_digest(root),
+        jobs=roots.jobs(environ),
     )
-    outcome = publish.publish(inputs.platform, req, environ, checks.warnings_after_enforce(req.jobs))[0]
+    outcome = publish.publish(inputs.platform, req, environ)[0]
     checkout = os.path.join(os.path.dirname(os.path.abspath(bare)), "checkout")
     _refresh_checkout(bare, checkout, environ)
     files = loader_files(checkout)

@@ -8,6 +8,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from renderer.errors import UsageError
+from renderer.model import Platform
+from renderer.render.terraform import atlantis_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,15 @@ def write_tree(
             if _write_if_changed(root, path, make(present)):
                 written.append(path)
     return WriteResult(tuple(written), tuple(deleted), unchanged)
+
+
+def write_rendered(
+    root: str, tree: Mapping[str, bytes], prefixes: Sequence[str], platform: Platform
+) -> WriteResult:
+    """The one way a render reaches disk: owned paths replaced, then atlantis.yaml from what is present."""
+    return write_tree(
+        root, tree, prefixes, {"atlantis.yaml": lambda paths: atlantis_file(paths, platform.environments)}
+    )
 
 
 def _write_if_changed(root: str, rel: str, data: bytes) -> bool:

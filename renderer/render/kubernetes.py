@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer.errors import Located
+from renderer.errors import InputError
 from renderer.inputs.overrides import merge_patch
 from renderer.inputs.placeholders import RefError, Segment, expand
 from renderer.inputs.score import volume_resource
@@ -24,7 +24,7 @@ SECRET_STORE = "aws-secrets-manager"
 _K8S_DOLLAR = re.compile(r"\$(?=[$(])")
 
 
-class RenderFailure(Located):
+class RenderFailure(InputError):
     """A workload that cannot become Kubernetes objects as written."""
 
 

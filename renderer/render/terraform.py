@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from renderer import __version__
-from renderer.model import Environment
+from renderer.inputs.yamlio import dump
+from renderer.model import Environment, Platform
+from renderer.render.tree import Tree
 from renderer.resolve.nodes import Resolved
 
 MODULES_DIR = "terraform/modules"
@@ -15,6 +17,33 @@ MODULES_DIR = "terraform/modules"
 
 def project_dir(env: str, scope: str) -> str:
     return f"terraform/{env}/{scope}"
+
+
+def main_file(env: str, scope: str) -> str:
+    return f"{project_dir(env, scope)}/main.tf.json"
+
+
+def project_of(path: str) -> tuple[str, str] | None:
+    """(env, scope) when `path` is a project's main.tf.json, else None (modules are not projects)."""
+    parts = path.split("/")
+    if len(parts) == 4 and parts[0] == "terraform" and parts[3] == "main.tf.json" and parts[1] != "modules":
+        return parts[1], parts[2]
+    return None
+
+
+def module_files(platform: Platform) -> Tree:
+    """The platform's modules, as every project refers to them (`../../modules/<name>`)."""
+    return {
+        f"{MODULES_DIR}/{name}/{file}": data
+        for name, files in sorted(platform.modules.items())
+        for file, data in sorted(files.items())
+    }
+
+
+def atlantis_file(paths: Collection[str], envs: Mapping[str, Environment]) -> bytes:
+    """atlantis.yaml from the Terraform projects present in the environment repo after a write."""
+    projects = [project_of(p) for p in paths]
+    return dump(atlantis([project_dir(*p) for p in projects if p], envs)).encode()
 
 
 def module_name(resolved: Resolved) -> str:

@@ -8,10 +8,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from renderer.errors import Collector, Located
+from renderer.errors import Collector, InputError
 from renderer.inputs.placeholders import RefError, lookup, split_ref, substitute
-from renderer.inputs.yamlio import PathKey
-from renderer.model import Environment, SecretRef, Workload
+from renderer.model import Environment, PathKey, SecretRef, Workload
 from renderer.resolve import templates
 from renderer.resolve.drivers import Artifacts, registry
 from renderer.resolve.graph import Graph, Node
@@ -72,13 +71,13 @@ def resolve(graph: Graph, workloads: Sequence[Workload]) -> dict[str, Resolved]:
             continue  # a dependency failed; its problem is already reported
         try:
             done[uid] = _resolve_node(env, node, by_key, graph, done, peers, by_app, drivers)
-        except Located as exc:
-            problems.extend([exc.problem])
+        except InputError as exc:
+            problems.extend(exc.problems())
     problems.raise_if_any()
     return done
 
 
-class _NodeError(Located):
+class _NodeError(InputError):
     """A resource whose params or references do not resolve."""
 
 

@@ -17,13 +17,13 @@ from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateSyntaxErr
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from renderer.errors import Located, Problem
-from renderer.inputs.yamlio import Doc, PathKey, walk
+from renderer.errors import InputError, Problem
+from renderer.model import Doc, PathKey, walk
 
 _SAFE_SCALAR = re.compile(r"^[A-Za-z0-9._/@=+-]([A-Za-z0-9._/@=+ :-]*[A-Za-z0-9._/@=+-])?$")
 
 
-class TemplateFailure(Located):
+class TemplateFailure(InputError):
     """A template failed; `problem` names the definition file, the field and the line."""
 
 

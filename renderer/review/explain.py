@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from renderer.model import SecretRef
-from renderer.pipeline import EnvRender
+from renderer.resolve.analysis import Analysis
 
 
-def explain(result: EnvRender, app: str, workload: str) -> dict[str, Any]:
+def explain(result: Analysis, app: str, workload: str) -> dict[str, Any]:
     bound = result.graph.bindings.get((app, workload))
     if bound is None:
         known = sorted(f"{a}/{w}" for a, w in result.graph.bindings)
@@ -32,7 +32,7 @@ def explain(result: EnvRender, app: str, workload: str) -> dict[str, Any]:
     }
 
 
-def _node(result: EnvRender, uid: str, name: str) -> dict[str, Any]:
+def _node(result: Analysis, uid: str, name: str) -> dict[str, Any]:
     r = result.resolved[uid]
     node = r.node
     return {

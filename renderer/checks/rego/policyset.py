@@ -9,15 +9,13 @@ gives them: a list of `{"path": …, "contents": …}`.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from renderer.checks.rego.engine import Engine, Regorus
+from renderer.model import PolicySource, deep_merge
 
 RULE = re.compile(r"^(deny|violation|warn)(?:_([A-Za-z0-9_]+))?$")
 TEST_RULE = re.compile(r"^test_[A-Za-z0-9_]*$")
@@ -47,56 +45,12 @@ class Counts:
         self.exceptions += other.exceptions
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
-    files: Mapping[str, str]  # policy file → text (tests excluded)
-    tests: Mapping[str, str]
-    data: Mapping[str, Any]
-
-
-def read_source(directory: str) -> Source:
-    """Every .rego and data file below `directory`, sorted (I/O lives here, at the edge)."""
-    files: dict[str, str] = {}
-    tests: dict[str, str] = {}
-    data: dict[str, Any] = {}
-    for base, dirs, names in os.walk(directory):
-        dirs.sort()
-        for name in sorted(names):
-            path = os.path.join(base, name)
-            rel = os.path.relpath(path, os.path.dirname(directory.rstrip("/")))
-            if name.endswith("_test.rego"):
-                tests[rel] = _read(path)
-            elif name.endswith(".rego"):
-                files[rel] = _read(path)
-            elif name.endswith((".json", ".yaml", ".yml")):
-                loaded = json.loads(_read(path)) if name.endswith(".json") else yaml.safe_load(_read(path))
-                if isinstance(loaded, dict):
-                    data = _deep_merge(data, loaded)
-    return Source(files, tests, data)
-
-
-def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as fh:
-        return fh.read()
-
-
-def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = dict(a)
-    for key, value in b.items():
-        out[key] = (
-            _deep_merge(out[key], value)
-            if isinstance(out.get(key), dict) and isinstance(value, dict)
-            else value
-        )
-    return out
-
-
 class PolicySet:
     """Policies compiled once into an engine; documents are checked one at a time or combined."""
 
     def __init__(
         self,
-        source: Source,
+        source: PolicySource,
         data: Mapping[str, Any] | None = None,
         namespaces: Sequence[str] | None = None,
         engine: Callable[[], Engine] = Regorus,
@@ -106,7 +60,7 @@ class PolicySet:
         files = {**source.files, **(source.tests if with_tests else {})}
         for name in sorted(files):
             self.engine.add_policy(name, files[name])
-        self.engine.add_data(_deep_merge(dict(source.data), dict(data or {})))
+        self.engine.add_data(deep_merge(dict(source.data), dict(data or {})))
         packages = self.engine.packages()
         chosen = [p for p in packages if namespaces is None or p.removeprefix("data.") in namespaces]
         self.per_document = [p for p in chosen if not _combined(p)]
@@ -184,7 +138,7 @@ class TestOutcome:
     passed: bool
 
 
-def run_tests(source: Source, engine: Callable[[], Engine] = Regorus) -> list[TestOutcome]:
+def run_tests(source: PolicySource, engine: Callable[[], Engine] = Regorus) -> list[TestOutcome]:
     """Every `test_*` rule of every package, as `opa test` runs them: true passes, else fails."""
     policies = PolicySet(source, engine=engine, with_tests=True)
     outcomes = []
@@ -197,7 +151,7 @@ def run_tests(source: Source, engine: Callable[[], Engine] = Regorus) -> list[Te
     return outcomes
 
 
-def _test_rules(source: Source, package: str) -> set[str]:
+def _test_rules(source: PolicySource, package: str) -> set[str]:
     """Test rule names declared in the test files of `package` (a rule that fails is undefined)."""
     wanted = package.removeprefix("data.")
     names: set[str] = set()

@@ -1,0 +1,88 @@
+"""What every command shares: the error boundary, common options, and small argument parsers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+import click
+
+from renderer.errors import RendererError, UsageError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Platform-config checkout (default: here, else the shipped one).",
+)
+format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+
+
+def handled(func: Callable[P, R]) -> Callable[P, R]:
+    """Map our errors to exit codes and readable reports; anything else is a bug with traceback."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except RendererError as exc:
+            report_error(exc, str(kwargs.get("fmt", "text")))
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def report_error(exc: RendererError, fmt: str) -> None:
+    problems = exc.problems()
+    if fmt == "json":
+        body = {
+            "ok": False,
+            "error": type(exc).__name__,
+            "message": str(exc) if not problems else "",
+            "problems": [p.as_dict() for p in problems],
+        }
+        click.echo(json.dumps(body, indent=2, sort_keys=True))
+        return
+    if not problems:
+        click.echo(f"error: {exc}", err=True)
+        return
+    for p in problems:
+        click.echo(p.render(), err=True)
+    click.echo(f"{len(problems)} problem(s) found", err=True)
+
+
+def echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def images(pairs: Sequence[str]) -> dict[str, str]:
+    """`--image WORKLOAD[.CONTAINER]=IMAGE`, or a bare IMAGE for every `image: .`."""
+    out = {}
+    for pair in pairs:
+        key, sep, image = pair.partition("=")
+        if not sep:
+            key, image = "", pair
+        out[key] = image
+    return out
+
+
+def exclusive(envs: Sequence[str], all_envs: bool) -> None:
+    if all_envs and envs:
+        raise UsageError("--env and --all-envs exclude each other")
+
+
+def platform_commit(root: str) -> str:
+    proc = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
+
+
+def repo_url(url: str) -> str:
+    return os.path.abspath(url) if os.path.isdir(url) else url

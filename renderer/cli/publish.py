@@ -1,0 +1,102 @@
+"""`renderer publish`: render, commit what changed and push to the environment repo (CI runs this)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from renderer.adapters import gitlab
+from renderer.cli.base import (
+    echo_json,
+    exclusive,
+    format_option,
+    handled,
+    images,
+    platform_commit,
+    repo_url,
+    root_option,
+)
+from renderer.inputs import loader, roots
+from renderer.publish import delivery
+
+
+@click.command("publish")
+@click.option("--env-repo", "url", required=True, help="Environment repo: path or git URL.")
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="App directory of Score files (repeatable); its id is the directory name.",
+)
+@click.option("--all-apps", is_flag=True, help="Re-render every app stored in the env repo.")
+@click.option("--remove-app", "remove", multiple=True, help="Remove an app's output.")
+@click.option("--env", "envs", multiple=True)
+@click.option("--all-envs", is_flag=True)
+@click.option("--image", "image_pairs", multiple=True)
+@click.option("--allow-mass-delete", is_flag=True)
+@click.option("--destroyed", multiple=True, help="ENV/APP whose emptied Terraform was applied.")
+@root_option
+@format_option
+@handled
+def command(
+    url: str,
+    apps: tuple[str, ...],
+    all_apps: bool,
+    remove: tuple[str, ...],
+    envs: tuple[str, ...],
+    all_envs: bool,
+    image_pairs: tuple[str, ...],
+    allow_mass_delete: bool,
+    destroyed: tuple[str, ...],
+    root: str | None,
+    fmt: str,
+) -> None:
+    """Render, commit what changed and push to the environment repo (CI runs this)."""
+    exclusive(envs, all_envs)
+    base = roots.find_root(root, os.environ)
+    platform = loader.load_platform(base)
+    loaded = loader.load_apps([os.path.abspath(a) for a in apps], base) if apps else ()
+    gl = gitlab.settings_from(os.environ)
+    req = delivery.Request(
+        url=repo_url(url),
+        apps=loaded,
+        all_apps=all_apps,
+        remove_apps=remove,
+        env_ids=envs,
+        images=images(image_pairs),
+        allow_mass_delete=allow_mass_delete,
+        destroyed=destroyed,
+        provenance=delivery.Provenance.from_environ(os.environ, platform_commit(base)),
+        platform_digest=roots.platform_digest(base),
+        jobs=roots.jobs(os.environ),
+    )
+    outcomes = delivery.publish(platform, req, os.environ, gitlab.MergeRequests(*gl) if gl else None)
+    if fmt == "json":
+        echo_json([_as_dict(o) for o in outcomes])
+        return
+    for o in outcomes:
+        click.echo(_as_text(o))
+
+
+def _as_dict(o: delivery.Outcome) -> dict[str, object]:
+    return {
+        "branch": o.target,
+        "envs": list(o.envs),
+        "commit": o.commit,
+        "attempts": o.attempts,
+        "written": o.written,
+        "deleted": o.deleted,
+        "merge_request": o.merge_request,
+    }
+
+
+def _as_text(o: delivery.Outcome) -> str:
+    if o.commit is None:
+        return f"{o.target} ({', '.join(o.envs)}): up to date, no commit"
+    extra = f", merge request {o.merge_request}" if o.merge_request else ""
+    return (
+        f"{o.target} ({', '.join(o.envs)}): {o.commit[:12]} "
+        f"({o.written} written, {o.deleted} deleted, attempt {o.attempts}){extra}"
+    )

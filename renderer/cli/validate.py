@@ -1,0 +1,50 @@
+"""`renderer validate`: load every input, render it in memory and run every check."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from renderer import pipeline
+from renderer.checks import kubeschema
+from renderer.cli.base import echo_json, format_option, handled, root_option
+from renderer.inputs import roots
+
+PLACEHOLDER_IMAGE = "registry.example.com/validate/placeholder:0"
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@root_option
+@format_option
+@handled
+def command(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
+    """Check every shipped input, or the given Score files / app directories."""
+    base = roots.find_root(root, os.environ)
+    dirs = sorted({p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)) for p in paths})
+    inputs = roots.load(base, dirs)
+    options = pipeline.Options({"": PLACEHOLDER_IMAGE}, roots.jobs(os.environ))
+    rendered = pipeline.run(inputs.platform, inputs.apps, None, options)
+    warnings = [f.render() for f in rendered.report.warnings]
+    schema = kubeschema.summary(rendered.report.schema)
+    summary: dict[str, object] = {
+        "apps": len(inputs.apps),
+        "workloads": sum(len(a.workloads) for a in inputs.apps),
+        "environments": len(inputs.platform.environments),
+        "definitions": len(inputs.platform.definitions),
+        "profiles": len(inputs.platform.profiles),
+        "policy_sets": len(inputs.platform.policies),
+        "warnings": warnings,
+        "schema": schema,
+    }
+    if fmt == "json":
+        echo_json({"ok": True, **summary})
+        return
+    for line in [*warnings, schema]:
+        click.echo(line, err=True)
+    click.echo(
+        f"ok: {summary['workloads']} workloads in {summary['apps']} apps, "
+        f"{summary['environments']} environments, {summary['definitions']} resource "
+        f"definitions, {summary['profiles']} profiles, rendered without error"
+    )

@@ -1,0 +1,119 @@
+"""One analysed environment → its part of the tree: workloads, resources, namespaces, Terraform."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from renderer.errors import Collector, InputError
+from renderer.model import Environment
+from renderer.render import kubernetes, terraform
+from renderer.render.kubernetes import ANNOTATION_UID, MANAGED_BY
+from renderer.render.tree import (
+    CLUSTER_SCOPED,
+    SHARED,
+    Tree,
+    add_json,
+    add_kustomizations,
+    add_objects,
+    safe_join,
+)
+from renderer.resolve.analysis import Analysis
+from renderer.resolve.nodes import Resolved
+
+
+@dataclass(frozen=True, slots=True)
+class EnvRender:
+    analysis: Analysis
+    tree: Tree
+
+    @property
+    def env(self) -> Environment:
+        return self.analysis.env
+
+
+def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
+    """Every file of one environment; problems of all workloads are reported together."""
+    env = analysis.env
+    root = f"kubernetes/{env.id}"
+    tree: Tree = {}
+    problems = Collector()
+    for wl in analysis.workloads:
+        bound = analysis.graph.bindings[(wl.app, wl.name)]
+        resources = {name: analysis.resolved[uid] for name, uid in bound.items()}
+        profile = analysis.profiles[(wl.app, wl.name)]
+        try:
+            objects = kubernetes.render_workload(wl, env, profile, resources, images)
+        except InputError as exc:
+            problems.extend(exc.problems())
+            continue
+        add_objects(tree, safe_join(root, wl.app, wl.name), objects, wl.file)
+    for app in sorted({w.app for w in analysis.workloads}):
+        add_objects(tree, safe_join(root, app), [_namespace(env.namespace(app), app)], app)
+    modules = _resources(tree, analysis, root)
+    problems.raise_if_any()
+    shared = [_namespace(env.shared_namespace, SHARED), _secret_store(env)]
+    add_objects(tree, safe_join(root, SHARED), shared, env.file)
+    for scope, items in sorted(modules.items()):
+        add_json(tree, terraform.main_file(env.id, scope), terraform.project(env, scope, items))
+    add_kustomizations(tree, env.id)
+    return EnvRender(analysis, tree)
+
+
+def _resources(tree: Tree, analysis: Analysis, root: str) -> dict[str, list[Resolved]]:
+    """Each resource's own objects into its directory; its Terraform modules grouped by scope."""
+    env = analysis.env
+    modules: dict[str, list[Resolved]] = {}
+    for uid in analysis.graph.order:
+        r = analysis.resolved[uid]
+        node = r.node
+        scope = SHARED if node.shared else str(node.app)
+        namespace = env.shared_namespace if node.shared else env.namespace(scope)
+        directory = (
+            safe_join(root, SHARED, f"{node.type}-{node.name}")
+            if node.shared
+            else safe_join(root, scope, str(node.workload))
+        )
+        objects = [_stamp(o, namespace, r) for o in r.artifacts.objects]
+        add_objects(tree, directory, objects, node.definition.file)
+        if r.artifacts.module is not None:
+            modules.setdefault(scope, []).append(r)
+    return modules
+
+
+def _namespace(name: str, scope: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {**MANAGED_BY, "renderer.platform/scope": scope}},
+    }
+
+
+def _secret_store(env: Environment) -> dict[str, Any]:
+    jwt = {"serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"}}
+    return {
+        "apiVersion": "external-secrets.io/v1beta1",
+        "kind": "ClusterSecretStore",
+        "metadata": {"name": kubernetes.SECRET_STORE, "labels": dict(MANAGED_BY)},
+        "spec": {
+            "provider": {
+                "aws": {
+                    "service": "SecretsManager",
+                    "region": env.region,
+                    "role": env.role_arn,
+                    "auth": {"jwt": jwt},
+                }
+            }
+        },
+    }
+
+
+def _stamp(obj: Mapping[str, Any], namespace: str, r: Resolved) -> dict[str, Any]:
+    """Resource objects get the namespace, the managed-by label and the resource uid."""
+    meta = dict(obj["metadata"])
+    if obj["kind"] not in CLUSTER_SCOPED:
+        meta.setdefault("namespace", namespace)
+    meta["labels"] = {**(meta.get("labels") or {}), **MANAGED_BY}
+    meta["annotations"] = {**(meta.get("annotations") or {}), ANNOTATION_UID: r.node.uid}
+    return {**obj, "metadata": meta}
