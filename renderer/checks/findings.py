@@ -15,7 +15,7 @@ from renderer.checks.rego.policyset import Counts, PolicySet, Result
 from renderer.errors import PolicyDenied, Problem
 from renderer.model import Environment, Platform
 from renderer.render.environment import EnvRender
-from renderer.render.kubernetes import ANNOTATION_SOURCE, ANNOTATION_UID
+from renderer.render.kubernetes.labels import ANNOTATION_SOURCE, ANNOTATION_UID
 from renderer.render.terraform import module_files
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -19,6 +19,7 @@ from renderer.model import SecretRef
 PLACEHOLDER = re.compile(r"\$((?:\$?\{([^}]*)\})|\$)")
 
 Segment = str | SecretRef
+Resolver = Callable[[str], Any]  # a reference (without `${}`) → its value or a SecretRef
 
 
 class RefError(Exception):
@@ -45,7 +46,7 @@ def to_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def expand(text: str, resolve: Callable[[str], Any]) -> list[Segment]:
+def expand(text: str, resolve: Resolver) -> list[Segment]:
     """Expand into literal text and secret references; adjacent text is merged."""
     out: list[Segment] = []
     pos = 0
@@ -68,7 +69,7 @@ def expand(text: str, resolve: Callable[[str], Any]) -> list[Segment]:
     return out
 
 
-def substitute(text: str, resolve: Callable[[str], Any]) -> str:
+def substitute(text: str, resolve: Resolver) -> str:
     """Expand where no secret is allowed; a secret raises RefError."""
     parts = expand(text, resolve)
     for part in parts:

@@ -9,7 +9,8 @@ from typing import Any
 from renderer.errors import Collector, InputError
 from renderer.model import Environment
 from renderer.render import kubernetes, terraform
-from renderer.render.kubernetes import ANNOTATION_UID, MANAGED_BY
+from renderer.render.kubernetes.labels import ANNOTATION_UID, MANAGED_BY
+from renderer.render.kubernetes.namespace import namespace, secret_store
 from renderer.render.tree import (
     CLUSTER_SCOPED,
     SHARED,
@@ -50,10 +51,10 @@ def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
             continue
         add_objects(tree, safe_join(root, wl.app, wl.name), objects, wl.file)
     for app in sorted({w.app for w in analysis.workloads}):
-        add_objects(tree, safe_join(root, app), [_namespace(env.namespace(app), app)], app)
+        add_objects(tree, safe_join(root, app), [namespace(env.namespace(app), app)], app)
     modules = _resources(tree, analysis, root)
     problems.raise_if_any()
-    shared = [_namespace(env.shared_namespace, SHARED), _secret_store(env)]
+    shared = [namespace(env.shared_namespace, SHARED), secret_store(env)]
     add_objects(tree, safe_join(root, SHARED), shared, env.file)
     for scope, items in sorted(modules.items()):
         add_json(tree, terraform.main_file(env.id, scope), terraform.project(env, scope, items))
@@ -80,33 +81,6 @@ def _resources(tree: Tree, analysis: Analysis, root: str) -> dict[str, list[Reso
         if r.artifacts.module is not None:
             modules.setdefault(scope, []).append(r)
     return modules
-
-
-def _namespace(name: str, scope: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": name, "labels": {**MANAGED_BY, "renderer.platform/scope": scope}},
-    }
-
-
-def _secret_store(env: Environment) -> dict[str, Any]:
-    jwt = {"serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"}}
-    return {
-        "apiVersion": "external-secrets.io/v1beta1",
-        "kind": "ClusterSecretStore",
-        "metadata": {"name": kubernetes.SECRET_STORE, "labels": dict(MANAGED_BY)},
-        "spec": {
-            "provider": {
-                "aws": {
-                    "service": "SecretsManager",
-                    "region": env.region,
-                    "role": env.role_arn,
-                    "auth": {"jwt": jwt},
-                }
-            }
-        },
-    }
 
 
 def _stamp(obj: Mapping[str, Any], namespace: str, r: Resolved) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+"""A workload, its profile and its resolved resources → the Kubernetes objects a careful engineer writes.
+
+One module per concern: `containers` (and `quantities`), `files` (files and volumes), `secrets`
+(ExternalSecret), `objects` (controller, ServiceAccount, Service, ConfigMap, PDB), `namespace`,
+`labels`. `build.Build` carries one workload through them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from renderer.inputs.overrides import merge_patch
+from renderer.model import Environment, Profile, Workload
+from renderer.render.kubernetes import objects
+from renderer.render.kubernetes.build import Build
+from renderer.render.kubernetes.containers import container, order_containers
+from renderer.render.kubernetes.labels import ANNOTATION_SOURCE, labels_for, selector_for
+from renderer.render.kubernetes.secrets import SecretSink, external_secret
+from renderer.resolve.nodes import Resolved, make_resolver
+
+
+def render_workload(
+    wl: Workload,
+    env: Environment,
+    profile: Profile,
+    resources: Mapping[str, Resolved],
+    images: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """Every object of one workload (resources' own objects are added by the caller)."""
+    resolver = make_resolver(
+        wl, {k: v.node.uid for k, v in resources.items()}, {v.node.uid: v for v in resources.values()}
+    )
+    b = Build(wl, env, profile, resources, images, resolver, SecretSink(f"{wl.name}-secrets"))
+    built = {cname: container(b, cname, c) for cname, c in sorted(wl.spec["containers"].items())}
+    labels = labels_for(wl, profile)
+    annotations = {ANNOTATION_SOURCE: wl.origin, **(wl.spec["metadata"].get("annotations") or {})}
+    meta = {"name": wl.name, "namespace": env.namespace(wl.app), "labels": labels}
+    pod_meta = {"labels": labels, "annotations": annotations}
+    found = [
+        objects.controller(b, meta, _pod(b, built), pod_meta),
+        objects.service_account(meta),
+        objects.service(b, meta),
+        objects.files_configmap(b, meta),
+        external_secret(meta, b.sink) if b.sink.data or b.sink.templates else None,
+        objects.disruption_budget(b, meta),
+    ]
+    return [_patch(o, profile) for o in found if o is not None]
+
+
+def _pod(b: Build, built: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    init, main = order_containers(b, built)
+    pod: dict[str, Any] = {
+        "serviceAccountName": b.wl.name,
+        "automountServiceAccountToken": False,
+        "containers": main,
+    }
+    if b.volumes:
+        pod["volumes"] = [b.volumes[k] for k in sorted(b.volumes)]
+    if init:
+        pod["initContainers"] = init
+    profile = b.profile
+    if profile.pod_security_context:
+        pod["securityContext"] = dict(profile.pod_security_context)
+    if profile.topology_spread:
+        pod["topologySpreadConstraints"] = [
+            {
+                "topologyKey": t["topology_key"],
+                "maxSkew": t.get("max_skew", 1),
+                "whenUnsatisfiable": t.get("when_unsatisfiable", "ScheduleAnyway"),
+                "labelSelector": {"matchLabels": selector_for(b.wl)},
+            }
+            for t in profile.topology_spread
+        ]
+    return pod
+
+
+def _patch(obj: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    for patch in profile.patches:
+        if patch["kind"] == obj["kind"]:
+            obj = merge_patch(obj, patch["merge"])
+    return obj

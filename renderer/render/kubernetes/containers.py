@@ -1,0 +1,143 @@
+"""Score containers → Kubernetes containers: image, command, env, resources, probes, start order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from renderer.inputs.placeholders import Segment
+from renderer.model import SecretRef
+from renderer.render.kubernetes.build import Build
+from renderer.render.kubernetes.files import file_mounts, volume_mounts
+from renderer.render.kubernetes.quantities import compute_resources
+from renderer.resolve.graph import stable_id
+
+_K8S_DOLLAR = re.compile(r"\$(?=[$(])")
+
+
+def k8s_escape(text: str) -> str:
+    """Literal text where kubelet expands `$(VAR)`: developer strings stay data."""
+    return _K8S_DOLLAR.sub("$$", text)
+
+
+def container(b: Build, cname: str, c: Mapping[str, Any]) -> dict[str, Any]:
+    path = ("containers", cname)
+    helpers: dict[str, dict[str, Any]] = {}
+    env = _env_vars(b, cname, c, helpers)
+    out: dict[str, Any] = {"name": cname, "image": _image(b, cname, c["image"])}
+    for key in ("command", "args"):
+        if key in c:
+            out[key] = [_join(b, b.expand((*path, key, i), v), helpers) for i, v in enumerate(c[key])]
+    env = [helpers[k] for k in sorted(helpers)] + env
+    if env:
+        out["env"] = env
+    mounts = file_mounts(b, cname, c) + volume_mounts(b, cname, c)
+    if mounts:
+        out["volumeMounts"] = sorted(mounts, key=lambda m: m["mountPath"])
+    res = compute_resources(c.get("resources") or {}, b.profile.default_resources)
+    if res:
+        out["resources"] = res
+    for probe in ("livenessProbe", "readinessProbe"):
+        if probe in c:
+            out[probe] = _probe(c[probe])
+    if b.profile.container_security_context:
+        out["securityContext"] = dict(b.profile.container_security_context)
+    return out
+
+
+def _image(b: Build, cname: str, image: str) -> str:
+    if image != ".":
+        return image
+    name = b.wl.name
+    given = b.images.get(f"{name}.{cname}") or b.images.get(name) or b.images.get("")
+    if not given:
+        raise b.fail(
+            ("containers", cname, "image"),
+            "image is '.', which means 'built from this repo'",
+            f"give it with --image {name}={'<registry>/<repo>:<tag>'}",
+        )
+    return given
+
+
+def _env_vars(
+    b: Build, cname: str, c: Mapping[str, Any], helpers: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    out = []
+    for name, value in sorted((c.get("variables") or {}).items()):
+        parts = b.expand(("containers", cname, "variables", name), value)
+        if len(parts) == 1 and isinstance(parts[0], SecretRef):
+            out.append({"name": name, "valueFrom": {"secretKeyRef": b.sink.selector(parts[0])}})
+        else:
+            out.append({"name": name, "value": _join(b, parts, helpers)})
+    return out
+
+
+def _join(b: Build, parts: list[Segment], helpers: dict[str, dict[str, Any]]) -> str:
+    """Literal text escaped; each secret becomes `$(HELPER)`, a secret-backed variable defined first."""
+    text = ""
+    for part in parts:
+        if isinstance(part, SecretRef):
+            selector = b.sink.selector(part)
+            helper = "SECRET_" + stable_id(selector["name"], selector["key"], length=8).upper()
+            helpers[helper] = {"name": helper, "valueFrom": {"secretKeyRef": selector}}
+            text += f"$({helper})"
+        else:
+            text += k8s_escape(part)
+    return text
+
+
+def _probe(probe: Mapping[str, Any]) -> dict[str, Any]:
+    # Score allows both; Kubernetes allows one handler: the spec says exec is preferred.
+    if "exec" in probe:
+        return {"exec": {"command": list(probe["exec"]["command"])}}
+    http = probe["httpGet"]
+    out: dict[str, Any] = {"path": http["path"], "port": http["port"]}
+    for key in ("host", "scheme"):
+        if key in http:
+            out[key] = http[key]
+    if "httpHeaders" in http:
+        out["httpHeaders"] = [{"name": h["name"], "value": h["value"]} for h in http["httpHeaders"]]
+    return {"httpGet": out}
+
+
+def order_containers(b: Build, built: Mapping[str, dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    """`before` → init containers (ready: complete) or native sidecars (started / healthy)."""
+    spec = b.wl.spec["containers"]
+    early = {n for n, c in spec.items() if c.get("before")}
+    if early == set(spec):
+        raise b.fail(("containers",), "every container has 'before'; at least one must be the main container")
+    init = []
+    remaining = sorted(early)
+    while remaining:
+        # a container goes after every early container that must be ready before it
+        ready = [
+            n for n in remaining if all(n not in (spec[o].get("before") or {}) for o in remaining if o != n)
+        ]
+        name = ready[0] if ready else remaining[0]
+        remaining.remove(name)
+        readiness = {r["ready"] for r in spec[name]["before"].values()}
+        init.append(_early(b, name, dict(built[name]), readiness))
+    main = [built[n] for n in sorted(spec) if n not in early]
+    return init, main
+
+
+def _early(b: Build, name: str, container: dict[str, Any], readiness: set[str]) -> dict[str, Any]:
+    """An init container runs to completion; a native sidecar (restartPolicy Always) keeps running."""
+    if readiness == {"complete"}:
+        return container
+    where = ("containers", name, "before")
+    if "complete" in readiness:
+        raise b.fail(where, "a container cannot both run to completion and keep running")
+    if int(b.env.kubernetes_version.split(".")[1]) < 29:
+        raise b.fail(
+            where,
+            f"ready: started/healthy needs native sidecars (Kubernetes ≥ 1.29); "
+            f"{b.env.id} runs {b.env.kubernetes_version}",
+        )
+    container["restartPolicy"] = "Always"
+    if "healthy" in readiness:
+        if "readinessProbe" not in container:
+            raise b.fail(where, "ready: healthy needs a readinessProbe on this container")
+        container["startupProbe"] = container["readinessProbe"]
+    return container

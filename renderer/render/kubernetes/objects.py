@@ -1,0 +1,91 @@
+"""The objects around the pod: controller, ServiceAccount, Service, ConfigMap, PodDisruptionBudget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from renderer.render.kubernetes.build import Build
+from renderer.render.kubernetes.files import files_configmap_name
+from renderer.render.kubernetes.labels import selector_for
+
+
+def controller(
+    b: Build, meta: dict[str, Any], pod: dict[str, Any], pod_meta: dict[str, Any]
+) -> dict[str, Any]:
+    """The Deployment or StatefulSet the profile chooses."""
+    profile = b.profile
+    obj: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": profile.workload_kind,
+        "metadata": {**meta, "annotations": {**pod_meta["annotations"], **profile.annotations}},
+        "spec": {
+            "replicas": profile.replicas,
+            "selector": {"matchLabels": selector_for(b.wl)},
+            "template": {"metadata": pod_meta, "spec": pod},
+        },
+    }
+    if profile.workload_kind == "StatefulSet":
+        obj["spec"]["serviceName"] = b.wl.name
+    return obj
+
+
+def service_account(meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": meta,
+        "automountServiceAccountToken": False,
+    }
+
+
+def service(b: Build, meta: dict[str, Any]) -> dict[str, Any] | None:
+    ports = (b.wl.spec.get("service") or {}).get("ports") or {}
+    if not ports:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {
+            "selector": selector_for(b.wl),
+            "ports": [
+                {
+                    "name": name,
+                    "port": p["port"],
+                    "targetPort": p.get("targetPort", p["port"]),
+                    "protocol": p.get("protocol", "TCP"),
+                }
+                for name, p in sorted(ports.items())
+            ],
+        },
+    }
+
+
+def files_configmap(b: Build, meta: dict[str, Any]) -> dict[str, Any] | None:
+    if not b.files_data and not b.files_binary:
+        return None
+    cm: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {**meta, "name": files_configmap_name(b)},
+    }
+    if b.files_data:
+        cm["data"] = b.files_data
+    if b.files_binary:
+        cm["binaryData"] = b.files_binary
+    return cm
+
+
+def disruption_budget(b: Build, meta: dict[str, Any]) -> dict[str, Any] | None:
+    budget = b.profile.disruption_budget
+    if not budget:
+        return None
+    spec = {
+        "minAvailable" if k == "min_available" else "maxUnavailable": v for k, v in sorted(budget.items())
+    }
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": meta,
+        "spec": {**spec, "selector": {"matchLabels": selector_for(b.wl)}},
+    }
