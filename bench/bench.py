@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from renderer import pipeline
-from renderer.inputs import loader
+from renderer.inputs import app_repo, platform_config
 from renderer.inputs import roots as settings
 from renderer.publish import delivery as publish
 from renderer.publish import writer
@@ -82,8 +82,8 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix="renderer-bench-")
     try:
         dirs = generate(os.path.join(work, "apps"), args.apps, args.workloads)
-        platform = timed("load platform", lambda: loader.load_platform(ROOT), figures)
-        apps = timed("load apps", lambda: loader.load_apps(dirs, ROOT), figures)
+        platform = timed("load platform", lambda: platform_config.load_platform(ROOT), figures)
+        apps = timed("load apps", lambda: app_repo.load_apps(dirs, ROOT), figures)
         unchecked = pipeline.Options(jobs=args.jobs, skip_checks_for_tests=True)
         timed("render, no checks", lambda: pipeline.run(platform, apps, args.env, unchecked), figures)
         rendered = timed(

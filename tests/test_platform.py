@@ -13,7 +13,7 @@ from click.testing import Result
 
 from renderer import pipeline
 from renderer.errors import EXIT_INVALID, EXIT_USAGE
-from renderer.inputs import loader
+from renderer.inputs import app_repo, platform_config
 from renderer.inputs.yamlio import load_text
 from renderer.resolve import templates
 from renderer.resolve.templates import TemplateFailure
@@ -111,8 +111,8 @@ def test_most_specific_definition_wins(project: Path) -> None:
         host="resid",
         extra="criteria: [{res_id: special, env: staging}]\n",
     )
-    platform = loader.load_platform(str(project))
-    apps = loader.load_apps([str(project / "examples/apps/solo")], str(project))
+    platform = platform_config.load_platform(str(project))
+    apps = app_repo.load_apps([str(project / "examples/apps/solo")], str(project))
     winners = {}
     for env in ("dev", "staging", "prod"):
         result = pipeline.analyse_env(platform, apps, env)

@@ -15,7 +15,7 @@ import pytest
 
 from renderer import pipeline
 from renderer.errors import EXIT_PUBLISH, PublishError
-from renderer.inputs import loader
+from renderer.inputs import app_repo, platform_config
 from renderer.publish import delivery as publish
 from tests.conftest import ROOT, git, run_renderer, write
 
@@ -181,8 +181,8 @@ def test_invalid_input_commits_nothing(bare_repo: Path, tmp_path: Path) -> None:
 
 
 def _fresh_render(apps: list[Path], env: str) -> dict[str, bytes]:
-    platform = loader.load_platform(str(ROOT))
-    loaded = loader.load_apps([str(a) for a in apps], str(ROOT))
+    platform = platform_config.load_platform(str(ROOT))
+    loaded = app_repo.load_apps([str(a) for a in apps], str(ROOT))
     return pipeline.run(platform, loaded, [env], pipeline.Options()).tree
 
 
@@ -265,8 +265,8 @@ def test_push_refused_by_the_remote_is_reported(tmp_path: Path, bare_repo: Path)
     hook = bare_repo / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'rejected: locked for maintenance' >&2\nexit 1\n")
     hook.chmod(0o755)
-    platform = loader.load_platform(str(ROOT))
-    app = loader.load_apps([str(make_app(tmp_path / "apps", "solo", {"alpha": "x"}))], str(ROOT))
+    platform = platform_config.load_platform(str(ROOT))
+    app = app_repo.load_apps([str(make_app(tmp_path / "apps", "solo", {"alpha": "x"}))], str(ROOT))
     req = publish.Request(url=str(bare_repo), apps=app, env_ids=("dev",), max_attempts=2)
     with pytest.raises(PublishError, match="(?s)git push failed: .*locked for maintenance"):
         publish.publish(platform, req, os.environ)
@@ -275,8 +275,8 @@ def test_push_refused_by_the_remote_is_reported(tmp_path: Path, bare_repo: Path)
 def test_bounded_retries_when_the_head_keeps_moving(
     tmp_path: Path, bare_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    platform = loader.load_platform(str(ROOT))
-    app = loader.load_apps([str(make_app(tmp_path / "apps", "solo", {"alpha": "x"}))], str(ROOT))
+    platform = platform_config.load_platform(str(ROOT))
+    app = app_repo.load_apps([str(make_app(tmp_path / "apps", "solo", {"alpha": "x"}))], str(ROOT))
     calls = []
 
     def moved(*args: object, **kwargs: object) -> bool:
@@ -316,8 +316,8 @@ def test_unchanged_app_publish_skips_the_render(
 ) -> None:
     from renderer.inputs import roots as settings
 
-    platform = loader.load_platform(str(ROOT))
-    app = loader.load_apps([str(make_app(tmp_path / "apps", "solo", {"alpha": "x"}))], str(ROOT))
+    platform = platform_config.load_platform(str(ROOT))
+    app = app_repo.load_apps([str(make_app(tmp_path / "apps", "solo", {"alpha": "x"}))], str(ROOT))
     req = publish.Request(
         url=str(bare_repo), apps=app, env_ids=("dev",), platform_digest=settings.platform_digest(str(ROOT))
     )

@@ -17,7 +17,7 @@ from click.testing import Result
 from renderer import pipeline
 from renderer.checks import kubeschema
 from renderer.errors import InputError
-from renderer.inputs import loader
+from renderer.inputs import app_repo, platform_config
 from renderer.inputs import roots as settings
 from tests.conftest import ROOT, run_renderer
 
@@ -215,8 +215,8 @@ def test_terraform_accepts_every_rendered_project(tmp_path: Path, cli: Callable[
 
 
 def test_parallel_render_is_byte_identical_and_keeps_errors(project: Path) -> None:
-    platform = loader.load_platform(str(ROOT))
-    apps = loader.load_apps(loader.example_app_dirs(str(ROOT)), str(ROOT))
+    platform = platform_config.load_platform(str(ROOT))
+    apps = app_repo.load_apps(app_repo.example_app_dirs(str(ROOT)), str(ROOT))
     serial = pipeline.run(platform, apps, None, pipeline.Options(jobs=1))
     parallel = pipeline.run(platform, apps, None, pipeline.Options(jobs=3))
     assert serial.tree == parallel.tree
@@ -225,7 +225,7 @@ def test_parallel_render_is_byte_identical_and_keeps_errors(project: Path) -> No
     assert report_serial.schema.checked == report_parallel.schema.checked
     bad = project / "examples/apps/shop/score.yaml"
     bad.write_text(bad.read_text().replace("${resources.db.port}", "${resources.db.nope}"))
-    broken = loader.load_apps(loader.example_app_dirs(str(project)), str(project))
+    broken = app_repo.load_apps(app_repo.example_app_dirs(str(project)), str(project))
     with pytest.raises(InputError) as err:
         pipeline.run(platform, broken, None, pipeline.Options(jobs=3))
     envs = {p.message.split("(")[0] for p in err.value.problems()}

@@ -17,7 +17,7 @@ from renderer.cli.base import (
     repo_url,
     root_option,
 )
-from renderer.inputs import loader, roots
+from renderer.inputs import app_repo, platform_config, roots
 from renderer.publish import delivery
 
 
@@ -56,8 +56,8 @@ def command(
     """Render, commit what changed and push to the environment repo (CI runs this)."""
     exclusive(envs, all_envs)
     base = roots.find_root(root, os.environ)
-    platform = loader.load_platform(base)
-    loaded = loader.load_apps([os.path.abspath(a) for a in apps], base) if apps else ()
+    platform = platform_config.load_platform(base)
+    loaded = app_repo.load_apps([os.path.abspath(a) for a in apps], base) if apps else ()
     gl = gitlab.settings_from(os.environ)
     req = delivery.Request(
         url=repo_url(url),

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from renderer.errors import UsageError
-from renderer.inputs import loader
+from renderer.inputs import app_repo, platform_config
 from renderer.model import App, Platform
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,7 +53,7 @@ class Inputs:
 def app_dirs(root: str, names: Sequence[str]) -> list[str]:
     """App arguments are directories, or ids of the shipped example apps."""
     if not names:
-        return loader.example_app_dirs(root)
+        return app_repo.example_app_dirs(root)
     out = []
     for name in names:
         if os.path.isdir(name):
@@ -73,11 +73,11 @@ def load(root: str, apps: Sequence[str]) -> Inputs:
     platform = None
     loaded: tuple[App, ...] = ()
     try:
-        platform = loader.load_platform(root)
+        platform = platform_config.load_platform(root)
     except InputError as exc:
         problems.extend(exc.problems())
     try:
-        loaded = loader.load_apps(app_dirs(root, apps), root)
+        loaded = app_repo.load_apps(app_dirs(root, apps), root)
     except InputError as exc:
         problems.extend(exc.problems())
     if problems or platform is None:

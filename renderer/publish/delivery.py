@@ -22,7 +22,7 @@ from typing import Any
 from renderer import __version__, pipeline
 from renderer.adapters import gitrepo
 from renderer.errors import InputError, PublishError, UsageError
-from renderer.inputs import loader
+from renderer.inputs import app_repo
 from renderer.inputs.yamlio import dump_json
 from renderer.model import App, Environment, Platform
 from renderer.publish import writer
@@ -243,7 +243,7 @@ def _stored_apps(root: str) -> dict[str, App]:
         return {}
     dirs = [os.path.join(store, d) for d in sorted(os.listdir(store))]
     try:
-        return {a.id: a for a in loader.load_apps(dirs, root)}
+        return {a.id: a for a in app_repo.load_apps(dirs, root)}
     except InputError as exc:
         raise PublishError("the environment repo's stored inputs do not load:\n" + str(exc)) from None
 

@@ -1,23 +1,19 @@
-"""Files on disk → validated model values; every problem in one InputError."""
+"""The platform root → a Platform: environments, resource definitions, profiles, modules, policies."""
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from renderer.errors import Collector, InputError, Problem
-from renderer.inputs import schema, score
-from renderer.inputs.overrides import merge_patch
+from renderer.errors import Collector, InputError
+from renderer.inputs.documents import display, glob_files, valid_docs
 from renderer.inputs.policies import read_source
-from renderer.inputs.yamlio import YamlLoadError, load_file
 from renderer.model import (
-    App,
     Criterion,
     Doc,
     Environment,
@@ -26,143 +22,7 @@ from renderer.model import (
     Profile,
     ResourceDefinition,
     Use,
-    Workload,
 )
-
-SCORE_GLOB = "score*.yaml"
-
-
-def display(path: str, root: str) -> str:
-    """Paths in messages are relative to the project root when they are inside it."""
-    rel = os.path.relpath(path, root)
-    return path if rel.startswith("..") else rel
-
-
-def _docs(path: str, root: str, problems: Collector) -> list[Doc]:
-    try:
-        docs = load_file(path, display(path, root))
-    except YamlLoadError as exc:
-        problems.extend(exc.problems())
-        return []
-    for doc in docs:
-        if not isinstance(doc.data, dict):
-            problems.extend([doc.problem([], "the document must be a mapping")])
-    return [d for d in docs if isinstance(d.data, dict)]
-
-
-def _one_doc(path: str, root: str, problems: Collector) -> Doc | None:
-    docs = _docs(path, root, problems)
-    if len(docs) > 1:
-        problems.add(docs[1].file, docs[1].line([]), "", "one document per file is expected")
-    return docs[0] if docs else None
-
-
-# ---- apps ---------------------------------------------------------------------------------
-
-
-def _app(directory: str, root: str, app_id: str | None, problems: Collector) -> App:
-    directory = os.path.abspath(directory)
-    ident = app_id or os.path.basename(directory.rstrip("/"))
-    files = sorted(glob.glob(os.path.join(directory, SCORE_GLOB)))
-    if not files:
-        problems.add(display(directory, root), 0, "", f"no {SCORE_GLOB} files in this app directory")
-    workloads: dict[str, Workload] = {}
-    for file in files:
-        wl = _workload_file(file, ident, root, problems)
-        if wl is None:
-            continue
-        if wl.name in workloads:
-            problems.add(
-                wl.file,
-                wl.doc.line(["metadata", "name"]),
-                "metadata.name",
-                f"workload '{wl.name}' is also defined in {workloads[wl.name].file}",
-                "workload names must be unique within an app",
-            )
-            continue
-        workloads[wl.name] = wl
-    overrides: dict[str, dict[str, Doc]] = {}
-    for file in sorted(glob.glob(os.path.join(directory, "overrides", "*", "*.yaml"))):
-        env_id = os.path.basename(os.path.dirname(file))
-        name = os.path.splitext(os.path.basename(file))[0]
-        doc = _one_doc(file, root, problems)
-        if doc is None:
-            continue
-        if name not in workloads:
-            problems.add(
-                doc.file,
-                1,
-                "",
-                f"override for unknown workload '{name}'",
-                f"workloads in this app: {', '.join(sorted(workloads)) or 'none'}",
-            )
-            continue
-        overrides.setdefault(env_id, {})[name] = doc
-    base = tuple(workloads[k] for k in sorted(workloads))
-    variants = {env: _variant(base, patches, problems) for env, patches in sorted(overrides.items())}
-    first_files = {env: next(iter(p.values())).file for env, p in overrides.items()}
-    return App(ident, directory, base, variants, first_files)
-
-
-def _workload_file(file: str, app: str, root: str, problems: Collector) -> Workload | None:
-    doc = _one_doc(file, root, problems)
-    if doc is None:
-        return None
-    data, issues = score.upgrade(doc.data)
-    for path, message in issues:
-        problems.extend([doc.problem(path, message)])
-    if issues:
-        return None
-    found = score.check(data, doc, os.path.dirname(file))
-    problems.extend(found)
-    if found:
-        return None
-    base = os.path.dirname(file)
-    return Workload(
-        app,
-        data["metadata"]["name"],
-        doc.file,
-        base,
-        data,
-        doc,
-        _sources(data, base),
-        os.path.basename(file),
-    )
-
-
-def _sources(data: dict[str, Any], base: str) -> dict[str, bytes]:
-    """Read every file `source:` once, here at the edge, so rendering stays pure."""
-    out: dict[str, bytes] = {}
-    for container in data["containers"].values():
-        for f in (container.get("files") or {}).values():
-            if "source" in f and f["source"] not in out:
-                with open(os.path.join(base, f["source"]), "rb") as fh:
-                    out[f["source"]] = fh.read()
-    return out
-
-
-def _variant(
-    base: tuple[Workload, ...], patches: dict[str, Doc], problems: Collector
-) -> tuple[Workload, ...]:
-    """The workloads with one environment's JSON Merge Patches applied, checked again."""
-    out = []
-    for wl in base:
-        patch = patches.get(wl.name)
-        if patch is None:
-            out.append(wl)
-            continue
-        merged, _ = score.upgrade(merge_patch(wl.spec, patch.data))
-        doc = Doc(wl.doc.file, merged, wl.doc.lines, overlay=patch)
-        found = score.check(merged, doc, wl.base_dir)
-        problems.extend(found)
-        if not found and merged["metadata"]["name"] != wl.name:
-            problems.extend([patch.problem(["metadata", "name"], "an override cannot rename")])
-        sources = _sources(merged, wl.base_dir) if not found else {}
-        out.append(Workload(wl.app, wl.name, wl.file, wl.base_dir, merged, doc, sources, wl.rel))
-    return tuple(out)
-
-
-# ---- platform -----------------------------------------------------------------------------
 
 
 def load_platform(root: str) -> Platform:
@@ -179,7 +39,7 @@ def load_platform(root: str) -> Platform:
 def _policies(root: str, envs: dict[str, Environment], problems: Collector) -> dict[str, PolicySource]:
     """Policy sets are the directories of policies/; each set an environment names must exist."""
     sets: dict[str, PolicySource] = {}
-    for directory in _files(root, "policies", "*", ""):
+    for directory in glob_files(root, "policies", "*", ""):
         name = os.path.basename(directory.rstrip("/"))
         try:
             sets[name] = read_source(directory, "policies")
@@ -200,29 +60,9 @@ def _policies(root: str, envs: dict[str, Environment], problems: Collector) -> d
     return sets
 
 
-def _files(root: str, *parts: str) -> list[str]:
-    return sorted(glob.glob(os.path.join(root, *parts), recursive=True))
-
-
-def _valid_docs(root: str, problems: Collector, schema_name: str, *parts: str) -> Iterator[tuple[str, Doc]]:
-    """Every document of the matching files that passes its schema; the rest become problems.
-
-    Resource definitions may share a file; environments and profiles are one per file."""
-    for file in _files(root, *parts):
-        docs = _docs(file, root, problems)
-        if schema_name != "resource-definition" and len(docs) > 1:
-            problems.add(docs[1].file, docs[1].line([]), "", "one document per file is expected")
-            docs = docs[:1]
-        for doc in docs:
-            found = schema.check(schema_name, doc.data, doc)
-            problems.extend(found)
-            if not found:
-                yield file, doc
-
-
 def _environments(root: str, problems: Collector) -> dict[str, Environment]:
     envs: dict[str, Environment] = {}
-    for file, doc in _valid_docs(root, problems, "environment", "environments", "*.yaml"):
+    for file, doc in valid_docs(root, problems, "environment", "environments", "*.yaml"):
         d = doc.data
         stem = os.path.splitext(os.path.basename(file))[0]
         if d["id"] != stem:
@@ -269,7 +109,7 @@ def _modules(
     modules: dict[str, dict[str, bytes]] = {}
     variables: dict[str, frozenset[str]] = {}
     required: dict[str, frozenset[str]] = {}
-    for directory in _files(root, "platform-config", "modules", "*"):
+    for directory in glob_files(root, "platform-config", "modules", "*"):
         name = os.path.basename(directory)
         files: dict[str, bytes] = {}
         declared: dict[str, Any] = {}
@@ -308,7 +148,7 @@ def _definitions(
     required: dict[str, frozenset[str]],
 ) -> tuple[ResourceDefinition, ...]:
     defs: list[ResourceDefinition] = []
-    for _, doc in _valid_docs(
+    for _, doc in valid_docs(
         root, problems, "resource-definition", "platform-config", "resources", "**", "*.yaml"
     ):
         defs.append(_definition(doc, problems, variables, required))
@@ -417,7 +257,7 @@ def _duplicates(defs: list[ResourceDefinition], problems: Collector) -> None:
 
 def _profiles(root: str, problems: Collector) -> tuple[Profile, ...]:
     profiles: list[Profile] = []
-    for _, doc in _valid_docs(root, problems, "workload-profile", "platform-config", "profiles", "*.yaml"):
+    for _, doc in valid_docs(root, problems, "workload-profile", "platform-config", "profiles", "*.yaml"):
         d = doc.data
         profiles.append(
             Profile(
@@ -449,28 +289,3 @@ def _profiles(root: str, problems: Collector) -> tuple[Profile, ...]:
                 )
             seen[(p.klass, c)] = p.id
     return tuple(sorted(profiles, key=lambda p: p.id))
-
-
-def load_apps(dirs: Iterable[str], root: str) -> tuple[App, ...]:
-    problems = Collector()
-    apps = [_app(d, root, None, problems) for d in dirs]
-    problems.raise_if_any()
-    ids: dict[str, str] = {}
-    for app in apps:
-        if app.id in ids:
-            raise InputError(
-                [
-                    Problem(
-                        display(app.directory, root),
-                        0,
-                        "",
-                        f"app id '{app.id}' is also {ids[app.id]}",
-                    )
-                ]
-            )
-        ids[app.id] = app.directory
-    return tuple(sorted(apps, key=lambda a: a.id))
-
-
-def example_app_dirs(root: str) -> list[str]:
-    return sorted(os.path.dirname(p) for p in glob.glob(os.path.join(root, "examples", "apps", "*", "")))

@@ -1,0 +1,147 @@
+"""App directories → App values: Score files, per-environment overrides, file sources."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from renderer.errors import Collector, InputError, Problem
+from renderer.inputs import score
+from renderer.inputs.documents import display, read_one_doc
+from renderer.inputs.overrides import merge_patch
+from renderer.model import (
+    App,
+    Doc,
+    Workload,
+)
+
+SCORE_GLOB = "score*.yaml"
+
+
+def _app(directory: str, root: str, app_id: str | None, problems: Collector) -> App:
+    directory = os.path.abspath(directory)
+    ident = app_id or os.path.basename(directory.rstrip("/"))
+    files = sorted(glob.glob(os.path.join(directory, SCORE_GLOB)))
+    if not files:
+        problems.add(display(directory, root), 0, "", f"no {SCORE_GLOB} files in this app directory")
+    workloads: dict[str, Workload] = {}
+    for file in files:
+        wl = _workload_file(file, ident, root, problems)
+        if wl is None:
+            continue
+        if wl.name in workloads:
+            problems.add(
+                wl.file,
+                wl.doc.line(["metadata", "name"]),
+                "metadata.name",
+                f"workload '{wl.name}' is also defined in {workloads[wl.name].file}",
+                "workload names must be unique within an app",
+            )
+            continue
+        workloads[wl.name] = wl
+    overrides: dict[str, dict[str, Doc]] = {}
+    for file in sorted(glob.glob(os.path.join(directory, "overrides", "*", "*.yaml"))):
+        env_id = os.path.basename(os.path.dirname(file))
+        name = os.path.splitext(os.path.basename(file))[0]
+        doc = read_one_doc(file, root, problems)
+        if doc is None:
+            continue
+        if name not in workloads:
+            problems.add(
+                doc.file,
+                1,
+                "",
+                f"override for unknown workload '{name}'",
+                f"workloads in this app: {', '.join(sorted(workloads)) or 'none'}",
+            )
+            continue
+        overrides.setdefault(env_id, {})[name] = doc
+    base = tuple(workloads[k] for k in sorted(workloads))
+    variants = {env: _variant(base, patches, problems) for env, patches in sorted(overrides.items())}
+    first_files = {env: next(iter(p.values())).file for env, p in overrides.items()}
+    return App(ident, directory, base, variants, first_files)
+
+
+def _workload_file(file: str, app: str, root: str, problems: Collector) -> Workload | None:
+    doc = read_one_doc(file, root, problems)
+    if doc is None:
+        return None
+    data, issues = score.upgrade(doc.data)
+    for path, message in issues:
+        problems.extend([doc.problem(path, message)])
+    if issues:
+        return None
+    found = score.check(data, doc, os.path.dirname(file))
+    problems.extend(found)
+    if found:
+        return None
+    base = os.path.dirname(file)
+    return Workload(
+        app,
+        data["metadata"]["name"],
+        doc.file,
+        base,
+        data,
+        doc,
+        _sources(data, base),
+        os.path.basename(file),
+    )
+
+
+def _sources(data: dict[str, Any], base: str) -> dict[str, bytes]:
+    """Read every file `source:` once, here at the edge, so rendering stays pure."""
+    out: dict[str, bytes] = {}
+    for container in data["containers"].values():
+        for f in (container.get("files") or {}).values():
+            if "source" in f and f["source"] not in out:
+                with open(os.path.join(base, f["source"]), "rb") as fh:
+                    out[f["source"]] = fh.read()
+    return out
+
+
+def _variant(
+    base: tuple[Workload, ...], patches: dict[str, Doc], problems: Collector
+) -> tuple[Workload, ...]:
+    """The workloads with one environment's JSON Merge Patches applied, checked again."""
+    out = []
+    for wl in base:
+        patch = patches.get(wl.name)
+        if patch is None:
+            out.append(wl)
+            continue
+        merged, _ = score.upgrade(merge_patch(wl.spec, patch.data))
+        doc = Doc(wl.doc.file, merged, wl.doc.lines, overlay=patch)
+        found = score.check(merged, doc, wl.base_dir)
+        problems.extend(found)
+        if not found and merged["metadata"]["name"] != wl.name:
+            problems.extend([patch.problem(["metadata", "name"], "an override cannot rename")])
+        sources = _sources(merged, wl.base_dir) if not found else {}
+        out.append(Workload(wl.app, wl.name, wl.file, wl.base_dir, merged, doc, sources, wl.rel))
+    return tuple(out)
+
+
+def load_apps(dirs: Iterable[str], root: str) -> tuple[App, ...]:
+    problems = Collector()
+    apps = [_app(d, root, None, problems) for d in dirs]
+    problems.raise_if_any()
+    ids: dict[str, str] = {}
+    for app in apps:
+        if app.id in ids:
+            raise InputError(
+                [
+                    Problem(
+                        display(app.directory, root),
+                        0,
+                        "",
+                        f"app id '{app.id}' is also {ids[app.id]}",
+                    )
+                ]
+            )
+        ids[app.id] = app.directory
+    return tuple(sorted(apps, key=lambda a: a.id))
+
+
+def example_app_dirs(root: str) -> list[str]:
+    return sorted(os.path.dirname(p) for p in glob.glob(os.path.join(root, "examples", "apps", "*", "")))
