@@ -16,6 +16,7 @@ import pytest
 from renderer import pipeline
 from renderer.errors import EXIT_PUBLISH, PublishError
 from renderer.inputs import app_repo, platform_config
+from renderer.publish import bookkeeping
 from renderer.publish import delivery as publish
 from tests.conftest import ROOT, git, run_renderer, write
 
@@ -131,7 +132,7 @@ def test_terraform_is_emptied_before_it_goes(bare_repo: Path, tmp_path: Path) ->
     assert "module" in json.loads(show(bare_repo, project))
     assert pub("--env-repo", str(bare_repo), "--remove-app", "store", "--env", "dev").returncode == 0
     emptied = json.loads(show(bare_repo, project))
-    assert "module" not in emptied and emptied["//"] == publish.EMPTIED
+    assert "module" not in emptied and emptied["//"] == bookkeeping.EMPTIED
     assert "backend" in emptied["terraform"] and "provider" in emptied
     atlantis = show(bare_repo, "atlantis.yaml")
     assert "dir: terraform/dev/store" in atlantis  # Atlantis still plans the destroy

@@ -8,8 +8,6 @@ pushes with a lease on the head it rendered from. A rejected push fetches, re-re
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 import random
 import shutil
@@ -17,22 +15,12 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from renderer import __version__, pipeline
 from renderer.adapters import gitrepo
-from renderer.errors import InputError, PublishError, UsageError
-from renderer.inputs import app_repo
-from renderer.inputs.yamlio import dump_json
+from renderer.errors import PublishError, UsageError
 from renderer.model import App, Environment, Platform
-from renderer.publish import writer
-from renderer.render.terraform import MODULES_DIR, main_file, project_of
-from renderer.render.tree import SHARED, Tree
-
-STORE = ".render/apps"
-EMPTIED = "emptied by platform-renderer"
-MASS_DELETE_SHARE = 0.5
-MASS_DELETE_MIN = 10
+from renderer.publish import bookkeeping, writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +149,7 @@ def _publish_group(
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
         head = gitrepo.fetch(repo, "main")
-        if branch == "main" and _already_published(req, repo.path, [e.id for e in envs]):
+        if branch == "main" and _unchanged(req, repo.path, [e.id for e in envs]):
             return Outcome(branch, tuple(e.id for e in envs), None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         result, warnings = _render_into(platform, req, repo.path, envs)
@@ -197,7 +185,7 @@ def _publish_group(
 def _render_into(
     platform: Platform, req: Request, root: str, envs: Sequence[Environment]
 ) -> tuple[writer.WriteResult, list[str]]:
-    stored = _stored_apps(root)
+    stored = bookkeeping.stored_apps(root)
     given = {a.id: a for a in req.apps}
     apps = {**stored, **given}
     for name in req.remove_apps:
@@ -209,160 +197,23 @@ def _render_into(
     rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options)
     warnings = [f.render() for f in rendered.report.warnings]
     owned_apps = sorted(apps) if req.all_apps else sorted(set(given) | set(req.remove_apps))
-    prefixes = _owned_prefixes(ids, owned_apps, req.all_apps)
+    prefixes = bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     for app_id in owned_apps:
         if app_id in apps:
-            tree.update(_store_inputs(apps[app_id], rendered, req))
+            tree.update(bookkeeping.store_inputs(apps[app_id], rendered, _key(req)))
     existing = writer.list_files(root)
-    _terraform_tombstones(tree, existing, prefixes, req.destroyed, platform)
+    bookkeeping.terraform_tombstones(tree, existing, prefixes, req.destroyed)
     if not req.allow_mass_delete:
-        _mass_delete_guard(tree, existing, prefixes, ids)
+        bookkeeping.mass_delete_guard(tree, existing, prefixes, ids)
     return writer.write_rendered(root, tree, prefixes, platform), warnings
 
 
-def _owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: bool) -> list[str]:
-    """A platform-wide publish owns whole environments; an app publish its app and the shared parts."""
-    prefixes = [f"{MODULES_DIR}/"]
-    if platform_wide:
-        prefixes.append(f"{STORE}/")
-        return prefixes + [p for env in env_ids for p in (f"kubernetes/{env}/", f"terraform/{env}/")]
-    for env in env_ids:
-        prefixes += [
-            f"kubernetes/{env}/kustomization.yaml",
-            f"kubernetes/{env}/{SHARED}/",
-            f"terraform/{env}/{SHARED}/",
-        ]
-        prefixes += [p for a in apps for p in (f"kubernetes/{env}/{a}/", f"terraform/{env}/{a}/")]
-    return prefixes + [f"{STORE}/{a}/" for a in apps]
+def _key(req: Request) -> bookkeeping.DigestKey:
+    return bookkeeping.DigestKey(req.platform_digest, req.images)
 
 
-def _stored_apps(root: str) -> dict[str, App]:
-    store = os.path.join(root, STORE)
-    if not os.path.isdir(store):
-        return {}
-    dirs = [os.path.join(store, d) for d in sorted(os.listdir(store))]
-    try:
-        return {a.id: a for a in app_repo.load_apps(dirs, root)}
-    except InputError as exc:
-        raise PublishError("the environment repo's stored inputs do not load:\n" + str(exc)) from None
-
-
-def _app_inputs(app: App) -> Tree:
-    """The app's Score inputs as they are stored in the environment repo."""
-    out: Tree = {}
-    base = f"{STORE}/{app.id}"
-    for wl in app.workloads:
-        with open(os.path.join(app.directory, wl.rel), "rb") as fh:
-            out[f"{base}/{wl.rel}"] = fh.read()
-        for source, data in wl.sources.items():
-            rel = os.path.normpath(source).replace(os.sep, "/")
-            if rel.startswith("../") or os.path.isabs(rel):
-                raise UsageError(f"{wl.file}: file source {source!r} lies outside the app directory")
-            out[f"{base}/{rel}"] = data
-    overrides = os.path.join(app.directory, "overrides")
-    for env_id in app.variants:
-        for name in sorted(os.listdir(os.path.join(overrides, env_id))):
-            with open(os.path.join(overrides, env_id, name), "rb") as fh:
-                out[f"{base}/overrides/{env_id}/{name}"] = fh.read()
-    return out
-
-
-def inputs_digest(req: Request, inputs: Tree, env_ids: Sequence[str]) -> str:
-    """Everything a render of one app depends on; empty when the platform digest is unknown."""
-    if not req.platform_digest:
-        return ""
-    h = hashlib.sha256()
-    for part in (
-        __version__,
-        req.platform_digest,
-        ",".join(env_ids),
-        json.dumps(dict(req.images), sort_keys=True),
-    ):
-        h.update(part.encode() + b"\0")
-    for path in sorted(inputs):
-        h.update(path.encode() + b"\0" + hashlib.sha256(inputs[path]).digest())
-    return h.hexdigest()
-
-
-def _already_published(req: Request, root: str, env_ids: Sequence[str]) -> bool:
-    """An app publish whose inputs, platform and renderer match what was last published: no render."""
-    if req.all_apps or req.remove_apps or req.destroyed or not req.apps:
+def _unchanged(req: Request, root: str, env_ids: Sequence[str]) -> bool:
+    if req.all_apps or req.remove_apps or req.destroyed:
         return False
-    for app in req.apps:
-        digest = inputs_digest(req, _app_inputs(app), env_ids)
-        try:
-            with open(os.path.join(root, STORE, app.id, "index.json"), encoding="utf-8") as fh:
-                stored = json.load(fh).get("digest")
-        except (OSError, ValueError):
-            return False
-        if not digest or stored != digest:
-            return False
-    return True
-
-
-def _store_inputs(app: App, rendered: pipeline.Rendered, req: Request) -> Tree:
-    """The app's Score inputs, so a platform change re-renders it without its repo, and an index."""
-    base = f"{STORE}/{app.id}"
-    out = _app_inputs(app)
-    env_ids = [e.env.id for e in rendered.envs]
-    index: dict[str, Any] = {
-        "app": app.id,
-        "digest": inputs_digest(req, out, env_ids),
-        "inputs": sorted(p[len(base) + 1 :] for p in out),
-        "outputs": {},
-    }
-    for env in rendered.envs:
-        files = sorted(
-            p
-            for p in rendered.tree
-            if p.startswith((f"kubernetes/{env.env.id}/{app.id}/", f"terraform/{env.env.id}/{app.id}/"))
-        )
-        index["outputs"][env.env.id] = files
-    out[f"{base}/index.json"] = dump_json(index).encode()
-    return out
-
-
-def _terraform_tombstones(
-    tree: Tree,
-    existing: Mapping[str, str],
-    prefixes: Sequence[str],
-    destroyed: Sequence[str],
-    platform: Platform,
-) -> None:
-    """A Terraform project never vanishes at once: first emptied (Atlantis plans the destroy)."""
-    for path, full in existing.items():
-        project = project_of(path)
-        if project is None or path in tree or not writer.owned(path, prefixes):
-            continue
-        env_id, scope = project
-        with open(full, encoding="utf-8") as fh:
-            current = json.load(fh)
-        already_empty = current.get("//") == EMPTIED and not current.get("module")
-        if f"{env_id}/{scope}" in destroyed:
-            if not already_empty:
-                raise PublishError(
-                    f"{path} still declares resources; it can be removed only after "
-                    "an emptied version has been applied"
-                )
-            continue  # applied: let it go
-        emptied = {k: v for k, v in current.items() if k in ("terraform", "provider")}
-        emptied["//"] = EMPTIED
-        tree[path] = dump_json(emptied).encode()
-    for item in destroyed:
-        if main_file(*item.partition("/")[::2]) not in existing:
-            raise UsageError(f"--destroyed {item}: there is no such Terraform project")
-
-
-def _mass_delete_guard(
-    tree: Tree, existing: Mapping[str, str], prefixes: Sequence[str], env_ids: Sequence[str]
-) -> None:
-    for env in env_ids:
-        root = f"kubernetes/{env}/"
-        before = [p for p in existing if p.startswith(root)]
-        gone = [p for p in before if writer.owned(p, prefixes) and p not in tree]
-        if len(gone) >= MASS_DELETE_MIN and len(gone) > MASS_DELETE_SHARE * len(before):
-            raise PublishError(
-                f"this publish would delete {len(gone)} of {len(before)} files in "
-                f"{root}; pass --allow-mass-delete if that is intended"
-            )
+    return bookkeeping.already_published(req.apps, _key(req), root, env_ids)

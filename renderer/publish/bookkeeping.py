@@ -1,0 +1,184 @@
+"""The environment repo's bookkeeping under `.render/`: stored app inputs, their index, and the
+rules that keep a publish from harming what it does not own (owned paths, tombstones, mass deletes).
+
+`.render/apps/<app>/` holds the app's inputs as published (Score files, overrides, file sources) and
+`index.json` (format in docs/decisions.md): the inputs' digest and the files each environment got.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from renderer import __version__
+from renderer.errors import InputError, PublishError, UsageError
+from renderer.inputs import app_repo
+from renderer.inputs.yamlio import dump_json
+from renderer.model import App
+from renderer.pipeline import Rendered
+from renderer.publish import writer
+from renderer.render.terraform import MODULES_DIR, main_file, project_of
+from renderer.render.tree import SHARED, Tree
+
+STORE = ".render/apps"
+EMPTIED = "emptied by platform-renderer"
+MASS_DELETE_SHARE = 0.5
+MASS_DELETE_MIN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class DigestKey:
+    """What, besides an app's own inputs, its render depends on."""
+
+    platform_digest: str = ""  # hash of platform inputs; empty: never skip a render
+    images: Mapping[str, str] = field(default_factory=dict)
+
+
+def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: bool) -> list[str]:
+    """A platform-wide publish owns whole environments; an app publish its app and the shared parts."""
+    prefixes = [f"{MODULES_DIR}/"]
+    if platform_wide:
+        prefixes.append(f"{STORE}/")
+        return prefixes + [p for env in env_ids for p in (f"kubernetes/{env}/", f"terraform/{env}/")]
+    for env in env_ids:
+        prefixes += [
+            f"kubernetes/{env}/kustomization.yaml",
+            f"kubernetes/{env}/{SHARED}/",
+            f"terraform/{env}/{SHARED}/",
+        ]
+        prefixes += [p for a in apps for p in (f"kubernetes/{env}/{a}/", f"terraform/{env}/{a}/")]
+    return prefixes + [f"{STORE}/{a}/" for a in apps]
+
+
+def stored_apps(root: str) -> dict[str, App]:
+    store = os.path.join(root, STORE)
+    if not os.path.isdir(store):
+        return {}
+    dirs = [os.path.join(store, d) for d in sorted(os.listdir(store))]
+    try:
+        return {a.id: a for a in app_repo.load_apps(dirs, root)}
+    except InputError as exc:
+        raise PublishError("the environment repo's stored inputs do not load:\n" + str(exc)) from None
+
+
+def app_inputs(app: App) -> Tree:
+    """The app's Score inputs as they are stored in the environment repo."""
+    out: Tree = {}
+    base = f"{STORE}/{app.id}"
+    for wl in app.workloads:
+        with open(os.path.join(app.directory, wl.rel), "rb") as fh:
+            out[f"{base}/{wl.rel}"] = fh.read()
+        for source, data in wl.sources.items():
+            rel = os.path.normpath(source).replace(os.sep, "/")
+            if rel.startswith("../") or os.path.isabs(rel):
+                raise UsageError(f"{wl.file}: file source {source!r} lies outside the app directory")
+            out[f"{base}/{rel}"] = data
+    overrides = os.path.join(app.directory, "overrides")
+    for env_id in app.variants:
+        for name in sorted(os.listdir(os.path.join(overrides, env_id))):
+            with open(os.path.join(overrides, env_id, name), "rb") as fh:
+                out[f"{base}/overrides/{env_id}/{name}"] = fh.read()
+    return out
+
+
+def inputs_digest(key: DigestKey, inputs: Tree, env_ids: Sequence[str]) -> str:
+    """Everything a render of one app depends on; empty when the platform digest is unknown."""
+    if not key.platform_digest:
+        return ""
+    h = hashlib.sha256()
+    for part in (
+        __version__,
+        key.platform_digest,
+        ",".join(env_ids),
+        json.dumps(dict(key.images), sort_keys=True),
+    ):
+        h.update(part.encode() + b"\0")
+    for path in sorted(inputs):
+        h.update(path.encode() + b"\0" + hashlib.sha256(inputs[path]).digest())
+    return h.hexdigest()
+
+
+def already_published(apps: Sequence[App], key: DigestKey, root: str, env_ids: Sequence[str]) -> bool:
+    """Apps whose inputs, platform and renderer match what was last published: no render needed."""
+    if not apps:
+        return False
+    for app in apps:
+        digest = inputs_digest(key, app_inputs(app), env_ids)
+        try:
+            with open(os.path.join(root, STORE, app.id, "index.json"), encoding="utf-8") as fh:
+                stored = json.load(fh).get("digest")
+        except (OSError, ValueError):
+            return False
+        if not digest or stored != digest:
+            return False
+    return True
+
+
+def store_inputs(app: App, rendered: Rendered, key: DigestKey) -> Tree:
+    """The app's Score inputs, so a platform change re-renders it without its repo, and an index."""
+    base = f"{STORE}/{app.id}"
+    out = app_inputs(app)
+    env_ids = [e.env.id for e in rendered.envs]
+    index: dict[str, Any] = {
+        "app": app.id,
+        "digest": inputs_digest(key, out, env_ids),
+        "inputs": sorted(p[len(base) + 1 :] for p in out),
+        "outputs": {},
+    }
+    for env in rendered.envs:
+        files = sorted(
+            p
+            for p in rendered.tree
+            if p.startswith((f"kubernetes/{env.env.id}/{app.id}/", f"terraform/{env.env.id}/{app.id}/"))
+        )
+        index["outputs"][env.env.id] = files
+    out[f"{base}/index.json"] = dump_json(index).encode()
+    return out
+
+
+def terraform_tombstones(
+    tree: Tree,
+    existing: Mapping[str, str],
+    prefixes: Sequence[str],
+    destroyed: Sequence[str],
+) -> None:
+    """A Terraform project never vanishes at once: first emptied (Atlantis plans the destroy)."""
+    for path, full in existing.items():
+        project = project_of(path)
+        if project is None or path in tree or not writer.owned(path, prefixes):
+            continue
+        env_id, scope = project
+        with open(full, encoding="utf-8") as fh:
+            current = json.load(fh)
+        already_empty = current.get("//") == EMPTIED and not current.get("module")
+        if f"{env_id}/{scope}" in destroyed:
+            if not already_empty:
+                raise PublishError(
+                    f"{path} still declares resources; it can be removed only after "
+                    "an emptied version has been applied"
+                )
+            continue  # applied: let it go
+        emptied = {k: v for k, v in current.items() if k in ("terraform", "provider")}
+        emptied["//"] = EMPTIED
+        tree[path] = dump_json(emptied).encode()
+    for item in destroyed:
+        if main_file(*item.partition("/")[::2]) not in existing:
+            raise UsageError(f"--destroyed {item}: there is no such Terraform project")
+
+
+def mass_delete_guard(
+    tree: Tree, existing: Mapping[str, str], prefixes: Sequence[str], env_ids: Sequence[str]
+) -> None:
+    for env in env_ids:
+        root = f"kubernetes/{env}/"
+        before = [p for p in existing if p.startswith(root)]
+        gone = [p for p in before if writer.owned(p, prefixes) and p not in tree]
+        if len(gone) >= MASS_DELETE_MIN and len(gone) > MASS_DELETE_SHARE * len(before):
+            raise PublishError(
+                f"this publish would delete {len(gone)} of {len(before)} files in "
+                f"{root}; pass --allow-mass-delete if that is intended"
+            )
