@@ -182,13 +182,11 @@ def _uses(
 ) -> None:
     """Follow `uses:` of every matched definition, adding shared nodes until none are new."""
     pending = sorted(nodes)
-    seen_defs: set[str] = set()
     while pending:
         uid = pending.pop(0)
         node = nodes[uid]
         if node.match.definition is None:
             continue
-        seen_defs.add(uid)
         for use in node.definition.uses:
             target = shared_uid(use.type, use.klass, use.id)
             if target not in nodes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,9 +11,10 @@ from jsonschema import Draft202012Validator
 
 from renderer.errors import Collector, InputError
 from renderer.inputs.placeholders import RefError, lookup, split_ref, substitute
-from renderer.model import Environment, PathKey, SecretRef, Workload
+from renderer.model import Environment, PathKey, ResourceDefinition, SecretRef, Workload
 from renderer.resolve import templates
-from renderer.resolve.drivers import Artifacts, registry
+from renderer.resolve.drivers import DRIVERS
+from renderer.resolve.drivers.base import Artifacts
 from renderer.resolve.graph import Graph, Node
 
 
@@ -56,21 +58,16 @@ def peer_context(env: Environment, workloads: Sequence[Workload]) -> dict[str, A
 
 
 def resolve(graph: Graph, workloads: Sequence[Workload]) -> dict[str, Resolved]:
-    env = graph.env
-    by_key = {(w.app, w.name): w for w in workloads}
-    peers = peer_context(env, workloads)
-    by_app: dict[str, dict[str, Any]] = {}
-    for key, value in peers.items():
-        by_app.setdefault(value["app"], {})[key.split("/", 1)[1]] = value
-    drivers = registry()
+    """Every node in the graph's order; a node whose dependency failed is skipped (already reported)."""
+    scope = _Scope(graph, {(w.app, w.name): w for w in workloads}, peer_context(graph.env, workloads))
     done: dict[str, Resolved] = {}
     problems = Collector()
     for uid in graph.order:
         node = graph.nodes[uid]
         if any(dep not in done for dep in node.deps.values()):
-            continue  # a dependency failed; its problem is already reported
+            continue
         try:
-            done[uid] = _resolve_node(env, node, by_key, graph, done, peers, by_app, drivers)
+            done[uid] = _resolve_node(scope, node, done)
         except InputError as exc:
             problems.extend(exc.problems())
     problems.raise_if_any()
@@ -81,45 +78,80 @@ class _NodeError(InputError):
     """A resource whose params or references do not resolve."""
 
 
-def _resolve_node(
-    env: Environment,
-    node: Node,
-    by_key: Mapping[tuple[str, str], Workload],
-    graph: Graph,
-    done: Mapping[str, Resolved],
-    peers: Mapping[str, Any],
-    by_app: Mapping[str, Mapping[str, Any]],
-    drivers: Mapping[str, Any],
-) -> Resolved:
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What every node of one environment is resolved against."""
+
+    graph: Graph
+    by_key: Mapping[tuple[str, str], Workload]
+    peers: Mapping[str, Any]
+
+    def by_app(self, app: str) -> dict[str, Any]:
+        return {key.split("/", 1)[1]: v for key, v in self.peers.items() if v["app"] == app}
+
+
+def _resolve_node(scope: _Scope, node: Node, done: Mapping[str, Resolved]) -> Resolved:
     definition = node.definition
     requester = node.requesters[0] if node.requesters else None
-    wl = by_key.get((requester.app, requester.workload)) if requester else None
+    wl = scope.by_key.get((requester.app, requester.workload)) if requester else None
     params: Any = dict(node.params)
     if wl is not None and requester is not None:
-        bound = graph.bindings[(wl.app, wl.name)]
-        params = _substitute_params(params, ("resources", requester.resource, "params"), wl, bound, done)
-        if definition.params_schema is not None:
-            errors = sorted(
-                Draft202012Validator(definition.params_schema).iter_errors(params),
-                key=lambda e: list(e.absolute_path),
-            )
-            if errors:
-                e = errors[0]
-                raise _NodeError(
-                    wl.doc.problem(
-                        ("resources", requester.resource, "params", *e.absolute_path),
-                        f"params rejected by definition '{definition.id}': {e.message}",
-                        f"see params_schema in {definition.file}",
-                    )
-                )
-    guid = node.guid(env.id)
+        params = _checked_params(scope, node, wl, requester.resource, done)
+    env = scope.graph.env
     spath = secret_path(env, node)
-    app = node.app or (requester.app if requester else None)
-    own = peers.get(f"{node.app}/{node.workload}") if node.app else None
-    context: dict[str, Any] = {
+    context = _context(scope, node, params, spath, requester.app if requester else None, done)
+    artifacts = DRIVERS[definition.driver].render(definition, context)
+    return Resolved(node, node.guid(env.id), spath, params, _outputs(definition, context, spath), artifacts)
+
+
+def _checked_params(
+    scope: _Scope, node: Node, wl: Workload, resource: str, done: Mapping[str, Resolved]
+) -> Any:
+    """The request's params with placeholders resolved, checked against the definition's schema."""
+    definition = node.definition
+    bound = scope.graph.bindings[(wl.app, wl.name)]
+    params = _substitute_params(dict(node.params), ("resources", resource, "params"), wl, bound, done)
+    if definition.params_schema is None:
+        return params
+    errors = sorted(_params_validator(definition).iter_errors(params), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        raise _NodeError(
+            wl.doc.problem(
+                ("resources", resource, "params", *e.absolute_path),
+                f"params rejected by definition '{definition.id}': {e.message}",
+                f"see params_schema in {definition.file}",
+            )
+        )
+    return params
+
+
+_VALIDATORS: dict[str, Draft202012Validator] = {}
+
+
+def _params_validator(definition: ResourceDefinition) -> Draft202012Validator:
+    """One compiled validator per definition (building one re-checks the schema: 25 ms)."""
+    key = json.dumps(definition.params_schema, sort_keys=True)
+    if key not in _VALIDATORS:
+        _VALIDATORS[key] = Draft202012Validator(definition.params_schema or {})
+    return _VALIDATORS[key]
+
+
+def _context(
+    scope: _Scope,
+    node: Node,
+    params: Any,
+    spath: str,
+    requester_app: str | None,
+    done: Mapping[str, Resolved],
+) -> dict[str, Any]:
+    """What a definition's templates see: the resource, the environment, the workloads around it."""
+    env = scope.graph.env
+    app = node.app or requester_app
+    return {
         "res": {
             "uid": node.uid,
-            "guid": guid,
+            "guid": node.guid(env.id),
             "name": node.name,
             "type": node.type,
             "class": node.klass,
@@ -131,9 +163,9 @@ def _resolve_node(
         "env": env.as_context(),
         "app": app,
         "namespace": env.namespace(node.app) if node.app else env.shared_namespace,
-        "workload": own,
-        "workloads": by_app.get(app or "", {}),
-        "all_workloads": peers,
+        "workload": scope.peers.get(f"{node.app}/{node.workload}") if node.app else None,
+        "workloads": scope.by_app(app or ""),
+        "all_workloads": scope.peers,
         "uses": {
             alias.split(":", 1)[1]: _public(done[dep].outputs)
             for alias, dep in sorted(node.deps.items())
@@ -141,19 +173,23 @@ def _resolve_node(
         },
         "secret_path": spath,
     }
-    artifacts = drivers[definition.driver].render(definition, context)
-    outputs = templates.render_value(
-        definition.doc, ("outputs",), dict(definition.outputs), context, "render outputs"
+
+
+def _outputs(definition: ResourceDefinition, context: dict[str, Any], spath: str) -> dict[str, Any]:
+    """Outputs rendered from the context; secret outputs become references, never values."""
+    doc = definition.doc
+    outputs: dict[str, Any] = templates.render_value(
+        doc, ("outputs",), dict(definition.outputs), context, "render outputs"
     )
     for name, spec in sorted(definition.secret_outputs.items()):
         if isinstance(spec, str):
             outputs[name] = SecretRef(key=spec, path=spath)
         else:
             rendered = templates.render_value(
-                definition.doc, ("secret_outputs", name), spec, context, "render secret outputs"
+                doc, ("secret_outputs", name), spec, context, "render secret outputs"
             )
             outputs[name] = SecretRef(key=rendered["key"], secret=rendered["secret"])
-    return Resolved(node, guid, spath, params, outputs, artifacts)
+    return outputs
 
 
 def _public(outputs: Mapping[str, Any]) -> dict[str, Any]:

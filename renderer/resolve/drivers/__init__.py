@@ -1,32 +1,18 @@
-"""Resource drivers: a Protocol and a plain registry."""
+"""Resource drivers, by the name a definition's `driver:` gives: a plain registry.
+
+A new driver is a module here with a class that has `render(definition, context) -> Artifacts`
+(`base.Driver`), and one line below.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from renderer.resolve.drivers.base import Driver
+from renderer.resolve.drivers.manifests import KubernetesDriver
+from renderer.resolve.drivers.module import TerraformDriver
+from renderer.resolve.drivers.static import StaticDriver
 
-from renderer.model import ResourceDefinition
-
-
-@dataclass(frozen=True, slots=True)
-class Artifacts:
-    """What a driver adds to the rendered tree for one resource."""
-
-    objects: tuple[Mapping[str, Any], ...] = ()
-    module: Mapping[str, Any] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-class Driver(Protocol):
-    def render(self, definition: ResourceDefinition, context: dict[str, Any]) -> Artifacts: ...
-
-
-def registry() -> dict[str, Driver]:
-    from renderer.resolve.drivers import manifests, module, static
-
-    return {
-        "kubernetes": manifests.KubernetesDriver(),
-        "terraform": module.TerraformDriver(),
-        "static": static.StaticDriver(),
-    }
+DRIVERS: dict[str, Driver] = {
+    "kubernetes": KubernetesDriver(),
+    "terraform": TerraformDriver(),
+    "static": StaticDriver(),
+}

@@ -9,7 +9,7 @@ import yaml
 from renderer.errors import Problem
 from renderer.model import ResourceDefinition
 from renderer.resolve import templates
-from renderer.resolve.drivers import Artifacts
+from renderer.resolve.drivers.base import Artifacts
 from renderer.resolve.templates import TemplateFailure
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

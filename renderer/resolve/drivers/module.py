@@ -6,7 +6,7 @@ from typing import Any
 
 from renderer.model import ResourceDefinition
 from renderer.resolve import templates
-from renderer.resolve.drivers import Artifacts
+from renderer.resolve.drivers.base import Artifacts
 
 
 def escape_terraform(value: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from renderer.model import ResourceDefinition
-from renderer.resolve.drivers import Artifacts
+from renderer.resolve.drivers.base import Artifacts
 
 
 class StaticDriver:
