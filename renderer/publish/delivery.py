@@ -146,40 +146,36 @@ def _publish_group(
     envs: tuple[Environment, ...],
     branch: str,
 ) -> Outcome:
+    """Fetch, render, commit, push with a lease; a moved head means fetch and render again."""
+    env_ids = tuple(e.id for e in envs)
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
         head = gitrepo.fetch(repo, "main")
-        if branch == "main" and _unchanged(req, repo.path, [e.id for e in envs]):
-            return Outcome(branch, tuple(e.id for e in envs), None, attempt, 0, 0)
+        if branch == "main" and _unchanged(req, repo.path, env_ids):
+            return Outcome(branch, env_ids, None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         result, warnings = _render_into(platform, req, repo.path, envs)
-        subject = (
-            f"render({','.join(e.id for e in envs)}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
-        )
-        body = (
-            f"{len(result.written)} files written, {len(result.deleted)} deleted.\n\n"
-            f"{req.provenance.trailers()}"
-        )
-        commit = gitrepo.commit_all(repo, f"{subject}\n\n{body}", req.provenance.author)
+        commit = gitrepo.commit_all(repo, _commit_message(req, env_ids, result), req.provenance.author)
         if commit is None:
-            return Outcome(branch, tuple(e.id for e in envs), None, attempt, 0, 0)
+            return Outcome(branch, env_ids, None, attempt, 0, 0)
         if gitrepo.push_cas(repo, branch, expected, force=branch != "main"):
             if not gitrepo.contains(repo, branch, commit):
                 raise PublishError(f"pushed {commit[:12]} but {branch} on the remote lacks it")
-            return Outcome(
-                branch,
-                tuple(e.id for e in envs),
-                commit,
-                attempt,
-                len(result.written),
-                len(result.deleted),
-                warnings=tuple(warnings),
-            )
+            written, deleted = len(result.written), len(result.deleted)
+            return Outcome(branch, env_ids, commit, attempt, written, deleted, warnings=tuple(warnings))
         time.sleep(rng.uniform(0, req.backoff * 2 ** min(attempt, 6)))
     raise PublishError(
         f"gave up after {req.max_attempts} attempts: {branch} kept moving "
         "(other publishers); run the job again"
     )
+
+
+def _commit_message(req: Request, env_ids: Sequence[str], result: writer.WriteResult) -> str:
+    subject = f"render({','.join(env_ids)}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
+    body = (
+        f"{len(result.written)} files written, {len(result.deleted)} deleted.\n\n{req.provenance.trailers()}"
+    )
+    return f"{subject}\n\n{body}"
 
 
 def _render_into(

@@ -54,7 +54,6 @@ def module_name(resolved: Resolved) -> str:
 
 def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict[str, Any]:
     """Backend with locking, provider assuming the environment's role, one module per resource."""
-    key = "/".join(p for p in (env.state_key_prefix, env.id, scope, "terraform.tfstate") if p)
     modules = {}
     for r in resources:
         module = r.artifacts.module
@@ -63,40 +62,42 @@ def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict
             "source": f"../../modules/{module['source']}",
             **dict(sorted(module["inputs"].items())),
         }
-    body: dict[str, Any] = {
-        "terraform": {
-            "required_version": ">= 1.10",
-            "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.40, < 7.0"}},
-            "backend": {
-                "s3": {
-                    "bucket": env.state_bucket,
-                    "key": key,
-                    "region": env.region,
-                    "encrypt": True,
-                    "use_lockfile": True,
-                    "assume_role": {"role_arn": env.role_arn},
-                }
-            },
-        },
-        "provider": {
-            "aws": {
-                "region": env.region,
-                "allowed_account_ids": [env.account_id],
-                "assume_role": {"role_arn": env.role_arn},
-                "default_tags": {
-                    "tags": {
-                        "managed-by": "platform-renderer",
-                        "renderer-version": __version__,
-                        "environment": env.id,
-                        "app": scope,
-                    }
-                },
-            }
-        },
-    }
+    body: dict[str, Any] = {"terraform": _settings(env, scope), "provider": {"aws": _provider(env, scope)}}
     if modules:  # Terraform rejects an empty module object
         body["module"] = dict(sorted(modules.items()))
     return body
+
+
+def _settings(env: Environment, scope: str) -> dict[str, Any]:
+    key = "/".join(p for p in (env.state_key_prefix, env.id, scope, "terraform.tfstate") if p)
+    backend = {
+        "bucket": env.state_bucket,
+        "key": key,
+        "region": env.region,
+        "encrypt": True,
+        "use_lockfile": True,
+        "assume_role": {"role_arn": env.role_arn},
+    }
+    return {
+        "required_version": ">= 1.10",
+        "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.40, < 7.0"}},
+        "backend": {"s3": backend},
+    }
+
+
+def _provider(env: Environment, scope: str) -> dict[str, Any]:
+    tags = {
+        "managed-by": "platform-renderer",
+        "renderer-version": __version__,
+        "environment": env.id,
+        "app": scope,
+    }
+    return {
+        "region": env.region,
+        "allowed_account_ids": [env.account_id],
+        "assume_role": {"role_arn": env.role_arn},
+        "default_tags": {"tags": tags},
+    }
 
 
 def atlantis(project_dirs: Iterable[str], envs: Mapping[str, Environment]) -> dict[str, Any]:

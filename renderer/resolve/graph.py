@@ -11,7 +11,7 @@ from typing import Any
 from renderer.errors import Collector, InputError, Problem
 from renderer.inputs.placeholders import find_refs, split_ref
 from renderer.inputs.score import expanded_strings
-from renderer.model import Environment, ResourceDefinition, Workload
+from renderer.model import Environment, PathKey, ResourceDefinition, Workload
 from renderer.resolve.matching import Match, Request, match_resource
 
 
@@ -117,48 +117,45 @@ def _request(
     if rid is None:
         uid = private_uid(type_, klass, wl.app, wl.name, rname)
         node = Node(uid, type_, klass, None, rname, wl.app, wl.name, params, metadata, match)
-        node.requesters.append(requester)
-        nodes[uid] = node
-        return node
-    uid = shared_uid(type_, klass, rid)
-    existing = nodes.get(uid)
-    if existing is None:
-        node = Node(uid, type_, klass, rid, rid, None, None, params, metadata, match)
-        node.requesters.append(requester)
-        nodes[uid] = node
-        return node
-    first = existing.requesters[0] if existing.requesters else None
-    if existing.definition.id != match.definition.id:
-        problems.extend(
-            [
-                wl.doc.problem(
-                    path,
-                    (
-                        f"shared resource {uid} matches '{match.definition.id}' here but "
-                        f"'{existing.definition.id}' for {first.app}/{first.workload}"
-                        if first
-                        else f"shared resource {uid} matches '{match.definition.id}' here but "
-                        f"'{existing.definition.id}' where the platform uses it"
-                    ),
-                    "shared resources must resolve to one definition",
-                )
-            ]
-        )
-    elif params and existing.params and params != existing.params:
-        where = f"{first.file}:{first.line}" if first else "the platform"
-        problems.extend(
-            [
-                wl.doc.problem(
-                    (*path, "params"),
-                    f"shared resource {uid} is given different params in {where}",
-                    "give the same params everywhere, or only in one place",
-                )
-            ]
-        )
-    elif params and not existing.params:
-        existing.params = params
-    existing.requesters.append(requester)
-    return existing
+    else:
+        uid = shared_uid(type_, klass, rid)
+        existing = nodes.get(uid)
+        node = existing or Node(uid, type_, klass, rid, rid, None, None, params, metadata, match)
+        if existing is not None:
+            problems.extend(_join_shared(existing, wl, path, match, params))
+    node.requesters.append(requester)
+    nodes[uid] = node
+    return node
+
+
+def _join_shared(
+    node: Node, wl: Workload, path: PathKey, match: Match, params: Mapping[str, Any]
+) -> list[Problem]:
+    """A second request of a shared resource must match the same definition and agree on params."""
+    assert match.definition is not None
+    first = node.requesters[0] if node.requesters else None
+    where = f"{first.app}/{first.workload}" if first else "where the platform uses it"
+    if node.definition.id != match.definition.id:
+        return [
+            wl.doc.problem(
+                path,
+                f"shared resource {node.uid} matches '{match.definition.id}' here but "
+                f"'{node.definition.id}' " + (f"for {where}" if first else where),
+                "shared resources must resolve to one definition",
+            )
+        ]
+    if params and node.params and params != node.params:
+        source = f"{first.file}:{first.line}" if first else "the platform"
+        return [
+            wl.doc.problem(
+                (*path, "params"),
+                f"shared resource {node.uid} is given different params in {source}",
+                "give the same params everywhere, or only in one place",
+            )
+        ]
+    if params and not node.params:
+        node.params = params
+    return []
 
 
 def _param_edges(wl: Workload, bound: Mapping[str, str], nodes: dict[str, Node], problems: Collector) -> None:
