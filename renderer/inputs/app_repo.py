@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from renderer.errors import Collector, InputError, Problem
@@ -23,6 +23,16 @@ SCORE_GLOB = "score*.yaml"
 def _app(directory: str, root: str, app_id: str | None, problems: Collector) -> App:
     directory = os.path.abspath(directory)
     ident = app_id or os.path.basename(directory.rstrip("/"))
+    workloads = _workloads(directory, ident, root, problems)
+    overrides = _overrides(directory, root, workloads, problems)
+    base = tuple(workloads[k] for k in sorted(workloads))
+    variants = {env: _variant(base, patches, problems) for env, patches in sorted(overrides.items())}
+    first_files = {env: next(iter(p.values())).file for env, p in overrides.items()}
+    return App(ident, directory, base, variants, first_files)
+
+
+def _workloads(directory: str, ident: str, root: str, problems: Collector) -> dict[str, Workload]:
+    """Every `score*.yaml` of the app, one workload each, names unique."""
     files = sorted(glob.glob(os.path.join(directory, SCORE_GLOB)))
     if not files:
         problems.add(display(directory, root), 0, "", f"no {SCORE_GLOB} files in this app directory")
@@ -41,6 +51,13 @@ def _app(directory: str, root: str, app_id: str | None, problems: Collector) -> 
             )
             continue
         workloads[wl.name] = wl
+    return workloads
+
+
+def _overrides(
+    directory: str, root: str, workloads: Mapping[str, Workload], problems: Collector
+) -> dict[str, dict[str, Doc]]:
+    """`overrides/<env>/<workload>.yaml`: env id → workload name → its merge patch."""
     overrides: dict[str, dict[str, Doc]] = {}
     for file in sorted(glob.glob(os.path.join(directory, "overrides", "*", "*.yaml"))):
         env_id = os.path.basename(os.path.dirname(file))
@@ -58,10 +75,7 @@ def _app(directory: str, root: str, app_id: str | None, problems: Collector) -> 
             )
             continue
         overrides.setdefault(env_id, {})[name] = doc
-    base = tuple(workloads[k] for k in sorted(workloads))
-    variants = {env: _variant(base, patches, problems) for env, patches in sorted(overrides.items())}
-    first_files = {env: next(iter(p.values())).file for env, p in overrides.items()}
-    return App(ident, directory, base, variants, first_files)
+    return overrides
 
 
 def _workload_file(file: str, app: str, root: str, problems: Collector) -> Workload | None:

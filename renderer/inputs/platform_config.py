@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from renderer.errors import Collector, InputError
+from renderer.errors import Collector, InputError, Problem
 from renderer.inputs.documents import display, glob_files, valid_docs
 from renderer.inputs.policies import read_source
 from renderer.model import (
@@ -185,30 +185,7 @@ def _definition(
     source = module.get("source", "")
     inputs = module.get("inputs", {})
     if d["driver"] == "terraform":
-        if source not in variables:
-            problems.extend(
-                [
-                    doc.problem(
-                        ["module", "source"],
-                        f"no module '{source}' in platform-config/modules",
-                        f"known: {', '.join(sorted(variables)) or 'none'}",
-                    )
-                ]
-            )
-        else:
-            for name in sorted(set(inputs) - variables[source]):
-                problems.extend(
-                    [
-                        doc.problem(
-                            ["module", "inputs", name],
-                            f"module '{source}' declares no variable '{name}'",
-                        )
-                    ]
-                )
-            for name in sorted(required[source] - set(inputs)):
-                problems.extend(
-                    [doc.problem(["module", "inputs"], f"module '{source}' requires input '{name}'")]
-                )
+        problems.extend(_module_problems(doc, source, inputs, variables, required))
     uses = tuple(
         Use(alias, u["type"], u.get("class", "default"), u.get("id", "default"))
         for alias, u in sorted(d.get("uses", {}).items())
@@ -229,6 +206,32 @@ def _definition(
         file=doc.file,
         doc=doc,
     )
+
+
+def _module_problems(
+    doc: Doc,
+    source: str,
+    inputs: Mapping[str, object],
+    variables: Mapping[str, frozenset[str]],
+    required: Mapping[str, frozenset[str]],
+) -> list[Problem]:
+    """A Terraform definition names a shipped module and passes exactly the variables it declares."""
+    if source not in variables:
+        known = ", ".join(sorted(variables)) or "none"
+        return [
+            doc.problem(
+                ["module", "source"], f"no module '{source}' in platform-config/modules", f"known: {known}"
+            )
+        ]
+    problems = [
+        doc.problem(["module", "inputs", name], f"module '{source}' declares no variable '{name}'")
+        for name in sorted(set(inputs) - variables[source])
+    ]
+    problems += [
+        doc.problem(["module", "inputs"], f"module '{source}' requires input '{name}'")
+        for name in sorted(required[source] - set(inputs))
+    ]
+    return problems
 
 
 def _duplicates(defs: list[ResourceDefinition], problems: Collector) -> None:

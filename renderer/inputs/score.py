@@ -160,7 +160,15 @@ def _container(
     cname: str, c: dict[str, Any], containers: dict[str, Any], resources: Any, doc: Doc, base: str
 ) -> Iterator[Problem]:
     path: PathKey = ("containers", cname)
-    mounts: dict[str, str] = {}
+    mounts: dict[str, str] = {}  # normalised target → "file" or "volume"
+    yield from _files(path, c, doc, base, mounts)
+    yield from _volumes(path, c, resources, doc, mounts)
+    yield from _before(cname, c, containers, doc)
+
+
+def _files(
+    path: PathKey, c: dict[str, Any], doc: Doc, base: str, mounts: dict[str, str]
+) -> Iterator[Problem]:
     for target, f in sorted((c.get("files") or {}).items()):
         fpath = (*path, "files", target)
         if not posixpath.isabs(target):
@@ -179,6 +187,11 @@ def _container(
                     f"file source {f['source']!r} does not exist next to the Score file",
                     "paths are relative to the Score file's directory",
                 )
+
+
+def _volumes(
+    path: PathKey, c: dict[str, Any], resources: Any, doc: Doc, mounts: dict[str, str]
+) -> Iterator[Problem]:
     for target, v in sorted((c.get("volumes") or {}).items()):
         vpath = (*path, "volumes", target)
         if not posixpath.isabs(target):
@@ -197,6 +210,10 @@ def _container(
             )
         elif name not in resources:
             yield doc.problem((*vpath, "source"), f"volume source names undeclared resource '{name}'")
+
+
+def _before(cname: str, c: dict[str, Any], containers: dict[str, Any], doc: Doc) -> Iterator[Problem]:
+    path: PathKey = ("containers", cname)
     for other in sorted(c.get("before") or {}):
         if other == cname:
             yield doc.problem((*path, "before", other), "a container cannot start before itself")
