@@ -82,6 +82,13 @@ class PolicyDenied(RendererError):
         return list(self._problems)
 
 
+class AccessDenied(RendererError):
+    """An input asks for something its owner may not have: another app's name, a platform-only
+    resource, a reserved name. Exit code of a policy denial: the input is valid, the answer is no."""
+
+    exit_code = EXIT_POLICY
+
+
 class PublishError(RendererError):
     exit_code = EXIT_PUBLISH
 
