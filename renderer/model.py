@@ -6,11 +6,32 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal, NotRequired, TypeAlias, TypedDict
 
 from renderer.errors import Problem
 
-Json = Any
+# Plain data as JSON and YAML carry it. The containers are spelled `Sequence` and `Mapping`, not
+# `list` and `dict`, so that building Json is painless: the read-only types are covariant, and a
+# `dict[str, str]` or `list[dict[str, int]]` built anywhere already is Json, with no annotation or
+# copy (`dict[str, Json]` would refuse a `dict[str, str]`: dict is invariant in its values). At run
+# time they are plain dicts and lists; code that changes one builds a new dict. Read an object by
+# narrowing with `isinstance(value, Mapping)` (`isinstance(value, dict)` would lose the value type).
+Json: TypeAlias = None | bool | int | float | str | Sequence["Json"] | Mapping[str, "Json"]
+
+# A Kubernetes object as the renderer builds it: a dict it may still fill, Json inside. Parts of
+# objects (a container, a volume) and other documents (Terraform) are plain `dict[str, Json]`.
+KubeObject: TypeAlias = dict[str, Json]
+
+
+def json_object(value: Json) -> Mapping[str, Json]:
+    """`value` when it is a JSON object; an empty one for an absent (None) section."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def object_name(obj: Mapping[str, Json]) -> str:
+    """A Kubernetes object's `metadata.name`, as text."""
+    return str(json_object(obj.get("metadata")).get("name"))
+
 
 PathKey = tuple[str | int, ...]
 
@@ -33,7 +54,7 @@ class Doc:
     """One YAML document as plain data, with the line of every key and list item."""
 
     file: str
-    data: Any
+    data: Json
     lines: Mapping[PathKey, int] = field(default_factory=dict)
     # An override merged onto this document: problems under paths it sets point into it.
     overlay: Doc | None = None
@@ -56,8 +77,22 @@ class Doc:
         return Problem(self.file, self.line(path), format_path(path), message, hint)
 
 
-def walk(data: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:
-    """Every (path, value) in a plain data tree, depth first, in key order."""
+def as_json(value: object) -> Json:
+    """Plain data seen as Json, checked on the way (a copy).
+
+    A TypedDict such as WorkloadSpec is Json at run time, but the type system knows it only as a
+    `Mapping[str, object]`; this is how it becomes Json without a cast."""
+    if isinstance(value, Mapping):
+        return {str(k): as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_json(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"not JSON data: {type(value).__name__}")  # a bug: loaded data is plain
+
+
+def walk(data: object, path: PathKey = ()) -> Iterator[tuple[PathKey, object]]:
+    """Every (path, value) in a plain data tree (Json, a WorkloadSpec), depth first, in key order."""
     yield path, data
     if isinstance(data, dict):
         for key in sorted(data):
@@ -93,13 +128,122 @@ class Criterion:
         return ", ".join(given) or "(any)"
 
 
+# ---- Score workloads (score.dev/v1b1) as schemas/score-v1b1.json admits them ----------------------
+# Deprecated forms are already upgraded when these apply: files and volumes are maps keyed by target
+# (no `target` field), volumes say `readOnly`. Requests and limits, whose keys the schema fixes but
+# which are only copied whole, stay `Mapping`s: a Mapping[str, str] is Json as it is, a TypedDict not.
+
+
+class ScoreMetadata(TypedDict):
+    """`metadata`: other keys are allowed and are there at run time (read by `${metadata.…}`)."""
+
+    name: str
+    annotations: NotRequired[Mapping[str, str]]
+
+
+class ScoreFile(TypedDict, total=False):
+    """One of `content`, `binaryContent`, `source` (the schema's oneOf)."""
+
+    content: str
+    binaryContent: str
+    source: str  # relative to the Score file
+    mode: str  # octal text, `0644`
+    noExpand: bool
+
+
+class ScoreVolume(TypedDict):
+    source: str  # `${resources.NAME}`, or the legacy plain resource name
+    path: NotRequired[str]
+    readOnly: NotRequired[bool]
+
+
+class ScoreContainerResources(TypedDict, total=False):
+    limits: Mapping[str, str]  # `cpu`, `memory`
+    requests: Mapping[str, str]
+
+
+class ScoreHttpHeader(TypedDict):
+    name: str
+    value: str
+
+
+class ScoreHttpProbe(TypedDict):
+    port: int
+    path: str
+    host: NotRequired[str]
+    scheme: NotRequired[Literal["HTTP", "HTTPS"]]
+    httpHeaders: NotRequired[Sequence[ScoreHttpHeader]]
+
+
+class ScoreExecProbe(TypedDict):
+    command: Sequence[str]
+
+
+class ScoreProbe(TypedDict, total=False):
+    """At least one of the two (the schema's anyOf)."""
+
+    httpGet: ScoreHttpProbe
+    exec: ScoreExecProbe
+
+
+class ScoreBefore(TypedDict):
+    ready: Literal["started", "healthy", "complete"]
+
+
+class ScoreContainer(TypedDict):
+    image: str
+    command: NotRequired[Sequence[str]]
+    args: NotRequired[Sequence[str]]
+    variables: NotRequired[Mapping[str, str]]
+    files: NotRequired[Mapping[str, ScoreFile]]  # target path → file
+    volumes: NotRequired[Mapping[str, ScoreVolume]]  # target path → volume
+    resources: NotRequired[ScoreContainerResources]
+    livenessProbe: NotRequired[ScoreProbe]
+    readinessProbe: NotRequired[ScoreProbe]
+    before: NotRequired[Mapping[str, ScoreBefore]]  # container name → when it counts as ready
+
+
+class ScoreServicePort(TypedDict):
+    port: int
+    targetPort: NotRequired[int]
+    protocol: NotRequired[Literal["TCP", "UDP"]]
+
+
+class ScoreService(TypedDict, total=False):
+    ports: Mapping[str, ScoreServicePort]
+
+
+# Functional syntax: `class` is a keyword. `params` is free-form; `metadata` is too (the schema only
+# fixes that its `annotations` are strings, and nothing here reads them).
+ScoreResource = TypedDict(
+    "ScoreResource",
+    {
+        "type": str,
+        "class": NotRequired[str],
+        "id": NotRequired[str],
+        "params": NotRequired[Mapping[str, Json]],
+        "metadata": NotRequired[Mapping[str, Json]],
+    },
+)
+
+
+class WorkloadSpec(TypedDict):
+    """A whole Score file, validated: only `app_repo` makes one (the schema check is the proof)."""
+
+    apiVersion: str
+    metadata: ScoreMetadata
+    containers: Mapping[str, ScoreContainer]
+    service: NotRequired[ScoreService]
+    resources: NotRequired[Mapping[str, ScoreResource]]
+
+
 @dataclass(frozen=True, slots=True)
 class Workload:
     app: str
     name: str
     file: str  # as shown to users, relative to the project root where possible
     base_dir: str  # directory that file `source:` paths are relative to
-    spec: Mapping[str, Json]
+    spec: WorkloadSpec
     doc: Doc
     # contents of every file `source:` the workload names, read by the loader
     sources: Mapping[str, bytes] = field(default_factory=dict)
@@ -173,6 +317,11 @@ class Use:
     id: str
 
 
+# A secret output: a key at the node's Secrets Manager path, or `{secret, key}` (both required) naming
+# an in-cluster Secret. A map, not a TypedDict: its two templates render in the order they are written.
+SecretOutput: TypeAlias = str | Mapping[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceDefinition:
     id: str
@@ -180,15 +329,39 @@ class ResourceDefinition:
     klass: str
     criteria: tuple[Criterion, ...]
     driver: str
-    params_schema: Mapping[str, Json] | None
+    params_schema: Mapping[str, Json] | None  # a JSON Schema
     uses: tuple[Use, ...]
     template: str
     module_source: str
-    module_inputs: Mapping[str, Json]
-    outputs: Mapping[str, Json]
-    secret_outputs: Mapping[str, Json]
+    module_inputs: Mapping[str, Json]  # free-form; string leaves are templates
+    outputs: Mapping[str, Json]  # free-form; string leaves are templates
+    secret_outputs: Mapping[str, SecretOutput]
     file: str
     doc: Doc
+
+
+# ---- Workload profile parts, as schemas/workload-profile.json fixes them --------------------------
+
+
+class DisruptionBudget(TypedDict, total=False):
+    min_available: int | str
+    max_unavailable: int | str
+
+
+class TopologySpread(TypedDict):
+    topology_key: str
+    max_skew: NotRequired[int]
+    when_unsatisfiable: NotRequired[Literal["DoNotSchedule", "ScheduleAnyway"]]
+
+
+class DefaultResources(TypedDict, total=False):
+    limits: Mapping[str, Json]  # resource name → quantity, as Kubernetes takes it
+    requests: Mapping[str, Json]
+
+
+class ProfilePatch(TypedDict):
+    kind: str  # the kind of rendered object it applies to
+    merge: Mapping[str, Json]  # a JSON Merge Patch
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +371,14 @@ class Profile:
     criteria: tuple[Criterion, ...]
     workload_kind: str
     replicas: int
-    disruption_budget: Mapping[str, Json] | None
-    topology_spread: tuple[Mapping[str, Json], ...]
-    pod_security_context: Mapping[str, Json]
-    container_security_context: Mapping[str, Json]
-    default_resources: Mapping[str, Json]
+    disruption_budget: DisruptionBudget | None
+    topology_spread: tuple[TopologySpread, ...]
+    pod_security_context: Mapping[str, Json]  # a Kubernetes PodSecurityContext, copied as it is
+    container_security_context: Mapping[str, Json]  # a Kubernetes SecurityContext, copied as it is
+    default_resources: DefaultResources
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
-    patches: tuple[Mapping[str, Json], ...]
+    patches: tuple[ProfilePatch, ...]
     file: str
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import cast
 
 from renderer.errors import Collector, InputError, Problem
 from renderer.inputs import score
@@ -14,7 +14,10 @@ from renderer.inputs.overrides import merge_patch
 from renderer.model import (
     App,
     Doc,
+    Json,
     Workload,
+    WorkloadSpec,
+    as_json,
 )
 
 SCORE_GLOB = "score*.yaml"
@@ -87,27 +90,41 @@ def _workload_file(file: str, app: str, root: str, problems: Collector) -> Workl
         problems.extend([doc.problem(path, message)])
     if issues:
         return None
-    found = score.check(data, doc, os.path.dirname(file))
-    problems.extend(found)
-    if found:
-        return None
     base = os.path.dirname(file)
+    spec = _validate(data, doc, base, problems)
+    if spec is None:
+        return None
     return Workload(
         app,
-        data["metadata"]["name"],
+        spec["metadata"]["name"],
         doc.file,
         base,
-        data,
+        spec,
         doc,
-        _sources(data, base),
+        _sources(spec, base),
         os.path.basename(file),
     )
 
 
-def _sources(data: dict[str, Any], base: str) -> dict[str, bytes]:
+def _validate(data: Json, doc: Doc, base: str, problems: Collector) -> WorkloadSpec | None:
+    """The one place a Score document becomes a WorkloadSpec: validated once, trusted after."""
+    found = score.check_schema(data, doc)
+    if not found:
+        # Sound: `data` has just passed schemas/score-v1b1.json, after `upgrade` turned the deprecated
+        # list forms into maps (a list it cannot turn into a map fails the schema), and WorkloadSpec
+        # mirrors that schema. The semantic checks read it typed; only a spec that passes both leaves.
+        spec = cast(WorkloadSpec, data)
+        found = score.check_semantics(spec, doc, base)
+        if not found:
+            return spec
+    problems.extend(found)
+    return None
+
+
+def _sources(spec: WorkloadSpec, base: str) -> dict[str, bytes]:
     """Read every file `source:` once, here at the edge, so rendering stays pure."""
     out: dict[str, bytes] = {}
-    for container in data["containers"].values():
+    for container in spec["containers"].values():
         for f in (container.get("files") or {}).values():
             if "source" in f and f["source"] not in out:
                 with open(os.path.join(base, f["source"]), "rb") as fh:
@@ -125,14 +142,15 @@ def _variant(
         if patch is None:
             out.append(wl)
             continue
-        merged, _ = score.upgrade(merge_patch(wl.spec, patch.data))
+        merged, _ = score.upgrade(merge_patch(as_json(wl.spec), patch.data))
         doc = Doc(wl.doc.file, merged, wl.doc.lines, overlay=patch)
-        found = score.check(merged, doc, wl.base_dir)
-        problems.extend(found)
-        if not found and merged["metadata"]["name"] != wl.name:
+        spec = _validate(merged, doc, wl.base_dir, problems)
+        if spec is None:
+            continue  # reported; load_apps raises before any App leaves
+        if spec["metadata"]["name"] != wl.name:
             problems.extend([patch.problem(["metadata", "name"], "an override cannot rename")])
-        sources = _sources(merged, wl.base_dir) if not found else {}
-        out.append(Workload(wl.app, wl.name, wl.file, wl.base_dir, merged, doc, sources, wl.rel))
+        sources = _sources(spec, wl.base_dir)
+        out.append(Workload(wl.app, wl.name, wl.file, wl.base_dir, spec, doc, sources, wl.rel))
     return tuple(out)
 
 

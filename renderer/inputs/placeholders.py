@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from renderer.model import SecretRef
 
@@ -19,7 +18,7 @@ from renderer.model import SecretRef
 PLACEHOLDER = re.compile(r"\$((?:\$?\{([^}]*)\})|\$)")
 
 Segment = str | SecretRef
-Resolver = Callable[[str], Any]  # a reference (without `${}`) → its value or a SecretRef
+Resolver = Callable[[str], object]  # a reference (without `${}`) → its value (plain data) or a SecretRef
 
 
 class RefError(Exception):
@@ -40,7 +39,7 @@ def find_refs(text: str) -> list[str]:
     return refs
 
 
-def to_text(value: Any) -> str:
+def to_text(value: object) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
@@ -78,7 +77,7 @@ def substitute(text: str, resolve: Resolver) -> str:
     return "".join(str(p) for p in parts)
 
 
-def lookup(data: Any, keys: list[str], ref: str) -> Any:
+def lookup(data: object, keys: Sequence[str], ref: str) -> object:
     """Walk nested outputs the way score-go does, with its error wording."""
     value = data
     for key in keys:

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from renderer.errors import Collector, InputError, Problem
 from renderer.inputs.documents import display, glob_files, valid_docs
+from renderer.inputs.platform_docs import (
+    CriterionDoc,
+    EnvironmentDoc,
+    ResourceDefinitionDoc,
+    WorkloadProfileDoc,
+)
 from renderer.inputs.policies import read_source
 from renderer.model import (
     Criterion,
     Doc,
     Environment,
+    Json,
     Platform,
     PolicySource,
     Profile,
@@ -63,7 +70,7 @@ def _policies(root: str, envs: dict[str, Environment], problems: Collector) -> d
 def _environments(root: str, problems: Collector) -> dict[str, Environment]:
     envs: dict[str, Environment] = {}
     for file, doc in valid_docs(root, problems, "environment", "environments", "*.yaml"):
-        d = doc.data
+        d = cast(EnvironmentDoc, doc.data)  # sound: valid_docs checked it against environment.json
         stem = os.path.splitext(os.path.basename(file))[0]
         if d["id"] != stem:
             problems.extend([doc.problem(["id"], f"id '{d['id']}' differs from the file name '{stem}'")])
@@ -95,8 +102,8 @@ def _environments(root: str, problems: Collector) -> dict[str, Environment]:
     return envs
 
 
-def _criteria(raw: Iterable[dict[str, str]] | None) -> tuple[Criterion, ...]:
-    items = list(raw) if raw is not None else [{}]
+def _criteria(raw: Sequence[CriterionDoc] | None) -> tuple[Criterion, ...]:
+    items: list[CriterionDoc] = list(raw) if raw is not None else [{}]
     return tuple(
         Criterion(c.get("env_type"), c.get("env"), c.get("app"), c.get("res_id"), c.get("class"))
         for c in items
@@ -112,7 +119,7 @@ def _modules(
     for directory in glob_files(root, "platform-config", "modules", "*"):
         name = os.path.basename(directory)
         files: dict[str, bytes] = {}
-        declared: dict[str, Any] = {}
+        declared: dict[str, Json] = {}  # variable name → its block
         for file in sorted(os.listdir(directory)):
             with open(os.path.join(directory, file), "rb") as fh:
                 files[file] = fh.read()
@@ -137,8 +144,13 @@ def _modules(
                 )
         modules[name] = files
         variables[name] = frozenset(declared)
-        required[name] = frozenset(k for k, v in declared.items() if "default" not in (v or {}))
+        required[name] = frozenset(k for k, v in declared.items() if not _has_default(v))
     return modules, variables, required
+
+
+def _has_default(variable: Json) -> bool:
+    """A Terraform variable block with a `default` may be left out."""
+    return isinstance(variable, Mapping) and "default" in variable
 
 
 def _definitions(
@@ -174,16 +186,16 @@ def _definition(
     variables: dict[str, frozenset[str]],
     required: dict[str, frozenset[str]],
 ) -> ResourceDefinition:
-    d = doc.data
+    d = cast(ResourceDefinitionDoc, doc.data)  # sound: valid_docs checked it (resource-definition.json)
     params_schema = d.get("params_schema")
     if params_schema is not None:
         try:
             Draft202012Validator.check_schema(params_schema)
         except SchemaError as exc:
             problems.extend([doc.problem(["params_schema"], f"not a valid JSON Schema: {exc.message}")])
-    module = d.get("module", {})
-    source = module.get("source", "")
-    inputs = module.get("inputs", {})
+    module = d.get("module")
+    source = module["source"] if module is not None else ""
+    inputs = module.get("inputs", {}) if module is not None else {}
     if d["driver"] == "terraform":
         problems.extend(_module_problems(doc, source, inputs, variables, required))
     uses = tuple(
@@ -235,7 +247,7 @@ def _module_problems(
 
 
 def _duplicates(defs: list[ResourceDefinition], problems: Collector) -> None:
-    seen: dict[tuple[Any, ...], ResourceDefinition] = {}
+    seen: dict[tuple[str, str, Criterion], ResourceDefinition] = {}
     ids: dict[str, ResourceDefinition] = {}
     for d in defs:
         if d.id in ids:
@@ -261,7 +273,7 @@ def _duplicates(defs: list[ResourceDefinition], problems: Collector) -> None:
 def _profiles(root: str, problems: Collector) -> tuple[Profile, ...]:
     profiles: list[Profile] = []
     for _, doc in valid_docs(root, problems, "workload-profile", "platform-config", "profiles", "*.yaml"):
-        d = doc.data
+        d = cast(WorkloadProfileDoc, doc.data)  # sound: valid_docs checked it (workload-profile.json)
         profiles.append(
             Profile(
                 id=d["id"],

@@ -34,9 +34,10 @@ def read_source(directory: str, display: str = "") -> PolicySource:
 def _data(text: str, name: str) -> Json:
     if name.endswith(".json"):
         try:
-            return json.loads(text)
+            data: Json = json.loads(text)
         except ValueError as exc:
             raise InputError(Problem(name, 0, "", f"not valid JSON: {exc}")) from None
+        return data
     docs = load_text(text, name)
     return docs[0].data if docs else None
 

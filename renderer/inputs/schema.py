@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from renderer.errors import Problem
-from renderer.model import Doc
+from renderer.model import Doc, Json
 
 
 @cache
@@ -41,7 +40,7 @@ def _message(error: ValidationError) -> str:
     return str(error.message)
 
 
-def check(name: str, data: Any, doc: Doc) -> list[Problem]:
+def check(name: str, data: Json, doc: Doc) -> list[Problem]:
     """Every schema error in `data`, each at its YAML path and line."""
     problems = []
     for error in validator(name).iter_errors(data):
@@ -56,5 +55,5 @@ def check(name: str, data: Any, doc: Doc) -> list[Problem]:
     return problems
 
 
-def is_valid(name: str, data: Any) -> bool:
+def is_valid(name: str, data: Json) -> bool:
     return bool(validator(name).is_valid(data))

@@ -6,18 +6,26 @@ import base64
 import binascii
 import os
 import posixpath
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
 
 from renderer.errors import Problem
 from renderer.inputs import schema
 from renderer.inputs.placeholders import PLACEHOLDER, find_refs, split_ref
-from renderer.model import Doc, PathKey, walk
+from renderer.model import (
+    Doc,
+    Json,
+    PathKey,
+    ScoreContainer,
+    ScoreMetadata,
+    ScoreResource,
+    WorkloadSpec,
+    walk,
+)
 
 SCHEMA = "score-v1b1"
 
 
-def upgrade(data: Any) -> tuple[Any, list[tuple[PathKey, str]]]:
+def upgrade(data: Json) -> tuple[Json, list[tuple[PathKey, str]]]:
     """Deprecated list forms of files/volumes and `read_only` → current forms.
 
     Returns the upgraded data and, for each list item that cannot be upgraded, its path and why.
@@ -25,7 +33,7 @@ def upgrade(data: Any) -> tuple[Any, list[tuple[PathKey, str]]]:
     if not isinstance(data, dict) or not isinstance(data.get("containers"), dict):
         return data, []
     out = dict(data)
-    containers = {}
+    containers: dict[str, Json] = {}
     issues: list[tuple[PathKey, str]] = []
     for cname, container in data["containers"].items():
         if not isinstance(container, dict):
@@ -44,8 +52,8 @@ def upgrade(data: Any) -> tuple[Any, list[tuple[PathKey, str]]]:
     return out, issues
 
 
-def _list_to_map(items: list[Any], path: PathKey, issues: list[tuple[PathKey, str]]) -> Any:
-    result: dict[str, Any] = {}
+def _list_to_map(items: Sequence[Json], path: PathKey, issues: list[tuple[PathKey, str]]) -> Json:
+    result: dict[str, Json] = {}
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             return items  # leave it to the schema to report
@@ -60,36 +68,38 @@ def _list_to_map(items: list[Any], path: PathKey, issues: list[tuple[PathKey, st
     return result
 
 
-def _read_only(volume: Any) -> Any:
+def _read_only(volume: Json) -> Json:
     if isinstance(volume, dict) and "read_only" in volume and "readOnly" not in volume:
         volume = {("readOnly" if k == "read_only" else k): v for k, v in volume.items()}
     return volume
 
 
-def check(data: Any, doc: Doc, base_dir: str) -> list[Problem]:
-    """Schema and semantic problems of one (upgraded, merged) workload."""
-    problems = schema.check(SCHEMA, data, doc)
-    if problems:
-        return problems
-    return list(_semantics(data, doc, base_dir))
+def check_schema(data: Json, doc: Doc) -> list[Problem]:
+    """Schema problems of one (upgraded, merged) workload; none means it has WorkloadSpec's shape."""
+    return schema.check(SCHEMA, data, doc)
 
 
-def expanded_strings(data: dict[str, Any]) -> Iterator[tuple[PathKey, str]]:
+def check_semantics(spec: WorkloadSpec, doc: Doc, base_dir: str) -> list[Problem]:
+    """What the schema cannot say: references, mount targets, file sources, `before`, ports."""
+    return list(_semantics(spec, doc, base_dir))
+
+
+def expanded_strings(data: WorkloadSpec) -> Iterator[tuple[PathKey, str]]:
     """Every string the spec expands placeholders in, with its path (volume sources excluded)."""
     for cname, c in sorted(data["containers"].items()):
         base: PathKey = ("containers", cname)
         for key, value in sorted((c.get("variables") or {}).items()):
             yield (*base, "variables", key), value
-        for section in ("command", "args"):
-            for i, value in enumerate(c.get(section) or []):
+        for section, values in (("command", c.get("command")), ("args", c.get("args"))):
+            for i, value in enumerate(values or []):
                 yield (*base, section, i), value
         for target, f in sorted((c.get("files") or {}).items()):
             if "content" in f and not f.get("noExpand"):
                 yield (*base, "files", target, "content"), f["content"]
     for rname, r in sorted((data.get("resources") or {}).items()):
-        for path, value in walk(r.get("params") or {}, ("resources", rname, "params")):
-            if isinstance(value, str):
-                yield path, value
+        for path, leaf in walk(r.get("params") or {}, ("resources", rname, "params")):
+            if isinstance(leaf, str):
+                yield path, leaf
 
 
 def volume_resource(source: str) -> str | None:
@@ -103,7 +113,7 @@ def volume_resource(source: str) -> str | None:
     return None
 
 
-def _semantics(data: dict[str, Any], doc: Doc, base_dir: str) -> Iterator[Problem]:
+def _semantics(data: WorkloadSpec, doc: Doc, base_dir: str) -> Iterator[Problem]:
     resources = data.get("resources") or {}
     metadata = data["metadata"]
     for path, text in expanded_strings(data):
@@ -130,12 +140,14 @@ def _semantics(data: dict[str, Any], doc: Doc, base_dir: str) -> Iterator[Proble
             yield doc.problem(("resources", rname, "params"), "params must be a mapping")
 
 
-def _ref_problem(ref: str, metadata: Any, resources: Any, in_params: bool) -> str:
+def _ref_problem(
+    ref: str, metadata: ScoreMetadata, resources: Mapping[str, ScoreResource], in_params: bool
+) -> str:
     parts = split_ref(ref)
     if parts[0] == "metadata":
         if len(parts) < 2:
             return f"invalid ref '{ref}': requires at least a metadata key to lookup"
-        value = metadata
+        value: object = metadata
         for key in parts[1:]:
             if not isinstance(value, dict) or key not in value:
                 return f"invalid ref '{ref}': metadata has no key '{key}'"
@@ -157,7 +169,12 @@ def _ref_problem(ref: str, metadata: Any, resources: Any, in_params: bool) -> st
 
 
 def _container(
-    cname: str, c: dict[str, Any], containers: dict[str, Any], resources: Any, doc: Doc, base: str
+    cname: str,
+    c: ScoreContainer,
+    containers: Mapping[str, ScoreContainer],
+    resources: Mapping[str, ScoreResource],
+    doc: Doc,
+    base: str,
 ) -> Iterator[Problem]:
     path: PathKey = ("containers", cname)
     mounts: dict[str, str] = {}  # normalised target → "file" or "volume"
@@ -167,7 +184,7 @@ def _container(
 
 
 def _files(
-    path: PathKey, c: dict[str, Any], doc: Doc, base: str, mounts: dict[str, str]
+    path: PathKey, c: ScoreContainer, doc: Doc, base: str, mounts: dict[str, str]
 ) -> Iterator[Problem]:
     for target, f in sorted((c.get("files") or {}).items()):
         fpath = (*path, "files", target)
@@ -190,7 +207,11 @@ def _files(
 
 
 def _volumes(
-    path: PathKey, c: dict[str, Any], resources: Any, doc: Doc, mounts: dict[str, str]
+    path: PathKey,
+    c: ScoreContainer,
+    resources: Mapping[str, ScoreResource],
+    doc: Doc,
+    mounts: dict[str, str],
 ) -> Iterator[Problem]:
     for target, v in sorted((c.get("volumes") or {}).items()):
         vpath = (*path, "volumes", target)
@@ -212,7 +233,9 @@ def _volumes(
             yield doc.problem((*vpath, "source"), f"volume source names undeclared resource '{name}'")
 
 
-def _before(cname: str, c: dict[str, Any], containers: dict[str, Any], doc: Doc) -> Iterator[Problem]:
+def _before(
+    cname: str, c: ScoreContainer, containers: Mapping[str, ScoreContainer], doc: Doc
+) -> Iterator[Problem]:
     path: PathKey = ("containers", cname)
     for other in sorted(c.get("before") or {}):
         if other == cname:
@@ -225,7 +248,7 @@ def _before(cname: str, c: dict[str, Any], containers: dict[str, Any], doc: Doc)
             )
 
 
-def _before_cycles(containers: dict[str, Any], doc: Doc) -> Iterator[Problem]:
+def _before_cycles(containers: Mapping[str, ScoreContainer], doc: Doc) -> Iterator[Problem]:
     edges = {
         n: sorted(o for o in (c.get("before") or {}) if o in containers and o != n)
         for n, c in containers.items()

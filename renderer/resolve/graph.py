@@ -159,7 +159,7 @@ def _join_shared(
 
 
 def _param_edges(wl: Workload, bound: Mapping[str, str], nodes: dict[str, Node], problems: Collector) -> None:
-    for path, text in expanded_strings(dict(wl.spec)):
+    for path, text in expanded_strings(wl.spec):
         if path[0] != "resources":
             continue
         owner = bound.get(str(path[1]))

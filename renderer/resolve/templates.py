@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
@@ -135,12 +135,15 @@ def render_value(doc: Doc, path: PathKey, value: Any, context: dict[str, Any], s
 
 def check_definition(doc: Doc) -> list[Problem]:
     """Compile every template in a resource definition so syntax errors surface at validate."""
-    problems = []
+    problems: list[Problem] = []
+    data = doc.data
+    if not isinstance(data, Mapping):
+        return problems  # a definition is a mapping: read_docs keeps no other
     fields: Sequence[str] = ("template", "outputs", "secret_outputs", "module")
     for key in fields:
-        if key not in doc.data:
+        if key not in data:
             continue
-        for path, value in walk(doc.data[key], (key,)):
+        for path, value in walk(data[key], (key,)):
             if not isinstance(value, str):
                 continue
             kind = "yaml" if key == "template" else "text"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from renderer.inputs.overrides import merge_patch
+from renderer.inputs.overrides import merge_patch_object
 from renderer.model import Environment, Profile, Workload
 from renderer.render.kubernetes import objects
 from renderer.render.kubernetes.build import Build
@@ -78,5 +78,5 @@ def _pod(b: Build, built: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
 def _patch(obj: dict[str, Any], profile: Profile) -> dict[str, Any]:
     for patch in profile.patches:
         if patch["kind"] == obj["kind"]:
-            obj = merge_patch(obj, patch["merge"])
+            obj = merge_patch_object(obj, patch["merge"])
     return obj

@@ -116,7 +116,7 @@ def order_containers(b: Build, built: Mapping[str, dict[str, Any]]) -> tuple[lis
         ]
         name = ready[0] if ready else remaining[0]
         remaining.remove(name)
-        readiness = {r["ready"] for r in spec[name]["before"].values()}
+        readiness: set[str] = {r["ready"] for r in spec[name]["before"].values()}
         init.append(_early(b, name, dict(built[name]), readiness))
     main = [built[n] for n in sorted(spec) if n not in early]
     return init, main
