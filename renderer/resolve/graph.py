@@ -6,12 +6,11 @@ import hashlib
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from renderer.errors import Collector, InputError, Problem
 from renderer.inputs.placeholders import find_refs, split_ref
 from renderer.inputs.score import expanded_strings
-from renderer.model import Environment, PathKey, ResourceDefinition, Workload
+from renderer.model import Environment, Json, PathKey, ResourceDefinition, ScoreResource, Workload
 from renderer.resolve.matching import Match, Request, match_resource
 
 
@@ -35,8 +34,8 @@ class Node:
     name: str
     app: str | None  # None for shared nodes
     workload: str | None
-    params: Mapping[str, Any]
-    metadata: Mapping[str, Any]
+    params: Mapping[str, Json]
+    metadata: Mapping[str, Json]
     match: Match
     requesters: list[Requester] = field(default_factory=list)
     deps: dict[str, str] = field(default_factory=dict)  # alias or resource name → uid
@@ -98,7 +97,7 @@ def _request(
     env: Environment,
     wl: Workload,
     rname: str,
-    res: Mapping[str, Any],
+    res: ScoreResource,
     defs: Sequence[ResourceDefinition],
     nodes: dict[str, Node],
     problems: Collector,
@@ -129,7 +128,7 @@ def _request(
 
 
 def _join_shared(
-    node: Node, wl: Workload, path: PathKey, match: Match, params: Mapping[str, Any]
+    node: Node, wl: Workload, path: PathKey, match: Match, params: Mapping[str, Json]
 ) -> list[Problem]:
     """A second request of a shared resource must match the same definition and agree on params."""
     assert match.definition is not None

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from renderer.errors import Collector, InputError
-from renderer.inputs.placeholders import RefError, lookup, split_ref, substitute
-from renderer.model import Environment, PathKey, ResourceDefinition, SecretRef, Workload
+from renderer.inputs.placeholders import RefError, Resolver, lookup, split_ref, substitute
+from renderer.model import Environment, Json, PathKey, ResourceDefinition, SecretRef, Workload
 from renderer.resolve import templates
 from renderer.resolve.drivers import DRIVERS
 from renderer.resolve.drivers.base import Artifacts
 from renderer.resolve.graph import Graph, Node
+from renderer.resolve.templates import Context
+
+# A resolved output: plain data, or a reference to a secret (never its value).
+Output = Json | SecretRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +26,8 @@ class Resolved:
     node: Node
     guid: str
     secret_path: str
-    params: Mapping[str, Any]
-    outputs: Mapping[str, Any]  # secret outputs appear as SecretRef values
+    params: Mapping[str, Json]
+    outputs: Mapping[str, Output]
     artifacts: Artifacts
 
 
@@ -34,9 +37,9 @@ def secret_path(env: Environment, node: Node) -> str:
     return f"{env.secret_prefix}/{node.app}/{node.workload}/{node.name}"
 
 
-def peer_context(env: Environment, workloads: Sequence[Workload]) -> dict[str, Any]:
+def peer_context(env: Environment, workloads: Sequence[Workload]) -> dict[str, Mapping[str, Json]]:
     """What definitions may know of the environment's workloads (for `service`, `route`…)."""
-    out: dict[str, Any] = {}
+    out: dict[str, Mapping[str, Json]] = {}
     for wl in workloads:
         ports = {
             name: {
@@ -84,9 +87,9 @@ class _Scope:
 
     graph: Graph
     by_key: Mapping[tuple[str, str], Workload]
-    peers: Mapping[str, Any]
+    peers: Mapping[str, Mapping[str, Json]]
 
-    def by_app(self, app: str) -> dict[str, Any]:
+    def by_app(self, app: str) -> dict[str, Mapping[str, Json]]:
         return {key.split("/", 1)[1]: v for key, v in self.peers.items() if v["app"] == app}
 
 
@@ -94,7 +97,7 @@ def _resolve_node(scope: _Scope, node: Node, done: Mapping[str, Resolved]) -> Re
     definition = node.definition
     requester = node.requesters[0] if node.requesters else None
     wl = scope.by_key.get((requester.app, requester.workload)) if requester else None
-    params: Any = dict(node.params)
+    params: Mapping[str, Json] = dict(node.params)
     if wl is not None and requester is not None:
         params = _checked_params(scope, node, wl, requester.resource, done)
     env = scope.graph.env
@@ -106,11 +109,11 @@ def _resolve_node(scope: _Scope, node: Node, done: Mapping[str, Resolved]) -> Re
 
 def _checked_params(
     scope: _Scope, node: Node, wl: Workload, resource: str, done: Mapping[str, Resolved]
-) -> Any:
+) -> dict[str, Json]:
     """The request's params with placeholders resolved, checked against the definition's schema."""
     definition = node.definition
     bound = scope.graph.bindings[(wl.app, wl.name)]
-    params = _substitute_params(dict(node.params), ("resources", resource, "params"), wl, bound, done)
+    params = _substitute_params(node.params, ("resources", resource, "params"), wl, bound, done)
     if definition.params_schema is None:
         return params
     errors = sorted(_params_validator(definition).iter_errors(params), key=lambda e: list(e.absolute_path))
@@ -140,11 +143,11 @@ def _params_validator(definition: ResourceDefinition) -> Draft202012Validator:
 def _context(
     scope: _Scope,
     node: Node,
-    params: Any,
+    params: Mapping[str, Json],
     spath: str,
     requester_app: str | None,
     done: Mapping[str, Resolved],
-) -> dict[str, Any]:
+) -> dict[str, Json]:
     """What a definition's templates see: the resource, the environment, the workloads around it."""
     env = scope.graph.env
     app = node.app or requester_app
@@ -175,31 +178,41 @@ def _context(
     }
 
 
-def _outputs(definition: ResourceDefinition, context: dict[str, Any], spath: str) -> dict[str, Any]:
+def _outputs(definition: ResourceDefinition, context: Context, spath: str) -> dict[str, Output]:
     """Outputs rendered from the context; secret outputs become references, never values."""
     doc = definition.doc
-    outputs: dict[str, Any] = templates.render_value(
-        doc, ("outputs",), dict(definition.outputs), context, "render outputs"
-    )
+    outputs: dict[str, Output] = {
+        **templates.render_object(doc, ("outputs",), definition.outputs, context, "render outputs")
+    }
     for name, spec in sorted(definition.secret_outputs.items()):
         if isinstance(spec, str):
             outputs[name] = SecretRef(key=spec, path=spath)
         else:
-            rendered = templates.render_value(
+            rendered = templates.render_texts(
                 doc, ("secret_outputs", name), spec, context, "render secret outputs"
             )
             outputs[name] = SecretRef(key=rendered["key"], secret=rendered["secret"])
     return outputs
 
 
-def _public(outputs: Mapping[str, Any]) -> dict[str, Any]:
+def _public(outputs: Mapping[str, Output]) -> dict[str, Json]:
     """Outputs as a definition template sees them: secrets as their reference text."""
     return {k: (v.describe() if isinstance(v, SecretRef) else v) for k, v in outputs.items()}
 
 
 def _substitute_params(
-    value: Any, path: PathKey, wl: Workload, bound: Mapping[str, str], done: Mapping[str, Resolved]
-) -> Any:
+    params: Mapping[str, Json],
+    path: PathKey,
+    wl: Workload,
+    bound: Mapping[str, str],
+    done: Mapping[str, Resolved],
+) -> dict[str, Json]:
+    return {k: _substitute(v, (*path, k), wl, bound, done) for k, v in params.items()}
+
+
+def _substitute(
+    value: Json, path: PathKey, wl: Workload, bound: Mapping[str, str], done: Mapping[str, Resolved]
+) -> Json:
     if isinstance(value, str):
         try:
             return substitute(value, make_resolver(wl, bound, done))
@@ -207,17 +220,17 @@ def _substitute_params(
             raise _NodeError(
                 wl.doc.problem(path, f"params: {exc}", "params take no secrets; pass them as variables")
             ) from None
-    if isinstance(value, dict):
-        return {k: _substitute_params(v, (*path, k), wl, bound, done) for k, v in value.items()}
+    if isinstance(value, Mapping):
+        return _substitute_params(value, path, wl, bound, done)
     if isinstance(value, list):
-        return [_substitute_params(v, (*path, i), wl, bound, done) for i, v in enumerate(value)]
+        return [_substitute(v, (*path, i), wl, bound, done) for i, v in enumerate(value)]
     return value
 
 
-def make_resolver(wl: Workload, bound: Mapping[str, str], done: Mapping[str, Resolved]) -> Any:
+def make_resolver(wl: Workload, bound: Mapping[str, str], done: Mapping[str, Resolved]) -> Resolver:
     """The Score reference resolver of one workload: `metadata.…` and `resources.NAME.…`."""
 
-    def resolve_ref(ref: str) -> Any:
+    def resolve_ref(ref: str) -> object:
         parts = split_ref(ref)
         if parts[0] == "metadata":
             return lookup(wl.spec["metadata"], parts[1:], ref)

@@ -10,15 +10,25 @@ from __future__ import annotations
 import json
 import re
 import traceback
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    Undefined,
+)
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from renderer.errors import InputError, Problem
-from renderer.model import Doc, PathKey, walk
+from renderer.model import Doc, Json, PathKey, walk
+
+# What a template sees: the resource, the environment, the workloads around it (see resolve.nodes).
+Context = Mapping[str, Json]
 
 _SAFE_SCALAR = re.compile(r"^[A-Za-z0-9._/@=+-]([A-Za-z0-9._/@=+ :-]*[A-Za-z0-9._/@=+-])?$")
 
@@ -27,11 +37,11 @@ class TemplateFailure(InputError):
     """A template failed; `problem` names the definition file, the field and the line."""
 
 
-def _to_json(value: Any) -> Markup:
+def _to_json(value: object) -> Markup:
     return Markup(json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
-def _yaml_finalize(value: Any) -> Any:
+def _yaml_finalize(value: object) -> object:
     if isinstance(value, Undefined):
         str(value)  # StrictUndefined raises here, naming what is missing
     if isinstance(value, Markup):
@@ -52,11 +62,11 @@ class _Sources(BaseLoader):
     def __init__(self) -> None:
         self.sources: dict[str, str] = {}
 
-    def get_source(self, environment: Any, template: str) -> tuple[str, str, Any]:
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         return self.sources[template], template, lambda: True
 
 
-def _environment(finalize: Any) -> ImmutableSandboxedEnvironment:
+def _environment(finalize: Callable[[object], object] | None) -> ImmutableSandboxedEnvironment:
     loader = _Sources()
     env = ImmutableSandboxedEnvironment(
         loader=loader,
@@ -73,9 +83,10 @@ def _environment(finalize: Any) -> ImmutableSandboxedEnvironment:
 _ENVS = {"yaml": _environment(_yaml_finalize), "text": _environment(None)}
 
 
-def _template(kind: str, name: str, source: str) -> Any:
+def _template(kind: str, name: str, source: str) -> Template:
     env = _ENVS[kind]
-    sources: dict[str, str] = env.loader.sources  # type: ignore[union-attr]
+    assert isinstance(env.loader, _Sources)  # every environment here is made by _environment
+    sources = env.loader.sources
     if sources.get(name) != source:
         sources[name] = source
         if env.cache is not None:
@@ -92,7 +103,7 @@ def _block_offset(doc: Doc, path: PathKey, value: str) -> int:
     return doc.line(path) + (1 if "\n" in value else 0) - 1
 
 
-def render(kind: str, doc: Doc, path: PathKey, source: str, context: dict[str, Any], stage: str) -> str:
+def render(kind: str, doc: Doc, path: PathKey, source: str, context: Context, stage: str) -> str:
     name = _name(doc, path)
     try:
         return str(_template(kind, name, source).render(context))
@@ -122,15 +133,32 @@ def _template_line(exc: BaseException, name: str) -> int:
     return 0
 
 
-def render_value(doc: Doc, path: PathKey, value: Any, context: dict[str, Any], stage: str) -> Any:
+def render_value(doc: Doc, path: PathKey, value: Json, context: Context, stage: str) -> Json:
     """Render every string leaf of a structured value (outputs, module inputs) as text."""
     if isinstance(value, str):
-        return render("text", doc, path, value, context, stage) if "{" in value else value
-    if isinstance(value, dict):
-        return {k: render_value(doc, (*path, k), v, context, stage) for k, v in value.items()}
+        return render_text(doc, path, value, context, stage)
+    if isinstance(value, Mapping):
+        return render_object(doc, path, value, context, stage)
     if isinstance(value, list):
         return [render_value(doc, (*path, i), v, context, stage) for i, v in enumerate(value)]
     return value
+
+
+def render_text(doc: Doc, path: PathKey, value: str, context: Context, stage: str) -> str:
+    return render("text", doc, path, value, context, stage) if "{" in value else value
+
+
+def render_object(
+    doc: Doc, path: PathKey, value: Mapping[str, Json], context: Context, stage: str
+) -> dict[str, Json]:
+    return {k: render_value(doc, (*path, k), v, context, stage) for k, v in value.items()}
+
+
+def render_texts(
+    doc: Doc, path: PathKey, value: Mapping[str, str], context: Context, stage: str
+) -> dict[str, str]:
+    """A map of templates, rendered in the order they are written (the first failure is reported)."""
+    return {k: render_text(doc, (*path, k), v, context, stage) for k, v in value.items()}
 
 
 def check_definition(doc: Doc) -> list[Problem]:

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
-from renderer.model import ResourceDefinition
+from renderer.model import Json, KubeObject, ResourceDefinition
+from renderer.resolve.templates import Context
+
+
+class ModuleCall(TypedDict):
+    """A Terraform module block: the shipped module's name and its rendered inputs."""
+
+    source: str
+    inputs: Mapping[str, Json]
 
 
 @dataclass(frozen=True, slots=True)
 class Artifacts:
     """What a driver adds to the rendered tree for one resource."""
 
-    objects: tuple[Mapping[str, Any], ...] = ()  # Kubernetes objects
-    module: Mapping[str, Any] | None = None  # a Terraform module block: source and inputs
+    objects: tuple[KubeObject, ...] = ()  # Kubernetes objects
+    module: ModuleCall | None = None
 
 
 class Driver(Protocol):
-    def render(self, definition: ResourceDefinition, context: dict[str, Any]) -> Artifacts: ...
+    def render(self, definition: ResourceDefinition, context: Context) -> Artifacts: ...

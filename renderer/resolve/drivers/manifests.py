@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import yaml
 
 from renderer.errors import Problem
-from renderer.model import ResourceDefinition
+from renderer.model import KubeObject, ResourceDefinition
 from renderer.resolve import templates
 from renderer.resolve.drivers.base import Artifacts
-from renderer.resolve.templates import TemplateFailure
+from renderer.resolve.templates import Context, TemplateFailure
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class KubernetesDriver:
-    def render(self, definition: ResourceDefinition, context: dict[str, Any]) -> Artifacts:
+    def render(self, definition: ResourceDefinition, context: Context) -> Artifacts:
         text = templates.render(
             "yaml", definition.doc, ("template",), definition.template, context, "render template"
         )
@@ -28,14 +26,10 @@ class KubernetesDriver:
             raise TemplateFailure(
                 Problem(definition.file, offset, "template", f"template output is not valid YAML: {exc}")
             ) from None
-        for i, obj in enumerate(docs):
-            if not (
-                isinstance(obj, dict)
-                and obj.get("apiVersion")
-                and obj.get("kind")
-                and isinstance(obj.get("metadata"), dict)
-                and obj["metadata"].get("name")
-            ):
+        objects = []
+        for i, doc in enumerate(docs):
+            obj = _kube_object(doc)
+            if obj is None:
                 raise TemplateFailure(
                     Problem(
                         definition.file,
@@ -45,4 +39,15 @@ class KubernetesDriver:
                         "(needs apiVersion, kind and metadata.name)",
                     )
                 )
-        return Artifacts(objects=tuple(docs))
+            objects.append(obj)
+        return Artifacts(objects=tuple(objects))
+
+
+def _kube_object(doc: object) -> KubeObject | None:
+    """A parsed document when it is a Kubernetes object: apiVersion, kind and metadata.name given."""
+    if not isinstance(doc, dict):
+        return None
+    meta = doc.get("metadata")
+    if doc.get("apiVersion") and doc.get("kind") and isinstance(meta, dict) and meta.get("name"):
+        return doc
+    return None

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
-from renderer.model import ResourceDefinition
+from renderer.model import Json, ResourceDefinition
 from renderer.resolve import templates
 from renderer.resolve.drivers.base import Artifacts
+from renderer.resolve.templates import Context
 
 
-def escape_terraform(value: Any) -> Any:
+def escape_terraform(value: Json) -> Json:
     """Terraform evaluates `${…}` and `%{…}` in JSON strings; values from inputs stay literal."""
     if isinstance(value, str):
         return value.replace("${", "$${").replace("%{", "%%{")
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: escape_terraform(v) for k, v in value.items()}
     if isinstance(value, list):
         return [escape_terraform(v) for v in value]
@@ -21,13 +22,9 @@ def escape_terraform(value: Any) -> Any:
 
 
 class TerraformDriver:
-    def render(self, definition: ResourceDefinition, context: dict[str, Any]) -> Artifacts:
-        safe = escape_terraform(context)
-        inputs = templates.render_value(
-            definition.doc,
-            ("module", "inputs"),
-            dict(definition.module_inputs),
-            safe,
-            "render module inputs",
+    def render(self, definition: ResourceDefinition, context: Context) -> Artifacts:
+        safe = {k: escape_terraform(v) for k, v in context.items()}
+        inputs = templates.render_object(
+            definition.doc, ("module", "inputs"), definition.module_inputs, safe, "render module inputs"
         )
         return Artifacts(module={"source": definition.module_source, "inputs": inputs})

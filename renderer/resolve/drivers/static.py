@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from renderer.model import ResourceDefinition
 from renderer.resolve.drivers.base import Artifacts
+from renderer.resolve.templates import Context
 
 
 class StaticDriver:
-    def render(self, definition: ResourceDefinition, context: dict[str, Any]) -> Artifacts:
+    def render(self, definition: ResourceDefinition, context: Context) -> Artifacts:
         return Artifacts()
