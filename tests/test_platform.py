@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -278,11 +279,132 @@ def test_unknown_env_and_app_are_usage_errors(cli: Callable[..., Result], tmp_pa
     assert "app 'nope' is neither a directory nor a shipped example app" in result.output
 
 
-@pytest.mark.parametrize("fmt", ["mermaid", "dot", "json"])
-def test_graph_command(cli: Callable[..., Result], fmt: str) -> None:
+# The shipped examples' resources in prod, as `renderer graph` must name them.
+PROD_UIDS = {
+    "amqp.default#shop.worker.queue",
+    "dns.default#shop.api.dns",
+    "dns.default#shop.web.dns",
+    "environment.default#billing.invoicer.env",
+    "environment.default#shop.api.env",
+    "horizontal-pod-autoscaler.default#shop.web.autoscale",
+    "kafka-topic.default#shop-orders",
+    "mongodb.default#billing.ledger.audit",
+    "mssql.default#billing.invoicer.legacy",
+    "mysql.default#billing.ledger.store",
+    "postgres-instance.default#shared",
+    "postgres.default#billing.ledger.reports",
+    "postgres.default#shop.api.db",
+    "redis.default#shop.api.cache",
+    "redis.default#shop.worker.cache",
+    "route.default#shop.api.route",
+    "route.default#shop.web.route",
+    "s3.default#billing.invoicer.invoices",
+    "s3.default#shop.api.assets",
+    "service-port.default#billing.invoicer.ledger",
+    "service.default#shop.web.api",
+    "volume.default#shop.api.scratch",
+    "volume.persistent#billing.ledger.journal",
+}
+PROD_WORKLOADS = {"billing/invoicer", "billing/ledger", "shop/api", "shop/web", "shop/worker"}
+
+# (declared node uids in order, uid → definition, workload names, edges (from, label, to))
+GraphShape = tuple[list[str], dict[str, str], set[str], set[tuple[str, str, str]]]
+
+
+def _graph_output(cli: Callable[..., Result], fmt: str) -> str:
     result = cli("graph", "--root", str(ROOT), "--env", "prod", "--format", fmt)
-    assert result.exit_code == 0
-    assert "postgres-instance.default#shared" in result.output
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _json_graph(text: str) -> GraphShape:
+    data = json.loads(text)
+    assert set(data) == {"env", "nodes", "order", "workloads"}
+    assert data["env"] == "prod"
+    uids = [n["uid"] for n in data["nodes"]]
+    assert data["order"] == uids, "nodes are listed in the graph's order"
+    edges = {(w["workload"], w["resource"], w["uid"]) for w in data["workloads"]}
+    edges |= {(n["uid"], name, dep) for n in data["nodes"] for name, dep in n["deps"].items()}
+    return (
+        uids,
+        {n["uid"]: n["definition"] for n in data["nodes"]},
+        {w["workload"] for w in data["workloads"]},
+        edges,
+    )
+
+
+def _parse_lines(lines: list[str], workload: str, resource: str, edge: str, sep: str) -> GraphShape:
+    """Every line is a workload node, a resource node or an edge, per the three patterns."""
+    names: dict[str, str] = {}
+    order: list[str] = []
+    definitions: dict[str, str] = {}
+    workloads: set[str] = set()
+    raw_edges = []
+    for line in lines:
+        if m := re.fullmatch(workload, line):
+            names[m["id"]] = m["name"]
+            workloads.add(m["name"])
+        elif m := re.fullmatch(resource, line):
+            uid, definition = m["label"].split(sep)
+            names[m["id"]] = uid
+            order.append(uid)
+            definitions[uid] = definition
+        elif m := re.fullmatch(edge, line):
+            raw_edges.append((m["src"], m["label"], m["dst"]))
+        else:
+            raise AssertionError(f"not a node or an edge: {line!r}")
+    edges = {(names[a], label, names[b]) for a, label, b in raw_edges}
+    return order, definitions, workloads, edges
+
+
+def _mermaid_graph(text: str) -> GraphShape:
+    first, *rest = text.splitlines()
+    assert first == "flowchart LR"
+    return _parse_lines(
+        rest,
+        workload=r'  (?P<id>w\d+)\["(?P<name>[^"]+)"\]',
+        resource=r'  (?P<id>n\d+)\(\["(?P<label>[^"]+)"\]\)',
+        edge=r"  (?P<src>[wn]\d+) -->\|(?P<label>[^|]+)\| (?P<dst>n\d+)",
+        sep="<br/>",
+    )
+
+
+def _dot_graph(text: str) -> GraphShape:
+    first, second, *rest, last = text.splitlines()
+    assert (first, second, last) == ('digraph "prod" {', "  rankdir=LR;", "}")
+    return _parse_lines(
+        rest,
+        workload=r'  (?P<id>w\d+) \[label="(?P<name>[^"]+)", shape=box\];',
+        resource=r'  (?P<id>n\d+) \[label="(?P<label>[^"]+)"\];',
+        edge=r'  (?P<src>[wn]\d+) -> (?P<dst>n\d+) \[label="(?P<label>[^"]+)"\];',
+        sep="\\n",
+    )
+
+
+def test_graph_json_is_the_resource_graph(cli: Callable[..., Result]) -> None:
+    order, definitions, workloads, edges = _json_graph(_graph_output(cli, "json"))
+    assert set(order) == PROD_UIDS and len(order) == len(PROD_UIDS)
+    assert workloads == PROD_WORKLOADS
+    position = {uid: i for i, uid in enumerate(order)}
+    for src, _, dst in edges:
+        if src in position:
+            assert position[dst] < position[src], f"{dst} must come before {src}, which uses it"
+    assert definitions["postgres-instance.default#shared"] == "postgres-instance-rds"
+    assert ("shop/api", "db", "postgres.default#shop.api.db") in edges
+    assert ("postgres.default#shop.api.db", "uses:instance", "postgres-instance.default#shared") in edges
+    assert ("billing/ledger", "reports", "postgres.default#billing.ledger.reports") in edges
+    assert ("route.default#shop.web.route", "dns", "dns.default#shop.web.dns") in edges
+
+
+@pytest.mark.parametrize(("fmt", "parse"), [("mermaid", _mermaid_graph), ("dot", _dot_graph)])
+def test_graph_drawings_show_the_json_graph(
+    cli: Callable[..., Result], fmt: str, parse: Callable[[str], GraphShape]
+) -> None:
+    """Mermaid and DOT, each parsed by its own syntax, hold the same nodes and edges as the JSON."""
+    drawn, wanted = parse(_graph_output(cli, fmt)), _json_graph(_graph_output(cli, "json"))
+    parts = ("node order", "definitions", "workloads", "edges")
+    for part, got, want in zip(parts, drawn, wanted, strict=True):
+        assert got == want, part
 
 
 def test_templates_cannot_mutate_shared_context() -> None:

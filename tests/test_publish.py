@@ -234,31 +234,61 @@ def test_eight_concurrent_publishers_lose_nothing(bare_repo: Path, tmp_path: Pat
     }
 
 
+def _greetings(bare: Path, ref: str = "main") -> tuple[str, str]:
+    """The GREETING of the victim app's two workloads at `ref`."""
+    values = []
+    for name in ("alpha", "beta"):
+        text = show(bare, f"kubernetes/dev/victim/{name}/deployment-{name}.yaml", ref)
+        values.append(text.split("value: ")[1].split("\n")[0].strip("'\""))
+    return values[0], values[1]
+
+
 def test_killed_publisher_leaves_old_or_new(bare_repo: Path, tmp_path: Path) -> None:
+    """SIGKILL at moments spread over a publish: main always holds a whole old or a whole new render."""
     apps = tmp_path / "apps"
     first = make_app(apps, "victim", {"alpha": "1", "beta": "1"})
+    started = time.monotonic()
     assert pub("--env-repo", str(bare_repo), "--app", str(first), "--env", "dev").returncode == 0
-    old = log(bare_repo)[0]
-    for attempt, delay in enumerate((0.2, 0.5, 0.8, 1.1, 1.5, 2.5)):
-        app = make_app(apps, "victim", {"alpha": str(attempt + 2), "beta": str(attempt + 2)})
+    took = time.monotonic() - started  # how long a publish runs here: the kills spread over it
+    current = "1"
+    interrupted = 0
+    for attempt, share in enumerate((0.1, 0.3, 0.5, 0.7, 0.85, 1.0, 1.15, 1.3, 1.5)):
+        new = str(attempt + 2)
+        app = make_app(apps, "victim", {"alpha": new, "beta": new})
         proc = subprocess.Popen(
             publish_argv("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        time.sleep(delay)
+        time.sleep(took * share)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
-        head = log(bare_repo)[0]
+        # killed mid-run, or it had finished (and then it must have succeeded)
+        assert proc.returncode in (0, -signal.SIGKILL), f"attempt {attempt}: exit {proc.returncode}"
+        interrupted += proc.returncode == -signal.SIGKILL
         git("--git-dir", str(bare_repo), "fsck", "--strict")
-        alpha = show(bare_repo, "kubernetes/dev/victim/alpha/deployment-alpha.yaml")
-        beta = show(bare_repo, "kubernetes/dev/victim/beta/deployment-beta.yaml")
-        value = alpha.split("value: ")[1].split("\n")[0]
-        assert value == beta.split("value: ")[1].split("\n")[0], "half-applied commit"
-        if head != old:
-            assert value.strip("'\"") == str(attempt + 2)
-            old = head
+        alpha, beta = _greetings(bare_repo)
+        assert alpha == beta, f"attempt {attempt}: half-applied commit"
+        assert alpha in (current, new), f"attempt {attempt}: neither old nor new"
+        if proc.returncode == 0:
+            assert alpha == new, f"attempt {attempt}: exited 0 but its commit is not on main"
+        current = alpha
+    assert interrupted, "no kill came while a publish was running: the test proved nothing"
+
+    # the killed publishers left nothing behind that stops the next one (a stale lock, a bad ref)
+    before = log(bare_repo)[0]
+    app = make_app(apps, "victim", {"alpha": "final", "beta": "final"})
+    last = pub("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev")
+    assert last.returncode == 0, last.stderr
+    history = log(bare_repo)
+    assert history[0] != before and before in history
+    assert _greetings(bare_repo) == ("final", "final")
+    git("--git-dir", str(bare_repo), "fsck", "--strict")
+    # every commit main ever held is whole, not only the heads seen between kills
+    for commit in history:
+        alpha, beta = _greetings(bare_repo, commit)
+        assert alpha == beta, f"half-applied commit {commit[:12]} in main's history"
 
 
 def test_push_refused_by_the_remote_is_reported(tmp_path: Path, bare_repo: Path) -> None:
