@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from renderer.errors import Collector, InputError
-from renderer.model import Environment
+from renderer.model import Environment, Json, KubeObject, json_object
 from renderer.render import kubernetes, terraform
 from renderer.render.kubernetes.labels import ANNOTATION_UID, MANAGED_BY
 from renderer.render.kubernetes.namespace import namespace, secret_store
@@ -83,11 +82,11 @@ def _resources(tree: Tree, analysis: Analysis, root: str) -> dict[str, list[Reso
     return modules
 
 
-def _stamp(obj: Mapping[str, Any], namespace: str, r: Resolved) -> dict[str, Any]:
+def _stamp(obj: Mapping[str, Json], namespace: str, r: Resolved) -> KubeObject:
     """Resource objects get the namespace, the managed-by label and the resource uid."""
-    meta = dict(obj["metadata"])
+    meta = dict(json_object(obj["metadata"]))
     if obj["kind"] not in CLUSTER_SCOPED:
         meta.setdefault("namespace", namespace)
-    meta["labels"] = {**(meta.get("labels") or {}), **MANAGED_BY}
-    meta["annotations"] = {**(meta.get("annotations") or {}), ANNOTATION_UID: r.node.uid}
+    meta["labels"] = {**json_object(meta.get("labels")), **MANAGED_BY}
+    meta["annotations"] = {**json_object(meta.get("annotations")), ANNOTATION_UID: r.node.uid}
     return {**obj, "metadata": meta}

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
 
 from renderer import __version__
 from renderer.inputs.yamlio import dump
-from renderer.model import Environment, Platform
+from renderer.model import Environment, Json, Platform
 from renderer.render.tree import Tree
 from renderer.resolve.nodes import Resolved
 
@@ -52,9 +51,9 @@ def module_name(resolved: Resolved) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", base)
 
 
-def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict[str, Any]:
+def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict[str, Json]:
     """Backend with locking, provider assuming the environment's role, one module per resource."""
-    modules = {}
+    modules: dict[str, Json] = {}
     for r in resources:
         module = r.artifacts.module
         assert module is not None
@@ -62,15 +61,15 @@ def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict
             "source": f"../../modules/{module['source']}",
             **dict(sorted(module["inputs"].items())),
         }
-    body: dict[str, Any] = {"terraform": _settings(env, scope), "provider": {"aws": _provider(env, scope)}}
+    body: dict[str, Json] = {"terraform": _settings(env, scope), "provider": {"aws": _provider(env, scope)}}
     if modules:  # Terraform rejects an empty module object
         body["module"] = dict(sorted(modules.items()))
     return body
 
 
-def _settings(env: Environment, scope: str) -> dict[str, Any]:
+def _settings(env: Environment, scope: str) -> dict[str, Json]:
     key = "/".join(p for p in (env.state_key_prefix, env.id, scope, "terraform.tfstate") if p)
-    backend = {
+    backend: dict[str, Json] = {
         "bucket": env.state_bucket,
         "key": key,
         "region": env.region,
@@ -85,7 +84,7 @@ def _settings(env: Environment, scope: str) -> dict[str, Any]:
     }
 
 
-def _provider(env: Environment, scope: str) -> dict[str, Any]:
+def _provider(env: Environment, scope: str) -> dict[str, Json]:
     tags = {
         "managed-by": "platform-renderer",
         "renderer-version": __version__,
@@ -100,13 +99,13 @@ def _provider(env: Environment, scope: str) -> dict[str, Any]:
     }
 
 
-def atlantis(project_dirs: Iterable[str], envs: Mapping[str, Environment]) -> dict[str, Any]:
+def atlantis(project_dirs: Iterable[str], envs: Mapping[str, Environment]) -> dict[str, Json]:
     """Version 3, one project per environment × app, sorted; protected envs need approval."""
     projects = []
     for d in sorted(set(project_dirs)):
         _, env_id, scope = d.split("/")
         env = envs.get(env_id)
-        entry: dict[str, Any] = {
+        entry: dict[str, Json] = {
             "name": f"{env_id}-{scope}",
             "dir": d,
             "workspace": "default",

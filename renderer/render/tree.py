@@ -5,10 +5,10 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from renderer.errors import InputError, Problem
 from renderer.inputs.yamlio import dump, dump_json
+from renderer.model import Json, object_name
 
 Tree = dict[str, bytes]
 
@@ -32,8 +32,8 @@ SHARED = "_shared"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
-def object_file(obj: Mapping[str, Any]) -> str:
-    return f"{obj['kind']}-{obj['metadata']['name']}.yaml".lower()
+def object_file(obj: Mapping[str, Json]) -> str:
+    return f"{obj['kind']}-{object_name(obj)}.yaml".lower()
 
 
 def safe_join(*parts: str) -> str:
@@ -55,9 +55,9 @@ def safe_join(*parts: str) -> str:
     return posixpath.join(*parts)
 
 
-def add_objects(tree: Tree, directory: str, objects: Iterable[Mapping[str, Any]], origin: str) -> None:
+def add_objects(tree: Tree, directory: str, objects: Iterable[Mapping[str, Json]], origin: str) -> None:
     for obj in objects:
-        name = str(obj["metadata"]["name"])
+        name = object_name(obj)
         if not _NAME.match(name):
             raise InputError([Problem(origin, 0, "", f"object name {name!r} is not a DNS name")])
         path = safe_join(directory, object_file(obj))
@@ -102,5 +102,5 @@ def add_kustomizations(tree: Tree, env: str) -> None:
     tree[f"{root}/kustomization.yaml"] = kustomization(f"{s}/" for s in scopes)
 
 
-def add_json(tree: Tree, path: str, data: Any) -> None:
+def add_json(tree: Tree, path: str, data: Json) -> None:
     tree[path] = dump_json(data).encode()

@@ -8,10 +8,9 @@ One module per concern: `containers` (and `quantities`), `files` (files and volu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from renderer.inputs.overrides import merge_patch_object
-from renderer.model import Environment, Profile, Workload
+from renderer.model import Environment, Json, KubeObject, Profile, Workload
 from renderer.render.kubernetes import objects
 from renderer.render.kubernetes.build import Build
 from renderer.render.kubernetes.containers import container, order_containers
@@ -26,7 +25,7 @@ def render_workload(
     profile: Profile,
     resources: Mapping[str, Resolved],
     images: Mapping[str, str],
-) -> list[dict[str, Any]]:
+) -> list[KubeObject]:
     """Every object of one workload (resources' own objects are added by the caller)."""
     resolver = make_resolver(
         wl, {k: v.node.uid for k, v in resources.items()}, {v.node.uid: v for v in resources.values()}
@@ -35,7 +34,7 @@ def render_workload(
     built = {cname: container(b, cname, c) for cname, c in sorted(wl.spec["containers"].items())}
     labels = labels_for(wl, profile)
     annotations = {ANNOTATION_SOURCE: wl.origin, **(wl.spec["metadata"].get("annotations") or {})}
-    meta = {"name": wl.name, "namespace": env.namespace(wl.app), "labels": labels}
+    meta: dict[str, Json] = {"name": wl.name, "namespace": env.namespace(wl.app), "labels": labels}
     pod_meta = {"labels": labels, "annotations": annotations}
     found = [
         objects.controller(b, meta, _pod(b, built), pod_meta),
@@ -48,9 +47,9 @@ def render_workload(
     return [_patch(o, profile) for o in found if o is not None]
 
 
-def _pod(b: Build, built: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+def _pod(b: Build, built: Mapping[str, dict[str, Json]]) -> dict[str, Json]:
     init, main = order_containers(b, built)
-    pod: dict[str, Any] = {
+    pod: dict[str, Json] = {
         "serviceAccountName": b.wl.name,
         "automountServiceAccountToken": False,
         "containers": main,
@@ -75,7 +74,7 @@ def _pod(b: Build, built: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     return pod
 
 
-def _patch(obj: dict[str, Any], profile: Profile) -> dict[str, Any]:
+def _patch(obj: KubeObject, profile: Profile) -> KubeObject:
     for patch in profile.patches:
         if patch["kind"] == obj["kind"]:
             obj = merge_patch_object(obj, patch["merge"])

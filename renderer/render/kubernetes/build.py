@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from renderer.errors import InputError
 from renderer.inputs.placeholders import RefError, Resolver, Segment, expand
-from renderer.model import Environment, PathKey, Profile, Workload
+from renderer.model import Environment, Json, PathKey, Profile, Workload
 from renderer.render.kubernetes.secrets import SecretSink
 from renderer.resolve.nodes import Resolved
 
@@ -30,7 +29,7 @@ class Build:
     sink: SecretSink
     files_data: dict[str, str] = field(default_factory=dict)  # ConfigMap data of file mounts
     files_binary: dict[str, str] = field(default_factory=dict)  # ... and its binaryData
-    volumes: dict[str, dict[str, Any]] = field(default_factory=dict)  # pod volumes by name
+    volumes: dict[str, dict[str, Json]] = field(default_factory=dict)  # pod volumes by name
 
     def fail(self, path: PathKey, message: str, hint: str = "") -> RenderFailure:
         return RenderFailure(self.wl.doc.problem(path, message, hint))

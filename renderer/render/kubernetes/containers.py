@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from renderer.inputs.placeholders import Segment
-from renderer.model import SecretRef
+from renderer.model import Json, ScoreContainer, ScoreProbe, SecretRef
 from renderer.render.kubernetes.build import Build
 from renderer.render.kubernetes.files import file_mounts, volume_mounts
 from renderer.render.kubernetes.quantities import compute_resources
@@ -21,26 +20,29 @@ def k8s_escape(text: str) -> str:
     return _K8S_DOLLAR.sub("$$", text)
 
 
-def container(b: Build, cname: str, c: Mapping[str, Any]) -> dict[str, Any]:
+def container(b: Build, cname: str, c: ScoreContainer) -> dict[str, Json]:
     path = ("containers", cname)
-    helpers: dict[str, dict[str, Any]] = {}
+    helpers: dict[str, dict[str, Json]] = {}
     env = _env_vars(b, cname, c, helpers)
-    out: dict[str, Any] = {"name": cname, "image": _image(b, cname, c["image"])}
-    for key in ("command", "args"):
-        if key in c:
-            out[key] = [_join(b, b.expand((*path, key, i), v), helpers) for i, v in enumerate(c[key])]
+    out: dict[str, Json] = {"name": cname, "image": _image(b, cname, c["image"])}
+    for key, values in (("command", c.get("command")), ("args", c.get("args"))):
+        if values is not None:
+            out[key] = [_join(b, b.expand((*path, key, i), v), helpers) for i, v in enumerate(values)]
     env = [helpers[k] for k in sorted(helpers)] + env
     if env:
         out["env"] = env
-    mounts = file_mounts(b, cname, c) + volume_mounts(b, cname, c)
+    mounts = sorted(file_mounts(b, cname, c) + volume_mounts(b, cname, c), key=lambda m: str(m["mountPath"]))
     if mounts:
-        out["volumeMounts"] = sorted(mounts, key=lambda m: m["mountPath"])
+        out["volumeMounts"] = mounts
     res = compute_resources(c.get("resources") or {}, b.profile.default_resources)
     if res:
         out["resources"] = res
-    for probe in ("livenessProbe", "readinessProbe"):
-        if probe in c:
-            out[probe] = _probe(c[probe])
+    for key, probe in (
+        ("livenessProbe", c.get("livenessProbe")),
+        ("readinessProbe", c.get("readinessProbe")),
+    ):
+        if probe is not None:
+            out[key] = _probe(probe)
     if b.profile.container_security_context:
         out["securityContext"] = dict(b.profile.container_security_context)
     return out
@@ -61,9 +63,9 @@ def _image(b: Build, cname: str, image: str) -> str:
 
 
 def _env_vars(
-    b: Build, cname: str, c: Mapping[str, Any], helpers: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    out = []
+    b: Build, cname: str, c: ScoreContainer, helpers: dict[str, dict[str, Json]]
+) -> list[dict[str, Json]]:
+    out: list[dict[str, Json]] = []
     for name, value in sorted((c.get("variables") or {}).items()):
         parts = b.expand(("containers", cname, "variables", name), value)
         if len(parts) == 1 and isinstance(parts[0], SecretRef):
@@ -73,7 +75,7 @@ def _env_vars(
     return out
 
 
-def _join(b: Build, parts: list[Segment], helpers: dict[str, dict[str, Any]]) -> str:
+def _join(b: Build, parts: list[Segment], helpers: dict[str, dict[str, Json]]) -> str:
     """Literal text escaped; each secret becomes `$(HELPER)`, a secret-backed variable defined first."""
     text = ""
     for part in parts:
@@ -87,21 +89,24 @@ def _join(b: Build, parts: list[Segment], helpers: dict[str, dict[str, Any]]) ->
     return text
 
 
-def _probe(probe: Mapping[str, Any]) -> dict[str, Any]:
+def _probe(probe: ScoreProbe) -> dict[str, Json]:
     # Score allows both; Kubernetes allows one handler: the spec says exec is preferred.
     if "exec" in probe:
         return {"exec": {"command": list(probe["exec"]["command"])}}
     http = probe["httpGet"]
-    out: dict[str, Any] = {"path": http["path"], "port": http["port"]}
-    for key in ("host", "scheme"):
-        if key in http:
-            out[key] = http[key]
+    out: dict[str, Json] = {"path": http["path"], "port": http["port"]}
+    if "host" in http:
+        out["host"] = http["host"]
+    if "scheme" in http:
+        out["scheme"] = http["scheme"]
     if "httpHeaders" in http:
         out["httpHeaders"] = [{"name": h["name"], "value": h["value"]} for h in http["httpHeaders"]]
     return {"httpGet": out}
 
 
-def order_containers(b: Build, built: Mapping[str, dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+def order_containers(
+    b: Build, built: Mapping[str, dict[str, Json]]
+) -> tuple[list[dict[str, Json]], list[dict[str, Json]]]:
     """`before` → init containers (ready: complete) or native sidecars (started / healthy)."""
     spec = b.wl.spec["containers"]
     early = {n for n, c in spec.items() if c.get("before")}
@@ -122,7 +127,7 @@ def order_containers(b: Build, built: Mapping[str, dict[str, Any]]) -> tuple[lis
     return init, main
 
 
-def _early(b: Build, name: str, container: dict[str, Any], readiness: set[str]) -> dict[str, Any]:
+def _early(b: Build, name: str, container: dict[str, Json], readiness: set[str]) -> dict[str, Json]:
     """An init container runs to completion; a native sidecar (restartPolicy Always) keeps running."""
     if readiness == {"complete"}:
         return container

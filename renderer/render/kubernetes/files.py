@@ -6,10 +6,9 @@ import base64
 import posixpath
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from renderer.inputs.score import volume_resource
-from renderer.model import SecretRef
+from renderer.model import Json, ScoreContainer, ScoreFile, SecretRef
 from renderer.render.kubernetes.build import Build
 from renderer.render.kubernetes.secrets import eso_template
 from renderer.resolve.graph import stable_id
@@ -19,12 +18,12 @@ def files_configmap_name(b: Build) -> str:
     return f"{b.wl.name}-files"
 
 
-def file_mounts(b: Build, cname: str, c: Mapping[str, Any]) -> list[dict[str, Any]]:
-    mounts = []
+def file_mounts(b: Build, cname: str, c: ScoreContainer) -> list[dict[str, Json]]:
+    mounts: list[dict[str, Json]] = []
     for target, f in sorted((c.get("files") or {}).items()):
         key = f"{cname}-{stable_id(target, length=8)}-{_slug(posixpath.basename(target))}"[:253]
         vol = f"file-{stable_id(cname, target, length=10)}"
-        item: dict[str, Any] = {"key": key, "path": "content"}
+        item: dict[str, Json] = {"key": key, "path": "content"}
         if "mode" in f:
             item["mode"] = int(f["mode"], 8)
         if _content(b, ("containers", cname, "files", target, "content"), f, key):
@@ -35,7 +34,7 @@ def file_mounts(b: Build, cname: str, c: Mapping[str, Any]) -> list[dict[str, An
     return mounts
 
 
-def _content(b: Build, where: tuple[str, ...], f: Mapping[str, Any], key: str) -> bool:
+def _content(b: Build, where: tuple[str, ...], f: ScoreFile, key: str) -> bool:
     """Place one file's content under `key`; True when it went to the secret (it holds secrets)."""
     if "binaryContent" in f:
         b.files_binary[key] = f["binaryContent"]
@@ -74,13 +73,13 @@ def _slug(text: str) -> str:
     return re.sub(r"[^-._a-zA-Z0-9]", "-", text).strip("-.") or "file"
 
 
-def volume_mounts(b: Build, cname: str, c: Mapping[str, Any]) -> list[dict[str, Any]]:
-    mounts = []
+def volume_mounts(b: Build, cname: str, c: ScoreContainer) -> list[dict[str, Json]]:
+    mounts: list[dict[str, Json]] = []
     for target, v in sorted((c.get("volumes") or {}).items()):
         rname = volume_resource(v["source"]) or v["source"]
         resolved = b.resources[rname]
         source = resolved.outputs.get("volume")
-        if not isinstance(source, dict):
+        if not isinstance(source, Mapping):
             raise b.fail(
                 ("containers", cname, "volumes", target, "source"),
                 f"resource '{rname}' ({resolved.node.definition.id}) cannot be mounted: its "
@@ -88,7 +87,7 @@ def volume_mounts(b: Build, cname: str, c: Mapping[str, Any]) -> list[dict[str, 
             )
         name = f"vol-{rname}"[:63]
         b.volumes[name] = {"name": name, **source}
-        mount: dict[str, Any] = {"name": name, "mountPath": target}
+        mount: dict[str, Json] = {"name": name, "mountPath": target}
         if v.get("path"):
             mount["subPath"] = v["path"].lstrip("/")
         if v.get("readOnly"):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from renderer.model import Environment
+from renderer.model import Environment, KubeObject
 from renderer.render.kubernetes.labels import MANAGED_BY
 from renderer.render.kubernetes.secrets import SECRET_STORE
 
 
-def namespace(name: str, scope: str) -> dict[str, Any]:
+def namespace(name: str, scope: str) -> KubeObject:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -17,7 +15,7 @@ def namespace(name: str, scope: str) -> dict[str, Any]:
     }
 
 
-def secret_store(env: Environment) -> dict[str, Any]:
+def secret_store(env: Environment) -> KubeObject:
     jwt = {"serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"}}
     return {
         "apiVersion": "external-secrets.io/v1beta1",

@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
+from renderer.model import Json, KubeObject
 from renderer.render.kubernetes.build import Build
 from renderer.render.kubernetes.files import files_configmap_name
 from renderer.render.kubernetes.labels import selector_for
 
 
 def controller(
-    b: Build, meta: dict[str, Any], pod: dict[str, Any], pod_meta: dict[str, Any]
-) -> dict[str, Any]:
+    b: Build, meta: Mapping[str, Json], pod: Mapping[str, Json], pod_meta: Mapping[str, Mapping[str, str]]
+) -> KubeObject:
     """The Deployment or StatefulSet the profile chooses."""
     profile = b.profile
-    obj: dict[str, Any] = {
+    spec: dict[str, Json] = {
+        "replicas": profile.replicas,
+        "selector": {"matchLabels": selector_for(b.wl)},
+        "template": {"metadata": pod_meta, "spec": pod},
+    }
+    if profile.workload_kind == "StatefulSet":
+        spec["serviceName"] = b.wl.name
+    return {
         "apiVersion": "apps/v1",
         "kind": profile.workload_kind,
         "metadata": {**meta, "annotations": {**pod_meta["annotations"], **profile.annotations}},
-        "spec": {
-            "replicas": profile.replicas,
-            "selector": {"matchLabels": selector_for(b.wl)},
-            "template": {"metadata": pod_meta, "spec": pod},
-        },
+        "spec": spec,
     }
-    if profile.workload_kind == "StatefulSet":
-        obj["spec"]["serviceName"] = b.wl.name
-    return obj
 
 
-def service_account(meta: dict[str, Any]) -> dict[str, Any]:
+def service_account(meta: Mapping[str, Json]) -> KubeObject:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -38,7 +39,7 @@ def service_account(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def service(b: Build, meta: dict[str, Any]) -> dict[str, Any] | None:
+def service(b: Build, meta: Mapping[str, Json]) -> KubeObject | None:
     ports = (b.wl.spec.get("service") or {}).get("ports") or {}
     if not ports:
         return None
@@ -61,10 +62,10 @@ def service(b: Build, meta: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def files_configmap(b: Build, meta: dict[str, Any]) -> dict[str, Any] | None:
+def files_configmap(b: Build, meta: Mapping[str, Json]) -> KubeObject | None:
     if not b.files_data and not b.files_binary:
         return None
-    cm: dict[str, Any] = {
+    cm: KubeObject = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {**meta, "name": files_configmap_name(b)},
@@ -76,13 +77,15 @@ def files_configmap(b: Build, meta: dict[str, Any]) -> dict[str, Any] | None:
     return cm
 
 
-def disruption_budget(b: Build, meta: dict[str, Any]) -> dict[str, Any] | None:
+def disruption_budget(b: Build, meta: Mapping[str, Json]) -> KubeObject | None:
     budget = b.profile.disruption_budget
     if not budget:
         return None
-    spec = {
-        "minAvailable" if k == "min_available" else "maxUnavailable": v for k, v in sorted(budget.items())
-    }
+    spec: dict[str, Json] = {}
+    if "min_available" in budget:
+        spec["minAvailable"] = budget["min_available"]
+    if "max_unavailable" in budget:
+        spec["maxUnavailable"] = budget["max_unavailable"]
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",

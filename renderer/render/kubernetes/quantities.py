@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+
+from renderer.model import DefaultResources, Json, ScoreContainerResources
 
 _UNITS = {
     "": 1.0,
@@ -24,7 +25,7 @@ _UNITS = {
 }
 
 
-def quantity(text: str) -> float:
+def quantity(text: Json) -> float:
     """A Kubernetes quantity as a number, for comparisons only."""
     match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(text))
     if not match or match.group(2) not in _UNITS:
@@ -32,17 +33,19 @@ def quantity(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def compute_resources(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+def compute_resources(
+    given: ScoreContainerResources, defaults: DefaultResources
+) -> dict[str, Mapping[str, Json]]:
     """Profile defaults fill only what the developer left open, never above a given limit."""
-    requests = dict(given.get("requests") or {})
-    limits = dict(given.get("limits") or {})
+    requests: dict[str, Json] = {**(given.get("requests") or {})}
+    limits: dict[str, Json] = {**(given.get("limits") or {})}
     for key, value in (defaults.get("requests") or {}).items():
         if key not in requests and key not in limits:
             requests[key] = value
     for key, value in (defaults.get("limits") or {}).items():
         if key not in limits and (key not in requests or quantity(requests[key]) <= quantity(value)):
             limits[key] = value
-    out = {}
+    out: dict[str, Mapping[str, Json]] = {}
     if requests:
         out["requests"] = dict(sorted(requests.items()))
     if limits:

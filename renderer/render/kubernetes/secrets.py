@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from renderer.inputs.placeholders import Segment
-from renderer.model import SecretRef
+from renderer.model import Json, KubeObject, SecretRef
 
 SECRET_STORE = "aws-secrets-manager"
 
@@ -32,8 +32,8 @@ class SecretSink:
         return {"name": self.secret_name, "key": self.key_for(ref)}
 
 
-def external_secret(meta: dict[str, Any], sink: SecretSink) -> dict[str, Any]:
-    target: dict[str, Any] = {"name": sink.secret_name, "creationPolicy": "Owner"}
+def external_secret(meta: Mapping[str, Json], sink: SecretSink) -> KubeObject:
+    target: dict[str, Json] = {"name": sink.secret_name, "creationPolicy": "Owner"}
     if sink.templates:
         # With a template, ESO writes only templated keys: carry plain keys through as well.
         data = {k: go_index(k) for k in sorted(sink.data)}
