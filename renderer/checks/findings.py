@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import yaml
 
@@ -13,7 +12,7 @@ from renderer.checks import kubeschema
 from renderer.checks.rego.engine import PolicyLoadError
 from renderer.checks.rego.policyset import Counts, PolicySet, Result
 from renderer.errors import PolicyDenied, Problem
-from renderer.model import Environment, Platform
+from renderer.model import Environment, Json, Platform, as_json, json_object
 from renderer.render.environment import EnvRender
 from renderer.render.kubernetes.labels import ANNOTATION_SOURCE, ANNOTATION_UID
 from renderer.render.terraform import module_files
@@ -117,14 +116,14 @@ def evaluate(env_render: EnvRender, platform: Platform) -> Report:
     return report
 
 
-def _env_data(env: Environment) -> dict[str, Any]:
+def _env_data(env: Environment) -> dict[str, Json]:
     return {**env.as_context(), "allowed_registries": list(env.allowed_registries), "delivery": env.delivery}
 
 
-def _documents(result: EnvRender, tree: Mapping[str, bytes]) -> Iterator[tuple[str, Any]]:
+def _documents(result: EnvRender, tree: Mapping[str, bytes]) -> Iterator[tuple[str, Json]]:
     """Score workloads, every rendered Kubernetes object, and the Terraform as conftest reads .tf.json."""
     for wl in result.analysis.workloads:
-        yield wl.file, dict(wl.spec)
+        yield wl.file, as_json(wl.spec)
     env = result.env.id
     for path in sorted(tree):
         if path.startswith(f"kubernetes/{env}/") and not path.endswith("kustomization.yaml"):
@@ -133,18 +132,18 @@ def _documents(result: EnvRender, tree: Mapping[str, bytes]) -> Iterator[tuple[s
             yield path, json.loads(tree[path])
 
 
-def _sources(result: EnvRender, documents: list[tuple[str, Any]]) -> dict[str, tuple[str, str]]:
+def _sources(result: EnvRender, documents: list[tuple[str, Json]]) -> dict[str, tuple[str, str]]:
     """Rendered path → (object, Score file behind it)."""
     analysis = result.analysis
     by_uid = {uid: n.requesters[0].file for uid, n in analysis.graph.nodes.items() if n.requesters}
     by_origin = {wl.origin: wl.file for wl in analysis.workloads}
     out = {}
     for path, doc in documents:
-        if path.startswith("kubernetes/") and isinstance(doc, dict):
-            meta = doc.get("metadata") or {}
-            notes = meta.get("annotations") or {}
-            source = by_origin.get(notes.get(ANNOTATION_SOURCE, ""), "") or by_uid.get(
-                notes.get(ANNOTATION_UID, ""), ""
+        if path.startswith("kubernetes/") and isinstance(doc, Mapping):
+            meta = json_object(doc.get("metadata"))
+            notes = json_object(meta.get("annotations"))
+            source = by_origin.get(str(notes.get(ANNOTATION_SOURCE, "")), "") or by_uid.get(
+                str(notes.get(ANNOTATION_UID, "")), ""
             )
             out[path] = (f"{doc.get('kind')}/{meta.get('name')}", source)
         elif path.endswith(".tf.json"):

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -16,6 +15,7 @@ import yaml
 from referencing import Registry, Resource
 
 from renderer.errors import Problem
+from renderer.model import Json
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -53,7 +53,7 @@ def check_tree(tree: Mapping[str, bytes], envs: Mapping[str, str]) -> SchemaRepo
     return report
 
 
-def _check(obj: Any, path: str, version: str, report: SchemaReport) -> None:
+def _check(obj: Mapping[str, Json], path: str, version: str, report: SchemaReport) -> None:
     kind = f"{obj.get('apiVersion')}/{obj.get('kind')}"
     validator = _validator(version, str(obj.get("apiVersion")), str(obj.get("kind")))
     if validator is None:
@@ -70,29 +70,34 @@ def _check(obj: Any, path: str, version: str, report: SchemaReport) -> None:
 
 
 @cache
-def _definitions(version: str) -> Any:
+def _definitions(version: str) -> Mapping[str, Json] | None:
     return _schema(version, "_definitions.json")
 
 
-def _schema(version: str, name: str) -> Any:
+def _schema(version: str, name: str) -> Mapping[str, Json] | None:
     ref = resources.files("kubernetes_validate").joinpath(
         f"kubernetes-json-schema/v{version}-local-strict/{name}"
     )
     try:
-        return json.loads(ref.read_text("utf-8"))
+        schema: Mapping[str, Json] = json.loads(ref.read_text("utf-8"))
     except FileNotFoundError:
         return None
+    return schema
 
 
 @cache
-def _validator(version: str, api_version: str, kind: str) -> Any:
+def _validator(version: str, api_version: str, kind: str) -> jsonschema.Draft202012Validator | None:
     """kubernetes-validate's strict schemas, each compiled once (its validate() re-reads them per call)."""
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     schema = _schema(version, f"{kind.lower()}-{group}.json")
     if schema is None:
         return None
-    registry: Registry[Any] = Resource.from_contents(schema) @ Registry()
-    registry = Resource.from_contents(_definitions(version)) @ registry
+    definitions = _definitions(version)
+    assert definitions is not None, f"kubernetes-validate {version} ships no _definitions.json"
+    # jsonschema takes a registry of any schema document (a mapping, or a bare true/false).
+    kind_schema: Resource[bool | Mapping[str, Json]] = Resource.from_contents(schema)
+    shared: Resource[bool | Mapping[str, Json]] = Resource.from_contents(definitions)
+    registry = shared @ (kind_schema @ Registry())
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 

@@ -7,9 +7,11 @@ Chosen by measurement (see docs/decisions.md): regopy mis-evaluated v0 rules and
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 from renderer.errors import RendererError
+from renderer.model import Json
 
 
 class PolicyLoadError(RendererError):
@@ -24,9 +26,9 @@ def _first_lines(text: str) -> str:
 
 class Engine(Protocol):
     def add_policy(self, name: str, text: str) -> str: ...
-    def add_data(self, data: dict[str, Any]) -> None: ...
+    def add_data(self, data: Mapping[str, Json]) -> None: ...
     def packages(self) -> list[str]: ...
-    def evaluate(self, query: str, input_doc: Any) -> Any: ...
+    def evaluate(self, query: str, input_doc: Json) -> Json: ...
 
 
 class Regorus:
@@ -51,13 +53,13 @@ class Regorus:
             return package
         raise PolicyLoadError(f"{name}: not valid Rego (v1: {errors[0]}; v0: {errors[-1]})")
 
-    def add_data(self, data: dict[str, Any]) -> None:
+    def add_data(self, data: Mapping[str, Json]) -> None:
         self._engine.add_data_json(json.dumps(data))
 
     def packages(self) -> list[str]:
         return sorted(set(self._packages))
 
-    def evaluate(self, query: str, input_doc: Any) -> Any:
+    def evaluate(self, query: str, input_doc: Json) -> Json:
         self._engine.set_input_json(json.dumps(input_doc))
         try:
             result = json.loads(self._engine.eval_query_as_json(query))
@@ -66,4 +68,5 @@ class Regorus:
         rows = result.get("result") or []
         if not rows:
             return None
-        return rows[0]["expressions"][0]["value"]
+        value: Json = rows[0]["expressions"][0]["value"]  # the engine's JSON answer
+        return value

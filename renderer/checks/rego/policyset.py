@@ -12,10 +12,9 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from renderer.checks.rego.engine import Engine, Regorus
-from renderer.model import PolicySource, deep_merge
+from renderer.model import Json, PolicySource, deep_merge
 
 RULE = re.compile(r"^(deny|violation|warn)(?:_([A-Za-z0-9_]+))?$")
 TEST_RULE = re.compile(r"^test_[A-Za-z0-9_]*$")
@@ -28,7 +27,7 @@ class Result:
     kind: str  # failure, warning or exception
     message: str
     path: str  # the document that produced it
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Json] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -51,7 +50,7 @@ class PolicySet:
     def __init__(
         self,
         source: PolicySource,
-        data: Mapping[str, Any] | None = None,
+        data: Mapping[str, Json] | None = None,
         namespaces: Sequence[str] | None = None,
         engine: Callable[[], Engine] = Regorus,
         with_tests: bool = False,
@@ -66,19 +65,19 @@ class PolicySet:
         self.per_document = [p for p in chosen if not _combined(p)]
         self.combined = [p for p in chosen if _combined(p)]
 
-    def check(self, path: str, document: Any) -> tuple[list[Result], Counts]:
+    def check(self, path: str, document: Json) -> tuple[list[Result], Counts]:
         return self._run(self.per_document, path, document)
 
-    def check_combined(self, documents: Iterable[tuple[str, Any]]) -> tuple[list[Result], Counts]:
+    def check_combined(self, documents: Iterable[tuple[str, Json]]) -> tuple[list[Result], Counts]:
         combined = [{"path": p, "contents": d} for p, d in documents]
         return self._run(self.combined, "(combined)", combined)
 
-    def _run(self, packages: Sequence[str], path: str, document: Any) -> tuple[list[Result], Counts]:
+    def _run(self, packages: Sequence[str], path: str, document: Json) -> tuple[list[Result], Counts]:
         results: list[Result] = []
         counts = Counts()
         for package in packages:
             value = self.engine.evaluate(package, document)
-            if not isinstance(value, dict):
+            if not isinstance(value, Mapping):
                 continue
             namespace = package.removeprefix("data.")
             excepted = {str(name) for item in _items(value.get("exception")) for name in _items(item)}
@@ -111,7 +110,7 @@ def _combined(package: str) -> bool:
     return name == "combined" or name.startswith("combined.")
 
 
-def _items(value: Any) -> list[Any]:
+def _items(value: Json) -> list[Json]:
     if value is None or value is False:
         return []
     if isinstance(value, set | frozenset):
@@ -121,12 +120,13 @@ def _items(value: Any) -> list[Any]:
     return [value]
 
 
-def _result(namespace: str, rule: str, path: str, item: Any) -> Result:
-    if isinstance(item, dict):
+def _result(namespace: str, rule: str, path: str, item: Json) -> Result:
+    if isinstance(item, Mapping):
         message = str(item.get("msg", json.dumps(item, sort_keys=True)))
         metadata = {k: v for k, v in item.items() if k != "msg"}
         # combined rules may name the document they are about: {"msg": …, "path": …}
-        where = item["path"] if isinstance(item.get("path"), str) else path
+        named = item.get("path")
+        where = named if isinstance(named, str) else path
         return Result(namespace, rule, "failure", message, where, metadata)
     return Result(namespace, rule, "failure", str(item), path)
 
@@ -146,7 +146,7 @@ def run_tests(source: PolicySource, engine: Callable[[], Engine] = Regorus) -> l
         value = policies.engine.evaluate(package, {})
         names = sorted(_test_rules(source, package))
         for name in names:
-            passed = isinstance(value, dict) and value.get(name) is True
+            passed = isinstance(value, Mapping) and value.get(name) is True
             outcomes.append(TestOutcome(package.removeprefix("data."), name, passed))
     return outcomes
 
