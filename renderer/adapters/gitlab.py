@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from renderer.adapters.gitrepo import redact
 from renderer.errors import PublishError
@@ -66,7 +66,7 @@ class MergeRequests:
             source_branch=branch, target_branch=target, state="opened", get_all=False
         )
         if found:
-            mr: Any = found[0]
+            mr = found[0]
             mr.title, mr.description = title, body
             mr.save()
         else:

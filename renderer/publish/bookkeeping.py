@@ -12,13 +12,12 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from renderer import __version__
 from renderer.errors import InputError, PublishError, UsageError
 from renderer.inputs import app_repo
 from renderer.inputs.yamlio import dump_json
-from renderer.model import App
+from renderer.model import App, Json
 from renderer.pipeline import Rendered
 from renderer.publish import writer
 from renderer.render.terraform import MODULES_DIR, main_file, project_of
@@ -123,19 +122,20 @@ def store_inputs(app: App, rendered: Rendered, key: DigestKey) -> Tree:
     base = f"{STORE}/{app.id}"
     out = app_inputs(app)
     env_ids = [e.env.id for e in rendered.envs]
-    index: dict[str, Any] = {
-        "app": app.id,
-        "digest": inputs_digest(key, out, env_ids),
-        "inputs": sorted(p[len(base) + 1 :] for p in out),
-        "outputs": {},
-    }
+    outputs: dict[str, list[str]] = {}
     for env in rendered.envs:
         files = sorted(
             p
             for p in rendered.tree
             if p.startswith((f"kubernetes/{env.env.id}/{app.id}/", f"terraform/{env.env.id}/{app.id}/"))
         )
-        index["outputs"][env.env.id] = files
+        outputs[env.env.id] = files
+    index: dict[str, Json] = {
+        "app": app.id,
+        "digest": inputs_digest(key, out, env_ids),
+        "inputs": sorted(p[len(base) + 1 :] for p in out),
+        "outputs": outputs,
+    }
     out[f"{base}/index.json"] = dump_json(index).encode()
     return out
 

@@ -5,14 +5,27 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping
-from typing import Any
+from typing import TypedDict
 
 from renderer.adapters import gitrepo
 from renderer.inputs import roots
 from renderer.publish import delivery as publish
 
 
-def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) -> dict[str, Any]:
+class Summary(TypedDict):
+    """What `renderer demo` prints (as JSON, or as text by `as_text`)."""
+
+    env_repo: str
+    checkout: str
+    commit: str | None
+    environments: list[str]
+    apps: list[str]
+    files: int
+    objects: dict[str, int]  # env id → rendered Kubernetes objects
+    terraform_projects: list[str]
+
+
+def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) -> Summary:
     if not os.path.isdir(bare):
         os.makedirs(bare)
         subprocess.run(
@@ -67,7 +80,7 @@ def _refresh_checkout(bare: str, checkout: str, environ: Mapping[str, str]) -> N
         subprocess.run(["git", "-C", checkout, "pull", "-q", "--ff-only"], check=True, env=env)
 
 
-def as_text(s: dict[str, Any]) -> str:
+def as_text(s: Summary) -> str:
     head = f"committed {s['commit'][:12]}" if s["commit"] else "nothing changed: no new commit"
     lines = [
         f"demo: {head}",

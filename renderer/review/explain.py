@@ -2,13 +2,63 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
-from renderer.model import SecretRef
+from renderer.model import Json, SecretRef
 from renderer.resolve.analysis import Analysis
 
 
-def explain(result: Analysis, app: str, workload: str) -> dict[str, Any]:
+class ExplainedProfile(TypedDict):
+    id: str
+    file: str
+    kind: str
+    replicas: int
+
+
+class ExplainedDefinition(TypedDict):
+    id: str
+    file: str
+    driver: str
+
+
+class ExplainedCandidate(TypedDict):
+    definition: str
+    file: str
+    outcome: str
+    reason: str
+
+
+# `class` and `id` are keys (the resource's identity), so the functional syntax.
+ExplainedResource = TypedDict(
+    "ExplainedResource",
+    {
+        "name": str,
+        "uid": str,
+        "type": str,
+        "class": str,
+        "id": str | None,
+        "shared": bool,
+        "definition": ExplainedDefinition,
+        "candidates": list[ExplainedCandidate],
+        "outputs": dict[str, Json],  # secret outputs as their reference text
+        "secret_outputs": list[str],
+        "depends_on": list["ExplainedResource"],
+    },
+)
+
+
+class Explanation(TypedDict):
+    """What `renderer explain` prints (as JSON, or as text by `as_text`)."""
+
+    env: str
+    env_type: str
+    app: str
+    workload: str
+    profile: ExplainedProfile
+    resources: list[ExplainedResource]
+
+
+def explain(result: Analysis, app: str, workload: str) -> Explanation:
     bound = result.graph.bindings.get((app, workload))
     if bound is None:
         known = sorted(f"{a}/{w}" for a, w in result.graph.bindings)
@@ -32,7 +82,7 @@ def explain(result: Analysis, app: str, workload: str) -> dict[str, Any]:
     }
 
 
-def _node(result: Analysis, uid: str, name: str) -> dict[str, Any]:
+def _node(result: Analysis, uid: str, name: str) -> ExplainedResource:
     r = result.resolved[uid]
     node = r.node
     return {
@@ -59,7 +109,7 @@ def _node(result: Analysis, uid: str, name: str) -> dict[str, Any]:
     }
 
 
-def as_text(data: dict[str, Any]) -> str:
+def as_text(data: Explanation) -> str:
     lines = [
         f"{data['app']}/{data['workload']} in {data['env']} ({data['env_type']})",
         f"  profile {data['profile']['id']} ({data['profile']['file']}): "
@@ -70,7 +120,7 @@ def as_text(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _text_node(res: dict[str, Any], pad: str) -> list[str]:
+def _text_node(res: ExplainedResource, pad: str) -> list[str]:
     d = res["definition"]
     shared = " shared" if res["shared"] else ""
     lines = [
