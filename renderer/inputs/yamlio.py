@@ -133,6 +133,8 @@ _AMBIGUOUS = re.compile(
 )
 
 
+# The base is chosen at run time (libyaml's CSafeDumper where it is built in); mypy accepts only a
+# static base class, hence the ignore.
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     def ignore_aliases(self, data: object) -> bool:
         return True  # every object stands alone: no &anchors in output
