@@ -18,11 +18,11 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from renderer import pipeline
-from renderer.inputs import app_repo, platform_config
-from renderer.inputs import roots as settings
-from renderer.publish import delivery as publish
-from renderer.publish import writer
+from renderer import pipeline  # noqa: E402
+from renderer.inputs import app_repo, platform_config  # noqa: E402
+from renderer.inputs import roots as settings  # noqa: E402
+from renderer.publish import delivery as publish  # noqa: E402
+from renderer.publish import writer  # noqa: E402
 
 WORKLOAD = """apiVersion: score.dev/v1b1
 metadata:

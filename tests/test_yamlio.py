@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from renderer.data import format_path
 from renderer.inputs.yamlio import YamlLoadError, dump, load_text
-from renderer.model import format_path
 
 
 def test_yaml_12_keeps_yes_and_on_as_strings() -> None:

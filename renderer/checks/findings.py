@@ -11,8 +11,9 @@ import yaml
 from renderer.checks import kubeschema
 from renderer.checks.rego.engine import PolicyLoadError
 from renderer.checks.rego.policyset import Counts, PolicySet, Result
+from renderer.data import Json, as_json, json_object
 from renderer.errors import PolicyDenied, Problem
-from renderer.model import Environment, Json, Platform, as_json, json_object
+from renderer.model import Environment, Platform
 from renderer.render.environment import EnvRender
 from renderer.render.kubernetes.labels import ANNOTATION_SOURCE, ANNOTATION_UID
 from renderer.render.terraform import module_files

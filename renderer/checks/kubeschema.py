@@ -14,8 +14,8 @@ import kubernetes_validate
 import yaml
 from referencing import Registry, Resource
 
+from renderer.data import Json
 from renderer.errors import Problem
-from renderer.model import Json
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -7,18 +7,12 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import cast
 
+from renderer.data import Doc, Json, as_json
 from renderer.errors import Collector, InputError, Problem
 from renderer.inputs import score
 from renderer.inputs.documents import display, read_one_doc
 from renderer.inputs.overrides import merge_patch
-from renderer.model import (
-    App,
-    Doc,
-    Json,
-    Workload,
-    WorkloadSpec,
-    as_json,
-)
+from renderer.model import App, Workload, WorkloadSpec
 
 SCORE_GLOB = "score*.yaml"
 

@@ -6,10 +6,10 @@ import glob
 import os
 from collections.abc import Iterator
 
+from renderer.data import Doc
 from renderer.errors import Collector
 from renderer.inputs import schema
 from renderer.inputs.yamlio import YamlLoadError, load_file
-from renderer.model import Doc
 
 
 def display(path: str, root: str) -> str:

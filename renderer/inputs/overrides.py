@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from renderer.model import Json
+from renderer.data import Json
 
 
 def merge_patch(target: Json, patch: Json) -> Json:

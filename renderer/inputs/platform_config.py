@@ -10,6 +10,7 @@ from typing import cast
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from renderer.data import Doc, Json
 from renderer.errors import Collector, InputError, Problem
 from renderer.inputs.documents import display, glob_files, valid_docs
 from renderer.inputs.platform_docs import (
@@ -19,17 +20,7 @@ from renderer.inputs.platform_docs import (
     WorkloadProfileDoc,
 )
 from renderer.inputs.policies import read_source
-from renderer.model import (
-    Criterion,
-    Doc,
-    Environment,
-    Json,
-    Platform,
-    PolicySource,
-    Profile,
-    ResourceDefinition,
-    Use,
-)
+from renderer.model import Criterion, Environment, Platform, PolicySource, Profile, ResourceDefinition, Use
 
 
 def load_platform(root: str) -> Platform:

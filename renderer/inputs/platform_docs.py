@@ -9,14 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal, NotRequired, TypedDict
 
-from renderer.model import (
-    DefaultResources,
-    DisruptionBudget,
-    Json,
-    ProfilePatch,
-    SecretOutput,
-    TopologySpread,
-)
+from renderer.data import Json
+from renderer.model import DefaultResources, DisruptionBudget, ProfilePatch, SecretOutput, TopologySpread
 
 CriterionDoc = TypedDict(
     "CriterionDoc",

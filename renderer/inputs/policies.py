@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 
+from renderer.data import Json, deep_merge
 from renderer.errors import InputError, Problem
 from renderer.inputs.yamlio import load_text
-from renderer.model import Json, PolicySource, deep_merge
+from renderer.model import PolicySource
 
 
 def read_source(directory: str, display: str = "") -> PolicySource:

@@ -9,8 +9,8 @@ from importlib import resources
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from renderer.data import Doc, Json
 from renderer.errors import Problem
-from renderer.model import Doc, Json
 
 
 @cache

@@ -8,19 +8,11 @@ import os
 import posixpath
 from collections.abc import Iterator, Mapping, Sequence
 
+from renderer.data import Doc, Json, PathKey, walk
 from renderer.errors import Problem
 from renderer.inputs import schema
 from renderer.inputs.placeholders import PLACEHOLDER, find_refs, split_ref
-from renderer.model import (
-    Doc,
-    Json,
-    PathKey,
-    ScoreContainer,
-    ScoreMetadata,
-    ScoreResource,
-    WorkloadSpec,
-    walk,
-)
+from renderer.model import ScoreContainer, ScoreMetadata, ScoreResource, WorkloadSpec
 
 SCHEMA = "score-v1b1"
 

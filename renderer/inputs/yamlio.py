@@ -13,8 +13,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 
+from renderer.data import Doc, Json, PathKey
 from renderer.errors import InputError, Problem
-from renderer.model import Doc, Json, PathKey
 
 
 class YamlLoadError(InputError):

@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from renderer import __version__
+from renderer.data import Json
 from renderer.errors import InputError, PublishError, UsageError
 from renderer.inputs import app_repo
 from renderer.inputs.yamlio import dump_json
-from renderer.model import App, Json
+from renderer.model import App
 from renderer.pipeline import Rendered
 from renderer.publish import writer
 from renderer.render.terraform import MODULES_DIR, main_file, project_of

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from renderer.data import Json, KubeObject, json_object
 from renderer.errors import Collector, InputError
-from renderer.model import Environment, Json, KubeObject, json_object
+from renderer.model import Environment
 from renderer.render import kubernetes, terraform
 from renderer.render.kubernetes.labels import ANNOTATION_UID, MANAGED_BY
 from renderer.render.kubernetes.namespace import namespace, secret_store

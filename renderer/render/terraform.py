@@ -6,8 +6,9 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 
 from renderer import __version__
+from renderer.data import Json
 from renderer.inputs.yamlio import dump
-from renderer.model import Environment, Json, Platform
+from renderer.model import Environment, Platform
 from renderer.render.tree import Tree
 from renderer.resolve.nodes import Resolved
 

@@ -6,9 +6,9 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping
 
+from renderer.data import Json, object_name
 from renderer.errors import InputError, Problem
 from renderer.inputs.yamlio import dump, dump_json
-from renderer.model import Json, object_name
 
 Tree = dict[str, bytes]
 

@@ -7,10 +7,11 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from renderer.data import Json, PathKey
 from renderer.errors import Collector, InputError, Problem
 from renderer.inputs.placeholders import find_refs, split_ref
 from renderer.inputs.score import expanded_strings
-from renderer.model import Environment, Json, PathKey, ResourceDefinition, ScoreResource, Workload
+from renderer.model import Environment, ResourceDefinition, ScoreResource, Workload
 from renderer.resolve.matching import Match, Request, match_resource
 
 

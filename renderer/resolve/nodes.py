@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from jsonschema import Draft202012Validator
 
+from renderer.data import Json, PathKey
 from renderer.errors import Collector, InputError
 from renderer.inputs.placeholders import RefError, Resolver, lookup, split_ref, substitute
-from renderer.model import Environment, Json, PathKey, ResourceDefinition, SecretRef, Workload
+from renderer.model import Environment, ResourceDefinition, SecretRef, Workload
 from renderer.resolve import templates
 from renderer.resolve.drivers import DRIVERS
 from renderer.resolve.drivers.base import Artifacts

@@ -24,8 +24,8 @@ from jinja2 import (
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from renderer.data import Doc, Json, PathKey, walk
 from renderer.errors import InputError, Problem
-from renderer.model import Doc, Json, PathKey, walk
 
 # What a template sees: the resource, the environment, the workloads around it (see resolve.nodes).
 Context = Mapping[str, Json]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from renderer.model import Json, SecretRef
+from renderer.data import Json
+from renderer.model import SecretRef
 from renderer.resolve.analysis import Analysis
 
 

@@ -10,8 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Protocol
 
+from renderer.data import Json
 from renderer.errors import RendererError
-from renderer.model import Json
 
 
 class PolicyLoadError(RendererError):

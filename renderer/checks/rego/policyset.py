@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from renderer.checks.rego.engine import Engine, Regorus
-from renderer.model import Json, PolicySource, deep_merge
+from renderer.data import Json, deep_merge
+from renderer.model import PolicySource
 
 RULE = re.compile(r"^(deny|violation|warn)(?:_([A-Za-z0-9_]+))?$")
 TEST_RULE = re.compile(r"^test_[A-Za-z0-9_]*$")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from renderer.data import Json, KubeObject
 from renderer.inputs.overrides import merge_patch_object
-from renderer.model import Environment, Json, KubeObject, Profile, Workload
+from renderer.model import Environment, Profile, Workload
 from renderer.render.kubernetes import objects
 from renderer.render.kubernetes.build import Build
 from renderer.render.kubernetes.containers import container, order_containers

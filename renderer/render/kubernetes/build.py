@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from renderer.data import Json, PathKey
 from renderer.errors import InputError
 from renderer.inputs.placeholders import RefError, Resolver, Segment, expand
-from renderer.model import Environment, Json, PathKey, Profile, Workload
+from renderer.model import Environment, Profile, Workload
 from renderer.render.kubernetes.secrets import SecretSink
 from renderer.resolve.nodes import Resolved
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from renderer.data import Json
 from renderer.inputs.placeholders import Segment
-from renderer.model import Json, ScoreContainer, ScoreProbe, SecretRef
+from renderer.model import ScoreContainer, ScoreProbe, SecretRef
 from renderer.render.kubernetes.build import Build
 from renderer.render.kubernetes.files import file_mounts, volume_mounts
 from renderer.render.kubernetes.quantities import compute_resources

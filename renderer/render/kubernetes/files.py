@@ -7,8 +7,9 @@ import posixpath
 import re
 from collections.abc import Mapping
 
+from renderer.data import Json
 from renderer.inputs.score import volume_resource
-from renderer.model import Json, ScoreContainer, ScoreFile, SecretRef
+from renderer.model import ScoreContainer, ScoreFile, SecretRef
 from renderer.render.kubernetes.build import Build
 from renderer.render.kubernetes.secrets import eso_template
 from renderer.resolve.graph import stable_id

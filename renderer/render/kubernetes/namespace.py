@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from renderer.model import Environment, KubeObject
+from renderer.data import KubeObject
+from renderer.model import Environment
 from renderer.render.kubernetes.labels import MANAGED_BY
 from renderer.render.kubernetes.secrets import SECRET_STORE
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from renderer.model import Json, KubeObject
+from renderer.data import Json, KubeObject
 from renderer.render.kubernetes.build import Build
 from renderer.render.kubernetes.files import files_configmap_name
 from renderer.render.kubernetes.labels import selector_for

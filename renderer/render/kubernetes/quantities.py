@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from renderer.model import DefaultResources, Json, ScoreContainerResources
+from renderer.data import Json
+from renderer.model import DefaultResources, ScoreContainerResources
 
 _UNITS = {
     "": 1.0,

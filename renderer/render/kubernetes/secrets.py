@@ -6,8 +6,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from renderer.data import Json, KubeObject
 from renderer.inputs.placeholders import Segment
-from renderer.model import Json, KubeObject, SecretRef
+from renderer.model import SecretRef
 
 SECRET_STORE = "aws-secrets-manager"
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, TypedDict
 
-from renderer.model import Json, KubeObject, ResourceDefinition
+from renderer.data import Json, KubeObject
+from renderer.model import ResourceDefinition
 from renderer.resolve.templates import Context
 
 

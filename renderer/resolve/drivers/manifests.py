@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import yaml
 
+from renderer.data import KubeObject
 from renderer.errors import Problem
-from renderer.model import KubeObject, ResourceDefinition
+from renderer.model import ResourceDefinition
 from renderer.resolve import templates
 from renderer.resolve.drivers.base import Artifacts
 from renderer.resolve.templates import Context, TemplateFailure

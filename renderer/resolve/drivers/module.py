@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from renderer.model import Json, ResourceDefinition
+from renderer.data import Json
+from renderer.model import ResourceDefinition
 from renderer.resolve import templates
 from renderer.resolve.drivers.base import Artifacts
 from renderer.resolve.templates import Context
