@@ -12,6 +12,8 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from renderer.checks import kubeschema
+from renderer.checks.findings import Report
 from renderer.errors import RendererError, UsageError
 
 P = ParamSpec("P")
@@ -57,6 +59,17 @@ def report_error(exc: RendererError, fmt: str) -> None:
     for p in problems:
         click.echo(p.render(), err=True)
     click.echo(f"{len(problems)} problem(s) found", err=True)
+
+
+def check_summary(report: Report) -> tuple[list[str], str]:
+    """The checks' warnings and schema summary, as every rendering command reports them."""
+    return [w.render() for w in report.warnings], kubeschema.summary(report.schema)
+
+
+def echo_lines(lines: Sequence[str]) -> None:
+    """Diagnostics go to stderr, so stdout stays the command's result."""
+    for line in lines:
+        click.echo(line, err=True)
 
 
 def echo_json(data: object) -> None:

@@ -7,8 +7,16 @@ import os
 import click
 
 from renderer import pipeline
-from renderer.checks import kubeschema
-from renderer.cli.base import echo_json, exclusive, format_option, handled, images, root_option
+from renderer.cli.base import (
+    check_summary,
+    echo_json,
+    echo_lines,
+    exclusive,
+    format_option,
+    handled,
+    images,
+    root_option,
+)
 from renderer.inputs import roots
 from renderer.publish import writer
 
@@ -37,8 +45,7 @@ def command(
     options = pipeline.Options(images(image_pairs), roots.jobs(os.environ))
     rendered = pipeline.run(inputs.platform, inputs.apps, list(envs) or None, options)
     result = writer.write_rendered(out, rendered.tree, rendered.owned, inputs.platform)
-    warnings = [w.render() for w in rendered.report.warnings]
-    schema = kubeschema.summary(rendered.report.schema)
+    warnings, schema = check_summary(rendered.report)
     summary = {
         "out": os.path.abspath(out),
         "files": len(rendered.tree),
@@ -51,8 +58,7 @@ def command(
     if fmt == "json":
         echo_json(summary)
         return
-    for line in [*warnings, schema]:
-        click.echo(line, err=True)
+    echo_lines([*warnings, schema])
     click.echo(
         f"rendered {summary['files']} files for {summary['environments']} into "
         f"{summary['out']} ({summary['written']} written, {summary['deleted']} deleted)"

@@ -7,8 +7,7 @@ import os
 import click
 
 from renderer import pipeline
-from renderer.checks import kubeschema
-from renderer.cli.base import echo_json, format_option, handled, root_option
+from renderer.cli.base import check_summary, echo_json, echo_lines, format_option, handled, root_option
 from renderer.inputs import roots
 
 PLACEHOLDER_IMAGE = "registry.example.com/validate/placeholder:0"
@@ -26,8 +25,7 @@ def command(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
     inputs = roots.load(base, dirs)
     options = pipeline.Options({"": PLACEHOLDER_IMAGE}, roots.jobs(os.environ))
     rendered = pipeline.run(inputs.platform, inputs.apps, None, options)
-    warnings = [f.render() for f in rendered.report.warnings]
-    schema = kubeschema.summary(rendered.report.schema)
+    warnings, schema = check_summary(rendered.report)
     summary: dict[str, object] = {
         "apps": len(inputs.apps),
         "workloads": sum(len(a.workloads) for a in inputs.apps),
@@ -41,8 +39,7 @@ def command(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
     if fmt == "json":
         echo_json({"ok": True, **summary})
         return
-    for line in [*warnings, schema]:
-        click.echo(line, err=True)
+    echo_lines([*warnings, schema])
     click.echo(
         f"ok: {summary['workloads']} workloads in {summary['apps']} apps, "
         f"{summary['environments']} environments, {summary['definitions']} resource "
