@@ -148,7 +148,7 @@ class Workload:
     app: str
     name: str
     file: str  # as shown to users, relative to the project root where possible
-    base_dir: str  # directory that file `source:` paths are relative to
+    base_dir: str  # the app folder: file `source:` paths are relative to it
     spec: WorkloadSpec
     doc: Doc
     # contents of every file `source:` the workload names, read by the loader
@@ -169,6 +169,8 @@ class App:
     # env id → the workloads with that environment's overrides merged (only where some exist)
     variants: Mapping[str, tuple[Workload, ...]] = field(default_factory=dict)
     override_files: Mapping[str, str] = field(default_factory=dict)  # env id → a file, for errors
+    # every file the loader read, by its path in the app folder: what `.render/apps/<app>/` stores
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
     def workloads_in(self, env: str) -> tuple[Workload, ...]:
         return self.variants.get(env, self.workloads)

@@ -342,8 +342,7 @@ SEMANTIC_CASES = [
     (
         "    files:\n      /etc/a:\n        source: missing.txt\n",
         'examples/apps/shop/score.yaml:9 at containers.main.files["/etc/a"].source: file source '
-        "'missing.txt' does not exist next to the Score file (paths are relative to the Score "
-        "file's directory)",
+        "'missing.txt' does not exist (paths are relative to the app directory)",
     ),
     (
         "    files:\n      relative/path:\n        content: x\n",

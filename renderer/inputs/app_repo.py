@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from collections.abc import Iterable, Mapping
@@ -10,36 +11,91 @@ from typing import cast
 from renderer.data import Doc, Json, as_json
 from renderer.errors import Collector, InputError, Problem
 from renderer.inputs import score
-from renderer.inputs.documents import display, read_one_doc
+from renderer.inputs.confine import Root
+from renderer.inputs.documents import display, only_doc, parse_docs
 from renderer.inputs.overrides import merge_patch
 from renderer.model import App, Workload, WorkloadSpec
 
 SCORE_GLOB = "score*.yaml"
 
 
+class _Reader:
+    """An app's folder, read only through `confine.Root`; it keeps the bytes of every file it read."""
+
+    def __init__(self, source: Root, problems: Collector) -> None:
+        self.source = source
+        self.problems = problems
+        self.files: dict[str, bytes] = {}
+
+    def doc(self, rel: str) -> Doc | None:
+        """The one YAML document of a file; its bytes are kept for the environment repo's store."""
+        try:
+            data = self.source.read(rel)
+        except InputError as exc:
+            self.problems.extend(exc.problems())
+            return None
+        self.files[rel] = data
+        return only_doc(parse_docs(data, self.source.name(rel), self.problems), self.problems)
+
+    def refuse(self, rel: str, message: str, hint: str = "") -> None:
+        self.problems.add(self.source.name(rel), 0, "", message, hint)
+
+    def listing(self, rel: str, want: str) -> list[str]:
+        """Names of the `want` ('file' or 'dir') entries of a folder; links and others are problems."""
+        names = []
+        for name, kind in self.source.listdir(rel):
+            path = f"{rel}/{name}" if rel else name
+            if kind == want:
+                names.append(name)
+            elif kind == "link":
+                self.problems.add(
+                    self.source.name(path),
+                    0,
+                    "",
+                    "is a symbolic link",
+                    "links are not followed: commit the file itself",
+                )
+            else:
+                self.problems.add(
+                    self.source.name(path),
+                    0,
+                    "",
+                    f"a {want} is expected here"
+                    if want == "dir"
+                    else "a file is expected here, not a folder or special file",
+                )
+        return names
+
+
 def _app(directory: str, root: str, app_id: str | None, problems: Collector) -> App:
     directory = os.path.abspath(directory)
     ident = app_id or os.path.basename(directory.rstrip("/"))
-    workloads = _workloads(directory, ident, root, problems)
-    overrides = _overrides(directory, root, workloads, problems)
+    reader = _Reader(Root(directory, display(directory, root)), problems)
+    workloads = _workloads(reader, ident)
+    overrides = _overrides(reader, workloads)
     base = tuple(workloads[k] for k in sorted(workloads))
-    variants = {env: _variant(base, patches, problems) for env, patches in sorted(overrides.items())}
+    variants = {env: _variant(reader, base, patches) for env, patches in sorted(overrides.items())}
     first_files = {env: next(iter(p.values())).file for env, p in overrides.items()}
-    return App(ident, directory, base, variants, first_files)
+    return App(ident, directory, base, variants, first_files, dict(sorted(reader.files.items())))
 
 
-def _workloads(directory: str, ident: str, root: str, problems: Collector) -> dict[str, Workload]:
+def _workloads(reader: _Reader, ident: str) -> dict[str, Workload]:
     """Every `score*.yaml` of the app, one workload each, names unique."""
-    files = sorted(glob.glob(os.path.join(directory, SCORE_GLOB)))
-    if not files:
-        problems.add(display(directory, root), 0, "", f"no {SCORE_GLOB} files in this app directory")
+    names = [n for n, kind in reader.source.listdir() if fnmatch.fnmatchcase(n, SCORE_GLOB)]
+    if not names:
+        reader.problems.add(reader.source.display, 0, "", f"no {SCORE_GLOB} files in this app directory")
     workloads: dict[str, Workload] = {}
-    for file in files:
-        wl = _workload_file(file, ident, root, problems)
+    for name in names:
+        if reader.source.kind(name) != "file":
+            reader.problems.add(
+                reader.source.name(name), 0, "", "a Score file must be a regular file, not a link or folder"
+            )
+            continue
+        wl = _workload_file(reader, name, ident)
         if wl is None:
             continue
         if wl.name in workloads:
-            problems.add(
+            reader.problems.add(
                 wl.file,
                 wl.doc.line(["metadata", "name"]),
                 "metadata.name",
@@ -51,56 +107,61 @@ def _workloads(directory: str, ident: str, root: str, problems: Collector) -> di
     return workloads
 
 
-def _overrides(
-    directory: str, root: str, workloads: Mapping[str, Workload], problems: Collector
-) -> dict[str, dict[str, Doc]]:
+def _overrides(reader: _Reader, workloads: Mapping[str, Workload]) -> dict[str, dict[str, Doc]]:
     """`overrides/<env>/<workload>.yaml`: env id → workload name → its merge patch."""
     overrides: dict[str, dict[str, Doc]] = {}
-    for file in sorted(glob.glob(os.path.join(directory, "overrides", "*", "*.yaml"))):
-        env_id = os.path.basename(os.path.dirname(file))
-        name = os.path.splitext(os.path.basename(file))[0]
-        doc = read_one_doc(file, root, problems)
-        if doc is None:
-            continue
-        if name not in workloads:
-            problems.add(
-                doc.file,
-                1,
-                "",
-                f"override for unknown workload '{name}'",
-                f"workloads in this app: {', '.join(sorted(workloads)) or 'none'}",
-            )
-            continue
-        overrides.setdefault(env_id, {})[name] = doc
+    kind = reader.source.kind("overrides")
+    if kind == "missing":
+        return overrides
+    if kind != "dir":
+        reader.problems.add(
+            reader.source.name("overrides"), 0, "", "must be a folder (links are not followed)"
+        )
+        return overrides
+    for env_id in reader.listing("overrides", "dir"):
+        for file in reader.listing(f"overrides/{env_id}", "file"):
+            name, ext = os.path.splitext(file)
+            if ext != ".yaml":
+                reader.problems.add(
+                    reader.source.name(f"overrides/{env_id}/{file}"),
+                    0,
+                    "",
+                    "an override is a .yaml file named after its workload",
+                )
+                continue
+            doc = reader.doc(f"overrides/{env_id}/{file}")
+            if doc is None:
+                continue
+            if name not in workloads:
+                reader.problems.add(
+                    doc.file,
+                    1,
+                    "",
+                    f"override for unknown workload '{name}'",
+                    f"workloads in this app: {', '.join(sorted(workloads)) or 'none'}",
+                )
+                continue
+            overrides.setdefault(env_id, {})[name] = doc
     return overrides
 
 
-def _workload_file(file: str, app: str, root: str, problems: Collector) -> Workload | None:
-    doc = read_one_doc(file, root, problems)
+def _workload_file(reader: _Reader, rel: str, app: str) -> Workload | None:
+    doc = reader.doc(rel)
     if doc is None:
         return None
     data, issues = score.upgrade(doc.data)
     for path, message in issues:
-        problems.extend([doc.problem(path, message)])
+        reader.problems.extend([doc.problem(path, message)])
     if issues:
         return None
-    base = os.path.dirname(file)
-    spec = _validate(data, doc, base, problems)
+    spec = _validate(data, doc, reader.problems)
     if spec is None:
         return None
-    return Workload(
-        app,
-        spec["metadata"]["name"],
-        doc.file,
-        base,
-        spec,
-        doc,
-        _sources(spec, base),
-        os.path.basename(file),
-    )
+    sources = _sources(reader, spec, doc)
+    return Workload(app, spec["metadata"]["name"], doc.file, reader.source.path, spec, doc, sources, rel)
 
 
-def _validate(data: Json, doc: Doc, base: str, problems: Collector) -> WorkloadSpec | None:
+def _validate(data: Json, doc: Doc, problems: Collector) -> WorkloadSpec | None:
     """The one place a Score document becomes a WorkloadSpec: validated once, trusted after."""
     found = score.check_schema(data, doc)
     if not found:
@@ -108,28 +169,37 @@ def _validate(data: Json, doc: Doc, base: str, problems: Collector) -> WorkloadS
         # list forms into maps (a list it cannot turn into a map fails the schema), and WorkloadSpec
         # mirrors that schema. The semantic checks read it typed; only a spec that passes both leaves.
         spec = cast(WorkloadSpec, data)
-        found = score.check_semantics(spec, doc, base)
+        found = score.check_semantics(spec, doc)
         if not found:
             return spec
     problems.extend(found)
     return None
 
 
-def _sources(spec: WorkloadSpec, base: str) -> dict[str, bytes]:
-    """Read every file `source:` once, here at the edge, so rendering stays pure."""
+def _sources(reader: _Reader, spec: WorkloadSpec, doc: Doc) -> dict[str, bytes]:
+    """Read every file `source:` once, inside the app folder, so rendering stays pure."""
     out: dict[str, bytes] = {}
-    for container in spec["containers"].values():
-        for f in (container.get("files") or {}).values():
-            if "source" in f and f["source"] not in out:
-                with open(os.path.join(base, f["source"]), "rb") as fh:
-                    out[f["source"]] = fh.read()
+    for cname, container in sorted(spec["containers"].items()):
+        for target, f in sorted((container.get("files") or {}).items()):
+            source = f.get("source")
+            if source is None or source in out:
+                continue
+            try:
+                out[source] = reader.source.read(source, owner_file=doc.file)
+            except InputError as exc:
+                path = ("containers", cname, "files", target, "source")
+                reader.problems.extend(
+                    [doc.problem(path, f"file source {p.message}", p.hint) for p in exc.problems()]
+                )
+                continue
+            reader.files[os.path.normpath(source)] = out[source]
     return out
 
 
-def _variant(
-    base: tuple[Workload, ...], patches: dict[str, Doc], problems: Collector
-) -> tuple[Workload, ...]:
-    """The workloads with one environment's JSON Merge Patches applied, checked again."""
+def _variant(reader: _Reader, base: tuple[Workload, ...], patches: dict[str, Doc]) -> tuple[Workload, ...]:
+    """The workloads with one environment's JSON Merge Patches applied, checked again.
+
+    A file `source:` an override names is read here, after merging, under the same rules."""
     out = []
     for wl in base:
         patch = patches.get(wl.name)
@@ -138,12 +208,12 @@ def _variant(
             continue
         merged, _ = score.upgrade(merge_patch(as_json(wl.spec), patch.data))
         doc = Doc(wl.doc.file, merged, wl.doc.lines, overlay=patch)
-        spec = _validate(merged, doc, wl.base_dir, problems)
+        spec = _validate(merged, doc, reader.problems)
         if spec is None:
             continue  # reported; load_apps raises before any App leaves
         if spec["metadata"]["name"] != wl.name:
-            problems.extend([patch.problem(["metadata", "name"], "an override cannot rename")])
-        sources = _sources(spec, wl.base_dir)
+            reader.problems.extend([patch.problem(["metadata", "name"], "an override cannot rename")])
+        sources = _sources(reader, spec, doc)
         out.append(Workload(wl.app, wl.name, wl.file, wl.base_dir, spec, doc, sources, wl.rel))
     return tuple(out)
 

@@ -7,9 +7,10 @@ import os
 from collections.abc import Iterator
 
 from renderer.data import Doc
-from renderer.errors import Collector
+from renderer.errors import Collector, InputError
 from renderer.inputs import schema
-from renderer.inputs.yamlio import YamlLoadError, load_file
+from renderer.inputs.confine import Root
+from renderer.inputs.yamlio import load_bytes
 
 
 def display(path: str, root: str) -> str:
@@ -18,10 +19,20 @@ def display(path: str, root: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def read_docs(path: str, root: str, problems: Collector) -> list[Doc]:
+def read_docs(source: Root, rel: str, problems: Collector) -> list[Doc]:
+    """The mapping documents of one file read inside `source`; everything else becomes a problem."""
     try:
-        docs = load_file(path, display(path, root))
-    except YamlLoadError as exc:
+        data = source.read(rel)
+    except InputError as exc:
+        problems.extend(exc.problems())
+        return []
+    return parse_docs(data, source.name(rel), problems)
+
+
+def parse_docs(data: bytes, name: str, problems: Collector) -> list[Doc]:
+    try:
+        docs = load_bytes(data, name)
+    except InputError as exc:
         problems.extend(exc.problems())
         return []
     for doc in docs:
@@ -30,8 +41,8 @@ def read_docs(path: str, root: str, problems: Collector) -> list[Doc]:
     return [d for d in docs if isinstance(d.data, dict)]
 
 
-def read_one_doc(path: str, root: str, problems: Collector) -> Doc | None:
-    docs = read_docs(path, root, problems)
+def only_doc(docs: list[Doc], problems: Collector) -> Doc | None:
+    """Files that hold one document: a second one is a problem."""
     if len(docs) > 1:
         problems.add(docs[1].file, docs[1].line([]), "", "one document per file is expected")
     return docs[0] if docs else None
@@ -45,8 +56,9 @@ def valid_docs(root: str, problems: Collector, schema_name: str, *parts: str) ->
     """Every document of the matching files that passes its schema; the rest become problems.
 
     Resource definitions may share a file; environments and profiles are one per file."""
+    platform = Root(root, "")
     for file in glob_files(root, *parts):
-        docs = read_docs(file, root, problems)
+        docs = read_docs(platform, os.path.relpath(file, root), problems)
         if schema_name != "resource-definition" and len(docs) > 1:
             problems.add(docs[1].file, docs[1].line([]), "", "one document per file is expected")
             docs = docs[:1]

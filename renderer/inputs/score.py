@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import posixpath
 from collections.abc import Iterator, Mapping, Sequence
 
 from renderer.data import Doc, Json, PathKey, walk
 from renderer.errors import Problem
 from renderer.inputs import schema
+from renderer.inputs.confine import split
 from renderer.inputs.placeholders import PLACEHOLDER, find_refs, split_ref
 from renderer.model import ScoreContainer, ScoreMetadata, ScoreResource, WorkloadSpec
 
@@ -71,9 +71,9 @@ def check_schema(data: Json, doc: Doc) -> list[Problem]:
     return schema.check(SCHEMA, data, doc)
 
 
-def check_semantics(spec: WorkloadSpec, doc: Doc, base_dir: str) -> list[Problem]:
+def check_semantics(spec: WorkloadSpec, doc: Doc) -> list[Problem]:
     """What the schema cannot say: references, mount targets, file sources, `before`, ports."""
-    return list(_semantics(spec, doc, base_dir))
+    return list(_semantics(spec, doc))
 
 
 def expanded_strings(data: WorkloadSpec) -> Iterator[tuple[PathKey, str]]:
@@ -105,7 +105,7 @@ def volume_resource(source: str) -> str | None:
     return None
 
 
-def _semantics(data: WorkloadSpec, doc: Doc, base_dir: str) -> Iterator[Problem]:
+def _semantics(data: WorkloadSpec, doc: Doc) -> Iterator[Problem]:
     resources = data.get("resources") or {}
     metadata = data["metadata"]
     for path, text in expanded_strings(data):
@@ -115,7 +115,7 @@ def _semantics(data: WorkloadSpec, doc: Doc, base_dir: str) -> Iterator[Problem]
                 yield doc.problem(path, message, "use $$ for a literal $")
     containers = data["containers"]
     for cname, c in sorted(containers.items()):
-        yield from _container(cname, c, containers, resources, doc, base_dir)
+        yield from _container(cname, c, containers, resources, doc)
     yield from _before_cycles(containers, doc)
     seen: dict[tuple[int, str], str] = {}
     for pname, port in sorted((data.get("service") or {}).get("ports", {}).items()):
@@ -166,18 +166,15 @@ def _container(
     containers: Mapping[str, ScoreContainer],
     resources: Mapping[str, ScoreResource],
     doc: Doc,
-    base: str,
 ) -> Iterator[Problem]:
     path: PathKey = ("containers", cname)
     mounts: dict[str, str] = {}  # normalised target → "file" or "volume"
-    yield from _files(path, c, doc, base, mounts)
+    yield from _files(path, c, doc, mounts)
     yield from _volumes(path, c, resources, doc, mounts)
     yield from _before(cname, c, containers, doc)
 
 
-def _files(
-    path: PathKey, c: ScoreContainer, doc: Doc, base: str, mounts: dict[str, str]
-) -> Iterator[Problem]:
+def _files(path: PathKey, c: ScoreContainer, doc: Doc, mounts: dict[str, str]) -> Iterator[Problem]:
     for target, f in sorted((c.get("files") or {}).items()):
         fpath = (*path, "files", target)
         if not posixpath.isabs(target):
@@ -189,12 +186,13 @@ def _files(
             except (binascii.Error, ValueError):
                 yield doc.problem((*fpath, "binaryContent"), "binaryContent is not valid standard base64")
         if "source" in f:
-            source = os.path.join(base, f["source"])
-            if not os.path.isfile(source):
+            try:
+                split(f["source"])
+            except ValueError as exc:
                 yield doc.problem(
                     (*fpath, "source"),
-                    f"file source {f['source']!r} does not exist next to the Score file",
-                    "paths are relative to the Score file's directory",
+                    f"file source {f['source']!r} {exc}",
+                    "name a file inside the app directory, relative to the Score file",
                 )
 
 

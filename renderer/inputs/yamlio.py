@@ -105,15 +105,12 @@ def _problem_text(exc: MarkedYAMLError) -> str:
     return text.splitlines()[0] if text else "unreadable"
 
 
-def load_file(path: str, display: str | None = None) -> list[Doc]:
-    name = display or path
+def load_bytes(data: bytes, name: str) -> list[Doc]:
+    """Every document in a file's bytes; anything but UTF-8 YAML we accept raises YamlLoadError."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise YamlLoadError(Problem(name, 0, "", "not UTF-8 text", "save as UTF-8")) from None
-    except OSError as exc:
-        raise YamlLoadError(Problem(name, 0, "", f"cannot read: {exc.strerror}")) from None
     return load_text(text, name)
 
 

@@ -66,23 +66,8 @@ def stored_apps(root: str) -> dict[str, App]:
 
 
 def app_inputs(app: App) -> Tree:
-    """The app's Score inputs as they are stored in the environment repo."""
-    out: Tree = {}
-    base = f"{STORE}/{app.id}"
-    for wl in app.workloads:
-        with open(os.path.join(app.directory, wl.rel), "rb") as fh:
-            out[f"{base}/{wl.rel}"] = fh.read()
-        for source, data in wl.sources.items():
-            rel = os.path.normpath(source).replace(os.sep, "/")
-            if rel.startswith("../") or os.path.isabs(rel):
-                raise UsageError(f"{wl.file}: file source {source!r} lies outside the app directory")
-            out[f"{base}/{rel}"] = data
-    overrides = os.path.join(app.directory, "overrides")
-    for env_id in app.variants:
-        for name in sorted(os.listdir(os.path.join(overrides, env_id))):
-            with open(os.path.join(overrides, env_id, name), "rb") as fh:
-                out[f"{base}/overrides/{env_id}/{name}"] = fh.read()
-    return out
+    """The app's inputs as the loader read them (confined to its folder), under `.render/apps/<app>/`."""
+    return {f"{STORE}/{app.id}/{rel}": data for rel, data in sorted(app.files.items())}
 
 
 def inputs_digest(key: DigestKey, inputs: Tree, env_ids: Sequence[str]) -> str:

@@ -1,0 +1,164 @@
+"""Reading files an app (or the platform) owns without ever leaving its directory.
+
+Every path is relative to a root, is checked as text first (no absolute path, no `..`, no empty or
+NUL component) and is then opened one component at a time relative to the directory opened before
+it with `O_NOFOLLOW`: a symbolic link anywhere on the way is refused, not followed, so a file in an
+app repo can never name the CI machine's files or another app's. Only regular files are read, and
+never more than `max_bytes` of one (a FIFO or device is refused without blocking).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from renderer.errors import InputError, Problem
+
+DEFAULT_MAX_BYTES = 1024 * 1024
+_DIR_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+class ConfinementError(InputError):
+    """A path that leaves its root, crosses a symbolic link, or is not a regular file or folder."""
+
+
+def split(rel: str) -> list[str]:
+    """The components of a relative path, or ValueError saying why it is not one we accept."""
+    if not rel or "\0" in rel:
+        raise ValueError("is empty or holds a NUL byte")
+    if rel.startswith("/") or rel.startswith("\\"):
+        raise ValueError("is absolute")
+    parts = [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise ValueError("climbs out of its folder with '..'")
+    if not parts:
+        raise ValueError("names the folder itself")
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    """A directory whose contents may be read, and nothing beyond it.
+
+    `path` is where it is on this machine (chosen by the platform, so trusted); `display` is how
+    problems name files (`examples/apps/shop`)."""
+
+    path: str
+    display: str
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+    def name(self, rel: str) -> str:
+        return f"{self.display}/{rel}" if self.display else rel
+
+    def read(self, rel: str, yaml_path: str = "", owner_file: str = "") -> bytes:
+        """The bytes of a regular file at `rel`; problems name `owner_file` at `yaml_path` if given."""
+        with self._open(rel, yaml_path, owner_file) as fd:
+            data = b""
+            while len(data) <= self.max_bytes:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return data
+                data += chunk
+        raise self._error(
+            rel, yaml_path, owner_file, f"is larger than {self.max_bytes} bytes", "keep app files small"
+        )
+
+    def kind(self, rel: str) -> str:
+        """'file', 'dir', 'link', 'other' or 'missing' for `rel`, without following any link."""
+        try:
+            parts = split(rel)
+        except ValueError:
+            return "other"
+        try:
+            with self._walk(parts[:-1]) as parent:
+                st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+        except (OSError, ConfinementError):
+            return "missing"
+        if stat.S_ISLNK(st.st_mode):
+            return "link"
+        if stat.S_ISREG(st.st_mode):
+            return "file"
+        return "dir" if stat.S_ISDIR(st.st_mode) else "other"
+
+    def listdir(self, rel: str = "") -> list[tuple[str, str]]:
+        """Sorted (name, kind) of a directory's entries; a link on the way to it is refused."""
+        parts = split(rel) if rel else []
+        try:
+            with self._walk(parts) as fd:
+                names = sorted(os.listdir(fd))
+        except FileNotFoundError:
+            return []
+        base = "/".join(parts)
+        return [(n, self.kind(f"{base}/{n}" if base else n)) for n in names]
+
+    @contextmanager
+    def _open(self, rel: str, yaml_path: str, owner_file: str) -> Iterator[int]:
+        try:
+            parts = split(rel)
+        except ValueError as exc:
+            raise self._error(rel, yaml_path, owner_file, str(exc), "name a file inside the app") from None
+        with self._walk(parts[:-1], rel, yaml_path, owner_file) as parent:
+            try:
+                fd = os.open(parts[-1], _FILE_FLAGS, dir_fd=parent)
+            except OSError as exc:
+                raise self._os_error(exc, rel, yaml_path, owner_file) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise self._error(rel, yaml_path, owner_file, "is not a regular file")
+            yield fd
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def _walk(
+        self, parts: list[str], rel: str = "", yaml_path: str = "", owner_file: str = ""
+    ) -> Iterator[int]:
+        """An open descriptor of root/parts, each component opened without following links."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for part in parts:
+                try:
+                    nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    raise self._os_error(exc, rel or "/".join(parts), yaml_path, owner_file) from None
+                os.close(fd)
+                fd = nxt
+            yield fd
+        finally:
+            os.close(fd)
+
+    def _os_error(self, exc: OSError, rel: str, yaml_path: str, owner_file: str) -> ConfinementError:
+        if exc.errno in (errno.ELOOP, errno.EMLINK) or (
+            exc.errno == errno.ENOTDIR and self._crosses_link(rel)
+        ):
+            return self._error(
+                rel,
+                yaml_path,
+                owner_file,
+                "is or passes through a symbolic link",
+                "links are not followed: commit the file itself",
+            )
+        if exc.errno == errno.ENOENT:
+            return self._error(
+                rel, yaml_path, owner_file, "does not exist", "paths are relative to the app directory"
+            )
+        if exc.errno == errno.ENOTDIR:
+            return self._error(rel, yaml_path, owner_file, "passes through something that is not a folder")
+        return self._error(rel, yaml_path, owner_file, f"cannot be read ({exc.strerror})")
+
+    def _error(
+        self, rel: str, yaml_path: str, owner_file: str, what: str, hint: str = ""
+    ) -> ConfinementError:
+        if owner_file:
+            return ConfinementError(Problem(owner_file, 0, yaml_path, f"{rel!r} {what}", hint))
+        shown = self.name(rel) if not rel.startswith("/") else rel
+        return ConfinementError(Problem(shown, 0, yaml_path, f"this path {what}", hint))
+
+    def _crosses_link(self, rel: str) -> bool:
+        parts = split(rel)
+        return any(self.kind("/".join(parts[: i + 1])) == "link" for i in range(len(parts)))
