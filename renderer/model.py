@@ -231,6 +231,17 @@ SecretOutput: TypeAlias = str | Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
+class Access:
+    """A definition's `access:`: who may request it, which params apps may set, who owns a shared id."""
+
+    apps: Literal["all", "none"] | tuple[str, ...] = "all"  # "none": only definitions, through uses:
+    params: tuple[str, ...] | None = None  # None: every param the params_schema admits
+    # app: a shared id belongs to the first app that declared it; platform: any app may use it;
+    # none: it cannot be requested with an id at all
+    shared: Literal["app", "platform", "none"] = "app"
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceDefinition:
     id: str
     type: str
@@ -246,6 +257,7 @@ class ResourceDefinition:
     secret_outputs: Mapping[str, SecretOutput]
     file: str
     doc: Doc
+    access: Access = Access()
 
 
 # ---- Workload profile parts, as schemas/workload-profile.json fixes them --------------------------
@@ -291,6 +303,33 @@ class Profile:
 
 
 @dataclass(frozen=True, slots=True)
+class Allowance:
+    """A secret-scan finding the platform team accepted, and why (platform-config/trust.yaml)."""
+
+    app: str
+    file: str  # as the app names it: `score.yaml`, `overrides/prod/api.yaml`, `config/app.json`
+    path: str  # the YAML path as the finding prints it; empty for a whole file source
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """Who may do what (platform-config/trust.yaml): the walls between apps and the platform."""
+
+    platform_identity: str = ""  # the project whose pipeline may publish and remove every app
+    audience: str = "platform-renderer"  # the aud claim of app pipelines' ID tokens
+    reserved_names: tuple[str, ...] = ()  # exact names, or prefixes ending in *
+    max_name_length: int = 40
+    annotation_prefixes: tuple[str, ...] = ()
+    label_prefixes: tuple[str, ...] = ()
+    profile_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # env type → classes
+    secret_allow: tuple[Allowance, ...] = ()
+
+    def reserved(self, name: str) -> bool:
+        return any(name == r or (r.endswith("*") and name.startswith(r[:-1])) for r in self.reserved_names)
+
+
+@dataclass(frozen=True, slots=True)
 class Platform:
     """Everything the platform team owns, validated."""
 
@@ -302,6 +341,7 @@ class Platform:
     module_variables: Mapping[str, frozenset[str]] = field(default_factory=dict)
     module_required: Mapping[str, frozenset[str]] = field(default_factory=dict)
     policies: Mapping[str, PolicySource] = field(default_factory=dict)  # set name → its files
+    trust: Trust = field(default_factory=Trust)
 
 
 @dataclass(frozen=True, slots=True)

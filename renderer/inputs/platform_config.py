@@ -14,13 +14,26 @@ from renderer.data import Doc, Json
 from renderer.errors import Collector, InputError, Problem
 from renderer.inputs.documents import display, glob_files, valid_docs
 from renderer.inputs.platform_docs import (
+    AccessDoc,
     CriterionDoc,
     EnvironmentDoc,
     ResourceDefinitionDoc,
+    TrustDoc,
     WorkloadProfileDoc,
 )
 from renderer.inputs.policies import read_source
-from renderer.model import Criterion, Environment, Platform, PolicySource, Profile, ResourceDefinition, Use
+from renderer.model import (
+    Access,
+    Allowance,
+    Criterion,
+    Environment,
+    Platform,
+    PolicySource,
+    Profile,
+    ResourceDefinition,
+    Trust,
+    Use,
+)
 
 
 def load_platform(root: str) -> Platform:
@@ -30,8 +43,35 @@ def load_platform(root: str) -> Platform:
     definitions = _definitions(root, problems, variables, required)
     profiles = _profiles(root, problems)
     policies = _policies(root, envs, problems)
+    trust = _trust(root, problems)
     problems.raise_if_any()
-    return Platform(root, envs, definitions, profiles, modules, variables, required, policies)
+    return Platform(root, envs, definitions, profiles, modules, variables, required, policies, trust)
+
+
+TRUST_FILE = "platform-config/trust.yaml"
+
+
+def _trust(root: str, problems: Collector) -> Trust:
+    """Who may do what: required, so that a platform states its walls rather than inheriting none."""
+    found = list(valid_docs(root, problems, "trust", *TRUST_FILE.split("/")))
+    if not found:
+        if not os.path.isfile(os.path.join(root, TRUST_FILE)):
+            problems.add(
+                TRUST_FILE, 0, "", "missing: it says who may do what", "copy the shipped one and adapt it"
+            )
+        return Trust()
+    d = cast(TrustDoc, found[0][1].data)  # sound: valid_docs checked it against trust.json
+    allow = (d.get("secret_scan") or {}).get("allow") or []
+    return Trust(
+        platform_identity=d["platform"]["identity"],
+        audience=d["platform"]["audience"],
+        reserved_names=tuple(d["apps"]["reserved_names"]),
+        max_name_length=d["apps"].get("max_name_length", 40),
+        annotation_prefixes=tuple(d["metadata"]["annotation_prefixes"]),
+        label_prefixes=tuple(d["metadata"]["label_prefixes"]),
+        profile_classes={k: tuple(v) for k, v in sorted(d["profile_classes"].items())},
+        secret_allow=tuple(Allowance(a["app"], a["file"], a["path"], a["reason"]) for a in allow),
+    )
 
 
 def _policies(root: str, envs: dict[str, Environment], problems: Collector) -> dict[str, PolicySource]:
@@ -208,6 +248,17 @@ def _definition(
         secret_outputs=d.get("secret_outputs", {}),
         file=doc.file,
         doc=doc,
+        access=_access(d.get("access") or {}),
+    )
+
+
+def _access(d: AccessDoc) -> Access:
+    apps = d.get("apps", "all")
+    params = d.get("params")
+    return Access(
+        apps=tuple(apps) if not isinstance(apps, str) else ("none" if apps == "none" else "all"),
+        params=tuple(params) if params is not None else None,
+        shared=d.get("shared", "app"),
     )
 
 

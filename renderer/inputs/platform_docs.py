@@ -65,6 +65,12 @@ class ModuleDoc(TypedDict):
 
 
 # `platform-config/resources/**/*.yaml` (schemas/resource-definition.json).
+class AccessDoc(TypedDict, total=False):
+    apps: Literal["all", "none"] | Sequence[str]
+    params: Sequence[str]
+    shared: Literal["app", "platform", "none"]
+
+
 ResourceDefinitionDoc = TypedDict(
     "ResourceDefinitionDoc",
     {
@@ -82,6 +88,7 @@ ResourceDefinitionDoc = TypedDict(
         "module": NotRequired[ModuleDoc],  # required by the terraform driver
         "outputs": NotRequired[Mapping[str, Json]],
         "secret_outputs": NotRequired[Mapping[str, SecretOutput]],
+        "access": NotRequired[AccessDoc],
     },
 )
 
@@ -107,3 +114,37 @@ WorkloadProfileDoc = TypedDict(
         "patches": NotRequired[Sequence[ProfilePatch]],
     },
 )
+
+
+class TrustPlatformDoc(TypedDict):
+    identity: str
+    audience: str
+
+
+class TrustAppsDoc(TypedDict):
+    reserved_names: Sequence[str]
+    max_name_length: NotRequired[int]
+
+
+class TrustMetadataDoc(TypedDict):
+    annotation_prefixes: Sequence[str]
+    label_prefixes: Sequence[str]
+
+
+class AllowanceDoc(TypedDict):
+    app: str
+    file: str
+    path: str
+    reason: str
+
+
+class SecretScanDoc(TypedDict, total=False):
+    allow: Sequence[AllowanceDoc]
+
+
+class TrustDoc(TypedDict):
+    platform: TrustPlatformDoc
+    apps: TrustAppsDoc
+    metadata: TrustMetadataDoc
+    profile_classes: Mapping[str, Sequence[str]]
+    secret_scan: NotRequired[SecretScanDoc]

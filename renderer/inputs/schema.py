@@ -3,20 +3,49 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator as SchemaValidator
 
 from renderer.data import Doc, Json
 from renderer.errors import Problem
 
 
+def _pattern(
+    validator: SchemaValidator, pattern: str, instance: object, schema: object
+) -> Iterator[ValidationError]:
+    """`pattern` as JSON Schema means it (ECMA-262): `$` is the end of the string.
+
+    Python's `$` also matches before a final newline, so `name: "web\\n"` would pass
+    `^[a-z0-9-]+$` and become a file name with a newline in it."""
+    if not isinstance(instance, str):
+        return
+    anchored = pattern.endswith("$") and not pattern.endswith("\\$")
+    end = pattern[:-1] + r"\Z" if anchored else pattern
+    if re.search(end, instance) is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# Draft 2020-12 with the ECMA-262 reading of `pattern`; every schema the renderer checks uses it.
+# jsonschema leaves `extend` unannotated; its result is a validator class like the one it extends.
+_VALIDATOR: type[SchemaValidator] = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _pattern}
+)
+
+
+def compile_schema(schema: Mapping[str, Json]) -> SchemaValidator:
+    return _VALIDATOR(schema)
+
+
 @cache
-def validator(name: str) -> Draft202012Validator:
+def validator(name: str) -> SchemaValidator:
     text = resources.files("renderer.inputs.schemas").joinpath(f"{name}.json").read_text("utf-8")
-    return Draft202012Validator(json.loads(text))
+    return _VALIDATOR(json.loads(text))
 
 
 def _leaf(error: ValidationError) -> ValidationError:

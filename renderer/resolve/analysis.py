@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from renderer.errors import Collector
 from renderer.model import App, Environment, Platform, Profile, Workload
+from renderer.resolve import access
 from renderer.resolve import graph as graphs
+from renderer.resolve.access import PROFILE_ANNOTATION
 from renderer.resolve.matching import match_profile
 from renderer.resolve.nodes import Resolved, resolve
-
-PROFILE_ANNOTATION = "renderer.platform/profile"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +23,29 @@ class Analysis:
     profiles: Mapping[tuple[str, str], Profile]  # (app, workload) → profile
 
 
-def analyse(platform: Platform, apps: Sequence[App], env: Environment) -> Analysis:
-    """Everything up to the objects: graph, resolved resources, profiles (explain, graph, render)."""
-    _check_override_envs(platform, apps)
+def analyse(
+    platform: Platform, apps: Sequence[App], env: Environment, owners: Mapping[str, str] | None = None
+) -> Analysis:
+    """Everything up to the objects: graph, resolved resources, profiles (explain, graph, render).
+
+    `owners` are the shared resources' owners recorded by earlier publishes (uid → app)."""
+    _check_apps(platform, apps)
     workloads = tuple(w for app in apps for w in app.workloads_in(env.id))
-    graph = graphs.build(env, workloads, platform.definitions)
+    graph = graphs.build(env, workloads, platform.definitions, owners)
     resolved = resolve(graph, workloads)
     return Analysis(env, workloads, graph, resolved, _profiles(platform, env, workloads))
 
 
-def _check_override_envs(platform: Platform, apps: Sequence[App]) -> None:
+def _check_apps(platform: Platform, apps: Sequence[App]) -> None:
+    """Names, metadata keys and override environments: what an app may say before anything resolves."""
     problems = Collector()
+    problems.extend(access.check_app_names(apps, platform.trust))
+    for app in apps:
+        for wl in app.workloads:
+            problems.extend(list(access.check_metadata(wl, platform.trust)))
+        for variant in app.variants.values():
+            for wl in variant:
+                problems.extend(list(access.check_metadata(wl, platform.trust)))
     known = ", ".join(sorted(platform.environments))
     for app in apps:
         for env_id in app.variants:
@@ -54,7 +66,9 @@ def _profiles(
     problems = Collector()
     profiles: dict[tuple[str, str], Profile] = {}
     for wl in workloads:
-        klass = (wl.spec["metadata"].get("annotations") or {}).get(PROFILE_ANNOTATION, "default")
+        klass = access.profile_class(wl, env, platform.trust, problems)
+        if klass is None:
+            continue
         profile = match_profile(klass, wl.app, env, platform.profiles)
         if profile is None:
             path = ("metadata", "annotations", PROFILE_ANNOTATION) if klass != "default" else ()

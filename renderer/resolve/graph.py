@@ -12,6 +12,7 @@ from renderer.errors import Collector, InputError, Problem
 from renderer.inputs.placeholders import find_refs, split_ref
 from renderer.inputs.score import expanded_strings
 from renderer.model import Environment, ResourceDefinition, ScoreResource, Workload
+from renderer.resolve import access
 from renderer.resolve.matching import Match, Request, match_resource
 
 
@@ -76,7 +77,13 @@ class Graph:
     bindings: Mapping[tuple[str, str], Mapping[str, str]]
 
 
-def build(env: Environment, workloads: Sequence[Workload], defs: Sequence[ResourceDefinition]) -> Graph:
+def build(
+    env: Environment,
+    workloads: Sequence[Workload],
+    defs: Sequence[ResourceDefinition],
+    owners: Mapping[str, str] | None = None,
+) -> Graph:
+    """`owners`: shared resource uid → the app recorded as its owner by earlier publishes."""
     problems = Collector()
     nodes: dict[str, Node] = {}
     bindings: dict[tuple[str, str], dict[str, str]] = {}
@@ -88,6 +95,7 @@ def build(env: Environment, workloads: Sequence[Workload], defs: Sequence[Resour
                 bound[rname] = node.uid
     for wl in workloads:
         _param_edges(wl, bindings[(wl.app, wl.name)], nodes, problems)
+    problems.extend(_foreign_requests(nodes, owners or {}))
     _uses(env, defs, nodes, problems)
     problems.raise_if_any()
     order = _topological(nodes)
@@ -114,6 +122,10 @@ def _request(
         return None
     requester = Requester(wl.app, wl.name, rname, wl.file, wl.doc.line(path))
     params, metadata = res.get("params") or {}, res.get("metadata") or {}
+    refused = access.request_problem(match.definition, wl.app, params, rid)
+    if refused:
+        problems.extend([wl.doc.problem(path, f"not allowed: {refused}", "ask the platform team")])
+        return None
     if rid is None:
         uid = private_uid(type_, klass, wl.app, wl.name, rname)
         node = Node(uid, type_, klass, None, rname, wl.app, wl.name, params, metadata, match)
@@ -156,6 +168,27 @@ def _join_shared(
     if params and not node.params:
         node.params = params
     return []
+
+
+def owner_of(node: Node, owners: Mapping[str, str]) -> str | None:
+    """The app a shared resource belongs to: the recorded owner, else the first app (by name) asking."""
+    if node.definition.access.shared != "app":
+        return None
+    apps = sorted({r.app for r in node.requesters})
+    return owners.get(node.uid) or (apps[0] if apps else None)
+
+
+def _foreign_requests(nodes: Mapping[str, Node], owners: Mapping[str, str]) -> list[Problem]:
+    """Requests of another app's shared resource: refused, naming the owner."""
+    problems = []
+    for uid in sorted(nodes):
+        node = nodes[uid]
+        owner = owner_of(node, owners) if node.shared else None
+        for r in node.requesters if owner else []:
+            if r.app != owner:
+                message = f"shared resource {uid} belongs to app '{owner}': no other app may use it"
+                problems.append(Problem(r.file, r.line, f"resources.{r.resource}", message, "use another id"))
+    return problems
 
 
 def _param_edges(wl: Workload, bound: Mapping[str, str], nodes: dict[str, Node], problems: Collector) -> None:

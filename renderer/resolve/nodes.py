@@ -6,10 +6,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from jsonschema import Draft202012Validator
+from jsonschema.protocols import Validator as SchemaValidator
 
 from renderer.data import Json, PathKey
 from renderer.errors import Collector, InputError
+from renderer.inputs import schema
 from renderer.inputs.placeholders import RefError, Resolver, lookup, split_ref, substitute
 from renderer.model import Environment, ResourceDefinition, SecretRef, Workload
 from renderer.resolve import templates
@@ -130,14 +131,14 @@ def _checked_params(
     return params
 
 
-_VALIDATORS: dict[str, Draft202012Validator] = {}
+_VALIDATORS: dict[str, SchemaValidator] = {}
 
 
-def _params_validator(definition: ResourceDefinition) -> Draft202012Validator:
+def _params_validator(definition: ResourceDefinition) -> SchemaValidator:
     """One compiled validator per definition (building one re-checks the schema: 25 ms)."""
     key = json.dumps(definition.params_schema, sort_keys=True)
     if key not in _VALIDATORS:
-        _VALIDATORS[key] = Draft202012Validator(definition.params_schema or {})
+        _VALIDATORS[key] = schema.compile_schema(definition.params_schema or {})
     return _VALIDATORS[key]
 
 

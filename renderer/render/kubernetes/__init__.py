@@ -34,7 +34,8 @@ def render_workload(
     b = Build(wl, env, profile, resources, images, resolver, SecretSink(f"{wl.name}-secrets"))
     built = {cname: container(b, cname, c) for cname, c in sorted(wl.spec["containers"].items())}
     labels = labels_for(wl, profile)
-    annotations = {ANNOTATION_SOURCE: wl.origin, **(wl.spec["metadata"].get("annotations") or {})}
+    # the renderer's own keys last, so nothing a workload says can replace them
+    annotations = {**(wl.spec["metadata"].get("annotations") or {}), ANNOTATION_SOURCE: wl.origin}
     meta: dict[str, Json] = {"name": wl.name, "namespace": env.namespace(wl.app), "labels": labels}
     pod_meta = {"labels": labels, "annotations": annotations}
     found = [
