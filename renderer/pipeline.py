@@ -27,6 +27,9 @@ class Options:
     images: Mapping[str, str] = field(default_factory=dict)  # "workload[.container]" or "" → image
     jobs: int = 1  # worker processes; the output is the same either way
     skip_checks_for_tests: bool = False  # schemas and policies always run, except in unit tests
+    # values of the renderer's own credentials (read at the edge): the secret scan looks for them
+    sensitive: tuple[str, ...] = ()
+    owners: Mapping[str, str] = field(default_factory=dict)  # shared resource uid → owning app
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +93,12 @@ EnvOutcome = tuple[EnvRender, Report] | InputError
 
 def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options: Options) -> EnvOutcome:
     try:
-        env_render = render_env(analyse(platform, apps, env), options.images)
+        env_render = render_env(analyse(platform, apps, env, options.owners), options.images)
     except InputError as exc:
         return exc
     if options.skip_checks_for_tests:
         return env_render, Report()
-    return env_render, findings.evaluate(env_render, platform)
+    return env_render, findings.evaluate(env_render, platform, options.sensitive)
 
 
 def _each_env(

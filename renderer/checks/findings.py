@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import yaml
 
-from renderer.checks import kubeschema
+from renderer.checks import kubeschema, secrets
 from renderer.checks.rego.engine import PolicyLoadError
 from renderer.checks.rego.policyset import Counts, PolicySet, Result
 from renderer.data import Json, as_json, json_object
@@ -56,6 +56,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
     schema: kubeschema.SchemaReport = field(default_factory=kubeschema.SchemaReport)
+    secrets: list[Problem] = field(default_factory=list)  # the secret scan's hits: always a denial
 
     @property
     def denials(self) -> list[Finding]:
@@ -70,13 +71,14 @@ class Report:
         self.counts.add(other.counts)
         self.schema.checked += other.schema.checked
         self.schema.problems += other.schema.problems
+        self.secrets += [p for p in other.secrets if p not in self.secrets]  # a workload in two envs
         for kind, n in other.schema.unchecked.items():
             self.schema.unchecked[kind] = self.schema.unchecked.get(kind, 0) + n
 
 
 def enforce(report: Report) -> Report:
     """Raise PolicyDenied (nothing is written) on a schema error or a denying policy."""
-    problems = report.schema.problems + [f.as_problem() for f in report.denials]
+    problems = report.schema.problems + report.secrets + [f.as_problem() for f in report.denials]
     if problems:
         raise PolicyDenied(f"{len(problems)} check(s) failed; nothing was written", problems)
     return report
@@ -95,11 +97,16 @@ def compile_policies(platform: Platform) -> list[Problem]:
     return problems
 
 
-def evaluate(env_render: EnvRender, platform: Platform) -> Report:
-    """Schemas and the environment's policy sets on one environment's tree (shared modules included)."""
+def evaluate(env_render: EnvRender, platform: Platform, sensitive: Sequence[str] = ()) -> Report:
+    """Secret scan, schemas, and the environment's policy sets on one environment's tree.
+
+    `sensitive`: values of the renderer's own credentials, which must appear in no file."""
     env = env_render.env
     tree = {**env_render.tree, **module_files(platform)}
     report = Report(schema=kubeschema.check_tree(env_render.tree, {env.id: env.kubernetes_version}))
+    for wl in env_render.analysis.workloads:
+        report.secrets += secrets.scan_workload(wl, platform.trust.secret_allow)
+    report.secrets += secrets.scan_tree(tree, sensitive)
     documents = list(_documents(env_render, tree))
     sources = _sources(env_render, documents)
     for set_name, mode in sorted(env.policies.items()):

@@ -6,15 +6,18 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
 import click
 
+from renderer import pipeline
 from renderer.checks import kubeschema
 from renderer.checks.findings import Report
+from renderer.checks.secrets import sensitive_values
 from renderer.errors import RendererError, UsageError
+from renderer.inputs import roots
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -59,6 +62,11 @@ def report_error(exc: RendererError, fmt: str) -> None:
     for p in problems:
         click.echo(p.render(), err=True)
     click.echo(f"{len(problems)} problem(s) found", err=True)
+
+
+def pipeline_options(image_map: Mapping[str, str], environ: Mapping[str, str]) -> pipeline.Options:
+    """What every rendering command takes from the environment: worker count, credentials to scan for."""
+    return pipeline.Options(image_map, roots.jobs(environ), sensitive=sensitive_values(environ))
 
 
 def check_summary(report: Report) -> tuple[list[str], str]:

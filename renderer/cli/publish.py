@@ -7,6 +7,7 @@ import os
 import click
 
 from renderer.adapters import gitlab
+from renderer.checks.secrets import sensitive_values
 from renderer.cli.base import (
     echo_json,
     exclusive,
@@ -71,6 +72,7 @@ def command(
         provenance=delivery.Provenance.from_environ(os.environ, platform_commit(base)),
         platform_digest=roots.platform_digest(base),
         jobs=roots.jobs(os.environ),
+        sensitive=sensitive_values(os.environ),
     )
     outcomes = delivery.publish(platform, req, os.environ, gitlab.MergeRequests(*gl) if gl else None)
     if fmt == "json":

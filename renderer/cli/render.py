@@ -15,6 +15,7 @@ from renderer.cli.base import (
     format_option,
     handled,
     images,
+    pipeline_options,
     root_option,
 )
 from renderer.inputs import roots
@@ -42,7 +43,7 @@ def command(
     """Render into DIR as the environment repo would hold it. Pure: no git."""
     exclusive(envs, all_envs)
     inputs = roots.load(roots.find_root(root, os.environ), list(apps))
-    options = pipeline.Options(images(image_pairs), roots.jobs(os.environ))
+    options = pipeline_options(images(image_pairs), os.environ)
     rendered = pipeline.run(inputs.platform, inputs.apps, list(envs) or None, options)
     result = writer.write_rendered(out, rendered.tree, rendered.owned, inputs.platform)
     warnings, schema = check_summary(rendered.report)

@@ -7,7 +7,15 @@ import os
 import click
 
 from renderer import pipeline
-from renderer.cli.base import check_summary, echo_json, echo_lines, format_option, handled, root_option
+from renderer.cli.base import (
+    check_summary,
+    echo_json,
+    echo_lines,
+    format_option,
+    handled,
+    pipeline_options,
+    root_option,
+)
 from renderer.inputs import roots
 
 PLACEHOLDER_IMAGE = "registry.example.com/validate/placeholder:0"
@@ -23,7 +31,7 @@ def command(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
     base = roots.find_root(root, os.environ)
     dirs = sorted({p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)) for p in paths})
     inputs = roots.load(base, dirs)
-    options = pipeline.Options({"": PLACEHOLDER_IMAGE}, roots.jobs(os.environ))
+    options = pipeline_options({"": PLACEHOLDER_IMAGE}, os.environ)
     rendered = pipeline.run(inputs.platform, inputs.apps, None, options)
     warnings, schema = check_summary(rendered.report)
     summary: dict[str, object] = {

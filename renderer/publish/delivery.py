@@ -68,6 +68,7 @@ class Request:
     platform_digest: str = ""  # hash of platform inputs; lets an unchanged app publish skip the render
     jobs: int = 1  # worker processes for the render
     skip_checks_for_tests: bool = False  # schemas and policies run on every publish, except in unit tests
+    sensitive: tuple[str, ...] = ()  # the renderer's own credentials: the secret scan looks for them
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +190,7 @@ def _render_into(
             raise UsageError(f"cannot remove app '{name}': the environment repo has no such app")
         del apps[name]
     ids = [e.id for e in envs]
-    options = pipeline.Options(req.images, req.jobs, req.skip_checks_for_tests)
+    options = pipeline.Options(req.images, req.jobs, req.skip_checks_for_tests, req.sensitive)
     rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options)
     warnings = [f.render() for f in rendered.report.warnings]
     owned_apps = sorted(apps) if req.all_apps else sorted(set(given) | set(req.remove_apps))

@@ -1,0 +1,168 @@
+"""The secret scan: what app inputs put into the output must not be a secret.
+
+It runs before anything is written, on what came from the app (every string of each workload as
+merged for the environment, file sources, decoded binary content), not on the renderer's own
+output: key-name rules would fire on every `secretName` and `secret_path` the renderer writes, and
+scanning the whole tree costs many times the commit. Token and key formats are detect-secrets'
+plugins (the chosen set below); two rules of our own complete them: a literal value in a field
+whose name says it holds a secret (`DB_PWD: hunter2`), and the values of the renderer's own
+sensitive environment variables (its tokens) anywhere in the rendered tree.
+
+A finding names the file, the YAML path and the kind of secret, never the value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import importlib
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cache
+from typing import Protocol
+
+from renderer.data import PathKey, format_path, walk
+from renderer.errors import Problem
+from renderer.inputs.placeholders import PLACEHOLDER
+from renderer.model import Allowance, Workload
+
+# The last word of a field name that says its value is a secret.
+SECRET_NAME = re.compile(
+    r"(?:^|[_.\-])(?:pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|"
+    r"access[_-]?key|credentials?|auth)$",
+    re.IGNORECASE,
+)
+# Names of the renderer's environment variables whose values must never reach the output.
+SENSITIVE_ENV = re.compile(r"TOKEN|PASSWORD|SECRET|PRIVATE|CREDENTIAL|_KEY$|^AWS_", re.IGNORECASE)
+MIN_SENSITIVE_LENGTH = 8  # shorter values ("true", "1") would match everywhere
+
+
+class Detector(Protocol):
+    secret_type: str
+
+    def analyze_string(self, string: str) -> Iterable[str]: ...
+
+
+# detect-secrets' format plugins in use: (module under detect_secrets.plugins, class). Left out on
+# purpose: the keyword and generic high-entropy plugins (they fire on the renderer's own reference
+# fields and on digests), and public IP addresses (not secrets).
+PLUGINS = (
+    ("aws", "AWSKeyDetector"),
+    ("artifactory", "ArtifactoryDetector"),
+    ("azure_storage_key", "AzureStorageKeyDetector"),
+    ("basic_auth", "BasicAuthDetector"),
+    ("discord", "DiscordBotTokenDetector"),
+    ("github_token", "GitHubTokenDetector"),
+    ("gitlab_token", "GitLabTokenDetector"),
+    ("jwt", "JwtTokenDetector"),
+    ("mailchimp", "MailchimpDetector"),
+    ("npm", "NpmDetector"),
+    ("openai", "OpenAIDetector"),
+    ("private_key", "PrivateKeyDetector"),
+    ("pypi_token", "PypiTokenDetector"),
+    ("sendgrid", "SendGridDetector"),
+    ("slack", "SlackDetector"),
+    ("square_oauth", "SquareOAuthDetector"),
+    ("stripe", "StripeDetector"),
+    ("telegram_token", "TelegramBotTokenDetector"),
+    ("twilio", "TwilioKeyDetector"),
+)
+
+
+@cache
+def detectors() -> tuple[Detector, ...]:
+    """The plugins, imported on first use: only the check stage pays for them."""
+    found: list[Detector] = []
+    for module, name in PLUGINS:
+        cls: type[Detector] = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), name)
+        found.append(cls())
+    return tuple(found)
+
+
+def kinds_in(text: str) -> list[str]:
+    """The kinds of secret detect-secrets' chosen plugins see in `text`, placeholders excluded."""
+    plain = PLACEHOLDER.sub(" ", text)
+    return sorted({d.secret_type for d in detectors() if any(True for _ in d.analyze_string(plain))})
+
+
+def scan_workload(wl: Workload, allow: Sequence[Allowance] = ()) -> list[Problem]:
+    """Every secret-like value a workload's inputs carry, each at its file, YAML path and line."""
+    problems = []
+    for path, kind in _spec_findings(wl):
+        if not _allowed(allow, wl.app, wl.rel, format_path(path)):
+            problems.append(wl.doc.problem(path, _message(kind), _HINT))
+    for source, data in sorted(wl.sources.items()):
+        for kind in _content_kinds(data):
+            if not _allowed(allow, wl.app, source, ""):
+                problems.append(Problem(f"{wl.app}/{source}", 0, "", _message(kind), _HINT))
+    return problems
+
+
+def scan_tree(tree: Mapping[str, bytes], sensitive: Sequence[str]) -> list[Problem]:
+    """Files of the rendered tree that hold a value of the renderer's own sensitive environment."""
+    needles = [v.encode() for v in sensitive if len(v) >= MIN_SENSITIVE_LENGTH]
+    return [
+        Problem(
+            path,
+            0,
+            "",
+            "holds the value of one of the renderer's own secret environment variables",
+            "an input copies the CI environment into the output; find and remove it",
+        )
+        for path in sorted(tree)
+        if any(n in tree[path] for n in needles)
+    ]
+
+
+def sensitive_values(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Values of the environment variables that hold credentials, for `scan_tree` (read at the edge)."""
+    return tuple(
+        sorted(v for k, v in environ.items() if SENSITIVE_ENV.search(k) and len(v) >= MIN_SENSITIVE_LENGTH)
+    )
+
+
+_HINT = (
+    "keep secrets in the secret store and reference them (${resources.NAME.OUTPUT}); "
+    "if this is not a secret, the platform team can allow it in platform-config/trust.yaml"
+)
+
+
+def _message(kind: str) -> str:
+    return f"looks like a secret ({kind}); secrets never go into the environment repo"
+
+
+def _spec_findings(wl: Workload) -> Iterator[tuple[PathKey, str]]:
+    for path, value in walk(wl.spec):
+        if not isinstance(value, str) or not value:
+            continue
+        for kind in kinds_in(value):
+            yield path, kind
+        name = path[-1] if path else ""
+        if isinstance(name, str) and SECRET_NAME.search(name) and _literal(value):
+            yield path, "a literal value in a field named for a secret"
+        if path[-1:] == ("binaryContent",):
+            for kind in _content_kinds(_decoded(value)):
+                yield path, kind
+
+
+def _literal(value: str) -> bool:
+    """A value written out, not a reference: no placeholder, not a path, not a bare boolean or number."""
+    if PLACEHOLDER.search(value) or value.startswith("/"):
+        return False
+    return not re.fullmatch(r"true|false|yes|no|on|off|[0-9.]+", value.strip(), re.IGNORECASE)
+
+
+def _content_kinds(data: bytes) -> list[str]:
+    text = data.decode("utf-8", errors="replace")
+    return kinds_in(text)
+
+
+def _decoded(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _allowed(allow: Sequence[Allowance], app: str, file: str, path: str) -> bool:
+    return any(a.app == app and a.file == file and a.path == path for a in allow)
