@@ -18,6 +18,7 @@ from renderer.errors import EXIT_PUBLISH, PublishError
 from renderer.inputs import app_repo, platform_config
 from renderer.publish import bookkeeping
 from renderer.publish import delivery as publish
+from renderer.render.tree import env_kustomization
 from tests.conftest import ROOT, git, run_renderer, write
 
 SIMPLE = """apiVersion: score.dev/v1b1
@@ -182,9 +183,14 @@ def test_invalid_input_commits_nothing(bare_repo: Path, tmp_path: Path) -> None:
 
 
 def _fresh_render(apps: list[Path], env: str) -> dict[str, bytes]:
+    """The tree as a write leaves it: the render plus the files derived from what is present."""
     platform = platform_config.load_platform(str(ROOT))
     loaded = app_repo.load_apps([str(a) for a in apps], str(ROOT))
-    return pipeline.run(platform, loaded, [env], pipeline.Options()).tree
+    tree = dict(pipeline.run(platform, loaded, [env], pipeline.Options()).tree)
+    derived = env_kustomization(tree, env)
+    assert derived is not None
+    tree[f"kubernetes/{env}/kustomization.yaml"] = derived
+    return tree
 
 
 def test_eight_concurrent_publishers_lose_nothing(bare_repo: Path, tmp_path: Path) -> None:

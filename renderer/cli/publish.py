@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import click
 
@@ -18,8 +19,11 @@ from renderer.cli.base import (
     repo_url,
     root_option,
 )
+from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
+from renderer.model import App, Trust
 from renderer.publish import delivery
+from renderer.publish.identity import Identity, app_name, check_checkout, establish
 
 
 @click.command("publish")
@@ -38,6 +42,13 @@ from renderer.publish import delivery
 @click.option("--image", "image_pairs", multiple=True)
 @click.option("--allow-mass-delete", is_flag=True)
 @click.option("--destroyed", multiple=True, help="ENV/APP whose emptied Terraform was applied.")
+@click.option(
+    "--id-token-var",
+    "token_var",
+    default=None,
+    help="Environment variable holding the GitLab ID token that proves who publishes (required in CI).",
+)
+@click.option("--app-id", "app_id", default=None, help="Owner (project path) for local runs; refused in CI.")
 @root_option
 @format_option
 @handled
@@ -51,6 +62,8 @@ def command(
     image_pairs: tuple[str, ...],
     allow_mass_delete: bool,
     destroyed: tuple[str, ...],
+    token_var: str | None,
+    app_id: str | None,
     root: str | None,
     fmt: str,
 ) -> None:
@@ -58,7 +71,9 @@ def command(
     exclusive(envs, all_envs)
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
-    loaded = app_repo.load_apps([os.path.abspath(a) for a in apps], base) if apps else ()
+    folder = os.path.basename(os.path.abspath(apps[0])) if len(apps) == 1 else ""
+    identity = establish(os.environ, platform.trust, app_id, token_var, folder)
+    loaded = _load(base, apps, identity, platform.trust)
     gl = gitlab.settings_from(os.environ)
     req = delivery.Request(
         url=repo_url(url),
@@ -73,6 +88,7 @@ def command(
         platform_digest=roots.platform_digest(base),
         jobs=roots.jobs(os.environ),
         sensitive=sensitive_values(os.environ),
+        identity=identity,
     )
     outcomes = delivery.publish(platform, req, os.environ, gitlab.MergeRequests(*gl) if gl else None)
     if fmt == "json":
@@ -80,6 +96,16 @@ def command(
         return
     for o in outcomes:
         click.echo(_as_text(o))
+
+
+def _load(base: str, apps: Sequence[str], identity: Identity, trust: Trust) -> tuple[App, ...]:
+    """Apps by folder; with a proven owner the one app is named after its owner, at the proven commit."""
+    if identity.how == "local" or not apps:
+        return app_repo.load_apps([os.path.abspath(a) for a in apps], base)
+    if len(apps) != 1:
+        raise UsageError(f"{identity.owner} may publish one app at a time: its own")
+    check_checkout(apps[0], identity)
+    return app_repo.load_apps([os.path.abspath(apps[0])], base, names=[app_name(identity.owner, trust)])
 
 
 def _as_dict(o: delivery.Outcome) -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 from renderer.data import Doc, Json, as_json
@@ -218,9 +218,10 @@ def _variant(reader: _Reader, base: tuple[Workload, ...], patches: dict[str, Doc
     return tuple(out)
 
 
-def load_apps(dirs: Iterable[str], root: str) -> tuple[App, ...]:
+def load_apps(dirs: Sequence[str], root: str, names: Sequence[str] | None = None) -> tuple[App, ...]:
+    """Apps by folder; each is named after its folder unless `names` (one per folder) says otherwise."""
     problems = Collector()
-    apps = [_app(d, root, None, problems) for d in dirs]
+    apps = [_app(d, root, names[i] if names else None, problems) for i, d in enumerate(dirs)]
     problems.raise_if_any()
     ids: dict[str, str] = {}
     for app in apps:

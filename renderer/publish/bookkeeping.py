@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 
 from renderer import __version__
 from renderer.data import Json
-from renderer.errors import InputError, PublishError, UsageError
+from renderer.errors import AccessDenied, InputError, PublishError, UsageError
 from renderer.inputs import app_repo
+from renderer.inputs.confine import Root
 from renderer.inputs.yamlio import dump_json
 from renderer.model import App
 from renderer.pipeline import Rendered
 from renderer.publish import writer
+from renderer.publish.identity import Identity
 from renderer.render.terraform import MODULES_DIR, main_file, project_of
 from renderer.render.tree import SHARED, Tree
+from renderer.resolve.graph import owner_of
 
 STORE = ".render/apps"
 EMPTIED = "emptied by platform-renderer"
@@ -46,7 +49,7 @@ def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: b
         return prefixes + [p for env in env_ids for p in (f"kubernetes/{env}/", f"terraform/{env}/")]
     for env in env_ids:
         prefixes += [
-            f"kubernetes/{env}/kustomization.yaml",
+            f"kubernetes/{env}/kustomization.yaml",  # derived from the scopes present after the write
             f"kubernetes/{env}/{SHARED}/",
             f"terraform/{env}/{SHARED}/",
         ]
@@ -162,9 +165,75 @@ def mass_delete_guard(
     for env in env_ids:
         root = f"kubernetes/{env}/"
         before = [p for p in existing if p.startswith(root)]
-        gone = [p for p in before if writer.owned(p, prefixes) and p not in tree]
+        derived = f"{root}kustomization.yaml"  # rewritten from what is present, never just deleted
+        gone = [p for p in before if writer.owned(p, prefixes) and p not in tree and p != derived]
         if len(gone) >= MASS_DELETE_MIN and len(gone) > MASS_DELETE_SHARE * len(before):
             raise PublishError(
                 f"this publish would delete {len(gone)} of {len(before)} files in "
                 f"{root}; pass --allow-mass-delete if that is intended"
             )
+
+
+# ---- owners: which project owns which app, which app owns which shared resource ------------------
+
+OWNERS = ".render/owners.json"
+OWNERS_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Owners:
+    """`.render/owners.json`: app name → owner (a project path), shared resource uid → app."""
+
+    apps: Mapping[str, str] = field(default_factory=dict)
+    resources: Mapping[str, str] = field(default_factory=dict)
+
+
+def read_owners(root: str) -> Owners:
+    repo = Root(root, "")
+    if repo.kind(OWNERS) == "missing":
+        return Owners()
+    try:
+        body = json.loads(repo.read(OWNERS))
+        if body.get("version") != OWNERS_VERSION:
+            raise ValueError(f"version {body.get('version')!r}, expected {OWNERS_VERSION}")
+        return Owners(_strings(body["apps"]), _strings(body["resources"]))
+    except (InputError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise PublishError(f"{OWNERS} is damaged ({exc}); restore it from the repo's history") from None
+
+
+def _strings(data: Mapping[object, object]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def check_ownership(owners: Owners, identity: Identity, changing: Sequence[str], all_apps: bool) -> None:
+    """Only an app's recorded owner, or the platform, may publish or remove it."""
+    if all_apps and not identity.platform:
+        raise AccessDenied(f"only the platform may publish every app; this run is {identity.owner}")
+    for name in sorted(changing):
+        recorded = owners.apps.get(name)
+        if not identity.may_change(recorded):
+            raise AccessDenied(
+                f"app '{name}' belongs to {recorded}; {identity.owner} ({identity.how}) may not change "
+                "or remove it"
+            )
+
+
+def owners_file(
+    owners: Owners, identity: Identity, published: Sequence[str], removed: Sequence[str], rendered: Rendered
+) -> bytes:
+    """The record after this publish: new apps owned by who published them, removed apps gone."""
+    apps = {k: v for k, v in owners.apps.items() if k not in removed}
+    for name in published:
+        apps.setdefault(name, identity.owner)
+    resources = {uid: app for uid, app in owners.resources.items() if app in apps}
+    for env in rendered.envs:
+        for node in env.analysis.graph.nodes.values():
+            owner = owner_of(node, owners.resources) if node.shared else None
+            if owner is not None and owner in apps:
+                resources.setdefault(node.uid, owner)
+    body: dict[str, Json] = {
+        "version": OWNERS_VERSION,
+        "apps": dict(sorted(apps.items())),
+        "resources": dict(sorted(resources.items())),
+    }
+    return dump_json(body).encode()

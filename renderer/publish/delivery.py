@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 
 from renderer import __version__, pipeline
 from renderer.adapters import gitrepo
+from renderer.checks.secrets import sensitive_values
 from renderer.errors import PublishError, UsageError
 from renderer.model import App, Environment, Platform
 from renderer.publish import bookkeeping, writer
+from renderer.publish.identity import Identity
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class Request:
     jobs: int = 1  # worker processes for the render
     skip_checks_for_tests: bool = False  # schemas and policies run on every publish, except in unit tests
     sensitive: tuple[str, ...] = ()  # the renderer's own credentials: the secret scan looks for them
+    identity: Identity = Identity("local", True, "local")  # who publishes: checked against owners.json
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +102,7 @@ def publish(
     direct = tuple(e for e in envs if e.delivery == "direct" or req.direct_only)
     reviewed = [e for e in envs if e not in direct]
     base = workdir or tempfile.mkdtemp(prefix="renderer-publish-")
-    secrets = tuple(v for k, v in environ.items() if "TOKEN" in k or "PASSWORD" in k)
+    secrets = sensitive_values(environ)
     outcomes = []
     try:
         groups: list[tuple[tuple[Environment, ...], str]] = []
@@ -182,28 +185,42 @@ def _commit_message(req: Request, env_ids: Sequence[str], result: writer.WriteRe
 def _render_into(
     platform: Platform, req: Request, root: str, envs: Sequence[Environment]
 ) -> tuple[writer.WriteResult, list[str]]:
-    stored = bookkeeping.stored_apps(root)
-    given = {a.id: a for a in req.apps}
-    apps = {**stored, **given}
-    for name in req.remove_apps:
-        if name not in apps:
-            raise UsageError(f"cannot remove app '{name}': the environment repo has no such app")
-        del apps[name]
+    """Render every stored app with this publish's changes into the checkout; only owned paths change."""
+    owners = bookkeeping.read_owners(root)
+    changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
+    bookkeeping.check_ownership(owners, req.identity, changing, req.all_apps)
+    apps = _apps(root, req)
     ids = [e.id for e in envs]
-    options = pipeline.Options(req.images, req.jobs, req.skip_checks_for_tests, req.sensitive)
+    options = pipeline.Options(
+        req.images, req.jobs, req.skip_checks_for_tests, req.sensitive, owners.resources
+    )
     rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options)
-    warnings = [f.render() for f in rendered.report.warnings]
-    owned_apps = sorted(apps) if req.all_apps else sorted(set(given) | set(req.remove_apps))
-    prefixes = bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps)
+    owned_apps = sorted(apps) if req.all_apps else changing
+    prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     for app_id in owned_apps:
         if app_id in apps:
             tree.update(bookkeeping.store_inputs(apps[app_id], rendered, _key(req)))
+    published = sorted(a.id for a in req.apps)
+    tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
+        owners, req.identity, published, req.remove_apps, rendered
+    )
     existing = writer.list_files(root)
     bookkeeping.terraform_tombstones(tree, existing, prefixes, req.destroyed)
     if not req.allow_mass_delete:
         bookkeeping.mass_delete_guard(tree, existing, prefixes, ids)
+    warnings = [f.render() for f in rendered.report.warnings]
     return writer.write_rendered(root, tree, prefixes, platform), warnings
+
+
+def _apps(root: str, req: Request) -> dict[str, App]:
+    """The stored apps with this publish's new inputs and without the apps it removes."""
+    apps = {**bookkeeping.stored_apps(root), **{a.id: a for a in req.apps}}
+    for name in req.remove_apps:
+        if name not in apps:
+            raise UsageError(f"cannot remove app '{name}': the environment repo has no such app")
+        del apps[name]
+    return apps
 
 
 def _key(req: Request) -> bookkeeping.DigestKey:

@@ -6,10 +6,12 @@ import os
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from renderer.errors import UsageError
 from renderer.model import Platform
 from renderer.render.terraform import atlantis_file
+from renderer.render.tree import env_kustomization
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ def write_tree(
     root: str,
     tree: Mapping[str, bytes],
     prefixes: Sequence[str],
-    derived: Mapping[str, Callable[[Collection[str]], bytes]] | None = None,
+    derived: Mapping[str, Callable[[Collection[str]], bytes | None]] | None = None,
 ) -> WriteResult:
     """Replace everything under `prefixes` by `tree`; then write each derived file from the paths present."""
     os.makedirs(root, exist_ok=True)
@@ -55,7 +57,7 @@ def write_tree(
     existing = list_files(root)
     written, deleted, unchanged = [], [], 0
     for path in sorted(existing):
-        if owned(path, prefixes) and path not in tree:
+        if owned(path, prefixes) and path not in tree and path not in (derived or {}):
             os.remove(existing[path])
             deleted.append(path)
             _prune(root, os.path.dirname(existing[path]))
@@ -67,18 +69,26 @@ def write_tree(
     if derived:
         present = set(tree) | {p for p in existing if not owned(p, prefixes)}
         for path, make in sorted(derived.items()):
-            if _write_if_changed(root, path, make(present)):
+            made = make(present)
+            if made is not None and _write_if_changed(root, path, made):
                 written.append(path)
+            elif made is None and path in existing and owned(path, prefixes):
+                os.remove(existing[path])
+                deleted.append(path)
     return WriteResult(tuple(written), tuple(deleted), unchanged)
 
 
 def write_rendered(
     root: str, tree: Mapping[str, bytes], prefixes: Sequence[str], platform: Platform
 ) -> WriteResult:
-    """The one way a render reaches disk: owned paths replaced, then atlantis.yaml from what is present."""
-    return write_tree(
-        root, tree, prefixes, {"atlantis.yaml": lambda paths: atlantis_file(paths, platform.environments)}
-    )
+    """The one way a render reaches disk: owned paths replaced, then the files derived from what is
+    present: atlantis.yaml, and each environment's kustomization."""
+    derived: dict[str, Callable[[Collection[str]], bytes | None]] = {
+        "atlantis.yaml": lambda paths: atlantis_file(paths, platform.environments)
+    }
+    for env in sorted(platform.environments):
+        derived[f"kubernetes/{env}/kustomization.yaml"] = partial(env_kustomization, env=env)
+    return write_tree(root, tree, prefixes, derived)
 
 
 def _write_if_changed(root: str, rel: str, data: bytes) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from renderer.data import Json, object_name
 from renderer.errors import InputError, Problem
@@ -88,7 +88,10 @@ def kustomization(resources: Iterable[str]) -> bytes:
 
 
 def add_kustomizations(tree: Tree, env: str) -> None:
-    """Per-app and per-environment kustomizations listing exactly the files below them."""
+    """Per-scope (app or `_shared`) kustomizations listing exactly the files below them.
+
+    The environment's own kustomization is derived after a write from the scopes present
+    (`env_kustomization`): scopes this render did not produce (an app kept as it was) stay listed."""
     root = f"kubernetes/{env}"
     scopes: dict[str, list[str]] = {}
     for path in tree:
@@ -99,7 +102,15 @@ def add_kustomizations(tree: Tree, env: str) -> None:
                 scopes.setdefault(scope, []).append(inner)
     for scope, files in scopes.items():
         tree[f"{root}/{scope}/kustomization.yaml"] = kustomization(files)
-    tree[f"{root}/kustomization.yaml"] = kustomization(f"{s}/" for s in scopes)
+
+
+def env_kustomization(paths: Collection[str], env: str) -> bytes | None:
+    """`kubernetes/<env>/kustomization.yaml`: every scope folder that holds a kustomization (None:
+    the environment has none, and gets no file)."""
+    root = f"kubernetes/{env}/"
+    scopes = sorted({p[len(root) :].split("/")[0] for p in paths if p.startswith(root) and p.count("/") == 3})
+    listed = [f"{s}/" for s in scopes if f"{root}{s}/kustomization.yaml" in paths]
+    return kustomization(listed) if listed else None
 
 
 def add_json(tree: Tree, path: str, data: Json) -> None:
