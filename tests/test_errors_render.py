@@ -246,8 +246,7 @@ def test_rendered_object_against_the_kubernetes_schema(project: Path, cli: Calla
     )
     result = _render(cli, project, "--format", "json")
     report = json.loads(result.stdout)
-    # PolicyDenied's own message ("1 check(s) failed; nothing was written") is never shown
-    assert (result.exit_code, report["error"], report["message"]) == (EXIT_POLICY, "PolicyDenied", "")
+    assert (result.exit_code, report["error"]) == (EXIT_POLICY, "PolicyDenied")
     (problem,) = report["problems"]
     assert (problem["file"], problem["line"], problem["path"]) == (
         "kubernetes/dev/solo/solo/configmap-settings.yaml",
