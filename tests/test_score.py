@@ -379,6 +379,41 @@ SEMANTIC_CASES = [
         "examples/apps/shop/score.yaml:7 at containers.main.unknown: unknown field ('unknown' was "
         "unexpected) (see the schema score-v1b1)",
     ),
+    (
+        "    variables:\n      X: ${metadata}\n",
+        "examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref 'metadata': "
+        "requires at least a metadata key to lookup (use $$ for a literal $)",
+    ),
+    (
+        "    variables:\n      X: ${resources}\n",
+        "examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref 'resources': "
+        "requires at least a resource name to lookup (use $$ for a literal $)",
+    ),
+    (
+        "    files:\n      - {target: /a, content: x}\n      - {target: /a, content: y}\n",
+        "examples/apps/shop/score.yaml:9 at containers.main.files[1].target: target '/a' is given twice",
+    ),
+    (
+        "    volumes:\n      data:\n        source: ${resources.db}\n",
+        "examples/apps/shop/score.yaml:8 at containers.main.volumes.data: volume target 'data' must "
+        "be an absolute path",
+    ),
+    (
+        "    files:\n      /data:\n        content: x\n    volumes:\n      /data/:\n"
+        "        source: ${resources.db}\n",
+        "examples/apps/shop/score.yaml:11 at containers.main.volumes[\"/data/\"]: '/data/' is already "
+        "mounted as a file",
+    ),
+    (
+        "    before:\n      main:\n        ready: complete\n",
+        "examples/apps/shop/score.yaml:8 at containers.main.before.main: a container cannot start "
+        "before itself",
+    ),
+    (
+        "service:\n  ports:\n    alt: {port: 80}\n    web: {port: 80}\n",
+        "examples/apps/shop/score.yaml:10 at service.ports.web.port: port 80/TCP is also published by "
+        "'alt' (give each service port a distinct number)",
+    ),
 ]
 
 
@@ -405,7 +440,10 @@ containers:
     )
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID
-    assert "'before' forms a cycle: aa → bb → cc → aa" in result.output
+    assert (
+        "examples/apps/shop/score.yaml:4 at containers.aa.before: 'before' forms a cycle: aa → bb → cc → aa"
+        in result.output.splitlines()
+    )
 
 
 def test_duplicate_keys_and_every_error_at_once(project: Path, cli: Callable[..., Result]) -> None:
