@@ -171,6 +171,7 @@ class App:
     override_files: Mapping[str, str] = field(default_factory=dict)  # env id → a file, for errors
     # every file the loader read, by its path in the app folder: what `.render/apps/<app>/` stores
     files: Mapping[str, bytes] = field(default_factory=dict)
+    display: str = ""  # the app folder as problems name it (relative to the project root)
 
     def workloads_in(self, env: str) -> tuple[Workload, ...]:
         return self.variants.get(env, self.workloads)

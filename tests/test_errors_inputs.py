@@ -69,7 +69,13 @@ def test_score_path_that_cannot_be_read(project: Path, cli: Callable[..., Result
     app = _solo(project)
     (app / "score-extra.yaml").mkdir()  # matches score*.yaml, but is no file
     assert _problems(cli, project) == [
-        _problem("examples/apps/solo/score-extra.yaml", 0, "", "cannot read: Is a directory")
+        _problem(
+            "examples/apps/solo/score-extra.yaml",
+            0,
+            "",
+            "a Score file must be a regular file",
+            "links are not followed",
+        )
     ]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from renderer.errors import EXIT_PUBLISH, EXIT_USAGE, UsageError
+from renderer.errors import EXIT_INVALID, EXIT_PUBLISH, EXIT_USAGE, UsageError
 from renderer.publish import writer
 from tests.conftest import ROOT, git, write
 
@@ -95,9 +95,10 @@ def test_file_source_outside_the_app_directory(
     extra = "    files:\n      /etc/shared.conf:\n        source: ../shared.conf\n"
     app = _app(tmp_path, extra=extra)
     result = _publish(cli, bare_repo, "--app", str(app))
-    assert (result.exit_code, result.output) == (
-        EXIT_USAGE,
-        f"error: {app / 'score-alpha.yaml'}: file source '../shared.conf' lies outside the app directory\n",
+    assert result.exit_code == EXIT_INVALID
+    assert (
+        f'{app / "score-alpha.yaml"}:9 at containers.main.files["/etc/shared.conf"].source: file source '
+        "'../shared.conf' climbs out of its folder with '..'" in result.output
     )
     assert _refs(bare_repo) == ""
 

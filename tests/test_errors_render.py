@@ -229,10 +229,9 @@ def test_app_directory_name_that_is_no_path_component(project: Path, cli: Callab
     apps = project / "examples/apps"
     (apps / "solo").rename(apps / "so\\lo")
     problems = _render_problems(cli, project)
-    assert [(p["message"], p["hint"]) for p in problems] == [
-        ("unsafe path component 'so\\\\lo'", "names must be plain DNS labels")
+    assert [(p["file"], p["message"]) for p in problems] == [
+        ("examples/apps/so\\lo", "app name 'so\\lo' is not a DNS label (lowercase letters, digits and '-')")
     ]
-    # not asserted: the file, which the renderer leaves empty (see the report)
 
 
 # ---- checks ----------------------------------------------------------------------------------

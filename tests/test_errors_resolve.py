@@ -95,8 +95,9 @@ def test_uses_that_matches_no_definition(project: Path, cli: Callable[..., Resul
 
 
 def test_shared_resource_matched_by_two_definitions(project: Path, cli: Callable[..., Result]) -> None:
-    _thing(project, "criteria: [{app: aaa}]\noutputs:\n  host: a\n", id_="t-aaa")
-    _thing(project, "criteria: [{app: bbb}]\noutputs:\n  host: b\n", id_="t-bbb")
+    platform_wide = "access: {shared: platform}\n"
+    _thing(project, f"criteria: [{{app: aaa}}]\n{platform_wide}outputs:\n  host: a\n", id_="t-aaa")
+    _thing(project, f"criteria: [{{app: bbb}}]\n{platform_wide}outputs:\n  host: b\n", id_="t-bbb")
     shared = "    id: one\n"
     _apps(project, aaa=SOLO.format(more=shared), bbb=SOLO.format(more=shared).replace("solo", "other"))
     problems = _validate(cli, project)
@@ -161,6 +162,10 @@ def test_overrides_for_an_unknown_environment(project: Path, cli: Callable[..., 
 
 def test_no_profile_for_an_annotated_class(project: Path, cli: Callable[..., Result]) -> None:
     _thing(project)
+    trust = project / "platform-config/trust.yaml"
+    trust.write_text(
+        trust.read_text().replace("development: [default, stateful]", "development: [default, gpu]")
+    )
     score = SOLO.format(more="").replace(
         "  name: solo\n", "  name: solo\n  annotations:\n    renderer.platform/profile: gpu\n"
     )

@@ -76,7 +76,8 @@ def _app(directory: str, root: str, app_id: str | None, problems: Collector) -> 
     base = tuple(workloads[k] for k in sorted(workloads))
     variants = {env: _variant(reader, base, patches) for env, patches in sorted(overrides.items())}
     first_files = {env: next(iter(p.values())).file for env, p in overrides.items()}
-    return App(ident, directory, base, variants, first_files, dict(sorted(reader.files.items())))
+    files = dict(sorted(reader.files.items()))
+    return App(ident, directory, base, variants, first_files, files, reader.source.display)
 
 
 def _workloads(reader: _Reader, ident: str) -> dict[str, Workload]:
@@ -87,9 +88,7 @@ def _workloads(reader: _Reader, ident: str) -> dict[str, Workload]:
     workloads: dict[str, Workload] = {}
     for name in names:
         if reader.source.kind(name) != "file":
-            reader.problems.add(
-                reader.source.name(name), 0, "", "a Score file must be a regular file, not a link or folder"
-            )
+            reader.refuse(name, "a Score file must be a regular file", "links are not followed")
             continue
         wl = _workload_file(reader, name, ident)
         if wl is None:
@@ -114,19 +113,14 @@ def _overrides(reader: _Reader, workloads: Mapping[str, Workload]) -> dict[str, 
     if kind == "missing":
         return overrides
     if kind != "dir":
-        reader.problems.add(
-            reader.source.name("overrides"), 0, "", "must be a folder (links are not followed)"
-        )
+        reader.refuse("overrides", "must be a folder", "links are not followed")
         return overrides
     for env_id in reader.listing("overrides", "dir"):
         for file in reader.listing(f"overrides/{env_id}", "file"):
             name, ext = os.path.splitext(file)
             if ext != ".yaml":
-                reader.problems.add(
-                    reader.source.name(f"overrides/{env_id}/{file}"),
-                    0,
-                    "",
-                    "an override is a .yaml file named after its workload",
+                reader.refuse(
+                    f"overrides/{env_id}/{file}", "an override is a .yaml file named after its workload"
                 )
                 continue
             doc = reader.doc(f"overrides/{env_id}/{file}")

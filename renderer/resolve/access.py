@@ -43,7 +43,7 @@ def check_app_names(apps: Sequence[App], trust: Trust) -> list[Problem]:
     for app in apps:
         why = name_problem(app.id, trust)
         if why:
-            problems.append(Problem(app.directory, 0, "", f"app name '{app.id}' {why}", _NAME_HINT))
+            problems.append(Problem(app.display or app.id, 0, "", f"app name '{app.id}' {why}", _NAME_HINT))
     return problems
 
 
