@@ -68,24 +68,33 @@ def test_destroyed_names_no_terraform_project(
     assert _refs(bare_repo) == ""
 
 
-def test_stored_inputs_that_no_longer_load(
+def test_stored_inputs_that_no_longer_load_skip_that_app_only(
     cli: Callable[..., Result], bare_repo: Path, tmp_path: Path
 ) -> None:
+    """One app's broken stored inputs never block another app's publish, nor a platform-wide one."""
     assert _publish(cli, bare_repo, "--app", str(_app(tmp_path))).exit_code == 0
     checkout = tmp_path / "checkout"
     git("clone", "-q", str(bare_repo), str(checkout))
     write(checkout / ".render/apps/one/score-alpha.yaml", "apiVersion: score.dev/v1b1\nmetadata: [\n")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "break", cwd=checkout)
     git("push", "-q", "origin", "main", cwd=checkout)
-    before = _refs(bare_repo)
-    result = _publish(cli, bare_repo, "--app", str(_app(tmp_path, "two", "beta")))
-    assert result.exit_code == EXIT_PUBLISH, result.output
-    assert result.output == (
-        "error: the environment repo's stored inputs do not load:\n"
+    deployment = "main:kubernetes/dev/one/alpha/deployment-alpha.yaml"
+    kept = git("--git-dir", str(bare_repo), "show", deployment)
+    warning = (
+        "SKIPPED app 'one': its stored inputs no longer load, its last output is kept: "
         ".render/apps/one/score-alpha.yaml:3: not valid YAML: expected the node content, but found "
-        "'<stream end>' (fix the syntax)\n"
+        "'<stream end>' (fix the syntax)"
     )
-    assert _refs(bare_repo) == before
+    for args in (("--app", str(_app(tmp_path, "two", "beta"))), ("--all-apps",)):
+        result = _publish(cli, bare_repo, *args)
+        assert result.exit_code == 0, result.output
+        assert warning in result.output.splitlines()
+        shown = git(
+            "--git-dir", str(bare_repo), "show", "main:kubernetes/dev/one/alpha/deployment-alpha.yaml"
+        )
+        assert shown == kept
+        listed = git("--git-dir", str(bare_repo), "show", "main:kubernetes/dev/kustomization.yaml")
+        assert "- one/" in listed and "- two/" in listed
 
 
 def test_file_source_outside_the_app_directory(

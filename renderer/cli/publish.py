@@ -11,6 +11,7 @@ from renderer.adapters import gitlab
 from renderer.checks.secrets import sensitive_values
 from renderer.cli.base import (
     echo_json,
+    echo_lines,
     exclusive,
     format_option,
     handled,
@@ -95,6 +96,7 @@ def command(
         echo_json([_as_dict(o) for o in outcomes])
         return
     for o in outcomes:
+        echo_lines(list(o.warnings))
         click.echo(_as_text(o))
 
 
@@ -117,6 +119,7 @@ def _as_dict(o: delivery.Outcome) -> dict[str, object]:
         "written": o.written,
         "deleted": o.deleted,
         "merge_request": o.merge_request,
+        "warnings": list(o.warnings),
     }
 
 

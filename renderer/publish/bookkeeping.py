@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from renderer import __version__
 from renderer.data import Json
-from renderer.errors import AccessDenied, InputError, PublishError, UsageError
+from renderer.errors import AccessDenied, InputError, Problem, PublishError, UsageError
 from renderer.inputs import app_repo
 from renderer.inputs.confine import Root
 from renderer.inputs.yamlio import dump_json
@@ -57,15 +57,35 @@ def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: b
     return prefixes + [f"{STORE}/{a}/" for a in apps]
 
 
-def stored_apps(root: str) -> dict[str, App]:
+def stored_apps(root: str) -> tuple[dict[str, App], dict[str, list[Problem]]]:
+    """The apps stored in the environment repo, and those whose inputs no longer load (with why).
+
+    Each app loads on its own: one app's broken inputs never stop the others' publishes."""
     store = os.path.join(root, STORE)
     if not os.path.isdir(store):
-        return {}
-    dirs = [os.path.join(store, d) for d in sorted(os.listdir(store))]
-    try:
-        return {a.id: a for a in app_repo.load_apps(dirs, root)}
-    except InputError as exc:
-        raise PublishError("the environment repo's stored inputs do not load:\n" + str(exc)) from None
+        return {}, {}
+    apps: dict[str, App] = {}
+    broken: dict[str, list[Problem]] = {}
+    for name in sorted(os.listdir(store)):
+        try:
+            (app,) = app_repo.load_apps([os.path.join(store, name)], root)
+        except InputError as exc:
+            broken[name] = exc.problems()
+            continue
+        apps[app.id] = app
+    return apps, broken
+
+
+def kept_output(existing: Mapping[str, str], apps: Sequence[str], env_ids: Sequence[str]) -> Tree:
+    """The files a broken app has now, unchanged, so that a platform-wide publish keeps them."""
+    prefixes = [f"{STORE}/{a}/" for a in apps]
+    prefixes += [f"{top}/{env}/{a}/" for a in apps for env in env_ids for top in ("kubernetes", "terraform")]
+    kept: Tree = {}
+    for path, full in sorted(existing.items()):
+        if path.startswith(tuple(prefixes)):
+            with open(full, "rb") as fh:
+                kept[path] = fh.read()
+    return kept
 
 
 def app_inputs(app: App) -> Tree:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from renderer import __version__, pipeline
 from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
-from renderer.errors import PublishError, UsageError
+from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Platform
 from renderer.publish import bookkeeping, writer
 from renderer.publish.identity import Identity
@@ -161,7 +161,7 @@ def _publish_group(
         result, warnings = _render_into(platform, req, repo.path, envs)
         commit = gitrepo.commit_all(repo, _commit_message(req, env_ids, result), req.provenance.author)
         if commit is None:
-            return Outcome(branch, env_ids, None, attempt, 0, 0)
+            return Outcome(branch, env_ids, None, attempt, 0, 0, warnings=tuple(warnings))
         if gitrepo.push_cas(repo, branch, expected, force=branch != "main"):
             if not gitrepo.contains(repo, branch, commit):
                 raise PublishError(f"pushed {commit[:12]} but {branch} on the remote lacks it")
@@ -189,7 +189,7 @@ def _render_into(
     owners = bookkeeping.read_owners(root)
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     bookkeeping.check_ownership(owners, req.identity, changing, req.all_apps)
-    apps = _apps(root, req)
+    apps, broken = _apps(root, req)
     ids = [e.id for e in envs]
     options = pipeline.Options(
         req.images, req.jobs, req.skip_checks_for_tests, req.sensitive, owners.resources
@@ -206,21 +206,33 @@ def _render_into(
         owners, req.identity, published, req.remove_apps, rendered
     )
     existing = writer.list_files(root)
+    if req.all_apps:
+        tree.update(bookkeeping.kept_output(existing, sorted(broken), ids))
     bookkeeping.terraform_tombstones(tree, existing, prefixes, req.destroyed)
     if not req.allow_mass_delete:
         bookkeeping.mass_delete_guard(tree, existing, prefixes, ids)
-    warnings = [f.render() for f in rendered.report.warnings]
+    warnings = [_broken_warning(name, problems) for name, problems in sorted(broken.items())]
+    warnings += [f.render() for f in rendered.report.warnings]
     return writer.write_rendered(root, tree, prefixes, platform), warnings
 
 
-def _apps(root: str, req: Request) -> dict[str, App]:
-    """The stored apps with this publish's new inputs and without the apps it removes."""
-    apps = {**bookkeeping.stored_apps(root), **{a.id: a for a in req.apps}}
+def _broken_warning(name: str, problems: Sequence[Problem]) -> str:
+    first = problems[0].render() if problems else "unknown"
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"SKIPPED app '{name}': its stored inputs no longer load, its last output is kept: {first}{more}"
+
+
+def _apps(root: str, req: Request) -> tuple[dict[str, App], dict[str, list[Problem]]]:
+    """The stored apps with this publish's new inputs and without the apps it removes; and the
+    stored apps that no longer load (unless this publish replaces or removes them)."""
+    stored, broken = bookkeeping.stored_apps(root)
+    apps = {**stored, **{a.id: a for a in req.apps}}
     for name in req.remove_apps:
-        if name not in apps:
+        if name not in apps and name not in broken:
             raise UsageError(f"cannot remove app '{name}': the environment repo has no such app")
-        del apps[name]
-    return apps
+        apps.pop(name, None)
+    changed = {a.id for a in req.apps} | set(req.remove_apps)
+    return apps, {k: v for k, v in broken.items() if k not in changed}
 
 
 def _key(req: Request) -> bookkeeping.DigestKey:
