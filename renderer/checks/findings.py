@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from renderer.checks import kubeschema, secrets
+from renderer.checks import collisions, kubeschema, secrets
 from renderer.checks.rego.engine import PolicyLoadError
 from renderer.checks.rego.policyset import Counts, PolicySet, Result
 from renderer.data import Json, as_json, json_object
@@ -57,6 +57,7 @@ class Report:
     counts: Counts = field(default_factory=Counts)
     schema: kubeschema.SchemaReport = field(default_factory=kubeschema.SchemaReport)
     secrets: list[Problem] = field(default_factory=list)  # the secret scan's hits: always a denial
+    conflicts: list[Problem] = field(default_factory=list)  # apps that claim the same thing
 
     @property
     def denials(self) -> list[Finding]:
@@ -72,13 +73,15 @@ class Report:
         self.schema.checked += other.schema.checked
         self.schema.problems += other.schema.problems
         self.secrets += [p for p in other.secrets if p not in self.secrets]  # a workload in two envs
+        self.conflicts += other.conflicts
         for kind, n in other.schema.unchecked.items():
             self.schema.unchecked[kind] = self.schema.unchecked.get(kind, 0) + n
 
 
 def enforce(report: Report) -> Report:
     """Raise PolicyDenied (nothing is written) on a schema error or a denying policy."""
-    problems = report.schema.problems + report.secrets + [f.as_problem() for f in report.denials]
+    problems = report.schema.problems + report.secrets + report.conflicts
+    problems += [f.as_problem() for f in report.denials]
     if problems:
         raise PolicyDenied(f"{len(problems)} check(s) failed; nothing was written", problems)
     return report
@@ -108,6 +111,7 @@ def evaluate(env_render: EnvRender, platform: Platform, sensitive: Sequence[str]
         report.secrets += secrets.scan_workload(wl, platform.trust.secret_allow)
     report.secrets += secrets.scan_tree(tree, sensitive)
     documents = list(_documents(env_render, tree))
+    report.conflicts += collisions.ingress_collisions(documents)
     sources = _sources(env_render, documents)
     for set_name, mode in sorted(env.policies.items()):
         if mode == "off":

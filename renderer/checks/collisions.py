@@ -1,0 +1,55 @@
+"""Objects of different apps that would fight over one thing in the cluster: an Ingress host and path.
+
+Two apps that route the same host and path would each take the other's traffic, in whatever order
+the ingress controller reads them; the renderer refuses it and names both apps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from renderer.data import Json
+from renderer.errors import Problem
+
+
+def ingress_routes(obj: Json) -> Iterator[tuple[str, str]]:
+    """(host, path) of every rule of an Ingress document."""
+    if not isinstance(obj, Mapping) or obj.get("kind") != "Ingress":
+        return
+    spec = obj.get("spec")
+    rules = spec.get("rules") if isinstance(spec, Mapping) else None
+    for rule in rules if isinstance(rules, Sequence) else []:
+        if not isinstance(rule, Mapping):
+            continue
+        host = str(rule.get("host", "*"))
+        http = rule.get("http")
+        paths = http.get("paths") if isinstance(http, Mapping) else None
+        for entry in paths if isinstance(paths, Sequence) else []:
+            if isinstance(entry, Mapping):
+                yield host, str(entry.get("path", "/"))
+
+
+def ingress_collisions(documents: Sequence[tuple[str, Json]]) -> list[Problem]:
+    """Every host and path claimed by Ingresses of two apps (the app is the folder under the env)."""
+    claims: dict[tuple[str, str], tuple[str, str]] = {}  # (host, path) → (app, file)
+    problems = []
+    for file, obj in documents:
+        parts = file.split("/")
+        if parts[0] != "kubernetes" or len(parts) < 4:
+            continue
+        app = parts[2]
+        for route in ingress_routes(obj):
+            first = claims.setdefault(route, (app, file))
+            if first[0] != app:
+                host, path = route
+                problems.append(
+                    Problem(
+                        file,
+                        0,
+                        "spec.rules",
+                        f"host {host} path {path} is also routed by app '{first[0]}' ({first[1]}); "
+                        f"app '{app}' cannot take it",
+                        "choose another host or path",
+                    )
+                )
+    return problems
