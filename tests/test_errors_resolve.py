@@ -255,15 +255,11 @@ def test_params_reference_to_a_missing_nested_output(project: Path, cli: Callabl
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="renderer bug: a shared resource's params given by a later requester are resolved "
-    "against the first requester's workload (resolve/nodes.py _resolve_node, graph.py _join_shared)",
-)
 def test_shared_resource_params_resolve_against_the_workload_that_gives_them(
     project: Path, cli: Callable[..., Result]
 ) -> None:
-    _thing(project, "outputs:\n  note: \"{{ res.params.note | default('none') }}\"\n", id_="t-shared")
+    note = "outputs:\n  note: \"{{ res.params.note | default('none') }}\"\n"
+    _thing(project, "access:\n  shared: platform\n" + note, id_="t-shared")  # two apps share it
     write(
         project / "platform-config/resources/other.yaml",
         THING.format(id="other", driver="static", extra="outputs:\n  id: from-aaa\n").replace(
@@ -285,6 +281,30 @@ def test_shared_resource_params_resolve_against_the_workload_that_gives_them(
     assert cli("render", "--root", str(project), "--env", "dev", "--out", str(out)).exit_code == 0
     deployment = (out / "kubernetes/dev/bbb/second/deployment-second.yaml").read_text()
     assert "value: dev" in deployment  # bbb's own `env`, not aaa's (`from-aaa`)
+
+
+def test_shared_resource_params_given_alike_wait_for_the_givers_resources(
+    project: Path, cli: Callable[..., Result]
+) -> None:
+    """Both apps give the same params; aaa's (the first) are used, so the shared node's edges are
+    aaa's: it waits for aaa's `env` (uid after its own), not for bbb's (uid before it)."""
+    note = "outputs:\n  note: \"{{ res.params.note | default('none') }}\"\n"
+    _thing(project, "access:\n  shared: platform\n" + note, id_="t-shared")
+    write(
+        project / "platform-config/resources/zzz.yaml",
+        THING.format(id="zzz", driver="static", extra="outputs:\n  id: from-aaa\n").replace(
+            "type: thing\n", "type: zzz\n", 1
+        ),
+    )
+    params = '    id: one\n    params: {note: "${resources.env.id}"}\n'
+    first = SOLO.format(more=params + "  env:\n    type: zzz\n").replace("host}", "note}")
+    second = SOLO.format(more=params + "  env:\n    type: environment\n").replace("host}", "note}")
+    _apps(project, aaa=first, bbb=second.replace("solo", "second"))
+    out = project / "out"
+    result = cli("render", "--root", str(project), "--env", "dev", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    deployment = (out / "kubernetes/dev/bbb/second/deployment-second.yaml").read_text()
+    assert "value: from-aaa" in deployment
 
 
 # ---- templates and drivers -------------------------------------------------------------------

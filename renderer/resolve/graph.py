@@ -41,6 +41,9 @@ class Node:
     match: Match
     requesters: list[Requester] = field(default_factory=list)
     deps: dict[str, str] = field(default_factory=dict)  # alias or resource name → uid
+    # who wrote `params` (a shared node takes them from one requester): they are resolved
+    # against that requester's workload and bindings
+    params_from: Requester | None = None
 
     @property
     def definition(self) -> ResourceDefinition:
@@ -126,22 +129,27 @@ def _request(
     if refused:
         problems.extend([wl.doc.problem(path, f"not allowed: {refused}", "ask the platform team")])
         return None
+    source = requester if params else None
     if rid is None:
         uid = private_uid(type_, klass, wl.app, wl.name, rname)
-        node = Node(uid, type_, klass, None, rname, wl.app, wl.name, params, metadata, match)
+        node = Node(
+            uid, type_, klass, None, rname, wl.app, wl.name, params, metadata, match, params_from=source
+        )
     else:
         uid = shared_uid(type_, klass, rid)
         existing = nodes.get(uid)
-        node = existing or Node(uid, type_, klass, rid, rid, None, None, params, metadata, match)
+        node = existing or Node(
+            uid, type_, klass, rid, rid, None, None, params, metadata, match, params_from=source
+        )
         if existing is not None:
-            problems.extend(_join_shared(existing, wl, path, match, params))
+            problems.extend(_join_shared(existing, wl, path, match, requester, params))
     node.requesters.append(requester)
     nodes[uid] = node
     return node
 
 
 def _join_shared(
-    node: Node, wl: Workload, path: PathKey, match: Match, params: Mapping[str, Json]
+    node: Node, wl: Workload, path: PathKey, match: Match, requester: Requester, params: Mapping[str, Json]
 ) -> list[Problem]:
     """A second request of a shared resource must match the same definition and agree on params."""
     assert match.definition is not None
@@ -166,7 +174,7 @@ def _join_shared(
             )
         ]
     if params and not node.params:
-        node.params = params
+        node.params, node.params_from = params, requester
     return []
 
 
@@ -196,12 +204,18 @@ def _param_edges(wl: Workload, bound: Mapping[str, str], nodes: dict[str, Node],
         if path[0] != "resources":
             continue
         owner = bound.get(str(path[1]))
-        if owner is None:
+        if owner is None or not _gives_params(nodes[owner], wl):
             continue
         for ref in find_refs(text):
             parts = split_ref(ref)
             if parts[0] == "resources" and len(parts) > 2 and parts[1] in bound:
                 nodes[owner].deps[parts[1]] = bound[parts[1]]
+
+
+def _gives_params(node: Node, wl: Workload) -> bool:
+    """A shared node's params come from one requester: only its references are the node's edges."""
+    source = node.params_from
+    return source is None or (source.app, source.workload) == (wl.app, wl.name)
 
 
 def _uses(

@@ -97,14 +97,16 @@ class _Scope:
 
 def _resolve_node(scope: _Scope, node: Node, done: Mapping[str, Resolved]) -> Resolved:
     definition = node.definition
-    requester = node.requesters[0] if node.requesters else None
-    wl = scope.by_key.get((requester.app, requester.workload)) if requester else None
+    first = node.requesters[0] if node.requesters else None
+    # params are resolved in the workload that wrote them; without params, checked for the first
+    source = node.params_from or first
+    wl = scope.by_key.get((source.app, source.workload)) if source else None
     params: Mapping[str, Json] = dict(node.params)
-    if wl is not None and requester is not None:
-        params = _checked_params(scope, node, wl, requester.resource, done)
+    if wl is not None and source is not None:
+        params = _checked_params(scope, node, wl, source.resource, done)
     env = scope.graph.env
     spath = secret_path(env, node)
-    context = _context(scope, node, params, spath, requester.app if requester else None, done)
+    context = _context(scope, node, params, spath, first.app if first else None, done)
     artifacts = DRIVERS[definition.driver].render(definition, context)
     return Resolved(node, node.guid(env.id), spath, params, _outputs(definition, context, spath), artifacts)
 
