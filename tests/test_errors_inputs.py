@@ -146,15 +146,22 @@ def test_second_document_in_an_environment_file(project: Path, cli: Callable[...
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="renderer bug: yamlio.load_text gives every document's root line 1, so a second "
-    "document is reported at line 1 instead of where it starts",
-)
 def test_second_document_is_reported_where_it_starts(project: Path, cli: Callable[..., Result]) -> None:
     _solo(project, SOLO + "---\n" + SOLO)
-    (problem,) = _problems(cli, project)
-    assert problem["line"] == SOLO.count("\n") + 2
+    assert _problems(cli, project) == [
+        _problem(
+            "examples/apps/solo/score.yaml", SOLO.count("\n") + 2, "", "one document per file is expected"
+        )
+    ]
+
+
+def test_second_scalar_document_is_reported_where_it_starts(
+    project: Path, cli: Callable[..., Result]
+) -> None:
+    _solo(project, SOLO + "---\n# a comment\n\njust text\n")
+    assert _problems(cli, project) == [
+        _problem("examples/apps/solo/score.yaml", SOLO.count("\n") + 4, "", "the document must be a mapping")
+    ]
 
 
 # ---- schemas ---------------------------------------------------------------------------------

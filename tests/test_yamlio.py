@@ -18,6 +18,17 @@ def test_line_numbers_for_keys_and_items() -> None:
     assert doc.line(["x", "y", 7, "deeper"]) == 2  # nearest known ancestor: x.y
 
 
+def test_each_document_starts_at_its_own_line() -> None:
+    docs = load_text("a: 1\n---\n# c\n\nhello\n---\n- x\n--- |\n  block\n---\n---\n5\n", "f.yaml")
+    assert [(d.data, d.line([])) for d in docs] == [
+        ({"a": 1}, 1),
+        ("hello", 5),
+        (["x"], 7),
+        ("block\n", 8),
+        (5, 12),  # the empty document before it is skipped, not miscounted
+    ]
+
+
 def test_duplicate_key_is_an_error_with_line() -> None:
     with pytest.raises(YamlLoadError) as err:
         load_text("a: 1\nb: 2\na: 3\n", "dup.yaml")

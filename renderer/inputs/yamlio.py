@@ -12,6 +12,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import DocumentStartEvent
 
 from renderer.data import Doc, Json, PathKey
 from renderer.errors import InputError, Problem
@@ -92,12 +93,28 @@ def load_text(text: str, file: str) -> list[Doc]:
             Problem(file, line, "", f"not valid YAML: {_problem_text(exc)}", "fix the syntax")
         ) from None
     docs = []
-    for raw in raw_docs:
+    scalar_starts: list[int] = []
+    for i, raw in enumerate(raw_docs):
         if raw is None:
             continue
-        lines: dict[PathKey, int] = {(): 1}
+        if isinstance(raw, CommentedMap | CommentedSeq):
+            start = raw.lc.line + 1
+        else:  # a scalar carries no position: read it from the events, once
+            scalar_starts = scalar_starts or _root_lines(text)
+            start = scalar_starts[i]
+        lines: dict[PathKey, int] = {(): start}
         docs.append(Doc(file, _plain(raw, (), lines), lines))
     return docs
+
+
+def _root_lines(text: str) -> list[int]:
+    """The line each document's root node starts at, one per document (empty ones included)."""
+    starts, after_start = [], False
+    for event in _reader().parse(text):
+        if after_start:
+            starts.append(event.start_mark.line + 1)
+        after_start = isinstance(event, DocumentStartEvent)
+    return starts
 
 
 def _problem_text(exc: MarkedYAMLError) -> str:
