@@ -76,16 +76,13 @@ def stored_apps(root: str) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     return apps, broken
 
 
-def kept_output(existing: Mapping[str, str], apps: Sequence[str], env_ids: Sequence[str]) -> Tree:
-    """The files a broken app has now, unchanged, so that a platform-wide publish keeps them."""
-    prefixes = [f"{STORE}/{a}/" for a in apps]
-    prefixes += [f"{top}/{env}/{a}/" for a in apps for env in env_ids for top in ("kubernetes", "terraform")]
-    kept: Tree = {}
-    for path, full in sorted(existing.items()):
-        if path.startswith(tuple(prefixes)):
-            with open(full, "rb") as fh:
-                kept[path] = fh.read()
-    return kept
+def kept(apps: Sequence[str], env_ids: Sequence[str]) -> list[str]:
+    """`!`-prefixes (see `writer.owned`) that leave broken apps' files exactly as they are: neither
+    read, nor rewritten, nor deleted, nor emptied."""
+    prefixes = [f"!{STORE}/{a}/" for a in apps]
+    return prefixes + [
+        f"!{top}/{env}/{a}/" for a in apps for env in env_ids for top in ("kubernetes", "terraform")
+    ]
 
 
 def app_inputs(app: App) -> Tree:

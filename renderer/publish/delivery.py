@@ -197,6 +197,7 @@ def _render_into(
     rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options)
     owned_apps = sorted(apps) if req.all_apps else changing
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
+    prefixes += bookkeeping.kept(sorted(broken), ids)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     for app_id in owned_apps:
         if app_id in apps:
@@ -206,8 +207,6 @@ def _render_into(
         owners, req.identity, published, req.remove_apps, rendered
     )
     existing = writer.list_files(root)
-    if req.all_apps:
-        tree.update(bookkeeping.kept_output(existing, sorted(broken), ids))
     bookkeeping.terraform_tombstones(tree, existing, prefixes, req.destroyed)
     if not req.allow_mass_delete:
         bookkeeping.mass_delete_guard(tree, existing, prefixes, ids)

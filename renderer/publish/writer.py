@@ -40,7 +40,11 @@ def list_files(root: str) -> dict[str, str]:
 
 
 def owned(path: str, prefixes: Sequence[str]) -> bool:
-    return any(path == p.rstrip("/") or path.startswith(p) for p in prefixes)
+    """Whether a write replaces `path`: it falls under a prefix, and under no `!prefix` (kept as is)."""
+    kept = [p[1:] for p in prefixes if p.startswith("!")]
+    if any(path == k.rstrip("/") or path.startswith(k) for k in kept):
+        return False
+    return any(path == p.rstrip("/") or path.startswith(p) for p in prefixes if not p.startswith("!"))
 
 
 def write_tree(
