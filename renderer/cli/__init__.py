@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from renderer import __version__
-from renderer.cli import demo, explain, graph, policy, publish, render, validate
+from renderer.cli import demo, explain, graph, identity, policy, publish, render, validate
 
 
 @click.group()
@@ -14,5 +14,5 @@ def main() -> None:
     """Render Score workloads with platform definitions into a GitOps environment repo."""
 
 
-for _module in (validate, explain, render, graph, publish, demo, policy):
+for _module in (validate, explain, render, graph, publish, identity, demo, policy):
     main.add_command(_module.command)

@@ -177,3 +177,31 @@ def test_only_the_platform_publishes_every_app(tmp_path: Path, bare_repo: Path, 
     platform = gitlab.token("platform/platform-config", "a" * 40)
     proc = publish(bare_repo, "--all-apps", "--id-token-var", "APP_ID_TOKEN", env=ci(gitlab, platform))
     assert proc.returncode == 0, proc.stderr
+
+
+def test_identity_command_prints_what_the_token_proves(gitlab: Instance) -> None:
+    from tests.conftest import run_renderer
+
+    token = gitlab.token("team-a/shop; rm -rf /", "b" * 40)
+    env = {"CI_SERVER_URL": gitlab.url, "APP_ID_TOKEN": token}
+    proc = run_renderer("identity", "--id-token-var", "APP_ID_TOKEN", "--format", "shell", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"RENDERER_APP_PROJECT='team-a/shop; rm -rf /'; RENDERER_APP_SHA={'b' * 40}\n"
+
+
+def test_no_job_of_the_app_template_holds_the_write_token() -> None:
+    import yaml
+
+    from tests.conftest import ROOT
+
+    template = yaml.safe_load((ROOT / "ci/app-repo.gitlab-ci.yml").read_text())
+    assert "stages" not in template  # an app's own stages stay its own
+    jobs = {k: v for k, v in template.items() if isinstance(v, dict) and "script" in v}
+    assert sorted(jobs) == ["renderer-publish", "renderer-validate"]
+    text = (ROOT / "ci/app-repo.gitlab-ci.yml").read_text()
+    for credential in ("ENV_REPO_URL", "RENDERER_GIT_TOKEN", "RENDERER_GITLAB_TOKEN", "renderer publish"):
+        assert credential not in text
+    assert jobs["renderer-publish"]["id_tokens"]["RENDERER_ID_TOKEN"]["aud"] == "$RENDERER_AUDIENCE"
+    platform = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
+    assert "--id-token-var RENDERER_APP_ID_TOKEN" in platform["render-app"]["script"][-1]
+    assert "--id-token-var RENDERER_ID_TOKEN" in platform["publish"]["script"][-1]
