@@ -8,7 +8,6 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from click.testing import Result
 
 from renderer.errors import EXIT_INVALID, EXIT_POLICY, EXIT_USAGE
@@ -257,12 +256,6 @@ def test_rendered_object_against_the_kubernetes_schema(project: Path, cli: Calla
     assert not (project / "out").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="renderer bug: a policy that errors on a schema-invalid document (baseline "
-    "kubernetes_secrets.rego on a non-string ConfigMap value) stops the run before the schema "
-    "problem is reported",
-)
 def test_schema_problem_is_not_hidden_by_a_policy_error(project: Path, cli: Callable[..., Result]) -> None:
     _setup(
         project,
@@ -270,9 +263,14 @@ def test_schema_problem_is_not_hidden_by_a_policy_error(project: Path, cli: Call
         driver="kubernetes",
     )
     (problem,) = _problems(_render(cli, project, "--format", "json"), EXIT_POLICY)
-    assert (problem["file"], problem["path"]) == (
+    assert (problem["file"], problem["line"], problem["path"]) == (
         "kubernetes/dev/solo/solo/configmap-settings.yaml",
+        0,
         "data.retries",
+    )
+    assert (
+        problem["message"]
+        == "v1/ConfigMap is not valid for Kubernetes 1.30.0: 3 is not of type 'string', 'null'"
     )
 
 

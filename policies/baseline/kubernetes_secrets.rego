@@ -1,4 +1,6 @@
 # Secret-like values never sit in plain text in env vars or ConfigMaps.
+# Values that are not strings are the schema check's to report: these rules pass over them
+# (is_string first), as regex.match would stop the whole evaluation on them.
 package kubernetes
 
 import rego.v1
@@ -11,7 +13,7 @@ deny_plaintext_secret_env contains msg if {
 	some c in containers
 	some var in c.env
 	regex.match(secret_name, var.name)
-	var.value
+	is_string(var.value)
 	not regex.match(`^(\$\([A-Z0-9_]+\))+$`, var.value)
 	not regex.match(`^(?i)(yes|no|true|false|on|off|[01])$`, var.value)
 	msg := sprintf("%s: container %s sets %s as plain text; use a secret reference", [name, c.name, var.name])
@@ -20,13 +22,16 @@ deny_plaintext_secret_env contains msg if {
 deny_plaintext_secret_env contains msg if {
 	some c in containers
 	some var in c.env
-	regex.match(secret_value, object.get(var, "value", ""))
+	value := object.get(var, "value", "")
+	is_string(value)
+	regex.match(secret_value, value)
 	msg := sprintf("%s: container %s has a credential in %s", [name, c.name, var.name])
 }
 
 deny_plaintext_secret_configmap contains msg if {
 	input.kind == "ConfigMap"
 	some key, value in input.data
+	is_string(value)
 	regex.match(secret_value, value)
 	msg := sprintf("%s: key %s holds a credential; use a Secret", [name, key])
 }

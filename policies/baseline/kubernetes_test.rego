@@ -79,6 +79,12 @@ test_plaintext_secret_configmap if {
 	count(deny_plaintext_secret_configmap) == 1 with input as {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"key.pem": "-----BEGIN RSA PRIVATE KEY-----"}}
 }
 
+# Values that are not strings (a schema error, reported by the schema check) are passed over.
+test_plaintext_secret_non_string_values if {
+	count(deny_plaintext_secret_configmap) == 0 with input as {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"retries": 3}}
+	count(deny_plaintext_secret_env) == 0 with input as with_container({"key": "env", "value": [{"name": "DB_PASSWORD", "value": 3}]})
+}
+
 test_labels if {
 	count(deny_missing_managed_by) == 1 with input as json.patch(good, [{"op": "remove", "path": "/metadata/labels"}])
 	count(deny_missing_name_label) == 1 with input as json.patch(good, [{"op": "remove", "path": "/spec/template/metadata/labels"}])
