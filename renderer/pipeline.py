@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from renderer.checks import findings
 from renderer.checks.findings import Report
+from renderer.checks.rego.policyset import EVALUATION
 from renderer.errors import Collector, InputError, Problem
 from renderer.model import App, Environment, Platform
 from renderer.render import terraform
@@ -98,7 +99,13 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         return exc
     if options.skip_checks_for_tests:
         return env_render, Report()
-    return env_render, findings.evaluate(env_render, platform, options.sensitive)
+    return env_render, _fail_closed(findings.evaluate(env_render, platform, options.sensitive))
+
+
+def _fail_closed(report: Report) -> Report:
+    """A policy package that failed to evaluate checked nothing: it denies, whatever its set's mode."""
+    report.findings = [replace(f, mode="deny") if f.result.rule == EVALUATION else f for f in report.findings]
+    return report
 
 
 def _each_env(

@@ -290,17 +290,34 @@ def test_policy_that_does_not_compile(project: Path, cli: Callable[..., Result])
 
 
 def test_policy_that_fails_on_a_rendered_document(project: Path, cli: Callable[..., Result]) -> None:
-    """A rule that compiles but errors on real input stops the render, naming its file and line."""
-    _setup(project)
+    """A rule that compiles but errors on real input denies that document, naming the policy set,
+    the package, the Rego file and line, and the rendered file; the other checks' problems (here a
+    schema error in the same file) are reported with it, and it denies although dev only warns."""
+    _setup(
+        project,
+        extra=CONFIG_MAP.format(kind="ConfigMap", name="settings", more='  immutable: "yes"\n'),
+        driver="kubernetes",
+    )
     write(
         project / "policies/baseline/ratio.rego",
-        "package ratio\nimport rego.v1\n\ndeny contains msg if {\n  x := input.spec.replicas / 0\n"
-        '  msg := sprintf("%v", [x])\n}\n',
+        'package ratio\nimport rego.v1\n\ndeny contains msg if {\n  input.kind == "ConfigMap"\n'
+        '  x := count(input.metadata.name) / 0\n  msg := sprintf("%v", [x])\n}\n',
     )
-    result = _render(cli, project)
-    assert result.exit_code == EXIT_INVALID, result.output
-    assert result.output.startswith("error: --> baseline/ratio.rego:5:28 ")
-    assert result.output.rstrip().endswith("error: divide by zero")
+    result = _render(cli, project, "--format", "json")
+    problems = _problems(result, EXIT_POLICY)
+    config_map = "kubernetes/dev/solo/solo/configmap-settings.yaml"
+    assert [(p["file"], p["path"]) for p in problems] == [
+        (config_map, "immutable"),
+        (config_map, "ConfigMap/settings"),
+    ]
+    assert str(problems[0]["message"]).endswith(": 'yes' is not of type 'boolean', 'null'")
+    assert problems[1] == _problem(
+        config_map,
+        0,
+        "ConfigMap/settings",
+        "DENY [dev] baseline/ratio.*: evaluation failed: baseline/ratio.rego:6:35: divide by zero",
+        "from examples/apps/solo/score.yaml",
+    )
     assert not (project / "out").exists()
 
 

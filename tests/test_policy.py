@@ -154,6 +154,18 @@ def test_combined_mode_sees_every_document() -> None:
     assert [r.message for r in results] == ["duplicate name x"]
 
 
+def test_package_that_fails_to_evaluate_is_a_failure_beside_the_others() -> None:
+    """One package erroring on a document stops neither the document's other packages nor the run."""
+    broken = "package broken\nimport rego.v1\ndeny contains msg if {\n  msg := input.spec.replicas / 0\n}\n"
+    policies = PolicySet(source(**{"broken.rego": broken}, main=CONFTEST_V0))
+    results, counts = policies.check("d.yaml", deployment("web", "busybox"))
+    assert [(r.namespace, r.rule, r.kind, r.message, r.path) for r in results] == [
+        ("broken", "*", "failure", "evaluation failed: broken.rego:4:30: divide by zero", "d.yaml"),
+        ("main", "deny", "failure", "image busybox is denied", "d.yaml"),
+    ]
+    assert (counts.failures, counts.successes) == (2, 3)
+
+
 def test_v0_unit_tests_with_with() -> None:
     outcomes = run_tests(source(main=CONFTEST_V0, main_test=CONFTEST_V0_TEST))
     assert [(o.name, o.passed) for o in outcomes] == [

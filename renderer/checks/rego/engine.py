@@ -18,10 +18,23 @@ class PolicyLoadError(RendererError):
     """A policy that does not parse or cannot be evaluated; the message names file and line."""
 
 
+class PolicyEvalError(PolicyLoadError):
+    """A policy that compiles but fails on the document it is given (a builtin given the wrong type,
+    a division by zero); the message is one line: `file:line:col: error`."""
+
+
 def _first_lines(text: str) -> str:
     """regorus appends a native backtrace; the Rego error is what precedes it."""
     head = text.strip().split("Stack backtrace:")[0].strip()
     return " ".join(line.strip() for line in head.splitlines() if line.strip() and line.strip() != "|")
+
+
+def _eval_message(text: str) -> str:
+    """`file:line:col: error` from regorus' report (`--> file:line:col`, the source line, `error: …`)."""
+    lines = [line.strip() for line in text.split("Stack backtrace:")[0].splitlines()]
+    where = next((line[3:].strip() for line in lines if line.startswith("-->")), "")
+    error = next((line[6:].strip() for line in lines if line.startswith("error:")), "")
+    return f"{where}: {error}" if where and error else _first_lines(text)
 
 
 class Engine(Protocol):
@@ -64,7 +77,7 @@ class Regorus:
         try:
             result = json.loads(self._engine.eval_query_as_json(query))
         except RuntimeError as exc:
-            raise PolicyLoadError(_first_lines(str(exc))) from None
+            raise PolicyEvalError(_eval_message(str(exc))) from None
         rows = result.get("result") or []
         if not rows:
             return None

@@ -13,11 +13,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from renderer.checks.rego.engine import Engine, Regorus
+from renderer.checks.rego.engine import Engine, PolicyEvalError, Regorus
 from renderer.data import Json, deep_merge
 from renderer.model import PolicySource
 
 RULE = re.compile(r"^(deny|violation|warn)(?:_([A-Za-z0-9_]+))?$")
+EVALUATION = "*"  # the rule of a result that stands for a whole package failing to evaluate
 TEST_RULE = re.compile(r"^test_[A-Za-z0-9_]*$")
 
 
@@ -77,10 +78,17 @@ class PolicySet:
         results: list[Result] = []
         counts = Counts()
         for package in packages:
-            value = self.engine.evaluate(package, document)
+            namespace = package.removeprefix("data.")
+            try:
+                value = self.engine.evaluate(package, document)
+            except PolicyEvalError as exc:
+                # the package's rules did not run on this document: a failure naming where it stopped,
+                # reported with every other finding instead of ending the run
+                results.append(Result(namespace, EVALUATION, "failure", f"evaluation failed: {exc}", path))
+                counts.failures += 1
+                continue
             if not isinstance(value, Mapping):
                 continue
-            namespace = package.removeprefix("data.")
             excepted = {str(name) for item in _items(value.get("exception")) for name in _items(item)}
             for rule in sorted(value):
                 match = RULE.match(rule)
