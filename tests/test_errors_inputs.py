@@ -13,7 +13,8 @@ import pytest
 from click.testing import Result
 
 from renderer.errors import EXIT_INVALID, EXIT_USAGE
-from tests.conftest import write
+from renderer.inputs import roots
+from tests.conftest import ROOT, run_renderer, write
 
 SOLO = """apiVersion: score.dev/v1b1
 metadata:
@@ -273,12 +274,38 @@ def test_two_apps_with_one_id(project: Path, cli: Callable[..., Result], tmp_pat
 
 def test_no_project_root(tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    for args in ((), ("--root", str(tmp_path))):
-        result = cli("validate", *args)
-        assert result.exit_code == EXIT_USAGE, result.output
-        assert result.output == (
-            "error: no project root found: pass --root pointing at a platform-config checkout\n"
-        )
+    monkeypatch.setattr(roots, "PACKAGE_ROOT", str(tmp_path))  # as if installed away from a checkout
+    result = cli("validate")
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert (
+        result.output == "error: no project root found: pass --root pointing at a platform-config checkout\n"
+    )
+
+
+def test_a_named_root_that_is_not_one(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--root and RENDERER_ROOT are the root or an error, never a fallback to another root."""
+    monkeypatch.chdir(ROOT)  # the current directory and the shipped repo both are roots
+    result = cli("validate", "--root", str(tmp_path))
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert (
+        result.output
+        == f"error: --root {tmp_path} is not a project root: it has no environments/ directory\n"
+    )
+    monkeypatch.setenv("RENDERER_ROOT", str(tmp_path))
+    result = cli("validate")
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert result.output == (
+        f"error: RENDERER_ROOT {tmp_path} is not a project root: it has no environments/ directory\n"
+    )
+
+
+def test_the_shipped_root_when_the_current_directory_is_none(tmp_path: Path) -> None:
+    """Outside any checkout, commands use the repo the renderer ships in (a real process, a real cwd)."""
+    proc = run_renderer("validate", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ok"] is True
 
 
 # ---- platform files --------------------------------------------------------------------------

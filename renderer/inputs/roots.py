@@ -11,15 +11,27 @@ from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config
 from renderer.model import App, Platform
 
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the checkout this package is part of: renderer/inputs/roots.py → the repo root
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def find_root(given: str | None, environ: Mapping[str, str]) -> str:
-    """--root, else $RENDERER_ROOT, else the current directory, else the repo we ship in."""
-    for candidate in (given, environ.get("RENDERER_ROOT"), os.getcwd(), PACKAGE_ROOT):
-        if candidate and os.path.isdir(os.path.join(candidate, "environments")):
+    """--root, else $RENDERER_ROOT, else the current directory, else the repo we ship in.
+
+    A root that is named (--root, $RENDERER_ROOT) is the root or an error: never silently another."""
+    for named, source in ((given, "--root"), (environ.get("RENDERER_ROOT"), "RENDERER_ROOT")):
+        if named:
+            if not _is_root(named):
+                raise UsageError(f"{source} {named} is not a project root: it has no environments/ directory")
+            return os.path.abspath(named)
+    for candidate in (os.getcwd(), PACKAGE_ROOT):
+        if _is_root(candidate):
             return os.path.abspath(candidate)
     raise UsageError("no project root found: pass --root pointing at a platform-config checkout")
+
+
+def _is_root(path: str) -> bool:
+    return os.path.isdir(os.path.join(path, "environments"))
 
 
 def jobs(environ: Mapping[str, str]) -> int:
