@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 from renderer.data import Doc, Json, as_json
-from renderer.errors import Collector, InputError, Problem
+from renderer.errors import Collector, InputError
 from renderer.inputs import score
 from renderer.inputs.confine import Root
 from renderer.inputs.documents import display, only_doc, parse_docs
@@ -217,20 +217,17 @@ def load_apps(dirs: Sequence[str], root: str, names: Sequence[str] | None = None
     problems = Collector()
     apps = [_app(d, root, names[i] if names else None, problems) for i, d in enumerate(dirs)]
     problems.raise_if_any()
-    ids: dict[str, str] = {}
+    first: dict[str, App] = {}
     for app in apps:
-        if app.id in ids:
-            raise InputError(
-                [
-                    Problem(
-                        display(app.directory, root),
-                        0,
-                        "",
-                        f"app id '{app.id}' is also {ids[app.id]}",
-                    )
-                ]
+        if app.id in first:
+            problems.add(
+                app.display,
+                0,
+                "",
+                f"app id '{app.id}' is given twice: {first[app.id].display} and {app.display}",
             )
-        ids[app.id] = app.directory
+        first.setdefault(app.id, app)
+    problems.raise_if_any()
     return tuple(sorted(apps, key=lambda a: a.id))
 
 
