@@ -19,6 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from renderer import pipeline  # noqa: E402
+from renderer.checks import secrets  # noqa: E402
 from renderer.inputs import app_repo, platform_config  # noqa: E402
 from renderer.inputs import roots as settings  # noqa: E402
 from renderer.publish import delivery as publish  # noqa: E402
@@ -92,10 +93,30 @@ def main() -> None:
             figures,
         )
         report = rendered.report
+
+        def scan() -> int:
+            hits = 0
+            for env in rendered.envs:
+                for wl in env.analysis.workloads:
+                    hits += len(secrets.scan_workload(wl, platform.trust.secret_allow))
+            return hits + len(secrets.scan_tree(rendered.tree, ("bench-canary-0123456789abcdef",)))
+
+        hits = timed("secret scan (within the checks)", scan, figures)
         out = os.path.join(work, "out")
         timed("write, empty dir", lambda: writer.write_tree(out, rendered.tree, rendered.owned), figures)
         timed(
             "write, nothing changed", lambda: writer.write_tree(out, rendered.tree, rendered.owned), figures
+        )
+        floor = os.path.join(work, "floor")
+        shutil.copytree(out, floor)
+        git = ["git", "-c", "user.name=b", "-c", "user.email=b@b"]
+        subprocess.run([*git, "init", "-q", floor], check=True)
+        timed(
+            "floor: git add -A && git commit",
+            lambda: subprocess.run(
+                f"{' '.join(git)} add -A && {' '.join(git)} commit -qm x", shell=True, cwd=floor, check=True
+            ),
+            figures,
         )
         if not args.skip_publish:
             bare = os.path.join(work, "env.git")
@@ -117,7 +138,8 @@ def main() -> None:
         print(
             f"apps={args.apps} workloads/app={args.workloads} envs={len(rendered.envs)} "
             f"files={files} k8s objects={objects} checked={report.schema.checked} "
-            f"policy results={report.counts.successes + report.counts.failures + report.counts.warnings}"
+            f"policy results={report.counts.successes + report.counts.failures + report.counts.warnings} "
+            f"secret findings={hits}"
         )
         for label, seconds in figures:
             print(f"  {label:32} {seconds:8.2f} s")
