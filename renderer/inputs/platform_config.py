@@ -77,21 +77,23 @@ def _trust(root: str, problems: Collector) -> Trust:
 def _policies(root: str, envs: dict[str, Environment], problems: Collector) -> dict[str, PolicySource]:
     """Policy sets are the directories of policies/; each set an environment names must exist."""
     sets: dict[str, PolicySource] = {}
+    known: set[str] = set()  # a set with a file that cannot be read still exists: that is its only problem
     for directory in glob_files(root, "policies", "*", ""):
         name = os.path.basename(directory.rstrip("/"))
+        known.add(name)
         try:
             sets[name] = read_source(directory, "policies")
         except InputError as exc:
             problems.extend(exc.problems())
     for env in envs.values():
         for name in sorted(env.policies):
-            if name not in sets:
+            if name not in known:
                 problems.extend(
                     [
                         env.doc.problem(
                             ["policies", name],
                             f"no policy set '{name}' in policies/",
-                            f"known: {', '.join(sorted(sets)) or 'none'}",
+                            f"known: {', '.join(sorted(known)) or 'none'}",
                         )
                     ]
                 )

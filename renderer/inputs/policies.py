@@ -6,29 +6,40 @@ import json
 import os
 
 from renderer.data import Json, deep_merge
-from renderer.errors import InputError, Problem
+from renderer.errors import Collector, InputError, Problem
 from renderer.inputs.yamlio import load_text
 from renderer.model import PolicySource
 
 
 def read_source(directory: str, display: str = "") -> PolicySource:
-    """Every .rego and data file below `directory`, in sorted order."""
+    """Every .rego and data file below `directory`, in sorted order; InputError with every file that
+    cannot be read. Problems name files as `display/<set>/…` (`display`: how `directory`'s parent
+    is shown); the Rego files keep their names inside the parent, which the engine reports."""
     files: dict[str, str] = {}
     tests: dict[str, str] = {}
     data: dict[str, Json] = {}
+    problems = Collector()
     for base, dirs, names in os.walk(directory):
         dirs.sort()
         for name in sorted(names):
             path = os.path.join(base, name)
             rel = os.path.relpath(path, os.path.dirname(directory.rstrip("/")))
-            if name.endswith("_test.rego"):
-                tests[rel] = _read(path, rel)
-            elif name.endswith(".rego"):
-                files[rel] = _read(path, rel)
-            elif name.endswith((".json", ".yaml", ".yml")):
-                loaded = _data(_read(path, rel), os.path.join(display, rel) if display else rel)
-                if isinstance(loaded, dict):
-                    data = deep_merge(data, loaded)
+            shown = os.path.join(display, rel) if display else rel
+            if not name.endswith((".rego", ".json", ".yaml", ".yml")):
+                continue
+            try:
+                text = _read(path, shown)
+                if name.endswith("_test.rego"):
+                    tests[rel] = text
+                elif name.endswith(".rego"):
+                    files[rel] = text
+                else:
+                    loaded = _data(text, shown)
+                    if isinstance(loaded, dict):
+                        data = deep_merge(data, loaded)
+            except InputError as exc:
+                problems.extend(exc.problems())
+    problems.raise_if_any()
     return PolicySource(files, tests, data)
 
 
@@ -47,5 +58,7 @@ def _read(path: str, name: str) -> str:
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # its text would name the absolute path: `name` says which file
+        raise InputError(Problem(name, 0, "", f"cannot read: {exc.strerror or type(exc).__name__}")) from None
+    except UnicodeDecodeError as exc:
         raise InputError(Problem(name, 0, "", f"cannot read: {exc}")) from None
