@@ -104,6 +104,8 @@ def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "RENDERER_GITLAB_TOKEN",
         "GITLAB_TOKEN",
         "CI_SERVER_URL",
+        "CI",  # GitLab sets it in every job: a publish in CI needs an ID token, the tests give one
+        "GITLAB_CI",
     ):
         monkeypatch.delenv(key, raising=False)
     yield
