@@ -460,14 +460,14 @@ def test_two_profiles_for_the_same_workloads(project: Path, cli: Callable[..., R
     profiles = project / "platform-config/profiles"
     text = (profiles / "development.yaml").read_text().replace("id: development", "id: dev-copy")
     write(profiles / "dev-copy.yaml", text)
-    (problem,) = _problems(cli, project)
-    # the line is not asserted: the renderer reports line 1, not the line of `criteria` (a bug)
-    assert (problem["file"], problem["path"], problem["message"], problem["hint"]) == (
-        "platform-config/profiles/development.yaml",
-        "criteria",
-        "profile 'development' matches the same workloads as 'dev-copy'",
-        "",
-    )
+    assert _problems(cli, project) == [
+        _problem(
+            "platform-config/profiles/development.yaml",
+            5,
+            "criteria",
+            "profile 'development' matches the same workloads as 'dev-copy'",
+        )
+    ]
 
 
 # ---- policy sets -----------------------------------------------------------------------------

@@ -316,7 +316,9 @@ def _duplicates(defs: list[ResourceDefinition], problems: Collector) -> None:
 
 def _profiles(root: str, problems: Collector) -> tuple[Profile, ...]:
     profiles: list[Profile] = []
+    criteria_lines: dict[str, int] = {}  # profile file → the line of its `criteria`
     for _, doc in valid_docs(root, problems, "workload-profile", "platform-config", "profiles", "*.yaml"):
+        criteria_lines[doc.file] = doc.line(["criteria"])
         d = cast(WorkloadProfileDoc, doc.data)  # sound: valid_docs checked it (workload-profile.json)
         profiles.append(
             Profile(
@@ -342,7 +344,7 @@ def _profiles(root: str, problems: Collector) -> tuple[Profile, ...]:
             if (p.klass, c) in seen:
                 problems.add(
                     p.file,
-                    1,
+                    criteria_lines[p.file],
                     "criteria",
                     f"profile '{p.id}' matches the same workloads as '{seen[(p.klass, c)]}'",
                 )
