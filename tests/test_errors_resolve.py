@@ -370,16 +370,37 @@ def test_template_syntax_error_at_explain(project: Path, cli: Callable[..., Resu
 
 
 def test_template_output_that_is_not_yaml(project: Path, cli: Callable[..., Result]) -> None:
-    template = "template: |\n  apiVersion: v1\n  kind: ConfigMap\n    metadata: x\n"
+    """One line: the parser's problem and the line of the rendered output, at the template's line
+    (a line of the rendered text is no line of the definition file once Jinja adds or drops lines)."""
+    template = (
+        "template: |\n  {% for i in [1, 2] %}\n  # comment {{ i }}\n  {% endfor %}\n"
+        "  apiVersion: v1\n  kind: ConfigMap\n    metadata: x\n"
+    )
     rel = _thing(project, template + "outputs:\n  host: h\n", driver="kubernetes")
     _apps(project, solo=SOLO.format(more=""))
-    (problem,) = {json.dumps(p) for p in _validate(cli, project)}  # the same in every environment
-    found = json.loads(problem)
-    assert (found["file"], found["line"], found["path"]) == (rel, 9, "template")
-    # the parser's own position follows on a second line, counted in the rendered text (see the report)
-    assert str(found["message"]).startswith(
-        "template output is not valid YAML: mapping values are not allowed in this context\n"
-    )
+    assert _validate(cli, project) == [  # the same in every environment: reported once
+        _problem(
+            rel,
+            6,
+            "template",
+            "template output is not valid YAML: mapping values are not allowed in this context "
+            "(line 8 of the rendered output)",  # the loop made 5 lines of 3
+        )
+    ]
+
+
+def test_template_output_with_a_control_character(project: Path, cli: Callable[..., Result]) -> None:
+    rel = _thing(project, 'template: "apiVersion: v1\\a"\noutputs:\n  host: h\n', driver="kubernetes")
+    _apps(project, solo=SOLO.format(more=""))
+    assert _validate(cli, project) == [
+        _problem(
+            rel,
+            6,
+            "template",
+            "template output is not valid YAML: unacceptable character #x0007: "
+            "control characters are not allowed",
+        )
+    ]
 
 
 def test_template_document_that_is_not_a_kubernetes_object(project: Path, cli: Callable[..., Result]) -> None:

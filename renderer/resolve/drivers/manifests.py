@@ -22,11 +22,10 @@ class KubernetesDriver:
         try:
             docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            offset = definition.doc.line(["template"]) + (mark.line + 1 if mark else 0)
-            raise TemplateFailure(
-                Problem(definition.file, offset, "template", f"template output is not valid YAML: {exc}")
-            ) from None
+            # at the template itself: a line of the rendered text is no line of the definition file
+            line = definition.doc.line(["template"])
+            message = f"template output is not valid YAML: {_yaml_problem(exc)}"
+            raise TemplateFailure(Problem(definition.file, line, "template", message)) from None
         objects = []
         for i, doc in enumerate(docs):
             obj = _kube_object(doc)
@@ -42,6 +41,14 @@ class KubernetesDriver:
                 )
             objects.append(obj)
         return Artifacts(objects=tuple(objects))
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """The parser's problem in one line, with the line of the rendered output it is on."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark
+        return exc.problem + (f" (line {mark.line + 1} of the rendered output)" if mark else "")
+    return str(exc).strip().splitlines()[0]
 
 
 def _kube_object(doc: object) -> KubeObject | None:
