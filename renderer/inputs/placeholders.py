@@ -25,6 +25,10 @@ class RefError(Exception):
     """A reference that cannot be resolved; the message is shown to the user."""
 
 
+class SecretRefError(RefError):
+    """A reference to a secret output where only plain values may go."""
+
+
 def split_ref(ref: str) -> list[str]:
     """Split on dots, keeping `\\.` as a literal dot inside a part."""
     return [part.replace("\0", ".") for part in ref.replace("\\.", "\0").split(".")]
@@ -73,7 +77,7 @@ def substitute(text: str, resolve: Resolver) -> str:
     parts = expand(text, resolve)
     for part in parts:
         if isinstance(part, SecretRef):
-            raise RefError(f"secret output {part.describe()} cannot be used here")
+            raise SecretRefError(f"secret output {part.describe()} cannot be used here")
     return "".join(str(p) for p in parts)
 
 

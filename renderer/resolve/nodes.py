@@ -11,7 +11,7 @@ from jsonschema.protocols import Validator as SchemaValidator
 from renderer.data import Json, PathKey
 from renderer.errors import Collector, InputError
 from renderer.inputs import schema
-from renderer.inputs.placeholders import RefError, Resolver, lookup, split_ref, substitute
+from renderer.inputs.placeholders import RefError, Resolver, SecretRefError, lookup, split_ref, substitute
 from renderer.model import Environment, ResourceDefinition, SecretRef, Workload
 from renderer.resolve import templates
 from renderer.resolve.drivers import DRIVERS
@@ -221,9 +221,8 @@ def _substitute(
         try:
             return substitute(value, make_resolver(wl, bound, done))
         except RefError as exc:
-            raise _NodeError(
-                wl.doc.problem(path, f"params: {exc}", "params take no secrets; pass them as variables")
-            ) from None
+            hint = "params take no secrets; pass them as variables" if isinstance(exc, SecretRefError) else ""
+            raise _NodeError(wl.doc.problem(path, f"params: {exc}", hint)) from None
     if isinstance(value, Mapping):
         return _substitute_params(value, path, wl, bound, done)
     if isinstance(value, list):
