@@ -45,6 +45,10 @@ class RendererError(Exception):
     def problems(self) -> list[Problem]:
         return []
 
+    def summary(self) -> str:
+        """The error in one line: shown after its problems, or alone when it has none."""
+        return str(self)
+
 
 class UsageError(RendererError):
     exit_code = EXIT_USAGE
@@ -67,6 +71,9 @@ class InputError(RendererError):
 
     def problems(self) -> list[Problem]:
         return list(self._problems)
+
+    def summary(self) -> str:
+        return f"{len(self._problems)} problem(s) found"  # its message is the problems themselves
 
 
 class PolicyDenied(RendererError):

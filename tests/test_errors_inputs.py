@@ -42,6 +42,7 @@ def _problems(cli: Callable[..., Result], project: Path, *paths: str) -> Problem
     report = json.loads(result.stdout)
     assert report["ok"] is False and report["error"] == "InputError"
     problems: Problems = report["problems"]
+    assert report["message"] == f"{len(problems)} problem(s) found"
     return problems
 
 

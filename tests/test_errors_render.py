@@ -245,6 +245,7 @@ def test_rendered_object_against_the_kubernetes_schema(project: Path, cli: Calla
     result = _render(cli, project, "--format", "json")
     report = json.loads(result.stdout)
     assert (result.exit_code, report["error"]) == (EXIT_POLICY, "PolicyDenied")
+    assert report["message"] == "1 check(s) failed; nothing was written"
     (problem,) = report["problems"]
     assert (problem["file"], problem["line"], problem["path"]) == (
         "kubernetes/dev/solo/solo/configmap-settings.yaml",
@@ -254,6 +255,21 @@ def test_rendered_object_against_the_kubernetes_schema(project: Path, cli: Calla
     assert str(problem["message"]).startswith("v1/ConfigMap is not valid for Kubernetes 1.30.")
     assert str(problem["message"]).endswith(": 'yes' is not of type 'boolean', 'null'")
     assert not (project / "out").exists()
+
+
+def test_denial_in_text_ends_with_its_summary(project: Path, cli: Callable[..., Result]) -> None:
+    _setup(
+        project,
+        extra=CONFIG_MAP.format(kind="ConfigMap", name="settings", more='  immutable: "yes"\n'),
+        driver="kubernetes",
+    )
+    result = _render(cli, project)
+    assert result.exit_code == EXIT_POLICY, result.output
+    *problems, summary = result.stderr.splitlines()
+    assert [p.split(": ", 1)[0] for p in problems] == [
+        "kubernetes/dev/solo/solo/configmap-settings.yaml at immutable"
+    ]
+    assert summary == "1 check(s) failed; nothing was written"
 
 
 def test_schema_problem_is_not_hidden_by_a_policy_error(project: Path, cli: Callable[..., Result]) -> None:

@@ -46,12 +46,13 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def report_error(exc: RendererError, fmt: str) -> None:
+    """The problems, then the error's one-line summary (PolicyDenied's says nothing was written)."""
     problems = exc.problems()
     if fmt == "json":
         body = {
             "ok": False,
             "error": type(exc).__name__,
-            "message": str(exc) if not problems else "",
+            "message": exc.summary(),
             "problems": [p.as_dict() for p in problems],
         }
         click.echo(json.dumps(body, indent=2, sort_keys=True))
@@ -61,7 +62,7 @@ def report_error(exc: RendererError, fmt: str) -> None:
         return
     for p in problems:
         click.echo(p.render(), err=True)
-    click.echo(f"{len(problems)} problem(s) found", err=True)
+    click.echo(exc.summary(), err=True)
 
 
 def pipeline_options(image_map: Mapping[str, str], environ: Mapping[str, str]) -> pipeline.Options:
