@@ -74,11 +74,9 @@ def command(
     platform = platform_config.load_platform(base)
     folder = os.path.basename(os.path.abspath(apps[0])) if len(apps) == 1 else ""
     identity = establish(os.environ, platform.trust, app_id, token_var, folder)
-    loaded = _load(base, apps, identity, platform.trust)
-    gl = gitlab.settings_from(os.environ)
     req = delivery.Request(
         url=repo_url(url),
-        apps=loaded,
+        apps=_load(base, apps, identity, platform.trust),
         all_apps=all_apps,
         remove_apps=remove,
         env_ids=envs,
@@ -91,7 +89,15 @@ def command(
         sensitive=sensitive_values(os.environ),
         identity=identity,
     )
-    outcomes = delivery.publish(platform, req, os.environ, gitlab.MergeRequests(*gl) if gl else None)
+    _report(delivery.publish(platform, req, os.environ, _merge_requests()), fmt)
+
+
+def _merge_requests() -> gitlab.MergeRequests | None:
+    gl = gitlab.settings_from(os.environ)
+    return gitlab.MergeRequests(*gl) if gl else None
+
+
+def _report(outcomes: Sequence[delivery.Outcome], fmt: str) -> None:
     if fmt == "json":
         echo_json([_as_dict(o) for o in outcomes])
         return
