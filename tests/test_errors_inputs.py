@@ -357,9 +357,79 @@ def test_module_that_is_not_json(project: Path, cli: Callable[..., Result]) -> N
     assert _problems(cli, project) == [
         _problem(
             "platform-config/modules/s3-bucket/extra.tf.json",
+            1,
+            "",
+            "not valid JSON: Expecting property name enclosed in double quotes (column 23)",
+            "fix the syntax",
+        )
+    ]
+
+
+def test_module_that_is_not_json_on_a_later_line(project: Path, cli: Callable[..., Result]) -> None:
+    _solo(project)
+    write(
+        project / "platform-config/modules/s3-bucket/extra.tf.json",
+        '{\n  "variable": {\n    "a": {},\n  }\n}\n',
+    )
+    assert _problems(cli, project) == [
+        _problem(
+            "platform-config/modules/s3-bucket/extra.tf.json",
+            4,
+            "",
+            "not valid JSON: Expecting property name enclosed in double quotes (column 3)",
+            "fix the syntax",
+        )
+    ]
+
+
+def test_module_file_whose_top_level_is_not_an_object(project: Path, cli: Callable[..., Result]) -> None:
+    _solo(project)
+    write(project / "platform-config/modules/s3-bucket/extra.tf.json", '\n[{"variable": {}}]\n')
+    assert _problems(cli, project) == [
+        _problem(
+            "platform-config/modules/s3-bucket/extra.tf.json", 2, "", "the top level must be a JSON object"
+        )
+    ]
+
+
+def test_module_variables_that_are_not_an_object(project: Path, cli: Callable[..., Result]) -> None:
+    _solo(project)
+    write(
+        project / "platform-config/modules/s3-bucket/extra.tf.json",
+        '{\n  "output": {},\n  "variable": ["a"]\n}\n',
+    )
+    assert _problems(cli, project) == [
+        _problem(
+            "platform-config/modules/s3-bucket/extra.tf.json",
+            3,
+            "variable",
+            "must be an object: variable name → its block",
+        )
+    ]
+
+
+def test_modules_folder_with_a_plain_file_or_a_subfolder(project: Path, cli: Callable[..., Result]) -> None:
+    _solo(project)
+    write(project / "platform-config/modules/README.md", "# modules\n")
+    (project / "platform-config/modules/s3-bucket/nested").mkdir()
+    assert _problems(cli, project) == [
+        _problem(
+            "platform-config/modules/README.md",
             0,
             "",
-            "not valid JSON: Expecting property name enclosed in double quotes: line 1 column 23 (char 22)",
+            "a module is a folder",
+            "put its .tf.json files in a folder",
+        ),
+        _problem("platform-config/modules/s3-bucket/nested", 0, "", "a module holds files only, no folders"),
+    ]
+
+
+def test_module_file_that_cannot_be_read(project: Path, cli: Callable[..., Result]) -> None:
+    _solo(project)
+    (project / "platform-config/modules/s3-bucket/gone.tf.json").symlink_to(project / "nowhere.json")
+    assert _problems(cli, project) == [
+        _problem(
+            "platform-config/modules/s3-bucket/gone.tf.json", 0, "", "cannot read: No such file or directory"
         )
     ]
 
@@ -480,9 +550,10 @@ def test_policy_data_file_that_is_not_json(project: Path, cli: Callable[..., Res
     assert _problems(cli, project) == [  # the set is still known: prod's use of it is no problem
         _problem(
             "policies/production/data/limits.json",
-            0,
+            1,
             "",
-            "not valid JSON: Expecting property name enclosed in double quotes: line 1 column 9 (char 8)",
+            "not valid JSON: Expecting property name enclosed in double quotes (column 9)",
+            "fix the syntax",
         )
     ]
 

@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from renderer.data import format_path
-from renderer.inputs.yamlio import YamlLoadError, dump, load_text
+from renderer.errors import InputError
+from renderer.inputs.yamlio import YamlLoadError, dump, json_line, load_json, load_text
 
 
 def test_yaml_12_keeps_yes_and_on_as_strings() -> None:
@@ -27,6 +28,23 @@ def test_each_document_starts_at_its_own_line() -> None:
         ("block\n", 8),
         (5, 12),  # the empty document before it is skipped, not miscounted
     ]
+
+
+def test_json_errors_name_the_line() -> None:
+    with pytest.raises(InputError) as err:
+        load_json('{\n  "a": 1,\n}', "f.json")
+    assert [p.render() for p in err.value.problems()] == [
+        "f.json:3: not valid JSON: Expecting property name enclosed in double quotes (column 1) "
+        "(fix the syntax)"
+    ]
+    with pytest.raises(InputError) as err:
+        load_json(b'{"a": "\xff"}', "f.json")
+    assert [p.render() for p in err.value.problems()] == ["f.json: not UTF-8 text (save as UTF-8)"]
+
+
+def test_json_line_of_a_key() -> None:
+    assert json_line(b'{\n  "x": 1,\n  "variable": [1]\n}', "f.json", ("variable",)) == 3
+    assert json_line('{"a": 1, "a": 2}', "f.json", ("a",)) == 0  # JSON takes it, we do not: unknown
 
 
 def test_duplicate_key_is_an_error_with_line() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import cast
@@ -22,6 +21,7 @@ from renderer.inputs.platform_docs import (
     WorkloadProfileDoc,
 )
 from renderer.inputs.policies import read_source
+from renderer.inputs.yamlio import json_line, load_json
 from renderer.model import (
     Access,
     Allowance,
@@ -146,39 +146,63 @@ def _criteria(raw: Sequence[CriterionDoc] | None) -> tuple[Criterion, ...]:
 def _modules(
     root: str, problems: Collector
 ) -> tuple[dict[str, dict[str, bytes]], dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """Each folder of platform-config/modules/ is a module of .tf.json files; its declared variables."""
     modules: dict[str, dict[str, bytes]] = {}
     variables: dict[str, frozenset[str]] = {}
     required: dict[str, frozenset[str]] = {}
     for directory in glob_files(root, "platform-config", "modules", "*"):
         name = os.path.basename(directory)
+        if not os.path.isdir(directory):
+            problems.add(
+                display(directory, root), 0, "", "a module is a folder", "put its .tf.json files in a folder"
+            )
+            continue
         files: dict[str, bytes] = {}
         declared: dict[str, Json] = {}  # variable name → its block
         for file in sorted(os.listdir(directory)):
-            with open(os.path.join(directory, file), "rb") as fh:
-                files[file] = fh.read()
+            shown = display(os.path.join(directory, file), root)
+            data = _module_file(os.path.join(directory, file), shown, problems)
+            if data is None:
+                continue
+            files[file] = data
             if file.endswith(".tf.json"):
-                try:
-                    body = json.loads(files[file])
-                except ValueError as exc:
-                    problems.add(
-                        display(os.path.join(directory, file), root),
-                        0,
-                        "",
-                        f"not valid JSON: {exc}",
-                    )
-                    continue
-                declared.update(body.get("variable", {}))
+                declared.update(_declared(data, shown, problems))
             elif file.endswith(".tf"):
-                problems.add(
-                    display(os.path.join(directory, file), root),
-                    0,
-                    "",
-                    "modules are written as .tf.json so their inputs can be checked",
-                )
+                problems.add(shown, 0, "", "modules are written as .tf.json so their inputs can be checked")
         modules[name] = files
         variables[name] = frozenset(declared)
         required[name] = frozenset(k for k, v in declared.items() if not _has_default(v))
     return modules, variables, required
+
+
+def _module_file(path: str, shown: str, problems: Collector) -> bytes | None:
+    if os.path.isdir(path):
+        problems.add(shown, 0, "", "a module holds files only, no folders")
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:  # its text would name the absolute path
+        problems.add(shown, 0, "", f"cannot read: {exc.strerror or type(exc).__name__}")
+        return None
+
+
+def _declared(data: bytes, shown: str, problems: Collector) -> Mapping[str, Json]:
+    """The `variable` blocks of a module's .tf.json (Terraform's JSON syntax: an object of objects)."""
+    try:
+        body = load_json(data, shown)
+    except InputError as exc:
+        problems.extend(exc.problems())
+        return {}
+    if not isinstance(body, Mapping):
+        problems.add(shown, json_line(data, shown, ()), "", "the top level must be a JSON object")
+        return {}
+    declared = body.get("variable", {})
+    if not isinstance(declared, Mapping):
+        where = json_line(data, shown, ("variable",))
+        problems.add(shown, where, "variable", "must be an object: variable name → its block")
+        return {}
+    return declared
 
 
 def _has_default(variable: Json) -> bool:

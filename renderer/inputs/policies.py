@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from renderer.data import Json, deep_merge
 from renderer.errors import Collector, InputError, Problem
-from renderer.inputs.yamlio import load_text
+from renderer.inputs.yamlio import load_json, load_text
 from renderer.model import PolicySource
 
 
@@ -45,11 +44,7 @@ def read_source(directory: str, display: str = "") -> PolicySource:
 
 def _data(text: str, name: str) -> Json:
     if name.endswith(".json"):
-        try:
-            data: Json = json.loads(text)
-        except ValueError as exc:
-            raise InputError(Problem(name, 0, "", f"not valid JSON: {exc}")) from None
-        return data
+        return load_json(text, name)
     docs = load_text(text, name)
     return docs[0].data if docs else None
 

@@ -1,4 +1,4 @@
-"""The one place YAML is read (YAML 1.2, line numbers, no duplicate keys) and written."""
+"""The one place YAML (and JSON) is read (YAML 1.2, line numbers, no duplicate keys) and written."""
 
 from __future__ import annotations
 
@@ -129,6 +129,28 @@ def load_bytes(data: bytes, name: str) -> list[Doc]:
     except UnicodeDecodeError:
         raise YamlLoadError(Problem(name, 0, "", "not UTF-8 text", "save as UTF-8")) from None
     return load_text(text, name)
+
+
+def load_json(data: str | bytes, name: str) -> Json:
+    """A JSON file's value; a syntax error raises InputError at the line the parser gives."""
+    try:
+        value: Json = json.loads(data)
+    except json.JSONDecodeError as exc:
+        message = f"not valid JSON: {exc.msg} (column {exc.colno})"
+        raise InputError(Problem(name, exc.lineno, "", message, "fix the syntax")) from None
+    except UnicodeDecodeError:
+        raise InputError(Problem(name, 0, "", "not UTF-8 text", "save as UTF-8")) from None
+    return value
+
+
+def json_line(data: str | bytes, name: str, path: PathKey) -> int:
+    """The line of `path` in JSON text that parsed (JSON is YAML 1.2), for a problem; 0 if unknown."""
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    try:
+        docs = load_text(text, name)
+    except InputError:
+        return 0
+    return docs[0].line(path) if docs else 0
 
 
 # ---- output -------------------------------------------------------------------------------
