@@ -8,9 +8,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 
 from renderer.errors import EXIT_INVALID, EXIT_POLICY, EXIT_USAGE
+from renderer.review import explain
 from tests.conftest import ROOT, write
 
 THING = """apiVersion: renderer.platform/v1
@@ -355,6 +357,20 @@ def test_explain_an_unknown_workload(cli: Callable[..., Result]) -> None:
         EXIT_USAGE,
         "error: no workload shop/nope (known: shop/api, shop/web, shop/worker)\n",
     )
+
+
+def test_explain_keeps_the_traceback_of_a_bug(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the unknown workload is a usage error: any other KeyError is a bug, not exit 2."""
+
+    def broken(*args: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(explain, "_node", broken)
+    args = ("explain", "--root", str(ROOT), "--app", "shop", "--workload", "api", "--env", "dev")
+    with pytest.raises(KeyError, match="a bug"):
+        cli(*args)
 
 
 def test_policy_tests_that_fail_or_do_not_exist(tmp_path: Path, cli: Callable[..., Result]) -> None:

@@ -8,7 +8,6 @@ import click
 
 from renderer import pipeline
 from renderer.cli.base import echo_json, format_option, handled, root_option
-from renderer.errors import UsageError
 from renderer.inputs import roots
 from renderer.review import explain
 
@@ -24,10 +23,7 @@ def command(app: str, workload: str, env_id: str, root: str | None, fmt: str) ->
     """Which definition each resource matched, what was rejected and why, the outputs."""
     inputs = roots.load(roots.find_root(root, os.environ), [app])
     analysis = pipeline.analyse_env(inputs.platform, inputs.apps, env_id)
-    try:
-        data = explain.explain(analysis, inputs.apps[0].id, workload)
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
+    data = explain.explain(analysis, inputs.apps[0].id, workload)
     if fmt == "json":
         echo_json(data)
     else:

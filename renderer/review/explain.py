@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from renderer.data import Json
+from renderer.errors import UsageError
 from renderer.model import SecretRef
 from renderer.resolve.analysis import Analysis
 
@@ -63,7 +64,7 @@ def explain(result: Analysis, app: str, workload: str) -> Explanation:
     bound = result.graph.bindings.get((app, workload))
     if bound is None:
         known = sorted(f"{a}/{w}" for a, w in result.graph.bindings)
-        raise KeyError(f"no workload {app}/{workload} (known: {', '.join(known)})")
+        raise UsageError(f"no workload {app}/{workload} (known: {', '.join(known)})")
     profile = result.profiles[(app, workload)]
     resources = []
     for name in sorted(bound):
