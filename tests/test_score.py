@@ -330,6 +330,12 @@ SEMANTIC_CASES = [
         "'metadata.nope': metadata has no key 'nope' (use $$ for a literal $)",
     ),
     (
+        "    variables:\n      X: ${metadata.name.deeper}\n",
+        "examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref "
+        "'metadata.name.deeper': cannot look up 'deeper': metadata.name is not a map "
+        "(use $$ for a literal $)",
+    ),
+    (
         '    args: ["${env.HOME}"]\n',
         "examples/apps/shop/score.yaml:7 at containers.main.args[0]: invalid ref 'env.HOME': "
         "unknown reference root 'env', use $$ to escape (use $$ for a literal $)",
@@ -425,6 +431,25 @@ def test_semantic_errors_are_exact(
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID, result.output
     assert message in result.output.splitlines(), result.output
+
+
+def test_nested_metadata_references_name_the_map_they_look_in(
+    project: Path, cli: Callable[..., Result]
+) -> None:
+    score = WORKLOAD.format(
+        extra="    variables:\n      X: ${metadata.annotations.nope}\n"
+        "      Y: ${metadata.annotations.a\\.b.c}\n"
+    ).replace("  name: web\n", '  name: web\n  annotations: {"a.b": x}\n')
+    _app(project, score)
+    result = cli("validate", "--root", str(project))
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert result.output.splitlines()[:2] == [
+        "examples/apps/shop/score.yaml:9 at containers.main.variables.X: invalid ref "
+        "'metadata.annotations.nope': metadata.annotations has no key 'nope' (use $$ for a literal $)",
+        "examples/apps/shop/score.yaml:10 at containers.main.variables.Y: invalid ref "
+        "'metadata.annotations.a\\.b.c': cannot look up 'c': metadata.annotations.a\\.b is not a map "
+        "(use $$ for a literal $)",
+    ]
 
 
 def test_before_cycle_names_every_member(project: Path, cli: Callable[..., Result]) -> None:

@@ -140,9 +140,12 @@ def _ref_problem(
         if len(parts) < 2:
             return f"invalid ref '{ref}': requires at least a metadata key to lookup"
         value: object = metadata
-        for key in parts[1:]:
-            if not isinstance(value, dict) or key not in value:
-                return f"invalid ref '{ref}': metadata has no key '{key}'"
+        for depth, key in enumerate(parts[1:], start=1):
+            where = ".".join(p.replace(".", "\\.") for p in parts[:depth])  # as the reference spells it
+            if not isinstance(value, dict):
+                return f"invalid ref '{ref}': cannot look up '{key}': {where} is not a map"
+            if key not in value:
+                return f"invalid ref '{ref}': {where} has no key '{key}'"
             value = value[key]
         return ""
     if parts[0] == "resources":
