@@ -120,11 +120,11 @@ def test_cycle_among_definitions_names_a_definition(project: Path, cli: Callable
     )
     _apps(project, solo=SOLO.format(more="    id: looped\n"))
     problems = _validate(cli, project)
-    # no workload requests the nodes of the cycle: it is reported in the definition, at its line 1
+    # no workload requests the nodes of the cycle: it is reported at the definition's `uses` edge
     assert problems[0] == _problem(
         rel,
-        1,
-        "",
+        7,
+        "uses.next",
         "resource graph has a cycle: thing.default#default → thing2.default#default → thing.default#default",
         "break one of the references",
     )

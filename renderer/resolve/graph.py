@@ -281,7 +281,9 @@ def _cycle_problem(nodes: Mapping[str, Node], stuck: set[str]) -> Problem:
         path.append(nxt)
         seen.add(nxt)
     node = nodes[cycle[0]]
-    file = node.requesters[0].file if node.requesters else node.definition.file
-    line = node.requesters[0].line if node.requesters else 1
-    members = " → ".join(cycle)
-    return Problem(file, line, "", f"resource graph has a cycle: {members}", "break one of the references")
+    message, hint = f"resource graph has a cycle: {' → '.join(cycle)}", "break one of the references"
+    if node.requesters:
+        return Problem(node.requesters[0].file, node.requesters[0].line, "", message, hint)
+    # requested by no workload: the edge is the definition's `uses` of the next member
+    alias = min(key for key, dep in node.deps.items() if dep == cycle[1]).removeprefix("uses:")
+    return node.definition.doc.problem(("uses", alias), message, hint)
