@@ -20,3 +20,18 @@ def test_imports_follow_the_data_flow() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 kept, 0 broken" in proc.stdout
+
+
+def test_every_listed_command_loads_and_has_help() -> None:
+    from click.testing import CliRunner
+
+    from renderer.cli import COMMANDS, main
+
+    runner = CliRunner()
+    listing = runner.invoke(main, ["--help"])
+    assert listing.exit_code == 0
+    for name, summary in COMMANDS.items():
+        assert summary in listing.output
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert f"Usage: main {name}" in result.output or f"{name} [OPTIONS]" in result.output

@@ -8,16 +8,15 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
-from renderer import pipeline
-from renderer.checks import kubeschema
-from renderer.checks.findings import Report
-from renderer.checks.secrets import sensitive_values
 from renderer.errors import RendererError, UsageError
-from renderer.inputs import roots
+
+if TYPE_CHECKING:
+    from renderer.checks.findings import Report
+    from renderer.pipeline import Options
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -65,13 +64,19 @@ def report_error(exc: RendererError, fmt: str) -> None:
     click.echo(exc.summary(), err=True)
 
 
-def pipeline_options(image_map: Mapping[str, str], environ: Mapping[str, str]) -> pipeline.Options:
+def pipeline_options(image_map: Mapping[str, str], environ: Mapping[str, str]) -> Options:
     """What every rendering command takes from the environment: worker count, credentials to scan for."""
-    return pipeline.Options(image_map, roots.jobs(environ), sensitive=sensitive_values(environ))
+    from renderer.checks.secrets import sensitive_values
+    from renderer.inputs import roots
+    from renderer.pipeline import Options
+
+    return Options(image_map, roots.jobs(environ), sensitive=sensitive_values(environ))
 
 
 def check_summary(report: Report) -> tuple[list[str], str]:
     """The checks' warnings and schema summary, as every rendering command reports them."""
+    from renderer.checks import kubeschema
+
     return [w.render() for w in report.warnings], kubeschema.summary(report.schema)
 
 
