@@ -429,7 +429,11 @@ def test_module_file_that_cannot_be_read(project: Path, cli: Callable[..., Resul
     (project / "platform-config/modules/s3-bucket/gone.tf.json").symlink_to(project / "nowhere.json")
     assert _problems(cli, project) == [
         _problem(
-            "platform-config/modules/s3-bucket/gone.tf.json", 0, "", "cannot read: No such file or directory"
+            "platform-config/modules/s3-bucket/gone.tf.json",
+            0,
+            "",
+            "this path is or passes through a symbolic link",
+            "links are not followed: commit the file itself",
         )
     ]
 
@@ -587,12 +591,16 @@ def test_policy_file_that_cannot_be_read(project: Path, cli: Callable[..., Resul
     ]
 
 
+_LINK = "this path is or passes through a symbolic link"
+_NOT_FOLLOWED = "links are not followed: commit the file itself"
+
+
 def test_policy_files_that_cannot_be_opened(project: Path, cli: Callable[..., Result]) -> None:
-    """No absolute path in the message; every such file of every set is reported in one run."""
+    """A platform file that is a link is not followed; every such file of every set is reported in one run."""
     _solo(project)
     (project / "policies/production/gone.rego").symlink_to(project / "nowhere.rego")
     (project / "policies/baseline/gone_test.rego").symlink_to(project / "nowhere.rego")
     assert _problems(cli, project) == [
-        _problem("policies/baseline/gone_test.rego", 0, "", "cannot read: No such file or directory"),
-        _problem("policies/production/gone.rego", 0, "", "cannot read: No such file or directory"),
+        _problem("policies/baseline/gone_test.rego", 0, "", _LINK, _NOT_FOLLOWED),
+        _problem("policies/production/gone.rego", 0, "", _LINK, _NOT_FOLLOWED),
     ]

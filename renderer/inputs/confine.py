@@ -162,3 +162,13 @@ class Root:
     def _crosses_link(self, rel: str) -> bool:
         parts = split(rel)
         return any(self.kind("/".join(parts[: i + 1])) == "link" for i in range(len(parts)))
+
+
+def read_file(path: str, shown: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """One file the platform owns, by its path on this machine: a link or special file is refused."""
+    folder, name = os.path.split(path)
+    try:
+        return Root(folder, "", max_bytes).read(name)
+    except ConfinementError as exc:
+        problem = exc.problems()[0]
+        raise ConfinementError(Problem(shown, 0, "", problem.message, problem.hint)) from None

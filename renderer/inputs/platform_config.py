@@ -11,6 +11,7 @@ from jsonschema.exceptions import SchemaError
 
 from renderer.data import Doc, Json
 from renderer.errors import Collector, InputError, Problem
+from renderer.inputs.confine import read_file
 from renderer.inputs.documents import display, glob_files, valid_docs
 from renderer.inputs.platform_docs import (
     AccessDoc,
@@ -180,10 +181,9 @@ def _module_file(path: str, shown: str, problems: Collector) -> bytes | None:
         problems.add(shown, 0, "", "a module holds files only, no folders")
         return None
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:  # its text would name the absolute path
-        problems.add(shown, 0, "", f"cannot read: {exc.strerror or type(exc).__name__}")
+        return read_file(path, shown)
+    except InputError as exc:
+        problems.extend(exc.problems())
         return None
 
 

@@ -6,6 +6,7 @@ import os
 
 from renderer.data import Json, deep_merge
 from renderer.errors import Collector, InputError, Problem
+from renderer.inputs.confine import read_file
 from renderer.inputs.yamlio import load_json, load_text
 from renderer.model import PolicySource
 
@@ -50,10 +51,8 @@ def _data(text: str, name: str) -> Json:
 
 
 def _read(path: str, name: str) -> str:
+    data = read_file(path, name)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except OSError as exc:  # its text would name the absolute path: `name` says which file
-        raise InputError(Problem(name, 0, "", f"cannot read: {exc.strerror or type(exc).__name__}")) from None
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(Problem(name, 0, "", f"cannot read: {exc}")) from None
