@@ -321,6 +321,7 @@ class Trust:
     audience: str = "platform-renderer"  # the aud claim of app pipelines' ID tokens
     reserved_names: tuple[str, ...] = ()  # exact names, or prefixes ending in *
     max_name_length: int = 40
+    names: Mapping[str, str] = field(default_factory=dict)  # project path → app name, where declared
     annotation_prefixes: tuple[str, ...] = ()
     label_prefixes: tuple[str, ...] = ()
     profile_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # env type → classes

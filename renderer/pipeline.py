@@ -31,6 +31,7 @@ class Options:
     # values of the renderer's own credentials (read at the edge): the secret scan looks for them
     sensitive: tuple[str, ...] = ()
     owners: Mapping[str, str] = field(default_factory=dict)  # shared resource uid → owning app
+    app_owners: Mapping[str, str] = field(default_factory=dict)  # app → owning project, for messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,8 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         return exc
     if options.skip_checks_for_tests:
         return env_render, Report()
-    return env_render, _fail_closed(findings.evaluate(env_render, platform, options.sensitive))
+    report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners)
+    return env_render, _fail_closed(report)
 
 
 def _fail_closed(report: Report) -> Report:

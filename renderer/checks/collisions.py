@@ -29,8 +29,11 @@ def ingress_routes(obj: Json) -> Iterator[tuple[str, str]]:
                 yield host, str(entry.get("path", "/"))
 
 
-def ingress_collisions(documents: Sequence[tuple[str, Json]]) -> list[Problem]:
-    """Every host and path claimed by Ingresses of two apps (the app is the folder under the env)."""
+def ingress_collisions(
+    documents: Sequence[tuple[str, Json]], owners: Mapping[str, str] | None = None
+) -> list[Problem]:
+    """Every host and path claimed by Ingresses of two apps (the app is the folder under the env);
+    `owners` (app → project) names who to talk to."""
     claims: dict[tuple[str, str], tuple[str, str]] = {}  # (host, path) → (app, file)
     problems = []
     for file, obj in documents:
@@ -47,9 +50,14 @@ def ingress_collisions(documents: Sequence[tuple[str, Json]]) -> list[Problem]:
                         file,
                         0,
                         "spec.rules",
-                        f"host {host} path {path} is also routed by app '{first[0]}' ({first[1]}); "
-                        f"app '{app}' cannot take it",
+                        f"host {host} path {path} is also routed by {_who(first[0], owners)} ({first[1]}); "
+                        f"{_who(app, owners)} cannot take it",
                         "choose another host or path",
                     )
                 )
     return problems
+
+
+def _who(app: str, owners: Mapping[str, str] | None) -> str:
+    owner = (owners or {}).get(app)
+    return f"app '{app}' (owner {owner})" if owner else f"app '{app}'"

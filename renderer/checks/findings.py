@@ -100,7 +100,12 @@ def compile_policies(platform: Platform) -> list[Problem]:
     return problems
 
 
-def evaluate(env_render: EnvRender, platform: Platform, sensitive: Sequence[str] = ()) -> Report:
+def evaluate(
+    env_render: EnvRender,
+    platform: Platform,
+    sensitive: Sequence[str] = (),
+    app_owners: Mapping[str, str] | None = None,
+) -> Report:
     """Secret scan, schemas, and the environment's policy sets on one environment's tree.
 
     `sensitive`: values of the renderer's own credentials, which must appear in no file."""
@@ -111,7 +116,7 @@ def evaluate(env_render: EnvRender, platform: Platform, sensitive: Sequence[str]
         report.secrets += secrets.scan_workload(wl, platform.trust.secret_allow)
     report.secrets += secrets.scan_tree(tree, sensitive)
     documents = list(_documents(env_render, tree))
-    report.conflicts += collisions.ingress_collisions(documents)
+    report.conflicts += collisions.ingress_collisions(documents, app_owners)
     sources = _sources(env_render, documents)
     for set_name, mode in sorted(env.policies.items()):
         if mode == "off":

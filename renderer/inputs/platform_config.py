@@ -68,6 +68,7 @@ def _trust(root: str, problems: Collector) -> Trust:
         audience=d["platform"]["audience"],
         reserved_names=tuple(d["apps"]["reserved_names"]),
         max_name_length=d["apps"].get("max_name_length", 40),
+        names=dict(sorted(d["apps"].get("names", {}).items())),
         annotation_prefixes=tuple(d["metadata"]["annotation_prefixes"]),
         label_prefixes=tuple(d["metadata"]["label_prefixes"]),
         profile_classes={k: tuple(v) for k, v in sorted(d["profile_classes"].items())},

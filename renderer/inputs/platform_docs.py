@@ -124,6 +124,7 @@ class TrustPlatformDoc(TypedDict):
 class TrustAppsDoc(TypedDict):
     reserved_names: Sequence[str]
     max_name_length: NotRequired[int]
+    names: NotRequired[Mapping[str, str]]
 
 
 class TrustMetadataDoc(TypedDict):

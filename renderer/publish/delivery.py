@@ -191,8 +191,9 @@ def _render_into(
     bookkeeping.check_ownership(owners, req.identity, changing, req.all_apps)
     apps, broken = _apps(root, req)
     ids = [e.id for e in envs]
+    app_owners = {**{a.id: req.identity.owner for a in req.apps}, **owners.apps}
     options = pipeline.Options(
-        req.images, req.jobs, req.skip_checks_for_tests, req.sensitive, owners.resources
+        req.images, req.jobs, req.skip_checks_for_tests, req.sensitive, owners.resources, app_owners
     )
     rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options)
     owned_apps = sorted(apps) if req.all_apps else changing

@@ -63,8 +63,10 @@ def from_token(environ: Mapping[str, str], var: str, trust: Trust) -> Identity:
 
 
 def app_name(owner: str, trust: Trust) -> str:
-    """An app's name: the last part of its owner's path, as a DNS label; refused when not usable."""
-    name = re.sub(r"[^a-z0-9-]+", "-", owner.rsplit("/", 1)[-1].lower()).strip("-")
+    """An app's name: declared for its project in trust.yaml, else the last part of the project's
+    path as a DNS label; refused when not usable."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", owner.rsplit("/", 1)[-1].lower()).strip("-")
+    name = trust.names.get(owner, slug)
     why = name_problem(name, trust)
     if why:
         raise AccessDenied(f"app name '{name}' (from {owner}) {why}")

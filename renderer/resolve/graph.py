@@ -116,12 +116,8 @@ def _request(
 ) -> Node | None:
     type_, klass, rid = res["type"], res.get("class", "default"), res.get("id")
     path = ("resources", rname)
-    req = Request(type_, klass, rid, wl.app, env)
-    match = match_resource(req, defs)
-    if match.definition is None:
-        problems.extend(
-            [wl.doc.problem(path, match.miss_message(req), "add a definition or change the type/class")]
-        )
+    match = _match(env, wl, rname, defs, problems)
+    if match is None or match.definition is None:
         return None
     requester = Requester(wl.app, wl.name, rname, wl.file, wl.doc.line(path))
     params, metadata = res.get("params") or {}, res.get("metadata") or {}
@@ -146,6 +142,20 @@ def _request(
     node.requesters.append(requester)
     nodes[uid] = node
     return node
+
+
+def _match(
+    env: Environment, wl: Workload, rname: str, defs: Sequence[ResourceDefinition], problems: Collector
+) -> Match | None:
+    """The definition a workload's resource request matches; a miss explains itself."""
+    res = (wl.spec.get("resources") or {})[rname]
+    req = Request(res["type"], res.get("class", "default"), res.get("id"), wl.app, env)
+    match = match_resource(req, defs)
+    if match.definition is None:
+        hint = "add a definition or change the type/class"
+        problems.extend([wl.doc.problem(("resources", rname), match.miss_message(req), hint)])
+        return None
+    return match
 
 
 def _join_shared(

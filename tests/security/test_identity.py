@@ -205,3 +205,14 @@ def test_no_job_of_the_app_template_holds_the_write_token() -> None:
     platform = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
     assert "--id-token-var RENDERER_APP_ID_TOKEN" in platform["render-app"]["script"][-1]
     assert "--id-token-var RENDERER_ID_TOKEN" in platform["publish"]["script"][-1]
+
+
+def test_a_name_the_platform_declares_for_a_project(
+    tmp_path: Path, bare_repo: Path, gitlab: Instance
+) -> None:
+    folder, sha = committed_app(tmp_path, "checkout")
+    token = gitlab.token("platform/examples/shop-service", sha)  # trust.yaml: names it "shop"
+    proc = publish(bare_repo, "--app", str(folder), "--id-token-var", "APP_ID_TOKEN", env=ci(gitlab, token))
+    assert proc.returncode == 0, proc.stderr
+    owners = json.loads(git("--git-dir", str(bare_repo), "show", "main:.render/owners.json"))
+    assert owners["apps"] == {"shop": "platform/examples/shop-service"}
