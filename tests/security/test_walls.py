@@ -363,3 +363,18 @@ def test_canary_is_nowhere_after_a_publish(tmp_path: Path, bare_repo: Path) -> N
     assert publish(bare_repo, "--app", str(victim)).returncode == 0
     assert CANARY not in repo_text(bare_repo)
     assert os.environ.get("RENDERER_CANARY_TOKEN") is None  # the canary lived in the child only
+
+
+def test_a_collision_names_both_owners_when_known() -> None:
+    from renderer.checks.collisions import ingress_collisions
+
+    def ingress(app: str) -> tuple[str, dict[str, object]]:
+        rules = [{"host": "shop.example.com", "http": {"paths": [{"path": "/"}]}}]
+        return f"kubernetes/dev/{app}/web/ingress-web.yaml", {"kind": "Ingress", "spec": {"rules": rules}}
+
+    (problem,) = ingress_collisions([ingress("first"), ingress("second")], {"first": "team-a/first"})
+    assert problem.render() == (
+        "kubernetes/dev/second/web/ingress-web.yaml at spec.rules: host shop.example.com path / is also "
+        "routed by app 'first' (owner team-a/first) (kubernetes/dev/first/web/ingress-web.yaml); "
+        "app 'second' cannot take it (choose another host or path)"
+    )
