@@ -109,3 +109,18 @@ def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ):
         monkeypatch.delenv(key, raising=False)
     yield
+
+
+Problems = list[dict[str, object]]
+
+
+def located(file: str, line: int, path: str, message: str, hint: str = "") -> dict[str, object]:
+    """One problem as `--format json` reports it."""
+    return {"file": file, "line": line, "path": path, "message": message, "hint": hint}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the first `old` in a file; the test fails if it is not there."""
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))

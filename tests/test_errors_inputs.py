@@ -14,7 +14,7 @@ from click.testing import Result
 
 from renderer.errors import EXIT_INVALID, EXIT_USAGE
 from renderer.inputs import roots
-from tests.conftest import ROOT, run_renderer, write
+from tests.conftest import ROOT, Problems, edit, located, run_renderer, write
 
 SOLO = """apiVersion: score.dev/v1b1
 metadata:
@@ -23,8 +23,6 @@ containers:
   main:
     image: ghcr.io/example/solo:1.0.0
 """
-
-Problems = list[dict[str, object]]
 
 
 def _solo(project: Path, text: str = SOLO, name: str = "score.yaml") -> Path:
@@ -46,16 +44,6 @@ def _problems(cli: Callable[..., Result], project: Path, *paths: str) -> Problem
     return problems
 
 
-def _problem(file: str, line: int, path: str, message: str, hint: str = "") -> dict[str, object]:
-    return {"file": file, "line": line, "path": path, "message": message, "hint": hint}
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, (path, old)
-    path.write_text(text.replace(old, new, 1))
-
-
 # ---- YAML ------------------------------------------------------------------------------------
 
 
@@ -63,7 +51,7 @@ def test_score_file_that_is_not_utf8(project: Path, cli: Callable[..., Result]) 
     app = _solo(project)
     (app / "score.yaml").write_bytes(SOLO.replace("solo:1.0.0", "caf\xe9:1").encode("latin-1"))
     assert _problems(cli, project) == [
-        _problem("examples/apps/solo/score.yaml", 0, "", "not UTF-8 text", "save as UTF-8")
+        located("examples/apps/solo/score.yaml", 0, "", "not UTF-8 text", "save as UTF-8")
     ]
 
 
@@ -71,7 +59,7 @@ def test_score_path_that_cannot_be_read(project: Path, cli: Callable[..., Result
     app = _solo(project)
     (app / "score-extra.yaml").mkdir()  # matches score*.yaml, but is no file
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "examples/apps/solo/score-extra.yaml",
             0,
             "",
@@ -85,9 +73,9 @@ def test_yaml_syntax_error_in_a_platform_file_names_its_line(
     project: Path, cli: Callable[..., Result]
 ) -> None:
     _solo(project)
-    _edit(project / "environments/dev.yaml", "  region: eu-west-1\n", "  region: [eu-west-1\n")
+    edit(project / "environments/dev.yaml", "  region: eu-west-1\n", "  region: [eu-west-1\n")
     (problem,) = _problems(cli, project)
-    assert problem == _problem(
+    assert problem == located(
         "environments/dev.yaml",
         problem["line"],
         "",
@@ -99,7 +87,7 @@ def test_yaml_syntax_error_in_a_platform_file_names_its_line(
 
 def test_duplicate_key_in_a_platform_file(project: Path, cli: Callable[..., Result]) -> None:
     _solo(project)
-    _edit(project / "environments/dev.yaml", "type: development\n", "type: development\ntype: again\n")
+    edit(project / "environments/dev.yaml", "type: development\n", "type: development\ntype: again\n")
     (problem,) = _problems(cli, project)
     assert problem["file"] == "environments/dev.yaml" and problem["line"] == 5
     assert str(problem["message"]).startswith('duplicate key: found duplicate key "type" with value')
@@ -112,7 +100,7 @@ def test_duplicate_key_in_a_platform_file(project: Path, cli: Callable[..., Resu
 def test_score_document_that_is_not_a_mapping(project: Path, cli: Callable[..., Result]) -> None:
     _solo(project, "- containers\n- metadata\n")
     assert _problems(cli, project) == [
-        _problem("examples/apps/solo/score.yaml", 1, "", "the document must be a mapping")
+        located("examples/apps/solo/score.yaml", 1, "", "the document must be a mapping")
     ]
 
 
@@ -122,7 +110,7 @@ def test_resource_definition_document_that_is_not_a_mapping(
     _solo(project)
     write(project / "platform-config/resources/list.yaml", "- id: x\n  type: y\n")
     assert _problems(cli, project) == [
-        _problem("platform-config/resources/list.yaml", 1, "", "the document must be a mapping")
+        located("platform-config/resources/list.yaml", 1, "", "the document must be a mapping")
     ]
 
 
@@ -151,7 +139,7 @@ def test_second_document_in_an_environment_file(project: Path, cli: Callable[...
 def test_second_document_is_reported_where_it_starts(project: Path, cli: Callable[..., Result]) -> None:
     _solo(project, SOLO + "---\n" + SOLO)
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "examples/apps/solo/score.yaml", SOLO.count("\n") + 2, "", "one document per file is expected"
         )
     ]
@@ -162,7 +150,7 @@ def test_second_scalar_document_is_reported_where_it_starts(
 ) -> None:
     _solo(project, SOLO + "---\n# a comment\n\njust text\n")
     assert _problems(cli, project) == [
-        _problem("examples/apps/solo/score.yaml", SOLO.count("\n") + 4, "", "the document must be a mapping")
+        located("examples/apps/solo/score.yaml", SOLO.count("\n") + 4, "", "the document must be a mapping")
     ]
 
 
@@ -172,7 +160,7 @@ def test_second_scalar_document_is_reported_where_it_starts(
 def test_target_in_the_map_form_of_files(project: Path, cli: Callable[..., Result]) -> None:
     _solo(project, SOLO + "    files:\n      /etc/a:\n        target: /etc/a\n        content: x\n")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "examples/apps/solo/score.yaml",
             8,
             'containers.main.files["/etc/a"]',
@@ -184,9 +172,9 @@ def test_target_in_the_map_form_of_files(project: Path, cli: Callable[..., Resul
 
 def test_platform_file_schema_error_names_its_schema(project: Path, cli: Callable[..., Result]) -> None:
     _solo(project)
-    _edit(project / "environments/dev.yaml", "  region: eu-west-1\n", "")
+    edit(project / "environments/dev.yaml", "  region: eu-west-1\n", "")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "environments/dev.yaml",
             12,
             "aws",
@@ -204,7 +192,7 @@ def test_app_directory_without_score_files(project: Path, cli: Callable[..., Res
     empty = project / "examples/apps/empty"
     empty.mkdir()
     assert _problems(cli, project, str(empty)) == [
-        _problem("examples/apps/empty", 0, "", "no score*.yaml files in this app directory")
+        located("examples/apps/empty", 0, "", "no score*.yaml files in this app directory")
     ]
 
 
@@ -212,7 +200,7 @@ def test_workload_name_used_twice_in_one_app(project: Path, cli: Callable[..., R
     app = _solo(project)
     write(app / "score-copy.yaml", SOLO)
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "examples/apps/solo/score.yaml",
             3,
             "metadata.name",
@@ -226,7 +214,7 @@ def test_override_for_an_unknown_workload(project: Path, cli: Callable[..., Resu
     app = _solo(project)
     write(app / "overrides/dev/ghost.yaml", "containers:\n  main:\n    variables: {A: b}\n")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "examples/apps/solo/overrides/dev/ghost.yaml",
             1,
             "",
@@ -240,9 +228,7 @@ def test_override_that_renames_its_workload(project: Path, cli: Callable[..., Re
     app = _solo(project)
     write(app / "overrides/dev/solo.yaml", "# dev only\nmetadata:\n  name: other\n")
     assert _problems(cli, project) == [
-        _problem(
-            "examples/apps/solo/overrides/dev/solo.yaml", 3, "metadata.name", "an override cannot rename"
-        )
+        located("examples/apps/solo/overrides/dev/solo.yaml", 3, "metadata.name", "an override cannot rename")
     ]
 
 
@@ -252,7 +238,7 @@ def test_override_that_breaks_the_schema_points_into_the_override(
     app = _solo(project)
     write(app / "overrides/dev/solo.yaml", "containers:\n  main:\n    image: 7\n")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "examples/apps/solo/overrides/dev/solo.yaml",
             3,
             "containers.main.image",
@@ -266,7 +252,7 @@ def test_two_apps_with_one_id(project: Path, cli: Callable[..., Result]) -> None
     app = _solo(project)
     write(project / "more" / "solo" / "score.yaml", SOLO)
     assert _problems(cli, project, str(app), str(project / "more" / "solo")) == [
-        _problem("more/solo", 0, "", "app id 'solo' is given twice: examples/apps/solo and more/solo")
+        located("more/solo", 0, "", "app id 'solo' is given twice: examples/apps/solo and more/solo")
     ]
 
 
@@ -278,7 +264,7 @@ def test_two_apps_with_one_id_outside_the_root(
     other = tmp_path / "elsewhere" / "solo"
     write(other / "score.yaml", SOLO)
     assert _problems(cli, project, str(other), str(app)) == [
-        _problem("examples/apps/solo", 0, "", f"app id 'solo' is given twice: {other} and examples/apps/solo")
+        located("examples/apps/solo", 0, "", f"app id 'solo' is given twice: {other} and examples/apps/solo")
     ]
 
 
@@ -326,7 +312,7 @@ def test_environment_names_a_missing_policy_set(project: Path, cli: Callable[...
     env = project / "environments/dev.yaml"
     env.write_text(env.read_text() + "  missing: deny\n")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "environments/dev.yaml",
             24,
             "policies.missing",
@@ -340,7 +326,7 @@ def test_environment_id_differs_from_its_file_name(project: Path, cli: Callable[
     _solo(project)
     os.rename(project / "environments/dev.yaml", project / "environments/devel.yaml")
     assert _problems(cli, project) == [
-        _problem("environments/devel.yaml", 3, "id", "id 'dev' differs from the file name 'devel'")
+        located("environments/devel.yaml", 3, "id", "id 'dev' differs from the file name 'devel'")
     ]
 
 
@@ -348,14 +334,14 @@ def test_no_environment_definitions(project: Path, cli: Callable[..., Result]) -
     _solo(project)
     for env in (project / "environments").iterdir():
         env.unlink()
-    assert _problems(cli, project) == [_problem("environments", 0, "", "no environment definitions found")]
+    assert _problems(cli, project) == [located("environments", 0, "", "no environment definitions found")]
 
 
 def test_module_that_is_not_json(project: Path, cli: Callable[..., Result]) -> None:
     _solo(project)
     write(project / "platform-config/modules/s3-bucket/extra.tf.json", '{"variable": {"a": {},}}\n')
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/modules/s3-bucket/extra.tf.json",
             1,
             "",
@@ -372,7 +358,7 @@ def test_module_that_is_not_json_on_a_later_line(project: Path, cli: Callable[..
         '{\n  "variable": {\n    "a": {},\n  }\n}\n',
     )
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/modules/s3-bucket/extra.tf.json",
             4,
             "",
@@ -386,7 +372,7 @@ def test_module_file_whose_top_level_is_not_an_object(project: Path, cli: Callab
     _solo(project)
     write(project / "platform-config/modules/s3-bucket/extra.tf.json", '\n[{"variable": {}}]\n')
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/modules/s3-bucket/extra.tf.json", 2, "", "the top level must be a JSON object"
         )
     ]
@@ -399,7 +385,7 @@ def test_module_variables_that_are_not_an_object(project: Path, cli: Callable[..
         '{\n  "output": {},\n  "variable": ["a"]\n}\n',
     )
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/modules/s3-bucket/extra.tf.json",
             3,
             "variable",
@@ -413,14 +399,14 @@ def test_modules_folder_with_a_plain_file_or_a_subfolder(project: Path, cli: Cal
     write(project / "platform-config/modules/README.md", "# modules\n")
     (project / "platform-config/modules/s3-bucket/nested").mkdir()
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/modules/README.md",
             0,
             "",
             "a module is a folder",
             "put its .tf.json files in a folder",
         ),
-        _problem("platform-config/modules/s3-bucket/nested", 0, "", "a module holds files only, no folders"),
+        located("platform-config/modules/s3-bucket/nested", 0, "", "a module holds files only, no folders"),
     ]
 
 
@@ -428,7 +414,7 @@ def test_module_file_that_cannot_be_read(project: Path, cli: Callable[..., Resul
     _solo(project)
     (project / "platform-config/modules/s3-bucket/gone.tf.json").symlink_to(project / "nowhere.json")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/modules/s3-bucket/gone.tf.json",
             0,
             "",
@@ -442,7 +428,7 @@ def test_module_written_in_hcl(project: Path, cli: Callable[..., Result]) -> Non
     _solo(project)
     write(project / "platform-config/modules/s3-bucket/extra.tf", 'variable "a" {}\n')
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/modules/s3-bucket/extra.tf",
             0,
             "",
@@ -468,7 +454,7 @@ def test_definition_uses_an_unknown_type(project: Path, cli: Callable[..., Resul
     _solo(project)
     _definition(project, "uses:\n  helper:\n    type: nothing\n")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/resources/thing.yaml",
             8,
             "uses.helper.type",
@@ -493,7 +479,7 @@ def test_terraform_definition_names_an_unknown_module(project: Path, cli: Callab
     _solo(project)
     _definition(project, "module:\n  source: nowhere\n", driver="terraform")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/resources/thing.yaml",
             7,
             "module.source",
@@ -506,9 +492,9 @@ def test_terraform_definition_names_an_unknown_module(project: Path, cli: Callab
 def test_terraform_definition_leaves_out_a_required_input(project: Path, cli: Callable[..., Result]) -> None:
     _solo(project)
     path = project / "platform-config/resources/s3.yaml"
-    _edit(path, '    secret_path: "{{ secret_path }}"\n', "")
+    edit(path, '    secret_path: "{{ secret_path }}"\n', "")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/resources/s3.yaml",
             14,
             "module.inputs",
@@ -521,7 +507,7 @@ def test_definition_id_used_twice(project: Path, cli: Callable[..., Result]) -> 
     _solo(project)
     _definition(project, "criteria: [{env: dev}]\n", id_="s3-bucket")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/resources/thing.yaml",
             3,
             "id",
@@ -536,7 +522,7 @@ def test_two_profiles_for_the_same_workloads(project: Path, cli: Callable[..., R
     text = (profiles / "development.yaml").read_text().replace("id: development", "id: dev-copy")
     write(profiles / "dev-copy.yaml", text)
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "platform-config/profiles/development.yaml",
             5,
             "criteria",
@@ -552,7 +538,7 @@ def test_policy_data_file_that_is_not_json(project: Path, cli: Callable[..., Res
     _solo(project)
     write(project / "policies/production/data/limits.json", '{"a": 1,}\n')
     assert _problems(cli, project) == [  # the set is still known: prod's use of it is no problem
-        _problem(
+        located(
             "policies/production/data/limits.json",
             1,
             "",
@@ -566,7 +552,7 @@ def test_policy_data_file_that_is_not_yaml(project: Path, cli: Callable[..., Res
     _solo(project)
     write(project / "policies/production/data/limits.yaml", "a: [1\n")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "policies/production/data/limits.yaml",
             2,
             "",
@@ -582,7 +568,7 @@ def test_policy_file_that_cannot_be_read(project: Path, cli: Callable[..., Resul
     _solo(project)
     (project / "policies/production/odd.rego").write_bytes(b"package odd\n# \xff\n")
     assert _problems(cli, project) == [
-        _problem(
+        located(
             "policies/production/odd.rego",
             0,
             "",
@@ -601,6 +587,6 @@ def test_policy_files_that_cannot_be_opened(project: Path, cli: Callable[..., Re
     (project / "policies/production/gone.rego").symlink_to(project / "nowhere.rego")
     (project / "policies/baseline/gone_test.rego").symlink_to(project / "nowhere.rego")
     assert _problems(cli, project) == [
-        _problem("policies/baseline/gone_test.rego", 0, "", _LINK, _NOT_FOLLOWED),
-        _problem("policies/production/gone.rego", 0, "", _LINK, _NOT_FOLLOWED),
+        located("policies/baseline/gone_test.rego", 0, "", _LINK, _NOT_FOLLOWED),
+        located("policies/production/gone.rego", 0, "", _LINK, _NOT_FOLLOWED),
     ]

@@ -13,7 +13,7 @@ from click.testing import Result
 
 from renderer.errors import EXIT_INVALID, EXIT_POLICY, EXIT_USAGE
 from renderer.review import explain
-from tests.conftest import ROOT, write
+from tests.conftest import ROOT, Problems, located, write
 
 THING = """apiVersion: renderer.platform/v1
 kind: ResourceDefinition
@@ -32,8 +32,6 @@ containers:
   thing:
     type: thing
 """
-
-Problems = list[dict[str, object]]
 
 
 def _setup(
@@ -64,10 +62,6 @@ def _render_problems(cli: Callable[..., Result], project: Path) -> Problems:
     return problems
 
 
-def _problem(file: str, line: int, path: str, message: str, hint: str = "") -> dict[str, object]:
-    return {"file": file, "line": line, "path": path, "message": message, "hint": hint}
-
-
 SCORE = "examples/apps/solo/score.yaml"
 
 
@@ -81,7 +75,7 @@ def test_container_both_init_and_sidecar(project: Path, cli: Callable[..., Resul
         "  side:\n    image: ghcr.io/example/side:1\n  other:\n    image: ghcr.io/example/other:1\n",
     )
     assert _render_problems(cli, project) == [
-        _problem(
+        located(
             SCORE, 7, "containers.main.before", "a container cannot both run to completion and keep running"
         )
     ]
@@ -95,7 +89,7 @@ def test_sidecar_on_a_kubernetes_without_native_sidecars(project: Path, cli: Cal
     env = project / "environments/dev.yaml"
     env.write_text(env.read_text().replace('kubernetes_version: "1.30"', 'kubernetes_version: "1.28"'))
     assert _render_problems(cli, project) == [
-        _problem(
+        located(
             SCORE,
             7,
             "containers.main.before",
@@ -110,9 +104,7 @@ def test_healthy_sidecar_without_a_readiness_probe(project: Path, cli: Callable[
         "    before:\n      side:\n        ready: healthy\n  side:\n    image: ghcr.io/example/side:1\n",
     )
     assert _render_problems(cli, project) == [
-        _problem(
-            SCORE, 7, "containers.main.before", "ready: healthy needs a readinessProbe on this container"
-        )
+        located(SCORE, 7, "containers.main.before", "ready: healthy needs a readinessProbe on this container")
     ]
 
 
@@ -126,7 +118,7 @@ def test_in_cluster_secret_inside_file_content(project: Path, cli: Callable[...,
         "outputs:\n  host: h\nsecret_outputs:\n  pw:\n    secret: s-{{ res.name }}\n    key: password\n",
     )
     assert _render_problems(cli, project) == [
-        _problem(
+        located(
             SCORE,
             9,
             'containers.main.files["/etc/app.conf"].content',
@@ -140,7 +132,7 @@ def test_in_cluster_secret_inside_file_content(project: Path, cli: Callable[...,
 def test_volume_from_a_resource_without_a_volume_output(project: Path, cli: Callable[..., Result]) -> None:
     _setup(project, "    volumes:\n      /data:\n        source: ${resources.thing}\n")
     assert _render_problems(cli, project) == [
-        _problem(
+        located(
             SCORE,
             9,
             'containers.main.volumes["/data"].source',
@@ -160,7 +152,7 @@ def test_references_that_do_not_resolve_at_render(project: Path, cli: Callable[.
     )
     # the first failure of the workload is reported: variables come before command and args
     assert _render_problems(cli, project) == [
-        _problem(
+        located(
             SCORE,
             10,
             "containers.main.variables.A",
@@ -171,7 +163,7 @@ def test_references_that_do_not_resolve_at_render(project: Path, cli: Callable[.
     score = project / SCORE
     score.write_text(score.read_text().replace("      A: ${resources.thing.nope}\n", "      A: x\n"))
     assert _render_problems(cli, project) == [
-        _problem(
+        located(
             SCORE,
             7,
             "containers.main.command[0]",
@@ -180,7 +172,7 @@ def test_references_that_do_not_resolve_at_render(project: Path, cli: Callable[.
     ]
     score.write_text(score.read_text().replace("['${resources.thing.conn.user}']", "[run]"))
     assert _render_problems(cli, project) == [
-        _problem(
+        located(
             SCORE,
             8,
             "containers.main.args[0]",
@@ -201,9 +193,7 @@ def test_object_name_that_is_not_a_dns_name(project: Path, cli: Callable[..., Re
     rel = _setup(
         project, extra=CONFIG_MAP.format(kind="ConfigMap", name="Bad_Name", more=""), driver="kubernetes"
     )
-    assert _render_problems(cli, project) == [
-        _problem(rel, 0, "", "object name 'Bad_Name' is not a DNS name")
-    ]
+    assert _render_problems(cli, project) == [located(rel, 0, "", "object name 'Bad_Name' is not a DNS name")]
 
 
 def test_resource_object_that_collides_with_a_workload_object(
@@ -215,7 +205,7 @@ def test_resource_object_that_collides_with_a_workload_object(
         driver="kubernetes",
     )
     assert _render_problems(cli, project) == [
-        _problem(
+        located(
             rel,
             0,
             "",
@@ -329,7 +319,7 @@ def test_policy_that_fails_on_a_rendered_document(project: Path, cli: Callable[.
         (config_map, "ConfigMap/settings"),
     ]
     assert str(problems[0]["message"]).endswith(": 'yes' is not of type 'boolean', 'null'")
-    assert problems[1] == _problem(
+    assert problems[1] == located(
         config_map,
         0,
         "ConfigMap/settings",

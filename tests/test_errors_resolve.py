@@ -12,9 +12,7 @@ import pytest
 from click.testing import Result
 
 from renderer.errors import EXIT_INVALID
-from tests.conftest import write
-
-Problems = list[dict[str, object]]
+from tests.conftest import Problems, edit, located, write
 
 THING = """apiVersion: renderer.platform/v1
 kind: ResourceDefinition
@@ -67,16 +65,6 @@ def _validate(cli: Callable[..., Result], project: Path) -> Problems:
     return _problems(cli, "validate", "--root", str(project))
 
 
-def _problem(file: str, line: int, path: str, message: str, hint: str = "") -> dict[str, object]:
-    return {"file": file, "line": line, "path": path, "message": message, "hint": hint}
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, (path, old)
-    path.write_text(text.replace(old, new, 1))
-
-
 # ---- matching and the graph ------------------------------------------------------------------
 
 
@@ -85,7 +73,7 @@ def test_uses_that_matches_no_definition(project: Path, cli: Callable[..., Resul
     rel = _thing(project, "uses:\n  facts:\n    type: environment\n    class: big\noutputs:\n  host: h\n")
     problems = _validate(cli, project)
     assert len(problems) == 3  # one per environment
-    assert problems[0] == _problem(
+    assert problems[0] == located(
         rel,
         7,
         "uses.facts",
@@ -101,7 +89,7 @@ def test_shared_resource_matched_by_two_definitions(project: Path, cli: Callable
     shared = "    id: one\n"
     _apps(project, aaa=SOLO.format(more=shared), bbb=SOLO.format(more=shared).replace("solo", "other"))
     problems = _validate(cli, project)
-    assert problems[0] == _problem(
+    assert problems[0] == located(
         "examples/apps/bbb/score.yaml",
         10,
         "resources.thing",
@@ -121,7 +109,7 @@ def test_cycle_among_definitions_names_a_definition(project: Path, cli: Callable
     _apps(project, solo=SOLO.format(more="    id: looped\n"))
     problems = _validate(cli, project)
     # no workload requests the nodes of the cycle: it is reported at the definition's `uses` edge
-    assert problems[0] == _problem(
+    assert problems[0] == located(
         rel,
         7,
         "uses.next",
@@ -135,7 +123,7 @@ def test_cycle_through_params_is_reported_at_the_request(project: Path, cli: Cal
     score = SOLO.format(more='    params: {peer: "${resources.other.host}"}\n  other:\n    type: thing\n')
     _apps(project, solo=score + '    params: {peer: "${resources.thing.host}"}\n')
     problems = _validate(cli, project)
-    assert problems[0] == _problem(
+    assert problems[0] == located(
         "examples/apps/solo/score.yaml",
         13,
         "",
@@ -150,7 +138,7 @@ def test_overrides_for_an_unknown_environment(project: Path, cli: Callable[..., 
     _apps(project, solo=SOLO.format(more=""))
     write(project / "examples/apps/solo/overrides/moon/solo.yaml", "metadata: {annotations: {team: x}}\n")
     assert _validate(cli, project) == [
-        _problem(
+        located(
             "examples/apps/solo/overrides/moon/solo.yaml",
             0,
             "",
@@ -171,7 +159,7 @@ def test_no_profile_for_an_annotated_class(project: Path, cli: Callable[..., Res
     )
     _apps(project, solo=score)
     problems = _validate(cli, project)
-    assert problems[0] == _problem(
+    assert problems[0] == located(
         "examples/apps/solo/score.yaml",
         5,
         'metadata.annotations["renderer.platform/profile"]',
@@ -185,7 +173,7 @@ def test_no_default_profile_for_an_environment(project: Path, cli: Callable[...,
     _apps(project, solo=SOLO.format(more=""))
     (project / "platform-config/profiles/development.yaml").unlink()
     assert _validate(cli, project) == [
-        _problem(
+        located(
             "examples/apps/solo/score.yaml",
             1,
             "",
@@ -234,7 +222,7 @@ def test_params_reference_that_does_not_resolve(
     _thing(project)
     _apps(project, solo=PARAMS.format(ref=ref))
     problems = _validate(cli, project)
-    assert problems[0] == _problem(  # no hint about secrets: there is none here
+    assert problems[0] == located(  # no hint about secrets: there is none here
         "examples/apps/solo/score.yaml", 13, "resources.thing.params.note", message
     )
 
@@ -245,7 +233,7 @@ def test_params_reference_to_a_missing_nested_output(project: Path, cli: Callabl
     score = score.replace("${resources.dns.host}", "${resources.dns.conn.user}")
     _apps(project, solo=score)
     problems = _validate(cli, project)
-    assert problems[0] == _problem(
+    assert problems[0] == located(
         "examples/apps/solo/score.yaml",
         14,
         "resources.thing.params.note",
@@ -313,7 +301,7 @@ def test_template_places_a_mapping_without_tojson(project: Path, cli: Callable[.
     rel = _thing(project, template + "outputs:\n  host: h\n", driver="kubernetes")
     _apps(project, solo=SOLO.format(more=""))
     problems = _validate(cli, project)
-    assert problems[0] == _problem(
+    assert problems[0] == located(
         rel, 9, "template", "render template: a dict cannot be placed in YAML unquoted; use tojson"
     )
 
@@ -341,9 +329,9 @@ def test_output_template_that_fails(
 
 
 def test_module_input_template_that_fails(project: Path, cli: Callable[..., Result]) -> None:
-    _edit(project / "platform-config/resources/s3.yaml", "{{ secret_path }}", "{{ secret_path.nope }}")
+    edit(project / "platform-config/resources/s3.yaml", "{{ secret_path }}", "{{ secret_path.nope }}")
     problems = _problems(cli, "validate", "--root", str(project))
-    assert problems[0] == _problem(
+    assert problems[0] == located(
         "platform-config/resources/s3.yaml",
         17,
         "module.inputs.secret_path",
@@ -354,7 +342,7 @@ def test_module_input_template_that_fails(project: Path, cli: Callable[..., Resu
 def test_template_syntax_error_at_explain(project: Path, cli: Callable[..., Result]) -> None:
     """`explain` and `graph` resolve without the platform check of `validate`: the template
     compiler's error must name the definition file and line there as well."""
-    _edit(project / "platform-config/resources/route.yaml", "ingressClassName: nginx", "x: {% if %}")
+    edit(project / "platform-config/resources/route.yaml", "ingressClassName: nginx", "x: {% if %}")
     for args in (
         ("explain", "--app", "shop", "--workload", "web", "--env", "dev"),
         ("graph", "--env", "dev"),
@@ -377,7 +365,7 @@ def test_template_output_that_is_not_yaml(project: Path, cli: Callable[..., Resu
     rel = _thing(project, template + "outputs:\n  host: h\n", driver="kubernetes")
     _apps(project, solo=SOLO.format(more=""))
     assert _validate(cli, project) == [  # the same in every environment: reported once
-        _problem(
+        located(
             rel,
             6,
             "template",
@@ -391,7 +379,7 @@ def test_template_output_with_a_control_character(project: Path, cli: Callable[.
     rel = _thing(project, 'template: "apiVersion: v1\\a"\noutputs:\n  host: h\n', driver="kubernetes")
     _apps(project, solo=SOLO.format(more=""))
     assert _validate(cli, project) == [
-        _problem(
+        located(
             rel,
             6,
             "template",
@@ -408,7 +396,7 @@ def test_template_document_that_is_not_a_kubernetes_object(project: Path, cli: C
     rel = _thing(project, template + "outputs:\n  host: h\n", driver="kubernetes")
     _apps(project, solo=SOLO.format(more=""))
     problems = _validate(cli, project)
-    assert problems[0] == _problem(
+    assert problems[0] == located(
         rel,
         6,
         "template",
