@@ -33,7 +33,8 @@ SECRET_NAME = re.compile(
     re.IGNORECASE,
 )
 # Names of the renderer's environment variables whose values must never reach the output.
-SENSITIVE_ENV = re.compile(r"TOKEN|PASSWORD|SECRET|PRIVATE|CREDENTIAL|_KEY$|^AWS_", re.IGNORECASE)
+# (Names only: AWS_REGION's value is in every Terraform project and is no secret.)
+SENSITIVE_ENV = re.compile(r"TOKEN|PASSWORD|SECRET|PRIVATE|CREDENTIAL|_KEY$", re.IGNORECASE)
 MIN_SENSITIVE_LENGTH = 8  # shorter values ("true", "1") would match everywhere
 
 

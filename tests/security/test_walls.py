@@ -378,3 +378,16 @@ def test_a_collision_names_both_owners_when_known() -> None:
         "routed by app 'first' (owner team-a/first) (kubernetes/dev/first/web/ingress-web.yaml); "
         "app 'second' cannot take it (choose another host or path)"
     )
+
+
+def test_only_credential_variables_count_as_sensitive() -> None:
+    from renderer.checks.secrets import sensitive_values
+
+    environ = {
+        "AWS_REGION": "eu-central-1",  # in every Terraform project: not a secret
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMIK7MDENG",
+        "CI_JOB_TOKEN": "glcbt-64_abcdefgh",
+        "RENDERER_GIT_TOKEN": "short",  # too short to look for
+        "HOME": "/root/somewhere",
+    }
+    assert sensitive_values(environ) == ("glcbt-64_abcdefgh", "wJalrXUtnFEMIK7MDENG")
