@@ -97,3 +97,24 @@ def test_format_path_quotes_odd_keys() -> None:
         == 'containers.web.files["/etc/a.conf"].mode'
     )
     assert format_path(["args", 0]) == "args[0]"
+
+
+def test_an_alias_bomb_is_refused_not_expanded() -> None:
+    lines = ["x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    with pytest.raises(YamlLoadError) as err:
+        load_text("\n".join(lines) + "\n", "bomb.yaml")
+    problem = err.value.problems()[0]
+    assert problem.file == "bomb.yaml" and problem.path.startswith("x5")
+    assert problem.message == "the document expands to more than 200000 values (each use of an alias counts)"
+
+
+def test_deep_nesting_is_refused() -> None:
+    with pytest.raises(YamlLoadError) as err:
+        load_text("a: " + "[" * 70 + "]" * 70 + "\n", "deep.yaml")
+    assert err.value.problems()[0].message == "the document is nested more than 64 levels deep"
+    with pytest.raises(YamlLoadError) as err:
+        load_text("a: " + "[" * 3000 + "]" * 3000 + "\n", "deeper.yaml")
+    assert err.value.problems()[0].render() == (
+        "deeper.yaml: is nested too deeply (more than 64 levels) (flatten it)"
+    )

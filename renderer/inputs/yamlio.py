@@ -14,7 +14,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.events import DocumentStartEvent
 
-from renderer.data import Doc, Json, PathKey
+from renderer.data import Doc, Json, PathKey, format_path
 from renderer.errors import InputError, Problem
 
 
@@ -22,7 +22,29 @@ class YamlLoadError(InputError):
     """A file that is not YAML we accept (syntax, duplicate keys, encoding)."""
 
 
-def _plain(node: object, path: PathKey, lines: dict[PathKey, int]) -> Json:
+# Bounds on one document, so a hostile file cannot exhaust the machine: YAML aliases let a few
+# lines stand for billions of nodes ("billion laughs"), and deep nesting exhausts the stack.
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.left = MAX_NODES
+
+
+class _TooLarge(Exception):
+    def __init__(self, path: PathKey, why: str) -> None:
+        super().__init__(why)
+        self.path = path
+
+
+def _plain(node: object, path: PathKey, lines: dict[PathKey, int], budget: _Budget) -> Json:
+    budget.left -= 1
+    if budget.left < 0:
+        raise _TooLarge(path, f"expands to more than {MAX_NODES} values (each use of an alias counts)")
+    if len(path) > MAX_DEPTH:
+        raise _TooLarge(path, f"is nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, CommentedMap):
         out: dict[str, Json] = {}
         for key, value in node.items():
@@ -30,13 +52,13 @@ def _plain(node: object, path: PathKey, lines: dict[PathKey, int]) -> Json:
                 key = _scalar_text(key)
             child = (*path, key)
             lines[child] = node.lc.key(key if key in node else _find_key(node, key))[0] + 1
-            out[key] = _plain(value, child, lines)
+            out[key] = _plain(value, child, lines, budget)
         return out
     if isinstance(node, CommentedSeq):
         items: list[Json] = []
         for i, value in enumerate(node):
             lines[(*path, i)] = node.lc.item(i)[0] + 1
-            items.append(_plain(value, (*path, i), lines))
+            items.append(_plain(value, (*path, i), lines, budget))
         return items
     return _scalar(node)
 
@@ -80,6 +102,10 @@ def load_text(text: str, file: str) -> list[Doc]:
     """Every document in `text`; a syntax error or duplicate key raises YamlLoadError."""
     try:
         raw_docs = list(_reader().load_all(text))
+    except RecursionError:
+        raise YamlLoadError(
+            Problem(file, 0, "", f"is nested too deeply (more than {MAX_DEPTH} levels)", "flatten it")
+        ) from None
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else 0
@@ -103,7 +129,12 @@ def load_text(text: str, file: str) -> list[Doc]:
             scalar_starts = scalar_starts or _root_lines(text)
             start = scalar_starts[i]
         lines: dict[PathKey, int] = {(): start}
-        docs.append(Doc(file, _plain(raw, (), lines), lines))
+        try:
+            data = _plain(raw, (), lines, _Budget())
+        except _TooLarge as exc:
+            line = max(lines.values())
+            raise YamlLoadError(Problem(file, line, format_path(exc.path), f"the document {exc}")) from None
+        docs.append(Doc(file, data, lines))
     return docs
 
 
