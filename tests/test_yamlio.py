@@ -118,3 +118,25 @@ def test_deep_nesting_is_refused() -> None:
     assert err.value.problems()[0].render() == (
         "deeper.yaml: is nested too deeply (more than 64 levels) (flatten it)"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "message"),
+    [
+        ("a: !foo 1Gi\n", "a", "a TaggedScalar is not plain data: only YAML's standard tags are read"),
+        ("a: !!binary QUtJQQ==\n", "a", "a bytes is not plain data: only YAML's standard tags are read"),
+        ("a: !!set {x, y}\n", "a", "a CommentedSet is not plain data: only YAML's standard tags are read"),
+        ("a:\n  <<: {k: v}\n", "a", "merge keys (<<:) are not read: write the keys out"),
+    ],
+)
+def test_only_plain_data_leaves_the_reader(text: str, path: str, message: str) -> None:
+    with pytest.raises(YamlLoadError) as err:
+        load_text(text, "odd.yaml")
+    problem = err.value.problems()[0]
+    assert (problem.file, problem.path, problem.message) == ("odd.yaml", path, message)
+
+
+def test_an_integer_past_pythons_limit_is_an_input_problem() -> None:
+    with pytest.raises(YamlLoadError) as err:
+        load_text("a: " + "9" * 5000 + "\n", "big.yaml")
+    assert err.value.problems()[0].message.startswith("not valid YAML: Exceeds the limit (4300 digits)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from typing import cast
 
 import yaml
 from ruamel.yaml import YAML
@@ -33,7 +32,11 @@ class _Budget:
         self.left = MAX_NODES
 
 
-class _TooLarge(Exception):
+class _Unsupported(Exception):
+    pass
+
+
+class _Refused(Exception):
     def __init__(self, path: PathKey, why: str) -> None:
         super().__init__(why)
         self.path = path
@@ -42,10 +45,14 @@ class _TooLarge(Exception):
 def _plain(node: object, path: PathKey, lines: dict[PathKey, int], budget: _Budget) -> Json:
     budget.left -= 1
     if budget.left < 0:
-        raise _TooLarge(path, f"expands to more than {MAX_NODES} values (each use of an alias counts)")
+        raise _Refused(
+            path, f"the document expands to more than {MAX_NODES} values (each use of an alias counts)"
+        )
     if len(path) > MAX_DEPTH:
-        raise _TooLarge(path, f"is nested more than {MAX_DEPTH} levels deep")
+        raise _Refused(path, f"the document is nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, CommentedMap):
+        if node.merge:
+            raise _Refused(path, "merge keys (<<:) are not read: write the keys out")
         out: dict[str, Json] = {}
         for key, value in node.items():
             if not isinstance(key, str):
@@ -60,7 +67,10 @@ def _plain(node: object, path: PathKey, lines: dict[PathKey, int], budget: _Budg
             lines[(*path, i)] = node.lc.item(i)[0] + 1
             items.append(_plain(value, (*path, i), lines, budget))
         return items
-    return _scalar(node)
+    try:
+        return _scalar(node)
+    except _Unsupported as exc:
+        raise _Refused(path, str(exc)) from None
 
 
 def _find_key(node: CommentedMap, text: str) -> object:
@@ -85,10 +95,9 @@ def _scalar(value: object) -> Json:
         return value.isoformat()
     if isinstance(value, str):
         return str(value)
-    # Not JSON, kept as ruamel gives it (as before): a custom tag (`!x`), `!!binary` bytes, a `!!set`.
-    # The schemas reject these wherever they fix a type; free-form places (params, outputs) carry
-    # them on. This is the one value loaded data claims to be Json without being checked.
-    return cast(Json, value)
+    # Anything else is a tag plain data has no room for: a custom tag (`!x`), `!!binary` bytes, a
+    # `!!set`. Refused here, so every value that leaves the reader is JSON.
+    raise _Unsupported(f"a {type(value).__name__} is not plain data: only YAML's standard tags are read")
 
 
 def _reader() -> YAML:
@@ -102,6 +111,8 @@ def load_text(text: str, file: str) -> list[Doc]:
     """Every document in `text`; a syntax error or duplicate key raises YamlLoadError."""
     try:
         raw_docs = list(_reader().load_all(text))
+    except ValueError as exc:  # a constructor's own limit, e.g. an integer of more than 4300 digits
+        raise YamlLoadError(Problem(file, 0, "", f"not valid YAML: {exc}", "fix the value")) from None
     except RecursionError:
         raise YamlLoadError(
             Problem(file, 0, "", f"is nested too deeply (more than {MAX_DEPTH} levels)", "flatten it")
@@ -131,9 +142,9 @@ def load_text(text: str, file: str) -> list[Doc]:
         lines: dict[PathKey, int] = {(): start}
         try:
             data = _plain(raw, (), lines, _Budget())
-        except _TooLarge as exc:
+        except _Refused as exc:
             line = max(lines.values())
-            raise YamlLoadError(Problem(file, line, format_path(exc.path), f"the document {exc}")) from None
+            raise YamlLoadError(Problem(file, line, format_path(exc.path), str(exc))) from None
         docs.append(Doc(file, data, lines))
     return docs
 
