@@ -128,12 +128,21 @@ def _request(
     source = requester if params else None
     if rid is None:
         uid = private_uid(type_, klass, wl.app, wl.name, rname)
+        if uid in nodes:  # shared requests whose id spells this private resource: theirs is refused
+            problems.extend(_impostors(nodes[uid], wl))
         node = Node(
             uid, type_, klass, None, rname, wl.app, wl.name, params, metadata, match, params_from=source
         )
     else:
         uid = shared_uid(type_, klass, rid)
         existing = nodes.get(uid)
+        if existing is not None and not existing.shared:
+            problems.extend(
+                _impostors(
+                    Node(uid, type_, klass, rid, rid, None, None, {}, {}, match, [requester]), existing
+                )
+            )
+            return None
         node = existing or Node(
             uid, type_, klass, rid, rid, None, None, params, metadata, match, params_from=source
         )
@@ -142,6 +151,21 @@ def _request(
     node.requesters.append(requester)
     nodes[uid] = node
     return node
+
+
+def _impostors(shared: Node, owner: Workload | Node) -> list[Problem]:
+    """A shared id may not spell another workload's private resource (`APP.WORKLOAD.NAME`)."""
+    whose = f"{owner.app}/{owner.name if isinstance(owner, Workload) else owner.workload}"
+    return [
+        Problem(
+            r.file,
+            r.line,
+            f"resources.{r.resource}.id",
+            f"id '{shared.id}' names a private resource of {whose}: no other workload may use it",
+            "choose an id without the form APP.WORKLOAD.NAME",
+        )
+        for r in shared.requesters
+    ]
 
 
 def _match(

@@ -391,3 +391,23 @@ def test_only_credential_variables_count_as_sensitive() -> None:
         "HOME": "/root/somewhere",
     }
     assert sensitive_values(environ) == ("glcbt-64_abcdefgh", "wJalrXUtnFEMIK7MDENG")
+
+
+@pytest.mark.parametrize("order", ["victim first", "thief first"])
+def test_a_shared_id_cannot_spell_another_apps_private_resource(tmp_path: Path, order: str) -> None:
+    """`id: victim.web.db` would otherwise be the victim's own private database, password and all."""
+    private = "    variables:\n      DB: ${resources.db.host}\nresources:\n  db:\n    type: postgres\n"
+    victim = app(tmp_path, name="victim", extra=private)
+    thief = app(
+        tmp_path,
+        name="aaa-thief" if order == "thief first" else "zzz-thief",
+        extra=private + "    id: victim.web.db\n",
+    )
+    proc = run("validate", "--root", str(ROOT), str(victim), str(thief))
+    assert_refused(
+        proc,
+        EXIT_INVALID,
+        "at resources.db.id: id 'victim.web.db' names a private resource of victim/web: no other workload "
+        "may use it",
+    )
+    assert "apps/victim/score.yaml" not in proc.stderr  # the victim is not blamed
