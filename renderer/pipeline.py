@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from renderer.checks import findings
+from renderer.checks import findings, secrets
 from renderer.checks.findings import Report
 from renderer.checks.rego.policyset import EVALUATION
 from renderer.errors import Collector, InputError, Problem
@@ -73,6 +73,9 @@ def run(platform: Platform, apps: Sequence[App], env_ids: Sequence[str] | None, 
         tree.update(env_render.tree)
         report.merge(env_report)
     problems.raise_if_any()
+    if not options.skip_checks_for_tests:
+        for app in apps:
+            report.secrets += secrets.scan_files(app, platform.trust.secret_allow)
     findings.enforce(report)
     tree.update(terraform.module_files(platform))
     owned = [p for env in envs for p in (f"kubernetes/{env.id}/", f"terraform/{env.id}/")]

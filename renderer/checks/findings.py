@@ -17,6 +17,7 @@ from renderer.model import Environment, Platform
 from renderer.render.environment import EnvRender
 from renderer.render.kubernetes.labels import ANNOTATION_SOURCE, ANNOTATION_UID
 from renderer.render.terraform import module_files
+from renderer.render.tree import SHARED
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -117,6 +118,9 @@ def evaluate(
     report.secrets += secrets.scan_tree(tree, sensitive)
     documents = list(_documents(env_render, tree))
     report.conflicts += collisions.ingress_collisions(documents, app_owners)
+    for path, document in documents:
+        if path.startswith(f"kubernetes/{env.id}/") and f"/{SHARED}/" not in path:
+            report.secrets += secrets.scan_rendered(path, document)
     sources = _sources(env_render, documents)
     for set_name, mode in sorted(env.policies.items()):
         if mode == "off":

@@ -21,10 +21,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import Protocol
 
-from renderer.data import PathKey, format_path, walk
+from renderer.data import Json, PathKey, format_path, walk
 from renderer.errors import Problem
 from renderer.inputs.placeholders import PLACEHOLDER
-from renderer.model import Allowance, Workload
+from renderer.model import Allowance, App, Workload
 
 # The last word of a field name that says its value is a secret.
 SECRET_NAME = re.compile(
@@ -92,11 +92,29 @@ def scan_workload(wl: Workload, allow: Sequence[Allowance] = ()) -> list[Problem
     for path, kind in _spec_findings(wl):
         if not _allowed(allow, wl.app, wl.rel, format_path(path)):
             problems.append(wl.doc.problem(path, _message(kind), _HINT))
-    for source, data in sorted(wl.sources.items()):
-        for kind in _content_kinds(data):
-            if not _allowed(allow, wl.app, source, ""):
-                problems.append(Problem(f"{wl.app}/{source}", 0, "", _message(kind), _HINT))
     return problems
+
+
+def scan_files(app: App, allow: Sequence[Allowance] = ()) -> list[Problem]:
+    """Every file an app brings, as text, comments and other environments' overrides included:
+    all of it is stored in the environment repo (`.render/apps/<app>/`)."""
+    problems = []
+    for rel, data in sorted(app.files.items()):
+        for kind in _content_kinds(data):
+            if not _allowed(allow, app.id, rel, ""):
+                problems.append(Problem(f"{app.display or app.id}/{rel}", 0, "", _message(kind), _HINT))
+    return problems
+
+
+def scan_rendered(path: str, obj: Json) -> list[Problem]:
+    """A rendered object, whose strings an app's placeholders may have put together from parts
+    (`AKIA${metadata.annotations.rest}`): the token and key formats, on the values as written."""
+    leaves = [(p, v) for p, v in walk(obj) if isinstance(v, str) and v]
+    if not kinds_in("\n".join(v for _, v in leaves)):
+        return []
+    return [
+        Problem(path, 0, format_path(p), _message(kind), _HINT) for p, v in leaves for kind in kinds_in(v)
+    ]
 
 
 def scan_tree(tree: Mapping[str, bytes], sensitive: Sequence[str]) -> list[Problem]:

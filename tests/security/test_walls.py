@@ -411,3 +411,43 @@ def test_a_shared_id_cannot_spell_another_apps_private_resource(tmp_path: Path, 
         "may use it",
     )
     assert "apps/victim/score.yaml" not in proc.stderr  # the victim is not blamed
+
+
+def test_a_secret_put_together_by_placeholders_is_caught_in_the_rendered_object(tmp_path: Path) -> None:
+    victim = app(tmp_path, extra='    variables:\n      AWS_ID: "AKIA${metadata.annotations.rest}"\n')
+    text = (
+        (victim / "score.yaml")
+        .read_text()
+        .replace("  name: web\n", f"  name: web\n  annotations:\n    rest: {AWS_KEY[4:]}\n")
+    )
+    (victim / "score.yaml").write_text(text)
+    proc = run(
+        "render", "--root", str(ROOT), "--app", str(victim), "--env", "dev", "--out", str(tmp_path / "o")
+    )
+    assert_refused(
+        proc,
+        EXIT_POLICY,
+        "kubernetes/dev/victim/web/deployment-web.yaml at spec.template.spec.containers[0].env[0].value: "
+        "looks like a secret (AWS Access Key)",
+    )
+    assert AWS_KEY not in proc.stdout + proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_secrets_in_comments_and_other_environments_overrides_never_reach_the_store(
+    tmp_path: Path, bare_repo: Path
+) -> None:
+    """Everything an app brings is stored in the environment repo: all of it is scanned as text."""
+    victim = app(tmp_path)
+    (victim / "score.yaml").write_text(
+        f"# aws_access_key_id = {AWS_KEY}\n" + (victim / "score.yaml").read_text()
+    )
+    write(victim / "overrides/prod/web.yaml", f"containers:\n  main:\n    variables:\n      PAY: {STRIPE}\n")
+    proc = publish(bare_repo, "--app", str(victim))  # dev only: prod's override is not rendered
+    assert_refused(
+        proc,
+        EXIT_POLICY,
+        "victim/score.yaml: looks like a secret (AWS Access Key)",
+        "victim/overrides/prod/web.yaml: looks like a secret (Stripe Access Key)",
+    )
+    assert repo_text(bare_repo) == ""
