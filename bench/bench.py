@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -105,7 +103,7 @@ def main() -> None:
                     hits += len(secrets.scan_workload(wl, allow))
             for path, data in rendered.tree.items():
                 if path.startswith("kubernetes/") and "/_shared/" not in path and path.endswith(".yaml"):
-                    hits += len(secrets.scan_rendered(path, yaml.safe_load(data)))
+                    hits += len(secrets.scan_rendered(path, data, None))
             return hits + len(secrets.scan_tree(rendered.tree, ("bench-canary-0123456789abcdef",)))
 
         hits = timed("secret scan (within the checks)", scan, figures)

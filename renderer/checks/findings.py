@@ -120,7 +120,7 @@ def evaluate(
     report.conflicts += collisions.ingress_collisions(documents, app_owners)
     for path, document in documents:
         if path.startswith(f"kubernetes/{env.id}/") and f"/{SHARED}/" not in path:
-            report.secrets += secrets.scan_rendered(path, document)
+            report.secrets += secrets.scan_rendered(path, tree[path], document)
     sources = _sources(env_render, documents)
     for set_name, mode in sorted(env.policies.items()):
         if mode == "off":

@@ -106,15 +106,20 @@ def scan_files(app: App, allow: Sequence[Allowance] = ()) -> list[Problem]:
     return problems
 
 
-def scan_rendered(path: str, obj: Json) -> list[Problem]:
+def scan_rendered(path: str, data: bytes, obj: Json) -> list[Problem]:  # obj None: say the file only
     """A rendered object, whose strings an app's placeholders may have put together from parts
-    (`AKIA${metadata.annotations.rest}`): the token and key formats, on the values as written."""
-    leaves = [(p, v) for p, v in walk(obj) if isinstance(v, str) and v]
-    if not kinds_in("\n".join(v for _, v in leaves)):
+    (`AKIA${metadata.annotations.rest}`): the token and key formats, first on the file's text (one
+    pass, the common case), then value by value to say where."""
+    if not _detected(data.decode("utf-8", errors="replace")):
         return []
+    leaves = [(p, v) for p, v in walk(obj) if isinstance(v, str) and v]
     return [
         Problem(path, 0, format_path(p), _message(kind), _HINT) for p, v in leaves for kind in kinds_in(v)
     ]
+
+
+def _detected(text: str) -> bool:
+    return any(any(True for _ in d.analyze_string(text)) for d in detectors())
 
 
 def scan_tree(tree: Mapping[str, bytes], sensitive: Sequence[str]) -> list[Problem]:
