@@ -9,6 +9,7 @@ EXIT_USAGE = 2
 EXIT_INVALID = 3
 EXIT_POLICY = 4
 EXIT_PUBLISH = 5
+EXIT_INTERNAL = 70  # a bug: the CLI's boundary reports it in one line and keeps the trace in a file
 
 
 @dataclass(frozen=True, slots=True, order=True)
