@@ -16,6 +16,7 @@ from click.testing import Result
 
 from renderer import pipeline
 from renderer.checks import kubeschema
+from renderer.data import Json
 from renderer.errors import InputError
 from renderer.inputs import app_repo, platform_config
 from renderer.inputs import roots as settings
@@ -96,7 +97,8 @@ def test_every_object_checked_against_the_kubernetes_schema() -> None:
     inputs = settings.load(str(ROOT), [])
     rendered = pipeline.run(inputs.platform, inputs.apps, None, pipeline.Options())
     versions = {e.id: e.kubernetes_version for e in inputs.platform.environments.values()}
-    report = kubeschema.check_tree(rendered.tree, versions)
+    documents = {p: d for e in rendered.envs for p, d in e.documents.items()}
+    report = kubeschema.check_documents(documents, versions)
     assert report.problems == []
     assert report.checked > 90
     # custom resources are reported as not checked, never silently passed
@@ -109,11 +111,15 @@ def test_every_object_checked_against_the_kubernetes_schema() -> None:
 
 
 def test_schema_violation_is_reported_with_file() -> None:
-    tree = {
-        "kubernetes/dev/a/b/deployment-x.yaml": b"apiVersion: apps/v1\nkind: Deployment\n"
-        b"metadata: {name: x}\nspec: {replicas: many}\n"
+    documents: dict[str, Json] = {
+        "kubernetes/dev/a/b/deployment-x.yaml": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "x"},
+            "spec": {"replicas": "many"},
+        }
     }
-    report = kubeschema.check_tree(tree, {"dev": "1.30"})
+    report = kubeschema.check_documents(documents, {"dev": "1.30"})
     assert len(report.problems) == 1
     problem = report.problems[0]
     assert problem.file == "kubernetes/dev/a/b/deployment-x.yaml"

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import yaml
 
 from renderer.checks import collisions, kubeschema, secrets
 from renderer.checks.rego.engine import PolicyLoadError
 from renderer.checks.rego.policyset import Counts, PolicySet, Result
 from renderer.data import Json, as_json, json_object
 from renderer.errors import PolicyDenied, Problem
+from renderer.inputs.yamlio import load_json
 from renderer.model import Environment, Platform
 from renderer.render.environment import EnvRender
 from renderer.render.kubernetes.labels import ANNOTATION_SOURCE, ANNOTATION_UID
-from renderer.render.terraform import module_files
+from renderer.render.terraform import MODULES_DIR, module_files
 from renderer.render.tree import SHARED
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +108,7 @@ def evaluate(
     `sensitive`: values of the renderer's own credentials, which must appear in no file."""
     env = env_render.env
     tree = {**env_render.tree, **module_files(platform)}
-    report = Report(schema=kubeschema.check_tree(env_render.tree, {env.id: env.kubernetes_version}))
+    report = Report(schema=kubeschema.check_documents(env_render.documents, {env.id: env.kubernetes_version}))
     for wl in env_render.analysis.workloads:
         report.secrets += secrets.scan_workload(wl, platform.trust.secret_allow)
     report.secrets += secrets.scan_tree(tree, sensitive)
@@ -145,12 +141,11 @@ def _documents(result: EnvRender, tree: Mapping[str, bytes]) -> Iterator[tuple[s
     """Score workloads, every rendered Kubernetes object, and the Terraform as conftest reads .tf.json."""
     for wl in result.analysis.workloads:
         yield wl.file, as_json(wl.spec)
-    env = result.env.id
     for path in sorted(tree):
-        if path.startswith(f"kubernetes/{env}/") and not path.endswith("kustomization.yaml"):
-            yield path, yaml.load(tree[path], Loader=_Loader)
-        elif path.endswith(".tf.json") and path.startswith((f"terraform/{env}/", "terraform/modules/")):
-            yield path, json.loads(tree[path])
+        if path in result.documents:  # the environment's objects and Terraform, as rendered
+            yield path, result.documents[path]
+        elif path.endswith(".tf.json") and path.startswith(f"{MODULES_DIR}/"):
+            yield path, load_json(tree[path], path)  # the platform's own module files, as given
 
 
 def _sources(result: EnvRender, documents: list[tuple[str, Json]]) -> dict[str, tuple[str, str]]:

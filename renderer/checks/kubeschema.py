@@ -11,13 +11,10 @@ from importlib import resources
 
 import jsonschema
 import kubernetes_validate
-import yaml
 from referencing import Registry, Resource
 
-from renderer.data import Json
+from renderer.data import Json, json_object
 from renderer.errors import Problem
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(slots=True)
@@ -40,16 +37,18 @@ def _key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
 
 
-def check_tree(tree: Mapping[str, bytes], envs: Mapping[str, str]) -> SchemaReport:
-    """`envs` maps env id → Kubernetes minor version; kustomization files are skipped."""
+def check_documents(documents: Mapping[str, Json], envs: Mapping[str, str]) -> SchemaReport:
+    """Rendered objects by path (as data, never re-read from their bytes) against their schemas.
+
+    `envs` maps env id → Kubernetes minor version; only `kubernetes/<env>/…` objects are checked,
+    kustomizations aside."""
     report = SchemaReport()
-    for path in sorted(tree):
+    for path in sorted(documents):
         parts = path.split("/")
         if parts[0] != "kubernetes" or not path.endswith(".yaml") or parts[-1] == "kustomization.yaml":
             continue
         version = schema_version(envs[parts[1]])
-        obj = yaml.load(tree[path], Loader=_Loader)
-        _check(obj, path, version, report)
+        _check(json_object(documents[path]), path, version, report)
     return report
 
 

@@ -14,6 +14,7 @@ from renderer.render.kubernetes.namespace import namespace, secret_store
 from renderer.render.tree import (
     CLUSTER_SCOPED,
     SHARED,
+    Documents,
     Tree,
     add_json,
     add_kustomizations,
@@ -28,6 +29,7 @@ from renderer.resolve.nodes import Resolved
 class EnvRender:
     analysis: Analysis
     tree: Tree
+    documents: Documents  # the tree's objects and Terraform as data (kustomizations aside)
 
     @property
     def env(self) -> Environment:
@@ -39,6 +41,7 @@ def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
     env = analysis.env
     root = f"kubernetes/{env.id}"
     tree: Tree = {}
+    documents: Documents = {}
     problems = Collector()
     for wl in analysis.workloads:
         bound = analysis.graph.bindings[(wl.app, wl.name)]
@@ -49,20 +52,20 @@ def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
         except InputError as exc:
             problems.extend(exc.problems())
             continue
-        add_objects(tree, safe_join(root, wl.app, wl.name), objects, wl.file)
+        add_objects(tree, documents, safe_join(root, wl.app, wl.name), objects, wl.file)
     for app in sorted({w.app for w in analysis.workloads}):
-        add_objects(tree, safe_join(root, app), [namespace(env.namespace(app), app)], app)
-    modules = _resources(tree, analysis, root)
+        add_objects(tree, documents, safe_join(root, app), [namespace(env.namespace(app), app)], app)
+    modules = _resources(tree, documents, analysis, root)
     problems.raise_if_any()
     shared = [namespace(env.shared_namespace, SHARED), secret_store(env)]
-    add_objects(tree, safe_join(root, SHARED), shared, env.file)
+    add_objects(tree, documents, safe_join(root, SHARED), shared, env.file)
     for scope, items in sorted(modules.items()):
-        add_json(tree, terraform.main_file(env.id, scope), terraform.project(env, scope, items))
+        add_json(tree, documents, terraform.main_file(env.id, scope), terraform.project(env, scope, items))
     add_kustomizations(tree, env.id)
-    return EnvRender(analysis, tree)
+    return EnvRender(analysis, tree, documents)
 
 
-def _resources(tree: Tree, analysis: Analysis, root: str) -> dict[str, list[Resolved]]:
+def _resources(tree: Tree, documents: Documents, analysis: Analysis, root: str) -> dict[str, list[Resolved]]:
     """Each resource's own objects into its directory; its Terraform modules grouped by scope."""
     env = analysis.env
     modules: dict[str, list[Resolved]] = {}
@@ -77,7 +80,7 @@ def _resources(tree: Tree, analysis: Analysis, root: str) -> dict[str, list[Reso
             else safe_join(root, scope, str(node.workload))
         )
         objects = [_stamp(o, namespace, r) for o in r.artifacts.objects]
-        add_objects(tree, directory, objects, node.definition.file)
+        add_objects(tree, documents, directory, objects, node.definition.file)
         if r.artifacts.module is not None:
             modules.setdefault(scope, []).append(r)
     return modules

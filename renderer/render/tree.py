@@ -11,6 +11,8 @@ from renderer.errors import InputError, Problem
 from renderer.inputs.yamlio import dump, dump_json
 
 Tree = dict[str, bytes]
+# The same files as data, before they were dumped: the checks read these, never the bytes back.
+Documents = dict[str, Json]
 
 CLUSTER_SCOPED = frozenset(
     {
@@ -55,7 +57,9 @@ def safe_join(*parts: str) -> str:
     return posixpath.join(*parts)
 
 
-def add_objects(tree: Tree, directory: str, objects: Iterable[Mapping[str, Json]], origin: str) -> None:
+def add_objects(
+    tree: Tree, documents: Documents, directory: str, objects: Iterable[Mapping[str, Json]], origin: str
+) -> None:
     for obj in objects:
         name = object_name(obj)
         if not _NAME.match(name):
@@ -75,6 +79,7 @@ def add_objects(tree: Tree, directory: str, objects: Iterable[Mapping[str, Json]
                 ]
             )
         tree[path] = data
+        documents[path] = obj
 
 
 def kustomization(resources: Iterable[str]) -> bytes:
@@ -113,5 +118,6 @@ def env_kustomization(paths: Collection[str], env: str) -> bytes | None:
     return kustomization(listed) if listed else None
 
 
-def add_json(tree: Tree, path: str, data: Json) -> None:
+def add_json(tree: Tree, documents: Documents, path: str, data: Json) -> None:
     tree[path] = dump_json(data).encode()
+    documents[path] = data

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import yaml
-
 from renderer.data import KubeObject
 from renderer.errors import Problem
+from renderer.inputs.yamlio import YamlLoadError, load_generated
 from renderer.model import ResourceDefinition
 from renderer.resolve import templates
 from renderer.resolve.drivers.base import Artifacts
 from renderer.resolve.templates import Context, TemplateFailure
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class KubernetesDriver:
@@ -20,8 +17,8 @@ class KubernetesDriver:
             "yaml", definition.doc, ("template",), definition.template, context, "render template"
         )
         try:
-            docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
-        except yaml.YAMLError as exc:
+            docs = load_generated(text, "the rendered output")
+        except YamlLoadError as exc:
             # at the template itself: a line of the rendered text is no line of the definition file
             line = definition.doc.line(["template"])
             message = f"template output is not valid YAML: {_yaml_problem(exc)}"
@@ -43,12 +40,12 @@ class KubernetesDriver:
         return Artifacts(objects=tuple(objects))
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """The parser's problem in one line, with the line of the rendered output it is on."""
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
-        mark = exc.problem_mark
-        return exc.problem + (f" (line {mark.line + 1} of the rendered output)" if mark else "")
-    return str(exc).strip().splitlines()[0]
+def _yaml_problem(exc: YamlLoadError) -> str:
+    """The reader's problem in one line, with the line of the rendered output it is on."""
+    problem = exc.problems()[0]
+    at = f" at {problem.path}" if problem.path else ""
+    where = f" (line {problem.line} of the rendered output)" if problem.line else ""
+    return f"{problem.message.removeprefix('not valid YAML: ')}{at}{where}"
 
 
 def _kube_object(doc: object) -> KubeObject | None:
