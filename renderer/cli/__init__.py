@@ -7,10 +7,12 @@ the schemas or python-gitlab.
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
 from renderer import __version__
+from renderer.cli import boundary
 
 # command → its one-line help, as `renderer --help` lists it without importing the command
 COMMANDS = {
@@ -35,6 +37,25 @@ class _Commands(click.Group):
         command: click.Command = importlib.import_module(f"renderer.cli.{cmd_name}").command
         return command
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["renderer.argv"] = list(args)  # for the boundary's one line: what was asked
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Every command runs inside the boundary: our errors were mapped to exit codes by the
+        command (`base.handled`); anything else is a bug, reported in one line with exit 70."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("error: interrupted; nothing was published", err=True)
+            ctx.exit(boundary.EXIT_INTERRUPTED)
+        except Exception as exc:  # the boundary: whatever it is, the user gets one line and exit 70
+            debug = bool(ctx.meta.get("renderer.debug"))
+            argv = ctx.meta.get("renderer.argv", [])
+            ctx.exit(boundary.internal_error(exc, argv, os.environ, debug))
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl(list(COMMANDS.items()))
@@ -42,5 +63,13 @@ class _Commands(click.Group):
 
 @click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="renderer")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="RENDERER_DEBUG",
+    help="On an internal error (exit 70), print its trace too (it is always written to a file).",
+)
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """Render Score workloads with platform definitions into a GitOps environment repo."""
+    ctx.meta["renderer.debug"] = debug

@@ -31,7 +31,7 @@ format_option = click.option("--format", "fmt", type=click.Choice(["text", "json
 
 
 def handled(func: Callable[P, R]) -> Callable[P, R]:
-    """Map our errors to exit codes and readable reports; anything else is a bug with traceback."""
+    """Map our errors to exit codes and readable reports; anything else reaches the boundary (exit 70)."""
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
