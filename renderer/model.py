@@ -314,6 +314,30 @@ class Allowance:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what one app may bring (trust.yaml `limits:`), so a hostile app repo costs bounded
+    time and memory. The README's "Limits" table says what each one counts."""
+
+    file_bytes: int = 1024 * 1024  # one file; a bigger one is never read past this
+    app_bytes: int = 8 * 1024 * 1024  # every file of one app together
+    app_files: int = 1000  # files and folders one app folder may hold (listings stop there)
+    workloads: int = 100  # Score files per app
+    containers: int = 20  # per workload
+    resources: int = 100  # per workload
+    files: int = 100  # file mounts per workload, all containers together
+    yaml_nodes: int = 200_000  # values one YAML document expands to (each use of an alias counts)
+    yaml_depth: int = 64  # nesting of one YAML document
+
+    def over(self, key: str, what: str) -> tuple[str, str]:
+        """The message and hint of an input over one limit: which, its value, who can change it."""
+        return f"{what}: over the limit of {getattr(self, key)} (limits.{key})", limit_hint(key)
+
+
+def limit_hint(key: str) -> str:
+    return f"make it smaller; the platform team sets limits.{key} in platform-config/trust.yaml"
+
+
+@dataclass(frozen=True, slots=True)
 class Trust:
     """Who may do what (platform-config/trust.yaml): the walls between apps and the platform."""
 
@@ -326,6 +350,7 @@ class Trust:
     label_prefixes: tuple[str, ...] = ()
     profile_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # env type → classes
     secret_allow: tuple[Allowance, ...] = ()
+    limits: Limits = field(default_factory=Limits)
 
     def reserved(self, name: str) -> bool:
         return any(name == r or (r.endswith("*") and name.startswith(r[:-1])) for r in self.reserved_names)

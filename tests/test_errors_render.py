@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from renderer.errors import EXIT_INVALID, EXIT_POLICY, EXIT_USAGE
+from renderer.errors import EXIT_INTERNAL, EXIT_INVALID, EXIT_POLICY, EXIT_USAGE
 from renderer.review import explain
 from tests.conftest import ROOT, Problems, located, write
 
@@ -349,18 +349,22 @@ def test_explain_an_unknown_workload(cli: Callable[..., Result]) -> None:
     )
 
 
-def test_explain_keeps_the_traceback_of_a_bug(
-    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+def test_explain_reports_a_bug_as_internal_error(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Only the unknown workload is a usage error: any other KeyError is a bug, not exit 2."""
+    """Only the unknown workload is a usage error: any other KeyError is a bug: exit 70, not 2."""
 
     def broken(*args: object) -> None:
         raise KeyError("a bug")
 
     monkeypatch.setattr(explain, "_node", broken)
+    monkeypatch.setenv("RENDERER_TRACE_DIR", str(tmp_path))
     args = ("explain", "--root", str(ROOT), "--app", "shop", "--workload", "api", "--env", "dev")
-    with pytest.raises(KeyError, match="a bug"):
-        cli(*args)
+    result = cli(*args)
+    assert result.exit_code == EXIT_INTERNAL
+    assert "internal error (KeyError)" in result.stderr
+    (trace,) = tmp_path.iterdir()
+    assert "KeyError: 'a bug'" in trace.read_text()
 
 
 def test_policy_tests_that_fail_or_do_not_exist(tmp_path: Path, cli: Callable[..., Result]) -> None:

@@ -99,6 +99,9 @@ def test_format_path_quotes_odd_keys() -> None:
     assert format_path(["args", 0]) == "args[0]"
 
 
+HINT = "make it smaller; the platform team sets limits.{} in platform-config/trust.yaml"
+
+
 def test_an_alias_bomb_is_refused_not_expanded() -> None:
     lines = ["x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     lines += [f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
@@ -106,17 +109,24 @@ def test_an_alias_bomb_is_refused_not_expanded() -> None:
         load_text("\n".join(lines) + "\n", "bomb.yaml")
     problem = err.value.problems()[0]
     assert problem.file == "bomb.yaml" and problem.path.startswith("x5")
-    assert problem.message == "the document expands to more than 200000 values (each use of an alias counts)"
+    assert problem.message == (
+        "the document expands to more than 200000 values; each use of an alias counts (limits.yaml_nodes)"
+    )
+    assert problem.hint == HINT.format("yaml_nodes")
 
 
 def test_deep_nesting_is_refused() -> None:
     with pytest.raises(YamlLoadError) as err:
         load_text("a: " + "[" * 70 + "]" * 70 + "\n", "deep.yaml")
-    assert err.value.problems()[0].message == "the document is nested more than 64 levels deep"
+    assert (
+        err.value.problems()[0].message
+        == "the document is nested more than 64 levels deep (limits.yaml_depth)"
+    )
     with pytest.raises(YamlLoadError) as err:
         load_text("a: " + "[" * 3000 + "]" * 3000 + "\n", "deeper.yaml")
     assert err.value.problems()[0].render() == (
-        "deeper.yaml: is nested too deeply (more than 64 levels) (flatten it)"
+        "deeper.yaml: is nested too deeply (more than 64 levels; limits.yaml_depth) "
+        f"({HINT.format('yaml_depth')})"
     )
 
 

@@ -109,11 +109,12 @@ def _report(outcomes: Sequence[delivery.Outcome], fmt: str) -> None:
 def _load(base: str, apps: Sequence[str], identity: Identity, trust: Trust) -> tuple[App, ...]:
     """Apps by folder; with a proven owner the one app is named after its owner, at the proven commit."""
     if identity.how == "local" or not apps:
-        return app_repo.load_apps([os.path.abspath(a) for a in apps], base)
+        return app_repo.load_apps([os.path.abspath(a) for a in apps], base, limits=trust.limits)
     if len(apps) != 1:
         raise UsageError(f"{identity.owner} may publish one app at a time: its own")
     check_checkout(apps[0], identity)
-    return app_repo.load_apps([os.path.abspath(apps[0])], base, names=[app_name(identity.owner, trust)])
+    name = app_name(identity.owner, trust)
+    return app_repo.load_apps([os.path.abspath(apps[0])], base, names=[name], limits=trust.limits)
 
 
 def _as_dict(o: delivery.Outcome) -> dict[str, object]:

@@ -9,12 +9,13 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 from renderer.data import Doc, Json, as_json
-from renderer.errors import Collector, InputError
+from renderer.errors import Collector, InputError, Problem
 from renderer.inputs import score
 from renderer.inputs.confine import Root
 from renderer.inputs.documents import display, only_doc, parse_docs
 from renderer.inputs.overrides import merge_patch
-from renderer.model import App, Workload, WorkloadSpec
+from renderer.inputs.yamlio import DEFAULT_LIMITS
+from renderer.model import App, Limits, Workload, WorkloadSpec
 
 SCORE_GLOB = "score*.yaml"
 
@@ -22,20 +23,40 @@ SCORE_GLOB = "score*.yaml"
 class _Reader:
     """An app's folder, read only through `confine.Root`; it keeps the bytes of every file it read."""
 
-    def __init__(self, source: Root, problems: Collector) -> None:
+    def __init__(self, source: Root, problems: Collector, limits: Limits) -> None:
         self.source = source
         self.problems = problems
+        self.limits = limits
         self.files: dict[str, bytes] = {}
+        self.size = 0  # bytes of every file read so far
+        self.full = False  # over limits.app_bytes: nothing more is read
+
+    def read(self, rel: str, yaml_path: str = "", owner_file: str = "") -> bytes | None:
+        """A file's bytes, kept for the environment repo's store; None once the app is over its
+        byte budget (reported once). Confinement problems raise, as `Root.read` does."""
+        if self.full:
+            return None
+        data = self.source.read(rel, yaml_path, owner_file)
+        self.size += len(data)
+        if self.size > self.limits.app_bytes:
+            self.full = True
+            what = f"the app's files together are larger than {self.limits.app_bytes} bytes"
+            self.problems.add(self.source.display, 0, "", *self.limits.over("app_bytes", what))
+            return None
+        self.files[os.path.normpath(rel)] = data
+        return data
 
     def doc(self, rel: str) -> Doc | None:
-        """The one YAML document of a file; its bytes are kept for the environment repo's store."""
+        """The one YAML document of a file."""
         try:
-            data = self.source.read(rel)
+            data = self.read(rel)
         except InputError as exc:
             self.problems.extend(exc.problems())
             return None
-        self.files[rel] = data
-        return only_doc(parse_docs(data, self.source.name(rel), self.problems), self.problems)
+        if data is None:
+            return None
+        docs = parse_docs(data, self.source.name(rel), self.problems, self.limits)
+        return only_doc(docs, self.problems)
 
     def refuse(self, rel: str, message: str, hint: str = "") -> None:
         self.problems.add(self.source.name(rel), 0, "", message, hint)
@@ -67,10 +88,11 @@ class _Reader:
         return names
 
 
-def _app(directory: str, root: str, app_id: str | None, problems: Collector) -> App:
+def _app(directory: str, root: str, app_id: str | None, problems: Collector, limits: Limits) -> App:
     directory = os.path.abspath(directory)
     ident = app_id or os.path.basename(directory.rstrip("/"))
-    reader = _Reader(Root(directory, display(directory, root)), problems)
+    source = Root(directory, display(directory, root), limits.file_bytes, limits.app_files)
+    reader = _Reader(source, problems, limits)
     workloads = _workloads(reader, ident)
     overrides = _overrides(reader, workloads)
     base = tuple(workloads[k] for k in sorted(workloads))
@@ -82,9 +104,18 @@ def _app(directory: str, root: str, app_id: str | None, problems: Collector) -> 
 
 def _workloads(reader: _Reader, ident: str) -> dict[str, Workload]:
     """Every `score*.yaml` of the app, one workload each, names unique."""
-    names = [n for n, kind in reader.source.listdir() if fnmatch.fnmatchcase(n, SCORE_GLOB)]
+    try:
+        names = [n for n, kind in reader.source.listdir() if fnmatch.fnmatchcase(n, SCORE_GLOB)]
+    except InputError as exc:
+        reader.problems.extend(exc.problems())
+        return {}
     if not names:
         reader.problems.add(reader.source.display, 0, "", f"no {SCORE_GLOB} files in this app directory")
+    limit = reader.limits.workloads
+    if len(names) > limit:
+        what = f"{len(names)} Score files (one workload each)"
+        reader.problems.add(reader.source.display, 0, "", *reader.limits.over("workloads", what))
+        return {}
     workloads: dict[str, Workload] = {}
     for name in names:
         if reader.source.kind(name) != "file":
@@ -115,27 +146,35 @@ def _overrides(reader: _Reader, workloads: Mapping[str, Workload]) -> dict[str, 
     if kind != "dir":
         reader.refuse("overrides", "must be a folder", "links are not followed")
         return overrides
-    for env_id in reader.listing("overrides", "dir"):
-        for file in reader.listing(f"overrides/{env_id}", "file"):
-            name, ext = os.path.splitext(file)
-            if ext != ".yaml":
-                reader.refuse(
-                    f"overrides/{env_id}/{file}", "an override is a .yaml file named after its workload"
-                )
-                continue
-            doc = reader.doc(f"overrides/{env_id}/{file}")
-            if doc is None:
-                continue
-            if name not in workloads:
-                reader.problems.add(
-                    doc.file,
-                    1,
-                    "",
-                    f"override for unknown workload '{name}'",
-                    f"workloads in this app: {', '.join(sorted(workloads)) or 'none'}",
-                )
-                continue
-            overrides.setdefault(env_id, {})[name] = doc
+    try:
+        found = [
+            (e, f)
+            for e in reader.listing("overrides", "dir")
+            for f in reader.listing(f"overrides/{e}", "file")
+        ]
+    except InputError as exc:
+        reader.problems.extend(exc.problems())
+        return overrides
+    for env_id, file in found:
+        name, ext = os.path.splitext(file)
+        if ext != ".yaml":
+            reader.refuse(
+                f"overrides/{env_id}/{file}", "an override is a .yaml file named after its workload"
+            )
+            continue
+        doc = reader.doc(f"overrides/{env_id}/{file}")
+        if doc is None:
+            continue
+        if name not in workloads:
+            reader.problems.add(
+                doc.file,
+                1,
+                "",
+                f"override for unknown workload '{name}'",
+                f"workloads in this app: {', '.join(sorted(workloads)) or 'none'}",
+            )
+            continue
+        overrides.setdefault(env_id, {})[name] = doc
     return overrides
 
 
@@ -148,16 +187,16 @@ def _workload_file(reader: _Reader, rel: str, app: str) -> Workload | None:
         reader.problems.extend([doc.problem(path, message)])
     if issues:
         return None
-    spec = _validate(data, doc, reader.problems)
+    spec = _validate(data, doc, reader.problems, reader.limits)
     if spec is None:
         return None
     sources = _sources(reader, spec, doc)
     return Workload(app, spec["metadata"]["name"], doc.file, reader.source.path, spec, doc, sources, rel)
 
 
-def _validate(data: Json, doc: Doc, problems: Collector) -> WorkloadSpec | None:
+def _validate(data: Json, doc: Doc, problems: Collector, limits: Limits) -> WorkloadSpec | None:
     """The one place a Score document becomes a WorkloadSpec: validated once, trusted after."""
-    found = score.check_schema(data, doc)
+    found = _over_limits(data, doc, limits) or score.check_schema(data, doc)
     if not found:
         # Sound: `data` has just passed schemas/score-v1b1.json, after `upgrade` turned the deprecated
         # list forms into maps (a list it cannot turn into a map fails the schema), and WorkloadSpec
@@ -179,15 +218,38 @@ def _sources(reader: _Reader, spec: WorkloadSpec, doc: Doc) -> dict[str, bytes]:
             if source is None or source in out:
                 continue
             try:
-                out[source] = reader.source.read(source, owner_file=doc.file)
+                data = reader.read(source, owner_file=doc.file)
             except InputError as exc:
                 path = ("containers", cname, "files", target, "source")
                 reader.problems.extend(
                     [doc.problem(path, f"file source {p.message}", p.hint) for p in exc.problems()]
                 )
                 continue
-            reader.files[os.path.normpath(source)] = out[source]
+            if data is not None:
+                out[source] = data
     return out
+
+
+def _over_limits(data: Json, doc: Doc, limits: Limits) -> list[Problem]:
+    """Containers, resources and file mounts of one workload, counted before the schema reads them."""
+    if not isinstance(data, Mapping):
+        return []
+    containers = data.get("containers")
+    resources = data.get("resources")
+    counts = {"containers": _size(containers), "resources": _size(resources)}
+    if isinstance(containers, Mapping):
+        counts["files"] = sum(_size(c.get("files")) for c in containers.values() if isinstance(c, Mapping))
+    problems = []
+    for key, count in counts.items():
+        if count > getattr(limits, key):
+            path = [] if key == "files" else [key]
+            what = f"{count} {'file mounts' if key == 'files' else key} in this workload"
+            problems.append(doc.problem(path, *limits.over(key, what)))
+    return problems
+
+
+def _size(value: Json) -> int:
+    return len(value) if isinstance(value, Mapping | list) else 0
 
 
 def _variant(reader: _Reader, base: tuple[Workload, ...], patches: dict[str, Doc]) -> tuple[Workload, ...]:
@@ -202,7 +264,7 @@ def _variant(reader: _Reader, base: tuple[Workload, ...], patches: dict[str, Doc
             continue
         merged, _ = score.upgrade(merge_patch(as_json(wl.spec), patch.data))
         doc = Doc(wl.doc.file, merged, wl.doc.lines, overlay=patch)
-        spec = _validate(merged, doc, reader.problems)
+        spec = _validate(merged, doc, reader.problems, reader.limits)
         if spec is None:
             continue  # reported; load_apps raises before any App leaves
         if spec["metadata"]["name"] != wl.name:
@@ -212,10 +274,14 @@ def _variant(reader: _Reader, base: tuple[Workload, ...], patches: dict[str, Doc
     return tuple(out)
 
 
-def load_apps(dirs: Sequence[str], root: str, names: Sequence[str] | None = None) -> tuple[App, ...]:
-    """Apps by folder; each is named after its folder unless `names` (one per folder) says otherwise."""
+def load_apps(
+    dirs: Sequence[str], root: str, names: Sequence[str] | None = None, limits: Limits = DEFAULT_LIMITS
+) -> tuple[App, ...]:
+    """Apps by folder; each is named after its folder unless `names` (one per folder) says otherwise.
+
+    `limits` are the platform's (trust.yaml): what one app may bring."""
     problems = Collector()
-    apps = [_app(d, root, names[i] if names else None, problems) for i, d in enumerate(dirs)]
+    apps = [_app(d, root, names[i] if names else None, problems, limits) for i, d in enumerate(dirs)]
     problems.raise_if_any()
     first: dict[str, App] = {}
     for app in apps:

@@ -4,7 +4,8 @@ Every path is relative to a root, is checked as text first (no absolute path, no
 NUL component) and is then opened one component at a time relative to the directory opened before
 it with `O_NOFOLLOW`: a symbolic link anywhere on the way is refused, not followed, so a file in an
 app repo can never name the CI machine's files or another app's. Only regular files are read, and
-never more than `max_bytes` of one (a FIFO or device is refused without blocking).
+never more than `max_bytes` of one (a FIFO or device is refused without blocking); a folder is
+listed only up to `max_entries` names.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from renderer.errors import InputError, Problem
+from renderer.model import limit_hint
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 _DIR_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
@@ -51,6 +53,7 @@ class Root:
     path: str
     display: str
     max_bytes: int = DEFAULT_MAX_BYTES
+    max_entries: int = 1000
 
     def name(self, rel: str) -> str:
         return f"{self.display}/{rel}" if self.display else rel
@@ -65,7 +68,11 @@ class Root:
                     return data
                 data += chunk
         raise self._error(
-            rel, yaml_path, owner_file, f"is larger than {self.max_bytes} bytes", "keep app files small"
+            rel,
+            yaml_path,
+            owner_file,
+            f"is larger than {self.max_bytes} bytes (limits.file_bytes)",
+            limit_hint("file_bytes"),
         )
 
     def kind(self, rel: str) -> str:
@@ -88,11 +95,17 @@ class Root:
     def listdir(self, rel: str = "") -> list[tuple[str, str]]:
         """Sorted (name, kind) of a directory's entries; a link on the way to it is refused."""
         parts = split(rel) if rel else []
+        names: list[str] = []
         try:
-            with self._walk(parts) as fd:
-                names = sorted(os.listdir(fd))
+            with self._walk(parts) as fd, os.scandir(fd) as entries:
+                for entry in entries:
+                    names.append(entry.name)
+                    if len(names) > self.max_entries:
+                        what = f"holds more than {self.max_entries} entries (limits.app_files)"
+                        raise self._error(rel, "", "", what, limit_hint("app_files"))
         except FileNotFoundError:
             return []
+        names.sort()
         base = "/".join(parts)
         return [(n, self.kind(f"{base}/{n}" if base else n)) for n in names]
 
@@ -156,7 +169,7 @@ class Root:
     ) -> ConfinementError:
         if owner_file:
             return ConfinementError(Problem(owner_file, 0, yaml_path, f"{rel!r} {what}", hint))
-        shown = self.name(rel) if not rel.startswith("/") else rel
+        shown = rel if rel.startswith("/") else self.name(rel) if rel else self.display
         return ConfinementError(Problem(shown, 0, yaml_path, f"this path {what}", hint))
 
     def _crosses_link(self, rel: str) -> bool:

@@ -10,7 +10,8 @@ from renderer.data import Doc
 from renderer.errors import Collector, InputError
 from renderer.inputs import schema
 from renderer.inputs.confine import Root
-from renderer.inputs.yamlio import load_bytes
+from renderer.inputs.yamlio import DEFAULT_LIMITS, load_bytes
+from renderer.model import Limits
 
 
 def display(path: str, root: str) -> str:
@@ -29,9 +30,9 @@ def read_docs(source: Root, rel: str, problems: Collector) -> list[Doc]:
     return parse_docs(data, source.name(rel), problems)
 
 
-def parse_docs(data: bytes, name: str, problems: Collector) -> list[Doc]:
+def parse_docs(data: bytes, name: str, problems: Collector, limits: Limits = DEFAULT_LIMITS) -> list[Doc]:
     try:
-        docs = load_bytes(data, name)
+        docs = load_bytes(data, name, limits)
     except InputError as exc:
         problems.extend(exc.problems())
         return []

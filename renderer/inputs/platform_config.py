@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from typing import cast
@@ -28,6 +29,7 @@ from renderer.model import (
     Allowance,
     Criterion,
     Environment,
+    Limits,
     Platform,
     PolicySource,
     Profile,
@@ -73,6 +75,7 @@ def _trust(root: str, problems: Collector) -> Trust:
         label_prefixes=tuple(d["metadata"]["label_prefixes"]),
         profile_classes={k: tuple(v) for k, v in sorted(d["profile_classes"].items())},
         secret_allow=tuple(Allowance(a["app"], a["file"], a["path"], a["reason"]) for a in allow),
+        limits=dataclasses.replace(Limits(), **d.get("limits", {})),
     )
 
 

@@ -149,3 +149,4 @@ class TrustDoc(TypedDict):
     metadata: TrustMetadataDoc
     profile_classes: Mapping[str, Sequence[str]]
     secret_scan: NotRequired[SecretScanDoc]
+    limits: NotRequired[Mapping[str, int]]  # Limits field → value (the schema names the fields)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config
+from renderer.inputs.yamlio import DEFAULT_LIMITS
 from renderer.model import App, Platform
 
 # the checkout this package is part of: renderer/inputs/roots.py → the repo root
@@ -89,7 +90,8 @@ def load(root: str, apps: Sequence[str]) -> Inputs:
     except InputError as exc:
         problems.extend(exc.problems())
     try:
-        loaded = app_repo.load_apps(app_dirs(root, apps), root)
+        limits = platform.trust.limits if platform else DEFAULT_LIMITS
+        loaded = app_repo.load_apps(app_dirs(root, apps), root, limits=limits)
     except InputError as exc:
         problems.extend(exc.problems())
     if problems or platform is None:

@@ -16,6 +16,7 @@ from ruamel.yaml.events import DocumentStartEvent
 
 from renderer.data import Doc, Json, PathKey, format_path
 from renderer.errors import InputError, Problem
+from renderer.model import Limits, limit_hint
 
 
 class YamlLoadError(InputError):
@@ -23,14 +24,29 @@ class YamlLoadError(InputError):
 
 
 # Bounds on one document, so a hostile file cannot exhaust the machine: YAML aliases let a few
-# lines stand for billions of nodes ("billion laughs"), and deep nesting exhausts the stack.
-MAX_DEPTH = 64
-MAX_NODES = 200_000
+# lines stand for billions of nodes ("billion laughs"), and deep nesting exhausts the stack. The
+# platform sets them (trust.yaml `limits:`); platform files and generated text use the defaults.
+DEFAULT_LIMITS = Limits()
 
 
 class _Budget:
-    def __init__(self) -> None:
-        self.left = MAX_NODES
+    """What is left of one document's node budget, and how deep it may go."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.left = limits.yaml_nodes
+        self.nodes = limits.yaml_nodes
+        self.depth = limits.yaml_depth
+
+    def spend(self, path: PathKey) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _Refused(
+                path,
+                f"the document expands to more than {self.nodes} values; each use of an alias counts",
+                "yaml_nodes",
+            )
+        if len(path) > self.depth:
+            raise _Refused(path, f"the document is nested more than {self.depth} levels deep", "yaml_depth")
 
 
 class _Unsupported(Exception):
@@ -38,19 +54,20 @@ class _Unsupported(Exception):
 
 
 class _Refused(Exception):
-    def __init__(self, path: PathKey, why: str) -> None:
+    def __init__(self, path: PathKey, why: str, limit: str = "") -> None:
         super().__init__(why)
         self.path = path
+        self.limit = limit  # the Limits field it is over, if any
+
+    def problem(self, file: str, line: int) -> Problem:
+        if not self.limit:
+            return Problem(file, line, format_path(self.path), str(self))
+        message = f"{self} (limits.{self.limit})"
+        return Problem(file, line, format_path(self.path), message, limit_hint(self.limit))
 
 
 def _plain(node: object, path: PathKey, lines: dict[PathKey, int], budget: _Budget) -> Json:
-    budget.left -= 1
-    if budget.left < 0:
-        raise _Refused(
-            path, f"the document expands to more than {MAX_NODES} values (each use of an alias counts)"
-        )
-    if len(path) > MAX_DEPTH:
-        raise _Refused(path, f"the document is nested more than {MAX_DEPTH} levels deep")
+    budget.spend(path)
     if isinstance(node, CommentedMap):
         if node.merge:
             raise _Refused(path, "merge keys (<<:) are not read: write the keys out")
@@ -108,7 +125,7 @@ def _reader() -> YAML:
     return reader
 
 
-def load_text(text: str, file: str) -> list[Doc]:
+def load_text(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> list[Doc]:
     """Every document in `text`; a syntax error or duplicate key raises YamlLoadError."""
     try:
         raw_docs = list(_reader().load_all(text))
@@ -116,7 +133,13 @@ def load_text(text: str, file: str) -> list[Doc]:
         raise YamlLoadError(Problem(file, 0, "", f"not valid YAML: {exc}", "fix the value")) from None
     except RecursionError:
         raise YamlLoadError(
-            Problem(file, 0, "", f"is nested too deeply (more than {MAX_DEPTH} levels)", "flatten it")
+            Problem(
+                file,
+                0,
+                "",
+                f"is nested too deeply (more than {limits.yaml_depth} levels; limits.yaml_depth)",
+                limit_hint("yaml_depth"),
+            )
         ) from None
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
@@ -142,10 +165,9 @@ def load_text(text: str, file: str) -> list[Doc]:
             start = scalar_starts[i]
         lines: dict[PathKey, int] = {(): start}
         try:
-            data = _plain(raw, (), lines, _Budget())
+            data = _plain(raw, (), lines, _Budget(limits))
         except _Refused as exc:
-            line = max(lines.values())
-            raise YamlLoadError(Problem(file, line, format_path(exc.path), str(exc))) from None
+            raise YamlLoadError(exc.problem(file, max(lines.values()))) from None
         docs.append(Doc(file, data, lines))
     return docs
 
@@ -165,13 +187,13 @@ def _problem_text(exc: MarkedYAMLError) -> str:
     return text.splitlines()[0] if text else "unreadable"
 
 
-def load_bytes(data: bytes, name: str) -> list[Doc]:
+def load_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> list[Doc]:
     """Every document in a file's bytes; anything but UTF-8 YAML we accept raises YamlLoadError."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise YamlLoadError(Problem(name, 0, "", "not UTF-8 text", "save as UTF-8")) from None
-    return load_text(text, name)
+    return load_text(text, name, limits)
 
 
 def load_json(data: str | bytes, name: str) -> Json:
@@ -286,7 +308,7 @@ def load_generated(text: str, name: str) -> list[Json]:
         raw = [d for d in yaml.load_all(text, Loader=_Core12Loader) if d is not None]
     except RecursionError:
         raise YamlLoadError(
-            Problem(name, 0, "", f"is nested too deeply (more than {MAX_DEPTH} levels)")
+            Problem(name, 0, "", f"is nested too deeply (more than {DEFAULT_LIMITS.yaml_depth} levels)")
         ) from None
     except ValueError as exc:
         raise YamlLoadError(Problem(name, 0, "", f"not valid YAML: {exc}")) from None
@@ -299,21 +321,15 @@ def load_generated(text: str, name: str) -> list[Json]:
     docs = []
     for doc in raw:
         try:
-            docs.append(_bounded(doc, (), _Budget()))
+            docs.append(_bounded(doc, (), _Budget(DEFAULT_LIMITS)))
         except _Refused as exc:
-            raise YamlLoadError(Problem(name, 0, format_path(exc.path), str(exc))) from None
+            raise YamlLoadError(exc.problem(name, 0)) from None
     return docs
 
 
 def _bounded(value: object, path: PathKey, budget: _Budget) -> Json:
     """A copy of constructed data within the node and depth bounds (an alias is counted each use)."""
-    budget.left -= 1
-    if budget.left < 0:
-        raise _Refused(
-            path, f"the document expands to more than {MAX_NODES} values (each use of an alias counts)"
-        )
-    if len(path) > MAX_DEPTH:
-        raise _Refused(path, f"the document is nested more than {MAX_DEPTH} levels deep")
+    budget.spend(path)
     if isinstance(value, dict):
         return {str(k): _bounded(v, (*path, str(k)), budget) for k, v in value.items()}
     if isinstance(value, list):

@@ -19,7 +19,7 @@ from renderer.errors import AccessDenied, InputError, Problem, PublishError, Usa
 from renderer.inputs import app_repo
 from renderer.inputs.confine import Root
 from renderer.inputs.yamlio import dump_json
-from renderer.model import App
+from renderer.model import App, Limits
 from renderer.pipeline import Rendered
 from renderer.publish import writer
 from renderer.publish.identity import Identity
@@ -57,7 +57,7 @@ def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: b
     return prefixes + [f"{STORE}/{a}/" for a in apps]
 
 
-def stored_apps(root: str) -> tuple[dict[str, App], dict[str, list[Problem]]]:
+def stored_apps(root: str, limits: Limits) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     """The apps stored in the environment repo, and those whose inputs no longer load (with why).
 
     Each app loads on its own: one app's broken inputs never stop the others' publishes."""
@@ -68,7 +68,7 @@ def stored_apps(root: str) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     broken: dict[str, list[Problem]] = {}
     for name in sorted(os.listdir(store)):
         try:
-            (app,) = app_repo.load_apps([os.path.join(store, name)], root)
+            (app,) = app_repo.load_apps([os.path.join(store, name)], root, limits=limits)
         except InputError as exc:
             broken[name] = exc.problems()
             continue

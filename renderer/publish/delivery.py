@@ -20,7 +20,7 @@ from renderer import __version__, pipeline
 from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import Problem, PublishError, UsageError
-from renderer.model import App, Environment, Platform
+from renderer.model import App, Environment, Limits, Platform
 from renderer.publish import bookkeeping, writer
 from renderer.publish.identity import Identity
 
@@ -189,7 +189,7 @@ def _render_into(
     owners = bookkeeping.read_owners(root)
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     bookkeeping.check_ownership(owners, req.identity, changing, req.all_apps)
-    apps, broken = _apps(root, req)
+    apps, broken = _apps(root, req, platform.trust.limits)
     ids = [e.id for e in envs]
     app_owners = {**{a.id: req.identity.owner for a in req.apps}, **owners.apps}
     options = pipeline.Options(
@@ -222,10 +222,10 @@ def _broken_warning(name: str, problems: Sequence[Problem]) -> str:
     return f"SKIPPED app '{name}': its stored inputs no longer load, its last output is kept: {first}{more}"
 
 
-def _apps(root: str, req: Request) -> tuple[dict[str, App], dict[str, list[Problem]]]:
+def _apps(root: str, req: Request, limits: Limits) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     """The stored apps with this publish's new inputs and without the apps it removes; and the
     stored apps that no longer load (unless this publish replaces or removes them)."""
-    stored, broken = bookkeeping.stored_apps(root)
+    stored, broken = bookkeeping.stored_apps(root, limits)
     apps = {**stored, **{a.id: a for a in req.apps}}
     for name in req.remove_apps:
         if name not in apps and name not in broken:
