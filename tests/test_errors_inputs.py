@@ -79,7 +79,7 @@ def test_yaml_syntax_error_in_a_platform_file_names_its_line(
         "environments/dev.yaml",
         problem["line"],
         "",
-        "not valid YAML: expected ',' or ']', but got ':'",
+        "not valid YAML: did not find expected ',' or ']'",
         "fix the syntax",
     )
     assert problem["line"] == 15  # the line the parser stopped at: the key after the open list
@@ -90,7 +90,8 @@ def test_duplicate_key_in_a_platform_file(project: Path, cli: Callable[..., Resu
     edit(project / "environments/dev.yaml", "type: development\n", "type: development\ntype: again\n")
     (problem,) = _problems(cli, project)
     assert problem["file"] == "environments/dev.yaml" and problem["line"] == 5
-    assert str(problem["message"]).startswith('duplicate key: found duplicate key "type" with value')
+    assert problem["path"] == "type"
+    assert problem["message"] == "duplicate key 'type' (first on line 4)"
     assert problem["hint"] == "keep one of the keys"
 
 
@@ -556,7 +557,7 @@ def test_policy_data_file_that_is_not_yaml(project: Path, cli: Callable[..., Res
             "policies/production/data/limits.yaml",
             2,
             "",
-            "not valid YAML: expected ',' or ']', but got '<stream end>'",
+            "not valid YAML: did not find expected ',' or ']'",
             "fix the syntax",
         )
     ]

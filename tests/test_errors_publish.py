@@ -82,8 +82,8 @@ def test_stored_inputs_that_no_longer_load_skip_that_app_only(
     kept = git("--git-dir", str(bare_repo), "show", deployment)
     warning = (
         "SKIPPED app 'one': its stored inputs no longer load, its last output is kept: "
-        ".render/apps/one/score-alpha.yaml:3: not valid YAML: expected the node content, but found "
-        "'<stream end>' (fix the syntax)"
+        ".render/apps/one/score-alpha.yaml:3: not valid YAML: did not find expected node content "
+        "(fix the syntax)"
     )
     for args in (("--app", str(_app(tmp_path, "two", "beta"))), ("--all-apps",)):
         result = _publish(cli, bare_repo, *args)

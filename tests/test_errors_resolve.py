@@ -384,7 +384,7 @@ def test_template_output_with_a_control_character(project: Path, cli: Callable[.
             6,
             "template",
             "template output is not valid YAML: unacceptable character #x0007: "
-            "control characters are not allowed",
+            "control characters are not allowed (line 1 of the rendered output)",
         )
     ]
 

@@ -23,7 +23,7 @@ from renderer.inputs import roots as settings
 from tests.conftest import ROOT, run_renderer
 
 CASES = ROOT / "tests" / "cases"
-NOT_GOLDEN = {"score"}  # Score files for the schema tests in test_score.py, not render cases
+NOT_GOLDEN = {"score", "hostile"}  # Score schema cases (test_score.py), hostile app repos (test_hostile.py)
 
 
 def _tree_files(root: Path) -> dict[str, bytes]:

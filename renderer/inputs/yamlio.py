@@ -1,18 +1,22 @@
-"""The one place YAML (and JSON) is read (YAML 1.2, line numbers, no duplicate keys) and written."""
+"""The one place YAML (and JSON) is read and written.
+
+Every YAML input goes through one reader: app files, platform files, policy data and the text
+resource templates generate. It is a small builder over libyaml's event stream (fast, iterative,
+never constructs a Python object from a tag) that gives plain data, YAML 1.2's core schema
+(`no` and `on` are strings, `0777` is decimal, dates stay as written), the line of every value, and
+refuses what plain data has no room for: duplicate keys, merge keys (`<<:`), tags other than the
+standard ones, keys that are not scalars, NUL characters. It bounds each document by the platform's
+limits: the values it expands to (each use of an alias counts) and its nesting.
+"""
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.events import DocumentStartEvent
 
 from renderer.data import Doc, Json, PathKey, format_path
 from renderer.errors import InputError, Problem
@@ -20,171 +24,272 @@ from renderer.model import Limits, limit_hint
 
 
 class YamlLoadError(InputError):
-    """A file that is not YAML we accept (syntax, duplicate keys, encoding)."""
+    """A file that is not YAML we accept (syntax, duplicate keys, encoding, limits)."""
 
 
-# Bounds on one document, so a hostile file cannot exhaust the machine: YAML aliases let a few
-# lines stand for billions of nodes ("billion laughs"), and deep nesting exhausts the stack. The
-# platform sets them (trust.yaml `limits:`); platform files and generated text use the defaults.
-DEFAULT_LIMITS = Limits()
-
-
-class _Budget:
-    """What is left of one document's node budget, and how deep it may go."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.left = limits.yaml_nodes
-        self.nodes = limits.yaml_nodes
-        self.depth = limits.yaml_depth
-
-    def spend(self, path: PathKey) -> None:
-        self.left -= 1
-        if self.left < 0:
-            raise _Refused(
-                path,
-                f"the document expands to more than {self.nodes} values; each use of an alias counts",
-                "yaml_nodes",
-            )
-        if len(path) > self.depth:
-            raise _Refused(path, f"the document is nested more than {self.depth} levels deep", "yaml_depth")
-
-
-class _Unsupported(Exception):
-    pass
+DEFAULT_LIMITS = Limits()  # the platform's come from trust.yaml; platform files use these
+_Parser: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, if built in
+_TAG = "tag:yaml.org,2002:"
 
 
 class _Refused(Exception):
-    def __init__(self, path: PathKey, why: str, limit: str = "") -> None:
+    """A value the reader does not accept, at a path and line; `limit` names the limit it is over."""
+
+    def __init__(self, path: PathKey, line: int, why: str, limit: str = "", hint: str = "") -> None:
         super().__init__(why)
-        self.path = path
-        self.limit = limit  # the Limits field it is over, if any
+        self.path, self.line, self.limit, self.hint = path, line, limit, hint
 
-    def problem(self, file: str, line: int) -> Problem:
+    def problem(self, file: str) -> Problem:
         if not self.limit:
-            return Problem(file, line, format_path(self.path), str(self))
+            return Problem(file, self.line, format_path(self.path), str(self), self.hint)
         message = f"{self} (limits.{self.limit})"
-        return Problem(file, line, format_path(self.path), message, limit_hint(self.limit))
+        return Problem(file, self.line, format_path(self.path), message, limit_hint(self.limit))
 
 
-def _plain(node: object, path: PathKey, lines: dict[PathKey, int], budget: _Budget) -> Json:
-    budget.spend(path)
-    if isinstance(node, CommentedMap):
-        if node.merge:
-            raise _Refused(path, "merge keys (<<:) are not read: write the keys out")
-        out: dict[str, Json] = {}
-        for key, value in node.items():
-            if not isinstance(key, str):
-                key = _scalar_text(key)
-            child = (*path, key)
-            lines[child] = node.lc.key(key if key in node else _find_key(node, key))[0] + 1
-            out[key] = _plain(value, child, lines, budget)
-        return out
-    if isinstance(node, CommentedSeq):
-        items: list[Json] = []
-        for i, value in enumerate(node):
-            lines[(*path, i)] = node.lc.item(i)[0] + 1
-            items.append(_plain(value, (*path, i), lines, budget))
-        return items
-    try:
-        return _scalar(node)
-    except _Unsupported as exc:
-        raise _Refused(path, str(exc)) from None
+# YAML 1.2 core schema: how a plain (unquoted, untagged) scalar is read.
+_NULL = re.compile(r"^(?:~|null|Null|NULL)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)$")
+_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
 
-def _find_key(node: CommentedMap, text: str) -> object:
-    for key in node:
-        if _scalar_text(key) == text:
-            return key
-    return text
+def _plain_scalar(text: str) -> Json:
+    if text == "" or _NULL.match(text):
+        return None
+    if text in _BOOL:
+        return _BOOL[text]
+    if _INT.match(text):
+        return _int(text)
+    if _FLOAT.match(text):
+        return float(text)
+    if _INF.match(text):
+        return float("-inf") if text.startswith("-") else float("inf")
+    return float("nan") if _NAN.match(text) else text
 
 
-def _scalar_text(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(_scalar(value))
+def _int(text: str) -> int:
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)  # ValueError past 4300 digits: reported where the value is
 
 
-def _scalar(value: object) -> Json:
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
+def _tagged_scalar(tag: str, text: str) -> Json:
+    """A scalar with an explicit standard tag (`!!str 1`); ValueError if the text does not fit."""
+    kind = tag.removeprefix(_TAG)
+    if kind == "str":
+        return text
+    if kind == "null" and (text == "" or _NULL.match(text)):
+        return None
+    if kind == "bool" and text in _BOOL:
+        return _BOOL[text]
+    if kind == "int" and _INT.match(text):
+        return _int(text)
+    if (
+        kind == "float"
+        and isinstance(value := _plain_scalar(text), int | float)
+        and not isinstance(value, bool)
+    ):
         return float(value)
-    if isinstance(value, datetime.date | datetime.datetime):
-        return value.isoformat()
-    if isinstance(value, str):
-        return str(value)
-    # Anything else is a tag plain data has no room for: a custom tag (`!x`), `!!binary` bytes, a
-    # `!!set`. Refused here, so every value that leaves the reader is JSON.
-    raise _Unsupported(f"a {type(value).__name__} is not plain data: only YAML's standard tags are read")
+    raise ValueError(f"{text!r} does not read as {_short(tag)}")
 
 
-def _reader() -> YAML:
-    reader = YAML(typ="rt")
-    reader.version = (1, 2)
-    reader.allow_duplicate_keys = False
-    return reader
+def _short(tag: str) -> str:
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+
+
+@dataclass(slots=True)
+class _Frame:
+    """A mapping or sequence being built: its path, and the key whose value comes next."""
+
+    value: dict[str, Json] | list[Json]
+    path: PathKey
+    line: int
+    anchor: str | None
+    spent_before: int
+    key: str | None = None
+    key_line: int = 0
+
+
+@dataclass(slots=True)
+class _Builder:
+    """Plain data and line numbers from one document's events, within the limits."""
+
+    limits: Limits
+    lines: dict[PathKey, int] = field(default_factory=dict)
+    anchors: dict[str, tuple[Json, int]] = field(default_factory=dict)  # value and its node count
+    stack: list[_Frame] = field(default_factory=list)
+    spent: int = 0
+    root: Json = None
+    done: bool = False
+    empty_root: bool = False  # the document is nothing but an empty scalar (blank, or comments)
+
+    def child_path(self) -> tuple[PathKey, bool]:
+        """Where the next node goes, and whether it is a mapping key."""
+        if not self.stack:
+            return (), False
+        top = self.stack[-1]
+        if isinstance(top.value, list):
+            return (*top.path, len(top.value)), False
+        if top.key is None:
+            return top.path, True
+        return (*top.path, top.key), False
+
+    def spend(self, n: int, path: PathKey, line: int) -> None:
+        self.spent += n
+        if self.spent > self.limits.yaml_nodes:
+            nodes = self.limits.yaml_nodes
+            why = f"the document expands to more than {nodes} values; each use of an alias counts"
+            raise _Refused(path, line, why, "yaml_nodes")
+        if len(path) > self.limits.yaml_depth:
+            why = f"the document is nested more than {self.limits.yaml_depth} levels deep"
+            raise _Refused(path, line, why, "yaml_depth")
+
+    def event(self, ev: yaml.Event) -> None:
+        line = ev.start_mark.line + 1 if ev.start_mark else 0
+        path, is_key = self.child_path()
+        if isinstance(ev, yaml.ScalarEvent):
+            self.spend(1, path, line)
+            value = self.scalar(ev, path, line)
+            if ev.anchor:
+                self.anchors[ev.anchor] = (value, 1)
+            self.complete(value, path, line, is_key)
+        elif isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            if is_key:
+                raise _Refused(path, line, "a key must be a plain value, not a mapping or list")
+            want = "map" if isinstance(ev, yaml.MappingStartEvent) else "seq"
+            if ev.tag not in (None, "!", _TAG + want):
+                raise _Refused(
+                    path, line, f"the tag {_short(ev.tag)} is not read: only YAML's standard tags are"
+                )
+            self.spend(1, path, line)
+            container: dict[str, Json] | list[Json] = {} if want == "map" else []
+            self.stack.append(_Frame(container, path, line, ev.anchor, self.spent - 1))
+        elif isinstance(ev, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            frame = self.stack.pop()
+            if frame.anchor:
+                self.anchors[frame.anchor] = (frame.value, self.spent - frame.spent_before)
+            path, is_key = self.child_path()
+            self.complete(frame.value, path, frame.line, is_key)
+        elif isinstance(ev, yaml.AliasEvent):
+            if ev.anchor not in self.anchors:
+                raise _Refused(path, line, f"found undefined alias {ev.anchor!r}")
+            value, size = self.anchors[ev.anchor]
+            self.spend(size, path, line)
+            if is_key and not isinstance(value, str | int | float | bool | type(None)):
+                raise _Refused(path, line, "a key must be a plain value, not a mapping or list")
+            self.complete(_copy(value), path, line, is_key)
+
+    def scalar(self, ev: yaml.ScalarEvent, path: PathKey, line: int) -> Json:
+        text = ev.value
+        if "\0" in text:
+            raise _Refused(path, line, "holds a NUL character")
+        if ev.tag is None:  # plain scalars are resolved; quoted ones are strings
+            try:
+                return _plain_scalar(text) if ev.implicit[0] else text
+            except ValueError:  # Python reads no integer of more than 4300 digits
+                raise _Refused(path, line, f"a number of {len(text)} digits is too long to read") from None
+        if ev.tag == "!":  # the non-specific tag: a string
+            return text
+        if not ev.tag.startswith(_TAG) or ev.tag.removeprefix(_TAG) not in (
+            "str",
+            "int",
+            "float",
+            "bool",
+            "null",
+        ):
+            raise _Refused(path, line, f"the tag {_short(ev.tag)} is not read: only YAML's standard tags are")
+        try:
+            return _tagged_scalar(ev.tag, text)
+        except ValueError as exc:
+            raise _Refused(path, line, str(exc)) from None
+
+    def complete(self, value: Json, path: PathKey, line: int, is_key: bool) -> None:
+        if not self.stack:
+            self.root, self.done = value, True
+            self.lines[()] = line
+            return
+        top = self.stack[-1]
+        if isinstance(top.value, list):
+            self.lines[path] = line
+            top.value.append(value)
+            return
+        if is_key:
+            key = value if isinstance(value, str) else json.dumps(value)
+            if key == "<<":
+                raise _Refused(top.path, line, "merge keys (<<:) are not read: write the keys out")
+            if key in top.value:
+                first = self.lines.get((*top.path, key), 0)
+                why = f"duplicate key {key!r} (first on line {first})"
+                raise _Refused((*top.path, key), line, why, hint="keep one of the keys")
+            top.key, top.key_line = key, line
+            return
+        assert top.key is not None  # a value follows its key
+        self.lines[(*top.path, top.key)] = top.key_line
+        top.value[top.key] = value
+        top.key = None
+
+
+def _copy(value: Json) -> Json:
+    """An alias's own copy, so no two places of a document share (and later mutate) one value."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _documents(text: str, file: str, limits: Limits) -> Iterator[tuple[Json, dict[PathKey, int], bool]]:
+    """(data, lines, empty) for each document; a syntax error or a refusal raises YamlLoadError."""
+    parser = _Parser(text)
+    builder: _Builder | None = None
+    try:
+        while parser.check_event():
+            ev: yaml.Event = parser.get_event()  # type: ignore[no-untyped-call]  # (the stub is untyped)
+            if isinstance(ev, yaml.DocumentStartEvent):
+                builder = _Builder(limits)
+            elif isinstance(ev, yaml.DocumentEndEvent) and builder is not None:
+                yield builder.root, builder.lines, builder.empty_root
+                builder = None
+            elif builder is not None:
+                if isinstance(ev, yaml.ScalarEvent) and not builder.stack:
+                    builder.empty_root = ev.value == "" and ev.implicit[0] and ev.tag is None
+                builder.event(ev)
+    except _Refused as exc:
+        raise YamlLoadError(exc.problem(file)) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = str(exc.problem or exc.context or "unreadable").strip()
+        if "maximum nesting depth" in problem:  # libyaml stops at 1000 levels, before we count them
+            why = f"the document is nested more than {limits.yaml_depth} levels deep"
+            raise YamlLoadError(
+                _Refused((), mark.line + 1 if mark else 0, why, "yaml_depth").problem(file)
+            ) from None
+        raise YamlLoadError(
+            Problem(file, mark.line + 1 if mark else 0, "", f"not valid YAML: {problem}", "fix the syntax")
+        ) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        what = (
+            f"unacceptable character #x{exc.character:04x}"
+            if isinstance(exc.character, int)
+            else "unreadable"
+        )
+        raise YamlLoadError(
+            Problem(file, line, "", f"not valid YAML: {what}: {exc.reason}", "remove the character")
+        ) from None
+    except yaml.YAMLError as exc:
+        raise YamlLoadError(Problem(file, 0, "", f"not valid YAML: {exc}", "fix the syntax")) from None
+    finally:
+        parser.dispose()
 
 
 def load_text(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> list[Doc]:
-    """Every document in `text`; a syntax error or duplicate key raises YamlLoadError."""
-    try:
-        raw_docs = list(_reader().load_all(text))
-    except ValueError as exc:  # a constructor's own limit, e.g. an integer of more than 4300 digits
-        raise YamlLoadError(Problem(file, 0, "", f"not valid YAML: {exc}", "fix the value")) from None
-    except RecursionError:
-        raise YamlLoadError(
-            Problem(
-                file,
-                0,
-                "",
-                f"is nested too deeply (more than {limits.yaml_depth} levels; limits.yaml_depth)",
-                limit_hint("yaml_depth"),
-            )
-        ) from None
-    except DuplicateKeyError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark else 0
-        raise YamlLoadError(
-            Problem(file, line, "", f"duplicate key: {_problem_text(exc)}", "keep one of the keys")
-        ) from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        raise YamlLoadError(
-            Problem(file, line, "", f"not valid YAML: {_problem_text(exc)}", "fix the syntax")
-        ) from None
-    docs = []
-    scalar_starts: list[int] = []
-    for i, raw in enumerate(raw_docs):
-        if raw is None:
-            continue
-        if isinstance(raw, CommentedMap | CommentedSeq):
-            start = raw.lc.line + 1
-        else:  # a scalar carries no position: read it from the events, once
-            scalar_starts = scalar_starts or _root_lines(text)
-            start = scalar_starts[i]
-        lines: dict[PathKey, int] = {(): start}
-        try:
-            data = _plain(raw, (), lines, _Budget(limits))
-        except _Refused as exc:
-            raise YamlLoadError(exc.problem(file, max(lines.values()))) from None
-        docs.append(Doc(file, data, lines))
-    return docs
-
-
-def _root_lines(text: str) -> list[int]:
-    """The line each document's root node starts at, one per document (empty ones included)."""
-    starts, after_start = [], False
-    for event in _reader().parse(text):
-        if after_start:
-            starts.append(event.start_mark.line + 1)
-        after_start = isinstance(event, DocumentStartEvent)
-    return starts
-
-
-def _problem_text(exc: MarkedYAMLError) -> str:
-    text = str(exc.problem or exc.context or exc).strip()
-    return text.splitlines()[0] if text else "unreadable"
+    """Every document in `text` (an empty one is skipped), with the line of every value."""
+    return [Doc(file, data, lines) for data, lines, empty in _documents(text, file, limits) if not empty]
 
 
 def load_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> list[Doc]:
@@ -194,6 +299,13 @@ def load_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> list[
     except UnicodeDecodeError:
         raise YamlLoadError(Problem(name, 0, "", "not UTF-8 text", "save as UTF-8")) from None
     return load_text(text, name, limits)
+
+
+def load_generated(text: str, name: str) -> list[Json]:
+    """Every non-empty, non-null document of YAML the renderer generated (a template's output)."""
+    return [
+        data for data, _, empty in _documents(text, name, DEFAULT_LIMITS) if not empty and data is not None
+    ]
 
 
 def load_json(data: str | bytes, name: str) -> Json:
@@ -216,128 +328,6 @@ def json_line(data: str | bytes, name: str, path: PathKey) -> int:
     except InputError:
         return 0
     return docs[0].line(path) if docs else 0
-
-
-# ---- generated YAML: template output ---------------------------------------------------------
-
-# Text the renderer generated itself (a resource template's output) is read by libyaml, which is
-# 10-20x faster than the located reader, with YAML 1.2's core schema put back: `no` and `on` are
-# strings, `0777` is decimal, dates stay strings; only the standard tags; no duplicate or merge
-# keys; the same bounds on nodes and depth as every other document.
-_LibyamlLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Core12Loader(_LibyamlLoader):  # type: ignore[valid-type,misc]
-    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
-    yaml_constructors: dict[str, object] = {}
-
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[str, object]:
-        if not isinstance(node, yaml.MappingNode):
-            raise yaml.constructor.ConstructorError(None, None, "expected a mapping", node.start_mark)
-        out: dict[str, object] = {}
-        for key_node, value_node in node.value:
-            raw = self.construct_object(key_node, deep=True)
-            if key_node.tag == "tag:yaml.org,2002:merge" or raw == "<<":
-                raise yaml.constructor.ConstructorError(
-                    None, None, "merge keys (<<:) are not read: write the keys out", key_node.start_mark
-                )
-            try:
-                key = _scalar_text(raw)
-            except _Unsupported as exc:
-                raise yaml.constructor.ConstructorError(None, None, str(exc), key_node.start_mark) from None
-            if key in out:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            out[key] = self.construct_object(value_node, deep=deep)
-        return out
-
-
-def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    text = str(loader.construct_scalar(node))
-    if text.startswith("0o"):
-        return int(text[2:], 8)
-    if text.startswith("0x"):
-        return int(text[2:], 16)
-    return int(text, 10)
-
-
-def _construct_map(loader: _Core12Loader, node: yaml.MappingNode) -> Iterator[dict[str, object]]:
-    data: dict[str, object] = {}
-    yield data
-    data.update(loader.construct_mapping(node))
-
-
-def _construct_seq(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> Iterator[list[object]]:
-    data: list[object] = []
-    yield data
-    data.extend(loader.construct_sequence(node))
-
-
-def _unknown_tag(loader: yaml.SafeLoader, node: yaml.Node) -> None:
-    raise yaml.constructor.ConstructorError(
-        None, None, f"the tag {node.tag} is not read: only YAML's standard tags are", node.start_mark
-    )
-
-
-for _tag, _pattern, _first in (
-    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
-    (
-        "float",
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        "-+0123456789.",
-    ),
-    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-):
-    _Core12Loader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
-_Core12Loader.add_constructor("tag:yaml.org,2002:null", yaml.SafeLoader.construct_yaml_null)
-_Core12Loader.add_constructor("tag:yaml.org,2002:bool", yaml.SafeLoader.construct_yaml_bool)
-_Core12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-_Core12Loader.add_constructor("tag:yaml.org,2002:float", yaml.SafeLoader.construct_yaml_float)
-_Core12Loader.add_constructor("tag:yaml.org,2002:str", yaml.SafeLoader.construct_yaml_str)
-_Core12Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Core12Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-_Core12Loader.add_constructor(None, _unknown_tag)
-
-
-def load_generated(text: str, name: str) -> list[Json]:
-    """Every non-empty document of YAML the renderer generated; anything we do not accept raises
-    YamlLoadError, at the line of the generated text it is on."""
-    try:
-        raw = [d for d in yaml.load_all(text, Loader=_Core12Loader) if d is not None]
-    except RecursionError:
-        raise YamlLoadError(
-            Problem(name, 0, "", f"is nested too deeply (more than {DEFAULT_LIMITS.yaml_depth} levels)")
-        ) from None
-    except ValueError as exc:
-        raise YamlLoadError(Problem(name, 0, "", f"not valid YAML: {exc}")) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
-        raise YamlLoadError(
-            Problem(name, mark.line + 1 if mark else 0, "", f"not valid YAML: {problem}")
-        ) from None
-    docs = []
-    for doc in raw:
-        try:
-            docs.append(_bounded(doc, (), _Budget(DEFAULT_LIMITS)))
-        except _Refused as exc:
-            raise YamlLoadError(exc.problem(name, 0)) from None
-    return docs
-
-
-def _bounded(value: object, path: PathKey, budget: _Budget) -> Json:
-    """A copy of constructed data within the node and depth bounds (an alias is counted each use)."""
-    budget.spend(path)
-    if isinstance(value, dict):
-        return {str(k): _bounded(v, (*path, str(k)), budget) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_bounded(v, (*path, i), budget) for i, v in enumerate(value)]
-    try:
-        return _scalar(value)
-    except _Unsupported as exc:
-        raise _Refused(path, str(exc)) from None
 
 
 # ---- output -------------------------------------------------------------------------------
