@@ -327,6 +327,7 @@ class Limits:
     files: int = 100  # file mounts per workload, all containers together
     yaml_nodes: int = 200_000  # values one YAML document expands to (each use of an alias counts)
     yaml_depth: int = 64  # nesting of one YAML document
+    string_bytes: int = 128 * 1024  # one string value (Linux starts no process with a longer env string)
 
     def over(self, key: str, what: str) -> tuple[str, str]:
         """The message and hint of an input over one limit: which, its value, who can change it."""

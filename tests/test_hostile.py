@@ -213,9 +213,7 @@ def _args(command: str, project: Path, app: Path, out: Path, repo: Path) -> list
         "--app",
         rel,
         "--all-envs",
-        "--app-id",
-        f"team/{app.name}",
-    ]
+    ]  # a local publish: the app is named after its folder, as validate and render name it
 
 
 class _Hang(Exception):

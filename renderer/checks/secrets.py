@@ -100,9 +100,14 @@ def scan_files(app: App, allow: Sequence[Allowance] = ()) -> list[Problem]:
     all of it is stored in the environment repo (`.render/apps/<app>/`)."""
     problems = []
     for rel, data in sorted(app.files.items()):
-        for kind in _content_kinds(data):
-            if not _allowed(allow, app.id, rel, ""):
-                problems.append(Problem(f"{app.display or app.id}/{rel}", 0, "", _message(kind), _HINT))
+        if _allowed(allow, app.id, rel, ""):
+            continue
+        text = data.decode("utf-8", errors="replace")
+        if not _detected(PLACEHOLDER.sub(" ", text)):  # one pass over the file: the common case
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):  # a hit: say on which line
+            for kind in kinds_in(line):
+                problems.append(Problem(f"{app.display or app.id}/{rel}", number, "", _message(kind), _HINT))
     return problems
 
 
@@ -165,7 +170,7 @@ def _spec_findings(wl: Workload) -> Iterator[tuple[PathKey, str]]:
         if isinstance(name, str) and SECRET_NAME.search(name) and _literal(value):
             yield path, "a literal value in a field named for a secret"
         if path[-1:] == ("binaryContent",):
-            for kind in _content_kinds(_decoded(value)):
+            for kind in kinds_in(_decoded(value).decode("utf-8", errors="replace")):
                 yield path, kind
 
 
@@ -174,11 +179,6 @@ def _literal(value: str) -> bool:
     if PLACEHOLDER.search(value) or value.startswith("/"):
         return False
     return not re.fullmatch(r"true|false|yes|no|on|off|[0-9.]+", value.strip(), re.IGNORECASE)
-
-
-def _content_kinds(data: bytes) -> list[str]:
-    text = data.decode("utf-8", errors="replace")
-    return kinds_in(text)
 
 
 def _decoded(value: str) -> bytes:

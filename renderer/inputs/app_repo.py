@@ -55,7 +55,10 @@ class _Reader:
             return None
         if data is None:
             return None
+        before = len(self.problems.items)
         docs = parse_docs(data, self.source.name(rel), self.problems, self.limits)
+        if not docs and len(self.problems.items) == before:
+            self.refuse(rel, "holds no YAML document", "a Score file or override is one YAML mapping")
         return only_doc(docs, self.problems)
 
     def refuse(self, rel: str, message: str, hint: str = "") -> None:
@@ -66,7 +69,9 @@ class _Reader:
         names = []
         for name, kind in self.source.listdir(rel):
             path = f"{rel}/{name}" if rel else name
-            if kind == want:
+            if not name.isprintable():
+                self.refuse(path.encode("unicode_escape").decode(), "the name holds a control character")
+            elif kind == want:
                 names.append(name)
             elif kind == "link":
                 self.problems.add(
@@ -106,6 +111,9 @@ def _workloads(reader: _Reader, ident: str) -> dict[str, Workload]:
     """Every `score*.yaml` of the app, one workload each, names unique."""
     try:
         names = [n for n, kind in reader.source.listdir() if fnmatch.fnmatchcase(n, SCORE_GLOB)]
+        for name in [n for n in names if not n.isprintable()]:
+            reader.refuse(name.encode("unicode_escape").decode(), "the name holds a control character")
+            names.remove(name)
     except InputError as exc:
         reader.problems.extend(exc.problems())
         return {}

@@ -187,6 +187,9 @@ class _Builder:
         text = ev.value
         if "\0" in text:
             raise _Refused(path, line, "holds a NUL character")
+        limit = self.limits.string_bytes
+        if len(text) > limit // 4 and (size := len(text.encode("utf-8"))) > limit:
+            raise _Refused(path, line, f"a string of {size} bytes is longer than {limit}", "string_bytes")
         if ev.tag is None:  # plain scalars are resolved; quoted ones are strings
             try:
                 return _plain_scalar(text) if ev.implicit[0] else text
