@@ -240,7 +240,7 @@ def _run(command: str, project: Path, app: Path, out: Path, repo: Path) -> tuple
     An exception that escapes the CLI is a bug: it comes back as exit 1 with the end of its traceback
     (not raised: a RecursionError's traceback is too deep for pytest to print)."""
     result = CliRunner().invoke(main, _args(command, project, app, out, repo), catch_exceptions=True)
-    if result.exc_info and not isinstance(result.exception, SystemExit):
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
         lines = traceback.format_exception(*result.exc_info, limit=-6)
         return 1, {"traceback": "".join(lines)}
     assert "Traceback" not in result.stderr, result.stderr

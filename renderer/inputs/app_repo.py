@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import glob
 import os
@@ -110,15 +111,15 @@ def _app(directory: str, root: str, app_id: str | None, problems: Collector, lim
 def _workloads(reader: _Reader, ident: str) -> dict[str, Workload]:
     """Every `score*.yaml` of the app, one workload each, names unique."""
     try:
-        names = [n for n, kind in reader.source.listdir() if fnmatch.fnmatchcase(n, SCORE_GLOB)]
-        for name in [n for n in names if not n.isprintable()]:
-            reader.refuse(name.encode("unicode_escape").decode(), "the name holds a control character")
-            names.remove(name)
+        found = [n for n, kind in reader.source.listdir() if fnmatch.fnmatchcase(n, SCORE_GLOB)]
     except InputError as exc:
         reader.problems.extend(exc.problems())
         return {}
-    if not names:
+    if not found:
         reader.problems.add(reader.source.display, 0, "", f"no {SCORE_GLOB} files in this app directory")
+    names = [n for n in found if n.isprintable()]
+    for name in sorted(set(found) - set(names)):
+        reader.refuse(name.encode("unicode_escape").decode(), "the name holds a control character")
     limit = reader.limits.workloads
     if len(names) > limit:
         what = f"{len(names)} Score files (one workload each)"
@@ -272,7 +273,15 @@ def _variant(reader: _Reader, base: tuple[Workload, ...], patches: dict[str, Doc
             continue
         merged, _ = score.upgrade(merge_patch(as_json(wl.spec), patch.data))
         doc = Doc(wl.doc.file, merged, wl.doc.lines, overlay=patch)
-        spec = _validate(merged, doc, reader.problems, reader.limits)
+        found = Collector()
+        spec = _validate(merged, doc, found, reader.limits)
+        # a problem the base file does not have, placed on it, comes from the override: say so
+        reader.problems.extend(
+            [
+                p if p.file != wl.file else dataclasses.replace(p, hint=f"with {patch.file} applied")
+                for p in found.items
+            ]
+        )
         if spec is None:
             continue  # reported; load_apps raises before any App leaves
         if spec["metadata"]["name"] != wl.name:
