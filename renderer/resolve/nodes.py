@@ -239,7 +239,13 @@ def make_resolver(wl: Workload, bound: Mapping[str, str], done: Mapping[str, Res
             return lookup(wl.spec["metadata"], parts[1:], ref)
         if parts[0] == "resources" and len(parts) > 2:
             uid = bound.get(parts[1])
-            if uid is None or uid not in done:
+            if uid is None:
+                declared = ", ".join(sorted(bound)) or "none"
+                raise RefError(
+                    f"invalid ref '{ref}': the workload declares no resource '{parts[1]}' "
+                    f"(declared: {declared})"
+                )
+            if uid not in done:
                 raise RefError(f"invalid ref '{ref}': resource '{parts[1]}' is not resolved yet")
             outputs = done[uid].outputs
             if parts[2] not in outputs:
