@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 
 from renderer.model import SecretRef
 
-# `$` followed by `{...}`, `${...}` after an escaping `$`, or a second `$`.
-PLACEHOLDER = re.compile(r"\$((?:\$?\{([^}]*)\})|\$)")
+# `$$` (a literal `$`, so `$${x}` is the text `${x}`), or `${...}`: read left to right, as score-go
+# reads them, so a `$$` inside braces is a `$` too.
+PLACEHOLDER = re.compile(r"\$(\$|\{([^}]*)\})")
+_DOT = re.compile(r"(?<!\\)\.")  # a dot not escaped by a backslash
 
 Segment = str | SecretRef
 Resolver = Callable[[str], object]  # a reference (without `${}`) → its value (plain data) or a SecretRef
@@ -31,14 +33,14 @@ class SecretRefError(RefError):
 
 def split_ref(ref: str) -> list[str]:
     """Split on dots, keeping `\\.` as a literal dot inside a part."""
-    return [part.replace("\0", ".") for part in ref.replace("\\.", "\0").split(".")]
+    return [part.replace("\\.", ".") for part in _DOT.split(ref)]
 
 
 def find_refs(text: str) -> list[str]:
     """The references a string would resolve, in order, escapes excluded."""
     refs = []
     for match in PLACEHOLDER.finditer(text):
-        if not match.group(1).startswith("$"):
+        if match.group(1) != "$":
             refs.append(match.group(2))
     return refs
 
@@ -63,8 +65,8 @@ def expand(text: str, resolve: Resolver) -> list[Segment]:
     for match in PLACEHOLDER.finditer(text):
         emit(text[pos : match.start()])
         pos = match.end()
-        if match.group(1).startswith("$"):
-            emit(match.group(0)[1:])
+        if match.group(1) == "$":
+            emit("$")
             continue
         value = resolve(match.group(2))
         emit(value if isinstance(value, SecretRef) else to_text(value))

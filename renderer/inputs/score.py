@@ -246,27 +246,36 @@ def _before_cycles(containers: Mapping[str, ScoreContainer], doc: Doc) -> Iterat
         n: sorted(o for o in (c.get("before") or {}) if o in containers and o != n)
         for n, c in containers.items()
     }
-    state: dict[str, int] = {}
-    stack: list[str] = []
+    for start in sorted(edges):
+        cycle = _cycle_from(start, edges)
+        if cycle:
+            names = " → ".join([*cycle, cycle[0]])
+            yield doc.problem(("containers", cycle[0], "before"), f"'before' forms a cycle: {names}")
+            return
 
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in edges[node]:
-            if state.get(nxt) == 1:
-                return stack[stack.index(nxt) :]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        state[node] = 2
-        stack.pop()
-        return None
 
-    for node in sorted(edges):
-        if node not in state:
-            cycle = visit(node)
-            if cycle:
-                names = " → ".join([*cycle, cycle[0]])
-                yield doc.problem(("containers", cycle[0], "before"), f"'before' forms a cycle: {names}")
-                return
+def _cycle_from(start: str, edges: Mapping[str, list[str]], done: set[str] | None = None) -> list[str]:
+    """The first cycle a depth-first walk from `start` meets ([] if none); a loop, not recursion,
+    so a chain of any length cannot exhaust the stack."""
+    done = set() if done is None else done
+    path: list[str] = []
+    on_path: set[str] = set()
+    todo: list[tuple[str, int]] = [(start, 0)]
+    while todo:
+        node, i = todo.pop()
+        if i == 0:
+            if node in done:
+                continue
+            path.append(node)
+            on_path.add(node)
+        if i < len(edges[node]):
+            todo.append((node, i + 1))
+            nxt = edges[node][i]
+            if nxt in on_path:
+                return path[path.index(nxt) :]
+            todo.append((nxt, 0))
+            continue
+        path.pop()
+        on_path.discard(node)
+        done.add(node)
+    return []

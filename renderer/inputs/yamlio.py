@@ -152,6 +152,8 @@ class _Builder:
         line = ev.start_mark.line + 1 if ev.start_mark else 0
         path, is_key = self.child_path()
         if isinstance(ev, yaml.ScalarEvent):
+            if is_key and ev.value == "<<" and ev.implicit[0] and ev.tag is None:  # plain `<<` only
+                raise _Refused(path, line, "merge keys (<<:) are not read: write the keys out")
             self.spend(1, path, line)
             value = self.scalar(ev, path, line)
             if ev.anchor:
@@ -222,8 +224,6 @@ class _Builder:
             return
         if is_key:
             key = value if isinstance(value, str) else json.dumps(value)
-            if key == "<<":
-                raise _Refused(top.path, line, "merge keys (<<:) are not read: write the keys out")
             if key in top.value:
                 first = self.lines.get((*top.path, key), 0)
                 why = f"duplicate key {key!r} (first on line {first})"

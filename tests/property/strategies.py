@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from renderer.errors import InputError, Problem, RendererError
 from renderer.inputs.app_repo import load_apps
-from renderer.model import App
+from renderer.inputs.yamlio import DEFAULT_LIMITS
+from renderer.model import App, Limits
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID_SCORE = sorted((ROOT / "tests" / "cases" / "score" / "valid").glob("*.yaml"))
@@ -33,7 +34,9 @@ SPECIAL_WORDS = [
 ]
 
 # Text as JSON and Python have it, surrogates excluded (they cannot be written as UTF-8 at all).
-any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+# Data text: no input may carry a NUL (the reader refuses it), so no data the renderer writes does;
+# hostile_text below still sends NULs at the reader.
+any_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30)
 hostile_text = st.one_of(
     st.sampled_from(SPECIAL_WORDS),
     any_text,
@@ -47,7 +50,7 @@ json_scalars = st.one_of(
     st.integers(),
     st.integers(min_value=-(2**200), max_value=2**200),
     st.floats(allow_nan=False),
-    hostile_text,
+    data_text := hostile_text.filter(lambda t: "\x00" not in t),  # data never holds a NUL: no input may
 )
 
 
@@ -55,7 +58,7 @@ def json_values(scalars: st.SearchStrategy[object] = json_scalars) -> st.SearchS
     """Nested JSON data: lists and string-keyed maps of `scalars`, small enough for the loader."""
     return st.recursive(
         scalars,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(hostile_text, inner, max_size=4),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(data_text, inner, max_size=4),
         max_leaves=20,
     )
 
@@ -101,7 +104,7 @@ def _tail(exc: BaseException, frames: int = 3) -> list[traceback.FrameSummary]:
     return traceback.extract_tb(exc.__traceback__)[-frames:]
 
 
-def load_app(files: Mapping[str, bytes]) -> tuple[App, ...] | RendererError:
+def load_app(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS) -> tuple[App, ...] | RendererError:
     """Write an app folder `app/` with `files` into a fresh temp dir and load it.
 
     Returns the apps, or the RendererError the loader raised; anything else propagates (a bug)."""
@@ -114,7 +117,7 @@ def load_app(files: Mapping[str, bytes]) -> tuple[App, ...] | RendererError:
             with open(path, "wb") as fh:
                 fh.write(data)
         try:
-            return load_apps([app], root)
+            return load_apps([app], root, limits=limits)
         except RecursionError as exc:
             # Re-raised short: pytest cannot format a traceback a thousand frames deep (INTERNALERROR).
             where = "; ".join(f"{f.name} ({os.path.basename(f.filename)}:{f.lineno})" for f in _tail(exc))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from renderer.errors import InputError, RendererError
 from renderer.inputs.yamlio import dump, load_text
+from renderer.model import Limits
 from tests.property.strategies import VALID_SCORE, hostile_text, json_scalars, json_values, load_app
 
 VALID = {path.name: path.read_bytes() for path in VALID_SCORE}
@@ -152,7 +153,8 @@ def test_a_before_chain_longer_than_the_recursion_limit() -> None:
 
 def _check_chain(containers: int, closed: bool) -> None:
     """A long `before` chain is a valid workload; closed into a ring it is one cycle problem."""
-    result = load_app({"score.yaml": dump(_chain(containers, closed)).encode("utf-8")})
+    many = Limits(containers=containers + 1)  # the default limit (20) would refuse a long chain first
+    result = load_app({"score.yaml": dump(_chain(containers, closed)).encode("utf-8")}, many)
     if closed and containers > 1:
         assert isinstance(result, InputError), result
         assert [p.message for p in result.problems()][0].startswith("'before' forms a cycle")
