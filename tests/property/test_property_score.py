@@ -147,7 +147,7 @@ def test_before_chains_are_valid_and_rings_are_cycles(containers: int, closed: b
 def test_a_before_chain_longer_than_the_recursion_limit() -> None:
     """Outside @given: Hypothesis raises the recursion limit while it runs a test, the CLI does not.
 
-    fuzz/crashes/score-before-chain-recursion.yaml is such a workload."""
+    fuzz/seeds/score/score-before-chain-recursion.yaml is such a workload."""
     _check_chain(sys.getrecursionlimit() + 10, closed=False)
 
 

@@ -202,7 +202,7 @@ def _time_limit(seconds: float) -> Iterator[None]:
 def test_deep_flow_nesting_is_refused_quickly() -> None:
     """1.5 KB of `[` is refused at once: a hostile file must not cost the run seconds per kilobyte.
 
-    The limit is generous (reading it takes milliseconds when it is linear); fuzz/crashes/
+    The limit is generous (reading it takes milliseconds when it is linear); fuzz/seeds/yaml/
     yaml-flow-nesting-slow.yaml is this input."""
     try:
         with _time_limit(3.0), pytest.raises(YamlLoadError, match="nested"):
