@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 
 from renderer.model import SecretRef
 
-# `$$` (a literal `$`, so `$${x}` is the text `${x}`), or `${...}`: read left to right, as score-go
-# reads them, so a `$$` inside braces is a `$` too.
-PLACEHOLDER = re.compile(r"\$(\$|\{([^}]*)\})")
-_DOT = re.compile(r"(?<!\\)\.")  # a dot not escaped by a backslash
+# `$` followed by `{...}`, `${...}` after an escaping `$`, or a second `$`: score-go's own pattern
+# (framework/substitution.go), so `$${a$$b}` is the text `${a$$b}` there and here.
+PLACEHOLDER = re.compile(r"\$((?:\$?\{([^}]*)\})|\$)")
 
 Segment = str | SecretRef
 Resolver = Callable[[str], object]  # a reference (without `${}`) → its value (plain data) or a SecretRef
@@ -32,15 +31,16 @@ class SecretRefError(RefError):
 
 
 def split_ref(ref: str) -> list[str]:
-    """Split on dots, keeping `\\.` as a literal dot inside a part."""
-    return [part.replace("\\.", ".") for part in _DOT.split(ref)]
+    """Split on dots, keeping `\\.` as a literal dot inside a part (as score-go does; a NUL, which
+    score-go's marker would misread, never gets here: the YAML reader refuses it)."""
+    return [part.replace("\0", ".") for part in ref.replace("\\.", "\0").split(".")]
 
 
 def find_refs(text: str) -> list[str]:
     """The references a string would resolve, in order, escapes excluded."""
     refs = []
     for match in PLACEHOLDER.finditer(text):
-        if match.group(1) != "$":
+        if not match.group(1).startswith("$"):
             refs.append(match.group(2))
     return refs
 
@@ -65,8 +65,8 @@ def expand(text: str, resolve: Resolver) -> list[Segment]:
     for match in PLACEHOLDER.finditer(text):
         emit(text[pos : match.start()])
         pos = match.end()
-        if match.group(1) == "$":
-            emit("$")
+        if match.group(1).startswith("$"):
+            emit(match.group(0)[1:])
             continue
         value = resolve(match.group(2))
         emit(value if isinstance(value, SecretRef) else to_text(value))
