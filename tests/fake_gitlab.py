@@ -17,9 +17,13 @@ class FakeGitLab:
     def __init__(self) -> None:
         self.mrs: list[dict[str, Any]] = []
         self.notes: dict[int, list[dict[str, Any]]] = {}
-        self.fail_next = 0  # answer this many requests with 502 first
-        self.delay = 0.0
+        self.fail_next = 0  # answer this many requests with `fail_status` first
+        self.fail_status = 502
+        self.retry_after: str | None = None  # the Retry-After header sent with each failure
+        self.delay = 0.0  # seconds every request waits before its answer
+        self.slow_next: int | None = None  # only this many requests wait `delay` (None: all of them)
         self.requests: list[str] = []
+        self.times: list[float] = []  # time.monotonic() of each request, for backoff checks
         self.lock = threading.Lock()
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -44,6 +48,8 @@ class FakeGitLab:
             def _reply(self, status: int, body: Any) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                if status >= 400 and fake.retry_after is not None:
+                    self.send_header("Retry-After", fake.retry_after)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -60,13 +66,17 @@ class FakeGitLab:
             def _route(self, method: str) -> None:
                 with fake.lock:
                     fake.requests.append(f"{method} {self.path}")
+                    fake.times.append(time.monotonic())
                     failing = fake.fail_next > 0
                     if failing:
                         fake.fail_next -= 1
-                if fake.delay:
+                    slow = fake.delay > 0 and (fake.slow_next is None or fake.slow_next > 0)
+                    if fake.slow_next:
+                        fake.slow_next -= 1
+                if slow:
                     time.sleep(fake.delay)
                 if failing:
-                    return self._reply(502, {"message": "502 Bad Gateway"})
+                    return self._reply(fake.fail_status, {"message": f"{fake.fail_status} failing"})
                 if self.headers.get("PRIVATE-TOKEN") != TOKEN:
                     return self._reply(401, {"message": "401 Unauthorized"})
                 url = urlparse(self.path)
