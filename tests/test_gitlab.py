@@ -77,9 +77,8 @@ def test_retry_after_as_a_date_is_an_error_not_a_crash() -> None:
     """RFC 9110 allows an HTTP date in Retry-After; python-gitlab reads only seconds."""
     with FakeGitLab() as gl:
         gl.fail_next, gl.fail_status, gl.retry_after = 1, 429, "Wed, 21 Oct 2037 07:28:00 GMT"
-        with pytest.raises(
-            PublishError, match=r"^GitLab merge request for b failed \(retried up to 3 .*: invalid literal for int\(\)"
-        ):
+        date = r"^GitLab merge request for b failed \(retried .*: invalid literal for int\(\)"
+        with pytest.raises(PublishError, match=date):
             MergeRequests(gl.url, TOKEN, "platform/env")("b", "main", "t", "d")
 
 
@@ -109,6 +108,27 @@ def test_timeout_is_reported() -> None:
         )
         assert "Read timed out. (read timeout=0.3)" in str(err.value)
         assert _lists(gl) == 2
+
+
+def test_a_create_that_went_through_before_its_timeout_is_not_duplicated() -> None:
+    """python-gitlab retries a POST that timed out; GitLab answers the second 409: the first MR is ours."""
+    with FakeGitLab() as gl:
+        gl.delay, gl.slow_next, gl.late_posts = 1.0, 0, 1
+        url = MergeRequests(gl.url, TOKEN, "platform/env", timeout=0.3)("b", "main", "t", "d")
+        assert url.endswith("/merge_requests/1") and len(gl.mrs) == 1
+        posts = [r for r in gl.requests if r.startswith("POST")]
+        assert len(posts) == 2 and _lists(gl) == 2  # the list, the create twice, the list again
+
+
+def test_a_conflict_that_is_not_our_merge_request_is_reported() -> None:
+    with FakeGitLab() as gl:
+        gl.mrs.append({"iid": 1, "state": "opened", "source_branch": "b", "target_branch": "other"})
+        with pytest.raises(PublishError) as err:
+            MergeRequests(gl.url, TOKEN, "platform/env")("b", "main", "t", "d")
+        assert str(err.value) == (
+            "GitLab merge request for b failed (HTTP 409: retried up to 3 times where that could help): "
+            "409: ['Another open merge request already exists for this source branch: !1']"
+        )
 
 
 def test_gitlab_timeout_comes_from_the_environment(bare_repo: object) -> None:

@@ -9,10 +9,13 @@ backoff (0.1 s, doubling). Whatever still fails becomes a `PublishError` with th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from renderer.adapters.gitrepo import redact
 from renderer.errors import PublishError
+
+if TYPE_CHECKING:
+    from gitlab.v4.objects import Project, ProjectMergeRequest
 
 T = TypeVar("T")
 
@@ -53,6 +56,7 @@ class MergeRequests:
             requests.exceptions.RequestException,
             ValueError,  # python-gitlab reads Retry-After as a number: an HTTP date breaks that
         )
+        self._create_error: type[Exception] = gitlab.exceptions.GitlabCreateError
 
     def __call__(self, branch: str, target: str, title: str, body: str) -> str:
         return self._reported(
@@ -78,6 +82,30 @@ class MergeRequests:
 
     def _upsert(self, branch: str, target: str, title: str, body: str) -> str:
         project = self._client.projects.get(self._project_id, lazy=True)
+        found = self._open(project, branch, target)
+        if found:
+            found.title, found.description = title, body
+            found.save(max_retries=self._retries, obey_rate_limit=True)
+            return str(found.web_url)
+        data = {
+            "source_branch": branch,
+            "target_branch": target,
+            "title": title,
+            "description": body,
+            "remove_source_branch": True,
+        }
+        try:
+            mr = project.mergerequests.create(data, max_retries=self._retries, obey_rate_limit=True)
+        except self._create_error as exc:
+            # a create retried after a timeout whose first try went through: GitLab refuses a second
+            # open MR for the branch (409); the first one is ours
+            again = self._open(project, branch, target) if getattr(exc, "response_code", 0) == 409 else None
+            if again is None:
+                raise
+            mr = again
+        return str(mr.web_url)
+
+    def _open(self, project: Project, branch: str, target: str) -> ProjectMergeRequest | None:
         found = project.mergerequests.list(
             source_branch=branch,
             target_branch=target,
@@ -86,23 +114,7 @@ class MergeRequests:
             max_retries=self._retries,
             obey_rate_limit=True,
         )
-        if found:
-            mr = found[0]
-            mr.title, mr.description = title, body
-            mr.save(max_retries=self._retries, obey_rate_limit=True)
-        else:
-            mr = project.mergerequests.create(
-                {
-                    "source_branch": branch,
-                    "target_branch": target,
-                    "title": title,
-                    "description": body,
-                    "remove_source_branch": True,
-                },
-                max_retries=self._retries,
-                obey_rate_limit=True,
-            )
-        return str(mr.web_url)
+        return found[0] if found else None
 
     def _sticky(self, mr_iid: int, marker: str, body: str) -> None:
         project = self._client.projects.get(self._project_id, lazy=True)

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -153,15 +154,7 @@ class Repo:
 
     def run(self, *args: str, input_text: str | None = None) -> tuple[int, str, str]:
         """Run git; (exit status, stdout, stderr). A timeout ends git's whole process group."""
-        proc = subprocess.Popen(
-            ["git", "-C", self.path, *args],
-            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=dict(self.env),
-            start_new_session=True,  # its own group: killed whole, and a terminal's ^C reaches us only
-        )
+        proc = _start(["git", "-C", self.path, *args], dict(self.env), input_text is not None)
         try:
             out, err = proc.communicate(input_text, timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -191,6 +184,48 @@ def _operation(args: Sequence[str]) -> str:
     while len(rest) > 2 and rest[0] == "-c":
         rest = rest[2:]
     return rest[0] if rest else "git"
+
+
+def _start(argv: list[str], env: dict[str, str], stdin: bool) -> subprocess.Popen[str]:
+    """Start git in a process group of its own (killed whole; a terminal's ^C reaches only us, and
+    we end git ourselves).
+
+    The start runs in a helper thread: Python runs signal handlers only in the main thread, and one
+    that raised while the main thread was forking would lose the new process's pid, leaving git
+    running. Here an interruption waits for the start to finish, then ends what it started."""
+    started: list[subprocess.Popen[str]] = []
+    failed: list[BaseException] = []
+    done = threading.Event()
+
+    def start() -> None:
+        try:
+            started.append(
+                subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                    start_new_session=True,
+                )
+            )
+        except BaseException as exc:  # handed to the caller's thread below
+            failed.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=start, name="git-start", daemon=True).start()
+    try:
+        done.wait()  # not Thread.join: one interrupted by a signal can return early after that
+    except BaseException:
+        done.wait()  # quick: the fork has happened or is about to
+        for proc in started:
+            _end(proc)
+        raise
+    if failed:
+        raise failed[0]
+    return started[0]
 
 
 def _end(proc: subprocess.Popen[str]) -> None:

@@ -3,8 +3,8 @@
 An app pipeline cannot forge its project path: its job asks GitLab for an ID token (`id_tokens:`
 with the platform's audience), GitLab signs it with the instance key, and the platform's job
 verifies the signature against the instance's published keys (JWKS) before it trusts any claim.
-PyJWT does the verification; the keys are fetched over HTTPS with a timeout (RENDERER_OIDC_TIMEOUT
-at the edge). Keys that cannot be fetched are a publish failure (exit 5, run again), not a denial.
+PyJWT does the verification; the keys are fetched over HTTPS with a timeout. Keys that cannot be
+fetched are a publish failure (exit 5: run again), not a denial.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def verify(token: str, issuer: str, audience: str, timeout: float = DEFAULT_TIME
         )
     except jwt.PyJWKClientConnectionError as exc:
         raise KeysUnavailable(
-            f"could not fetch the signing keys from {jwks_url(issuer)} within {timeout:g} s "
-            f"(RENDERER_OIDC_TIMEOUT): {exc}; run the job again"
+            f"could not fetch the signing keys from {jwks_url(issuer)} within {timeout:g} s: {exc}; "
+            "run the job again"
         ) from None
     except jwt.PyJWKClientError as exc:
         raise AccessDenied(f"the ID token's signing key is not one {issuer} publishes: {exc}") from None

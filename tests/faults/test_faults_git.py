@@ -363,3 +363,54 @@ def test_what_the_server_refuses_is_named(
             publish(f"{server.url}/env.git", make_app(tmp_path, "one"), environ)
     assert str(err.value).startswith(f"git ls-remote failed: {expected}fatal: "), str(err.value)
     assert token not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("output", "kind"),
+    [
+        ("! refs/heads/main [rejected] (stale info)", "moved"),
+        ("! HEAD:refs/heads/main [rejected] (fetch first)", "moved"),
+        ("remote: error: cannot lock ref 'refs/heads/main': is at 1a2b but expected 3c4d", "moved"),
+        (
+            "remote: error: cannot lock ref 'refs/heads/x': Unable to create 'x.lock': File name too long",
+            "too-long",
+        ),
+        ("fatal: unable to access 'https://h/x.git/': Could not resolve host: h", "transient"),
+        ("error: RPC failed; HTTP 500 curl 22 The requested URL returned error: 500", "transient"),
+        ("fatal: the remote end hung up unexpectedly\nfatal: early EOF", "transient"),
+        (
+            "fatal: unable to access 'https://h/': Failed to connect to h port 443: Connection timed out",
+            "transient",
+        ),
+        (
+            "remote: GitLab: You are not allowed to push code to protected branches on this project.\n"
+            " ! [remote rejected] main -> main (pre-receive hook declined)",
+            "permission",
+        ),
+        ("remote: HTTP Basic: Access denied\nfatal: Authentication failed for 'https://h/x.git/'", "auth"),
+        ("git@h: Permission denied (publickey).", "permission"),
+        ("remote: error: unable to write file: No space left on device", "disk"),
+        ("fatal: something nobody foresaw", "other"),
+    ],
+)
+def test_classify_reads_what_git_says(output: str, kind: str) -> None:
+    assert gitrepo.classify(output) == kind
+
+
+def test_a_branch_name_too_long_is_named_not_retried(tmp_path: Path, bare_repo: Path) -> None:
+    """git's message says 'cannot lock ref', as for a moved head; the renderer must not retry it."""
+    repo = gitrepo.open_clone(str(bare_repo), str(tmp_path / "clone"), "main", {"PATH": os.environ["PATH"]})
+    write(tmp_path / "clone" / "a.txt", "a")
+    assert gitrepo.commit_all(repo, "a", "t <t@t>")
+    with pytest.raises(gitrepo.GitError) as err:
+        gitrepo.push_cas(repo, "render/prod/" + "a+" * 150 + "b", None, force=True)
+    assert err.value.kind == "too-long"
+    assert str(err.value).startswith("git push failed: a file or ref name is too long; not retried: To ")
+    assert "File name too long" in str(err.value) and refs(bare_repo) == ""
+
+
+def test_no_temp_dir_for_the_clone(tmp_path: Path, bare_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    with pytest.raises(PublishError) as err:
+        publish(str(bare_repo), make_app(tmp_path, "one"))
+    assert str(err.value) == "cannot create a temporary directory for the clone: No such file or directory"
