@@ -285,8 +285,9 @@ def _push(
 
 
 def _landed(repo: gitrepo.Repo, branch: str, commit: str) -> bool:
+    """Whether the remote branch has the commit (another publisher may have built on it since)."""
     try:
-        return gitrepo.remote_head(repo, branch) == commit
+        return gitrepo.contains(repo, branch, commit)
     except gitrepo.GitError:
         return False  # the remote cannot say: treat the push as not landed
 
