@@ -21,6 +21,7 @@ class GitHttp:
         self.expected = "Basic " + base64.b64encode(f"oauth2:{token}".encode()).decode()
         self.status_all: int | None = None  # answer every request with this status
         self.fail_pushes = 0  # answer this many push requests (service=git-receive-pack) with 502
+        self.lose_answers = 0  # carry out this many pushes, then answer them with 502 all the same
         self.requests: list[str] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -92,6 +93,11 @@ class GitHttp:
                 proc = subprocess.run(
                     ["git", "http-backend"], input=body, capture_output=True, env=env, timeout=60
                 )
+                with srv.lock:
+                    lost = method == "POST" and path.endswith("/git-receive-pack") and srv.lose_answers > 0
+                    srv.lose_answers -= lost
+                if lost:  # the refs are updated; the client never hears of it
+                    return self._plain(502)
                 head, _, payload = proc.stdout.partition(b"\r\n\r\n")
                 headers = [line.split(":", 1) for line in head.decode().split("\r\n") if ":" in line]
                 status = next((int(v.split()[0]) for k, v in headers if k.lower() == "status"), 200)

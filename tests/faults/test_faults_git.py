@@ -295,6 +295,20 @@ def test_network_errors_on_push_are_retried_without_rendering_again(
         assert clones(tmp) == []
 
 
+def test_a_push_that_landed_but_whose_answer_was_lost_is_not_repeated(
+    tmp_path: Path, tmp: Path, http_remote: tuple[GitHttp, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server updates the branch, then answers 502: the renderer asks, finds its commit, succeeds."""
+    server, bare = http_remote
+    with server:
+        environ = {"PATH": os.environ["PATH"], "RENDERER_GIT_TOKEN": TOKEN}
+        server.lose_answers = 1
+        pushes = _count(monkeypatch, delivery.gitrepo, "push_cas")
+        [outcome] = publish(f"{server.url}/env.git", make_app(tmp_path, "one"), environ)
+        assert (outcome.attempts, len(pushes), server.lose_answers) == (1, 1, 0)
+        assert head(bare) == outcome.commit and greeting(bare) == "one"
+
+
 def test_network_errors_on_push_are_bounded(
     tmp_path: Path, tmp: Path, http_remote: tuple[GitHttp, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
