@@ -13,16 +13,28 @@ from urllib.parse import parse_qs, urlparse
 TOKEN = "glpat-test-secret-token"
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up waiting (a timeout test) closed its end: nothing to report
+
+
 class FakeGitLab:
     def __init__(self) -> None:
         self.mrs: list[dict[str, Any]] = []
         self.notes: dict[int, list[dict[str, Any]]] = {}
-        self.fail_next = 0  # answer this many requests with 502 first
-        self.delay = 0.0
+        self.fail_next = 0  # answer this many requests with `fail_status` first
+        self.fail_status = 502
+        self.retry_after: str | None = None  # the Retry-After header sent with each failure
+        self.delay = 0.0  # seconds every request waits before its answer
+        self.slow_next: int | None = None  # only this many requests wait `delay` (None: all of them)
+        self.late_posts = 0  # this many POSTs are carried out, then answered `delay` seconds late
         self.requests: list[str] = []
+        self.times: list[float] = []  # time.monotonic() of each request, for backoff checks
         self.lock = threading.Lock()
         handler = self._handler()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = _Server(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -42,8 +54,21 @@ class FakeGitLab:
                 pass
 
             def _reply(self, status: int, body: Any) -> None:
+                """Keep the answer: it is sent once the routing has let go of the lock."""
+                self.answer = (status, body)
+
+            def _answer(self, method: str) -> None:
+                self._route(method)
+                status, body = self.answer
+                with fake.lock:
+                    late = method == "POST" and fake.late_posts > 0
+                    fake.late_posts -= late
+                if late:
+                    time.sleep(fake.delay)
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                if status >= 400 and fake.retry_after is not None:
+                    self.send_header("Retry-After", fake.retry_after)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -60,13 +85,17 @@ class FakeGitLab:
             def _route(self, method: str) -> None:
                 with fake.lock:
                     fake.requests.append(f"{method} {self.path}")
+                    fake.times.append(time.monotonic())
                     failing = fake.fail_next > 0
                     if failing:
                         fake.fail_next -= 1
-                if fake.delay:
+                    slow = fake.delay > 0 and (fake.slow_next is None or fake.slow_next > 0)
+                    if fake.slow_next:
+                        fake.slow_next -= 1
+                if slow:
                     time.sleep(fake.delay)
                 if failing:
-                    return self._reply(502, {"message": "502 Bad Gateway"})
+                    return self._reply(fake.fail_status, {"message": f"{fake.fail_status} failing"})
                 if self.headers.get("PRIVATE-TOKEN") != TOKEN:
                     return self._reply(401, {"message": "401 Unauthorized"})
                 url = urlparse(self.path)
@@ -95,6 +124,14 @@ class FakeGitLab:
                         return self._reply(200, found)
                     if method == "POST":
                         body = self._body()
+                        taken = [
+                            m["iid"]
+                            for m in fake.mrs
+                            if m["state"] == "opened" and m.get("source_branch") == body.get("source_branch")
+                        ]
+                        if taken:  # as GitLab: one open MR per source branch
+                            exists = "Another open merge request already exists for this source branch"
+                            return self._reply(409, {"message": [f"{exists}: !{taken[0]}"]})
                         mr = {
                             "id": len(fake.mrs) + 100,
                             "iid": len(fake.mrs) + 1,
@@ -124,12 +161,12 @@ class FakeGitLab:
                 return self._reply(200, note)
 
             def do_GET(self) -> None:  # noqa: N802
-                self._route("GET")
+                self._answer("GET")
 
             def do_POST(self) -> None:  # noqa: N802
-                self._route("POST")
+                self._answer("POST")
 
             def do_PUT(self) -> None:  # noqa: N802
-                self._route("PUT")
+                self._answer("PUT")
 
         return Handler

@@ -38,20 +38,117 @@ def test_transient_5xx_is_retried() -> None:
         )
 
 
+def _lists(gl: FakeGitLab) -> int:
+    return sum(r.startswith("GET /api/v4/projects/platform%2Fenv/merge_requests") for r in gl.requests)
+
+
 def test_persistent_5xx_is_reported_without_the_token() -> None:
     with FakeGitLab() as gl:
         gl.fail_next = 100
         with pytest.raises(PublishError) as err:
             MergeRequests(gl.url, TOKEN, "platform/env", retries=2)("b", "main", "t", "d")
-        assert "GitLab merge request for b failed after" in str(err.value)
+        assert str(err.value) == (
+            "GitLab merge request for b failed (HTTP 502: retried up to 2 times where that could help): "
+            "502: 502 failing"
+        )
+        assert _lists(gl) == 3  # the first try and python-gitlab's two retries, no more
         assert TOKEN not in str(err.value)
+
+
+def test_rate_limit_waits_as_long_as_retry_after_says() -> None:
+    with FakeGitLab() as gl:
+        gl.fail_next, gl.fail_status, gl.retry_after = 1, 429, "1"
+        url = MergeRequests(gl.url, TOKEN, "platform/env")("b", "main", "t", "d")
+        assert url.endswith("/merge_requests/1") and _lists(gl) == 2
+        assert gl.times[1] - gl.times[0] >= 0.95  # python-gitlab's own backoff would be 0.1 s
+
+
+def test_rate_limit_that_never_lifts_is_reported() -> None:
+    with FakeGitLab() as gl:
+        gl.fail_next, gl.fail_status, gl.retry_after = 100, 429, "0"
+        with pytest.raises(
+            PublishError, match=r"^GitLab merge request for b failed \(HTTP 429: retried up to 1 "
+        ):
+            MergeRequests(gl.url, TOKEN, "platform/env", retries=1)("b", "main", "t", "d")
+        assert _lists(gl) == 2
+
+
+def test_retry_after_as_a_date_is_an_error_not_a_crash() -> None:
+    """RFC 9110 allows an HTTP date in Retry-After; python-gitlab reads only seconds."""
+    with FakeGitLab() as gl:
+        gl.fail_next, gl.fail_status, gl.retry_after = 1, 429, "Wed, 21 Oct 2037 07:28:00 GMT"
+        date = r"^GitLab merge request for b failed \(retried .*: invalid literal for int\(\)"
+        with pytest.raises(PublishError, match=date):
+            MergeRequests(gl.url, TOKEN, "platform/env")("b", "main", "t", "d")
+
+
+def test_client_errors_are_not_retried() -> None:
+    with FakeGitLab() as gl:
+        with pytest.raises(PublishError) as err:
+            MergeRequests(gl.url, "glpat-wrong-token-0000", "platform/env")("b", "main", "t", "d")
+        assert str(err.value).startswith("GitLab merge request for b failed (HTTP 401: ")
+        assert "glpat-wrong-token-0000" not in str(err.value)
+        assert _lists(gl) == 1
+
+
+def test_a_slow_answer_is_retried_then_succeeds() -> None:
+    with FakeGitLab() as gl:
+        gl.delay, gl.slow_next = 1.0, 1
+        url = MergeRequests(gl.url, TOKEN, "platform/env", timeout=0.3)("b", "main", "t", "d")
+        assert url.endswith("/merge_requests/1") and _lists(gl) == 2 and len(gl.mrs) == 1
 
 
 def test_timeout_is_reported() -> None:
     with FakeGitLab() as gl:
-        gl.delay = 1.5
-        with pytest.raises(PublishError, match="GitLab merge request for b failed after"):
+        gl.delay = 1.0
+        with pytest.raises(PublishError) as err:
             MergeRequests(gl.url, TOKEN, "platform/env", timeout=0.3, retries=1)("b", "main", "t", "d")
+        assert str(err.value).startswith(
+            "GitLab merge request for b failed (retried up to 1 times where that could help): "
+        )
+        assert "Read timed out. (read timeout=0.3)" in str(err.value)
+        assert _lists(gl) == 2
+
+
+def test_a_create_that_went_through_before_its_timeout_is_not_duplicated() -> None:
+    """python-gitlab retries a POST that timed out; GitLab answers the second 409: the first MR is ours."""
+    with FakeGitLab() as gl:
+        gl.delay, gl.slow_next, gl.late_posts = 1.0, 0, 1
+        url = MergeRequests(gl.url, TOKEN, "platform/env", timeout=0.3)("b", "main", "t", "d")
+        assert url.endswith("/merge_requests/1") and len(gl.mrs) == 1
+        posts = [r for r in gl.requests if r.startswith("POST")]
+        assert len(posts) == 2 and _lists(gl) == 2  # the list, the create twice, the list again
+
+
+def test_a_conflict_that_is_not_our_merge_request_is_reported() -> None:
+    with FakeGitLab() as gl:
+        gl.mrs.append({"iid": 1, "state": "opened", "source_branch": "b", "target_branch": "other"})
+        with pytest.raises(PublishError) as err:
+            MergeRequests(gl.url, TOKEN, "platform/env")("b", "main", "t", "d")
+        assert str(err.value) == (
+            "GitLab merge request for b failed (HTTP 409: retried up to 3 times where that could help): "
+            "409: ['Another open merge request already exists for this source branch: !1']"
+        )
+
+
+def test_gitlab_timeout_comes_from_the_environment(bare_repo: object) -> None:
+    """RENDERER_GITLAB_TIMEOUT reaches the client: a GitLab slower than it fails the publish (exit 5)."""
+    with FakeGitLab() as gl:
+        gl.delay = 1.5
+        env = {
+            "RENDERER_GITLAB_URL": gl.url,
+            "RENDERER_GITLAB_TOKEN": TOKEN,
+            "RENDERER_ENV_REPO_PROJECT": "platform/env",
+            "RENDERER_GITLAB_TIMEOUT": "0.2",
+        }
+        args = ["publish", "--root", str(ROOT), "--env-repo", str(bare_repo), "--env", "prod"]
+        result = run_renderer(*args, "--app", str(ROOT / "examples/apps/shop"), env=env)
+        assert result.returncode == 5, result.stderr
+        assert (
+            "error: GitLab merge request for render/prod/shop failed (retried up to 3 times" in result.stderr
+        )
+        assert "read timeout=0.2" in result.stderr and "Traceback" not in result.stderr
+        assert TOKEN not in result.stdout + result.stderr
 
 
 def test_publish_opens_the_merge_request_for_protected_envs(bare_repo: object) -> None:

@@ -1,14 +1,125 @@
-"""The git adapter: a working clone of the environment repo, commits through git itself, CAS pushes."""
+"""The git adapter: a working clone of the environment repo, commits through git itself, CAS pushes.
+
+Every git call has a timeout and runs in a process group of its own, so a timeout or an
+interruption ends git and whatever it started (a transport, a local remote's hooks). What git
+says when it fails is sorted into one `Kind` here (`classify`); what to do about it (retry the
+push, fetch and render again, or stop) is decided by `publish.delivery`.
+"""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+import re
+import signal
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
 
-from renderer.errors import PublishError
+from renderer.errors import PublishError, UsageError
+
+DEFAULT_TIMEOUT = 300.0  # seconds; RENDERER_GIT_TIMEOUT overrides it at the edge
+
+Kind = Literal[
+    "moved",  # the remote branch is not where our lease says: fetch, render again, push again
+    "transient",  # the network or the server failed: the same push may work a moment later
+    "timeout",  # git did not finish within the timeout
+    "hook",  # a server-side hook declined the push
+    "auth",  # the remote did not accept our credentials
+    "permission",  # the credentials are good but may not do this
+    "not-found",  # no repository at that URL
+    "too-long",  # a path or ref name longer than the file system or the server takes
+    "disk",  # no space left, here or on the remote
+    "other",
+]
+
+# Ordered: the first match wins. A server that refuses a protected branch also says its hook
+# declined, and a hook may print anything, so the specific kinds come before the general ones.
+_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
+    ("too-long", re.compile(r"name too long|path too long|too long for", re.I)),
+    ("disk", re.compile(r"no space left on device|disk quota exceeded", re.I)),
+    (
+        "auth",
+        re.compile(
+            r"authentication failed|could not read username|could not read password|"
+            r"http basic: access denied|returned error: 401|invalid username or password",
+            re.I,
+        ),
+    ),
+    (
+        "permission",
+        re.compile(
+            r"permission denied|returned error: 403|not allowed to push|"
+            r"you are not allowed|insufficient permission|access denied",
+            re.I,
+        ),
+    ),
+    (
+        "not-found",
+        re.compile(
+            r"repository '[^']*' not found|repository not found|does not appear to be a git repository|"
+            r"returned error: 404|no such repository",
+            re.I,
+        ),
+    ),
+    ("hook", re.compile(r"hook declined|declined by .*hook", re.I)),
+    ("moved", re.compile(r"\[rejected\]|stale info|fetch first|non-fast-forward|cannot lock ref", re.I)),
+    (
+        "transient",
+        re.compile(
+            r"could not resolve host|could not resolve proxy|connection refused|connection timed out|"
+            r"connection reset|operation timed out|failed to connect|couldn't connect|rpc failed|"
+            r"returned error: 5\d\d|http 5\d\d|early eof|remote end hung up|unexpected disconnect|"
+            r"network is unreachable|no route to host|temporary failure in name resolution",
+            re.I,
+        ),
+    ),
+)
+
+_WHAT: dict[Kind, str] = {
+    "moved": "the remote branch moved (another publisher pushed first)",
+    "transient": "a network or server error",
+    "timeout": "no answer in time",
+    "hook": "a hook on the remote declined it; not retried",
+    "auth": "authentication failed; not retried: check RENDERER_GIT_TOKEN",
+    "permission": "permission denied; not retried: the credentials may not do this (a protected branch?)",
+    "not-found": "repository not found; not retried: check --env-repo and that the credentials may see it",
+    "too-long": "a file or ref name is too long; not retried",
+    "disk": "no space left on a disk; not retried",
+    "other": "",
+}
+
+
+def classify(output: str) -> Kind:
+    """What kind of failure git's output describes."""
+    for kind, pattern in _PATTERNS:
+        if pattern.search(output):
+            return kind
+    return "other"
+
+
+class GitError(PublishError):
+    """A git command failed; `kind` says how, the message says which command and why."""
+
+    def __init__(self, operation: str, kind: Kind, detail: str, tries: int = 1) -> None:
+        self.operation, self.kind, self.detail, self.tries = operation, kind, detail, tries
+        after = f" after {tries} tries" if tries > 1 else ""
+        what = _WHAT[kind]
+        super().__init__(f"git {operation} failed{after}: " + (f"{what}: {detail}" if what else detail))
+
+    def __reduce__(self) -> tuple[type[GitError], tuple[str, Kind, str, int]]:
+        return (type(self), (self.operation, self.kind, self.detail, self.tries))
+
+    def retried(self, tries: int) -> GitError:
+        return GitError(self.operation, self.kind, self.detail, tries)
+
+
+class CredentialsInUrl(UsageError):
+    """A URL that carries a password or token: git would store it in the clone's config."""
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
@@ -18,44 +129,116 @@ def redact(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
+def check_url(url: str) -> None:
+    """Refuse a URL with credentials in it: the token belongs in RENDERER_GIT_TOKEN, never on disk."""
+    parts = urlsplit(url)
+    if not parts.netloc or "@" not in parts.netloc:
+        return
+    userinfo, _, host = parts.netloc.rpartition("@")
+    web = parts.scheme.lower() in ("http", "https")
+    if ":" in userinfo or web:  # over https a bare user part is a token too (git would ask for none)
+        shown = parts._replace(netloc=f"***@{host}").geturl()
+        raise CredentialsInUrl(
+            f"--env-repo {shown} carries credentials in its URL: give the URL without them and put the "
+            "token in RENDERER_GIT_TOKEN (sent as a header, never written to the clone)"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Repo:
     path: str
     url: str
     env: Mapping[str, str]  # environment for git (no tokens on command lines)
     secrets: tuple[str, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
 
-    def git(self, *args: str, check: bool = True, input_text: str | None = None) -> str:
-        proc = subprocess.run(
-            ["git", "-C", self.path, *args],
-            capture_output=True,
-            text=True,
-            env=dict(self.env),
-            input=input_text,
-            timeout=300,
-        )
-        if check and proc.returncode != 0:
-            message = redact((proc.stderr or proc.stdout).strip(), self.secrets)
-            raise PublishError(f"git {args[0]} failed: {message}")
-        return proc.stdout.strip()
+    def run(self, *args: str, input_text: str | None = None) -> tuple[int, str, str]:
+        """Run git; (exit status, stdout, stderr). A timeout ends git's whole process group."""
+        proc = _start(["git", "-C", self.path, *args], dict(self.env), input_text is not None)
+        try:
+            out, err = proc.communicate(input_text, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _end(proc)
+            raise GitError(
+                _operation(args), "timeout", f"gave up after {self.timeout:g} s (RENDERER_GIT_TIMEOUT)"
+            ) from None
+        except BaseException:  # interrupted (SIGINT, SIGTERM): git must not outlive us
+            _end(proc)
+            raise
+        return proc.returncode, out, err
+
+    def git(self, *args: str, input_text: str | None = None) -> str:
+        code, out, err = self.run(*args, input_text=input_text)
+        if code != 0:
+            output = (err or out).strip()
+            raise GitError(_operation(args), classify(output), redact(output, self.secrets))
+        return out.strip()
 
     def ok(self, *args: str) -> bool:
-        return (
-            subprocess.run(
-                ["git", "-C", self.path, *args],
-                capture_output=True,
-                env=dict(self.env),
-                timeout=300,
-            ).returncode
-            == 0
-        )
+        return self.run(*args)[0] == 0
+
+
+def _operation(args: Sequence[str]) -> str:
+    """The git subcommand in an argument list (skipping `-c key=value` pairs)."""
+    rest = list(args)
+    while len(rest) > 2 and rest[0] == "-c":
+        rest = rest[2:]
+    return rest[0] if rest else "git"
+
+
+def _start(argv: list[str], env: dict[str, str], stdin: bool) -> subprocess.Popen[str]:
+    """Start git in a process group of its own (killed whole; a terminal's ^C reaches only us, and
+    we end git ourselves).
+
+    The start runs in a helper thread: Python runs signal handlers only in the main thread, and one
+    that raised while the main thread was forking would lose the new process's pid, leaving git
+    running. Here an interruption waits for the start to finish, then ends what it started."""
+    started: list[subprocess.Popen[str]] = []
+    failed: list[BaseException] = []
+    done = threading.Event()
+
+    def start() -> None:
+        try:
+            started.append(
+                subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                    start_new_session=True,
+                )
+            )
+        except BaseException as exc:  # handed to the caller's thread below
+            failed.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=start, name="git-start", daemon=True).start()
+    try:
+        done.wait()  # not Thread.join: one interrupted by a signal can return early after that
+    except BaseException:
+        done.wait()  # quick: the fork has happened or is about to
+        for proc in started:
+            _end(proc)
+        raise
+    if failed:
+        raise failed[0]
+    return started[0]
+
+
+def _end(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def git_env(environ: Mapping[str, str]) -> dict[str, str]:
     """A predictable git: no user config, no prompts, C locale.
 
     An https token (RENDERER_GIT_TOKEN) travels as an HTTP header set through git's environment
-    configuration: never in the URL, on a command line, or in git's own messages.
+    configuration: never in the URL, on a command line, in a file, or in git's own messages.
     """
     keep = {k: v for k, v in environ.items() if k in ("PATH", "HOME", "SSH_AUTH_SOCK", "TMPDIR")}
     env = {
@@ -67,23 +250,34 @@ def git_env(environ: Mapping[str, str]) -> dict[str, str]:
     }
     token = environ.get("RENDERER_GIT_TOKEN")
     if token:
-        basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
         env.update(
             {
                 "GIT_CONFIG_COUNT": "1",
                 "GIT_CONFIG_KEY_0": "http.extraHeader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {_basic(token)}",
             }
         )
     return env
 
 
+def _basic(token: str) -> str:
+    return base64.b64encode(f"oauth2:{token}".encode()).decode()
+
+
 def open_clone(
-    url: str, path: str, branch: str, environ: Mapping[str, str], secrets: Sequence[str] = ()
+    url: str,
+    path: str,
+    branch: str,
+    environ: Mapping[str, str],
+    secrets: Sequence[str] = (),
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Repo:
     """Clone (or init, for an empty remote) into `path`."""
+    check_url(url)
     os.makedirs(path, exist_ok=True)
-    repo = Repo(path, url, git_env(environ), tuple(secrets))
+    token = environ.get("RENDERER_GIT_TOKEN", "")
+    hidden = (*secrets, *((token, _basic(token)) if token else ()))
+    repo = Repo(path, url, git_env(environ), hidden, timeout)
     repo.git("init", "-q", "-b", branch)
     repo.git("config", "user.name", "platform-renderer")
     repo.git("config", "user.email", "renderer@platform.invalid")
@@ -133,28 +327,20 @@ def commit_all(repo: Repo, message: str, author: str) -> str | None:
 
 
 def push_cas(repo: Repo, branch: str, expected: str | None, force: bool = False) -> bool:
-    """Push HEAD only if the remote branch still points at `expected`; False when it moved."""
+    """Push HEAD only if the remote branch still points at `expected`; False when it moved.
+
+    Any other failure raises `GitError` with its kind; a timeout too (the push may have landed:
+    the caller asks the remote)."""
     lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
     refspec = f"{'+' if force else ''}HEAD:refs/heads/{branch}"
-    proc = subprocess.run(
-        ["git", "-C", repo.path, "push", "-q", "--porcelain", lease, "origin", refspec],
-        capture_output=True,
-        text=True,
-        env=dict(repo.env),
-        timeout=300,
-    )
-    if proc.returncode == 0:
+    code, out, err = repo.run("push", "-q", "--porcelain", lease, "origin", refspec)
+    if code == 0:
         return True
-    output = proc.stdout + proc.stderr
-    if (
-        "[rejected]" in output
-        or "stale info" in output
-        or "fetch first" in output
-        or "non-fast-forward" in output
-        or "cannot lock ref" in output
-    ):
+    output = (out + err).strip()
+    kind = classify(output)
+    if kind == "moved":
         return False
-    raise PublishError(f"git push failed: {redact(output.strip(), repo.secrets)}")
+    raise GitError("push", kind, redact(output, repo.secrets))
 
 
 def remote_head(repo: Repo, branch: str) -> str | None:

@@ -3,16 +3,22 @@
 An app pipeline cannot forge its project path: its job asks GitLab for an ID token (`id_tokens:`
 with the platform's audience), GitLab signs it with the instance key, and the platform's job
 verifies the signature against the instance's published keys (JWKS) before it trusts any claim.
-PyJWT does the verification; the keys are fetched over HTTPS with a timeout.
+PyJWT does the verification; the keys are fetched over HTTPS with a timeout. Keys that cannot be
+fetched are a publish failure (exit 5: run again), not a denial.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from renderer.errors import AccessDenied
+from renderer.errors import AccessDenied, PublishError
 
 ALGORITHMS = ("RS256",)
+DEFAULT_TIMEOUT = 10.0  # seconds for the key fetch
+
+
+class KeysUnavailable(PublishError):
+    """The GitLab instance's signing keys could not be fetched: the token is neither good nor bad yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +35,7 @@ def jwks_url(issuer: str) -> str:
     return issuer.rstrip("/") + "/oauth/discovery/keys"
 
 
-def verify(token: str, issuer: str, audience: str, timeout: float = 10.0) -> AppIdentity:
+def verify(token: str, issuer: str, audience: str, timeout: float = DEFAULT_TIMEOUT) -> AppIdentity:
     """Check signature, issuer, audience and expiry; raise AccessDenied naming what failed."""
     import jwt  # imported here: only the commands that verify pay for it
 
@@ -45,6 +51,11 @@ def verify(token: str, issuer: str, audience: str, timeout: float = 10.0) -> App
             issuer=issuer,
             options={"require": ["exp", "iat", "iss", "aud", "project_path", "sha", "ref"]},
         )
+    except jwt.PyJWKClientConnectionError as exc:
+        raise KeysUnavailable(
+            f"could not fetch the signing keys from {jwks_url(issuer)} within {timeout:g} s: {exc}; "
+            "run the job again"
+        ) from None
     except jwt.PyJWKClientError as exc:
         raise AccessDenied(f"the ID token's signing key is not one {issuer} publishes: {exc}") from None
     except jwt.InvalidTokenError as exc:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import click
 
-from renderer.adapters import gitlab
+from renderer.adapters import gitlab, gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.cli.base import (
     echo_json,
@@ -70,6 +71,9 @@ def command(
 ) -> None:
     """Render, commit what changed and push to the environment repo (CI runs this)."""
     exclusive(envs, all_envs)
+    gitrepo.check_url(url)  # before anything else: a token in the URL is refused, not used
+    git_timeout = seconds(os.environ, "RENDERER_GIT_TIMEOUT", gitrepo.DEFAULT_TIMEOUT)
+    gitlab_timeout = seconds(os.environ, "RENDERER_GITLAB_TIMEOUT", gitlab.DEFAULT_TIMEOUT)
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
     folder = os.path.basename(os.path.abspath(apps[0])) if len(apps) == 1 else ""
@@ -88,13 +92,28 @@ def command(
         jobs=roots.jobs(os.environ),
         sensitive=sensitive_values(os.environ),
         identity=identity,
+        git_timeout=git_timeout,
     )
-    _report(delivery.publish(platform, req, os.environ, _merge_requests()), fmt)
+    _report(delivery.publish(platform, req, os.environ, _merge_requests(gitlab_timeout)), fmt)
 
 
-def _merge_requests() -> gitlab.MergeRequests | None:
+def seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A timeout from the environment: a positive number of seconds, or the default when unset."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{name}={raw!r}: give a number of seconds greater than 0 (default {default:g})")
+    return value
+
+
+def _merge_requests(timeout: float) -> gitlab.MergeRequests | None:
     gl = gitlab.settings_from(os.environ)
-    return gitlab.MergeRequests(*gl) if gl else None
+    return gitlab.MergeRequests(*gl, timeout=timeout) if gl else None
 
 
 def _report(outcomes: Sequence[delivery.Outcome], fmt: str) -> None:

@@ -7,14 +7,20 @@ pushes with a lease on the head it rendered from. A rejected push fetches, re-re
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import os
 import random
 import shutil
+import signal
+import stat
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import FrameType
 
 from renderer import __version__, pipeline
 from renderer.adapters import gitrepo
@@ -64,8 +70,11 @@ class Request:
     allow_mass_delete: bool = False
     destroyed: tuple[str, ...] = ()  # "env/app" Terraform projects Atlantis has destroyed
     provenance: Provenance = Provenance()
-    max_attempts: int = 8
+    max_attempts: int = 8  # renders: a moved head means fetch, render and push again
     backoff: float = 0.05
+    push_attempts: int = 4  # pushes of one commit: a network or server error means push it again
+    push_backoff: float = 1.0  # seconds before the second push; doubles, with jitter
+    git_timeout: float = gitrepo.DEFAULT_TIMEOUT  # seconds for each git command
     direct_only: bool = False  # the local demo: every environment straight to main
     platform_digest: str = ""  # hash of platform inputs; lets an unchanged app publish skip the render
     jobs: int = 1  # worker processes for the render
@@ -89,6 +98,15 @@ class Outcome:
 MergeRequests = Callable[[str, str, str, str], str]  # (branch, target, title, body) → url
 
 
+STALE_AFTER = 3600.0  # seconds: a clone this old in the temp dir belongs to a run that was killed
+CLONE_PREFIX = "renderer-publish-"
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+
+
+class Interrupted(PublishError):
+    """SIGINT or SIGTERM arrived while publishing: raised so every `finally` runs."""
+
+
 def publish(
     platform: Platform,
     req: Request,
@@ -98,31 +116,101 @@ def publish(
 ) -> list[Outcome]:
     if not req.apps and not req.all_apps and not req.remove_apps:
         raise UsageError("nothing to publish: give --app DIR, --all-apps or --remove-app")
+    gitrepo.check_url(req.url)
     envs = pipeline.select_envs(platform, list(req.env_ids) or None)
     direct = tuple(e for e in envs if e.delivery == "direct" or req.direct_only)
     reviewed = [e for e in envs if e not in direct]
-    base = workdir or tempfile.mkdtemp(prefix="renderer-publish-")
+    groups: list[tuple[tuple[Environment, ...], str]] = []
+    if direct:
+        groups.append((direct, "main"))
+    for env in reviewed:
+        groups.append(((env,), f"render/{env.id}/{_scope_name(req)}"))
     secrets = sensitive_values(environ)
     outcomes = []
-    try:
-        groups: list[tuple[tuple[Environment, ...], str]] = []
-        if direct:
-            groups.append((direct, "main"))
-        for env in reviewed:
-            groups.append(((env,), f"render/{env.id}/{_scope_name(req)}"))
+    with _signals_as_errors(), _workspace(workdir) as base:
         for i, (group, branch) in enumerate(groups):
             path = os.path.join(base, f"clone-{i}")
-            repo = gitrepo.open_clone(req.url, path, "main", environ, secrets)
+            repo = gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout)
             outcome = _publish_group(platform, req, repo, group, branch)
             if branch != "main" and outcome.commit and merge_requests is not None:
                 title = f"render({group[0].id}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
                 url = merge_requests(branch, "main", title, _mr_body(outcome, req))
                 outcome = dataclasses.replace(outcome, merge_request=url)
             outcomes.append(outcome)
+    return outcomes
+
+
+@contextlib.contextmanager
+def _workspace(workdir: str | None) -> Iterator[str]:
+    """The directory the clones go in: a fresh temp dir (swept of killed runs' clones first and
+    removed afterwards, however the run ends), or the caller's `workdir`, kept."""
+    if workdir is None:
+        sweep_stale(tempfile.gettempdir(), time.time())
+    try:
+        base = workdir or tempfile.mkdtemp(prefix=CLONE_PREFIX)
+    except OSError as exc:
+        raise PublishError(f"cannot create a temporary directory for the clone: {exc.strerror}") from None
+    try:
+        yield base
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise  # not the disk: a bug, reported as one
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise PublishError(
+            f"writing the clone under {base} failed: {exc.strerror}{where}; nothing was pushed"
+        ) from None
     finally:
         if workdir is None:
             shutil.rmtree(base, ignore_errors=True)
-    return outcomes
+
+
+def sweep_stale(tmp: str, now: float, older_than: float = STALE_AFTER) -> list[str]:
+    """Remove clones that killed runs left in `tmp`: ours (our uid), real directories, old enough
+    that no live publish can still be using them. The paths removed."""
+    removed: list[str] = []
+    try:
+        names = sorted(os.listdir(tmp))
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(CLONE_PREFIX):
+            continue
+        path = os.path.join(tmp, name)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue  # gone already (another run swept it)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or now - info.st_mtime < older_than:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+@contextlib.contextmanager
+def _signals_as_errors() -> Iterator[None]:
+    """While publishing, SIGINT and SIGTERM raise `Interrupted` (once: a second signal does not
+    cut the clean-up short); the previous handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; its own handlers stay in force
+        return
+    fired: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if fired:
+            return
+        fired.append(signum)
+        raise Interrupted(
+            f"interrupted by {signal.Signals(signum).name}: the clone was removed; the remote holds "
+            "either its old head or this run's commit, never part of one"
+        )
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _scope_name(req: Request) -> str:
@@ -162,16 +250,46 @@ def _publish_group(
         commit = gitrepo.commit_all(repo, _commit_message(req, env_ids, result), req.provenance.author)
         if commit is None:
             return Outcome(branch, env_ids, None, attempt, 0, 0, warnings=tuple(warnings))
-        if gitrepo.push_cas(repo, branch, expected, force=branch != "main"):
+        if _push(req, repo, branch, expected, commit, rng):
             if not gitrepo.contains(repo, branch, commit):
                 raise PublishError(f"pushed {commit[:12]} but {branch} on the remote lacks it")
             written, deleted = len(result.written), len(result.deleted)
             return Outcome(branch, env_ids, commit, attempt, written, deleted, warnings=tuple(warnings))
         time.sleep(rng.uniform(0, req.backoff * 2 ** min(attempt, 6)))
     raise PublishError(
-        f"gave up after {req.max_attempts} attempts: {branch} kept moving "
-        "(other publishers); run the job again"
+        f"gave up after {req.max_attempts} attempts: {branch} kept moving (every push was rejected "
+        "because another publisher had pushed first); run the job again"
     )
+
+
+def _push(
+    req: Request, repo: gitrepo.Repo, branch: str, expected: str | None, commit: str, rng: random.Random
+) -> bool:
+    """Push one commit; False when the head moved. A network or server error pushes the same
+    commit again after a backoff; a timeout does not (it already waited long). Either way the
+    remote is asked first: a push can land and still fail on the way back."""
+    for tries in range(1, req.push_attempts + 1):
+        try:
+            return gitrepo.push_cas(repo, branch, expected, force=branch != "main")
+        except gitrepo.GitError as exc:
+            if exc.kind not in ("transient", "timeout"):
+                raise
+            if _landed(repo, branch, commit):
+                return True
+            if exc.kind == "timeout":
+                raise PublishError(f"{exc}; {branch} on the remote does not have {commit[:12]}") from None
+            if tries == req.push_attempts:
+                raise exc.retried(tries) from None
+        time.sleep(req.push_backoff * 2 ** (tries - 1) * rng.uniform(0.5, 1.0))
+    raise AssertionError("push_attempts must be at least 1")
+
+
+def _landed(repo: gitrepo.Repo, branch: str, commit: str) -> bool:
+    """Whether the remote branch has the commit (another publisher may have built on it since)."""
+    try:
+        return gitrepo.contains(repo, branch, commit)
+    except gitrepo.GitError:
+        return False  # the remote cannot say: treat the push as not landed
 
 
 def _commit_message(req: Request, env_ids: Sequence[str], result: writer.WriteResult) -> str:
