@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -116,3 +117,10 @@ class Collector:
     def raise_if_any(self) -> None:
         if self.items:
             raise InputError(self.items)
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every secret replaced by `***`, longest first (one may contain another)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from renderer.adapters.gitrepo import redact
-from renderer.errors import PublishError
+from renderer.errors import PublishError, redact
 
 if TYPE_CHECKING:
     from gitlab.v4.objects import Project, ProjectMergeRequest

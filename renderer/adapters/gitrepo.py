@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from renderer.errors import PublishError, UsageError
+from renderer.errors import PublishError, UsageError, redact
 
 DEFAULT_TIMEOUT = 300.0  # seconds; RENDERER_GIT_TIMEOUT overrides it at the edge
 
@@ -120,13 +120,6 @@ class GitError(PublishError):
 
 class CredentialsInUrl(UsageError):
     """A URL that carries a password or token: git would store it in the clone's config."""
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def check_url(url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -113,3 +114,17 @@ def platform_commit(root: str) -> str:
 
 def repo_url(url: str) -> str:
     return os.path.abspath(url) if os.path.isdir(url) else url
+
+
+def seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A timeout from the environment: a positive number of seconds, or the default when unset."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{name}={raw!r}: give a number of seconds greater than 0 (default {default:g})")
+    return value

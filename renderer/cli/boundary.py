@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import click
 
 from renderer import __version__
-from renderer.errors import EXIT_INTERNAL
+from renderer.errors import EXIT_INTERNAL, redact
 
 EXIT_INTERRUPTED = 130  # SIGINT, as shells report it
 
@@ -31,12 +31,6 @@ def trace_dir(environ: Mapping[str, str]) -> str:
     if environ.get("CI_PROJECT_DIR"):
         return os.path.join(environ["CI_PROJECT_DIR"], ".renderer", "traces")
     return tempfile.gettempdir()
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 def internal_error(exc: BaseException, argv: Sequence[str], environ: Mapping[str, str], debug: bool) -> int:

@@ -7,7 +7,8 @@ import shlex
 
 import click
 
-from renderer.cli.base import echo_json, handled, root_option
+from renderer.adapters import idtoken
+from renderer.cli.base import echo_json, handled, root_option, seconds
 from renderer.inputs import platform_config, roots
 from renderer.publish.identity import from_token
 
@@ -23,7 +24,8 @@ def command(token_var: str, fmt: str, root: str | None) -> None:
     `--format shell` prints RENDERER_APP_PROJECT and RENDERER_APP_SHA assignments for `eval`, so a
     job clones exactly what the token proves."""
     platform = platform_config.load_platform(roots.find_root(root, os.environ))
-    identity = from_token(os.environ, token_var, platform.trust)
+    timeout = seconds(os.environ, "RENDERER_OIDC_TIMEOUT", idtoken.DEFAULT_TIMEOUT)
+    identity = from_token(os.environ, token_var, platform.trust, timeout)
     if fmt == "json":
         echo_json({"project": identity.owner, "sha": identity.sha, "platform": identity.platform})
     elif fmt == "shell":

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import click
 
-from renderer.adapters import gitlab, gitrepo
+from renderer.adapters import gitlab, gitrepo, idtoken
 from renderer.checks.secrets import sensitive_values
 from renderer.cli.base import (
     echo_json,
@@ -20,6 +19,7 @@ from renderer.cli.base import (
     platform_commit,
     repo_url,
     root_option,
+    seconds,
 )
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
@@ -77,7 +77,8 @@ def command(
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
     folder = os.path.basename(os.path.abspath(apps[0])) if len(apps) == 1 else ""
-    identity = establish(os.environ, platform.trust, app_id, token_var, folder)
+    oidc_timeout = seconds(os.environ, "RENDERER_OIDC_TIMEOUT", idtoken.DEFAULT_TIMEOUT)
+    identity = establish(os.environ, platform.trust, app_id, token_var, folder, oidc_timeout)
     req = delivery.Request(
         url=repo_url(url),
         apps=_load(base, apps, identity, platform.trust),
@@ -95,20 +96,6 @@ def command(
         git_timeout=git_timeout,
     )
     _report(delivery.publish(platform, req, os.environ, _merge_requests(gitlab_timeout)), fmt)
-
-
-def seconds(environ: Mapping[str, str], name: str, default: float) -> float:
-    """A timeout from the environment: a positive number of seconds, or the default when unset."""
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{name}={raw!r}: give a number of seconds greater than 0 (default {default:g})")
-    return value
 
 
 def _merge_requests(timeout: float) -> gitlab.MergeRequests | None:

@@ -34,11 +34,17 @@ def in_ci(environ: Mapping[str, str]) -> bool:
 
 
 def establish(
-    environ: Mapping[str, str], trust: Trust, app_id: str | None, token_var: str | None, folder: str
+    environ: Mapping[str, str],
+    trust: Trust,
+    app_id: str | None,
+    token_var: str | None,
+    folder: str,
+    timeout: float = idtoken.DEFAULT_TIMEOUT,
 ) -> Identity:
-    """The identity of this run; `folder` names the local owner when nothing else does."""
+    """The identity of this run; `folder` names the local owner when nothing else does.
+    `timeout`: seconds for fetching the GitLab instance's signing keys."""
     if token_var:
-        return from_token(environ, token_var, trust)
+        return from_token(environ, token_var, trust, timeout)
     if in_ci(environ):
         raise AccessDenied(
             "in CI a publish needs a verified GitLab ID token (--id-token-var NAME): the environment "
@@ -50,14 +56,16 @@ def establish(
     return Identity(f"local/{folder}" if folder else "local", True, "local")
 
 
-def from_token(environ: Mapping[str, str], var: str, trust: Trust) -> Identity:
+def from_token(
+    environ: Mapping[str, str], var: str, trust: Trust, timeout: float = idtoken.DEFAULT_TIMEOUT
+) -> Identity:
     token = environ.get(var, "")
     issuer = environ.get("CI_SERVER_URL", "")
     if not token:
         raise UsageError(f"--id-token-var {var}: the variable is empty or not set")
     if not issuer:
         raise UsageError("CI_SERVER_URL is not set: it names the GitLab instance whose keys sign ID tokens")
-    claims = idtoken.verify(token, issuer, trust.audience)
+    claims = idtoken.verify(token, issuer, trust.audience, timeout)
     owner = claims.project_path
     return Identity(owner, owner == trust.platform_identity, "gitlab-id-token", claims.sha)
 

@@ -8,13 +8,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import jwt
 import pytest
 from click.testing import Result
 
 from renderer.adapters import idtoken
-from renderer.errors import EXIT_PUBLISH
+from renderer.errors import EXIT_PUBLISH, EXIT_USAGE
 from tests.conftest import ROOT
 
 TOKEN = jwt.encode(
@@ -67,3 +68,27 @@ def test_an_instance_that_is_not_there(cli: Callable[..., Result], monkeypatch: 
         "within 10 s: Fail to fetch data from the url, err: "
     ), result.output
     assert "Connection refused" in result.output
+
+
+@pytest.mark.parametrize("command", ["identity", "publish"])
+def test_the_key_fetch_timeout_comes_from_the_environment(
+    command: str,
+    slow_instance: str,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("CI_SERVER_URL", slow_instance)
+    monkeypatch.setenv("ID_TOKEN", TOKEN)
+    monkeypatch.setenv("RENDERER_OIDC_TIMEOUT", "0.3")
+    args = ["--root", str(ROOT), "--id-token-var", "ID_TOKEN"]
+    if command == "publish":
+        args += ["--env-repo", str(tmp_path / "none.git"), "--all-apps"]
+    started = time.monotonic()
+    result = cli(command, *args)
+    assert result.exit_code == EXIT_PUBLISH, result.output
+    assert "within 0.3 s" in result.output and time.monotonic() - started < 1.5
+    monkeypatch.setenv("RENDERER_OIDC_TIMEOUT", "soon")
+    refused = cli(command, *args)
+    assert refused.exit_code == EXIT_USAGE
+    assert "RENDERER_OIDC_TIMEOUT='soon': give a number of seconds greater than 0" in refused.output
