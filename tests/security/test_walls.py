@@ -447,7 +447,7 @@ def test_secrets_in_comments_and_other_environments_overrides_never_reach_the_st
     assert_refused(
         proc,
         EXIT_POLICY,
-        "victim/score.yaml: looks like a secret (AWS Access Key)",
-        "victim/overrides/prod/web.yaml: looks like a secret (Stripe Access Key)",
+        "victim/score.yaml:1: looks like a secret (AWS Access Key)",
+        "victim/overrides/prod/web.yaml:4: looks like a secret (Stripe Access Key)",
     )
     assert repo_text(bare_repo) == ""
