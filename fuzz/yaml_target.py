@@ -8,7 +8,7 @@ import sys
 
 import atheris
 
-with atheris.instrument_imports(include=["renderer", "ruamel"]):
+with atheris.instrument_imports(include=["renderer", "yaml"]):
     from renderer.errors import InputError
     from renderer.inputs import yamlio
 

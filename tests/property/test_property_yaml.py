@@ -128,7 +128,7 @@ def test_special_words_as_keys_stay_strings(value: dict[str, int]) -> None:
     assert same(docs[0].data, value)
 
 
-# Deep flow nesting is slow in ruamel's scanner (see test_deep_flow_nesting_is_refused_quickly), so
+# Deep flow nesting was slow in ruamel's scanner (see test_deep_flow_nesting_is_refused_quickly), so
 # generated depths stay below the recursion limit; the explicit block example goes past it.
 @given(st.integers(min_value=1, max_value=120), st.sampled_from(["flow", "block"]))
 @example(MAX_DEPTH + 1, "flow")
@@ -208,5 +208,5 @@ def test_deep_flow_nesting_is_refused_quickly() -> None:
         with _time_limit(3.0), pytest.raises(YamlLoadError, match="nested"):
             load_text("[" * 1500, "deep.yaml")
     except TimeoutError as exc:
-        # Raised afresh: the alarm lands deep in ruamel, and pytest cannot format that traceback.
+        # Raised afresh: the alarm may land deep in the parser, and pytest cannot format that traceback.
         raise AssertionError(f"1500 '[' were not refused in time: {exc}") from None
