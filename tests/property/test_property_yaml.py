@@ -47,7 +47,7 @@ def _load_or_refuse(text: str) -> None:
         return
     for doc in docs:
         assert doc.file == "in.yaml"
-        assert doc.data is not None  # empty documents are skipped, never returned
+        # an explicit `null` document is returned (a Score file of `~` is "not a mapping"); empty ones are not
         assert_plain(doc.data)
         assert all(line >= 1 for line in doc.lines.values()), doc.lines
 
