@@ -24,7 +24,7 @@ settings.register_profile(
 # prints the blob to pass to @reproduce_failure.
 settings.register_profile(
     "long",
-    max_examples=500,
+    max_examples=2000,
     deadline=None,
     derandomize=False,
     database=None,
