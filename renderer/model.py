@@ -325,7 +325,8 @@ class Limits:
     containers: int = 20  # per workload
     resources: int = 100  # per workload
     files: int = 100  # file mounts per workload, all containers together
-    yaml_nodes: int = 200_000  # values one YAML document expands to (each use of an alias counts)
+    yaml_nodes: int = 200_000  # values one YAML file expands to (each use of an alias counts)
+    yaml_bytes: int = 4 * 1024 * 1024  # text one YAML file's strings expand to (aliases count each use)
     yaml_depth: int = 64  # nesting of one YAML document
     string_bytes: int = 128 * 1024  # one string value (Linux starts no process with a longer env string)
 

@@ -175,7 +175,7 @@ def test_entries_per_folder(project: Path, cli: Callable[..., Result]) -> None:
             "    args: [" + ", ".join(["x"] * 60) + "]\n",
             8,
             "containers.c0.args[35]",
-            "the document expands to more than 50 values; each use of an alias counts (limits.yaml_nodes)",
+            "the file expands to more than 50 values; each use of an alias counts (limits.yaml_nodes)",
         ),
     ],
 )

@@ -97,3 +97,11 @@ def test_split_ref_escaped_dots() -> None:
         "my.key",
         "x",
     ]
+
+
+def test_expansion_is_bounded() -> None:
+    """A 100 kB value repeated by placeholders cannot grow a string past what an object can hold."""
+    long = "x" * 100_000
+    assert len(substitute("${a}" * 10, lambda ref: long)) == 1_000_000
+    with pytest.raises(RefError, match="expand it to more than 1048576 characters"):
+        substitute("${a}" * 11, lambda ref: long)

@@ -112,7 +112,7 @@ def test_an_alias_bomb_is_refused_not_expanded() -> None:
     problem = err.value.problems()[0]
     assert problem.file == "bomb.yaml" and problem.path.startswith("x5")
     assert problem.message == (
-        "the document expands to more than 200000 values; each use of an alias counts (limits.yaml_nodes)"
+        "the file expands to more than 200000 values; each use of an alias counts (limits.yaml_nodes)"
     )
     assert problem.hint == HINT.format("yaml_nodes")
 
@@ -162,3 +162,49 @@ def test_an_integer_past_pythons_limit_is_an_input_problem() -> None:
         load_text("a: " + "9" * 5000 + "\n", "big.yaml")
     assert err.value.problems()[0].message == "a number of 5000 digits is too long to read"
     assert err.value.problems()[0].path == "a"
+
+
+# ---- what a hostile review found (each was a crash, a hang or a leak before) ----------------
+
+
+@pytest.mark.parametrize(
+    "text", ["a: 0x" + "f" * 5000 + "\n", "a: 0o" + "7" * 6000 + "\n", "? 0x" + "f" * 5000 + "\n: a\n"]
+)
+def test_a_long_hex_or_octal_number_is_refused_where_it_is(text: str) -> None:
+    with pytest.raises(YamlLoadError) as err:
+        load_text(text, "big.yaml")
+    (problem,) = err.value.problems()
+    assert (problem.line, problem.message) == (
+        1,
+        f"a number of {len(text.split()[1])} digits is too long to read",
+    )
+
+
+def test_the_value_budget_is_the_files_not_each_documents() -> None:
+    """Many documents each under the budget, together far over it: refused (it grew past 1.7 GB)."""
+    doc = "a: &a [" + ", ".join(["x"] * 100) + "]\nb: [" + ", ".join(["*a"] * 100) + "]\n"
+    with pytest.raises(YamlLoadError) as err:
+        load_text("---\n".join([doc] * 30), "many.yaml")
+    assert "the file expands to more than 200000 values" in err.value.problems()[0].message
+
+
+def test_aliases_of_a_long_string_count_its_bytes() -> None:
+    text = "a: [&s " + "A" * 100_000 + ", " + ", ".join(["*s"] * 60) + "]\n"
+    with pytest.raises(YamlLoadError) as err:
+        load_text(text, "s.yaml")
+    problem = err.value.problems()[0]
+    assert problem.message == (
+        "the file's strings expand to more than 4194304 bytes; each use of an alias counts "
+        "(limits.yaml_bytes)"
+    )
+    assert problem.path == "a[41]"
+
+
+def test_keys_are_their_text() -> None:
+    (doc,) = load_text(".nan: a\n1e3: b\n0x1F: c\ntrue: d\n", "k.yaml")
+    assert doc.data == {".nan": "a", "1e3": "b", "0x1F": "c", "true": "d"}
+
+
+@pytest.mark.parametrize("value", ["+0o17", "-0o17", "-_1", "+_1_", "-_0x1f", "1_000", "0b101"])
+def test_strings_go_yaml_reads_as_numbers_are_quoted(value: str) -> None:
+    assert dump({"v": value}) == f'v: "{value}"\n'

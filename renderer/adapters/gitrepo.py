@@ -124,17 +124,28 @@ class CredentialsInUrl(UsageError):
 
 def check_url(url: str) -> None:
     """Refuse a URL with credentials in it: the token belongs in RENDERER_GIT_TOKEN, never on disk."""
-    parts = urlsplit(url)
-    if not parts.netloc or "@" not in parts.netloc:
-        return
-    userinfo, _, host = parts.netloc.rpartition("@")
-    web = parts.scheme.lower() in ("http", "https")
-    if ":" in userinfo or web:  # over https a bare user part is a token too (git would ask for none)
+    address = url.split("::", 1)[1] if "::" in url else url  # git's `<transport>::<address>` form
+    if "://" in address:
+        parts = urlsplit(address)
+        if "@" not in parts.netloc:
+            return
+        userinfo, _, host = parts.netloc.rpartition("@")
+        ssh = parts.scheme.lower() in ("ssh", "git+ssh", "ssh+git")
+        # a password anywhere, and any user part but ssh's (`ssh://git@host`): over https or ftp a
+        # bare user part is a token
+        if ":" not in userinfo and ssh:
+            return
         shown = parts._replace(netloc=f"***@{host}").geturl()
-        raise CredentialsInUrl(
-            f"--env-repo {shown} carries credentials in its URL: give the URL without them and put the "
-            "token in RENDERER_GIT_TOKEN (sent as a header, never written to the clone)"
-        )
+    else:
+        # scp-like (`git@host:repo`) or malformed (`https:u:p@host`): a `:` before the `@` is a password
+        before = address.rpartition("@")[0]
+        if ":" not in before:
+            return
+        shown = "***@" + address.rpartition("@")[2]
+    raise CredentialsInUrl(
+        f"--env-repo {shown} carries credentials in its URL: give the URL without them and put the "
+        "token in RENDERER_GIT_TOKEN (sent as a header, never written to the clone)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

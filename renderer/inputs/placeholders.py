@@ -18,6 +18,10 @@ from renderer.model import SecretRef
 # (framework/substitution.go), so `$${a$$b}` is the text `${a$$b}` there and here.
 PLACEHOLDER = re.compile(r"\$((?:\$?\{([^}]*)\})|\$)")
 
+# What one string may expand to: placeholders can repeat a long value many times, and no
+# Kubernetes object (etcd stores at most about 1.5 MiB) can hold more.
+MAX_EXPANDED_BYTES = 1024 * 1024
+
 Segment = str | SecretRef
 Resolver = Callable[[str], object]  # a reference (without `${}`) → its value (plain data) or a SecretRef
 
@@ -55,8 +59,16 @@ def expand(text: str, resolve: Resolver) -> list[Segment]:
     """Expand into literal text and secret references; adjacent text is merged."""
     out: list[Segment] = []
     pos = 0
+    size = [0]  # characters so far
 
     def emit(piece: Segment) -> None:
+        if isinstance(piece, str):
+            size[0] += len(piece)
+            if size[0] > MAX_EXPANDED_BYTES:
+                raise RefError(
+                    f"the placeholders expand it to more than {MAX_EXPANDED_BYTES} characters: "
+                    "no Kubernetes object can hold it"
+                )
         if isinstance(piece, str) and out and isinstance(out[-1], str):
             out[-1] += piece
         elif piece != "":

@@ -63,13 +63,20 @@ def _plain_scalar(text: str) -> Json:
     if _INT.match(text):
         return _int(text)
     if _FLOAT.match(text):
+        if len(text) > _MAX_DIGITS:
+            raise ValueError(f"a number of {len(text)} digits is too long to read")
         return float(text)
     if _INF.match(text):
         return float("-inf") if text.startswith("-") else float("inf")
     return float("nan") if _NAN.match(text) else text
 
 
+_MAX_DIGITS = 100  # no field of anything we render holds a longer number (Kubernetes' are 64-bit)
+
+
 def _int(text: str) -> int:
+    if len(text) > _MAX_DIGITS:
+        raise ValueError(f"a number of {len(text)} digits is too long to read")
     if text.startswith("0o"):
         return int(text[2:], 8)
     if text.startswith("0x"):
@@ -110,6 +117,7 @@ class _Frame:
     line: int
     anchor: str | None
     spent_before: int
+    bytes_before: int
     key: str | None = None
     key_line: int = 0
 
@@ -119,10 +127,12 @@ class _Builder:
     """Plain data and line numbers from one document's events, within the limits."""
 
     limits: Limits
+    spent: int = 0  # values so far in the file (every document counts: the budget is the file's)
+    spent_bytes: int = 0  # bytes of string text so far in the file
     lines: dict[PathKey, int] = field(default_factory=dict)
-    anchors: dict[str, tuple[Json, int]] = field(default_factory=dict)  # value and its node count
+    # anchor → its value, the values and bytes it stands for, and a scalar's text (for a key)
+    anchors: dict[str, tuple[Json, int, int, str | None]] = field(default_factory=dict)
     stack: list[_Frame] = field(default_factory=list)
-    spent: int = 0
     root: Json = None
     done: bool = False
     empty_root: bool = False  # the document is nothing but an empty scalar (blank, or comments)
@@ -138,12 +148,17 @@ class _Builder:
             return top.path, True
         return (*top.path, top.key), False
 
-    def spend(self, n: int, path: PathKey, line: int) -> None:
+    def spend(self, n: int, path: PathKey, line: int, text_bytes: int = 0) -> None:
         self.spent += n
+        self.spent_bytes += text_bytes
         if self.spent > self.limits.yaml_nodes:
             nodes = self.limits.yaml_nodes
-            why = f"the document expands to more than {nodes} values; each use of an alias counts"
+            why = f"the file expands to more than {nodes} values; each use of an alias counts"
             raise _Refused(path, line, why, "yaml_nodes")
+        if self.spent_bytes > self.limits.yaml_bytes:
+            size = self.limits.yaml_bytes
+            why = f"the file's strings expand to more than {size} bytes; each use of an alias counts"
+            raise _Refused(path, line, why, "yaml_bytes")
         if len(path) > self.limits.yaml_depth:
             why = f"the document is nested more than {self.limits.yaml_depth} levels deep"
             raise _Refused(path, line, why, "yaml_depth")
@@ -154,11 +169,11 @@ class _Builder:
         if isinstance(ev, yaml.ScalarEvent):
             if is_key and ev.value == "<<" and ev.implicit[0] and ev.tag is None:  # plain `<<` only
                 raise _Refused(path, line, "merge keys (<<:) are not read: write the keys out")
-            self.spend(1, path, line)
+            self.spend(1, path, line, len(ev.value))
             value = self.scalar(ev, path, line)
             if ev.anchor:
-                self.anchors[ev.anchor] = (value, 1)
-            self.complete(value, path, line, is_key)
+                self.anchors[ev.anchor] = (value, 1, len(ev.value), ev.value)
+            self.complete(ev.value if is_key else value, path, line, is_key)  # a key is its text
         elif isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
             if is_key:
                 raise _Refused(path, line, "a key must be a plain value, not a mapping or list")
@@ -169,21 +184,22 @@ class _Builder:
                 )
             self.spend(1, path, line)
             container: dict[str, Json] | list[Json] = {} if want == "map" else []
-            self.stack.append(_Frame(container, path, line, ev.anchor, self.spent - 1))
+            self.stack.append(_Frame(container, path, line, ev.anchor, self.spent - 1, self.spent_bytes))
         elif isinstance(ev, yaml.MappingEndEvent | yaml.SequenceEndEvent):
             frame = self.stack.pop()
             if frame.anchor:
-                self.anchors[frame.anchor] = (frame.value, self.spent - frame.spent_before)
+                size = self.spent_bytes - frame.bytes_before
+                self.anchors[frame.anchor] = (frame.value, self.spent - frame.spent_before, size, None)
             path, is_key = self.child_path()
             self.complete(frame.value, path, frame.line, is_key)
         elif isinstance(ev, yaml.AliasEvent):
             if ev.anchor not in self.anchors:
                 raise _Refused(path, line, f"found undefined alias {ev.anchor!r}")
-            value, size = self.anchors[ev.anchor]
-            self.spend(size, path, line)
-            if is_key and not isinstance(value, str | int | float | bool | type(None)):
+            value, size, text_bytes, text = self.anchors[ev.anchor]
+            self.spend(size, path, line, text_bytes)
+            if is_key and text is None:
                 raise _Refused(path, line, "a key must be a plain value, not a mapping or list")
-            self.complete(_copy(value), path, line, is_key)
+            self.complete(text if is_key else _copy(value), path, line, is_key)
 
     def scalar(self, ev: yaml.ScalarEvent, path: PathKey, line: int) -> Json:
         text = ev.value
@@ -195,8 +211,8 @@ class _Builder:
         if ev.tag is None:  # plain scalars are resolved; quoted ones are strings
             try:
                 return _plain_scalar(text) if ev.implicit[0] else text
-            except ValueError:  # Python reads no integer of more than 4300 digits
-                raise _Refused(path, line, f"a number of {len(text)} digits is too long to read") from None
+            except ValueError as exc:  # a number too long to be one
+                raise _Refused(path, line, str(exc)) from None
         if ev.tag == "!":  # the non-specific tag: a string
             return text
         if not ev.tag.startswith(_TAG) or ev.tag.removeprefix(_TAG) not in (
@@ -223,7 +239,7 @@ class _Builder:
             top.value.append(value)
             return
         if is_key:
-            key = value if isinstance(value, str) else json.dumps(value)
+            key = str(value)  # the key's text as written: `80` and "80" are one key
             if key in top.value:
                 first = self.lines.get((*top.path, key), 0)
                 why = f"duplicate key {key!r} (first on line {first})"
@@ -253,10 +269,10 @@ def _documents(text: str, file: str, limits: Limits) -> Iterator[tuple[Json, dic
         while parser.check_event():
             ev: yaml.Event = parser.get_event()  # type: ignore[no-untyped-call]  # (the stub is untyped)
             if isinstance(ev, yaml.DocumentStartEvent):
-                builder = _Builder(limits)
+                spent = (builder.spent, builder.spent_bytes) if builder else (0, 0)
+                builder = _Builder(limits, *spent)
             elif isinstance(ev, yaml.DocumentEndEvent) and builder is not None:
                 yield builder.root, builder.lines, builder.empty_root
-                builder = None
             elif builder is not None:
                 if isinstance(ev, yaml.ScalarEvent) and not builder.stack:
                     builder.empty_root = ev.value == "" and ev.implicit[0] and ev.tag is None
@@ -335,12 +351,14 @@ def json_line(data: str | bytes, name: str, path: PathKey) -> int:
 
 # ---- output -------------------------------------------------------------------------------
 
-# Strings a YAML 1.1 or 1.2 reader could take for something else are always quoted.
+# Strings a YAML 1.1 or 1.2 reader could take for something else are always quoted, including what
+# Go's YAML (kubectl, Flux, Argo CD) reads as a number: signs, underscores anywhere, 0x/0o/0b.
 _AMBIGUOUS = re.compile(
     r"""^(?:
-      [-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?
+      [-+]?(?:\.[0-9_]+|[0-9_]+(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9_]+)?
     | [-+]?\.(?:inf|Inf|INF) | \.(?:nan|NaN|NAN)
-    | 0[xX][0-9a-fA-F_]+ | 0[oO]?[0-7_]+ | 0[bB][01_]+ | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?
+    | [-+]?_*0[xX][0-9a-fA-F_]+ | [-+]?_*0[oO]?[0-7_]+ | [-+]?_*0[bB][01_]+
+    | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?
     | y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
     | null|Null|NULL|~|=|<<
     | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*

@@ -269,6 +269,24 @@ def test_a_url_without_credentials_passes(url: str) -> None:
     gitrepo.check_url(url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https::https://user:glpat-secret-in-url-01@127.0.0.1/env.git",  # git's <transport>::<address>
+        "https::https://glpat-secret-in-url-01@127.0.0.1/env.git",
+        "ftp://glpat-secret-in-url-01@127.0.0.1/env.git",
+        "ftps://glpat-secret-in-url-01@127.0.0.1/env.git",
+        "https:/user:glpat-secret-in-url-01@127.0.0.1/env.git",
+        "https:user:glpat-secret-in-url-01@127.0.0.1/env.git",
+        "user:glpat-secret-in-url-01@127.0.0.1:env.git",  # scp-like with a password
+    ],
+)
+def test_every_form_of_a_url_with_credentials_is_refused(url: str) -> None:
+    with pytest.raises(gitrepo.CredentialsInUrl) as err:
+        gitrepo.check_url(url)
+    assert "glpat-secret-in-url-01" not in str(err.value) and err.value.exit_code == EXIT_USAGE
+
+
 # ---- over smart HTTP (git http-backend on loopback) -------------------------------------------
 
 
