@@ -8,10 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import Result
 
 from renderer.checks.rego.engine import PolicyLoadError, Regorus
 from renderer.checks.rego.policyset import PolicySet, run_tests
+from renderer.cli.policy import duration
 from renderer.errors import EXIT_POLICY
 from renderer.model import PolicySource as Source
 from tests.conftest import ROOT, git, run_renderer, write
@@ -167,11 +169,11 @@ def test_package_that_fails_to_evaluate_is_a_failure_beside_the_others() -> None
 
 
 def test_v0_unit_tests_with_with() -> None:
-    outcomes = run_tests(source(main=CONFTEST_V0, main_test=CONFTEST_V0_TEST))
-    assert [(o.name, o.passed) for o in outcomes] == [
-        ("test_allowed_image", True),
-        ("test_deliberately_failing", False),
-        ("test_denylisted_image", True),
+    results = run_tests(source(main=CONFTEST_V0, main_test=CONFTEST_V0_TEST))
+    assert [(r.name, r.outcome) for r in results] == [
+        ("test_denylisted_image", "PASS"),
+        ("test_allowed_image", "PASS"),
+        ("test_deliberately_failing", "FAIL"),
     ]
 
 
@@ -188,18 +190,77 @@ def test_known_regorus_divergence_json_remove_with_pointer() -> None:
 
 
 def test_shipped_policy_unit_tests_pass(cli: Callable[..., Result]) -> None:
-    result = cli("policy", "test", "--root", str(ROOT))
+    result = cli("policy", "test", "-v", "--root", str(ROOT))
     assert result.exit_code == 0, result.output
-    passed, total = map(int, re.search(r"(\d+)/(\d+) policy tests passed", result.output).groups())
+    (passed, total) = map(int, re.search(r"^PASS: (\d+)/(\d+)$", result.stdout, re.M).groups())
     assert passed == total >= 25
+    assert len(re.findall(r"^data\.[\w.]+\.test_\w+: PASS \(", result.stdout, re.M)) == total
 
 
-def test_failing_policy_tests_exit_with_policy_code(tmp_path: Path, cli: Callable[..., Result]) -> None:
+def test_failing_policy_tests_exit_2_as_opa_test(tmp_path: Path, cli: Callable[..., Result]) -> None:
     write(tmp_path / "p" / "main.rego", CONFTEST_V0)
     write(tmp_path / "p" / "main_test.rego", CONFTEST_V0_TEST)
     result = cli("policy", "test", str(tmp_path / "p"))
-    assert result.exit_code == EXIT_POLICY
-    assert "FAIL: data.main.test_deliberately_failing" in result.output
+    assert result.exit_code == 2
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{tmp_path}/p/main_test.rego:13:"
+    assert re.fullmatch(r"data\.main\.test_deliberately_failing: FAIL \([0-9.]+(ns|µs|ms)\)", lines[1])
+    assert lines[2:] == ["-" * 80, "PASS: 2/3", "FAIL: 1/3"]
+
+
+# ---- the test runner against OPA's documented semantics: one folder per case ----------------
+
+RUNNER_CASES = Path(__file__).parent / "policy_runner"
+
+
+def _outcome(item: dict) -> str:
+    flags = [name for name, key in (("ERROR", "error"), ("FAIL", "fail"), ("SKIPPED", "skip")) if key in item]
+    return flags[0] if flags else "PASS"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in RUNNER_CASES.iterdir() if p.is_dir()))
+def test_policy_runner_case(case: str, cli: Callable[..., Result]) -> None:
+    """tests/policy_runner/<case>/: Rego and data under p/, and case.yaml: `args` before the path,
+    the `exit` code, and what to see: `results` (name → outcome) and `json` (the items, duration
+    aside) from --format json; `stdout`/`stderr` (whole), `stdout_has`/`stderr_has` (lines within)
+    and `stdout_like` (whole, TIME for any duration) from the text report. {dir} is the case folder."""
+    folder = RUNNER_CASES / case
+    spec = yaml.safe_load((folder / "case.yaml").read_text().replace("{dir}", str(folder)))
+    args = ["policy", "test", *spec.get("args", []), str(folder / "p")]
+    text = cli(*args)
+    assert text.exit_code == spec["exit"], text.output
+    if "stdout" in spec:
+        assert text.stdout == spec["stdout"]
+    if "stderr" in spec:
+        assert text.stderr == spec["stderr"]
+    for line in spec.get("stdout_has", []):
+        assert line in text.stdout, text.stdout
+    for line in spec.get("stderr_has", []):
+        assert line in text.stderr, text.stderr
+    if "stdout_like" in spec:
+        pattern = re.escape(spec["stdout_like"]).replace("TIME", r"[0-9.]+(ns|µs|ms|s)")
+        assert re.fullmatch(pattern, text.stdout), text.stdout
+    if "results" in spec or "json" in spec:
+        answer = cli(*args, "--format", "json")
+        assert answer.exit_code == spec["exit"], answer.output
+        items = json.loads(answer.stdout)
+        assert all(isinstance(item.pop("duration"), int) for item in items)
+        if "results" in spec:
+            assert {f"{i['package']}.{i['name']}": _outcome(i) for i in items} == spec["results"]
+        if "json" in spec:
+            assert items == spec["json"]
+
+
+def test_durations_print_as_go_does() -> None:
+    assert [duration(n) for n in (850, 1000, 1417, 426_000, 2_500_000, 1_200_000_000, 61_000_000_000)] == [
+        "850ns",
+        "1µs",
+        "1.417µs",
+        "426µs",
+        "2.5ms",
+        "1.2s",
+        "61s",
+    ]
 
 
 # ---- enforcement on the shipped baseline: each rule denied in production ---------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from renderer.data import Json, deep_merge
 from renderer.errors import Collector, InputError, Problem
@@ -41,6 +42,76 @@ def read_source(directory: str, display: str = "") -> PolicySource:
                 problems.extend(exc.problems())
     problems.raise_if_any()
     return PolicySource(files, tests, data)
+
+
+def read_test_paths(paths: Sequence[str]) -> PolicySource:
+    """What `opa test PATH…` loads: every .rego file under each path (a file or a folder, recursively)
+    and every data file (.json, .yaml, .yml) mounted at the folders between its path argument and
+    itself (`p/a/b/x.json` under `p` is `data.a.b`; a file given by name is `data`). Files are named
+    as the paths given name them. InputError with every file that cannot be read, every data file
+    that does not parse, and every two data files that set the same value."""
+    modules: dict[str, str] = {}
+    data: dict[str, Json] = {}
+    problems = Collector()
+    for shown, mount in _walk(paths):
+        try:
+            text = _read(shown, shown)
+            if shown.endswith(".rego"):
+                modules[shown] = text
+                continue
+            loaded = _data(text, shown)
+            if loaded is not None:
+                _mount(data, mount, loaded, shown)
+        except InputError as exc:
+            problems.extend(exc.problems())
+    problems.raise_if_any()
+    return PolicySource(modules, {}, data)
+
+
+def _walk(paths: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """Each loadable file below the paths, with the folders that mount its data, in sorted order."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for path in paths:
+        if not os.path.isdir(path):
+            found.append((path, ()))
+            continue
+        for base, dirs, names in os.walk(path):
+            dirs.sort()
+            rel = os.path.relpath(base, path)
+            mount = () if rel == "." else tuple(rel.split(os.sep))
+            found.extend(
+                (os.path.join(base, name), mount)
+                for name in sorted(names)
+                if name.endswith((".rego", ".json", ".yaml", ".yml"))
+            )
+    return found
+
+
+def _mount(data: dict[str, Json], mount: Sequence[str], value: Json, shown: str) -> None:
+    """Set `value` at `mount` in `data`, merging objects; two files giving one key two values is an
+    error, as OPA's loader reports it (and a file at the root must hold an object)."""
+    if not mount:
+        if not isinstance(value, dict):
+            raise InputError(Problem(shown, 0, "", "data at the root of a path must be an object"))
+        for key, item in value.items():
+            _mount(data, (key,), item, shown)
+        return
+    key, rest = mount[0], mount[1:]
+    here = data.get(key)
+    if rest:
+        if here is None:
+            here = data[key] = {}
+        if not isinstance(here, dict):
+            raise InputError(Problem(shown, 0, key, "merge error: this key already holds a value"))
+        _mount(here, rest, value, shown)
+        return
+    if here is None:
+        data[key] = value
+    elif isinstance(here, dict) and isinstance(value, dict):
+        for sub, item in value.items():
+            _mount(here, (sub,), item, shown)
+    else:
+        raise InputError(Problem(shown, 0, key, "merge error: another data file sets this key"))
 
 
 def _data(text: str, name: str) -> Json:

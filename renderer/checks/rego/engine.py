@@ -7,7 +7,8 @@ Chosen by measurement (see docs/decisions.md): regopy mis-evaluated v0 rules and
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from renderer.data import Json
@@ -37,25 +38,54 @@ def _eval_message(text: str) -> str:
     return f"{where}: {error}" if where and error else _first_lines(text)
 
 
+@dataclass(frozen=True, slots=True)
+class RuleHead:
+    """Where one rule definition stands, as the test runner needs it: its file, package, the ground
+    part of its head (`p`, `a.test_b`), and the byte span of the head's first name for renaming."""
+
+    file: str
+    package: str  # `data.x.y`
+    path: tuple[str, ...]  # the head's ground prefix: ("test_a",) or ("a", "test_b")
+    kind: str  # complete, object (`p[k]` with a value), set (`p contains`), function, default
+    line: int
+    col: int
+    start: int  # byte offsets of path[0] in the file
+    end: int
+    bodies: int  # a v0 rule may chain several bodies after one head
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A query's value (None when undefined) and what `print` wrote while evaluating it."""
+
+    value: Json
+    prints: tuple[str, ...] = ()
+
+
 class Engine(Protocol):
     def add_policy(self, name: str, text: str) -> str: ...
     def add_data(self, data: Mapping[str, Json]) -> None: ...
     def packages(self) -> list[str]: ...
     def evaluate(self, query: str, input_doc: Json) -> Json: ...
+    def rule_heads(self) -> list[RuleHead]: ...
+    def query(self, query: str) -> Answer: ...
 
 
 class Regorus:
-    """Rego v1 first, v0 when a file only parses as v0 (conftest's `deny[msg] {…}` style)."""
+    """Rego v1 first, v0 when a file only parses as v0 (conftest's `deny[msg] {…}` style).
 
-    def __init__(self) -> None:
+    `v0_only`: every file as v0, as `opa test --v0-compatible` reads them."""
+
+    def __init__(self, v0_only: bool = False) -> None:
         import regorus
 
         self._engine = regorus.Engine()
         self._packages: list[str] = []
+        self._versions = (True,) if v0_only else (False, True)
 
     def add_policy(self, name: str, text: str) -> str:
         errors = []
-        for v0 in (False, True):
+        for v0 in self._versions:
             self._engine.set_rego_v0(v0)
             try:
                 package = str(self._engine.add_policy(name, text))
@@ -64,6 +94,8 @@ class Regorus:
                 continue
             self._packages.append(package)
             return package
+        if len(errors) == 1:
+            raise PolicyLoadError(f"{name}: not valid Rego v0: {errors[0]}")
         raise PolicyLoadError(f"{name}: not valid Rego (v1: {errors[0]}; v0: {errors[-1]})")
 
     def add_data(self, data: Mapping[str, Json]) -> None:
@@ -78,8 +110,100 @@ class Regorus:
             result = json.loads(self._engine.eval_query_as_json(query))
         except RuntimeError as exc:
             raise PolicyEvalError(_eval_message(str(exc))) from None
-        rows = result.get("result") or []
-        if not rows:
-            return None
-        value: Json = rows[0]["expressions"][0]["value"]  # the engine's JSON answer
-        return value
+        return _value(result)
+
+    def query(self, query: str) -> Answer:
+        """`query` on the input as it stands (none, for a fresh engine: tests bring their own with `with`)."""
+        self._engine.set_gather_prints(True)
+        try:
+            result = json.loads(self._engine.eval_query_as_json(query))
+        except RuntimeError as exc:
+            raise PolicyEvalError(_eval_message(str(exc))) from None
+        finally:
+            prints = tuple(str(line) for line in self._engine.take_prints())
+        return Answer(_value(result), prints)
+
+    def rule_heads(self) -> list[RuleHead]:
+        """Every rule definition of every file added, in file order, read from regorus' syntax tree."""
+        heads = []
+        for module in json.loads(self._engine.get_ast_as_json()):
+            file = str(module["source"]["file"])
+            names, _ = _ground(module["ast"]["package"]["refr"])
+            package = "data." + ".".join(str(n) for n in names)
+            for rule in module["ast"]["rules"]:
+                head = _head(file, package, rule)
+                if head is not None:
+                    heads.append(head)
+        return heads
+
+
+def _value(result: Mapping[str, Json]) -> Json:
+    """The first expression's value in regorus' answer; None when the query is undefined."""
+    rows = result.get("result") or []
+    if not isinstance(rows, Sequence) or not rows:
+        return None
+    expressions = _node(rows[0])["expressions"]
+    assert isinstance(expressions, Sequence)
+    return _node(expressions[0])["value"]
+
+
+# regorus' syntax tree is plain JSON; these walk the few shapes a rule head takes
+Node = Mapping[str, Json]
+
+
+def _node(value: Json) -> Node:
+    assert isinstance(value, Mapping), value
+    return value
+
+
+def _ground(ref: Json) -> tuple[list[str | None], Node]:
+    """The names of a head reference (`a.b["c"]` → a, b, c; None for a variable or computed index,
+    which ends its ground part) and the span of its first name."""
+    ((kind, value),) = _node(ref).items()
+    node = _node(value)
+    if kind == "Var":
+        return [str(node["value"])], _node(node["span"])
+    if kind == "RefDot":
+        names, span = _ground(node["refr"])
+        field = node["field"]
+        assert isinstance(field, Sequence)
+        return [*names, str(field[1])], span
+    if kind == "RefBrack":
+        names, span = _ground(node["refr"])
+        index = _node(node["index"])
+        key = str(_node(index["String"])["value"]) if "String" in index else None
+        return [*names, key], span
+    return [None], {}
+
+
+def _head(file: str, package: str, rule: Json) -> RuleHead | None:
+    """The head of one rule definition; None for a shape the runner has no use for."""
+    rule = _node(rule)
+    if "Default" in rule:
+        default = _node(rule["Default"])
+        names, span = _ground(default["refr"])
+        return _made(file, package, names, "default", _node(default["span"]), span, 1)
+    if "Spec" not in rule:
+        return None
+    spec = _node(rule["Spec"])
+    ((form, value),) = _node(spec["head"]).items()
+    names, span = _ground(_node(value)["refr"])
+    bodies = spec.get("bodies")
+    count = len(bodies) if isinstance(bodies, Sequence) else 1
+    kind = {"Set": "set", "Func": "function"}.get(form, "object" if names[-1] is None else "complete")
+    return _made(file, package, names, kind, _node(spec["span"]), span, count)
+
+
+def _made(
+    file: str, package: str, names: list[str | None], kind: str, where: Node, span: Node, bodies: int
+) -> RuleHead | None:
+    ground: list[str] = []
+    for name in names:
+        if name is None:
+            break
+        ground.append(name)
+    if not ground or not span:
+        return None
+    line, col = (int(str(where[k])) for k in ("line", "col"))
+    start, end = (int(str(span[k])) for k in ("start", "end"))
+    return RuleHead(file, package, tuple(ground), kind, line, col, start, end, bodies)

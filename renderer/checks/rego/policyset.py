@@ -1,7 +1,7 @@
 """A conftest-compatible front end: namespaces, deny/violation/warn rules, exceptions, data, counts.
 
-Policies are `.rego` files; `*_test.rego` files hold unit tests (`test_*` rules) and are loaded only
-by `run_tests`. Data files (`.json`, `.yaml`) are merged into `data` as conftest's `--data` does.
+Policies are `.rego` files; `*_test.rego` files hold unit tests (`test_*` rules), which `run_tests`
+runs as `opa test` does. Data files (`.json`, `.yaml`) are merged into `data` as conftest's `--data` does.
 Packages named `combined` or `combined.*` see every document at once, as `conftest --combine`
 gives them: a list of `{"path": …, "contents": …}`.
 """
@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from renderer.checks.rego.engine import Engine, PolicyEvalError, Regorus
+from renderer.checks.rego.engine import Engine, PolicyEvalError, PolicyLoadError, Regorus, RuleHead
 from renderer.data import Json, deep_merge
 from renderer.model import PolicySource
 
 RULE = re.compile(r"^(deny|violation|warn)(?:_([A-Za-z0-9_]+))?$")
 EVALUATION = "*"  # the rule of a result that stands for a whole package failing to evaluate
-TEST_RULE = re.compile(r"^test_[A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,32 +139,169 @@ def _result(namespace: str, rule: str, path: str, item: Json) -> Result:
     return Result(namespace, rule, "failure", str(item), path)
 
 
+# ---- `opa test`: each test rule evaluated alone --------------------------------------------
+
+TEST_PREFIX = "test_"
+SKIP_PREFIX = "todo_test_"
+MISSING_FUNCTION = re.compile(r"could not find function ([\w.]+)")
+UNSAFE = re.compile(r"use of undefined variable `[^`]*` is unsafe")
+
+
 @dataclass(frozen=True, slots=True)
-class TestOutcome:
-    package: str
-    name: str
-    passed: bool
+class TestError:
+    """Why a test could not be evaluated, in the parts OPA reports: `file:row:col: code: message`."""
+
+    code: str
+    message: str
+    file: str = ""
+    row: int = 0
+    col: int = 0
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.row}:{self.col}: " if self.file else ""
+        return f"{where}{self.code}: {self.message}"
 
 
-def run_tests(source: PolicySource, engine: Callable[[], Engine] = Regorus) -> list[TestOutcome]:
-    """Every `test_*` rule of every package, as `opa test` runs them: true passes, else fails."""
-    policies = PolicySet(source, engine=engine, with_tests=True)
-    outcomes = []
-    for package in policies.engine.packages():
-        value = policies.engine.evaluate(package, {})
-        names = sorted(_test_rules(source, package))
-        for name in names:
-            passed = isinstance(value, Mapping) and value.get(name) is True
-            outcomes.append(TestOutcome(package.removeprefix("data."), name, passed))
-    return outcomes
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    """One test rule (one body of it) as `opa test` reports it."""
+
+    file: str
+    row: int
+    col: int
+    package: str  # data.x
+    name: str  # test_a, or test_a#01 for its second definition
+    duration: int = 0  # nanoseconds
+    fail: bool = False
+    skip: bool = False
+    error: TestError | None = None
+    output: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not (self.fail or self.skip or self.error)
+
+    @property
+    def outcome(self) -> str:
+        if self.passed:
+            return "PASS"
+        return "FAIL" if self.fail else "SKIPPED" if self.skip else "ERROR"
 
 
-def _test_rules(source: PolicySource, package: str) -> set[str]:
-    """Test rule names declared in the test files of `package` (a rule that fails is undefined)."""
-    wanted = package.removeprefix("data.")
-    names: set[str] = set()
-    for text in source.tests.values():
-        declared = re.search(r"^package\s+([\w.]+)", text, re.M)
-        if declared and declared.group(1) == wanted:
-            names.update(re.findall(r"^(test_[A-Za-z0-9_]*)\b", text, re.M))
-    return names
+@dataclass(frozen=True, slots=True)
+class _Case:
+    head: RuleHead
+    name: str  # as reported
+    query: str  # what to evaluate: the rule under its own, or its renamed, name
+    partial: bool  # a partial object: passes when every value in it is true
+    skip: bool = False
+
+
+def run_tests(
+    source: PolicySource,
+    run: re.Pattern[str] | None = None,
+    engine: Callable[[], Engine] = Regorus,
+    clock: Callable[[], int] = lambda: 0,
+) -> list[TestResult]:
+    """Every `test_*` rule of every package evaluated by itself, as `opa test` does: true passes,
+    false or undefined fails, an evaluation error errs, `todo_test_*` is skipped. A test name defined
+    more than once runs each definition alone as `name`, `name#01`, `name#02`… (each renamed apart
+    before loading). `run` keeps the tests whose `data.pkg.name` it matches (anywhere, as OPA's
+    `--run`). `clock` gives nanoseconds for the durations. PolicyLoadError when a file does not parse
+    or a test reaches a rule that cannot compile (an unsafe variable), as OPA refuses such a set."""
+    modules = {**source.files, **source.tests}
+    discovery = engine()
+    for name in sorted(modules):
+        discovery.add_policy(name, modules[name])
+    cases, renames = _cases(discovery.rule_heads())
+    runner = engine()
+    for name in sorted(modules):
+        runner.add_policy(name, _renamed(modules[name], renames.get(name, [])))
+    runner.add_data(source.data)
+    results = []
+    for case in cases:
+        if run is not None and not run.search(f"{case.head.package}.{case.name}"):
+            continue
+        results.append(_run(runner, case, clock))
+    return results
+
+
+def _cases(heads: Sequence[RuleHead]) -> tuple[list[_Case], dict[str, list[tuple[RuleHead, str]]]]:
+    """The tests among the rule heads, and which heads to rename so that each definition of a
+    repeated test name can be evaluated alone."""
+    taken = {(h.package, h.path[0]) for h in heads}
+    seen: dict[tuple[str, str], int] = {}
+    cases: list[_Case] = []
+    renames: dict[str, list[tuple[RuleHead, str]]] = {}
+    for head in sorted(heads, key=lambda h: (h.file, h.start)):
+        at = next((i for i, n in enumerate(head.path) if n.startswith((TEST_PREFIX, SKIP_PREFIX))), None)
+        if at is None or head.kind in ("function", "default"):
+            continue
+        ref = ".".join(head.path[: at + 1])
+        partial = head.kind == "object" or len(head.path) > at + 1
+        if head.path[at].startswith(SKIP_PREFIX):
+            cases.append(_Case(head, ref, ref, partial, skip=True))
+            continue
+        number = seen.get((head.package, ref), 0)
+        seen[(head.package, ref)] = number + 1
+        if number == 0 or at != 0:  # a test under a longer head keeps its one name (see README-policy)
+            cases.append(_Case(head, ref if number == 0 else f"{ref}#{number:02d}", ref, partial))
+            continue
+        alias = f"{ref}__body{number:02d}"
+        while (head.package, alias) in taken:
+            alias += "_"
+        taken.add((head.package, alias))
+        renames.setdefault(head.file, []).append((head, alias))
+        cases.append(_Case(head, f"{ref}#{number:02d}", alias, partial))
+    return cases, renames
+
+
+def _renamed(text: str, renames: Sequence[tuple[RuleHead, str]]) -> str:
+    """`text` with each given head's first name replaced (byte offsets, from the end backwards)."""
+    data = text.encode("utf-8")
+    for head, alias in sorted(renames, key=lambda r: -r[0].start):
+        data = data[: head.start] + alias.encode("utf-8") + data[head.end :]
+    return data.decode("utf-8")
+
+
+def _run(runner: Engine, case: _Case, clock: Callable[[], int]) -> TestResult:
+    head = case.head
+    base = TestResult(head.file, head.line, head.col, head.package, case.name)
+    if case.skip:
+        return replace(base, skip=True)
+    started = clock()
+    try:
+        answer = runner.query(f"{head.package}.{case.query}")
+    except PolicyEvalError as exc:
+        return replace(base, duration=clock() - started, error=_error(str(exc)))
+    duration = clock() - started
+    value = answer.value
+    passed = _all_true(value) if case.partial else value is True
+    return replace(base, duration=duration, fail=not passed, output=answer.prints)
+
+
+def _all_true(value: Json) -> bool:
+    """A partial-object test passes when each of its values is true (nested objects alike)."""
+    if not isinstance(value, Mapping):
+        return False
+    return all(_all_true(v) if isinstance(v, Mapping) else v is True for v in value.values())
+
+
+def _error(message: str) -> TestError:
+    """A test's evaluation error, split into where and what; a function regorus does not have is
+    named as such, and an unsafe variable is a compile error for the whole run, as in OPA."""
+    where, _, what = message.partition(": ")
+    parts = where.rsplit(":", 2)
+    if len(parts) != 3 or not (parts[1].isdigit() and parts[2].isdigit()):
+        return TestError("eval_error", message)
+    file, row, col = parts[0], int(parts[1]), int(parts[2])
+    if UNSAFE.search(what):
+        raise PolicyLoadError(f"{where}: rego_unsafe_var_error: {what}")
+    missing = MISSING_FUNCTION.search(what)
+    if missing:
+        what = (
+            f"{missing.group(1)} is not available: regorus, the engine behind this command, "
+            "does not implement it (or no such function is declared)"
+        )
+        return TestError("eval_builtin_error", what, file, row, col)
+    return TestError("eval_error", what, file, row, col)

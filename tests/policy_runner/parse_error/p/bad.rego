@@ -1,0 +1,3 @@
+package bad
+import rego.v1
+test_x if { x := }

@@ -1,0 +1,3 @@
+package good
+import rego.v1
+test_ok if true

@@ -1,0 +1,3 @@
+package a
+import rego.v1
+test_y if false

@@ -1,0 +1,3 @@
+package u
+import rego.v1
+test_x if { y == 1 }

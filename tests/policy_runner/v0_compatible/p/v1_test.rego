@@ -1,0 +1,3 @@
+package v
+
+test_x if true

@@ -1,0 +1,5 @@
+package main
+
+test_deny {
+  deny["no pods"] with input as {"kind": "Pod"}
+}
