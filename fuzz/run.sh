@@ -12,6 +12,11 @@ seconds="${FUZZ_SECONDS:-20}"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(yaml score placeholder)
 
+if ! python -c "import atheris" 2>/dev/null; then
+  echo "fuzz: atheris is not installed (it has wheels for Linux x86_64 only); nothing fuzzed" >&2
+  exit 0
+fi
+
 work="$(mktemp -d "${TMPDIR:-/tmp}/renderer-fuzz.XXXXXX")"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 failed=()
