@@ -16,18 +16,28 @@ from renderer.cli.base import (
     pipeline_options,
     root_option,
 )
-from renderer.inputs import roots
+from renderer.errors import UsageError
+from renderer.inputs import roots, spec
 
 PLACEHOLDER_IMAGE = "registry.example.com/validate/placeholder:0"
 
 
 @click.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option(
+    "--spec",
+    "spec_only",
+    is_flag=True,
+    help="Check only the Score specification, as score-go does: no platform, no root needed.",
+)
 @root_option
 @format_option
 @handled
-def command(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
+def command(paths: tuple[str, ...], spec_only: bool, root: str | None, fmt: str) -> None:
     """Check every shipped input, or the given Score files / app directories."""
+    if spec_only:
+        _spec(paths or (".",), root, fmt)
+        return
     base = roots.find_root(root, os.environ)
     dirs = sorted({p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)) for p in paths})
     inputs = roots.load(base, dirs)
@@ -53,3 +63,14 @@ def command(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
         f"{summary['environments']} environments, {summary['definitions']} resource "
         f"definitions, {summary['profiles']} profiles, rendered without error"
     )
+
+
+def _spec(paths: tuple[str, ...], root: str | None, fmt: str) -> None:
+    """`--spec`: the Score files alone; no platform is read, so no root is looked for."""
+    if root is not None:
+        raise UsageError("--spec reads no platform: leave out --root")
+    count = spec.check_paths(paths)
+    if fmt == "json":
+        echo_json({"ok": True, "score_files": count})
+        return
+    click.echo(f"ok: {count} Score file(s) follow the Score specification (score.dev/v1b1)")
