@@ -23,7 +23,8 @@ from renderer.inputs import roots as settings
 from tests.conftest import ROOT, run_renderer
 
 CASES = ROOT / "tests" / "cases"
-NOT_GOLDEN = {"score", "hostile"}  # Score schema cases (test_score.py), hostile app repos (test_hostile.py)
+# Score schema cases (test_score.py, test_spec.py) and hostile app repos (test_hostile.py)
+NOT_GOLDEN = {"score", "score-public", "hostile"}
 
 
 def _tree_files(root: Path) -> dict[str, bytes]:

@@ -27,7 +27,7 @@ def _pattern(
         return
     anchored = pattern.endswith("$") and not pattern.endswith("\\$")
     end = pattern[:-1] + r"\Z" if anchored else pattern
-    if re.search(end, instance) is None:
+    if re.search(end, instance, re.ASCII) is None:  # ECMA's (and Go's) \d and \w are ASCII only
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
