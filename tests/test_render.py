@@ -121,10 +121,13 @@ def test_schema_violation_is_reported_with_file() -> None:
         }
     }
     report = kubeschema.check_documents(documents, {"dev": "1.30"})
-    assert len(report.problems) == 1
-    problem = report.problems[0]
-    assert problem.file == "kubernetes/dev/a/b/deployment-x.yaml"
-    assert "apps/v1/Deployment is not valid for Kubernetes 1.30" in problem.message
+    assert [(p.file, p.path) for p in report.problems] == [
+        ("kubernetes/dev/a/b/deployment-x.yaml", "spec"),  # selector and template are required
+        ("kubernetes/dev/a/b/deployment-x.yaml", "spec.replicas"),
+    ]
+    assert report.problems[1].message == (
+        "apps/v1/Deployment is not valid for Kubernetes 1.30.0: 'many' is not of type 'integer', 'null'"
+    )
 
 
 def test_workload_shape(tmp_path: Path, cli: Callable[..., Result]) -> None:
@@ -250,3 +253,17 @@ def test_render_reports_what_the_schema_did_not_check(tmp_path: Path, cli: Calla
         "37 objects valid against the Kubernetes schema; not checked (no schema shipped): "
     )
     assert "external-secrets.io/v1beta1/ExternalSecret ×9" in line
+
+
+def test_every_schema_error_of_an_object_is_reported() -> None:
+    documents: dict[str, Json] = {
+        "kubernetes/dev/a/b/deployment-x.yaml": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "x", "labels": {"a": 1}},
+            "spec": {"replicas": "many", "paused": "no"},
+        }
+    }
+    report = kubeschema.check_documents(documents, {"dev": "1.30"})
+    assert [p.path for p in report.problems] == ["metadata.labels.a", "spec", "spec.paused", "spec.replicas"]
+    assert report.checked == 0

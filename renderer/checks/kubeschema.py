@@ -58,14 +58,17 @@ def _check(obj: Mapping[str, Json], path: str, version: str, report: SchemaRepor
     if validator is None:
         report.unchecked[kind] = report.unchecked.get(kind, 0) + 1
         return
-    error = jsonschema.exceptions.best_match(validator.iter_errors(obj))
-    if error is not None:
-        where = ".".join(str(p) for p in error.absolute_path)
-        report.problems.append(
-            Problem(path, 0, where, f"{kind} is not valid for Kubernetes {version}: {error.message}")
-        )
-        return
-    report.checked += 1
+    # Every place that is wrong, each with its most telling error (a `oneOf` says why at its path)
+    by_place: dict[str, list[jsonschema.ValidationError]] = {}
+    for error in validator.iter_errors(obj):
+        by_place.setdefault(".".join(str(p) for p in error.absolute_path), []).append(error)
+    for where, errors in sorted(by_place.items()):
+        best = jsonschema.exceptions.best_match(errors)
+        if best is not None:
+            message = f"{kind} is not valid for Kubernetes {version}: {best.message}"
+            report.problems.append(Problem(path, 0, where, message))
+    if not by_place:
+        report.checked += 1
 
 
 @cache
