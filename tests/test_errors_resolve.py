@@ -296,20 +296,29 @@ def test_shared_resource_params_given_alike_wait_for_the_givers_resources(
 # ---- templates and drivers -------------------------------------------------------------------
 
 
+# A definition's template that fails says for which request it was resolving
+FOR_SOLO = "while resolving thing 'thing' for examples/apps/solo/score.yaml"
+
+
 def test_template_places_a_mapping_without_tojson(project: Path, cli: Callable[..., Result]) -> None:
     template = "template: |\n  apiVersion: v1\n  kind: ConfigMap\n  metadata: {{ res.metadata }}\n"
     rel = _thing(project, template + "outputs:\n  host: h\n", driver="kubernetes")
     _apps(project, solo=SOLO.format(more=""))
     problems = _validate(cli, project)
     assert problems[0] == located(
-        rel, 9, "template", "render template: a dict cannot be placed in YAML unquoted; use tojson"
+        rel, 9, "template", "render template: a dict cannot be placed in YAML unquoted; use tojson", FOR_SOLO
     )
 
 
 @pytest.mark.parametrize(
     ("extra", "line", "path", "message"),
     [
-        ("outputs:\n  host: '{{ res.nothing }}'\n", 7, "outputs.host", "render outputs: 'dict object' has "),
+        (
+            "outputs:\n  host: '{{ res.nothing }}'\n",
+            7,
+            "outputs.host",
+            "render outputs: there is no 'nothing' here (there is: class, guid, id, metadata, name, params,",
+        ),
         (
             "outputs:\n  host: h\nsecret_outputs:\n  pw:\n    secret: s\n    key: '{{ nope }}'\n",
             11,
@@ -336,6 +345,7 @@ def test_module_input_template_that_fails(project: Path, cli: Callable[..., Resu
         17,
         "module.inputs.secret_path",
         "render module inputs: 'str object' has no attribute 'nope'",
+        "while resolving s3 'assets' for examples/apps/shop/score.yaml",
     )
 
 
@@ -349,9 +359,9 @@ def test_template_syntax_error_at_explain(project: Path, cli: Callable[..., Resu
     ):
         result = cli(*args, "--root", str(project))
         assert result.exit_code == EXIT_INVALID, result.output
-        assert result.output.splitlines()[0] == (
+        assert result.output.splitlines()[0].startswith(
             "platform-config/resources/route.yaml:23 at template: render template: template syntax "
-            "error: Expected an expression, got 'end of statement block'"
+            "error: Expected an expression, got 'end of statement block' (while resolving route "
         )
 
 
@@ -371,6 +381,7 @@ def test_template_output_that_is_not_yaml(project: Path, cli: Callable[..., Resu
             "template",
             "template output is not valid YAML: mapping values are not allowed in this context "
             "(line 8 of the rendered output)",  # the loop made 5 lines of 3
+            FOR_SOLO,
         )
     ]
 
@@ -385,6 +396,7 @@ def test_template_output_with_a_control_character(project: Path, cli: Callable[.
             "template",
             "template output is not valid YAML: unacceptable character #x0007: "
             "control characters are not allowed (line 1 of the rendered output)",
+            FOR_SOLO,
         )
     ]
 
@@ -402,4 +414,5 @@ def test_template_document_that_is_not_a_kubernetes_object(project: Path, cli: C
         "template",
         "document 2 of the template output is not a Kubernetes object "
         "(needs apiVersion, kind and metadata.name)",
+        FOR_SOLO,
     )

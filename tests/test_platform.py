@@ -199,8 +199,8 @@ def test_template_error_names_definition_file_and_line(project: Path, cli: Calla
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID
     assert (
-        "platform-config/resources/route.yaml:23 at template: render template: 'dict object' "
-        "has no attribute 'nothing'"
+        "platform-config/resources/route.yaml:23 at template: render template: there is no 'nothing' "
+        "here (there is: "
     ) in result.output
 
 

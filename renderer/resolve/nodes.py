@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,10 @@ def resolve(graph: Graph, workloads: Sequence[Workload]) -> dict[str, Resolved]:
             continue
         try:
             done[uid] = _resolve_node(scope, node, done)
+        except templates.TemplateFailure as exc:  # the definition failed: say for which request
+            asked = ", ".join(sorted({r.file for r in node.requesters})) or "another definition"
+            request = f"while resolving {node.type} '{node.name}' for {asked}"
+            problems.extend([dataclasses.replace(p, hint=p.hint or request) for p in exc.problems()])
         except InputError as exc:
             problems.extend(exc.problems())
     problems.raise_if_any()

@@ -66,11 +66,25 @@ class _Sources(BaseLoader):
         return self.sources[template], template, lambda: True
 
 
+class _Explained(StrictUndefined):
+    """A missing name says what was asked for and what exists, in the terms of the data the
+    template reads (`workloads` has no 'backend' (it has: api, worker)), not Jinja's
+    "'dict object' has no attribute"."""
+
+    @property
+    def _undefined_message(self) -> str:
+        name, obj = self._undefined_name, self._undefined_obj
+        if self._undefined_hint or not isinstance(obj, Mapping):
+            return str(super()._undefined_message)
+        known = ", ".join(sorted(str(k) for k in obj)) or "nothing"
+        return f"there is no {name!r} here (there is: {known})"
+
+
 def _environment(finalize: Callable[[object], object] | None) -> ImmutableSandboxedEnvironment:
     loader = _Sources()
     env = ImmutableSandboxedEnvironment(
         loader=loader,
-        undefined=StrictUndefined,
+        undefined=_Explained,
         keep_trailing_newline=True,
         autoescape=False,
         finalize=finalize,
