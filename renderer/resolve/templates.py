@@ -68,7 +68,7 @@ class _Sources(BaseLoader):
 
 class _Explained(StrictUndefined):
     """A missing name says what was asked for and what exists, in the terms of the data the
-    template reads (`workloads` has no 'backend' (it has: api, worker)), not Jinja's
+    template reads (there is no 'backend' here (there is: api, worker)), not Jinja's
     "'dict object' has no attribute"."""
 
     @property
