@@ -243,10 +243,11 @@ def _publish_group(
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
         head = gitrepo.fetch(repo, "main")
+        owners = _check_owner(req, repo.path)  # before any shortcut: an impostor is refused, not "up to date"
         if branch == "main" and _unchanged(req, repo.path, env_ids):
             return Outcome(branch, env_ids, None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
-        result, warnings = _render_into(platform, req, repo.path, envs)
+        result, warnings = _render_into(platform, req, repo.path, envs, owners)
         commit = gitrepo.commit_all(repo, _commit_message(req, env_ids, result), req.provenance.author)
         if commit is None:
             return Outcome(branch, env_ids, None, attempt, 0, 0, warnings=tuple(warnings))
@@ -300,13 +301,19 @@ def _commit_message(req: Request, env_ids: Sequence[str], result: writer.WriteRe
     return f"{subject}\n\n{body}"
 
 
-def _render_into(
-    platform: Platform, req: Request, root: str, envs: Sequence[Environment]
-) -> tuple[writer.WriteResult, list[str]]:
-    """Render every stored app with this publish's changes into the checkout; only owned paths change."""
+def _check_owner(req: Request, root: str) -> bookkeeping.Owners:
+    """The checkout's owner records; raises unless this publisher may change every app it names."""
     owners = bookkeeping.read_owners(root)
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     bookkeeping.check_ownership(owners, req.identity, changing, req.all_apps)
+    return owners
+
+
+def _render_into(
+    platform: Platform, req: Request, root: str, envs: Sequence[Environment], owners: bookkeeping.Owners
+) -> tuple[writer.WriteResult, list[str]]:
+    """Render every stored app with this publish's changes into the checkout; only owned paths change."""
+    changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     apps, broken = _apps(root, req, platform.trust.limits)
     ids = [e.id for e in envs]
     app_owners = {**{a.id: req.identity.owner for a in req.apps}, **owners.apps}

@@ -198,6 +198,11 @@ def test_publish_and_remove_by_another_owner_are_refused(tmp_path: Path, bare_re
     proc = publish(bare_repo, "--remove-app", "billing", "--app-id", "team-b/billing")
     assert_refused(proc, EXIT_POLICY, "app 'billing' belongs to team-a/billing")
     assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
+    # the very same inputs: refused too, not "up to date" (the unchanged-inputs shortcut comes after)
+    same = app(tmp_path, name="billing")  # byte for byte what team-a published
+    proc = publish(bare_repo, "--app", str(same), "--app-id", "team-b/billing")
+    assert_refused(proc, EXIT_POLICY, "app 'billing' belongs to team-a/billing")
+    assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
 
 
 @pytest.mark.parametrize(
