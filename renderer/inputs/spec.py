@@ -19,15 +19,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from renderer.data import Doc, Json, PathKey, walk
 from renderer.errors import InputError, Problem
 from renderer.inputs import schema
+from renderer.inputs.app_repo import SCORE_GLOB
+from renderer.inputs.placeholders import PLACEHOLDER  # score-go's grammar: `${…}`, `$$`, `$${…}`
 from renderer.inputs.yamlio import DEFAULT_LIMITS, load_bytes
 from renderer.model import Limits
 
-SCORE_GLOB = "score*.yaml"
 SCHEMA = "score-v1b1"
 
-# `${…}`, or a `$` escaped by another `$` (`$$`, `$${…}`): the placeholder grammar of score-go's
-# framework; only the first form is a placeholder, its inner text is group 2.
-_DOLLAR = re.compile(r"\$((?:\$?\{([^}]*)\})|\$)")
 # What loader.Validate accepts inside `${}`: two or more ASCII word parts joined by dots.
 _WELL_FORMED = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+", re.ASCII)
 _ROOTS = ("metadata", "resources")
@@ -184,7 +182,7 @@ def _mapping(value: Json) -> Mapping[str, Json]:
 def _placeholders(data: Mapping[str, Json], doc: Doc) -> Iterator[Problem]:
     resources = _mapping(data.get("resources"))
     for path, text in _scanned(data):
-        for match in _DOLLAR.finditer(text):
+        for match in PLACEHOLDER.finditer(text):
             inner = match.group(2)
             if inner is None or match.group(1).startswith("$"):
                 continue  # `$$` or `$${…}`: an escaped dollar
