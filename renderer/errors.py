@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -22,21 +23,46 @@ class Problem:
     path: str
     message: str
     hint: str = ""
+    kind: str = ""  # one of KINDS; the stage that found it sets it (`of_kind`)
 
     def render(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         at = f" at {self.path}" if self.path else ""
-        text = f"{where}{at}: {self.message}"
+        label = f"{self.kind}: " if self.kind else ""  # first, so a reader sees whose move it is
+        text = f"{label}{where}{at}: {self.message}"
         return f"{text} ({self.hint})" if self.hint else text
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "kind": self.kind,
             "file": self.file,
             "line": self.line,
             "path": self.path,
             "message": self.message,
             "hint": self.hint,
         }
+
+
+# What kind of problem it is, so a user knows whose move it is:
+KINDS = (
+    "yaml",  # the file is not YAML we read (syntax, encoding, duplicate keys, tags, sizes)
+    "spec",  # against the Score specification, as score-go decides (schema and Score semantics)
+    "platform",  # the platform says no: matching, params, outputs, profiles, limits, confinement, names
+    "policy",  # a policy denies (or warns), or the secret scan found credentials
+    "schema",  # a rendered object against its Kubernetes (or custom resource) schema
+)
+
+
+def of_kind(problems: Sequence[Problem], kind: str) -> list[Problem]:
+    """Each problem with `kind` unless the place that found it already said which kind it is."""
+    return [p if p.kind else replace(p, kind=kind) for p in problems]
+
+
+def count_by_kind(problems: Sequence[Problem]) -> str:
+    """'3 problem(s) found (2 spec, 1 platform)'."""
+    counts = Counter(p.kind for p in problems if p.kind)
+    kinds = ", ".join(f"{counts[k]} {k}" for k in KINDS if counts[k])
+    return f"{len(problems)} problem(s) found" + (f" ({kinds})" if kinds else "")
 
 
 class RendererError(Exception):
@@ -63,9 +89,11 @@ class InputError(RendererError):
     YAML) and collect those into one InputError with all of them (`Collector`)."""
 
     exit_code = EXIT_INVALID
+    kind = ""  # a subclass for one kind of problem labels those not labelled where they were found
 
     def __init__(self, problems: list[Problem] | Problem) -> None:
-        self._problems = sorted(set(problems if isinstance(problems, list) else [problems]))
+        found = problems if isinstance(problems, list) else [problems]
+        self._problems = sorted(set(of_kind(found, self.kind) if self.kind else found))
         super().__init__("\n".join(p.render() for p in self._problems))
 
     def __reduce__(self) -> tuple[type[InputError], tuple[list[Problem]]]:
@@ -75,7 +103,7 @@ class InputError(RendererError):
         return list(self._problems)
 
     def summary(self) -> str:
-        return f"{len(self._problems)} problem(s) found"  # its message is the problems themselves
+        return count_by_kind(self._problems)  # its message is the problems themselves
 
 
 class PolicyDenied(RendererError):
@@ -105,18 +133,19 @@ class PublishError(RendererError):
 class Collector:
     """Gathers problems across a stage so a run fails once with all of them."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "") -> None:
         self.items: list[Problem] = []
+        self.kind = kind  # the stage's kind of problem, for those not labelled where they were found
 
-    def add(self, file: str, line: int, path: str, message: str, hint: str = "") -> None:
-        self.items.append(Problem(file, line, path, message, hint))
+    def add(self, file: str, line: int, path: str, message: str, hint: str = "", kind: str = "") -> None:
+        self.items.append(Problem(file, line, path, message, hint, kind))
 
     def extend(self, problems: list[Problem]) -> None:
         self.items.extend(problems)
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise InputError(self.items)
+            raise InputError(of_kind(self.items, self.kind) if self.kind else self.items)
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:

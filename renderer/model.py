@@ -198,6 +198,7 @@ class Environment:
     branch: str
     policies: Mapping[str, str]
     doc: Doc
+    values: Mapping[str, Json] = field(default_factory=dict)  # `values:`, served by the `environment` type
 
     def namespace(self, app: str) -> str:
         return self.namespace_pattern.replace("{app}", app).replace("{env}", self.id)
@@ -213,6 +214,7 @@ class Environment:
             "account_id": self.account_id,
             "region": self.region,
             "secret_prefix": self.secret_prefix,
+            "values": dict(self.values),
         }
 
 
@@ -259,6 +261,7 @@ class ResourceDefinition:
     file: str
     doc: Doc
     access: Access = Access()
+    outputs_from: str = ""  # "env.values": every key of the environment's `values:` is an output too
 
 
 # ---- Workload profile parts, as schemas/workload-profile.json fixes them --------------------------

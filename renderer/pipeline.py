@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from renderer.checks import findings, secrets
 from renderer.checks.findings import Report
 from renderer.checks.rego.policyset import EVALUATION
-from renderer.errors import Collector, InputError, Problem
+from renderer.errors import Collector, InputError, Problem, of_kind
 from renderer.model import App, Environment, Platform
 from renderer.render import terraform
 from renderer.render.environment import EnvRender, render_env
@@ -56,14 +56,17 @@ def select_envs(platform: Platform, env_ids: Sequence[str] | None) -> list[Envir
 
 def analyse_env(platform: Platform, apps: Sequence[App], env_id: str) -> Analysis:
     """One environment up to the resolved graph, for `explain` and `graph`."""
-    return analyse(platform, apps, select_envs(platform, [env_id])[0])
+    try:
+        return analyse(platform, apps, select_envs(platform, [env_id])[0])
+    except InputError as exc:
+        raise InputError(of_kind(exc.problems(), "platform")) from None
 
 
 def run(platform: Platform, apps: Sequence[App], env_ids: Sequence[str] | None, options: Options) -> Rendered:
     """Render and check; raises InputError (every render problem) or PolicyDenied (every denial)."""
     envs = select_envs(platform, env_ids)
     _check_platform(platform, options)
-    results, tree, report, problems = [], {}, Report(), Collector()
+    results, tree, report, problems = [], {}, Report(), Collector("platform")
     for outcome in _each_env(platform, apps, envs, options):
         if isinstance(outcome, InputError):
             problems.extend(outcome.problems())
@@ -85,7 +88,7 @@ def run(platform: Platform, apps: Sequence[App], env_ids: Sequence[str] | None, 
 
 def _check_platform(platform: Platform, options: Options) -> None:
     """Problems in platform files no workload may use: template syntax, policies that do not compile."""
-    problems = Collector()
+    problems = Collector("platform")
     for definition in platform.definitions:
         problems.extend(templates.check_definition(definition.doc))
     if not options.skip_checks_for_tests:
@@ -100,7 +103,7 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     try:
         env_render = render_env(analyse(platform, apps, env, options.owners), options.images)
     except InputError as exc:
-        return exc
+        return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
     if options.skip_checks_for_tests:
         return env_render, Report()
     report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners)

@@ -114,9 +114,9 @@ def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 Problems = list[dict[str, object]]
 
 
-def located(file: str, line: int, path: str, message: str, hint: str = "") -> dict[str, object]:
-    """One problem as `--format json` reports it."""
-    return {"file": file, "line": line, "path": path, "message": message, "hint": hint}
+def located(file: str, line: int, path: str, message: str, hint: str = "", *, kind: str) -> dict[str, object]:
+    """One problem as `--format json` reports it; `kind` says whose move it is (errors.KINDS)."""
+    return {"kind": kind, "file": file, "line": line, "path": path, "message": message, "hint": hint}
 
 
 def edit(path: Path, old: str, new: str) -> None:

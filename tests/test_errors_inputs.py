@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from renderer.errors import EXIT_INVALID, EXIT_USAGE
+from renderer.errors import EXIT_INVALID, EXIT_USAGE, Problem, count_by_kind
 from renderer.inputs import roots
 from tests.conftest import ROOT, Problems, edit, located, run_renderer, write
 
@@ -40,7 +40,7 @@ def _problems(cli: Callable[..., Result], project: Path, *paths: str) -> Problem
     report = json.loads(result.stdout)
     assert report["ok"] is False and report["error"] == "InputError"
     problems: Problems = report["problems"]
-    assert report["message"] == f"{len(problems)} problem(s) found"
+    assert report["message"] == count_by_kind([Problem(**p) for p in problems])  # type: ignore[arg-type]
     return problems
 
 
@@ -51,7 +51,7 @@ def test_score_file_that_is_not_utf8(project: Path, cli: Callable[..., Result]) 
     app = _solo(project)
     (app / "score.yaml").write_bytes(SOLO.replace("solo:1.0.0", "caf\xe9:1").encode("latin-1"))
     assert _problems(cli, project) == [
-        located("examples/apps/solo/score.yaml", 0, "", "not UTF-8 text", "save as UTF-8")
+        located("examples/apps/solo/score.yaml", 0, "", "not UTF-8 text", "save as UTF-8", kind="yaml")
     ]
 
 
@@ -65,6 +65,7 @@ def test_score_path_that_cannot_be_read(project: Path, cli: Callable[..., Result
             "",
             "a Score file must be a regular file",
             "links are not followed",
+            kind="platform",
         )
     ]
 
@@ -81,6 +82,7 @@ def test_yaml_syntax_error_in_a_platform_file_names_its_line(
         "",
         "not valid YAML: did not find expected ',' or ']'",
         "fix the syntax",
+        kind="yaml",
     )
     assert problem["line"] == 15  # the line the parser stopped at: the key after the open list
 
@@ -101,7 +103,7 @@ def test_duplicate_key_in_a_platform_file(project: Path, cli: Callable[..., Resu
 def test_score_document_that_is_not_a_mapping(project: Path, cli: Callable[..., Result]) -> None:
     _solo(project, "- containers\n- metadata\n")
     assert _problems(cli, project) == [
-        located("examples/apps/solo/score.yaml", 1, "", "the document must be a mapping")
+        located("examples/apps/solo/score.yaml", 1, "", "the document must be a mapping", kind="platform")
     ]
 
 
@@ -111,7 +113,9 @@ def test_resource_definition_document_that_is_not_a_mapping(
     _solo(project)
     write(project / "platform-config/resources/list.yaml", "- id: x\n  type: y\n")
     assert _problems(cli, project) == [
-        located("platform-config/resources/list.yaml", 1, "", "the document must be a mapping")
+        located(
+            "platform-config/resources/list.yaml", 1, "", "the document must be a mapping", kind="platform"
+        )
     ]
 
 
@@ -141,7 +145,11 @@ def test_second_document_is_reported_where_it_starts(project: Path, cli: Callabl
     _solo(project, SOLO + "---\n" + SOLO)
     assert _problems(cli, project) == [
         located(
-            "examples/apps/solo/score.yaml", SOLO.count("\n") + 2, "", "one document per file is expected"
+            "examples/apps/solo/score.yaml",
+            SOLO.count("\n") + 2,
+            "",
+            "one document per file is expected",
+            kind="platform",
         )
     ]
 
@@ -151,7 +159,13 @@ def test_second_scalar_document_is_reported_where_it_starts(
 ) -> None:
     _solo(project, SOLO + "---\n# a comment\n\njust text\n")
     assert _problems(cli, project) == [
-        located("examples/apps/solo/score.yaml", SOLO.count("\n") + 4, "", "the document must be a mapping")
+        located(
+            "examples/apps/solo/score.yaml",
+            SOLO.count("\n") + 4,
+            "",
+            "the document must be a mapping",
+            kind="platform",
+        )
     ]
 
 
@@ -167,6 +181,7 @@ def test_target_in_the_map_form_of_files(project: Path, cli: Callable[..., Resul
             'containers.main.files["/etc/a"]',
             "the 'target' field belongs to the deprecated list form only; use the map key",
             "see the schema score-v1b1",
+            kind="spec",
         )
     ]
 
@@ -181,6 +196,7 @@ def test_platform_file_schema_error_names_its_schema(project: Path, cli: Callabl
             "aws",
             "'region' is a required property",
             "see the schema environment",
+            kind="platform",
         )
     ]
 
@@ -193,7 +209,7 @@ def test_app_directory_without_score_files(project: Path, cli: Callable[..., Res
     empty = project / "examples/apps/empty"
     empty.mkdir()
     assert _problems(cli, project, str(empty)) == [
-        located("examples/apps/empty", 0, "", "no score*.yaml files in this app directory")
+        located("examples/apps/empty", 0, "", "no score*.yaml files in this app directory", kind="platform")
     ]
 
 
@@ -207,6 +223,7 @@ def test_workload_name_used_twice_in_one_app(project: Path, cli: Callable[..., R
             "metadata.name",
             "workload 'solo' is also defined in examples/apps/solo/score-copy.yaml",
             "workload names must be unique within an app",
+            kind="platform",
         )
     ]
 
@@ -221,6 +238,7 @@ def test_override_for_an_unknown_workload(project: Path, cli: Callable[..., Resu
             "",
             "override for unknown workload 'ghost'",
             "workloads in this app: solo",
+            kind="platform",
         )
     ]
 
@@ -229,7 +247,13 @@ def test_override_that_renames_its_workload(project: Path, cli: Callable[..., Re
     app = _solo(project)
     write(app / "overrides/dev/solo.yaml", "# dev only\nmetadata:\n  name: other\n")
     assert _problems(cli, project) == [
-        located("examples/apps/solo/overrides/dev/solo.yaml", 3, "metadata.name", "an override cannot rename")
+        located(
+            "examples/apps/solo/overrides/dev/solo.yaml",
+            3,
+            "metadata.name",
+            "an override cannot rename",
+            kind="platform",
+        )
     ]
 
 
@@ -245,6 +269,7 @@ def test_override_that_breaks_the_schema_points_into_the_override(
             "containers.main.image",
             "7 is not of type 'string'",
             "see the schema score-v1b1",
+            kind="spec",
         )
     ]
 
@@ -253,7 +278,13 @@ def test_two_apps_with_one_id(project: Path, cli: Callable[..., Result]) -> None
     app = _solo(project)
     write(project / "more" / "solo" / "score.yaml", SOLO)
     assert _problems(cli, project, str(app), str(project / "more" / "solo")) == [
-        located("more/solo", 0, "", "app id 'solo' is given twice: examples/apps/solo and more/solo")
+        located(
+            "more/solo",
+            0,
+            "",
+            "app id 'solo' is given twice: examples/apps/solo and more/solo",
+            kind="platform",
+        )
     ]
 
 
@@ -265,7 +296,13 @@ def test_two_apps_with_one_id_outside_the_root(
     other = tmp_path / "elsewhere" / "solo"
     write(other / "score.yaml", SOLO)
     assert _problems(cli, project, str(other), str(app)) == [
-        located("examples/apps/solo", 0, "", f"app id 'solo' is given twice: {other} and examples/apps/solo")
+        located(
+            "examples/apps/solo",
+            0,
+            "",
+            f"app id 'solo' is given twice: {other} and examples/apps/solo",
+            kind="platform",
+        )
     ]
 
 
@@ -310,8 +347,7 @@ def test_the_shipped_root_when_the_current_directory_is_none(tmp_path: Path) -> 
 
 def test_environment_names_a_missing_policy_set(project: Path, cli: Callable[..., Result]) -> None:
     _solo(project)
-    env = project / "environments/dev.yaml"
-    env.write_text(env.read_text() + "  missing: deny\n")
+    edit(project / "environments/dev.yaml", "  baseline: warn\n", "  baseline: warn\n  missing: deny\n")
     assert _problems(cli, project) == [
         located(
             "environments/dev.yaml",
@@ -319,6 +355,7 @@ def test_environment_names_a_missing_policy_set(project: Path, cli: Callable[...
             "policies.missing",
             "no policy set 'missing' in policies/",
             "known: baseline, production",
+            kind="platform",
         )
     ]
 
@@ -327,7 +364,9 @@ def test_environment_id_differs_from_its_file_name(project: Path, cli: Callable[
     _solo(project)
     os.rename(project / "environments/dev.yaml", project / "environments/devel.yaml")
     assert _problems(cli, project) == [
-        located("environments/devel.yaml", 3, "id", "id 'dev' differs from the file name 'devel'")
+        located(
+            "environments/devel.yaml", 3, "id", "id 'dev' differs from the file name 'devel'", kind="platform"
+        )
     ]
 
 
@@ -335,7 +374,9 @@ def test_no_environment_definitions(project: Path, cli: Callable[..., Result]) -
     _solo(project)
     for env in (project / "environments").iterdir():
         env.unlink()
-    assert _problems(cli, project) == [located("environments", 0, "", "no environment definitions found")]
+    assert _problems(cli, project) == [
+        located("environments", 0, "", "no environment definitions found", kind="platform")
+    ]
 
 
 def test_module_that_is_not_json(project: Path, cli: Callable[..., Result]) -> None:
@@ -348,6 +389,7 @@ def test_module_that_is_not_json(project: Path, cli: Callable[..., Result]) -> N
             "",
             "not valid JSON: Expecting property name enclosed in double quotes (column 23)",
             "fix the syntax",
+            kind="yaml",
         )
     ]
 
@@ -365,6 +407,7 @@ def test_module_that_is_not_json_on_a_later_line(project: Path, cli: Callable[..
             "",
             "not valid JSON: Expecting property name enclosed in double quotes (column 3)",
             "fix the syntax",
+            kind="yaml",
         )
     ]
 
@@ -374,7 +417,11 @@ def test_module_file_whose_top_level_is_not_an_object(project: Path, cli: Callab
     write(project / "platform-config/modules/s3-bucket/extra.tf.json", '\n[{"variable": {}}]\n')
     assert _problems(cli, project) == [
         located(
-            "platform-config/modules/s3-bucket/extra.tf.json", 2, "", "the top level must be a JSON object"
+            "platform-config/modules/s3-bucket/extra.tf.json",
+            2,
+            "",
+            "the top level must be a JSON object",
+            kind="platform",
         )
     ]
 
@@ -391,6 +438,7 @@ def test_module_variables_that_are_not_an_object(project: Path, cli: Callable[..
             3,
             "variable",
             "must be an object: variable name → its block",
+            kind="platform",
         )
     ]
 
@@ -406,8 +454,15 @@ def test_modules_folder_with_a_plain_file_or_a_subfolder(project: Path, cli: Cal
             "",
             "a module is a folder",
             "put its .tf.json files in a folder",
+            kind="platform",
         ),
-        located("platform-config/modules/s3-bucket/nested", 0, "", "a module holds files only, no folders"),
+        located(
+            "platform-config/modules/s3-bucket/nested",
+            0,
+            "",
+            "a module holds files only, no folders",
+            kind="platform",
+        ),
     ]
 
 
@@ -421,6 +476,7 @@ def test_module_file_that_cannot_be_read(project: Path, cli: Callable[..., Resul
             "",
             "this path is or passes through a symbolic link",
             "links are not followed: commit the file itself",
+            kind="platform",
         )
     ]
 
@@ -434,6 +490,7 @@ def test_module_written_in_hcl(project: Path, cli: Callable[..., Result]) -> Non
             0,
             "",
             "modules are written as .tf.json so their inputs can be checked",
+            kind="platform",
         )
     ]
 
@@ -460,6 +517,7 @@ def test_definition_uses_an_unknown_type(project: Path, cli: Callable[..., Resul
             8,
             "uses.helper.type",
             "no resource definition has type 'nothing'",
+            kind="platform",
         )
     ]
 
@@ -486,6 +544,7 @@ def test_terraform_definition_names_an_unknown_module(project: Path, cli: Callab
             "module.source",
             "no module 'nowhere' in platform-config/modules",
             "known: elasticache-redis, postgres-database, rds-instance, s3-bucket",
+            kind="platform",
         )
     ]
 
@@ -500,6 +559,7 @@ def test_terraform_definition_leaves_out_a_required_input(project: Path, cli: Ca
             14,
             "module.inputs",
             "module 's3-bucket' requires input 'secret_path'",
+            kind="platform",
         )
     ]
 
@@ -513,6 +573,7 @@ def test_definition_id_used_twice(project: Path, cli: Callable[..., Result]) -> 
             3,
             "id",
             "id 's3-bucket' is also used in platform-config/resources/s3.yaml",
+            kind="platform",
         )
     ]
 
@@ -528,6 +589,7 @@ def test_two_profiles_for_the_same_workloads(project: Path, cli: Callable[..., R
             5,
             "criteria",
             "profile 'development' matches the same workloads as 'dev-copy'",
+            kind="platform",
         )
     ]
 
@@ -545,6 +607,7 @@ def test_policy_data_file_that_is_not_json(project: Path, cli: Callable[..., Res
             "",
             "not valid JSON: Expecting property name enclosed in double quotes (column 9)",
             "fix the syntax",
+            kind="yaml",
         )
     ]
 
@@ -559,6 +622,7 @@ def test_policy_data_file_that_is_not_yaml(project: Path, cli: Callable[..., Res
             "",
             "not valid YAML: did not find expected ',' or ']'",
             "fix the syntax",
+            kind="yaml",
         )
     ]
 
@@ -574,6 +638,7 @@ def test_policy_file_that_cannot_be_read(project: Path, cli: Callable[..., Resul
             0,
             "",
             "cannot read: 'utf-8' codec can't decode byte 0xff in position 14: invalid start byte",
+            kind="platform",
         )
     ]
 
@@ -588,6 +653,6 @@ def test_policy_files_that_cannot_be_opened(project: Path, cli: Callable[..., Re
     (project / "policies/production/gone.rego").symlink_to(project / "nowhere.rego")
     (project / "policies/baseline/gone_test.rego").symlink_to(project / "nowhere.rego")
     assert _problems(cli, project) == [
-        located("policies/baseline/gone_test.rego", 0, "", _LINK, _NOT_FOLLOWED),
-        located("policies/production/gone.rego", 0, "", _LINK, _NOT_FOLLOWED),
+        located("policies/baseline/gone_test.rego", 0, "", _LINK, _NOT_FOLLOWED, kind="platform"),
+        located("policies/production/gone.rego", 0, "", _LINK, _NOT_FOLLOWED, kind="platform"),
     ]

@@ -81,7 +81,7 @@ def test_stored_inputs_that_no_longer_load_skip_that_app_only(
     deployment = "main:kubernetes/dev/one/alpha/deployment-alpha.yaml"
     kept = git("--git-dir", str(bare_repo), "show", deployment)
     warning = (
-        "SKIPPED app 'one': its stored inputs no longer load, its last output is kept: "
+        "SKIPPED app 'one': its stored inputs no longer load, its last output is kept: yaml: "
         ".render/apps/one/score-alpha.yaml:3: not valid YAML: did not find expected node content "
         "(fix the syntax)"
     )

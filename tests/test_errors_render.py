@@ -76,7 +76,11 @@ def test_container_both_init_and_sidecar(project: Path, cli: Callable[..., Resul
     )
     assert _render_problems(cli, project) == [
         located(
-            SCORE, 7, "containers.main.before", "a container cannot both run to completion and keep running"
+            SCORE,
+            7,
+            "containers.main.before",
+            "a container cannot both run to completion and keep running",
+            kind="platform",
         )
     ]
 
@@ -94,6 +98,7 @@ def test_sidecar_on_a_kubernetes_without_native_sidecars(project: Path, cli: Cal
             7,
             "containers.main.before",
             "ready: started/healthy needs native sidecars (Kubernetes ≥ 1.29); dev runs 1.28",
+            kind="platform",
         )
     ]
 
@@ -104,7 +109,13 @@ def test_healthy_sidecar_without_a_readiness_probe(project: Path, cli: Callable[
         "    before:\n      side:\n        ready: healthy\n  side:\n    image: ghcr.io/example/side:1\n",
     )
     assert _render_problems(cli, project) == [
-        located(SCORE, 7, "containers.main.before", "ready: healthy needs a readinessProbe on this container")
+        located(
+            SCORE,
+            7,
+            "containers.main.before",
+            "ready: healthy needs a readinessProbe on this container",
+            kind="platform",
+        )
     ]
 
 
@@ -125,6 +136,7 @@ def test_in_cluster_secret_inside_file_content(project: Path, cli: Callable[...,
             "secret://kubernetes/s-thing#password lives only in the cluster and cannot be placed inside "
             "file content",
             "mount it as a variable instead",
+            kind="platform",
         )
     ]
 
@@ -138,6 +150,7 @@ def test_volume_from_a_resource_without_a_volume_output(project: Path, cli: Call
             'containers.main.volumes["/data"].source',
             "resource 'thing' (t) cannot be mounted: its definition has no 'volume' output "
             "(a Kubernetes volume source)",
+            kind="platform",
         )
     ]
 
@@ -158,6 +171,7 @@ def test_references_that_do_not_resolve_at_render(project: Path, cli: Callable[.
             "containers.main.variables.A",
             "invalid ref 'resources.thing.nope': resource 'thing' (t) has no output 'nope' "
             "(outputs: conn, host)",
+            kind="platform",
         )
     ]
     score = project / SCORE
@@ -168,6 +182,7 @@ def test_references_that_do_not_resolve_at_render(project: Path, cli: Callable[.
             7,
             "containers.main.command[0]",
             "invalid ref 'resources.thing.conn.user': key 'user' not found (known: host)",
+            kind="platform",
         )
     ]
     score.write_text(score.read_text().replace("['${resources.thing.conn.user}']", "[run]"))
@@ -177,6 +192,7 @@ def test_references_that_do_not_resolve_at_render(project: Path, cli: Callable[.
             8,
             "containers.main.args[0]",
             "invalid ref 'resources.thing.host.deeper': cannot lookup key 'deeper', context is not a map",
+            kind="platform",
         )
     ]
 
@@ -193,7 +209,9 @@ def test_object_name_that_is_not_a_dns_name(project: Path, cli: Callable[..., Re
     rel = _setup(
         project, extra=CONFIG_MAP.format(kind="ConfigMap", name="Bad_Name", more=""), driver="kubernetes"
     )
-    assert _render_problems(cli, project) == [located(rel, 0, "", "object name 'Bad_Name' is not a DNS name")]
+    assert _render_problems(cli, project) == [
+        located(rel, 0, "", "object name 'Bad_Name' is not a DNS name", kind="platform")
+    ]
 
 
 def test_resource_object_that_collides_with_a_workload_object(
@@ -211,6 +229,7 @@ def test_resource_object_that_collides_with_a_workload_object(
             "",
             "two different objects render to kubernetes/dev/solo/solo/serviceaccount-solo.yaml",
             "give them distinct names",
+            kind="platform",
         )
     ]
 
@@ -237,7 +256,7 @@ def test_rendered_object_against_the_kubernetes_schema(project: Path, cli: Calla
     result = _render(cli, project, "--format", "json")
     report = json.loads(result.stdout)
     assert (result.exit_code, report["error"]) == (EXIT_POLICY, "PolicyDenied")
-    assert report["message"] == "1 check(s) failed; nothing was written"
+    assert report["message"] == "1 check(s) failed (1 schema); nothing was written"
     (problem,) = report["problems"]
     assert (problem["file"], problem["line"], problem["path"]) == (
         "kubernetes/dev/solo/solo/configmap-settings.yaml",
@@ -258,10 +277,10 @@ def test_denial_in_text_ends_with_its_summary(project: Path, cli: Callable[..., 
     result = _render(cli, project)
     assert result.exit_code == EXIT_POLICY, result.output
     *problems, summary = result.stderr.splitlines()
-    assert [p.split(": ", 1)[0] for p in problems] == [
-        "kubernetes/dev/solo/solo/configmap-settings.yaml at immutable"
+    assert [p.split(": ", 2)[:2] for p in problems] == [
+        ["schema", "kubernetes/dev/solo/solo/configmap-settings.yaml at immutable"]
     ]
-    assert summary == "1 check(s) failed; nothing was written"
+    assert summary == "1 check(s) failed (1 schema); nothing was written"
 
 
 def test_schema_problem_is_not_hidden_by_a_policy_error(project: Path, cli: Callable[..., Result]) -> None:
@@ -321,10 +340,11 @@ def test_policy_that_fails_on_a_rendered_document(project: Path, cli: Callable[.
     assert str(problems[0]["message"]).endswith(": 'yes' is not of type 'boolean', 'null'")
     assert problems[1] == located(
         config_map,
-        0,
+        1,
         "ConfigMap/settings",
         "DENY [dev] baseline/ratio.*: evaluation failed: baseline/ratio.rego:6:35: divide by zero",
         "from examples/apps/solo/score.yaml",
+        kind="policy",
     )
     assert not (project / "out").exists()
 

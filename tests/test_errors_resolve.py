@@ -79,6 +79,7 @@ def test_uses_that_matches_no_definition(project: Path, cli: Callable[..., Resul
         "uses.facts",
         "no resource definition matches environment/big for env dev (development); "
         "considered: environment-facts (class=default ≠ big)",
+        kind="platform",
     )
 
 
@@ -95,6 +96,7 @@ def test_shared_resource_matched_by_two_definitions(project: Path, cli: Callable
         "resources.thing",
         "shared resource thing.default#one matches 't-bbb' here but 't-aaa' for aaa/solo",
         "shared resources must resolve to one definition",
+        kind="platform",
     )
 
 
@@ -115,6 +117,7 @@ def test_cycle_among_definitions_names_a_definition(project: Path, cli: Callable
         "uses.next",
         "resource graph has a cycle: thing.default#default → thing2.default#default → thing.default#default",
         "break one of the references",
+        kind="platform",
     )
 
 
@@ -130,6 +133,7 @@ def test_cycle_through_params_is_reported_at_the_request(project: Path, cli: Cal
         "resource graph has a cycle: thing.default#solo.solo.other → thing.default#solo.solo.thing → "
         "thing.default#solo.solo.other",
         "break one of the references",
+        kind="platform",
     )
 
 
@@ -144,6 +148,7 @@ def test_overrides_for_an_unknown_environment(project: Path, cli: Callable[..., 
             "",
             "overrides for unknown environment 'moon'",
             "known: dev, prod, staging",
+            kind="platform",
         )
     ]
 
@@ -165,6 +170,7 @@ def test_no_profile_for_an_annotated_class(project: Path, cli: Callable[..., Res
         'metadata.annotations["renderer.platform/profile"]',
         "no workload profile of class 'gpu' applies to env dev (development)",
         "add a profile in platform-config/profiles",
+        kind="platform",
     )
 
 
@@ -179,6 +185,7 @@ def test_no_default_profile_for_an_environment(project: Path, cli: Callable[...,
             "",
             "no workload profile of class 'default' applies to env dev (development)",
             "add a profile in platform-config/profiles",
+            kind="platform",
         )
     ]
 
@@ -223,7 +230,7 @@ def test_params_reference_that_does_not_resolve(
     _apps(project, solo=PARAMS.format(ref=ref))
     problems = _validate(cli, project)
     assert problems[0] == located(  # no hint about secrets: there is none here
-        "examples/apps/solo/score.yaml", 13, "resources.thing.params.note", message
+        "examples/apps/solo/score.yaml", 13, "resources.thing.params.note", message, kind="platform"
     )
 
 
@@ -238,6 +245,7 @@ def test_params_reference_to_a_missing_nested_output(project: Path, cli: Callabl
         14,
         "resources.thing.params.note",
         "params: invalid ref 'resources.dns.conn.user': key 'user' not found (known: host, port)",
+        kind="platform",
     )
 
 
@@ -306,7 +314,12 @@ def test_template_places_a_mapping_without_tojson(project: Path, cli: Callable[.
     _apps(project, solo=SOLO.format(more=""))
     problems = _validate(cli, project)
     assert problems[0] == located(
-        rel, 9, "template", "render template: a dict cannot be placed in YAML unquoted; use tojson", FOR_SOLO
+        rel,
+        9,
+        "template",
+        "render template: a dict cannot be placed in YAML unquoted; use tojson",
+        FOR_SOLO,
+        kind="platform",
     )
 
 
@@ -346,6 +359,7 @@ def test_module_input_template_that_fails(project: Path, cli: Callable[..., Resu
         "module.inputs.secret_path",
         "render module inputs: 'str object' has no attribute 'nope'",
         "while resolving s3 'assets' for examples/apps/shop/score.yaml",
+        kind="platform",
     )
 
 
@@ -360,7 +374,7 @@ def test_template_syntax_error_at_explain(project: Path, cli: Callable[..., Resu
         result = cli(*args, "--root", str(project))
         assert result.exit_code == EXIT_INVALID, result.output
         assert result.output.splitlines()[0].startswith(
-            "platform-config/resources/route.yaml:23 at template: render template: template syntax "
+            "platform: platform-config/resources/route.yaml:23 at template: render template: template syntax "
             "error: Expected an expression, got 'end of statement block' (while resolving route "
         )
 
@@ -382,6 +396,7 @@ def test_template_output_that_is_not_yaml(project: Path, cli: Callable[..., Resu
             "template output is not valid YAML: mapping values are not allowed in this context "
             "(line 8 of the rendered output)",  # the loop made 5 lines of 3
             FOR_SOLO,
+            kind="platform",
         )
     ]
 
@@ -397,6 +412,7 @@ def test_template_output_with_a_control_character(project: Path, cli: Callable[.
             "template output is not valid YAML: unacceptable character #x0007: "
             "control characters are not allowed (line 1 of the rendered output)",
             FOR_SOLO,
+            kind="platform",
         )
     ]
 
@@ -415,4 +431,75 @@ def test_template_document_that_is_not_a_kubernetes_object(project: Path, cli: C
         "document 2 of the template output is not a Kubernetes object "
         "(needs apiVersion, kind and metadata.name)",
         FOR_SOLO,
+        kind="platform",
     )
+
+
+ENV_VALUES = """apiVersion: score.dev/v1b1
+metadata:
+  name: solo
+containers:
+  main:
+    image: ghcr.io/example/solo:1.0.0
+    variables:
+      LEVEL: ${{resources.env.{key}}}
+      WHERE: ${{resources.env.id}}
+resources:
+  env:
+    type: environment
+"""
+
+
+def test_environment_resource_serves_the_values_of_the_environment_file(
+    project: Path, cli: Callable[..., Result]
+) -> None:
+    _apps(project, solo=ENV_VALUES.format(key="LOG_LEVEL"))
+    out = project / "out"
+    result = cli("render", "--root", str(project), "--all-envs", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    for env, level in (("dev", "debug"), ("staging", "info"), ("prod", "warn")):
+        text = (out / "kubernetes" / env / "solo" / "solo" / "deployment-solo.yaml").read_text()
+        assert f"- name: LEVEL\n          value: {level}\n" in text
+        assert f"- name: WHERE\n          value: {env}\n" in text
+
+
+def test_environment_value_that_is_not_declared_names_the_environment_and_its_keys(
+    project: Path, cli: Callable[..., Result]
+) -> None:
+    _apps(project, solo=ENV_VALUES.format(key="COLOUR"))
+    edit(
+        project / "environments" / "dev.yaml",
+        "  LOG_LEVEL: debug\n",
+        "  LOG_LEVEL: debug\n  REGION_NAME: x\n",
+    )
+    problems = _problems(cli, "validate", "--root", str(project))
+    have = {"dev": "LOG_LEVEL, REGION_NAME, ", "prod": "LOG_LEVEL, ", "staging": "LOG_LEVEL, "}
+    assert problems == [
+        located(
+            "examples/apps/solo/score.yaml",
+            8,
+            "containers.main.variables.LEVEL",
+            f"invalid ref 'resources.env.COLOUR': environment {env} (environments/{env}.yaml, values:) "
+            f"declares no 'COLOUR' (it has: {have[env]}cluster, domain, id, region, type)",
+            kind="platform",
+        )
+        for env in ("dev", "prod", "staging")
+    ]
+
+
+def test_environment_value_may_not_shadow_an_output_of_the_definition(
+    project: Path, cli: Callable[..., Result]
+) -> None:
+    _apps(project, solo=ENV_VALUES.format(key="LOG_LEVEL"))
+    edit(project / "environments" / "prod.yaml", "  LOG_LEVEL: warn\n", "  LOG_LEVEL: warn\n  region: mars\n")
+    problems = _problems(cli, "validate", "--root", str(project))
+    assert problems == [
+        located(
+            "environments/prod.yaml",
+            27,
+            "values.region",
+            "'region' is also an output of environment-facts (platform-config/resources/environment.yaml)",
+            "give the value another name",
+            kind="platform",
+        )
+    ]

@@ -372,7 +372,9 @@ def record(case: str) -> dict[str, object]:
                 code, report = 1, {"problems": f"TRACEBACK {type(exc).__name__}: {exc}"}
             found = report.get("problems", report)
             if isinstance(found, list):
-                found = [{k: p[k] for k in ("file", "line", "path", "message", "hint")} for p in found]
+                found = [
+                    {k: p[k] for k in ("kind", "file", "line", "path", "message", "hint")} for p in found
+                ]
             results[command] = {"exit": code, "problems": found}
     old = _expected(case)
     data: dict[str, object] = {k: old[k] for k in ("about", "app") if k in old}

@@ -62,6 +62,7 @@ def test_containers_per_workload(project: Path, cli: Callable[..., Result]) -> N
             "containers",
             "3 containers in this workload: over the limit of 2 (limits.containers)",
             HINT.format("containers"),
+            kind="platform",
         )
     ]
     _limits(project, containers=3)  # the platform raises it: the same app is fine
@@ -81,6 +82,7 @@ def test_resources_and_file_mounts_per_workload(project: Path, cli: Callable[...
             "",
             "3 file mounts in this workload: over the limit of 2 (limits.files)",
             HINT.format("files"),
+            kind="platform",
         ),
         located(
             "examples/apps/solo/score.yaml",
@@ -88,6 +90,7 @@ def test_resources_and_file_mounts_per_workload(project: Path, cli: Callable[...
             "resources",
             "4 resources in this workload: over the limit of 3 (limits.resources)",
             HINT.format("resources"),
+            kind="platform",
         ),
     ]
 
@@ -104,6 +107,7 @@ def test_workloads_per_app(project: Path, cli: Callable[..., Result]) -> None:
             "",
             "3 Score files (one workload each): over the limit of 2 (limits.workloads)",
             HINT.format("workloads"),
+            kind="platform",
         )
     ]
 
@@ -122,6 +126,7 @@ def test_bytes_per_file_a_huge_file_is_never_read_whole(project: Path, cli: Call
             "",
             "this path is larger than 4096 bytes (limits.file_bytes)",
             HINT.format("file_bytes"),
+            kind="platform",
         )
     ]
 
@@ -139,6 +144,7 @@ def test_bytes_per_app(project: Path, cli: Callable[..., Result]) -> None:
             "",
             "the app's files together are larger than 2500 bytes: over the limit of 2500 (limits.app_bytes)",
             HINT.format("app_bytes"),
+            kind="platform",
         )
     ]
 
@@ -156,6 +162,7 @@ def test_entries_per_folder(project: Path, cli: Callable[..., Result]) -> None:
             "",
             "this path holds more than 10 entries (limits.app_files)",
             HINT.format("app_files"),
+            kind="platform",
         )
     ]
 
@@ -193,7 +200,7 @@ def test_yaml_limits_are_the_platforms(
     _limits(project, **limit)
     key = next(iter(limit))
     assert _validate(cli, project) == [
-        located("examples/apps/solo/score.yaml", line, path, message, HINT.format(key))
+        located("examples/apps/solo/score.yaml", line, path, message, HINT.format(key), kind="yaml")
     ]
 
 

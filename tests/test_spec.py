@@ -67,8 +67,28 @@ def test_with_the_platform_problems_are_not_spec_problems(
     assert report["ok"] is False and report["error"] == expected["error"]
     messages = [p["message"] for p in report["problems"]]
     assert any(str(expected["message"]) in m for m in messages), messages
-    # no problem the platform run reports is one the spec check reports
+    # no problem the platform run reports is one the spec check reports, and each says so
     assert spec.check_file(str(PUBLIC / str(case["case"]) / str(case["file"]))) == []
+    allowed = {"InputError": {"platform"}, "PolicyDenied": {"policy", "schema"}}[str(expected["error"])]
+    assert {p["kind"] for p in report["problems"]} <= allowed, report["problems"]
+
+
+@pytest.mark.parametrize("case", [c for c in INDEX if c["upstream"] == "invalid"], ids=_ids)
+def test_with_the_platform_spec_problems_are_labelled_spec(
+    case: dict[str, object], cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    """An invalid file validated the normal way: its spec problems are `spec`, the same places
+    `--spec` names; anything else the renderer adds is labelled as its own kind."""
+    app = tmp_path / "app"
+    shutil.copytree(PUBLIC / str(case["case"]), app)
+    result = cli("validate", "--root", str(ROOT), "--format", "json", str(app))
+    report = json.loads(result.output)
+    assert result.exit_code == EXIT_INVALID, result.output
+    kinds = {p["path"]: p["kind"] for p in report["problems"]}
+    spec_paths = {p.path for p in spec.check_file(str(app / str(case["file"])))}
+    assert {path for path, kind in kinds.items() if kind == "spec"} <= spec_paths | {""}
+    assert any(kind in ("spec", "yaml") for kind in kinds.values()), report["problems"]
+    assert set(kinds.values()) <= {"yaml", "spec", "platform"}
 
 
 SPEC_MESSAGES = [
@@ -100,8 +120,8 @@ def test_text_output_and_app_directories(cli: Callable[..., Result], tmp_path: P
     result = cli("validate", "--spec", str(app))
     assert result.exit_code == EXIT_INVALID
     assert result.output.splitlines() == [
-        f"{app}/score-bad.yaml:1: 'containers' is a required property (see the schema score-v1b1)",
-        "1 problem(s) found",
+        f"spec: {app}/score-bad.yaml:1: 'containers' is a required property (see the schema score-v1b1)",
+        "1 problem(s) found (1 spec)",
     ]
     (app / "score-bad.yaml").unlink()
     assert cli("validate", "--spec", str(app)).output == (
@@ -113,7 +133,7 @@ def test_usage_and_reader_problems(cli: Callable[..., Result], tmp_path: Path) -
     empty = tmp_path / "empty"
     empty.mkdir()
     assert cli("validate", "--spec", str(empty)).output.splitlines()[0] == (
-        f"{empty}: no score*.yaml files in this directory"
+        f"spec: {empty}: no score*.yaml files in this directory"
     )
     root = cli("validate", "--spec", "--root", str(ROOT), str(empty))
     assert root.exit_code == 2 and "--spec reads no platform: leave out --root" in root.output
@@ -162,9 +182,9 @@ def test_hook_entry_runs_as_pre_commit_runs_it(tmp_path: Path) -> None:
     )
     assert proc.returncode == EXIT_INVALID, proc.stderr
     assert proc.stderr.splitlines() == [
-        "score.yaml:13 at containers.hello.before: the 'before' entries form a cycle "
+        "spec: score.yaml:13 at containers.hello.before: the 'before' entries form a cycle "
         "(containers on or between cycles: hello, sidecar)",
-        "1 problem(s) found",
+        "1 problem(s) found (1 spec)",
     ]
     ok = subprocess.run(
         [sys.executable, "-m", "renderer", *entry[1:], "svc/scoreB.yaml"],

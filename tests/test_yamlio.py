@@ -34,12 +34,12 @@ def test_json_errors_name_the_line() -> None:
     with pytest.raises(InputError) as err:
         load_json('{\n  "a": 1,\n}', "f.json")
     assert [p.render() for p in err.value.problems()] == [
-        "f.json:3: not valid JSON: Expecting property name enclosed in double quotes (column 1) "
+        "yaml: f.json:3: not valid JSON: Expecting property name enclosed in double quotes (column 1) "
         "(fix the syntax)"
     ]
     with pytest.raises(InputError) as err:
         load_json(b'{"a": "\xff"}', "f.json")
-    assert [p.render() for p in err.value.problems()] == ["f.json: not UTF-8 text (save as UTF-8)"]
+    assert [p.render() for p in err.value.problems()] == ["yaml: f.json: not UTF-8 text (save as UTF-8)"]
 
 
 def test_json_line_of_a_key() -> None:
@@ -51,7 +51,7 @@ def test_duplicate_key_is_an_error_with_line() -> None:
     with pytest.raises(YamlLoadError) as err:
         load_text("a: 1\nb: 2\na: 3\n", "dup.yaml")
     assert err.value.problems()[0].render() == (
-        "dup.yaml:3 at a: duplicate key 'a' (first on line 1) (keep one of the keys)"
+        "yaml: dup.yaml:3 at a: duplicate key 'a' (first on line 1) (keep one of the keys)"
     )
 
 
@@ -127,7 +127,7 @@ def test_deep_nesting_is_refused() -> None:
     with pytest.raises(YamlLoadError) as err:
         load_text("a: " + "[" * 3000 + "]" * 3000 + "\n", "deeper.yaml")
     assert err.value.problems()[0].render() == (
-        "deeper.yaml:1: the document is nested more than 64 levels deep (limits.yaml_depth) "
+        "yaml: deeper.yaml:1: the document is nested more than 64 levels deep (limits.yaml_depth) "
         f"({HINT.format('yaml_depth')})"
     )
 

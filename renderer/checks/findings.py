@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ from renderer.checks import collisions, kubeschema, secrets
 from renderer.checks.rego.engine import PolicyLoadError
 from renderer.checks.rego.policyset import Counts, PolicySet, Result
 from renderer.data import Json, as_json, json_object
-from renderer.errors import PolicyDenied, Problem
+from renderer.errors import PolicyDenied, Problem, of_kind
 from renderer.inputs.yamlio import load_json
 from renderer.model import Environment, Platform
 from renderer.render.environment import EnvRender
@@ -26,12 +27,13 @@ class Finding:
     result: Result
     object: str  # Kind/name, or "Score workload", or "Terraform"
     source: str  # the Score file behind it, when there is one
+    line: int = 0  # where the object starts in its file (rendered files hold one object each)
 
     def as_problem(self) -> Problem:
         rule = f"{self.policy_set}/{self.result.namespace}.{self.result.rule}"
         hint = f"from {self.source}" if self.source and self.source != self.result.path else ""
         message = f"DENY [{self.env}] {rule}: {self.result.message}"
-        return Problem(self.result.path, 0, self.object, message, hint)
+        return Problem(self.result.path, self.line, self.object, message, hint, "policy")
 
     def render(self) -> str:
         label = {
@@ -77,10 +79,12 @@ class Report:
 
 def enforce(report: Report) -> Report:
     """Raise PolicyDenied (nothing is written) on a schema error or a denying policy."""
-    problems = report.schema.problems + report.secrets + report.conflicts
-    problems += [f.as_problem() for f in report.denials]
+    problems = of_kind(report.schema.problems, "schema") + of_kind(report.secrets, "policy")
+    problems += of_kind(report.conflicts, "platform") + [f.as_problem() for f in report.denials]
     if problems:
-        raise PolicyDenied(f"{len(problems)} check(s) failed; nothing was written", problems)
+        counts = Counter(p.kind for p in problems)
+        kinds = ", ".join(f"{counts[k]} {k}" for k in sorted(counts))
+        raise PolicyDenied(f"{len(problems)} check(s) failed ({kinds}); nothing was written", problems)
     return report
 
 
@@ -93,7 +97,7 @@ def compile_policies(platform: Platform) -> list[Problem]:
             for package in compiled.engine.packages():
                 compiled.engine.evaluate(package, {})  # regorus checks rule bodies on first use
         except PolicyLoadError as exc:
-            problems.append(Problem(f"policies/{name}", 0, "", str(exc), "fix the Rego syntax"))
+            problems.append(Problem(f"policies/{name}", 0, "", str(exc), "fix the Rego syntax", "platform"))
     return problems
 
 
@@ -148,9 +152,10 @@ def _documents(result: EnvRender, tree: Mapping[str, bytes]) -> Iterator[tuple[s
             yield path, load_json(tree[path], path)  # the platform's own module files, as given
 
 
-def _sources(result: EnvRender, documents: list[tuple[str, Json]]) -> dict[str, tuple[str, str]]:
-    """Rendered path → (object, Score file behind it)."""
+def _sources(result: EnvRender, documents: list[tuple[str, Json]]) -> dict[str, tuple[str, str, int]]:
+    """Rendered path → (object, Score file behind it, the line the object starts on)."""
     analysis = result.analysis
+    starts = {wl.file: wl.doc.line([]) for wl in analysis.workloads}
     by_uid = {uid: n.requesters[0].file for uid, n in analysis.graph.nodes.items() if n.requesters}
     by_origin = {wl.origin: wl.file for wl in analysis.workloads}
     out = {}
@@ -161,16 +166,16 @@ def _sources(result: EnvRender, documents: list[tuple[str, Json]]) -> dict[str, 
             source = by_origin.get(str(notes.get(ANNOTATION_SOURCE, "")), "") or by_uid.get(
                 str(notes.get(ANNOTATION_UID, "")), ""
             )
-            out[path] = (f"{doc.get('kind')}/{meta.get('name')}", source)
+            out[path] = (f"{doc.get('kind')}/{meta.get('name')}", source, 1)
         elif path.endswith(".tf.json"):
-            out[path] = ("Terraform", "")
+            out[path] = ("Terraform", "", 1)
         else:
-            out[path] = ("Score workload", path)
+            out[path] = ("Score workload", path, starts.get(path, 1))
     return out
 
 
 def _finding(
-    env: str, set_name: str, mode: str, r: Result, sources: Mapping[str, tuple[str, str]]
+    env: str, set_name: str, mode: str, r: Result, sources: Mapping[str, tuple[str, str, int]]
 ) -> Finding:
-    obj, source = sources.get(r.path, ("documents", ""))
-    return Finding(env, set_name, mode, r, obj, source)
+    obj, source, line = sources.get(r.path, ("documents", "", 0))
+    return Finding(env, set_name, mode, r, obj, source, line)

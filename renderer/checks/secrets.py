@@ -24,6 +24,7 @@ from typing import Protocol
 from renderer.data import Json, PathKey, format_path, walk
 from renderer.errors import Problem
 from renderer.inputs.placeholders import PLACEHOLDER
+from renderer.inputs.yamlio import load_text
 from renderer.model import Allowance, App, Workload
 
 # The last word of a field name that says its value is a secret.
@@ -115,11 +116,15 @@ def scan_rendered(path: str, data: bytes, obj: Json) -> list[Problem]:  # obj No
     """A rendered object, whose strings an app's placeholders may have put together from parts
     (`AKIA${metadata.annotations.rest}`): the token and key formats, first on the file's text (one
     pass, the common case), then value by value to say where."""
-    if not _detected(data.decode("utf-8", errors="replace")):
+    text = data.decode("utf-8", errors="replace")
+    if not _detected(text):
         return []
     leaves = [(p, v) for p, v in walk(obj) if isinstance(v, str) and v]
+    hits = [(p, kind) for p, v in leaves for kind in kinds_in(v)]
+    lines = load_text(text, path)[0] if hits else None  # read again only to say on which line
     return [
-        Problem(path, 0, format_path(p), _message(kind), _HINT) for p, v in leaves for kind in kinds_in(v)
+        Problem(path, lines.line(p) if lines else 0, format_path(p), _message(kind), _HINT)
+        for p, kind in hits
     ]
 
 

@@ -10,15 +10,14 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 from renderer.data import Doc, Json, as_json
-from renderer.errors import Collector, InputError, Problem
+from renderer.errors import Collector, InputError, Problem, of_kind
 from renderer.inputs import score
 from renderer.inputs.confine import Root
 from renderer.inputs.documents import display, only_doc, parse_docs
 from renderer.inputs.overrides import merge_patch
+from renderer.inputs.spec import SCORE_GLOB, check_document
 from renderer.inputs.yamlio import DEFAULT_LIMITS
 from renderer.model import App, Limits, Workload, WorkloadSpec
-
-SCORE_GLOB = "score*.yaml"
 
 
 class _Reader:
@@ -191,29 +190,30 @@ def _workload_file(reader: _Reader, rel: str, app: str) -> Workload | None:
     doc = reader.doc(rel)
     if doc is None:
         return None
-    data, issues = score.upgrade(doc.data)
-    for path, message in issues:
-        reader.problems.extend([doc.problem(path, message)])
-    if issues:
-        return None
-    spec = _validate(data, doc, reader.problems, reader.limits)
+    spec = _validate(doc, reader.problems, reader.limits)
     if spec is None:
         return None
     sources = _sources(reader, spec, doc)
     return Workload(app, spec["metadata"]["name"], doc.file, reader.source.path, spec, doc, sources, rel)
 
 
-def _validate(data: Json, doc: Doc, problems: Collector, limits: Limits) -> WorkloadSpec | None:
-    """The one place a Score document becomes a WorkloadSpec: validated once, trusted after."""
-    found = _over_limits(data, doc, limits) or score.check_schema(data, doc)
+def _validate(doc: Doc, problems: Collector, limits: Limits) -> WorkloadSpec | None:
+    """The one place a Score document becomes a WorkloadSpec: validated once, trusted after.
+
+    First as score-go judges it (`spec`: wrong whatever the platform), then as the renderer reads
+    it, stricter in places (`platform`, the collector's kind): mount targets, ports, lookups."""
+    found = _over_limits(doc.data, doc, limits) or of_kind(check_document(doc), "spec")
     if not found:
-        # Sound: `data` has just passed schemas/score-v1b1.json, after `upgrade` turned the deprecated
-        # list forms into maps (a list it cannot turn into a map fails the schema), and WorkloadSpec
-        # mirrors that schema. The semantic checks read it typed; only a spec that passes both leaves.
-        spec = cast(WorkloadSpec, data)
-        found = score.check_semantics(spec, doc)
+        data, issues = score.upgrade(doc.data)
+        found = [doc.problem(path, message) for path, message in issues] or score.check_schema(data, doc)
         if not found:
-            return spec
+            # Sound: `data` has just passed schemas/score-v1b1.json, after `upgrade` turned the
+            # deprecated list forms into maps (a list it cannot turn into a map fails the schema), and
+            # WorkloadSpec mirrors that schema. The semantic checks read it typed.
+            workload = cast(WorkloadSpec, data)
+            found = score.check_semantics(workload, doc)
+            if not found:
+                return workload
     problems.extend(found)
     return None
 
@@ -271,10 +271,9 @@ def _variant(reader: _Reader, base: tuple[Workload, ...], patches: dict[str, Doc
         if patch is None:
             out.append(wl)
             continue
-        merged, _ = score.upgrade(merge_patch(as_json(wl.spec), patch.data))
-        doc = Doc(wl.doc.file, merged, wl.doc.lines, overlay=patch)
+        doc = Doc(wl.doc.file, merge_patch(as_json(wl.spec), patch.data), wl.doc.lines, overlay=patch)
         found = Collector()
-        spec = _validate(merged, doc, found, reader.limits)
+        spec = _validate(doc, found, reader.limits)
         # a problem the base file does not have, placed on it, comes from the override: say so
         reader.problems.extend(
             [
@@ -297,7 +296,7 @@ def load_apps(
     """Apps by folder; each is named after its folder unless `names` (one per folder) says otherwise.
 
     `limits` are the platform's (trust.yaml): what one app may bring."""
-    problems = Collector()
+    problems = Collector("platform")  # what score-go would refuse is labelled `spec` where it is found
     apps = [_app(d, root, names[i] if names else None, problems, limits) for i, d in enumerate(dirs)]
     problems.raise_if_any()
     first: dict[str, App] = {}

@@ -28,6 +28,8 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 class ConfinementError(InputError):
     """A path that leaves its root, crosses a symbolic link, or is not a regular file or folder."""
 
+    kind = "platform"  # the platform's rule: an app reads only inside its own folder
+
 
 def split(rel: str) -> list[str]:
     """The components of a relative path, or ValueError saying why it is not one we accept."""

@@ -40,7 +40,7 @@ from renderer.model import (
 
 
 def load_platform(root: str) -> Platform:
-    problems = Collector()
+    problems = Collector("platform")
     envs = _environments(root, problems)
     modules, variables, required = _modules(root, problems)
     definitions = _definitions(root, problems, variables, required)
@@ -134,6 +134,7 @@ def _environments(root: str, problems: Collector) -> dict[str, Environment]:
             branch=d["delivery"].get("branch", "main"),
             policies=dict(d.get("policies", {})),
             doc=doc,
+            values=dict(d.get("values", {})),
         )
     if not envs:
         problems.add("environments", 0, "", "no environment definitions found")
@@ -279,6 +280,7 @@ def _definition(
         file=doc.file,
         doc=doc,
         access=_access(d.get("access") or {}),
+        outputs_from=d.get("outputs_from", ""),
     )
 
 

@@ -54,6 +54,7 @@ class EnvironmentDoc(TypedDict):
     delivery: DeliveryDoc
     description: NotRequired[str]
     policies: NotRequired[Mapping[str, Literal["deny", "warn", "off"]]]  # policy set → mode
+    values: NotRequired[Mapping[str, str | int | float | bool]]  # what `environment` resources serve
 
 
 UseDoc = TypedDict("UseDoc", {"type": str, "class": NotRequired[str], "id": NotRequired[str]})
@@ -88,6 +89,7 @@ ResourceDefinitionDoc = TypedDict(
         "module": NotRequired[ModuleDoc],  # required by the terraform driver
         "outputs": NotRequired[Mapping[str, Json]],
         "secret_outputs": NotRequired[Mapping[str, SecretOutput]],
+        "outputs_from": NotRequired[Literal["env.values"]],
         "access": NotRequired[AccessDoc],
     },
 )

@@ -17,14 +17,14 @@ import stat
 from collections.abc import Iterator, Mapping, Sequence
 
 from renderer.data import Doc, Json, PathKey, walk
-from renderer.errors import InputError, Problem
+from renderer.errors import InputError, Problem, of_kind
 from renderer.inputs import schema
-from renderer.inputs.app_repo import SCORE_GLOB
 from renderer.inputs.placeholders import PLACEHOLDER  # score-go's grammar: `${…}`, `$$`, `$${…}`
 from renderer.inputs.yamlio import DEFAULT_LIMITS, load_bytes
 from renderer.model import Limits
 
 SCHEMA = "score-v1b1"
+SCORE_GLOB = "score*.yaml"  # the files an app directory holds its workloads in
 
 # What loader.Validate accepts inside `${}`: two or more ASCII word parts joined by dots.
 _WELL_FORMED = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+", re.ASCII)
@@ -54,7 +54,7 @@ def check_paths(paths: Sequence[str], limits: Limits = DEFAULT_LIMITS) -> int:
     for file in files:
         problems.extend(check_file(file, limits))
     if problems:
-        raise InputError(problems)
+        raise InputError(of_kind(problems, "spec"))
     return len(files)
 
 
@@ -82,7 +82,7 @@ def _read(path: str, limits: Limits) -> bytes | Problem:
     except OSError as exc:
         return Problem(path, 0, "", f"cannot be read: {exc.strerror or exc}")
     if len(data) > limits.file_bytes:
-        return Problem(path, 0, "", *limits.over("file_bytes", "the file"))
+        return Problem(path, 0, "", *limits.over("file_bytes", "the file"), kind="platform")
     return data
 
 

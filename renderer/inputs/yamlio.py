@@ -26,6 +26,8 @@ from renderer.model import Limits, limit_hint
 class YamlLoadError(InputError):
     """A file that is not YAML we accept (syntax, duplicate keys, encoding, limits)."""
 
+    kind = "yaml"
+
 
 DEFAULT_LIMITS = Limits()  # the platform's come from trust.yaml; platform files use these
 _Parser: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, if built in
@@ -333,9 +335,9 @@ def load_json(data: str | bytes, name: str) -> Json:
         value: Json = json.loads(data)
     except json.JSONDecodeError as exc:
         message = f"not valid JSON: {exc.msg} (column {exc.colno})"
-        raise InputError(Problem(name, exc.lineno, "", message, "fix the syntax")) from None
+        raise YamlLoadError(Problem(name, exc.lineno, "", message, "fix the syntax")) from None
     except UnicodeDecodeError:
-        raise InputError(Problem(name, 0, "", "not UTF-8 text", "save as UTF-8")) from None
+        raise YamlLoadError(Problem(name, 0, "", "not UTF-8 text", "save as UTF-8")) from None
     return value
 
 

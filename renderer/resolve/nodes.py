@@ -32,6 +32,7 @@ class Resolved:
     params: Mapping[str, Json]
     outputs: Mapping[str, Output]
     artifacts: Artifacts
+    values_from: str = ""  # where outputs beyond the definition's come from (`outputs_from`), for messages
 
 
 def secret_path(env: Environment, node: Node) -> str:
@@ -113,7 +114,28 @@ def _resolve_node(scope: _Scope, node: Node, done: Mapping[str, Resolved]) -> Re
     spath = secret_path(env, node)
     context = _context(scope, node, params, spath, first.app if first else None, done)
     artifacts = DRIVERS[definition.driver].render(definition, context)
-    return Resolved(node, node.guid(env.id), spath, params, _outputs(definition, context, spath), artifacts)
+    outputs = _outputs(definition, context, spath)
+    values_from = ""
+    if definition.outputs_from == "env.values":
+        values_from = f"environment {env.id} ({env.file}, values:)"
+        outputs = {**_env_values(env, definition, outputs), **outputs}
+    return Resolved(node, node.guid(env.id), spath, params, outputs, artifacts, values_from)
+
+
+def _env_values(
+    env: Environment, definition: ResourceDefinition, outputs: Mapping[str, Output]
+) -> dict[str, Json]:
+    """The environment file's `values:`; a key the definition already serves cannot be one of them."""
+    taken = sorted(set(env.values) & set(outputs))
+    if taken:
+        raise _NodeError(
+            env.doc.problem(
+                ("values", taken[0]),
+                f"'{taken[0]}' is also an output of {definition.id} ({definition.file})",
+                "give the value another name",
+            )
+        )
+    return dict(env.values)
 
 
 def _checked_params(
@@ -253,6 +275,11 @@ def make_resolver(wl: Workload, bound: Mapping[str, str], done: Mapping[str, Res
             if uid not in done:
                 raise RefError(f"invalid ref '{ref}': resource '{parts[1]}' is not resolved yet")
             outputs = done[uid].outputs
+            if parts[2] not in outputs and done[uid].values_from:
+                known = ", ".join(sorted(outputs)) or "none"
+                raise RefError(
+                    f"invalid ref '{ref}': {done[uid].values_from} declares no '{parts[2]}' (it has: {known})"
+                )
             if parts[2] not in outputs:
                 known = ", ".join(sorted(outputs)) or "none"
                 raise RefError(

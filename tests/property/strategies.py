@@ -89,7 +89,7 @@ def assert_plain(value: object) -> None:
         assert value is None or type(value) in (bool, int, float, str), f"{value!r} is not plain data"
 
 
-def assert_located(problems: list[Problem], file_prefix: str = "") -> None:
+def assert_located(problems: list[Problem], file_prefix: str = "", kind="yaml") -> None:
     """Every problem names a file (under `file_prefix`), a line ≥ 0 and a message."""
     assert problems, "an InputError without problems"
     for problem in problems:
@@ -124,5 +124,5 @@ def load_app(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS) -> tup
             raise AssertionError(f"RecursionError in the loader, at {where}") from None
         except RendererError as exc:
             if isinstance(exc, InputError):
-                assert_located(exc.problems(), "app")
+                assert_located(exc.problems(), "app", kind="yaml")
             return exc

@@ -43,7 +43,7 @@ def _load_or_refuse(text: str) -> None:
     try:
         docs = load_text(text, "in.yaml")
     except YamlLoadError as exc:
-        assert_located(exc.problems(), "in.yaml")
+        assert_located(exc.problems(), "in.yaml", kind="yaml")
         return
     for doc in docs:
         assert doc.file == "in.yaml"
@@ -79,7 +79,7 @@ def test_any_bytes_load_or_are_refused(data: bytes) -> None:
     try:
         docs = load_bytes(data, "in.yaml")
     except YamlLoadError as exc:
-        assert_located(exc.problems(), "in.yaml")
+        assert_located(exc.problems(), "in.yaml", kind="yaml")
         return
     for doc in docs:
         assert_plain(doc.data)
@@ -144,7 +144,7 @@ def test_nesting_is_read_or_refused_at_the_limit(depth: int, style: str) -> None
     try:
         docs = load_text(text, "deep.yaml")
     except YamlLoadError as exc:
-        assert_located(exc.problems(), "deep.yaml")
+        assert_located(exc.problems(), "deep.yaml", kind="yaml")
         assert depth > limit, f"{depth} levels refused: {exc}"
         return
     assert depth <= limit, f"{depth} levels read"
@@ -167,7 +167,7 @@ def _read_or_refused_at(budget: int, text: str, nodes: int, limits: Limits = DEF
     try:
         docs = load_text(text, "laughs.yaml", limits)
     except YamlLoadError as exc:
-        assert_located(exc.problems(), "laughs.yaml")
+        assert_located(exc.problems(), "laughs.yaml", kind="yaml")
         assert nodes > budget, f"{nodes} values refused"
         assert f"more than {budget} values" in exc.problems()[0].message
         return

@@ -55,7 +55,7 @@ def test_reads_that_are_refused(tmp_path: Path, rel: str, message: str) -> None:
     root = _root(tmp_path)
     with pytest.raises(ConfinementError) as err:
         root.read(rel)
-    assert err.value.problems()[0].render().startswith(message)
+    assert err.value.problems()[0].render().startswith(f"platform: {message}")
 
 
 def test_a_read_names_the_file_that_asked(tmp_path: Path) -> None:
