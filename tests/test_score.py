@@ -315,89 +315,115 @@ containers:
 SEMANTIC_CASES = [
     (
         "    variables:\n      X: ${resources.cache.host}\n",
-        "spec: examples/apps/shop/score.yaml:8 at containers.main.variables.X: placeholder ${resources.cache.host} names no resource of this workload: 'cache' (known: db) (write $$ for a literal $)",
+        "spec: examples/apps/shop/score.yaml:8 at containers.main.variables.X: placeholder "
+        "${resources.cache.host} names no resource of this workload: 'cache' (known: db) (write $$ "
+        "for a literal $)",
     ),
     (
         "    variables:\n      X: ${resources.db}\n",
-        "platform: examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref 'resources.db': a resource itself can only be used as a volume source; name one of its outputs (use $$ for a literal $)",
+        "platform: examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref "
+        "'resources.db': a resource itself can only be used as a volume source; name one of its "
+        "outputs (use $$ for a literal $)",
     ),
     (
         "    variables:\n      X: ${metadata.nope}\n",
-        "platform: examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref 'metadata.nope': metadata has no key 'nope' (use $$ for a literal $)",
+        "platform: examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref "
+        "'metadata.nope': metadata has no key 'nope' (use $$ for a literal $)",
     ),
     (
         "    variables:\n      X: ${metadata.name.deeper}\n",
-        "platform: examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref 'metadata.name.deeper': cannot look up 'deeper': metadata.name is not a map (use $$ for a literal $)",
+        "platform: examples/apps/shop/score.yaml:8 at containers.main.variables.X: invalid ref "
+        "'metadata.name.deeper': cannot look up 'deeper': metadata.name is not a map (use $$ for a "
+        "literal $)",
     ),
     (
         '    args: ["${env.HOME}"]\n',
-        "platform: examples/apps/shop/score.yaml:7 at containers.main.args[0]: invalid ref 'env.HOME': unknown reference root 'env', use $$ to escape (use $$ for a literal $)",
+        "platform: examples/apps/shop/score.yaml:7 at containers.main.args[0]: invalid ref "
+        "'env.HOME': unknown reference root 'env', use $$ to escape (use $$ for a literal $)",
     ),
     (
         "    before:\n      ghost:\n        ready: complete\n",
-        "spec: examples/apps/shop/score.yaml:8 at containers.main.before.ghost: 'before' names no container of this workload: 'ghost' (known: main)",
+        "spec: examples/apps/shop/score.yaml:8 at containers.main.before.ghost: 'before' names no "
+        "container of this workload: 'ghost' (known: main)",
     ),
     (
         "    files:\n      /etc/a:\n        source: missing.txt\n",
-        "platform: examples/apps/shop/score.yaml:9 at containers.main.files[\"/etc/a\"].source: file source 'missing.txt' does not exist (paths are relative to the app directory)",
+        'platform: examples/apps/shop/score.yaml:9 at containers.main.files["/etc/a"].source: file '
+        "source 'missing.txt' does not exist (paths are relative to the app directory)",
     ),
     (
         "    files:\n      relative/path:\n        content: x\n",
-        "platform: examples/apps/shop/score.yaml:8 at containers.main.files[\"relative/path\"]: file target 'relative/path' must be an absolute path",
+        'platform: examples/apps/shop/score.yaml:8 at containers.main.files["relative/path"]: file '
+        "target 'relative/path' must be an absolute path",
     ),
     (
         "    files:\n      /etc/a:\n        binaryContent: '***'\n",
-        'platform: examples/apps/shop/score.yaml:9 at containers.main.files["/etc/a"].binaryContent: binaryContent is not valid standard base64',
+        'platform: examples/apps/shop/score.yaml:9 at containers.main.files["/etc/a"].binaryContent: '
+        "binaryContent is not valid standard base64",
     ),
     (
         "    files:\n      /etc/a:\n        content: x\n        source: y\n",
-        'spec: examples/apps/shop/score.yaml:8 at containers.main.files["/etc/a"]: exactly one of content, binaryContent, source must be given (see the schema score-v1b1)',
+        'spec: examples/apps/shop/score.yaml:8 at containers.main.files["/etc/a"]: exactly one of '
+        "content, binaryContent, source must be given (see the schema score-v1b1)",
     ),
     (
         "    files:\n      - content: x\n",
-        "spec: examples/apps/shop/score.yaml:8 at containers.main.files[0]: a list item needs 'target', a string (the path in the container)",
+        "spec: examples/apps/shop/score.yaml:8 at containers.main.files[0]: a list item needs "
+        "'target', a string (the path in the container)",
     ),
     (
         "    volumes:\n      /data:\n        source: ${resources.other}\n",
         'spec: examples/apps/shop/score.yaml:9 at containers.main.volumes["/data"].source: placeholder '
-        "${resources.other} names no resource of this workload: 'other' (known: db) (write $$ for a literal $)",
+        "${resources.other} names no resource of this workload: 'other' (known: db) (write $$ for a "
+        "literal $)",
     ),
     (
         "    volumes:\n      /data:\n        source: plain-name\n",
-        "platform: examples/apps/shop/score.yaml:9 at containers.main.volumes[\"/data\"].source: volume source 'plain-name' must be ${resources.NAME} of a declared resource",
+        'platform: examples/apps/shop/score.yaml:9 at containers.main.volumes["/data"].source: '
+        "volume source 'plain-name' must be ${resources.NAME} of a declared resource",
     ),
     (
         "    unknown: 1\n",
-        "spec: examples/apps/shop/score.yaml:7 at containers.main.unknown: unknown field ('unknown' was unexpected) (see the schema score-v1b1)",
+        "spec: examples/apps/shop/score.yaml:7 at containers.main.unknown: unknown field ('unknown' "
+        "was unexpected) (see the schema score-v1b1)",
     ),
     (
         "    variables:\n      X: ${metadata}\n",
-        "spec: examples/apps/shop/score.yaml:8 at containers.main.variables.X: placeholder ${metadata} is malformed: it needs two or more parts joined by '.', each of letters, digits, '_' or '-' (write $$ for a literal $)",
+        "spec: examples/apps/shop/score.yaml:8 at containers.main.variables.X: placeholder "
+        "${metadata} is malformed: it needs two or more parts joined by '.', each of letters, "
+        "digits, '_' or '-' (write $$ for a literal $)",
     ),
     (
         "    variables:\n      X: ${resources}\n",
-        "spec: examples/apps/shop/score.yaml:8 at containers.main.variables.X: placeholder ${resources} is malformed: it needs two or more parts joined by '.', each of letters, digits, '_' or '-' (write $$ for a literal $)",
+        "spec: examples/apps/shop/score.yaml:8 at containers.main.variables.X: placeholder "
+        "${resources} is malformed: it needs two or more parts joined by '.', each of letters, "
+        "digits, '_' or '-' (write $$ for a literal $)",
     ),
     (
         "    files:\n      - {target: /a, content: x}\n      - {target: /a, content: y}\n",
-        "platform: examples/apps/shop/score.yaml:9 at containers.main.files[1].target: target '/a' is given twice",
+        "platform: examples/apps/shop/score.yaml:9 at containers.main.files[1].target: target '/a' "
+        "is given twice",
     ),
     (
         "    volumes:\n      data:\n        source: ${resources.db}\n",
-        "platform: examples/apps/shop/score.yaml:8 at containers.main.volumes.data: volume target 'data' must be an absolute path",
+        "platform: examples/apps/shop/score.yaml:8 at containers.main.volumes.data: volume target "
+        "'data' must be an absolute path",
     ),
     (
         "    files:\n      /data:\n        content: x\n    volumes:\n      /data/:\n"
         "        source: ${resources.db}\n",
-        "platform: examples/apps/shop/score.yaml:11 at containers.main.volumes[\"/data/\"]: '/data/' is already mounted as a file",
+        "platform: examples/apps/shop/score.yaml:11 at containers.main.volumes[\"/data/\"]: '/data/' "
+        "is already mounted as a file",
     ),
     (
         "    before:\n      main:\n        ready: complete\n",
-        "spec: examples/apps/shop/score.yaml:8 at containers.main.before.main: container 'main' lists itself in 'before'",
+        "spec: examples/apps/shop/score.yaml:8 at containers.main.before.main: container 'main' "
+        "lists itself in 'before'",
     ),
     (
         "service:\n  ports:\n    alt: {port: 80}\n    web: {port: 80}\n",
-        "platform: examples/apps/shop/score.yaml:10 at service.ports.web.port: port 80/TCP is also published by 'alt' (give each service port a distinct number)",
+        "platform: examples/apps/shop/score.yaml:10 at service.ports.web.port: port 80/TCP is also "
+        "published by 'alt' (give each service port a distinct number)",
     ),
 ]
 
