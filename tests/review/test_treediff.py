@@ -82,7 +82,7 @@ def test_a_changed_value_shows_as_that_line_of_that_object() -> None:
         "web",
     )
     changed = [
-        line for line in change.diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")
+        line for line in change.diff.splitlines() if line[:1] in ("+", "-") and line[:3] not in ("+++", "---")
     ]
     assert changed == ["-  replicas: 1", "+  replicas: 2"]
     assert change.diff.startswith(
