@@ -12,6 +12,7 @@ A pure function: the same diff and arguments give the same text.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,16 +37,23 @@ class _Block:
 
 
 def markdown(
-    diff: TreeDiff, *, limit: int | None = None, artifact: str | None = None, header: str = ""
+    diff: TreeDiff,
+    *,
+    limit: int | None = None,
+    artifact: str | None = None,
+    header: str = "",
+    artifact_url: str | None = None,
 ) -> str:
-    """The note's text, at most `limit` characters (default `DEFAULT_LIMIT`)."""
+    """The note's text, at most `limit` characters (default `DEFAULT_LIMIT`). `artifact`: the path
+    of the full diff saved as a job artifact (`artifact_url`: where to download it), named when
+    the note had to be shortened; `header`: Markdown put first, as given (trusted: the caller's)."""
     cap = DEFAULT_LIMIT if limit is None else limit
     prefix = _prefix(diff, header)
     blocks = [_block(c) for c in diff.changes]
     whole = _assemble(prefix, blocks, len(blocks), None, "")
     if len(whole) <= cap:
         return whole
-    trailer = _trailer(artifact)
+    trailer = _trailer(artifact, artifact_url)
     shown = _how_many(prefix, blocks, trailer, cap)
     room = cap - _overhead(prefix, blocks, shown, trailer)
     share = _fair_share([len(b.change.diff) for b in blocks[:shown]], room)
@@ -109,7 +117,8 @@ def _block(change: ObjectChange) -> _Block:
 
 def _heading(change: ObjectChange) -> str:
     what = _inline(change.kind) + (f" {_inline(change.name)}" if change.name else "")
-    return f"**{change.status}** <code>{_inline(change.path)}</code> ({what})\n\n"
+    to = f", to <code>{_inline(change.target)}</code>" if change.target not in ("", "main") else ""
+    return f"**{change.status}** <code>{_inline(change.path)}</code> ({what}{to})\n\n"
 
 
 def _render_block(change: ObjectChange, fence: str, body: str, left_out: int) -> str:
@@ -203,12 +212,15 @@ def _omitted(left: int, groups: Sequence[tuple[str, list[_Block]]]) -> str:
     return f"*{left} more object{'s' if left != 1 else ''} not shown here (see the full diff).*\n\n"
 
 
-def _trailer(artifact: str | None) -> str:
-    where = (
-        f"the job artifact <code>{_inline(artifact)}</code>"
-        if artifact
-        else "the output of <code>renderer diff</code> (not attached to this pipeline)"
-    )
+def _trailer(artifact: str | None, url: str | None) -> str:
+    if artifact and url:
+        where = (
+            f'the job artifact <a href="{html.escape(url, quote=True)}"><code>{_inline(artifact)}</code></a>'
+        )
+    elif artifact:
+        where = f"the job artifact <code>{_inline(artifact)}</code>"
+    else:
+        where = "the output of <code>renderer diff</code> (not attached to this pipeline)"
     return f"> The diff is too long for one note and was shortened. The full diff is {where}.\n"
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from renderer.checks.secrets import kinds_in
@@ -43,6 +43,7 @@ class ObjectChange:
     kind: str  # the object's kind (`Deployment`), `terraform`, `terraform-module`, `atlantis`, `file`
     diff: str  # unified diff of the canonical dumps, secrets redacted; ends with a newline
     name: str = ""  # the object's `metadata.name`, when it has one
+    target: str = ""  # the branch a publish sends it to (`main`, `render/<env>/<scope>`), when known
 
     @property
     def added_lines(self) -> int:
@@ -92,6 +93,7 @@ def compare(
     *,
     sensitive: Sequence[str] = (),
     warnings: Sequence[str] = (),
+    target: str = "",
 ) -> TreeDiff:
     """Every file that differs as data between `old` and `new`, in (scope, path) order.
 
@@ -101,7 +103,7 @@ def compare(
     for path in paths:
         change = _compare_file(path, old.get(path), new.get(path), sensitive)
         if change is not None:
-            changes.append(change)
+            changes.append(replace(change, target=target))
     return TreeDiff(tuple(changes), tuple(warnings))
 
 
@@ -310,9 +312,10 @@ def text(diff: TreeDiff) -> str:
     out = [summary_line(s) for s in diff.summary()]
     out += [f"warning: {w}" for w in diff.warnings]
     for change in diff.changes:
+        to = f" (to {change.target})" if change.target not in ("", "main") else ""
         out += [
             "",
-            f"# {change.scope}: {change.status} {change.kind} {change.path}",
+            f"# {change.scope}: {change.status} {change.kind} {change.path}{to}",
             change.diff.rstrip("\n"),
         ]
     return "\n".join(out) + "\n"
@@ -349,6 +352,7 @@ def as_json(diff: TreeDiff) -> dict[str, Json]:
                 "status": c.status,
                 "kind": c.kind,
                 "name": c.name,
+                "target": c.target,
                 "diff": c.diff,
             }
             for c in diff.changes
@@ -358,9 +362,16 @@ def as_json(diff: TreeDiff) -> dict[str, Json]:
 
 
 def markdown(
-    diff: TreeDiff, *, limit: int | None = None, artifact: str | None = None, header: str = ""
+    diff: TreeDiff,
+    *,
+    limit: int | None = None,
+    artifact: str | None = None,
+    header: str = "",
+    artifact_url: str | None = None,
 ) -> str:
     """A GitLab note (see `review.diffmarkdown`): summary table, a collapsible section per scope."""
     from renderer.review import diffmarkdown
 
-    return diffmarkdown.markdown(diff, limit=limit, artifact=artifact, header=header)
+    return diffmarkdown.markdown(
+        diff, limit=limit, artifact=artifact, header=header, artifact_url=artifact_url
+    )
