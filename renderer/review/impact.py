@@ -9,10 +9,11 @@ policy. A pure function of its arguments; `impactreport` turns it into text, Mar
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from renderer.render.terraform import MODULES_DIR
+from renderer.render.terraform import MODULES_DIR, project_of
 from renderer.render.tree import SHARED
 from renderer.resolve.dependencies import MODULES, Dependencies, Files, covers
 from renderer.review import treediff
@@ -63,7 +64,7 @@ def assess(
 ) -> Impact:
     diff = treediff.compare(base.tree, head.tree, sensitive=sensitive)
     modules = _changed_modules(diff)
-    scopes = {c.scope for c in diff.changes if _is_pair(c.scope)} | set(_reached(record, modules))
+    scopes = {c.scope for c in diff.changes if _is_pair(c.scope)} | set(_reached(head.tree, modules))
     pairs = tuple(_pair(scope, diff, record, changed, modules) for scope in sorted(scopes, key=_order))
     others = tuple(s for s in diff.scopes() if not _is_pair(s))
     new = tuple(f for app, f in head.failures.items() if app not in base.failures)
@@ -86,13 +87,18 @@ def _changed_modules(diff: TreeDiff) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _reached(record: Mapping[str, Dependencies], modules: Sequence[str]) -> list[str]:
-    """Scopes whose Terraform uses a changed module: Atlantis plans them though their files stay."""
-    folders = [f"{MODULES}/{m}/" for m in modules]
+def _reached(tree: Mapping[str, bytes], modules: Sequence[str]) -> list[str]:
+    """Scopes whose Terraform project uses a changed module: Atlantis plans them though their
+    files stay the same (a project names its modules as `../../modules/<name>`)."""
+    wanted = {f"../../modules/{m}" for m in modules}
     out = []
-    for env, deps in sorted(record.items()):
-        scopes = [*deps.apps.items(), (SHARED, deps.shared_scope())]
-        out += [f"{env}/{name}" for name, files in scopes if any(f in files.uses for f in folders)]
+    for path, data in sorted(tree.items()):
+        project = project_of(path)
+        if project is None or not wanted:
+            continue
+        blocks = json.loads(data).get("module") or {}
+        if any(isinstance(b, dict) and b.get("source") in wanted for b in blocks.values()):
+            out.append("/".join(project))
     return out
 
 
