@@ -178,15 +178,15 @@ def _fair_share(sizes: Sequence[int], room: int) -> int:
 
 
 def _truncated(diff: str, share: int) -> tuple[str, int]:
-    """At most `share` characters of `diff`, cut at a line end when there is one; lines left out."""
+    """At most `share` characters of `diff`, cut at a line end when one falls in the second half of
+    the share, else inside the long line (whole characters: a str is sliced by code point)."""
     if len(diff) <= share:
         return diff, 0
-    head = diff[:share]
-    end = head.rfind("\n")
-    if end >= 0:
-        head = head[: end + 1]
+    end = diff.rfind("\n", 0, share)
+    if end >= share // 2:
+        head = diff[: end + 1]
     elif share > 1:
-        head = head[: share - 1] + "\n"  # a single long line: cut (whole characters) and end it
+        head = diff[: share - 1] + "\n"
     else:
         head = ""
     total = len(diff.splitlines())
