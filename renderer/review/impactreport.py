@@ -21,11 +21,15 @@ _SPECIAL = set("\\`*_{}[]()#!|~<>&@$%^")
 def headline(impact: Impact) -> str:
     if impact.none:
         return f"{NO_IMPACT}: {impact.head} renders every stored app exactly as {impact.base} does"
-    parts = [f"{len(impact.pairs)} app × environment pair(s) and shared scope(s) change"]
+    parts = (
+        [f"{len(impact.pairs)} app × environment pair(s) and shared scope(s) change"] if impact.pairs else []
+    )
+    if impact.others and not impact.pairs:
+        parts.append(f"{', '.join(impact.others)} change")
     if impact.new_failures:
-        parts.append(f"{len(impact.new_failures)} newly fail")
+        parts.append(f"{len(impact.new_failures)} app(s) newly failing")
     if impact.fixed:
-        parts.append(f"{len(impact.fixed)} render again")
+        parts.append(f"{len(impact.fixed)} app(s) rendering again")
     return f"impact of {impact.head} against {impact.base}: " + ", ".join(parts)
 
 

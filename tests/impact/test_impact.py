@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from renderer.adapters.gitlab import MergeRequests
+from renderer.cli.impact import MARKER
 from renderer.publish import bookkeeping
 from tests.conftest import ROOT, edit, git, run_renderer
+from tests.fake_gitlab import OTHER_TOKEN, TOKEN, FakeGitLab
 
 PROFILES = "platform-config/profiles"
 
@@ -45,13 +48,25 @@ def repo(world: tuple[Path, Path]) -> Iterator[tuple[Path, Path]]:
     git("clean", "-qfdx", cwd=plat)
 
 
-def impact(world: tuple[Path, Path], *args: str, fmt: str = "json") -> tuple[int, str, str]:
-    plat, env = world
+def impact(
+    world: tuple[Path, Path], *args: str, fmt: str = "json", env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    plat, repo = world
     out = plat.parent / f"report.{fmt}"
-    proc = run_renderer(
-        "impact", "--root", str(plat), "--base", "main", "--env-repo", str(env), "--format", fmt,
-        "--output", str(out), *args,
-    )  # fmt: skip
+    out.unlink(missing_ok=True)
+    argv = [
+        "--root",
+        str(plat),
+        "--base",
+        "main",
+        "--env-repo",
+        str(repo),
+        "--format",
+        fmt,
+        "--output",
+        str(out),
+    ]
+    proc = run_renderer("impact", *argv, *args, env=env)
     return proc.returncode, out.read_text() if out.exists() else "", proc.stderr
 
 
@@ -68,7 +83,9 @@ def pairs(body: dict[str, object]) -> dict[str, dict[str, list[str]]]:
     return {p["scope"]: p for p in items}
 
 
-def test_replicas_in_the_production_profile_change_exactly_prod_billing_and_shop(repo: tuple[Path, Path]) -> None:
+def test_replicas_in_the_production_profile_change_exactly_prod_billing_and_shop(
+    repo: tuple[Path, Path],
+) -> None:
     plat, _ = repo
     git("checkout", "-q", "-b", "more-replicas", cwd=plat)
     edit(plat / PROFILES / "production.yaml", "replicas: 3", "replicas: 4")
@@ -119,15 +136,17 @@ def test_a_comment_only_change_has_no_impact(repo: tuple[Path, Path]) -> None:
     code, text, err = impact(repo, fmt="text")
     assert code == 0, err
     assert text.startswith("no impact: the work tree renders every stored app exactly as ")
-    body = report(repo)
-    assert body["impact"] is False and body["pairs"] == []
-    assert body["changed_files"] == [f"{PROFILES}/production.yaml"]
+    assert text.endswith(f"changed files: {PROFILES}/production.yaml\n")
 
 
 def test_a_change_to_the_renderer_itself_shows_and_is_named(repo: tuple[Path, Path]) -> None:
     plat, _ = repo
     labels = "renderer/render/kubernetes/labels.py"
-    edit(plat / labels, '"app.kubernetes.io/part-of": wl.app, **MANAGED_BY}', '"app.kubernetes.io/part-of": wl.app, "tier": "x", **MANAGED_BY}')
+    edit(
+        plat / labels,
+        '"app.kubernetes.io/part-of": wl.app, **MANAGED_BY}',
+        '"app.kubernetes.io/part-of": wl.app, "tier": "x", **MANAGED_BY}',
+    )
     code, text, err = impact(repo, fmt="text")
     assert code == 0, err
     for env in ("dev", "staging", "prod"):
@@ -146,9 +165,47 @@ def test_an_app_that_newly_fails_a_policy_is_listed_and_sets_the_exit_code(repo:
     assert [(f["app"], f["category"]) for f in body["new_failures"]] == [("billing", "policy denied")]
     assert "production needs at least 2 replicas" in body["new_failures"][0]["message"]
     assert body["pairs"] == [] and body["still_failing"] == []  # shop renders the same on both sides
-    code, note, err = impact(repo, fmt="markdown")
-    assert code == 4, err
+    with FakeGitLab() as gl:
+        MergeRequests(gl.url, OTHER_TOKEN, "77").note(5, MARKER, "pasted by someone else")
+        ci = {"CI_SERVER_URL": gl.url, "GITLAB_TOKEN": TOKEN, "CI_MERGE_REQUEST_PROJECT_ID": "77"}
+        code, note, err = impact(repo, "--post-note", fmt="markdown", env={**ci, "CI_MERGE_REQUEST_IID": "5"})
+        assert code == 4 and "note on !5: created" in err, err
+        notes = {n["author"]["username"]: n["body"] for n in gl.notes[5]}
     assert "**Newly fails**: billing (policy denied, exit 4)" in note
+    assert notes["renderer-bot"] == f"{MARKER}\n{note}" and notes["mallory"].endswith(
+        "pasted by someone else"
+    )
+    assert TOKEN not in note + err
+
+
+def test_an_app_that_newly_fails_to_render_is_listed(repo: tuple[Path, Path]) -> None:
+    plat, _ = repo
+    (plat / "platform-config/resources/mongodb-in-cluster.yaml").unlink()  # billing's ledger asks for one
+    code, text, err = impact(repo, fmt="text")
+    assert code == 3, err
+    assert "NEWLY FAILS: billing (invalid input, exit 3)" in text
+    assert "no resource definition matches mongodb/default" in text
+    assert "\nshop" not in text and "/shop:" not in text
+
+
+def test_a_base_that_is_no_commit_is_a_usage_error(repo: tuple[Path, Path]) -> None:
+    plat, env = repo
+    proc = run_renderer("impact", "--root", str(plat), "--base", "nope", "--env-repo", str(env))
+    assert proc.returncode == 2
+    assert f"error: 'nope' is not a commit of the platform repo at {plat}" in proc.stderr
+
+
+def test_a_platform_root_that_is_not_a_work_tree_is_a_usage_error(
+    repo: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, env = repo
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "environments", copy / "environments")
+    proc = run_renderer("impact", "--root", str(copy), "--base", "main", "--env-repo", str(env))
+    assert proc.returncode == 2
+    assert (
+        f"error: {copy} is not the top of a git work tree: impact compares two commits of it" in proc.stderr
+    )
 
 
 def test_every_publish_records_what_each_app_depended_on(repo: tuple[Path, Path], tmp_path: Path) -> None:
@@ -158,7 +215,9 @@ def test_every_publish_records_what_each_app_depended_on(repo: tuple[Path, Path]
     record = bookkeeping.recorded_dependencies(str(clone), "billing")
     assert record is not None and sorted(record) == ["dev"]
     own, shared = record["dev"]
-    assert {"environments/dev.yaml", f"{PROFILES}/development.yaml", "platform-config/trust.yaml"} <= set(own.uses)
+    assert {"environments/dev.yaml", f"{PROFILES}/development.yaml", "platform-config/trust.yaml"} <= set(
+        own.uses
+    )
     assert "policies/baseline/" in own.uses and f"{PROFILES}/production.yaml" in own.candidates
     assert own.uses == tuple(sorted(own.uses)) and "environments/dev.yaml" in shared.uses
     index = clone / ".render/apps/billing/index.json"
