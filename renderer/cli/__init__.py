@@ -20,7 +20,7 @@ COMMANDS = {
     "explain": "Why each resource of a workload matched what it matched.",
     "render": "Render the environment-repo tree into a folder (no git).",
     "graph": "The resource graph of an environment as Mermaid, DOT or JSON.",
-    "diff": "What a publish would change, per environment and app (nothing is committed).",
+    "diff": "What a publish would change, object by object (no commit).",
     "impact": "What a platform-config change does to every stored app, and why.",
     "publish": "Render, commit what changed and push to the environment repo.",
     "identity": "Verify a GitLab ID token; print the project and commit it proves.",

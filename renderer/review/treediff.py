@@ -101,6 +101,8 @@ def compare(
     paths = sorted({p for p in (*old, *new) if not p.startswith(IGNORED)}, key=lambda p: (scope_of(p), p))
     changes = []
     for path in paths:
+        if old.get(path) == new.get(path):
+            continue  # the same bytes: the same data, nothing to parse
         change = _compare_file(path, old.get(path), new.get(path), sensitive)
         if change is not None:
             changes.append(replace(change, target=target))
