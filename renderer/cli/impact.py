@@ -17,6 +17,7 @@ from renderer.model import Limits
 from renderer.publish import bookkeeping
 from renderer.review import impactreport, impactrun
 from renderer.review.diffmarkdown import DEFAULT_LIMIT
+from renderer.review.impact import Impact
 
 MARKER = "<!-- platform-renderer:impact -->"  # hidden: finds this command's sticky note on the MR
 ENV_BRANCH = "main"
@@ -30,6 +31,11 @@ ENV_BRANCH = "main"
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE, not stdout.")
+@click.option(
+    "--artifact",
+    type=click.Path(dir_okay=False),
+    help="Save the full report (text) at PATH; a Markdown report shortened to fit points at it.",
+)
 @click.option(
     "--limit",
     type=click.IntRange(10_000, gitlab.NOTE_LIMIT - len(MARKER) - 1),
@@ -46,6 +52,7 @@ def command(
     url: str,
     fmt: str,
     output: str | None,
+    artifact: str | None,
     limit: int,
     post_note: bool,
     root: str | None,
@@ -62,10 +69,13 @@ def command(
             [f"impact: rendering {len(req.apps)} stored app(s) at {base} and at {head or 'the work tree'}"]
         )
         impact = impactrun.run(req, workdir, os.environ)
+    if artifact:
+        _write(artifact, impactreport.text(impact))
+    note = _markdown(impact, limit, artifact)
     report = {
         "text": lambda: impactreport.text(impact),
         "json": lambda: json.dumps(impactreport.as_json(impact), indent=2, sort_keys=True) + "\n",
-        "markdown": lambda: impactreport.markdown(impact, limit=limit, artifact=output),
+        "markdown": lambda: note,
     }[fmt]()
     if output:
         _write(output, report)
@@ -74,10 +84,15 @@ def command(
     if target is not None:
         timeout = seconds(os.environ, "RENDERER_GITLAB_TIMEOUT", gitlab.DEFAULT_TIMEOUT)
         mrs = gitlab.MergeRequests(target.url, target.token, target.project, timeout=timeout)
-        note = impactreport.markdown(impact, limit=limit, artifact=output)
         click.echo(f"note on !{target.iid}: {mrs.note(target.iid, MARKER, note)}", err=True)
     if impact.new_failures:
         sys.exit(impact.new_failures[0].code)
+
+
+def _markdown(impact: Impact, limit: int, artifact: str | None) -> str:
+    job = os.environ.get("CI_JOB_URL", "")
+    url = f"{job}/artifacts/file/{artifact}" if job and artifact and not os.path.isabs(artifact) else None
+    return impactreport.markdown(impact, limit=limit, artifact=artifact, artifact_url=url)
 
 
 def _request(platform_root: str, base: str, head: str | None, url: str, workdir: str) -> impactrun.Request:

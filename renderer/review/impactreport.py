@@ -122,12 +122,16 @@ def _failures(items: Sequence[Failure]) -> list[Json]:
 # ---- Markdown ----------------------------------------------------------------------------------
 
 
-def markdown(impact: Impact, *, limit: int | None = None, artifact: str | None = None) -> str:
+def markdown(
+    impact: Impact, *, limit: int | None = None, artifact: str | None = None, artifact_url: str | None = None
+) -> str:
     """The MR note: what changes and why, what newly fails, then the per-object diffs (sized)."""
     header = _md_header(impact)
     if impact.diff.empty:
         return header + "\n"
-    return treediff.markdown(impact.diff, limit=limit, artifact=artifact, header=header)
+    return treediff.markdown(
+        impact.diff, limit=limit, artifact=artifact, header=header, artifact_url=artifact_url
+    )
 
 
 def _md_header(impact: Impact) -> str:

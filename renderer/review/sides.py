@@ -61,6 +61,7 @@ class Runner:
             argv += ["--app", app]
         env = {k: v for k, v in self.environ.items() if k not in ("RENDERER_ROOT", "PYTHONPATH")}
         env["RENDERER_JOBS"] = "1"  # the two sides already run side by side; the output is the same
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the work tree as it is (no __pycache__ in it)
         if os.path.isfile(os.path.join(root, "renderer", "__init__.py")):
             env["PYTHONPATH"] = root  # its own renderer; a checkout without one renders with ours
         try:

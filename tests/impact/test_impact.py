@@ -168,7 +168,9 @@ def test_an_app_that_newly_fails_a_policy_is_listed_and_sets_the_exit_code(repo:
     with FakeGitLab() as gl:
         MergeRequests(gl.url, OTHER_TOKEN, "77").note(5, MARKER, "pasted by someone else")
         ci = {"CI_SERVER_URL": gl.url, "GITLAB_TOKEN": TOKEN, "CI_MERGE_REQUEST_PROJECT_ID": "77"}
-        code, note, err = impact(repo, "--post-note", fmt="markdown", env={**ci, "CI_MERGE_REQUEST_IID": "5"})
+        artifact = str(plat.parent / "impact.txt")
+        mr = {**ci, "CI_MERGE_REQUEST_IID": "5"}
+        code, note, err = impact(repo, "--post-note", "--artifact", artifact, fmt="markdown", env=mr)
         assert code == 4 and "note on !5: created" in err, err
         notes = {n["author"]["username"]: n["body"] for n in gl.notes[5]}
     assert "**Newly fails**: billing (policy denied, exit 4)" in note
@@ -176,6 +178,7 @@ def test_an_app_that_newly_fails_a_policy_is_listed_and_sets_the_exit_code(repo:
         "pasted by someone else"
     )
     assert TOKEN not in note + err
+    assert "NEWLY FAILS: billing (policy denied, exit 4)" in Path(artifact).read_text()
 
 
 def test_an_app_that_newly_fails_to_render_is_listed(repo: tuple[Path, Path]) -> None:
