@@ -104,7 +104,7 @@ def _request(platform_root: str, base: str, head: str | None, url: str, workdir:
     apps, broken = bookkeeping.stored_apps(clone, _limits(platform_root))
     echo_lines([f"SKIPPED app '{name}': its stored inputs no longer load" for name in sorted(broken)])
     dirs = {name: os.path.join(clone, bookkeeping.STORE, name) for name in apps}
-    return impactrun.Request(platform_root, base, head, apps, dirs)
+    return impactrun.Request(platform_root, base, head, apps, dirs, clone)
 
 
 def _limits(root: str) -> Limits:

@@ -29,6 +29,7 @@ class Request:
     head: str | None  # a ref; None: the work tree, uncommitted changes included
     apps: Mapping[str, App]  # app id → the app as the environment repo stores it
     app_dirs: Mapping[str, str]  # app id → its stored folder (what the renderers read)
+    env_repo: str = ""  # the environment repo's checkout the apps were read from
 
 
 def run(req: Request, workdir: str, environ: Mapping[str, str]) -> Impact:
@@ -41,7 +42,7 @@ def run(req: Request, workdir: str, environ: Mapping[str, str]) -> Impact:
     )
     out = os.path.join(workdir, "out")
     os.makedirs(out, exist_ok=True)
-    runner = sides.Runner(environ, out)
+    runner = sides.Runner(environ, out, hide=(workdir, base_root, head_root, req.env_repo))
     base_side, head_side = sides.render_sides(runner, (base_root, head_root), req.app_dirs)
     failing = set(head_side.failures)
     record = head_record(head_root, [a for k, a in sorted(req.apps.items()) if k not in failing])

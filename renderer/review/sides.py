@@ -53,6 +53,7 @@ class Runner:
     environ: Mapping[str, str]
     workdir: str  # scratch space: outputs go below it
     timeout: float = RENDER_TIMEOUT
+    hide: tuple[str, ...] = ()  # temporary folders, left out of messages so that reports are stable
 
     def render(self, root: str, apps: Sequence[str], out: str) -> tuple[int, str]:
         """`renderer render` of `apps` (folders) with the renderer and platform at `root`."""
@@ -71,7 +72,10 @@ class Runner:
         except subprocess.TimeoutExpired:
             return 70, f"the render took longer than {self.timeout:g} s"
         lines = (proc.stderr or proc.stdout).strip()[-MESSAGE_CHARS:].splitlines()[-MESSAGE_LINES:]
-        return proc.returncode, redact("\n".join(lines), sensitive_values(self.environ))
+        message = "\n".join(lines)
+        for prefix in sorted((p for p in self.hide if p.strip("/")), key=len, reverse=True):
+            message = message.replace(prefix.rstrip("/") + "/", "")
+        return proc.returncode, redact(message, sensitive_values(self.environ))
 
 
 def commit_of(root: str, ref: str, environ: Mapping[str, str]) -> str:

@@ -163,7 +163,9 @@ def test_an_app_that_newly_fails_a_policy_is_listed_and_sets_the_exit_code(repo:
     assert code == 4, err
     body = json.loads(text)
     assert [(f["app"], f["category"]) for f in body["new_failures"]] == [("billing", "policy denied")]
-    assert "production needs at least 2 replicas" in body["new_failures"][0]["message"]
+    message = body["new_failures"][0]["message"]
+    assert "production needs at least 2 replicas (from .render/apps/billing/score.yaml)" in message
+    assert "/tmp" not in message and str(plat) not in message
     assert body["pairs"] == [] and body["still_failing"] == []  # shop renders the same on both sides
     with FakeGitLab() as gl:
         MergeRequests(gl.url, OTHER_TOKEN, "77").note(5, MARKER, "pasted by someone else")
