@@ -11,7 +11,7 @@ import click
 
 from renderer.adapters import gitlab, gitrepo
 from renderer.cli.base import echo_lines, handled, repo_url, root_option, seconds
-from renderer.errors import InputError, UsageError
+from renderer.errors import EXIT_INTERNAL, EXIT_INVALID, EXIT_POLICY, InputError, UsageError
 from renderer.inputs import platform_config, roots
 from renderer.model import Limits
 from renderer.publish import bookkeeping
@@ -59,7 +59,7 @@ def command(
 ) -> None:
     """Render every app the environment repo holds, in every environment, with this repo at --base
     (by the base's own renderer) and at --head, and report what changes and why. Exit 0, or the
-    exit code of the first app that newly fails (3 invalid input, 4 policy)."""
+    exit code of the first app that newly fails (3 invalid input, 4 policy, 70 anything else)."""
     target = gitlab.note_target_from(os.environ) if post_note else None  # before the work: fail fast
     gitrepo.check_url(url)
     platform_root = roots.find_root(root, os.environ)
@@ -86,7 +86,8 @@ def command(
         mrs = gitlab.MergeRequests(target.url, target.token, target.project, timeout=timeout)
         click.echo(f"note on !{target.iid}: {mrs.note(target.iid, MARKER, note)}", err=True)
     if impact.new_failures:
-        sys.exit(impact.new_failures[0].code)
+        code = impact.new_failures[0].code
+        sys.exit(code if code in (EXIT_INVALID, EXIT_POLICY) else EXIT_INTERNAL)
 
 
 def _markdown(impact: Impact, limit: int, artifact: str | None) -> str:
