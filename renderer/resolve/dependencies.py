@@ -104,3 +104,20 @@ def _merge(parts: Iterable[Files]) -> Files:
     for part in parts:
         out = out.union(part)
     return out
+
+
+def affected(records: Mapping[str, Files | None], changed: Iterable[str]) -> tuple[str, ...] | None:
+    """Which of the recorded renders (app → its files, all environments together) a change of the
+    platform files `changed` can alter; None: every one (a changed file that no record covers, such
+    as a new definition, the renderer itself, or a render with no record, version 1)."""
+    paths = sorted(set(changed))
+    if any(r is None for r in records.values()):
+        return None
+    known = [r for r in records.values() if r is not None]
+    if any(not any(covers(r.uses + r.candidates, p) for r in known) for p in paths):
+        return None
+    return tuple(
+        app
+        for app, r in sorted(records.items())
+        if r is not None and any(covers(r.uses + r.candidates, p) for p in paths)
+    )

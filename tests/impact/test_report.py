@@ -84,3 +84,18 @@ def test_only_failures_say_so_in_the_headline() -> None:
         impactreport.headline(assess(side(3), head, RECORD, [], ("b", "h")))
         == "impact of h against b: 1 app(s) newly failing"
     )
+
+
+def test_affected_apps_are_those_whose_record_a_change_touches() -> None:
+    from renderer.resolve.dependencies import affected
+
+    records = {
+        "billing": files(["environments/prod.yaml", "platform-config/modules/s3-bucket/"], ["p/dev.yaml"]),
+        "shop": files(["environments/prod.yaml", "p/shop.yaml"]),
+    }
+    assert affected(records, ["p/shop.yaml"]) == ("shop",)
+    assert affected(records, ["p/dev.yaml"]) == ("billing",)  # a candidate may start to match
+    assert affected(records, ["platform-config/modules/s3-bucket/main.tf.json"]) == ("billing",)
+    assert affected(records, []) == ()
+    assert affected(records, ["platform-config/resources/new.yaml"]) is None  # no record covers it
+    assert affected({**records, "old": None}, ["p/shop.yaml"]) is None  # an index of version 1
