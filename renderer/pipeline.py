@@ -19,7 +19,7 @@ from renderer.model import App, Environment, Platform
 from renderer.render import terraform
 from renderer.render.environment import EnvRender, render_env
 from renderer.render.tree import Tree
-from renderer.resolve import templates
+from renderer.resolve import dependencies, templates
 from renderer.resolve.analysis import Analysis, analyse
 
 
@@ -101,9 +101,11 @@ EnvOutcome = tuple[EnvRender, Report] | InputError
 
 def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options: Options) -> EnvOutcome:
     try:
-        env_render = render_env(analyse(platform, apps, env, options.owners), options.images)
+        analysis = analyse(platform, apps, env, options.owners)
+        env_render = render_env(analysis, options.images)
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
+    env_render = replace(env_render, dependencies=dependencies.record(platform, analysis))
     if options.skip_checks_for_tests:
         return env_render, Report()
     report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners)

@@ -25,9 +25,11 @@ from renderer.publish import writer
 from renderer.publish.identity import Identity
 from renderer.render.terraform import MODULES_DIR, main_file, project_of
 from renderer.render.tree import SHARED, Tree
+from renderer.resolve.dependencies import Dependencies, Files
 from renderer.resolve.graph import owner_of
 
 STORE = ".render/apps"
+INDEX_VERSION = 2  # 1 (or no `version`): no `depends`; read as "depends on everything"
 EMPTIED = "emptied by platform-renderer"
 MASS_DELETE_SHARE = 0.5
 MASS_DELETE_MIN = 10
@@ -137,13 +139,42 @@ def store_inputs(app: App, rendered: Rendered, key: DigestKey) -> Tree:
         )
         outputs[env.env.id] = files
     index: dict[str, Json] = {
+        "version": INDEX_VERSION,
         "app": app.id,
         "digest": inputs_digest(key, out, env_ids),
         "inputs": sorted(p[len(base) + 1 :] for p in out),
         "outputs": outputs,
+        "depends": {e.env.id: _depends(e.dependencies, app.id) for e in rendered.envs},
     }
     out[f"{base}/index.json"] = dump_json(index).encode()
     return out
+
+
+def _depends(deps: Dependencies, app: str) -> dict[str, Json]:
+    """The platform files the app's render read in one environment, and its part of `_shared`."""
+    own, shared = deps.apps.get(app, Files()), deps.shared.get(app, Files())
+    return {
+        "uses": list(own.uses),
+        "candidates": list(own.candidates),
+        "shared": {"uses": list(shared.uses), "candidates": list(shared.candidates)},
+    }
+
+
+def recorded_dependencies(root: str, app: str) -> dict[str, tuple[Files, Files]] | None:
+    """env → (the app's files, its part of `_shared`) as the last publish recorded them; None when
+    the index predates the record (version 1) or cannot be read: then the app depends on everything."""
+    try:
+        with open(os.path.join(root, STORE, app, "index.json"), encoding="utf-8") as fh:
+            body = json.load(fh)
+        if body.get("version", 1) < INDEX_VERSION:
+            return None
+        return {env: (_files(item), _files(item["shared"])) for env, item in sorted(body["depends"].items())}
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        return None
+
+
+def _files(item: Mapping[str, Sequence[str]]) -> Files:
+    return Files(tuple(str(p) for p in item["uses"]), tuple(str(p) for p in item["candidates"]))
 
 
 def terraform_tombstones(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from renderer.data import Json, KubeObject, json_object
 from renderer.errors import Collector, InputError
@@ -22,6 +22,7 @@ from renderer.render.tree import (
     safe_join,
 )
 from renderer.resolve.analysis import Analysis
+from renderer.resolve.dependencies import Dependencies
 from renderer.resolve.nodes import Resolved
 
 
@@ -30,6 +31,8 @@ class EnvRender:
     analysis: Analysis
     tree: Tree
     documents: Documents  # the tree's objects and Terraform as data (kustomizations aside)
+    # the platform files each app (and the shared scope) depended on; set by the pipeline
+    dependencies: Dependencies = field(default_factory=lambda: Dependencies({}, {}))
 
     @property
     def env(self) -> Environment:

@@ -1,0 +1,123 @@
+"""`renderer impact`: what a platform-config change does to every app the environment repo holds."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+import click
+
+from renderer.adapters import gitlab, gitrepo
+from renderer.cli.base import echo_lines, handled, repo_url, root_option, seconds
+from renderer.errors import EXIT_INTERNAL, EXIT_INVALID, EXIT_POLICY, InputError, UsageError
+from renderer.inputs import platform_config, roots
+from renderer.model import Limits
+from renderer.publish import bookkeeping
+from renderer.review import impactreport, impactrun
+from renderer.review.diffmarkdown import DEFAULT_LIMIT
+from renderer.review.impact import Impact
+
+MARKER = "<!-- platform-renderer:impact -->"  # hidden: finds this command's sticky note on the MR
+ENV_BRANCH = "main"
+
+
+@click.command("impact")
+@click.option("--base", required=True, help="The platform-config commit to compare with (a ref).")
+@click.option("--head", default=None, help="The changed commit (a ref); default: the work tree as it is.")
+@click.option(
+    "--env-repo", "url", required=True, help="Environment repo: path or git URL (its apps are read)."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE, not stdout.")
+@click.option(
+    "--artifact",
+    type=click.Path(dir_okay=False),
+    help="Save the full report (text) at PATH; a Markdown report shortened to fit points at it.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(10_000, gitlab.NOTE_LIMIT - len(MARKER) - 1),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="Characters a Markdown report may take (GitLab takes 1,000,000 in one note).",
+)
+@click.option("--post-note", is_flag=True, help="Post the Markdown report as the MR's one sticky note.")
+@root_option
+@handled
+def command(
+    base: str,
+    head: str | None,
+    url: str,
+    fmt: str,
+    output: str | None,
+    artifact: str | None,
+    limit: int,
+    post_note: bool,
+    root: str | None,
+) -> None:
+    """Render every app the environment repo holds, in every environment, with this repo at --base
+    (by the base's own renderer) and at --head, and report what changes and why. Exit 0, or the
+    exit code of the first app that newly fails (3 invalid input, 4 policy, 70 anything else)."""
+    target = gitlab.note_target_from(os.environ) if post_note else None  # before the work: fail fast
+    gitrepo.check_url(url)
+    platform_root = roots.find_root(root, os.environ)
+    with tempfile.TemporaryDirectory(prefix="renderer-impact-") as workdir:
+        req = _request(platform_root, base, head, url, workdir)
+        echo_lines(
+            [f"impact: rendering {len(req.apps)} stored app(s) at {base} and at {head or 'the work tree'}"]
+        )
+        impact = impactrun.run(req, workdir, os.environ)
+    if artifact:
+        _write(artifact, impactreport.text(impact))
+    note = _markdown(impact, limit, artifact)
+    report = {
+        "text": lambda: impactreport.text(impact),
+        "json": lambda: json.dumps(impactreport.as_json(impact), indent=2, sort_keys=True) + "\n",
+        "markdown": lambda: note,
+    }[fmt]()
+    if output:
+        _write(output, report)
+    else:
+        click.echo(report, nl=False)
+    if target is not None:
+        timeout = seconds(os.environ, "RENDERER_GITLAB_TIMEOUT", gitlab.DEFAULT_TIMEOUT)
+        mrs = gitlab.MergeRequests(target.url, target.token, target.project, timeout=timeout)
+        click.echo(f"note on !{target.iid}: {mrs.note(target.iid, MARKER, note)}", err=True)
+    if impact.new_failures:
+        code = impact.new_failures[0].code
+        sys.exit(code if code in (EXIT_INVALID, EXIT_POLICY) else EXIT_INTERNAL)
+
+
+def _markdown(impact: Impact, limit: int, artifact: str | None) -> str:
+    job = os.environ.get("CI_JOB_URL", "")
+    url = f"{job}/artifacts/file/{artifact}" if job and artifact and not os.path.isabs(artifact) else None
+    return impactreport.markdown(impact, limit=limit, artifact=artifact, artifact_url=url)
+
+
+def _request(platform_root: str, base: str, head: str | None, url: str, workdir: str) -> impactrun.Request:
+    """The stored apps of the environment repo's main, read from a fresh clone."""
+    clone = os.path.join(workdir, "env-repo")
+    timeout = seconds(os.environ, "RENDERER_GIT_TIMEOUT", gitrepo.DEFAULT_TIMEOUT)
+    repo = gitrepo.open_clone(repo_url(url), clone, ENV_BRANCH, os.environ, timeout=timeout)
+    gitrepo.fetch(repo, ENV_BRANCH)
+    apps, broken = bookkeeping.stored_apps(clone, _limits(platform_root))
+    echo_lines([f"SKIPPED app '{name}': its stored inputs no longer load" for name in sorted(broken)])
+    dirs = {name: os.path.join(clone, bookkeeping.STORE, name) for name in apps}
+    return impactrun.Request(platform_root, base, head, apps, dirs, clone)
+
+
+def _limits(root: str) -> Limits:
+    try:
+        return platform_config.load_platform(root).trust.limits
+    except InputError:
+        return Limits()  # the head side reports what is wrong; the apps load under the defaults
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
