@@ -170,7 +170,7 @@ def test_graph_cycle_names_every_member(project: Path, cli: Callable[..., Result
     result = cli("validate", "--root", str(project))
     assert result.exit_code == EXIT_INVALID
     assert (
-        "platform-config/resources/alpha.yaml:7 at uses.next: resource graph has a cycle: "
+        "platform: platform-config/resources/alpha.yaml:7 at uses.next: resource graph has a cycle: "
         "alpha.default#default → beta.default#default → gamma.default#default → alpha.default#default "
         "(break one of the references)"
     ) in result.output.splitlines()

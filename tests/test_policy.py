@@ -343,7 +343,9 @@ def test_each_baseline_rule_denies_in_production(
     lines = [line for line in result.output.splitlines() if f".{rule}: " in line]
     assert lines, result.output
     assert ": DENY [prod] " in lines[0]
-    assert lines[0].startswith(("kubernetes/prod/", "examples/apps/", "terraform/")), lines[0]
+    assert lines[0].startswith(
+        ("policy: kubernetes/prod/", "policy: examples/apps/", "policy: terraform/")
+    ), lines[0]
     assert not out.exists()  # nothing written
 
 
@@ -354,7 +356,7 @@ def test_denial_report_names_object_file_and_source(
     result = cli("render", "--root", str(project), "--env", "prod", "--out", str(tmp_path / "o"))
     line = next(x for x in result.output.splitlines() if ".deny_latest_tag: " in x)
     assert line == (
-        "kubernetes/prod/shop/api/deployment-api.yaml at Deployment/api: DENY [prod] "
+        "policy: kubernetes/prod/shop/api/deployment-api.yaml:1 at Deployment/api: DENY [prod] "
         "baseline/kubernetes.deny_latest_tag: Deployment/api: image registry.example.com/shop/api:latest "
         "uses :latest (from examples/apps/shop/score.yaml)"
     )

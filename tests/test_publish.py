@@ -179,7 +179,7 @@ def test_invalid_input_commits_nothing(bare_repo: Path, tmp_path: Path) -> None:
     app = make_app(tmp_path / "apps", "bad", {"alpha": "${resources.nope.x}"})
     result = pub("--env-repo", str(bare_repo), "--app", str(app))
     assert result.returncode == 3
-    assert "no resource 'nope' is declared" in result.stderr
+    assert "names no resource of this workload: 'nope'" in result.stderr
     assert git("--git-dir", str(bare_repo), "for-each-ref") == ""  # no branch was created
 
 

@@ -19,7 +19,7 @@ def read_source(directory: str, display: str = "") -> PolicySource:
     files: dict[str, str] = {}
     tests: dict[str, str] = {}
     data: dict[str, Json] = {}
-    problems = Collector("platform")
+    problems = Collector()
     for base, dirs, names in os.walk(directory):
         dirs.sort()
         for name in sorted(names):
@@ -52,7 +52,7 @@ def read_test_paths(paths: Sequence[str]) -> PolicySource:
     that does not parse, and every two data files that set the same value."""
     modules: dict[str, str] = {}
     data: dict[str, Json] = {}
-    problems = Collector("platform")
+    problems = Collector()
     for shown, mount in _walk(paths):
         try:
             text = _read(shown, shown)

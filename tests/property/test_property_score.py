@@ -157,8 +157,8 @@ def _check_chain(containers: int, closed: bool) -> None:
     result = load_app({"score.yaml": dump(_chain(containers, closed)).encode("utf-8")}, many)
     if closed and containers > 1:
         assert isinstance(result, InputError), result
-        assert [p.message for p in result.problems()][0].startswith("'before' forms a cycle")
+        assert [p.message for p in result.problems()][0].startswith("the 'before' entries form a cycle")
     elif closed:
-        assert isinstance(result, InputError) and "cannot start before itself" in str(result)
+        assert isinstance(result, InputError) and "lists itself in 'before'" in str(result)
     else:
         assert not isinstance(result, RendererError), result
