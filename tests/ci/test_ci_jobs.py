@@ -27,6 +27,8 @@ service:
     http: {port: 8080}
 """
 
+DEPLOYMENT = "kubernetes/dev/hello/hello/deployment-hello.yaml"
+
 # An app repo with stages and a `publish` job of its own, including the platform's template.
 APP_CI = """include:
   - local: ci/app-repo.gitlab-ci.yml
@@ -120,7 +122,7 @@ def test_render_app_publishes_exactly_what_the_token_proves(
     proc = platform.run("render-app-dev", variables=variables, unset=["CI_COMMIT_BRANCH"])
     assert passed(proc, "render-app-dev"), proc.stdout + proc.stderr
     assert token not in proc.stdout + proc.stderr
-    deployment = git("--git-dir", str(bare_repo), "show", "main:kubernetes/dev/hello/hello/deployment-hello.yaml")
+    deployment = git("--git-dir", str(bare_repo), "show", f"main:{DEPLOYMENT}")
     assert f"image: registry.example.com/team-a/hello:{sha}" in deployment
     owners = json.loads(git("--git-dir", str(bare_repo), "show", "main:.render/owners.json"))
     assert owners["apps"] == {"hello": "team-a/hello"}
@@ -179,7 +181,8 @@ def test_app_template_keeps_the_apps_own_stages_and_publish_job(tmp_path: Path, 
 
 
 def test_app_template_with_gitlabs_default_stages(tmp_path: Path, job_python: Path) -> None:
-    ci = "include:\n  - local: ci/app-repo.gitlab-ci.yml\nbuild-image:\n  stage: build\n  script: [echo built]\n"
+    ci = "include:\n  - local: ci/app-repo.gitlab-ci.yml\n"
+    ci += "build-image:\n  stage: build\n  script: [echo built]\n"
     app = app_repo(tmp_path, job_python, ci)
     assert app.jobs() == {
         "renderer-validate": ".pre",
@@ -188,9 +191,7 @@ def test_app_template_with_gitlabs_default_stages(tmp_path: Path, job_python: Pa
     }
 
 
-def test_app_template_validates_against_the_pinned_platform_config(
-    tmp_path: Path, job_python: Path
-) -> None:
+def test_app_template_validates_against_the_pinned_platform_config(tmp_path: Path, job_python: Path) -> None:
     """renderer-validate clones the platform config at RENDERER_PLATFORM_REF into a temporary
     folder, installs the renderer from it and checks the app's Score files with it."""
     platform = copy_project(tmp_path / "platform-config")
