@@ -169,7 +169,8 @@ class Runner:
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory, job_python: Path) -> Path:
     """The `build` job's wheel, built once for every worker of the test session."""
-    shared = tmp_path_factory.getbasetemp().parent / "ci-build"
+    base = tmp_path_factory.getbasetemp()  # pytest-N/ (one run), or pytest-N/popen-gwK/ per worker
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "ci-build"
     shared.mkdir(exist_ok=True)
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -73,7 +73,7 @@ def test_merge_request_pipeline_validates_the_apps_the_environment_repo_holds(
         "validate-env-apps": "test",
         "impact": "review",
     }
-    apps = [str(ROOT / "examples/apps/shop"), str(ROOT / "examples/apps/billing")]
+    apps = [str(ROOT / "examples/apps/shop"), str(ROOT / "examples/apps/billing")]  # both: a shared scope
     published = run_renderer(
         "publish", "--root", str(ROOT), "--env-repo", str(bare_repo), "--env", "dev",
         "--app", apps[0], "--app", apps[1],
