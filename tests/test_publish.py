@@ -21,6 +21,7 @@ from renderer.publish import bookkeeping
 from renderer.publish import delivery as publish
 from renderer.render.tree import env_kustomization
 from tests.conftest import ROOT, git, run_renderer, write
+from tests.fake_gitlab import TOKEN, FakeGitLab
 
 SIMPLE = """apiVersion: score.dev/v1b1
 metadata:
@@ -390,3 +391,60 @@ def test_unchanged_app_publish_skips_the_render(
     changed = publish.Request(url=str(bare_repo), apps=app, env_ids=("dev",), platform_digest="other")
     with pytest.raises(AssertionError, match="rendered although nothing changed"):
         publish.publish(platform, changed, os.environ)
+
+
+def test_protected_env_without_gitlab_settings_fails_in_ci(bare_repo: Path) -> None:
+    """In CI, a merge-request environment without GitLab settings is exit 5 before anything is pushed."""
+    shop = str(ROOT / "examples/apps/shop")
+    env = {"CI": "true", "CI_SERVER_URL": "http://127.0.0.1:9"}
+    result = pub("--env-repo", str(bare_repo), "--app", shop, env=env)
+    assert result.returncode == EXIT_PUBLISH, result.stderr
+    assert result.stderr.startswith(
+        "error: prod: delivered by merge request, but GitLab is not configured (RENDERER_GITLAB_TOKEN or "
+        "GITLAB_TOKEN, RENDERER_ENV_REPO_PROJECT not set); nothing was pushed. Set them as CI/CD "
+        "variables (the token masked and protected), or publish only the environments committed "
+        "directly (--env)"
+    )
+    assert git("--git-dir", str(bare_repo), "for-each-ref") == ""  # not even dev went
+    # the direct environments need no GitLab: the run goes on to who publishes (an ID token in CI)
+    direct = pub("--env-repo", str(bare_repo), "--app", shop, "--env", "dev", "--env", "staging", env=env)
+    assert direct.returncode == 4 and "needs a verified GitLab ID token" in direct.stderr
+
+
+def test_protected_env_without_gitlab_settings_says_so_outside_ci(bare_repo: Path) -> None:
+    """A local run may push the branch alone, and says that no merge request was opened."""
+    result = pub("--env-repo", str(bare_repo), "--app", str(ROOT / "examples/apps/shop"), "--env", "prod")
+    assert result.returncode == 0, result.stderr
+    assert "warning: no merge request was opened for render/prod/shop: GitLab is not configured" in (
+        result.stderr
+    )
+    assert log(bare_repo, "render/prod/shop")
+
+
+def test_identical_render_leaves_the_merge_request_branch_alone(bare_repo: Path, tmp_path: Path) -> None:
+    """Publishing the same tree again pushes nothing and updates no merge request (no new pipeline,
+    approvals kept); a real change moves the branch and updates the merge request."""
+    app = make_app(tmp_path / "apps", "quiet", {"web": "hello"})
+    with FakeGitLab() as gl:
+        gitlab = {
+            "RENDERER_GITLAB_URL": gl.url,
+            "RENDERER_GITLAB_TOKEN": TOKEN,
+            "RENDERER_ENV_REPO_PROJECT": "platform/env",
+        }
+        args = ("--env-repo", str(bare_repo), "--app", str(app), "--env", "prod")
+        first = pub(*args, env={**gitlab, "CI_COMMIT_SHA": "feedbeef0001"})
+        assert first.returncode == 0, first.stderr
+        head = log(bare_repo, "render/prod/quiet")
+        assert len(head) == 1 and len(gl.mrs) == 1
+        second = pub(*args, env={**gitlab, "CI_COMMIT_SHA": "feedbeef0002"})  # new commit, same inputs
+        assert second.returncode == 0, second.stderr
+        assert "render/prod/quiet (prod): up to date, no commit" in second.stdout
+        assert log(bare_repo, "render/prod/quiet") == head
+        assert not any(r.startswith("PUT ") for r in gl.requests) and len(gl.mrs) == 1
+        assert gl.mrs[0]["title"] == "render(prod): quiet @ feedbeef"
+        make_app(tmp_path / "apps", "quiet", {"web": "changed"})
+        third = pub(*args, env={**gitlab, "CI_COMMIT_SHA": "cafe0003"})
+        assert third.returncode == 0, third.stderr
+        assert log(bare_repo, "render/prod/quiet") != head
+        assert [r for r in gl.requests if r.startswith("PUT ")] and len(gl.mrs) == 1
+        assert gl.mrs[0]["title"] == "render(prod): quiet @ cafe0003"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import click
 
@@ -25,7 +25,7 @@ from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Trust
 from renderer.publish import delivery
-from renderer.publish.identity import Identity, app_name, check_checkout, establish
+from renderer.publish.identity import Identity, app_name, check_checkout, establish, in_ci
 
 
 @click.command("publish")
@@ -76,6 +76,9 @@ def command(
     gitlab_timeout = seconds(os.environ, "RENDERER_GITLAB_TIMEOUT", gitlab.DEFAULT_TIMEOUT)
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
+    merge_requests = _merge_requests(gitlab_timeout)
+    if merge_requests is None and in_ci(os.environ):  # outside CI a local run may push the branch alone
+        delivery.require_merge_requests(platform, envs, gitlab_missing(os.environ))
     folder = os.path.basename(os.path.abspath(apps[0])) if len(apps) == 1 else ""
     oidc_timeout = seconds(os.environ, "RENDERER_OIDC_TIMEOUT", idtoken.DEFAULT_TIMEOUT)
     identity = establish(os.environ, platform.trust, app_id, token_var, folder, oidc_timeout)
@@ -95,12 +98,22 @@ def command(
         identity=identity,
         git_timeout=git_timeout,
     )
-    _report(delivery.publish(platform, req, os.environ, _merge_requests(gitlab_timeout)), fmt)
+    _report(delivery.publish(platform, req, os.environ, merge_requests), fmt)
 
 
 def _merge_requests(timeout: float) -> gitlab.MergeRequests | None:
     gl = gitlab.settings_from(os.environ)
     return gitlab.MergeRequests(*gl, timeout=timeout) if gl else None
+
+
+def gitlab_missing(environ: Mapping[str, str]) -> list[str]:
+    """The GitLab settings (as `gitlab.settings_from` reads them) that are not set."""
+    wanted = (
+        ("RENDERER_GITLAB_URL", "CI_SERVER_URL"),
+        ("RENDERER_GITLAB_TOKEN", "GITLAB_TOKEN"),
+        ("RENDERER_ENV_REPO_PROJECT",),
+    )
+    return [" or ".join(names) for names in wanted if not any(environ.get(n) for n in names)]
 
 
 def _report(outcomes: Sequence[delivery.Outcome], fmt: str) -> None:
@@ -110,6 +123,13 @@ def _report(outcomes: Sequence[delivery.Outcome], fmt: str) -> None:
     for o in outcomes:
         echo_lines(list(o.warnings))
         click.echo(_as_text(o))
+        if o.commit and o.target != "main" and not o.merge_request:
+            missing = ", ".join(gitlab_missing(os.environ))
+            click.echo(
+                f"warning: no merge request was opened for {o.target}: GitLab is not configured "
+                f"({missing} not set); open it by hand",
+                err=True,
+            )
 
 
 def _load(base: str, apps: Sequence[str], identity: Identity, trust: Trust) -> tuple[App, ...]:

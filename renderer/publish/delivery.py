@@ -117,9 +117,7 @@ def publish(
     if not req.apps and not req.all_apps and not req.remove_apps:
         raise UsageError("nothing to publish: give --app DIR, --all-apps or --remove-app")
     gitrepo.check_url(req.url)
-    envs = pipeline.select_envs(platform, list(req.env_ids) or None)
-    direct = tuple(e for e in envs if e.delivery == "direct" or req.direct_only)
-    reviewed = [e for e in envs if e not in direct]
+    direct, reviewed = split_by_delivery(platform, req)
     groups: list[tuple[tuple[Environment, ...], str]] = []
     if direct:
         groups.append((direct, "main"))
@@ -138,6 +136,27 @@ def publish(
                 outcome = dataclasses.replace(outcome, merge_request=url)
             outcomes.append(outcome)
     return outcomes
+
+
+def split_by_delivery(platform: Platform, req: Request) -> tuple[tuple[Environment, ...], list[Environment]]:
+    """The selected environments committed straight to main, and those that go by merge request."""
+    envs = pipeline.select_envs(platform, list(req.env_ids) or None)
+    direct = tuple(e for e in envs if e.delivery == "direct" or req.direct_only)
+    return direct, [e for e in envs if e not in direct]
+
+
+def require_merge_requests(platform: Platform, env_ids: Sequence[str], missing: Sequence[str]) -> None:
+    """Refuse, before anything is cloned or pushed, a publish to a protected environment that could
+    push its branch but not open the merge request (`missing`: what GitLab settings lack)."""
+    reviewed = split_by_delivery(platform, Request(url="", env_ids=tuple(env_ids)))[1]
+    if not reviewed or not missing:
+        return
+    ids = ", ".join(e.id for e in reviewed)
+    raise PublishError(
+        f"{ids}: delivered by merge request, but GitLab is not configured ({', '.join(missing)} "
+        "not set); nothing was pushed. Set them as CI/CD variables (the token masked and protected), "
+        "or publish only the environments committed directly (--env)"
+    )
 
 
 @contextlib.contextmanager
@@ -249,7 +268,8 @@ def _publish_group(
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         result, warnings = _render_into(platform, req, repo.path, envs, owners)
         commit = gitrepo.commit_all(repo, _commit_message(req, env_ids, result), req.provenance.author)
-        if commit is None:
+        if commit is None or (branch != "main" and _same_tree(repo, branch, expected)):
+            # the open merge request already holds this render: no push, no new pipeline, approvals kept
             return Outcome(branch, env_ids, None, attempt, 0, 0, warnings=tuple(warnings))
         if _push(req, repo, branch, expected, commit, rng):
             if not gitrepo.contains(repo, branch, commit):
@@ -283,6 +303,16 @@ def _push(
                 raise exc.retried(tries) from None
         time.sleep(req.push_backoff * 2 ** (tries - 1) * rng.uniform(0.5, 1.0))
     raise AssertionError("push_attempts must be at least 1")
+
+
+def _same_tree(repo: gitrepo.Repo, branch: str, expected: str | None) -> bool:
+    """Whether the remote branch already holds exactly the committed tree (`expected`: its head
+    when the render started; None when there is no such branch)."""
+    if expected is None:
+        return False
+    ref = f"refs/remotes/origin/{branch}"
+    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}")
+    return repo.git("rev-parse", f"{ref}^{{tree}}") == repo.git("rev-parse", "HEAD^{tree}")
 
 
 def _landed(repo: gitrepo.Repo, branch: str, commit: str) -> bool:

@@ -197,14 +197,14 @@ def test_no_job_of_the_app_template_holds_the_write_token() -> None:
     template = yaml.safe_load((ROOT / "ci/app-repo.gitlab-ci.yml").read_text())
     assert "stages" not in template  # an app's own stages stay its own
     jobs = {k: v for k, v in template.items() if isinstance(v, dict) and "script" in v}
-    assert sorted(jobs) == ["renderer-publish", "renderer-validate"]
+    assert sorted(jobs) == ["renderer-diff", "renderer-publish", "renderer-validate"]
     text = (ROOT / "ci/app-repo.gitlab-ci.yml").read_text()
     for credential in ("ENV_REPO_URL", "RENDERER_GIT_TOKEN", "RENDERER_GITLAB_TOKEN", "renderer publish"):
         assert credential not in text
     assert jobs["renderer-publish"]["id_tokens"]["RENDERER_ID_TOKEN"]["aud"] == "$RENDERER_AUDIENCE"
     platform = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
-    assert "--id-token-var RENDERER_APP_ID_TOKEN" in platform["render-app"]["script"][-1]
-    assert "--id-token-var RENDERER_ID_TOKEN" in platform["publish"]["script"][-1]
+    assert "--id-token-var RENDERER_APP_ID_TOKEN" in platform[".render-app"]["script"][-1]
+    assert "--id-token-var RENDERER_ID_TOKEN" in platform[".publish"]["script"][-1]
 
 
 def test_a_name_the_platform_declares_for_a_project(

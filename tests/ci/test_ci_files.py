@@ -1,0 +1,156 @@
+"""The two CI files against GitLab's CI schema, against environments/ and against their own rules."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, write
+
+PLATFORM_CI = ROOT / ".gitlab-ci.yml"
+APP_CI = ROOT / "ci" / "app-repo.gitlab-ci.yml"
+TIERS = {"development": "development", "staging": "staging", "production": "production"}
+GITLAB_VARS = ("RENDERER_GITLAB_TOKEN", "RENDERER_ENV_REPO_PROJECT")
+RESERVED = {"variables", "workflow", "stages", "default", "include"}
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def job(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """A job with what it `extends` merged in (one level, as these files use it)."""
+    body = dict(config[name])
+    parent = body.pop("extends", None)
+    if parent is None:
+        return body
+    merged = {**config[parent], **body}
+    merged["variables"] = {**config[parent].get("variables", {}), **body.get("variables", {})}
+    return merged
+
+
+def jobs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: job(config, k) for k in config if k not in RESERVED and not k.startswith(".")}
+
+
+def schema_check(*paths: Path) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.gitlab-ci"]
+    argv += [str(p) for p in paths]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def test_both_files_follow_gitlabs_ci_schema(tmp_path: Path) -> None:
+    proc = schema_check(PLATFORM_CI, APP_CI)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # the check can fail: a misspelt keyword is refused
+    broken = write(tmp_path / "broken.yml", APP_CI.read_text().replace("  script:\n", "  scripts:\n", 1))
+    proc = schema_check(broken)
+    assert proc.returncode == 1 and "('scripts' was unexpected)" in proc.stdout + proc.stderr
+
+
+def environments() -> dict[str, dict[str, Any]]:
+    found = {}
+    for path in sorted((ROOT / "environments").glob("*.yaml")):
+        env = yaml.safe_load(path.read_text())
+        found[env["id"]] = env
+    assert found
+    return found
+
+
+@pytest.mark.parametrize("prefix", ["publish", "render-app"])
+def test_every_environment_has_its_publish_jobs(prefix: str) -> None:
+    config = load(PLATFORM_CI)
+    envs = environments()
+    listed = {k.removeprefix(f"{prefix}-") for k in jobs(config) if k.startswith(f"{prefix}-")}
+    assert listed == set(envs), f"{prefix}-<env> jobs and environments/*.yaml differ"
+    for env_id, env in envs.items():
+        body = job(config, f"{prefix}-{env_id}")
+        assert body["variables"]["RENDERER_ENV"] == env_id
+        assert body["resource_group"] == f"env-{env_id}"
+        assert body["interruptible"] is False  # a newer pipeline never cancels a publish
+        needs = body["variables"]["RENDERER_NEEDS"].split()
+        assert {"ENV_REPO_URL", "RENDERER_GIT_TOKEN"} <= set(needs)
+        by_merge_request = env["delivery"]["mode"] == "merge-request"
+        assert all(v in needs for v in GITLAB_VARS) == by_merge_request, env_id
+        if prefix == "publish":
+            assert body["environment"] == {
+                "name": env_id,
+                "deployment_tier": TIERS.get(env["type"], "other"),
+            }
+            assert "--all-apps" in body["script"][-1]
+            assert "--id-token-var RENDERER_ID_TOKEN" in body["script"][-1]
+        else:
+            assert "environment" not in body  # other apps' pipelines would be "outdated deployments"
+            assert "--id-token-var RENDERER_APP_ID_TOKEN" in body["script"][-1]
+        assert body["before_script"][0] == "sh ci/require-vars.sh $RENDERER_NEEDS"
+        assert "pip install -q dist/*.whl" in body["before_script"][-1]  # the wheel: no test extras
+
+
+def test_platform_pipeline_rules() -> None:
+    config = load(PLATFORM_CI)
+    assert config["default"]["interruptible"] is True
+    assert config["variables"]["PIP_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/pip"
+    assert config["default"]["cache"]["paths"] == [".cache/pip"]
+    test = job(config, "test")
+    assert test["artifacts"]["reports"]["junit"] == "report.xml"
+    assert test["artifacts"]["reports"]["coverage_report"]["path"] == "coverage.xml"
+    assert "--junitxml=report.xml --cov-report=xml:coverage.xml" in test["script"][-1]
+    impact = " ".join(job(config, "impact")["script"])
+    assert '--base "$CI_MERGE_REQUEST_DIFF_BASE_SHA"' in impact and "--post-note" in impact
+
+
+@pytest.mark.parametrize("path", [PLATFORM_CI, APP_CI], ids=["platform", "app-template"])
+def test_every_artifact_expires(path: Path) -> None:
+    config = load(path)
+    for name, body in config.items():
+        if isinstance(body, dict) and "artifacts" in body:
+            assert "expire_in" in body["artifacts"], name
+
+
+def test_app_template_leaves_the_apps_pipeline_alone() -> None:
+    config = load(APP_CI)
+    assert "stages" not in config and "default" not in config and "workflow" not in config
+    for name, body in config.items():
+        if name == "variables":
+            continue
+        assert name.startswith(("renderer-", ".renderer-")), f"{name}: not prefixed renderer-"
+        assert body.get("stage", ".pre") in (".pre", ".post"), name  # stages every pipeline has
+    text = APP_CI.read_text()
+    assert not re.search(r"""[\s"'=]/platform-config""", text)  # no fixed folder at the root
+    assert 'export RENDERER_PLATFORM="$(mktemp -d)/platform-config"' in text
+    diff = " ".join(job(config, "renderer-diff")["script"])
+    assert "renderer diff" in diff and "--post-note" in diff
+    assert '--image "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA"' in diff
+    assert job(config, "renderer-publish")["id_tokens"]["RENDERER_ID_TOKEN"]["aud"] == "$RENDERER_AUDIENCE"
+
+
+def test_app_template_pins_this_release_and_documents_every_variable() -> None:
+    config = load(APP_CI)
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert config["variables"]["RENDERER_PLATFORM_REF"] == f"v{version}"
+    header = "".join(line for line in APP_CI.read_text().splitlines(keepends=True) if line.startswith("#"))
+    assert f"ref: v{version}" in header
+    used = set(re.findall(r"\$\{?(RENDERER_[A-Z_]+)", APP_CI.read_text())) | set(config["variables"])
+    used -= {"RENDERER_PLATFORM", "RENDERER_ID_TOKEN"}  # set by the jobs themselves
+    for name in sorted(used):
+        assert re.search(rf"^#\s+{name}\s", header, re.M), f"{name} is not documented at the top"
+
+
+def test_the_readme_for_platform_teams_names_every_variable_the_pipelines_read() -> None:
+    readme = (ROOT / "README-ci.md").read_text()
+    texts = PLATFORM_CI.read_text() + APP_CI.read_text()
+    names = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", texts)) | {"ENV_REPO_URL"}
+    names -= {n for n in names if n.startswith(("CI_", "GITLAB_"))}  # GitLab's own
+    names -= {"RENDERER_PLATFORM", "RENDERER_ENV", "RENDERER_NEEDS"}  # the jobs set them
+    names -= {"RENDERER_APP_PROJECT", "RENDERER_APP_SHA"}  # `renderer identity` prints them
+    for name in sorted(names):
+        assert f"`{name}`" in readme, f"README-ci.md does not explain {name}"
