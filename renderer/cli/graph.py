@@ -15,9 +15,7 @@ from renderer.review import graphview
 @click.command("graph")
 @click.option("--env", "env_id", required=True)
 @click.option("--app", "apps", multiple=True)
-@click.option(
-    "--format", "fmt", type=click.Choice(["mermaid", "markdown", "dot", "json"]), default="mermaid"
-)
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "markdown", "dot", "json"]), default="mermaid")
 @click.option(
     "--only",
     multiple=True,

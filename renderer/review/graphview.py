@@ -9,9 +9,9 @@ the graph: nodes in the graph's order, edges sorted, identifiers numbered in tha
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from renderer.resolve.graph import Graph, Node
 from renderer.review.labels import dot_text, js_length, markdown_text, mermaid_text
@@ -86,7 +86,9 @@ def mermaid(
     """Markdown for a note: a ```mermaid block, collapsed past `limit`, or a sentence and a link."""
     chosen = part(graph, only)
     if not chosen.nodes and not chosen.workloads:
-        return "No resource of this graph is affected.\n" if only is not None else "The resource graph is empty.\n"
+        return (
+            "The resource graph is empty.\n" if only is None else "No resource of this graph is affected.\n"
+        )
     drawn = picture(graph, only=only, limit=limit)
     where = _where(artifact)
     if drawn is None:
@@ -114,7 +116,12 @@ def _where(artifact: str | None) -> str:
 
 
 def render(
-    graph: Graph, fmt: str, *, limit: int = LIMIT, only: Collection[str] | None = None, artifact: str | None = None
+    graph: Graph,
+    fmt: str,
+    *,
+    limit: int = LIMIT,
+    only: Collection[str] | None = None,
+    artifact: str | None = None,
 ) -> str:
     """What `renderer graph` prints; `limit=0` draws every resource whatever its size."""
     chosen = part(graph, only)
@@ -139,7 +146,9 @@ def _resources(chosen: Part) -> str:
     ids = {n.uid: f"n{i}" for i, n in enumerate(chosen.nodes)}
     wids = {w: f"w{i}" for i, w in enumerate(chosen.workloads)}
     nodes = [(wids[w], f'["{mermaid_text(w)}"]') for w in chosen.workloads]
-    nodes += [(ids[n.uid], f'(["{mermaid_text(n.uid)}<br/>{mermaid_text(n.definition.id)}"])') for n in chosen.nodes]
+    nodes += [
+        (ids[n.uid], f'(["{mermaid_text(n.uid)}<br/>{mermaid_text(n.definition.id)}"])') for n in chosen.nodes
+    ]
     edges = [(wids[w], r, ids[u]) for w, r, u in chosen.uses]
     edges += [(ids[n.uid], a, ids[d]) for n in chosen.nodes for a, d in sorted(n.deps.items()) if d in ids]
     focus = [ids[u] for u in ids if u in chosen.focus] + [wids[w] for w in wids if w in chosen.focus]
@@ -204,7 +213,9 @@ def _dot(graph: Graph, chosen: Part) -> str:
     wids = {w: f"w{i}" for i, w in enumerate(chosen.workloads)}
     lines = [f'digraph "{dot_text(graph.env.id)}" {{', "  rankdir=LR;"]
     lines += [f'  {wids[w]} [label="{dot_text(w)}", shape=box];' for w in chosen.workloads]
-    lines += [f'  {ids[n.uid]} [label="{dot_text(n.uid)}\\n{dot_text(n.definition.id)}"];' for n in chosen.nodes]
+    lines += [
+        f'  {ids[n.uid]} [label="{dot_text(n.uid)}\\n{dot_text(n.definition.id)}"];' for n in chosen.nodes
+    ]
     edges = [(wids[w], r, ids[u]) for w, r, u in chosen.uses]
     edges += [(ids[n.uid], a, ids[d]) for n in chosen.nodes for a, d in sorted(n.deps.items()) if d in ids]
     lines += [f'  {a} -> {b} [label="{dot_text(label)}"];' for a, label, b in edges]
@@ -216,7 +227,8 @@ def _json(graph: Graph, chosen: Part) -> str:
         "env": graph.env.id,
         "order": [n.uid for n in chosen.nodes],
         "nodes": [
-            {"uid": n.uid, "definition": n.definition.id, "deps": dict(sorted(n.deps.items()))} for n in chosen.nodes
+            {"uid": n.uid, "definition": n.definition.id, "deps": dict(sorted(n.deps.items()))}
+            for n in chosen.nodes
         ],
         "workloads": [{"workload": w, "resource": r, "uid": u} for w, r, u in chosen.uses],
     }
