@@ -6,7 +6,8 @@
 // settings (strict security, HTML labels, diagrams scaled to the note's width). One browser for
 // every page. Out, per page: whether the summary table shows before anything is opened, each
 // diagram's source length, error and smallest effective font size, the page's widths, the smallest
-// font size of visible text, and a full-page screenshot in `out`.
+// font size of visible text, and two screenshots in `out`: the first screen as the note opens, and
+// the whole page with every section opened and every diagram drawn.
 "use strict";
 
 const fs = require("node:fs");
@@ -57,7 +58,7 @@ async function drawAll() {
   const found = [];
   for (const element of document.querySelectorAll("div.mermaid")) {
     const source = element.textContent;
-    const result = { length: source.length, error: null, svg: false, minFontPx: null, text: "" };
+    const result = { length: source.length, error: null, svg: false, minFontPx: null, text: "", injected: 0 };
     try {
       await window.mermaid.run({ nodes: [element] });
     } catch (error) {
@@ -65,6 +66,7 @@ async function drawAll() {
     }
     const svg = element.querySelector("svg");
     result.svg = Boolean(svg) && !svg.querySelector(".error-icon");
+    result.injected = element.querySelectorAll("img, script, iframe, a, object, embed").length;
     result.text = element.innerText.slice(0, 20000);
     if (svg) {
       // a label's size as read: its font size times the scale the SVG is drawn at
@@ -115,13 +117,15 @@ async function main() {
       errors.length = 0;
       await page.setContent(html(markdown));
       const summary = await page.evaluate(summaryShows);
+      const firstScreen = path.join(job.out, `${name}-first.png`);
+      await page.screenshot({ path: firstScreen });
       await page.evaluate(() => document.querySelectorAll("details").forEach((d) => { d.open = true; }));
       await page.addScriptTag({ path: job.mermaid });
       const diagrams = await page.evaluate(drawAll);
       const measured = await page.evaluate(layout);
       const screenshot = path.join(job.out, `${name}.png`);
       await page.screenshot({ path: screenshot, fullPage: true });
-      results[name] = { summaryShows: summary, diagrams, ...measured, pageErrors: [...errors], screenshot };
+      results[name] = { summaryShows: summary, diagrams, ...measured, pageErrors: [...errors], screenshot, firstScreen };
     }
   } finally {
     await browser.close();
