@@ -11,6 +11,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 TOKEN = "glpat-test-secret-token"
+OTHER_TOKEN = "glpat-another-users-token"  # a second user: anyone can write a note with our marker
+USERS = {
+    TOKEN: {"id": 7, "username": "renderer-bot", "name": "platform renderer"},
+    OTHER_TOKEN: {"id": 8, "username": "mallory", "name": "Mallory"},
+}
+NOTE_LIMIT = 1_000_000  # GitLab refuses a longer note body
 
 
 class _Server(ThreadingHTTPServer):
@@ -50,6 +56,8 @@ class FakeGitLab:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            user: dict[str, Any] = {}  # who the request's token is (set per request)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -96,9 +104,13 @@ class FakeGitLab:
                     time.sleep(fake.delay)
                 if failing:
                     return self._reply(fake.fail_status, {"message": f"{fake.fail_status} failing"})
-                if self.headers.get("PRIVATE-TOKEN") != TOKEN:
+                user = USERS.get(self.headers.get("PRIVATE-TOKEN") or "")
+                if user is None:
                     return self._reply(401, {"message": "401 Unauthorized"})
+                self.user = user
                 url = urlparse(self.path)
+                if url.path == "/api/v4/user" and method == "GET":
+                    return self._reply(200, {**user, "state": "active"})
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 m = re.fullmatch(
                     r"/api/v4/projects/([^/]+)/merge_requests(?:/(\d+))?(/notes)?"
@@ -152,12 +164,26 @@ class FakeGitLab:
                 notes = fake.notes.setdefault(iid, [])
                 if method == "GET":
                     return self._reply(200, notes)
+                body = self._body() if method in ("POST", "PUT") else {}
+                if len(str(body.get("body", ""))) > NOTE_LIMIT:
+                    return self._reply(
+                        400, {"message": {"note": ["is too long (maximum is 1000000 characters)"]}}
+                    )
                 if method == "POST":
-                    note = {"id": len(notes) + 1, **self._body()}
+                    note = {
+                        "id": sum(len(n) for n in fake.notes.values()) + 1,
+                        "author": dict(self.user),
+                        "system": False,
+                        **body,
+                    }
                     notes.append(note)
                     return self._reply(201, note)
-                note = next(n for n in notes if str(n["id"]) == note_id)
-                note.update(self._body())
+                note = next((n for n in notes if str(n["id"]) == note_id), None)
+                if note is None:
+                    return self._reply(404, {"message": "404 Note Not Found"})
+                if note["author"]["id"] != self.user["id"]:  # as GitLab: only the author edits a note
+                    return self._reply(403, {"message": "403 Forbidden"})
+                note.update(body)
                 return self._reply(200, note)
 
             def do_GET(self) -> None:  # noqa: N802

@@ -7,7 +7,7 @@ import pytest
 from renderer.adapters.gitlab import MergeRequests
 from renderer.errors import PublishError
 from tests.conftest import ROOT, git, run_renderer
-from tests.fake_gitlab import TOKEN, FakeGitLab
+from tests.fake_gitlab import OTHER_TOKEN, TOKEN, FakeGitLab
 
 
 def test_open_then_update_one_merge_request() -> None:
@@ -26,6 +26,76 @@ def test_sticky_note_is_updated_not_duplicated() -> None:
         mrs.note(1, "<!-- renderer -->", "first")
         mrs.note(1, "<!-- renderer -->", "second")
         assert [n["body"] for n in gl.notes[1]] == ["<!-- renderer -->\nsecond"]
+
+
+MARK = "<!-- platform-renderer:diff -->"
+
+
+def test_a_note_is_created_then_updated_in_place() -> None:
+    with FakeGitLab() as gl:
+        mrs = MergeRequests(gl.url, TOKEN, "42")
+        assert mrs.note(3, MARK, "first run") == "created"
+        first_id = gl.notes[3][0]["id"]
+        assert mrs.note(3, MARK, "second run") == "updated"
+        assert [(n["id"], n["body"]) for n in gl.notes[3]] == [(first_id, f"{MARK}\nsecond run")]
+        assert gl.notes[3][0]["author"]["username"] == "renderer-bot"
+        assert sum(r.startswith("PUT /api/v4/projects/42/merge_requests/3/notes/") for r in gl.requests) == 1
+
+
+def test_an_unchanged_note_is_not_written_again() -> None:
+    with FakeGitLab() as gl:
+        mrs = MergeRequests(gl.url, TOKEN, "42")
+        mrs.note(3, MARK, "same")
+        assert mrs.note(3, MARK, "same") == "updated"
+        assert not any(r.startswith("PUT") for r in gl.requests) and len(gl.notes[3]) == 1
+
+
+def test_a_foreign_note_holding_the_marker_is_left_alone() -> None:
+    """Anyone can paste the hidden marker into a comment: only the token's own notes are ours."""
+    with FakeGitLab() as gl:
+        MergeRequests(gl.url, OTHER_TOKEN, "42").note(3, MARK, "not the renderer's")
+        mrs = MergeRequests(gl.url, TOKEN, "42")
+        assert mrs.note(3, MARK, "the diff") == "created"
+        assert mrs.note(3, MARK, "the diff, again") == "updated"
+        by_author = {n["author"]["username"]: n["body"] for n in gl.notes[3]}
+        assert by_author == {
+            "mallory": f"{MARK}\nnot the renderer's",
+            "renderer-bot": f"{MARK}\nthe diff, again",
+        }
+        assert "GET /api/v4/user" in gl.requests
+
+
+def test_a_note_is_retried_through_a_5xx() -> None:
+    with FakeGitLab() as gl:
+        gl.fail_next = 2
+        assert MergeRequests(gl.url, TOKEN, "42").note(3, MARK, "body") == "created"
+        assert [n["body"] for n in gl.notes[3]] == [f"{MARK}\nbody"]
+        assert gl.requests.count("GET /api/v4/user") == 3  # failed twice, then answered
+
+
+def test_a_note_that_keeps_failing_is_reported_without_the_token() -> None:
+    with FakeGitLab() as gl:
+        gl.fail_next, gl.fail_status = 100, 503
+        with pytest.raises(PublishError) as err:
+            MergeRequests(gl.url, TOKEN, "42", retries=1).note(3, MARK, "body")
+        assert str(err.value) == (
+            "GitLab note on !3 failed (HTTP 503: retried up to 1 times where that could help): "
+            "503: 503 failing"
+        )
+        assert TOKEN not in str(err.value)
+
+
+def test_a_note_too_big_is_refused_before_it_is_sent() -> None:
+    with FakeGitLab() as gl:
+        with pytest.raises(PublishError) as err:
+            MergeRequests(gl.url, TOKEN, "42").note(3, MARK, "x" * (1_000_000 - len(MARK)))
+        assert str(err.value) == (
+            "the note for !3 is 1,000,001 characters; GitLab takes at most 1,000,000 in one note: shorten it "
+            "(renderer diff --limit) and attach the full diff as an artifact"
+        )
+        assert gl.requests == [] and gl.notes == {}
+        assert MergeRequests(gl.url, TOKEN, "42").note(3, MARK, "x" * (999_999 - len(MARK))) == "created"
+        assert len(gl.notes[3][0]["body"]) == 1_000_000
 
 
 def test_transient_5xx_is_retried() -> None:

@@ -9,12 +9,13 @@ backoff (0.1 s, doubling). Whatever still fails becomes a `PublishError` with th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from renderer.errors import PublishError, redact
+from renderer.errors import PublishError, UsageError, redact
 
 if TYPE_CHECKING:
-    from gitlab.v4.objects import Project, ProjectMergeRequest
+    from gitlab.v4.objects import Project, ProjectMergeRequest, ProjectMergeRequestNote
 
 T = TypeVar("T")
 
@@ -22,13 +23,57 @@ DEFAULT_TIMEOUT = 10.0  # seconds per request; RENDERER_GITLAB_TIMEOUT overrides
 DEFAULT_RETRIES = 3
 
 
+NOTE_LIMIT = 1_000_000  # characters GitLab takes in one note (its `note` column's validation)
+
+
 def settings_from(environ: Mapping[str, str]) -> tuple[str, str, str] | None:
-    url = environ.get("RENDERER_GITLAB_URL") or environ.get("CI_SERVER_URL")
-    token = environ.get("RENDERER_GITLAB_TOKEN") or environ.get("GITLAB_TOKEN")
+    url, token = _instance(environ)
     project = environ.get("RENDERER_ENV_REPO_PROJECT")
     if url and token and project:
         return url, token, project
     return None
+
+
+def _instance(environ: Mapping[str, str]) -> tuple[str, str]:
+    url = environ.get("RENDERER_GITLAB_URL") or environ.get("CI_SERVER_URL") or ""
+    token = environ.get("RENDERER_GITLAB_TOKEN") or environ.get("GITLAB_TOKEN") or ""
+    return url, token
+
+
+@dataclass(frozen=True, slots=True)
+class NoteTarget:
+    """The merge request a pipeline runs for: in a fork's MR, CI_PROJECT_ID is the fork, so the
+    MR is addressed by CI_MERGE_REQUEST_PROJECT_ID (the project that holds it) and its IID."""
+
+    url: str
+    token: str = field(repr=False)
+    project: str
+    iid: int
+
+
+def note_target_from(environ: Mapping[str, str]) -> NoteTarget:
+    """Where `--post-note` posts; a usage error naming every variable that is missing."""
+    url, token = _instance(environ)
+    project = environ.get("CI_MERGE_REQUEST_PROJECT_ID", "")
+    iid = environ.get("CI_MERGE_REQUEST_IID", "")
+    missing = [
+        name
+        for name, value in (
+            ("RENDERER_GITLAB_URL or CI_SERVER_URL", url),
+            ("RENDERER_GITLAB_TOKEN or GITLAB_TOKEN", token),
+            ("CI_MERGE_REQUEST_PROJECT_ID", project),
+            ("CI_MERGE_REQUEST_IID", iid),
+        )
+        if not value
+    ]
+    if missing:
+        raise UsageError(
+            f"--post-note needs {', '.join(missing)} (GitLab sets the CI_MERGE_REQUEST_* variables only "
+            "in merge request pipelines; the token is a masked CI/CD variable)"
+        )
+    if not iid.isdigit():
+        raise UsageError(f"CI_MERGE_REQUEST_IID={iid!r}: expected a merge request's number")
+    return NoteTarget(url, token, project, int(iid))
 
 
 class MergeRequests:
@@ -62,9 +107,17 @@ class MergeRequests:
             f"merge request for {branch}", lambda: self._upsert(branch, target, title, body)
         )
 
-    def note(self, mr_iid: int, marker: str, body: str) -> None:
-        """One sticky note per marker: updated in place, never duplicated."""
-        self._reported(f"note on !{mr_iid}", lambda: self._sticky(mr_iid, marker, body))
+    def note(self, mr_iid: int, marker: str, body: str) -> str:
+        """One sticky note per marker and author: the token's own note holding `marker` is updated in
+        place, else one is created; another user's note holding the marker is left alone. A note over
+        GitLab's limit is refused before anything is sent. Returns "created" or "updated"."""
+        text = f"{marker}\n{body}"
+        if len(text) > NOTE_LIMIT:
+            raise PublishError(
+                f"the note for !{mr_iid} is {len(text):,} characters; GitLab takes at most {NOTE_LIMIT:,} "
+                "in one note: shorten it (renderer diff --limit) and attach the full diff as an artifact"
+            )
+        return self._reported(f"note on !{mr_iid}", lambda: self._sticky(mr_iid, marker, text))
 
     def _reported(self, what: str, action: Callable[[], T]) -> T:
         """python-gitlab has retried what can be retried; what still fails is reported, token hidden."""
@@ -115,12 +168,35 @@ class MergeRequests:
         )
         return found[0] if found else None
 
-    def _sticky(self, mr_iid: int, marker: str, body: str) -> None:
+    def _sticky(self, mr_iid: int, marker: str, text: str) -> str:
         project = self._client.projects.get(self._project_id, lazy=True)
         mr = project.mergerequests.get(mr_iid, lazy=True)
-        for note in mr.notes.list(get_all=True, max_retries=self._retries, obey_rate_limit=True):
-            if marker in (note.body or ""):
-                note.body = f"{marker}\n{body}"
-                note.save(max_retries=self._retries, obey_rate_limit=True)
-                return
-        mr.notes.create({"body": f"{marker}\n{body}"}, max_retries=self._retries, obey_rate_limit=True)
+        mine = self._own_note(mr, marker)
+        if mine is not None:
+            if mine.body != text:
+                mine.body = text
+                mine.save(max_retries=self._retries, obey_rate_limit=True)
+            return "updated"
+        mr.notes.create({"body": text}, max_retries=self._retries, obey_rate_limit=True)
+        return "created"
+
+    def _own_note(self, mr: ProjectMergeRequest, marker: str) -> ProjectMergeRequestNote | None:
+        """The oldest note holding `marker` that the token's own user wrote (anyone can paste a marker)."""
+        self._client.auth()  # GET /user: who this token is
+        user = self._client.user
+        me = getattr(user, "id", None) if user is not None else None
+        notes = mr.notes.list(get_all=True, max_retries=self._retries, obey_rate_limit=True)
+        mine = [
+            n
+            for n in notes
+            if me is not None
+            and _author_id(n) == me
+            and marker in (n.body or "")
+            and not getattr(n, "system", False)
+        ]
+        return min(mine, key=lambda n: int(n.id)) if mine else None
+
+
+def _author_id(note: ProjectMergeRequestNote) -> object:
+    author = getattr(note, "author", None)
+    return author.get("id") if isinstance(author, dict) else None

@@ -20,6 +20,7 @@ COMMANDS = {
     "explain": "Why each resource of a workload matched what it matched.",
     "render": "Render the environment-repo tree into a folder (no git).",
     "graph": "The resource graph of an environment as Mermaid, DOT or JSON.",
+    "diff": "What a publish would change, object by object (no commit).",
     "publish": "Render, commit what changed and push to the environment repo.",
     "identity": "Verify a GitLab ID token; print the project and commit it proves.",
     "demo": "The shipped examples end to end, into a local environment repo.",

@@ -368,3 +368,23 @@ def _unchanged(req: Request, root: str, env_ids: Sequence[str]) -> bool:
     if req.all_apps or req.remove_apps or req.destroyed:
         return False
     return bookkeeping.already_published(req.apps, _key(req), root, env_ids)
+
+
+# ---- read-only helpers for `diff` (renderer/publish/preview.py) --------------------------------
+
+
+def targets(platform: Platform, req: Request) -> list[tuple[tuple[Environment, ...], str]]:
+    """The groups `publish` delivers, each with its branch: direct environments together to main,
+    each protected one to its own MR branch (`render/<env>/<scope>`)."""
+    envs = pipeline.select_envs(platform, list(req.env_ids) or None)
+    direct = tuple(e for e in envs if e.delivery == "direct" or req.direct_only)
+    groups: list[tuple[tuple[Environment, ...], str]] = [(direct, "main")] if direct else []
+    return groups + [((e,), f"render/{e.id}/{_scope_name(req)}") for e in envs if e not in direct]
+
+
+def render_checkout(
+    platform: Platform, req: Request, root: str, envs: Sequence[Environment]
+) -> tuple[writer.WriteResult, list[str]]:
+    """What one publish attempt writes into the checkout at `root` (the same function), with no
+    commit and no push; owners as recorded, not checked (nothing reaches the remote)."""
+    return _render_into(platform, req, root, envs, bookkeeping.read_owners(root))

@@ -1,0 +1,137 @@
+"""`renderer diff`: what a publish would change, per environment × app, and nothing committed."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from renderer.adapters import gitlab, gitrepo
+from renderer.checks.secrets import sensitive_values
+from renderer.cli.base import handled, images, repo_url, root_option, seconds
+from renderer.errors import UsageError
+from renderer.inputs import app_repo, platform_config, roots
+from renderer.publish import delivery, preview
+from renderer.publish.identity import Identity
+from renderer.review import treediff
+from renderer.review.diffmarkdown import DEFAULT_LIMIT
+from renderer.review.treediff import TreeDiff
+
+EXIT_CHANGES = 1  # only `diff --exit-code`: there are changes
+MARKER = "<!-- platform-renderer:diff -->"  # hidden: finds this command's sticky note on the MR
+HEADER = "### Rendered diff\n\nWhat publishing this would change in the environment repo."
+
+
+@click.command("diff")
+@click.option("--env-repo", "url", required=True, help="Environment repo: path or git URL.")
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="App directory of Score files (repeatable); its id is the directory name.",
+)
+@click.option("--all-apps", is_flag=True, help="Every app stored in the env repo (a platform-wide render).")
+@click.option("--env", "envs", multiple=True, help="Environment id (repeatable); default: all.")
+@click.option("--image", "image_pairs", multiple=True, help="WORKLOAD[.CONTAINER]=IMAGE for image '.'.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
+@click.option("--exit-code", "exit_code", is_flag=True, help="Exit 1 when there are changes, 0 when none.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE, not stdout.")
+@click.option(
+    "--artifact",
+    type=click.Path(dir_okay=False),
+    help="Save the full diff (text) at PATH; a Markdown report shortened to fit points at it.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(10_000, gitlab.NOTE_LIMIT - len(MARKER) - 1),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="Characters a Markdown report may take (GitLab takes 1,000,000 in one note).",
+)
+@click.option("--post-note", is_flag=True, help="Post the Markdown report as the MR's one sticky note.")
+@root_option
+@handled
+def command(
+    url: str,
+    apps: tuple[str, ...],
+    all_apps: bool,
+    envs: tuple[str, ...],
+    image_pairs: tuple[str, ...],
+    fmt: str,
+    exit_code: bool,
+    output: str | None,
+    artifact: str | None,
+    limit: int,
+    post_note: bool,
+    root: str | None,
+) -> None:
+    """Compare a fresh render with what the environment repo holds (or, for a protected
+    environment, with its open MR branch). Exit 0, or with --exit-code 1 when anything changes."""
+    if not apps and not all_apps:
+        raise UsageError("nothing to compare: give --app DIR or --all-apps")
+    target = gitlab.note_target_from(os.environ) if post_note else None  # before the work: fail fast
+    gitrepo.check_url(url)
+    diff = treediff_of(url, apps, all_apps, envs, image_pairs, root)
+    if artifact:
+        _write(artifact, treediff.text(diff))
+    note = _markdown(diff, limit, artifact)
+    report = {"text": lambda: treediff.text(diff), "json": lambda: _json(diff), "markdown": lambda: note}[
+        fmt
+    ]()
+    if output:
+        _write(output, report)
+    else:
+        click.echo(report, nl=False)
+    if target is not None:
+        timeout = seconds(os.environ, "RENDERER_GITLAB_TIMEOUT", gitlab.DEFAULT_TIMEOUT)
+        mrs = gitlab.MergeRequests(target.url, target.token, target.project, timeout=timeout)
+        click.echo(f"note on !{target.iid}: {mrs.note(target.iid, MARKER, note)}", err=True)
+    if exit_code and not diff.empty:
+        sys.exit(EXIT_CHANGES)
+
+
+def treediff_of(
+    url: str,
+    apps: tuple[str, ...],
+    all_apps: bool,
+    envs: tuple[str, ...],
+    image_pairs: tuple[str, ...],
+    root: str | None,
+) -> TreeDiff:
+    base = roots.find_root(root, os.environ)
+    platform = platform_config.load_platform(base)
+    loaded = app_repo.load_apps([os.path.abspath(a) for a in apps], base, limits=platform.trust.limits)
+    req = delivery.Request(
+        url=repo_url(url),
+        apps=loaded,
+        all_apps=all_apps,
+        env_ids=envs,
+        images=images(image_pairs),
+        allow_mass_delete=True,  # a preview shows a mass delete; publishing it still needs the flag
+        jobs=roots.jobs(os.environ),
+        sensitive=sensitive_values(os.environ),
+        identity=Identity("diff", True, "local"),  # only compares: no owner is checked or recorded
+        git_timeout=seconds(os.environ, "RENDERER_GIT_TIMEOUT", gitrepo.DEFAULT_TIMEOUT),
+    )
+    return preview.combined(preview.preview(platform, req, os.environ))
+
+
+def _markdown(diff: TreeDiff, limit: int, artifact: str | None) -> str:
+    job = os.environ.get("CI_JOB_URL", "")
+    url = f"{job}/artifacts/file/{artifact}" if job and artifact and not os.path.isabs(artifact) else None
+    return treediff.markdown(diff, limit=limit, artifact=artifact, header=HEADER, artifact_url=url)
+
+
+def _json(diff: TreeDiff) -> str:
+    return json.dumps(treediff.as_json(diff), indent=2, sort_keys=True) + "\n"
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
