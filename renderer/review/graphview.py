@@ -19,6 +19,9 @@ from renderer.review.labels import dot_text, js_length, markdown_text, mermaid_t
 LIMIT = 5_000  # GitLab shows a longer Mermaid source only after the reader clicks
 MERMAID_MAX_TEXT = 50_000  # mermaid.js refuses a longer source (its `maxTextSize` default)
 MERMAID_MAX_EDGES = 500  # and a diagram with more edges (its `maxEdges` default)
+# Apps drawn beside definitions only while their edges stay few enough to follow: past this the
+# picture is a hairball (measured in the browser test's screenshots), and definitions alone read better.
+APP_EDGES = 80
 
 Use = tuple[str, str, str]  # (app/workload, resource name, node uid)
 Edge = tuple[str, str, str]  # (from id, label, to id); label "" for none
@@ -73,9 +76,9 @@ def part(graph: Graph, only: Collection[str] | None = None) -> Part:
 def picture(graph: Graph, *, only: Collection[str] | None = None, limit: int = LIMIT) -> Picture | None:
     """The most detailed Mermaid source of the part that is at most `limit` long, or None."""
     chosen = part(graph, only)
-    for level, draw in LEVELS:
+    for level, draw, max_edges in LEVELS:
         source = draw(chosen)
-        if js_length(source) <= limit and source.count("-->") <= MERMAID_MAX_EDGES:
+        if js_length(source) <= limit and source.count("-->") <= max_edges:
             return Picture(level, source)
     return None
 
@@ -198,10 +201,10 @@ def _flowchart(nodes: Iterable[tuple[str, str]], edges: Iterable[Edge], focus: l
     return "\n".join(lines) + "\n"
 
 
-LEVELS: tuple[tuple[str, Callable[[Part], str]], ...] = (
-    ("resources", _resources),
-    ("definitions and apps", lambda p: _definitions(p, with_apps=True)),
-    ("definitions", lambda p: _definitions(p, with_apps=False)),
+LEVELS: tuple[tuple[str, Callable[[Part], str], int], ...] = (
+    ("resources", _resources, MERMAID_MAX_EDGES),
+    ("definitions and apps", lambda p: _definitions(p, with_apps=True), APP_EDGES),
+    ("definitions", lambda p: _definitions(p, with_apps=False), MERMAID_MAX_EDGES),
 )
 
 

@@ -115,7 +115,9 @@ def _graph_pages() -> dict[str, str]:
         ),
         "graph-cli-capped": _note("Resource graph", [("prod", "shop", 3)], [("graph", _cli(*capped))]),
         "graph-definitions": _note(
-            "Impact", [("prod", "many", 13)], [("graph", graphview.mermaid(scaled(13)))]
+            "Impact",
+            [("prod", "many", 13)],
+            [("with apps", graphview.mermaid(scaled(4))), ("alone", graphview.mermaid(scaled(13)))],
         ),
         "graph-sentence": _note(
             "Impact",

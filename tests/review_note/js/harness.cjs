@@ -20,7 +20,7 @@ const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 // GitLab's note styles, reduced to what decides layout and legibility.
 const STYLE = `
 body { margin: 0; font: 14px/1.5 "DejaVu Sans", sans-serif; color: #333238; }
-.note { max-width: 1000px; margin: 16px auto; padding: 0 16px; overflow-wrap: anywhere; }
+.note { max-width: 1000px; margin: 16px auto; padding: 0 16px; overflow-wrap: break-word; }
 table { display: block; overflow-x: auto; border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid #dcdcde; padding: 4px 12px; }
 pre { overflow-x: auto; background: #fbfafd; padding: 8px 12px; font: 13px/1.4 "DejaVu Sans Mono", monospace; }
