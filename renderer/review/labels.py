@@ -23,11 +23,25 @@ _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Mn", "Mc", "Me"})
 REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
 MAX_LABEL = 200  # characters of one name shown; a longer one ends with an ellipsis
+# Mermaid wraps label lines at spaces only, and a diagram wider than the note is scaled down: a
+# name longer than this is broken into lines (after a `.`, `#`, `/`, `-` or `_` where there is
+# one), with `<br>`, kept apart from the `<br/>` that separates a label's fields.
+WRAP = 32
+_BREAK_AFTER = frozenset(".#/-_ ")
 
 
 def mermaid_text(text: str) -> str:
     """`text` as Mermaid label text (inside `["…"]` or `|…|`): every character data."""
-    return "".join(_mermaid_char(c) for c in _shortened(text))
+    return "<br>".join("".join(_mermaid_char(c) for c in line) for line in _wrapped(_shortened(text)))
+
+
+def _wrapped(text: str) -> list[str]:
+    lines = []
+    while len(text) > WRAP:
+        cut = max((i + 1 for i in range(WRAP // 2, WRAP) if text[i] in _BREAK_AFTER), default=WRAP)
+        lines.append(text[:cut])
+        text = text[cut:]
+    return [*lines, text]
 
 
 def _mermaid_char(char: str) -> str:

@@ -85,5 +85,6 @@ def parse(source: str) -> tuple[dict[str, str], list[tuple[str, str, str]], list
 
 
 def decoded(label: str) -> str:
-    """A label as mermaid.js shows it: `#<n>;` back to its character, `<br/>` a line break."""
-    return re.sub(r"#(\d+);", lambda m: chr(int(m[1])), label.replace("<br/>", "\n"))
+    """A label as mermaid.js shows it: `#<n>;` back to its character, `<br/>` (between fields) a
+    line break; `<br>` (a long name wrapped) joins its lines back."""
+    return re.sub(r"#(\d+);", lambda m: chr(int(m[1])), label.replace("<br/>", "\n").replace("<br>", ""))

@@ -173,7 +173,7 @@ HOSTILE = [
     "日本語-Ελληνικά",
     "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 🙂",
 ]
-SAFE = re.compile(r'(?:[A-Za-z0-9./_\-# ]|#\d+;|<br/>|[^\x00-\x7f"<>`%|;:\[\](){}\\&*=~\n])*')
+SAFE = re.compile(r'(?:[A-Za-z0-9./_\-# ]|#\d+;|<br/?>|[^\x00-\x7f"<>`%|;:\[\](){}\\&*=~\n])*')
 
 
 def _hidden_replaced(text: str) -> str:

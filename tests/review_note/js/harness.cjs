@@ -25,7 +25,7 @@ table { display: block; overflow-x: auto; border-collapse: collapse; margin: 8px
 th, td { border: 1px solid #dcdcde; padding: 4px 12px; }
 pre { overflow-x: auto; background: #fbfafd; padding: 8px 12px; font: 13px/1.4 "DejaVu Sans Mono", monospace; }
 code { font: 13px "DejaVu Sans Mono", monospace; }
-.mermaid { overflow-x: auto; }
+.mermaid { overflow-x: auto; overflow-wrap: normal; } /* GitLab draws it in an iframe of its own */
 `;
 
 function html(markdown) {
@@ -71,6 +71,8 @@ async function drawAll() {
     if (svg) {
       // a label's size as read: its font size times the scale the SVG is drawn at
       const scale = svg.getBoundingClientRect().width / (svg.viewBox.baseVal.width || 1);
+      result.drawnWidth = Math.round(svg.getBoundingClientRect().width);
+      result.naturalWidth = Math.round(svg.viewBox.baseVal.width);
       for (const label of svg.querySelectorAll("span, text")) {
         if (!label.textContent.trim() || label.getBoundingClientRect().height === 0) continue;
         const px = parseFloat(getComputedStyle(label).fontSize) * scale;
