@@ -78,6 +78,7 @@ def test_a_note_that_keeps_failing_is_reported_without_the_token() -> None:
         gl.fail_next, gl.fail_status = 100, 503
         with pytest.raises(PublishError) as err:
             MergeRequests(gl.url, TOKEN, "42", retries=1).note(3, MARK, "body")
+        assert gl.requests == ["GET /api/v4/user"] * 2  # the first try and one retry: bounded, no more
         assert str(err.value) == (
             "GitLab note on !3 failed (HTTP 503: retried up to 1 times where that could help): "
             "503: 503 failing"

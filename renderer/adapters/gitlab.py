@@ -182,19 +182,23 @@ class MergeRequests:
 
     def _own_note(self, mr: ProjectMergeRequest, marker: str) -> ProjectMergeRequestNote | None:
         """The oldest note holding `marker` that the token's own user wrote (anyone can paste a marker)."""
-        self._client.auth()  # GET /user: who this token is
-        user = self._client.user
-        me = getattr(user, "id", None) if user is not None else None
+        me = self._whoami()
         notes = mr.notes.list(get_all=True, max_retries=self._retries, obey_rate_limit=True)
         mine = [
             n
             for n in notes
-            if me is not None
-            and _author_id(n) == me
-            and marker in (n.body or "")
-            and not getattr(n, "system", False)
+            if _author_id(n) == me and marker in (n.body or "") and not getattr(n, "system", False)
         ]
         return min(mine, key=lambda n: int(n.id)) if mine else None
+
+    def _whoami(self) -> object:
+        """The token's own user id (`GET /user`, as `Gitlab.auth` asks, but with our bounded retries:
+        `auth()` takes none and would retry a failing server ten times)."""
+        user = self._client.http_get("/user", max_retries=self._retries, obey_rate_limit=True)
+        me = user.get("id") if isinstance(user, dict) else None
+        if me is None:
+            raise PublishError("GitLab did not say which user the token belongs to (GET /user has no id)")
+        return me
 
 
 def _author_id(note: ProjectMergeRequestNote) -> object:

@@ -8,13 +8,14 @@ import sys
 
 import click
 
-from renderer.adapters import gitlab, gitrepo
+from renderer.adapters import gitlab, gitrepo, idtoken
 from renderer.checks.secrets import sensitive_values
 from renderer.cli.base import handled, images, repo_url, root_option, seconds
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
+from renderer.model import App, Trust
 from renderer.publish import delivery, preview
-from renderer.publish.identity import Identity
+from renderer.publish.identity import Identity, app_name, check_checkout, from_token
 from renderer.review import treediff
 from renderer.review.diffmarkdown import DEFAULT_LIMIT
 from renderer.review.treediff import TreeDiff
@@ -52,6 +53,13 @@ HEADER = "### Rendered diff\n\nWhat publishing this would change in the environm
     help="Characters a Markdown report may take (GitLab takes 1,000,000 in one note).",
 )
 @click.option("--post-note", is_flag=True, help="Post the Markdown report as the MR's one sticky note.")
+@click.option(
+    "--id-token-var",
+    "token_var",
+    default=None,
+    help="Name the one app as publish would: after the project a GitLab ID token in this variable proves.",
+)
+@click.option("--app-id", "app_id", default=None, help="Name the one app as publish would for this owner.")
 @root_option
 @handled
 def command(
@@ -66,6 +74,8 @@ def command(
     artifact: str | None,
     limit: int,
     post_note: bool,
+    token_var: str | None,
+    app_id: str | None,
     root: str | None,
 ) -> None:
     """Compare a fresh render with what the environment repo holds (or, for a protected
@@ -74,7 +84,7 @@ def command(
         raise UsageError("nothing to compare: give --app DIR or --all-apps")
     target = gitlab.note_target_from(os.environ) if post_note else None  # before the work: fail fast
     gitrepo.check_url(url)
-    diff = treediff_of(url, apps, all_apps, envs, image_pairs, root)
+    diff = treediff_of(url, apps, all_apps, envs, image_pairs, root, (token_var, app_id))
     if artifact:
         _write(artifact, treediff.text(diff))
     note = _markdown(diff, limit, artifact)
@@ -100,13 +110,13 @@ def treediff_of(
     envs: tuple[str, ...],
     image_pairs: tuple[str, ...],
     root: str | None,
+    naming: tuple[str | None, str | None] = (None, None),
 ) -> TreeDiff:
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
-    loaded = app_repo.load_apps([os.path.abspath(a) for a in apps], base, limits=platform.trust.limits)
     req = delivery.Request(
         url=repo_url(url),
-        apps=loaded,
+        apps=_load(base, apps, platform.trust, *naming),
         all_apps=all_apps,
         env_ids=envs,
         images=images(image_pairs),
@@ -117,6 +127,26 @@ def treediff_of(
         git_timeout=seconds(os.environ, "RENDERER_GIT_TIMEOUT", gitrepo.DEFAULT_TIMEOUT),
     )
     return preview.combined(preview.preview(platform, req, os.environ))
+
+
+def _load(
+    base: str, apps: tuple[str, ...], trust: Trust, token_var: str | None, app_id: str | None
+) -> tuple[App, ...]:
+    """Apps by folder name; with --id-token-var or --app-id the one app is named as publish names it
+    (after its owner), so the diff compares with what that app published."""
+    paths = [os.path.abspath(a) for a in apps]
+    if not token_var and not app_id:
+        return app_repo.load_apps(paths, base, limits=trust.limits)
+    if len(paths) != 1:
+        raise UsageError("--id-token-var and --app-id name one app: give one --app")
+    if token_var:
+        timeout = seconds(os.environ, "RENDERER_OIDC_TIMEOUT", idtoken.DEFAULT_TIMEOUT)
+        identity = from_token(os.environ, token_var, trust, timeout)
+        check_checkout(paths[0], identity)
+        owner = identity.owner
+    else:
+        owner = app_id or ""
+    return app_repo.load_apps(paths, base, names=[app_name(owner, trust)], limits=trust.limits)
 
 
 def _markdown(diff: TreeDiff, limit: int, artifact: str | None) -> str:

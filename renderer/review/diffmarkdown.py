@@ -34,6 +34,12 @@ class _Block:
     change: ObjectChange
     fence: str
     overhead: int  # characters of the block besides the diff, truncation note included
+    opening: str = ""  # the first block of its scope opens the scope's section (and closes it later)
+
+    @property
+    def cost(self) -> int:
+        """Characters besides the diff, the scope's section around it included when it opens one."""
+        return self.overhead + (len(self.opening) + len(_CLOSE) if self.opening else 0)
 
 
 def markdown(
@@ -49,7 +55,7 @@ def markdown(
     the note had to be shortened; `header`: Markdown put first, as given (trusted: the caller's)."""
     cap = DEFAULT_LIMIT if limit is None else limit
     prefix = _prefix(diff, header)
-    blocks = [_block(c) for c in diff.changes]
+    blocks = _blocks(diff.changes)
     whole = _assemble(prefix, blocks, len(blocks), None, "")
     if len(whole) <= cap:
         return whole
@@ -109,10 +115,22 @@ def _fence_for(content: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def _block(change: ObjectChange) -> _Block:
+def _blocks(changes: Sequence[ObjectChange]) -> list[_Block]:
+    """One block per change, grouped by scope (in the order scopes first appear)."""
+    groups: dict[str, list[ObjectChange]] = {}
+    for c in changes:
+        groups.setdefault(c.scope, []).append(c)
+    blocks = []
+    for scope, group in groups.items():
+        opening = _open_scope(scope, group)
+        blocks += [_block(c, opening if i == 0 else "") for i, c in enumerate(group)]
+    return blocks
+
+
+def _block(change: ObjectChange, opening: str) -> _Block:
     fence = _fence_for(change.diff)
     empty = _render_block(change, fence, "", len(change.diff.splitlines()))
-    return _Block(change, fence, len(empty))
+    return _Block(change, fence, len(empty), opening)
 
 
 def _heading(change: ObjectChange) -> str:
@@ -126,8 +144,8 @@ def _render_block(change: ObjectChange, fence: str, body: str, left_out: int) ->
     return f"{_heading(change)}{fence}diff\n{body}{fence}\n\n{note}"
 
 
-def _open_scope(diff_scope: str, blocks: Sequence[_Block]) -> str:
-    counts = {s: sum(1 for b in blocks if b.change.status == s) for s in ("added", "changed", "removed")}
+def _open_scope(diff_scope: str, changes: Sequence[ObjectChange]) -> str:
+    counts = {s: sum(1 for c in changes if c.status == s) for s in ("added", "changed", "removed")}
     said = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     return f"<details><summary>{_inline(diff_scope)}: {said}</summary>\n\n"
 
@@ -135,34 +153,23 @@ def _open_scope(diff_scope: str, blocks: Sequence[_Block]) -> str:
 _CLOSE = "</details>\n\n"
 
 
-def _scoped(blocks: Sequence[_Block]) -> list[tuple[str, list[_Block]]]:
-    groups: dict[str, list[_Block]] = {}
-    for b in blocks:
-        groups.setdefault(b.change.scope, []).append(b)
-    return list(groups.items())
+def _fixed(prefix: str, trailer: str, left: int) -> int:
+    return len(prefix) + len(trailer) + len(_omitted(left))
+
+
+def _how_many(prefix: str, blocks: Sequence[_Block], trailer: str, cap: int) -> int:
+    """The most objects that fit, each with at least MIN_SHOWN characters of its diff (one pass)."""
+    best, running = 0, 0
+    for shown, b in enumerate(blocks, start=1):
+        running += b.cost + min(MIN_SHOWN, len(b.change.diff))
+        if _fixed(prefix, trailer, len(blocks) - shown) + running <= cap:
+            best = shown
+    return best
 
 
 def _overhead(prefix: str, blocks: Sequence[_Block], shown: int, trailer: str) -> int:
     """Characters of everything but the diffs when the first `shown` blocks are shown (an upper bound)."""
-    groups = _scoped(blocks)
-    wrappers = sum(len(_open_scope(s, bs)) + len(_CLOSE) for s, bs in _scoped(blocks[:shown]))
-    left = len(blocks) - shown
-    return (
-        len(prefix)
-        + wrappers
-        + sum(b.overhead for b in blocks[:shown])
-        + len(trailer)
-        + len(_omitted(left, groups))
-    )
-
-
-def _how_many(prefix: str, blocks: Sequence[_Block], trailer: str, cap: int) -> int:
-    """The most objects that fit, each with at least MIN_SHOWN characters of its diff."""
-    for shown in range(len(blocks), 0, -1):
-        least = sum(min(MIN_SHOWN, len(b.change.diff)) for b in blocks[:shown])
-        if _overhead(prefix, blocks, shown, trailer) + least <= cap:
-            return shown
-    return 0
+    return _fixed(prefix, trailer, len(blocks) - shown) + sum(b.cost for b in blocks[:shown])
 
 
 def _fair_share(sizes: Sequence[int], room: int) -> int:
@@ -195,18 +202,19 @@ def _truncated(diff: str, share: int) -> tuple[str, int]:
 
 def _assemble(prefix: str, blocks: Sequence[_Block], shown: int, share: int | None, trailer: str) -> str:
     parts = [prefix]
-    for scope, group in _scoped(blocks[:shown]):
-        parts.append(_open_scope(scope, group))
-        for b in group:
-            body, left_out = _truncated(b.change.diff, share) if share is not None else (b.change.diff, 0)
-            parts.append(_render_block(b.change, b.fence, body, left_out))
-        parts.append(_CLOSE)
-    parts.append(_omitted(len(blocks) - shown, _scoped(blocks)))
+    for i, b in enumerate(blocks[:shown]):
+        if b.opening:
+            parts.append(b.opening)
+        body, left_out = _truncated(b.change.diff, share) if share is not None else (b.change.diff, 0)
+        parts.append(_render_block(b.change, b.fence, body, left_out))
+        if i + 1 == shown or blocks[i + 1].opening:
+            parts.append(_CLOSE)
+    parts.append(_omitted(len(blocks) - shown))
     parts.append(trailer)
     return "".join(parts)
 
 
-def _omitted(left: int, groups: Sequence[tuple[str, list[_Block]]]) -> str:
+def _omitted(left: int) -> str:
     if not left:
         return ""
     return f"*{left} more object{'s' if left != 1 else ''} not shown here (see the full diff).*\n\n"

@@ -17,6 +17,7 @@ are `<env>`, Terraform modules are `terraform/modules`, top-level files (`atlant
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -205,16 +206,18 @@ def _parse(path: str, data: bytes) -> _Side:
 
 def _canonical_pair(path: str, before: _Side | None, after: _Side | None) -> tuple[str, str]:
     """Both sides dumped canonically, a Secret's values replaced by what may be said about them."""
-    old_data = before.data if before is not None else None
-    new_data = after.data if after is not None else None
-    if before is not None and before.parsed and path.endswith((".yaml", ".yml")):
-        old_data = [_redact_secret(d, _doc(new_data, i), "old") for i, d in enumerate(_docs(old_data))]
-    if after is not None and after.parsed and path.endswith((".yaml", ".yml")):
-        new_data = [
-            _redact_secret(d, _doc(old_data if before is None else before.data, i), "new")
-            for i, d in enumerate(_docs(after.data))
-        ]
-    return _dumped(path, before, old_data), _dumped(path, after, new_data)
+    old_docs = _as_docs(path, before)
+    new_docs = _as_docs(path, after)
+    old_shown = [_redact_secret(d, _doc(new_docs, i), "old") for i, d in enumerate(old_docs)]
+    new_shown = [_redact_secret(d, _doc(old_docs, i), "new") for i, d in enumerate(new_docs)]
+    return _dumped(path, before, old_shown), _dumped(path, after, new_shown)
+
+
+def _as_docs(path: str, side: _Side | None) -> list[Json]:
+    """A parsed side as a list of documents (a JSON file is one)."""
+    if side is None or not side.parsed:
+        return []
+    return [side.data] if path.endswith(".json") else _docs(side.data)
 
 
 def _docs(data: Json) -> list[Json]:
@@ -226,19 +229,38 @@ def _doc(data: Json, index: int) -> Json:
     return docs[index] if index < len(docs) else None
 
 
-def _dumped(path: str, side: _Side | None, data: Json) -> str:
+def _dumped(path: str, side: _Side | None, docs: list[Json]) -> str:
     if side is None:
         return ""
     if not side.parsed:
-        return side.text
+        return _unparsed(side.text)
     if path.endswith(".json"):
-        return dump_json(data)
-    return "---\n".join(dump(d) for d in _docs(data))
+        return dump_json(docs[0] if docs else None)
+    return "---\n".join(dump(d) for d in docs)
+
+
+_SECRET_KIND = re.compile(r"""["']?kind["']?\s*:\s*["']?Secret\b""")
+
+
+def _unparsed(text: str) -> str:
+    """A file that did not parse is shown as text, unless it may hold a Secret: its values could
+    not be told from the rest, so none of it is shown."""
+    if _SECRET_KIND.search(text):
+        return f"(a file that does not parse and may hold a Secret, {len(text.encode())} bytes: not shown)\n"
+    return text
 
 
 def _redact_secret(doc: Json, other: Json, side: Literal["old", "new"]) -> Json:
-    """A Secret with its values replaced: `<redacted: N bytes, changed>` and the like."""
-    if not isinstance(doc, Mapping) or doc.get("kind") != "Secret":
+    """A Secret with its values replaced: `<redacted: N bytes, new value>` and the like; a List's
+    Secrets too."""
+    if not isinstance(doc, Mapping):
+        return doc
+    kind = doc.get("kind")
+    items = doc.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        theirs = json_object(other).get("items") if isinstance(other, Mapping) else None
+        return {**doc, "items": [_redact_secret(d, _doc(theirs, i), side) for i, d in enumerate(items)]}
+    if kind != "Secret":
         return doc
     other_obj = json_object(other) if isinstance(other, Mapping) and other.get("kind") == "Secret" else {}
     out = dict(doc)
@@ -248,8 +270,8 @@ def _redact_secret(doc: Json, other: Json, side: Literal["old", "new"]) -> Json:
             if values is not None:
                 out[field_name] = _placeholder(values, None, side)
             continue
-        theirs = json_object(other_obj.get(field_name))
-        out[field_name] = {k: _placeholder(v, theirs.get(k, _MISSING), side) for k, v in values.items()}
+        mine = json_object(other_obj.get(field_name))
+        out[field_name] = {k: _placeholder(v, mine.get(k, _MISSING), side) for k, v in values.items()}
     return out
 
 

@@ -212,3 +212,21 @@ def test_post_note_creates_then_updates_one_note_and_leaves_a_foreign_one(
         assert "+  replicas: 5" in ours and len(gl.notes[5]) == 2
         assert all("/projects/77/" in r for r in gl.requests if "/projects/" in r)
         assert TOKEN not in first.output + second.output
+
+
+def test_an_app_is_named_as_publish_names_it(cli: Cli, env_repo: Path, tmp_path: Path) -> None:
+    """In CI the checkout's folder is not the app's name: the owner (--app-id, or a verified ID token
+    with --id-token-var) names it, as publish does."""
+    checkout = tmp_path / "builds" / "checkout"
+    shutil.copytree(EXAMPLES / "shop", checkout)
+    named = diff(
+        cli, env_repo, "--app", str(checkout), "--app-id", "team-a/shop", "--env", "dev", "--exit-code"
+    )
+    assert (named.exit_code, named.output) == (0, "no changes\n")
+    by_folder = diff(cli, env_repo, "--app", str(checkout), "--env", "dev")  # another app, "checkout"
+    assert by_folder.exit_code == 3
+    assert "shared resource kafka-topic.default#shop-orders belongs to app 'shop'" in by_folder.output
+    two = diff(
+        cli, env_repo, "--app", str(checkout), "--app", str(EXAMPLES / "billing"), "--app-id", "t/shop"
+    )
+    assert two.exit_code == 2 and "--id-token-var and --app-id name one app: give one --app" in two.output

@@ -239,3 +239,25 @@ def test_canonical_dump_is_the_renderers_dumper() -> None:
             },
         }
     )
+
+
+def test_a_secret_in_json_or_in_a_list_shows_no_value() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "dmFsdWUtb25l"}}
+    changed = {**secret, "data": {"k": "dmFsdWUtdHdv"}}
+    as_json = compare({"s.json": json.dumps(secret).encode()}, {"s.json": json.dumps(changed).encode()})
+    listed = compare(
+        {"l.yaml": dump({"kind": "List", "items": [secret]}).encode()},
+        {"l.yaml": dump({"kind": "List", "items": [changed]}).encode()},
+    )
+    for diff in (as_json, listed):
+        (change,) = diff.changes
+        assert "dmFsdWUtb25l" not in change.diff and "dmFsdWUtdHdv" not in change.diff
+        assert "<redacted: 12 bytes, old value>" in change.diff
+        assert "<redacted: 12 bytes, new value>" in change.diff
+
+
+def test_a_secret_that_does_not_parse_is_not_shown_at_all() -> None:
+    broken = "kind: Secret\ndata: {password: aHVudGVyMg==\n"  # an unclosed flow mapping
+    (change,) = compare({}, {"kubernetes/dev/shop/web/secret-x.yaml": broken.encode()}).changes
+    assert "aHVudGVyMg==" not in change.diff
+    assert "+(a file that does not parse and may hold a Secret, 43 bytes: not shown)" in change.diff
