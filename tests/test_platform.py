@@ -359,7 +359,7 @@ def _parse_lines(lines: list[str], workload: str, resource: str, edge: str, sep:
 
 
 def _mermaid_graph(text: str) -> GraphShape:
-    first, *rest = text.splitlines()
+    first, *rest = text.replace("<br>", "").splitlines()  # `<br>` wraps a long name (labels.WRAP)
     assert first == "flowchart LR"
     return _parse_lines(
         rest,
