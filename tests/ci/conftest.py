@@ -46,16 +46,23 @@ def gitlab_ci_local() -> str:
     found = NPM_BIN / "gitlab-ci-local"
     path = str(found) if found.exists() else shutil.which("gitlab-ci-local")
     if path is None:
-        pytest.skip(
+        _unavailable(
             "gitlab-ci-local is not installed: .ci/run installs it with npm into .venv/npm "
             "(this machine could not reach the npm registry?)"
         )
     works = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
     if works.returncode != 0:
-        pytest.skip(f"gitlab-ci-local does not start here (Node.js too old?): {works.stderr.strip()[-200:]}")
+        _unavailable(f"gitlab-ci-local does not start here (Node.js too old?): {works.stderr.strip()[-200:]}")
     if shutil.which("rsync") is None:
-        pytest.skip("rsync is not installed (gitlab-ci-local needs it; .ci/run installs it)")
-    return path
+        _unavailable("rsync is not installed (gitlab-ci-local needs it; .ci/run installs it)")
+    return str(path)
+
+
+def _unavailable(reason: str) -> None:
+    """Skip on a machine without the tools; fail in CI (.ci/run sets RENDERER_CI_LOCAL=required)."""
+    if os.environ.get("RENDERER_CI_LOCAL") == "required":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
