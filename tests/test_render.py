@@ -104,8 +104,8 @@ def test_every_object_checked_against_the_kubernetes_schema() -> None:
     assert report.checked > 90
     # custom resources are reported as not checked, never silently passed
     assert set(report.unchecked) == {
-        "external-secrets.io/v1beta1/ClusterSecretStore",
-        "external-secrets.io/v1beta1/ExternalSecret",
+        "external-secrets.io/v1/ClusterSecretStore",
+        "external-secrets.io/v1/ExternalSecret",
         "generators.external-secrets.io/v1alpha1/Password",
         "kafka.strimzi.io/v1beta2/KafkaTopic",
     }
@@ -252,7 +252,7 @@ def test_render_reports_what_the_schema_did_not_check(tmp_path: Path, cli: Calla
     assert line.startswith(
         "37 objects valid against the Kubernetes schema; not checked (no schema shipped): "
     )
-    assert "external-secrets.io/v1beta1/ExternalSecret ×9" in line
+    assert "external-secrets.io/v1/ExternalSecret ×9" in line
 
 
 def test_every_schema_error_of_an_object_is_reported() -> None:

@@ -19,7 +19,7 @@ def namespace(name: str, scope: str) -> KubeObject:
 def secret_store(env: Environment) -> KubeObject:
     jwt = {"serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"}}
     return {
-        "apiVersion": "external-secrets.io/v1beta1",
+        "apiVersion": "external-secrets.io/v1",
         "kind": "ClusterSecretStore",
         "metadata": {"name": SECRET_STORE, "labels": dict(MANAGED_BY)},
         "spec": {
