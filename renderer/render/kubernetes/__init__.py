@@ -15,7 +15,9 @@ from renderer.model import Environment, Profile, Workload
 from renderer.render.kubernetes import objects
 from renderer.render.kubernetes.build import Build
 from renderer.render.kubernetes.containers import container, order_containers
-from renderer.render.kubernetes.labels import ANNOTATION_SOURCE, labels_for, selector_for
+from renderer.render.kubernetes.files import content_checksum
+from renderer.render.kubernetes.labels import ANNOTATION_CHECKSUM, ANNOTATION_SOURCE, labels_for, selector_for
+from renderer.render.kubernetes.scaling import check_budget, scale_of
 from renderer.render.kubernetes.secrets import SecretSink, external_secret
 from renderer.resolve.nodes import Resolved, make_resolver
 
@@ -33,13 +35,16 @@ def render_workload(
     )
     b = Build(wl, env, profile, resources, images, resolver, SecretSink(f"{wl.name}-secrets"))
     built = {cname: container(b, cname, c) for cname, c in sorted(wl.spec["containers"].items())}
+    scale = scale_of(wl, profile, resources)
+    check_budget(profile, scale, wl)
     labels = labels_for(wl, profile)
     # the renderer's own keys last, so nothing a workload says can replace them
     annotations = {**(wl.spec["metadata"].get("annotations") or {}), ANNOTATION_SOURCE: wl.origin}
     meta: dict[str, Json] = {"name": wl.name, "namespace": env.namespace(wl.app), "labels": labels}
-    pod_meta = {"labels": labels, "annotations": annotations}
+    checksum = content_checksum(b)
+    pod_notes = {**annotations, ANNOTATION_CHECKSUM: checksum} if checksum else annotations
     found = [
-        objects.controller(b, meta, _pod(b, built), pod_meta),
+        objects.controller(b, meta, _pod(b, built), {"labels": labels, "annotations": pod_notes}, scale),
         objects.service_account(meta),
         objects.service(b, meta),
         objects.files_configmap(b, meta),

@@ -7,6 +7,7 @@ from renderer.model import Profile, Workload
 MANAGED_BY = {"app.kubernetes.io/managed-by": "platform-renderer"}
 ANNOTATION_SOURCE = "renderer.platform/source"
 ANNOTATION_UID = "renderer.platform/resource-uid"
+ANNOTATION_CHECKSUM = "renderer.platform/content-checksum"  # on the pod template: see files.content_checksum
 
 
 def labels_for(wl: Workload, profile: Profile | None) -> dict[str, str]:
