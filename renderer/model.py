@@ -362,6 +362,44 @@ class Trust:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiStatus:
+    """One row of platform-config/apis.yaml: a group/version (some of its kinds), by version served."""
+
+    group_version: str
+    kinds: tuple[str, ...]  # empty: every kind of the group/version
+    introduced: str | None
+    deprecated: str | None
+    removed: str | None
+    replacement: str
+
+    def covers(self, api_version: str, kind: str) -> bool:
+        return self.group_version == api_version and (not self.kinds or kind in self.kinds)
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """An operator the clusters run (a prerequisite), the API groups it serves, at which version."""
+
+    name: str
+    version: str
+    groups: tuple[str, ...]
+    apis: tuple[ApiStatus, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTable:
+    """platform-config/apis.yaml: what each Kubernetes minor and each installed operator serves."""
+
+    file: str = ""  # empty: the platform has no table (only the Kubernetes schemas are checked)
+    minors: tuple[str, ...] = ()
+    kubernetes: tuple[ApiStatus, ...] = ()
+    operators: tuple[Operator, ...] = ()
+
+    def operator_for(self, group: str) -> Operator | None:
+        return next((o for o in self.operators if group in o.groups), None)
+
+
+@dataclass(frozen=True, slots=True)
 class Platform:
     """Everything the platform team owns, validated."""
 
@@ -374,6 +412,7 @@ class Platform:
     module_required: Mapping[str, frozenset[str]] = field(default_factory=dict)
     policies: Mapping[str, PolicySource] = field(default_factory=dict)  # set name → its files
     trust: Trust = field(default_factory=Trust)
+    apis: ApiTable = field(default_factory=ApiTable)
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,7 +91,9 @@ def test_sidecar_on_a_kubernetes_without_native_sidecars(project: Path, cli: Cal
         "    before:\n      side:\n        ready: started\n  side:\n    image: ghcr.io/example/side:1\n",
     )
     env = project / "environments/dev.yaml"
-    env.write_text(env.read_text().replace('kubernetes_version: "1.30"', 'kubernetes_version: "1.28"'))
+    env.write_text(env.read_text().replace('kubernetes_version: "1.37"', 'kubernetes_version: "1.28"'))
+    apis = project / "platform-config/apis.yaml"  # a platform that still supports 1.28
+    apis.write_text(apis.read_text().replace('minors: ["1.35"', 'minors: ["1.28", "1.35"'))
     assert _render_problems(cli, project) == [
         located(
             SCORE,
@@ -263,7 +265,7 @@ def test_rendered_object_against_the_kubernetes_schema(project: Path, cli: Calla
         0,
         "immutable",
     )
-    assert str(problem["message"]).startswith("v1/ConfigMap is not valid for Kubernetes 1.30.")
+    assert str(problem["message"]).startswith("v1/ConfigMap is not valid for Kubernetes 1.37.")
     assert str(problem["message"]).endswith(": 'yes' is not of type 'boolean', 'null'")
     assert not (project / "out").exists()
 
@@ -297,7 +299,7 @@ def test_schema_problem_is_not_hidden_by_a_policy_error(project: Path, cli: Call
     )
     assert (
         problem["message"]
-        == "v1/ConfigMap is not valid for Kubernetes 1.30.0: 3 is not of type 'string', 'null'"
+        == "v1/ConfigMap is not valid for Kubernetes 1.37.0: 3 is not of type 'string', 'null'"
     )
 
 

@@ -56,7 +56,8 @@ def test_shipped_inputs_validate(cli: Callable[..., Result]) -> None:
     result = cli("validate", "--root", str(ROOT))
     assert result.exit_code == 0, result.output
     assert "ok: 5 workloads in 2 apps, 3 environments" in result.output
-    assert "objects valid against the Kubernetes schema; not checked (no schema shipped)" in result.output
+    assert "objects valid against the Kubernetes schema and CRD schemas (Kubernetes 1.35.0, " in result.output
+    assert "not checked" not in result.output
 
 
 def test_explain_shows_a_different_postgres_in_dev_and_prod(cli: Callable[..., Result]) -> None:

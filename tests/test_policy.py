@@ -315,7 +315,7 @@ BREAKS = {
     ),
     "deny_single_replica": lambda p: _edit(p, PROD_PROFILE, "replicas: 3", "replicas: 1"),
     "deny_missing_disruption_budget": lambda p: _edit(
-        p, PROD_PROFILE, "disruption_budget:\n  min_available: 2\n", ""
+        p, PROD_PROFILE, "disruption_budget:\n  max_unavailable: 1\n", ""
     ),
     "deny_unencrypted_database": lambda p: _edit(
         p,

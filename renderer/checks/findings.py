@@ -71,6 +71,7 @@ class Report:
         self.counts.add(other.counts)
         self.schema.checked += other.schema.checked
         self.schema.problems += other.schema.problems
+        self.schema.against |= other.schema.against
         self.secrets += [p for p in other.secrets if p not in self.secrets]  # a workload in two envs
         self.conflicts += other.conflicts
         for kind, n in other.schema.unchecked.items():
@@ -112,7 +113,8 @@ def evaluate(
     `sensitive`: values of the renderer's own credentials, which must appear in no file."""
     env = env_render.env
     tree = {**env_render.tree, **module_files(platform)}
-    report = Report(schema=kubeschema.check_documents(env_render.documents, {env.id: env.kubernetes_version}))
+    versions = {env.id: env.kubernetes_version}
+    report = Report(schema=kubeschema.check_documents(env_render.documents, versions, platform.apis))
     for wl in env_render.analysis.workloads:
         report.secrets += secrets.scan_workload(wl, platform.trust.secret_allow)
     report.secrets += secrets.scan_tree(tree, sensitive)

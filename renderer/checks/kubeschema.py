@@ -1,10 +1,16 @@
-"""Every rendered Kubernetes object against the schema of the environment's Kubernetes version."""
+"""Every rendered Kubernetes object against what the environment's cluster serves, and its schema.
+
+Built-in APIs: the strict schema of the environment's exact Kubernetes minor (kubernetes-validate),
+plus platform-config/apis.yaml for what that minor has deprecated or removed. Custom resources: the
+CRD schema of the operator release the table names (checks/crds/). A custom kind no operator in the
+table serves is reported as not checked, by name: never silently passed.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -13,51 +19,114 @@ import jsonschema
 import kubernetes_validate
 from referencing import Registry, Resource
 
+from renderer.checks import crdschema
 from renderer.data import Json, json_object
 from renderer.errors import Problem
+from renderer.model import ApiStatus, ApiTable
+
+# API groups Kubernetes itself serves: the core group, the unqualified ones, and *.k8s.io
+_BUILTIN = frozenset({"", "apps", "batch", "autoscaling", "policy", "extensions"})
 
 
 @dataclass(slots=True)
 class SchemaReport:
     checked: int = 0
-    unchecked: dict[str, int] = field(default_factory=dict)  # apiVersion/kind → count
+    unchecked: dict[str, int] = field(default_factory=dict)  # apiVersion/kind (why) → count
     problems: list[Problem] = field(default_factory=list)
+    against: set[str] = field(default_factory=set)  # the schemas used: "Kubernetes 1.35.0", "strimzi 1.2.0"
 
 
 @cache
-def schema_version(minor_version: str) -> str:
-    """The newest schema version kubernetes-validate ships for the environment's minor version."""
+def schema_version(minor_version: str) -> str | None:
+    """The schema kubernetes-validate ships for the environment's minor; None when it has none."""
     wanted = f"{minor_version}."
-    known: list[str] = sorted(kubernetes_validate.utils.all_versions(), key=_key)
+    known: list[str] = sorted(set(kubernetes_validate.utils.all_versions()), key=_key)
     matches = [v for v in known if v.startswith(wanted)]
-    return matches[-1] if matches else known[-1]
+    return matches[-1] if matches else None
 
 
 def _key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
 
 
-def check_documents(documents: Mapping[str, Json], envs: Mapping[str, str]) -> SchemaReport:
+def check_documents(
+    documents: Mapping[str, Json], envs: Mapping[str, str], apis: ApiTable | None = None
+) -> SchemaReport:
     """Rendered objects by path (as data, never re-read from their bytes) against their schemas.
 
     `envs` maps env id → Kubernetes minor version; only `kubernetes/<env>/…` objects are checked,
     kustomizations aside."""
+    table = apis or ApiTable()
     report = SchemaReport()
     for path in sorted(documents):
         parts = path.split("/")
         if parts[0] != "kubernetes" or not path.endswith(".yaml") or parts[-1] == "kustomization.yaml":
             continue
-        version = schema_version(envs[parts[1]])
-        _check(json_object(documents[path]), path, version, report)
+        _check(json_object(documents[path]), path, envs[parts[1]], table, report)
     return report
 
 
-def _check(obj: Mapping[str, Json], path: str, version: str, report: SchemaReport) -> None:
-    kind = f"{obj.get('apiVersion')}/{obj.get('kind')}"
-    validator = _validator(version, str(obj.get("apiVersion")), str(obj.get("kind")))
-    if validator is None:
-        report.unchecked[kind] = report.unchecked.get(kind, 0) + 1
+def _check(obj: Mapping[str, Json], path: str, minor: str, table: ApiTable, report: SchemaReport) -> None:
+    api_version, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
+    name = f"{api_version}/{kind}"
+    group = api_version.rpartition("/")[0]
+    if group in _BUILTIN or group.endswith(".k8s.io"):
+        who, version, rows = "Kubernetes", minor, table.kubernetes
+    else:
+        operator = table.operator_for(group)
+        if operator is None:
+            _skip(report, f"{name} (no operator in the API table serves {group})")
+            return
+        who, version, rows = operator.name, operator.version, operator.apis
+    lifecycle = _lifecycle(name, api_version, kind, who, version, rows)
+    if lifecycle is not None:
+        report.problems.append(Problem(path, 0, "apiVersion", *lifecycle))
         return
+    validator: jsonschema.protocols.Validator | None
+    if who == "Kubernetes":
+        validator, against = _kubernetes(minor, api_version, kind)
+    else:
+        if crdschema.shipped(who, version) is None:
+            _skip(report, f"{name} (the renderer keeps no CRD schemas for {who} {version})")
+            return
+        validator, against = crdschema.validator(who, version, api_version, kind), f"{who} {version}"
+    if validator is None:
+        message = f"{name} is not served by {against}"
+        report.problems.append(Problem(path, 0, "apiVersion", message, "use an API version it serves"))
+        return
+    report.against.add(against)
+    _validate(validator, obj, path, f"{name} is not valid for {against}", report)
+
+
+def _skip(report: SchemaReport, reason: str) -> None:
+    report.unchecked[reason] = report.unchecked.get(reason, 0) + 1
+
+
+def _lifecycle(
+    name: str, api_version: str, kind: str, who: str, version: str, rows: Iterable[ApiStatus]
+) -> tuple[str, str] | None:
+    """(message, hint) when the table says this API is removed, deprecated or not yet served."""
+    at = _key(version)
+    for row in rows:
+        if not row.covers(api_version, kind):
+            continue
+        hint = f"use {row.replacement}" if row.replacement else "see platform-config/apis.yaml"
+        if row.removed and _key(row.removed) <= at:
+            return f"{name} is not served by {who} {version}: removed in {row.removed}", hint
+        if row.deprecated and _key(row.deprecated) <= at:
+            return f"{name} is deprecated in {who} {version} (since {row.deprecated})", hint
+        if row.introduced and _key(row.introduced) > at:
+            return f"{name} is not served by {who} {version}: it arrives in {row.introduced}", hint
+    return None
+
+
+def _validate(
+    validator: jsonschema.protocols.Validator,
+    obj: Mapping[str, Json],
+    path: str,
+    lead: str,
+    report: SchemaReport,
+) -> None:
     # Every place that is wrong, each with its most telling error (a `oneOf` says why at its path)
     by_place: dict[str, list[jsonschema.ValidationError]] = {}
     for error in validator.iter_errors(obj):
@@ -65,10 +134,18 @@ def _check(obj: Mapping[str, Json], path: str, version: str, report: SchemaRepor
     for where, errors in sorted(by_place.items()):
         best = jsonschema.exceptions.best_match(errors)
         if best is not None:
-            message = f"{kind} is not valid for Kubernetes {version}: {best.message}"
-            report.problems.append(Problem(path, 0, where, message))
+            report.problems.append(Problem(path, 0, where, f"{lead}: {best.message}"))
     if not by_place:
         report.checked += 1
+
+
+def _kubernetes(
+    minor: str, api_version: str, kind: str
+) -> tuple[jsonschema.Draft202012Validator | None, str]:
+    version = schema_version(minor)
+    if version is None:
+        return None, f"any Kubernetes schema the renderer ships (none for {minor})"
+    return _validator(version, api_version, kind), f"Kubernetes {version}"
 
 
 @cache
@@ -104,6 +181,7 @@ def _validator(version: str, api_version: str, kind: str) -> jsonschema.Draft202
 
 
 def summary(report: SchemaReport) -> str:
+    against = ", ".join(sorted(report.against))
+    text = f"{report.checked} objects valid against the Kubernetes schema and CRD schemas ({against})"
     unchecked = ", ".join(f"{k} ×{n}" for k, n in sorted(report.unchecked.items()))
-    text = f"{report.checked} objects valid against the Kubernetes schema"
-    return f"{text}; not checked (no schema shipped): {unchecked}" if unchecked else text
+    return f"{text}; not checked: {unchecked}" if unchecked else text

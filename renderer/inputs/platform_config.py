@@ -12,6 +12,7 @@ from jsonschema.exceptions import SchemaError
 
 from renderer.data import Doc, Json
 from renderer.errors import Collector, InputError, Problem
+from renderer.inputs.apis import check_versions, load_apis
 from renderer.inputs.confine import read_file
 from renderer.inputs.documents import display, glob_files, valid_docs
 from renderer.inputs.platform_docs import (
@@ -47,8 +48,10 @@ def load_platform(root: str) -> Platform:
     profiles = _profiles(root, problems)
     policies = _policies(root, envs, problems)
     trust = _trust(root, problems)
+    apis = load_apis(root, problems)
+    check_versions(envs, apis, problems)
     problems.raise_if_any()
-    return Platform(root, envs, definitions, profiles, modules, variables, required, policies, trust)
+    return Platform(root, envs, definitions, profiles, modules, variables, required, policies, trust, apis)
 
 
 TRUST_FILE = "platform-config/trust.yaml"

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from renderer.data import Json, KubeObject, json_object
+from renderer.data import Json, KubeObject
 from renderer.errors import Collector, InputError
 from renderer.model import Environment
 from renderer.render import kubernetes, terraform
-from renderer.render.kubernetes.labels import ANNOTATION_UID, MANAGED_BY
+from renderer.render.kubernetes.labels import (
+    ANNOTATION_UID,
+    resource_labels,
+    stamp_resource,
+    workload_version,
+)
 from renderer.render.kubernetes.namespace import namespace, secret_store
 from renderer.render.tree import (
     CLUSTER_SCOPED,
@@ -46,6 +51,7 @@ def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
     tree: Tree = {}
     documents: Documents = {}
     problems = Collector()
+    versions: dict[tuple[str, str], str | None] = {}  # (app, workload) → its version label
     for wl in analysis.workloads:
         bound = analysis.graph.bindings[(wl.app, wl.name)]
         resources = {name: analysis.resolved[uid] for name, uid in bound.items()}
@@ -55,12 +61,13 @@ def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
         except InputError as exc:
             problems.extend(exc.problems())
             continue
+        versions[(wl.app, wl.name)] = workload_version(objects)
         add_objects(tree, documents, safe_join(root, wl.app, wl.name), objects, wl.file)
     for app in sorted({w.app for w in analysis.workloads}):
-        add_objects(tree, documents, safe_join(root, app), [namespace(env.namespace(app), app)], app)
-    modules = _resources(tree, documents, analysis, root)
+        add_objects(tree, documents, safe_join(root, app), [namespace(env.namespace(app), app, app)], app)
+    modules = _resources(tree, documents, analysis, root, versions)
     problems.raise_if_any()
-    shared = [namespace(env.shared_namespace, SHARED), secret_store(env)]
+    shared = [namespace(env.shared_namespace, SHARED, env.shared_namespace), secret_store(env)]
     add_objects(tree, documents, safe_join(root, SHARED), shared, env.file)
     for scope, items in sorted(modules.items()):
         add_json(tree, documents, terraform.main_file(env.id, scope), terraform.project(env, scope, items))
@@ -68,7 +75,13 @@ def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
     return EnvRender(analysis, tree, documents)
 
 
-def _resources(tree: Tree, documents: Documents, analysis: Analysis, root: str) -> dict[str, list[Resolved]]:
+def _resources(
+    tree: Tree,
+    documents: Documents,
+    analysis: Analysis,
+    root: str,
+    versions: Mapping[tuple[str, str], str | None],
+) -> dict[str, list[Resolved]]:
     """Each resource's own objects into its directory; its Terraform modules grouped by scope."""
     env = analysis.env
     modules: dict[str, list[Resolved]] = {}
@@ -82,18 +95,18 @@ def _resources(tree: Tree, documents: Documents, analysis: Analysis, root: str) 
             if node.shared
             else safe_join(root, scope, str(node.workload))
         )
-        objects = [_stamp(o, namespace, r) for o in r.artifacts.objects]
+        version = versions.get((str(node.app), str(node.workload)))
+        objects = [_stamp(o, namespace, r, env, version) for o in r.artifacts.objects]
         add_objects(tree, documents, directory, objects, node.definition.file)
         if r.artifacts.module is not None:
             modules.setdefault(scope, []).append(r)
     return modules
 
 
-def _stamp(obj: Mapping[str, Json], namespace: str, r: Resolved) -> KubeObject:
-    """Resource objects get the namespace, the managed-by label and the resource uid."""
-    meta = dict(json_object(obj["metadata"]))
-    if obj["kind"] not in CLUSTER_SCOPED:
-        meta.setdefault("namespace", namespace)
-    meta["labels"] = {**json_object(meta.get("labels")), **MANAGED_BY}
-    meta["annotations"] = {**json_object(meta.get("annotations")), ANNOTATION_UID: r.node.uid}
-    return {**obj, "metadata": meta}
+def _stamp(
+    obj: Mapping[str, Json], namespace: str, r: Resolved, env: Environment, version: str | None
+) -> KubeObject:
+    """Resource objects get the namespace, the recommended labels and the resource uid."""
+    labels = resource_labels(r, env, obj, version)
+    where = None if obj["kind"] in CLUSTER_SCOPED else namespace
+    return stamp_resource(obj, labels, {ANNOTATION_UID: r.node.uid}, where)

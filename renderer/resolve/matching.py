@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from renderer.model import Criterion, Environment, Profile, ResourceDefinition
 
+ANY_CLASS = "*"  # a definition's class that matches a request of any class; an exact class outranks it
+
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -70,27 +72,23 @@ def match_resource(req: Request, definitions: Sequence[ResourceDefinition]) -> M
     for d in definitions:
         if d.type != req.type:
             continue
-        if d.klass != req.klass:
+        if d.klass not in (req.klass, ANY_CLASS):
             scored.append((-1, d, f"class={d.klass} ≠ {req.klass}"))
             continue
         spec, why = _best_criterion(d, req)
         scored.append((spec, d, why))
-    scored.sort(key=lambda t: (-t[0], t[1].id))
+    # the class the request names beats `*` whatever the criteria; then the most specific criteria
+    scored.sort(key=lambda t: (t[0] < 0, t[0] >= 0 and t[1].klass == ANY_CLASS, -t[0], t[1].id))
     winner = scored[0][1] if scored and scored[0][0] >= 0 else None
     candidates = []
     for spec, d, why in scored:
         if d is winner:
             candidates.append(Candidate(d.id, d.file, "matched", f"specificity {spec}", spec))
         elif spec >= 0:
-            candidates.append(
-                Candidate(
-                    d.id,
-                    d.file,
-                    "outranked",
-                    f"matches with specificity {spec}, less specific",
-                    spec,
-                )
-            )
+            reason = f"matches with specificity {spec}, less specific"
+            if d.klass == ANY_CLASS and winner is not None and winner.klass != ANY_CLASS:
+                reason = f"matches any class; {winner.id} is for class {req.klass}"
+            candidates.append(Candidate(d.id, d.file, "outranked", reason, spec))
         else:
             candidates.append(Candidate(d.id, d.file, "rejected", why, spec))
     return Match(winner, tuple(candidates))

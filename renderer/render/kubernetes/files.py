@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import posixpath
 import re
 from collections.abc import Mapping
@@ -95,3 +97,18 @@ def volume_mounts(b: Build, cname: str, c: ScoreContainer) -> list[dict[str, Jso
             mount["readOnly"] = True
         mounts.append(mount)
     return mounts
+
+
+def content_checksum(b: Build) -> str | None:
+    """A digest of the content the pod mounts (file ConfigMap data, secret templates, secret keys).
+
+    On the pod template it rolls the pods when a file changes: a ConfigMap edit alone restarts nothing."""
+    content: dict[str, Json] = {
+        "data": b.files_data,
+        "binaryData": b.files_binary,
+        "templates": b.sink.templates,
+        "secrets": {k: list(v) for k, v in b.sink.data.items()},
+    }
+    if not any(content.values()):
+        return None
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()

@@ -7,25 +7,35 @@ from collections.abc import Mapping
 from renderer.data import Json, KubeObject
 from renderer.render.kubernetes.build import Build
 from renderer.render.kubernetes.files import files_configmap_name
-from renderer.render.kubernetes.labels import selector_for
+from renderer.render.kubernetes.labels import ANNOTATION_CHECKSUM, selector_for
+from renderer.render.kubernetes.scaling import ANNOTATION_AUTOSCALER, Scale
 
 
 def controller(
-    b: Build, meta: Mapping[str, Json], pod: Mapping[str, Json], pod_meta: Mapping[str, Mapping[str, str]]
+    b: Build,
+    meta: Mapping[str, Json],
+    pod: Mapping[str, Json],
+    pod_meta: Mapping[str, Mapping[str, str]],
+    scale: Scale,
 ) -> KubeObject:
-    """The Deployment or StatefulSet the profile chooses."""
+    """The Deployment or StatefulSet the profile chooses; no `replicas` where an autoscaler owns them."""
     profile = b.profile
     spec: dict[str, Json] = {
-        "replicas": profile.replicas,
         "selector": {"matchLabels": selector_for(b.wl)},
         "template": {"metadata": pod_meta, "spec": pod},
     }
+    notes = {k: v for k, v in pod_meta["annotations"].items() if k != ANNOTATION_CHECKSUM}
+    notes.update(profile.annotations)
+    if scale.autoscaler:
+        notes[ANNOTATION_AUTOSCALER] = f"HorizontalPodAutoscaler/{scale.autoscaler}"
+    else:
+        spec["replicas"] = profile.replicas
     if profile.workload_kind == "StatefulSet":
         spec["serviceName"] = b.wl.name
     return {
         "apiVersion": "apps/v1",
         "kind": profile.workload_kind,
-        "metadata": {**meta, "annotations": {**pod_meta["annotations"], **profile.annotations}},
+        "metadata": {**meta, "annotations": notes},
         "spec": spec,
     }
 

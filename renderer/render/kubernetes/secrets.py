@@ -41,7 +41,7 @@ def external_secret(meta: Mapping[str, Json], sink: SecretSink) -> KubeObject:
         data.update(sink.templates)
         target["template"] = {"engineVersion": "v2", "data": data}
     return {
-        "apiVersion": "external-secrets.io/v1beta1",
+        "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
         "metadata": {**meta, "name": meta["name"]},
         "spec": {
