@@ -146,11 +146,11 @@ def test_app_template_pins_this_release_and_documents_every_variable() -> None:
 
 
 def test_the_readme_for_platform_teams_names_every_variable_the_pipelines_read() -> None:
-    readme = (ROOT / "README-ci.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     texts = PLATFORM_CI.read_text() + APP_CI.read_text()
     names = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", texts)) | {"ENV_REPO_URL"}
     names -= {n for n in names if n.startswith(("CI_", "GITLAB_"))}  # GitLab's own
     names -= {"RENDERER_PLATFORM", "RENDERER_ENV", "RENDERER_NEEDS"}  # the jobs set them
     names -= {"RENDERER_APP_PROJECT", "RENDERER_APP_SHA"}  # `renderer identity` prints them
     for name in sorted(names):
-        assert f"`{name}`" in readme, f"README-ci.md does not explain {name}"
+        assert f"`{name}`" in readme, f"README.md does not explain {name}"
