@@ -199,6 +199,11 @@ class Environment:
     policies: Mapping[str, str]
     doc: Doc
     values: Mapping[str, Json] = field(default_factory=dict)  # `values:`, served by the `environment` type
+    gitops: str = "flux"  # flux | argocd: which controller applies clusters/<env>/renderer/
+    gitops_source: str = "flux-system"  # Flux GitRepository name, or the Argo CD repoURL
+    prerequisites: tuple[str, ...] = ()  # Flux Kustomizations installing operators; _shared waits
+    ingress_namespace: str = "ingress-nginx"  # where the ingress controller runs (NetworkPolicy)
+    oidc_provider: str = ""  # cluster OIDC issuer (no https://): per-app secret roles trust it
 
     def namespace(self, app: str) -> str:
         return self.namespace_pattern.replace("{app}", app).replace("{env}", self.id)
@@ -304,6 +309,8 @@ class Profile:
     annotations: Mapping[str, str]
     patches: tuple[ProfilePatch, ...]
     file: str
+    namespace_quota: Mapping[str, Json] = field(default_factory=dict)  # per workload, summed per namespace
+    limit_range: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)  # default, default_request, max
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,6 +138,11 @@ def _environments(root: str, problems: Collector) -> dict[str, Environment]:
             policies=dict(d.get("policies", {})),
             doc=doc,
             values=dict(d.get("values", {})),
+            gitops=d["delivery"].get("gitops", "flux"),
+            gitops_source=d["delivery"].get("source", "flux-system"),
+            prerequisites=tuple(d["delivery"].get("prerequisites", [])),
+            ingress_namespace=cluster.get("ingress_namespace", "ingress-nginx"),
+            oidc_provider=aws["oidc_provider"],
         )
     if not envs:
         problems.add("environments", 0, "", "no environment definitions found")
@@ -369,6 +374,8 @@ def _profiles(root: str, problems: Collector) -> tuple[Profile, ...]:
                 annotations=d.get("annotations", {}),
                 patches=tuple(d.get("patches", [])),
                 file=doc.file,
+                namespace_quota=d.get("namespace_quota", {}),
+                limit_range=d.get("limit_range", {}),
             )
         )
     seen: dict[tuple[str, Criterion], str] = {}

@@ -25,6 +25,7 @@ class ClusterDoc(TypedDict):
     namespace: NotRequired[str]  # a pattern with {app} and {env}
     shared_namespace: NotRequired[str]
     domain: NotRequired[str]
+    ingress_namespace: NotRequired[str]
 
 
 class AwsDoc(TypedDict):
@@ -35,11 +36,15 @@ class AwsDoc(TypedDict):
     secret_prefix: str
     state_key_prefix: NotRequired[str]
     allowed_registries: NotRequired[Sequence[str]]
+    oidc_provider: str
 
 
 class DeliveryDoc(TypedDict):
     mode: Literal["direct", "merge-request"]
     branch: NotRequired[str]
+    gitops: NotRequired[Literal["flux", "argocd"]]
+    source: NotRequired[str]  # Flux GitRepository name, or the Argo CD repoURL
+    prerequisites: NotRequired[Sequence[str]]
 
 
 class EnvironmentDoc(TypedDict):
@@ -114,6 +119,8 @@ WorkloadProfileDoc = TypedDict(
         "labels": NotRequired[Mapping[str, str]],
         "annotations": NotRequired[Mapping[str, str]],
         "patches": NotRequired[Sequence[ProfilePatch]],
+        "namespace_quota": NotRequired[Mapping[str, Json]],
+        "limit_range": NotRequired[Mapping[str, Mapping[str, Json]]],
     },
 )
 

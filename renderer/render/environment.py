@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from renderer.data import Json, KubeObject
+from renderer.data import Json, KubeObject, json_object
 from renderer.errors import Collector, InputError
 from renderer.model import Environment
 from renderer.render import kubernetes, terraform
@@ -15,7 +15,9 @@ from renderer.render.kubernetes.labels import (
     stamp_resource,
     workload_version,
 )
+from renderer.render.kubernetes.entrypoints import entry_dir, entry_points
 from renderer.render.kubernetes.namespace import namespace, secret_store
+from renderer.render.kubernetes.tenancy import secret_access, tenancy_objects
 from renderer.render.tree import (
     CLUSTER_SCOPED,
     SHARED,
@@ -29,6 +31,9 @@ from renderer.render.tree import (
 from renderer.resolve.analysis import Analysis
 from renderer.resolve.dependencies import Dependencies
 from renderer.resolve.nodes import Resolved
+
+
+SECRET_ACCESS = "secret-access.tf.json"  # the app's secret-reading role, beside its main.tf.json
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +68,36 @@ def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
             continue
         versions[(wl.app, wl.name)] = workload_version(objects)
         add_objects(tree, documents, safe_join(root, wl.app, wl.name), objects, wl.file)
-    for app in sorted({w.app for w in analysis.workloads}):
-        add_objects(tree, documents, safe_join(root, app), [namespace(env.namespace(app), app, app)], app)
+    apps = sorted({w.app for w in analysis.workloads})
+    for app in apps:
+        ns = namespace(env.namespace(app), app, app, env.kubernetes_version)
+        add_objects(tree, documents, safe_join(root, app), [ns], app)
     modules = _resources(tree, documents, analysis, root, versions)
     problems.raise_if_any()
     shared = [namespace(env.shared_namespace, SHARED, env.shared_namespace), secret_store(env)]
     add_objects(tree, documents, safe_join(root, SHARED), shared, env.file)
-    for scope, items in sorted(modules.items()):
-        add_json(tree, documents, terraform.main_file(env.id, scope), terraform.project(env, scope, items))
+    access = {app: _tenancy(tree, documents, analysis, app) for app in apps}
+    for scope in sorted(set(modules) | {app for app, tf in access.items() if tf is not None}):
+        main = terraform.project(env, scope, modules.get(scope, []))
+        add_json(tree, documents, terraform.main_file(env.id, scope), main)
+    for app, tf in sorted(access.items()):
+        if tf is not None:
+            add_json(tree, documents, f"{terraform.project_dir(env.id, app)}/{SECRET_ACCESS}", tf)
     add_kustomizations(tree, env.id)
+    for scope, entry in entry_points(env, [SHARED, *apps]).items():
+        add_objects(tree, documents, entry_dir(env.id, scope), [entry], env.file)
     return EnvRender(analysis, tree, documents)
+
+
+def _tenancy(tree: Tree, documents: Documents, analysis: Analysis, app: str) -> dict[str, Json] | None:
+    """The app namespace's tenancy objects beside its Namespace; its secret role's Terraform (None:
+    the app reads no Secrets Manager secret)."""
+    env = analysis.env
+    scope_dir = f"kubernetes/{env.id}/{app}/"
+    objects = [json_object(d) for p, d in sorted(documents.items()) if p.startswith(scope_dir)]
+    profiles = [analysis.profiles[(w.app, w.name)] for w in analysis.workloads if w.app == app]
+    add_objects(tree, documents, scope_dir.rstrip("/"), tenancy_objects(env, app, objects, profiles), app)
+    return secret_access(env, app, objects)
 
 
 def _resources(

@@ -8,9 +8,19 @@ from renderer.render.kubernetes.labels import recommended
 from renderer.render.kubernetes.secrets import SECRET_STORE
 
 
-def namespace(name: str, scope: str, part_of: str) -> KubeObject:
-    """An app's namespace (part of the app), or the shared one (`scope` _shared, part of itself)."""
+PSS = "pod-security.kubernetes.io/"
+
+
+def namespace(name: str, scope: str, part_of: str, restricted: str | None = None) -> KubeObject:
+    """An app's namespace (part of the app), or the shared one (`scope` _shared, part of itself).
+
+    `restricted`: the Kubernetes minor whose Pod Security `restricted` level the namespace enforces
+    (every app namespace; pinned, so a cluster upgrade does not tighten it unannounced)."""
     labels = {**recommended(part_of, name, "namespace", part_of, None), "renderer.platform/scope": scope}
+    if restricted is not None:
+        for mode in ("enforce", "audit", "warn"):
+            labels[f"{PSS}{mode}"] = "restricted"
+            labels[f"{PSS}{mode}-version"] = f"v{restricted}"
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
@@ -26,6 +36,8 @@ def secret_store(env: Environment) -> KubeObject:
             ),
         },
         "spec": {
+            # only the shared namespace may use it; app namespaces have their own SecretStore (tenancy)
+            "conditions": [{"namespaces": [env.shared_namespace]}],
             "provider": {
                 "aws": {
                     "service": "SecretsManager",

@@ -46,7 +46,7 @@ def external_secret(meta: Mapping[str, Json], sink: SecretSink) -> KubeObject:
         "metadata": {**meta, "name": meta["name"]},
         "spec": {
             "refreshInterval": "1h",
-            "secretStoreRef": {"kind": "ClusterSecretStore", "name": SECRET_STORE},
+            "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE},  # the app namespace's own
             "target": target,
             "data": [
                 {"secretKey": k, "remoteRef": {"key": path, "property": prop}}
