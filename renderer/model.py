@@ -310,7 +310,8 @@ class Profile:
     patches: tuple[ProfilePatch, ...]
     file: str
     namespace_quota: Mapping[str, Json] = field(default_factory=dict)  # per workload, summed per namespace
-    limit_range: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)  # default, default_request, max
+    # the namespace's LimitRange: default, default_request, max (each a map of cpu/memory)
+    limit_range: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,11 @@ def run(platform: Platform, apps: Sequence[App], env_ids: Sequence[str] | None, 
             report.secrets += secrets.scan_files(app, platform.trust.secret_allow)
     findings.enforce(report)
     tree.update(terraform.module_files(platform))
-    owned = [p for env in envs for p in (f"kubernetes/{env.id}/", f"terraform/{env.id}/", f"clusters/{env.id}/renderer/")]
+    owned = [
+        p
+        for env in envs
+        for p in (f"kubernetes/{env.id}/", f"terraform/{env.id}/", f"clusters/{env.id}/renderer/")
+    ]
     owned.append(f"{terraform.MODULES_DIR}/")
     return Rendered(tuple(results), tree, tuple(owned), report)
 

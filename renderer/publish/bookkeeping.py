@@ -48,14 +48,15 @@ def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: b
     prefixes = [f"{MODULES_DIR}/"]
     if platform_wide:
         prefixes.append(f"{STORE}/")
-        whole = ("kubernetes/{env}/", "terraform/{env}/", "clusters/{env}/renderer/")  # entry points (render/kubernetes/entrypoints.py)
+        # clusters/<env>/renderer/: the entry points (render/kubernetes/entrypoints.py)
+        whole = ("kubernetes/{env}/", "terraform/{env}/", "clusters/{env}/renderer/")
         return prefixes + [p.format(env=env) for env in env_ids for p in whole]
     for env in env_ids:
         prefixes += [
             f"kubernetes/{env}/kustomization.yaml",  # derived from the scopes present after the write
             f"kubernetes/{env}/{SHARED}/",
             f"terraform/{env}/{SHARED}/",
-            f"clusters/{env}/renderer/{SHARED}/",  # each scope's entry point (render/kubernetes/entrypoints.py)
+            f"clusters/{env}/renderer/{SHARED}/",  # each scope's entry point
         ]
         scoped = ("kubernetes/{env}/{a}/", "terraform/{env}/{a}/", "clusters/{env}/renderer/{a}/")
         prefixes += [p.format(env=env, a=a) for a in apps for p in scoped]

@@ -9,13 +9,13 @@ from renderer.data import Json, KubeObject, json_object
 from renderer.errors import Collector, InputError
 from renderer.model import Environment
 from renderer.render import kubernetes, terraform
+from renderer.render.kubernetes.entrypoints import entry_dir, entry_points
 from renderer.render.kubernetes.labels import (
     ANNOTATION_UID,
     resource_labels,
     stamp_resource,
     workload_version,
 )
-from renderer.render.kubernetes.entrypoints import entry_dir, entry_points
 from renderer.render.kubernetes.namespace import namespace, secret_store
 from renderer.render.kubernetes.tenancy import secret_access, tenancy_objects
 from renderer.render.tree import (
@@ -31,7 +31,6 @@ from renderer.render.tree import (
 from renderer.resolve.analysis import Analysis
 from renderer.resolve.dependencies import Dependencies
 from renderer.resolve.nodes import Resolved
-
 
 SECRET_ACCESS = "secret-access.tf.json"  # the app's secret-reading role, beside its main.tf.json
 

@@ -7,7 +7,6 @@ from renderer.model import Environment
 from renderer.render.kubernetes.labels import recommended
 from renderer.render.kubernetes.secrets import SECRET_STORE
 
-
 PSS = "pod-security.kubernetes.io/"
 
 
@@ -45,6 +44,6 @@ def secret_store(env: Environment) -> KubeObject:
                     "role": env.role_arn,
                     "auth": {"jwt": jwt},
                 }
-            }
+            },
         },
     }

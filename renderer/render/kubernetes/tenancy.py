@@ -18,7 +18,9 @@ from renderer.render.kubernetes.labels import recommended
 from renderer.render.kubernetes.quotas import limit_range, resource_quota
 from renderer.render.kubernetes.secrets import SECRET_STORE
 
-READER = "secret-reader"  # the ServiceAccount whose token the app's SecretStore exchanges for its role
+# Tenancy objects' names start with `renderer.`: a workload's name has no dot, so none can collide.
+OWN = "renderer."
+READER = f"{OWN}secret-reader"  # the ServiceAccount whose token the app's SecretStore exchanges for its role
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 ROLE_PATH = "/platform-renderer/"
 READ_ACTIONS = ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
@@ -67,14 +69,15 @@ def tenancy_objects(
     for make in (resource_quota, limit_range):
         made = make(profiles)
         if made is not None:
-            out.append(_object(app, ns, made[0], made[1], made[2]))
+            out.append(_object(app, ns, made[0], OWN + made[1], made[2]))
     return out
 
 
 def _object(app: str, ns: str, kind: str, name: str, rest: Mapping[str, Json]) -> KubeObject:
     api = {"ResourceQuota": "v1", "LimitRange": "v1", "ServiceAccount": "v1"}.get(kind, "")
-    meta = {"name": name, "namespace": ns, "labels": recommended(name, app, "tenancy", app, None)}
-    return {"apiVersion": api, "kind": kind, "metadata": dict(meta), **rest}
+    labels: dict[str, Json] = dict(recommended(name, app, "tenancy", app, None))
+    meta: dict[str, Json] = {"name": name, "namespace": ns, "labels": labels}
+    return {"apiVersion": api, "kind": kind, "metadata": meta, **rest}
 
 
 def _reader(env: Environment, app: str, ns: str) -> KubeObject:
@@ -98,7 +101,9 @@ def _secret_store(env: Environment, app: str, ns: str) -> KubeObject:
     }
 
 
-def secret_access(env: Environment, app: str, objects: Sequence[Mapping[str, Json]]) -> dict[str, Json] | None:
+def secret_access(
+    env: Environment, app: str, objects: Sequence[Mapping[str, Json]]
+) -> dict[str, Json] | None:
     """Terraform JSON for the app's role: only its own secrets, and the shared ones it reads."""
     keys = remote_keys(objects)
     if not keys:
@@ -119,10 +124,9 @@ def secret_access(env: Environment, app: str, objects: Sequence[Mapping[str, Jso
     resources = [secret_arn(env, f"{env.secret_prefix}/{app}/*")]
     # Secrets Manager appends `-` and six characters to a secret's name in its ARN
     resources += [secret_arn(env, f"{k}-??????") for k in keys if k.startswith(shared)]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": READ_ACTIONS, "Resource": resources}],
-    }
+    statement: dict[str, Json] = {"Sid": "ReadOwnSecrets", "Effect": "Allow"}
+    statement.update({"Action": list(READ_ACTIONS), "Resource": list(resources)})
+    policy: dict[str, Json] = {"Version": "2012-10-17", "Statement": [statement]}
     return {"resource": {"aws_iam_role": {"secret_reader": _role(env, app)}, **_policy(policy)}}
 
 
@@ -142,7 +146,9 @@ def _role(env: Environment, app: str) -> dict[str, Json]:
                 "Effect": "Allow",
                 "Principal": {"Federated": f"arn:aws:iam::{env.account_id}:oidc-provider/{issuer}"},
                 "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {f"{issuer}:sub": subject, f"{issuer}:aud": "sts.amazonaws.com"}},
+                "Condition": {
+                    "StringEquals": {f"{issuer}:sub": subject, f"{issuer}:aud": "sts.amazonaws.com"}
+                },
             }
         ],
     }
@@ -160,12 +166,14 @@ def network_policies(
     """Default-deny ingress; pods of the app reach its Services' ports; the ingress controller reaches
     the ports its Ingresses route to."""
     services = {object_name(o): o for o in objects if o.get("kind") == "Service"}
-    out = [_netpol(app, ns, "default-deny-ingress", {}, None)]
+    out = [_netpol(app, ns, f"{OWN}default-deny-ingress", {}, None)]
     for name, svc in sorted(services.items()):
         selector, ports = _backend(svc, None)
         if selector:
             peer: dict[str, Json] = {"podSelector": {}}
-            out.append(_netpol(app, ns, f"allow-app-to-{name}", selector, {"from": [peer], "ports": ports}))
+            out.append(
+                _netpol(app, ns, f"{OWN}allow-app-to-{name}", selector, {"from": [peer], "ports": ports})
+            )
     routed: dict[str, tuple[dict[str, Json], list[Json]]] = {}
     for obj in objects:
         if obj.get("kind") == "Ingress":
@@ -173,8 +181,10 @@ def network_policies(
                 if svc_name in services:
                     selector, ports = _backend(services[svc_name], port)
                     if selector and ports:
-                        routed[f"allow-ingress-to-{svc_name}-{port}"] = (selector, ports)
-    controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": env.ingress_namespace}}}
+                        routed[f"{OWN}allow-ingress-to-{svc_name}-{port}"] = (selector, ports)
+    controller = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": env.ingress_namespace}}
+    }
     for name, (selector, ports) in sorted(routed.items()):
         out.append(_netpol(app, ns, name, selector, {"from": [controller], "ports": ports}))
     return out
@@ -187,8 +197,9 @@ def _netpol(
     spec["policyTypes"] = ["Ingress"]
     if rule is not None:
         spec["ingress"] = [dict(rule)]
-    meta = {"name": name, "namespace": ns, "labels": recommended(name, app, "network-policy", app, None)}
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": dict(meta), "spec": spec}
+    labels: dict[str, Json] = dict(recommended(name, app, "network-policy", app, None))
+    meta: dict[str, Json] = {"name": name, "namespace": ns, "labels": labels}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta, "spec": spec}
 
 
 def _backend(svc: Mapping[str, Json], port: int | None) -> tuple[dict[str, Json], list[Json]]:
