@@ -23,7 +23,8 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from renderer.cli import main
 
     out = tmp_path_factory.mktemp("entry") / "out"
-    result = CliRunner().invoke(main, ["render", "--root", str(ROOT), "--out", str(out)], catch_exceptions=False)
+    args = ["render", "--root", str(ROOT), "--out", str(out)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return out
 
@@ -46,7 +47,8 @@ def test_one_entry_per_scope_present(out: Path) -> None:
         scopes = sorted(p.name for p in (out / "kubernetes" / env).iterdir() if p.is_dir())
         entries = _entries(out, env)
         assert sorted(entries) == scopes == ["_shared", "billing", "shop"]
-        assert {scope: _path(e) for scope, e in entries.items()} == {s: f"kubernetes/{env}/{s}" for s in scopes}
+        paths = {scope: _path(e) for scope, e in entries.items()}
+        assert paths == {s: f"kubernetes/{env}/{s}" for s in scopes}
 
 
 def test_flux_applies_shared_after_the_prerequisites_and_apps_after_shared(out: Path) -> None:
@@ -82,7 +84,9 @@ def test_kubectl_kustomize_builds_every_path_an_entry_point_names(out: Path) -> 
     assert built == 9
 
 
-def test_an_app_render_gives_the_same_entry_points(out: Path, tmp_path: Path, cli: Callable[..., Result]) -> None:
+def test_an_app_render_gives_the_same_entry_points(
+    out: Path, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
     one = tmp_path / "one"
     app = str(ROOT / "examples" / "apps" / "shop")
     assert cli("render", "--root", str(ROOT), "--app", app, "--out", str(one)).exit_code == 0

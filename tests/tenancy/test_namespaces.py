@@ -73,7 +73,7 @@ def json_list(value: Json) -> list[Json]:
 
 def test_default_deny_and_an_allowance_per_service_and_route(documents: dict[str, Json]) -> None:
     routed = 0
-    for (env, app), objects in _scopes(documents).items():
+    for objects in _scopes(documents).values():
         policies = {str(dig(p, "metadata", "name")): p for p in _kind(objects, "NetworkPolicy")}
         deny = policies["renderer.default-deny-ingress"]
         assert dig(deny, "spec") == {"podSelector": {}, "policyTypes": ["Ingress"]}
@@ -90,9 +90,8 @@ def test_default_deny_and_an_allowance_per_service_and_route(documents: dict[str
                     port = json_object(backend["port"])["number"]
                     allow = policies[f"renderer.allow-ingress-to-{backend['name']}-{port}"]
                     peer = json_object(json_list(dig(allow, "spec", "ingress"))[0])["from"]
-                    assert peer == [
-                        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
-                    ]
+                    controller = {"kubernetes.io/metadata.name": "ingress-nginx"}
+                    assert peer == [{"namespaceSelector": {"matchLabels": controller}}]
                     routed += 1
     assert routed >= 3
 
