@@ -351,7 +351,7 @@ def test_environment_names_a_missing_policy_set(project: Path, cli: Callable[...
     assert _problems(cli, project) == [
         located(
             "environments/dev.yaml",
-            24,
+            28,
             "policies.missing",
             "no policy set 'missing' in policies/",
             "known: baseline, production",

@@ -168,7 +168,7 @@ def test_mass_delete_needs_a_flag(bare_repo: Path, tmp_path: Path) -> None:
     refused = pub("--env-repo", str(bare_repo), "--app", str(small), "--env", "dev")
     assert refused.returncode == EXIT_PUBLISH
     assert (
-        "this publish would delete 15 of 24 files in kubernetes/dev/; pass "
+        "this publish would delete 20 of 33 files in kubernetes/dev/; pass "
         "--allow-mass-delete if that is intended" in refused.stderr
     )
     assert log(bare_repo) == heads  # nothing committed

@@ -26,7 +26,9 @@ def test_every_object_has_the_recommended_labels(objects: dict[str, dict[str, ob
         missing = [k for k in FIVE if f"app.kubernetes.io/{k}" not in labels]
         assert not missing, (path, missing)
         shared_without_pod = "/_shared/" in path and dig(obj, "spec", "template") is None
-        if obj["kind"] not in UNVERSIONED and not shared_without_pod:
+        # the namespace's tenancy objects (render/kubernetes/tenancy.py) serve every workload of the app
+        tenancy = labels.get("app.kubernetes.io/component") in ("tenancy", "network-policy")
+        if obj["kind"] not in UNVERSIONED and not shared_without_pod and not tenancy:
             assert "app.kubernetes.io/version" in labels, path
 
 
