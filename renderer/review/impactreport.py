@@ -111,6 +111,7 @@ def as_json(impact: Impact) -> dict[str, Json]:
         "new_failures": _failures(impact.new_failures),
         "still_failing": _failures(impact.still_failing),
         "fixed": list(impact.fixed),
+        "pictures": dict(sorted(impact.pictures.items())),  # env → Markdown with a ```mermaid block
         "diff": treediff.as_json(impact.diff),
     }
 
@@ -142,6 +143,11 @@ def _md_header(impact: Impact) -> str:
             f"| {_inline(p.scope)} | {_inline(_what(p))} | {_inline(_reason(p, impact))} |\n"
             for p in impact.pairs
         ]
+    for env, picture in sorted(impact.pictures.items()):
+        parts.append(
+            f"\n<details><summary>The affected part of the resource graph in {_inline(env)}</summary>\n\n"
+            f"{picture}\n</details>\n"
+        )
     for label, items in (("Newly fails", impact.new_failures), ("Still fails", impact.still_failing)):
         for f in items:
             fence = _fence_for(f.message)
