@@ -151,8 +151,8 @@ def test_a_change_to_the_renderer_itself_shows_and_is_named(repo: tuple[Path, Pa
     labels = "renderer/render/kubernetes/labels.py"
     edit(
         plat / labels,
-        '"app.kubernetes.io/part-of": wl.app, **MANAGED_BY}',
-        '"app.kubernetes.io/part-of": wl.app, "tier": "x", **MANAGED_BY}',
+        'MANAGED_BY = {f"{PREFIX}managed-by": "platform-renderer"}',
+        'MANAGED_BY = {f"{PREFIX}managed-by": "platform-renderer", "tier": "x"}',
     )
     code, text, err = impact(repo, fmt="text")
     assert code == 0, err
