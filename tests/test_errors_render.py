@@ -262,7 +262,7 @@ def test_rendered_object_against_the_kubernetes_schema(project: Path, cli: Calla
     (problem,) = report["problems"]
     assert (problem["file"], problem["line"], problem["path"]) == (
         "kubernetes/dev/solo/solo/configmap-settings.yaml",
-        0,
+        2,
         "immutable",
     )
     assert str(problem["message"]).startswith("v1/ConfigMap is not valid for Kubernetes 1.37.")
@@ -280,7 +280,7 @@ def test_denial_in_text_ends_with_its_summary(project: Path, cli: Callable[..., 
     assert result.exit_code == EXIT_POLICY, result.output
     *problems, summary = result.stderr.splitlines()
     assert [p.split(": ", 2)[:2] for p in problems] == [
-        ["schema", "kubernetes/dev/solo/solo/configmap-settings.yaml at immutable"]
+        ["schema", "kubernetes/dev/solo/solo/configmap-settings.yaml:2 at immutable"]
     ]
     assert summary == "1 check(s) failed (1 schema); nothing was written"
 
@@ -294,7 +294,7 @@ def test_schema_problem_is_not_hidden_by_a_policy_error(project: Path, cli: Call
     (problem,) = _problems(_render(cli, project, "--format", "json"), EXIT_POLICY)
     assert (problem["file"], problem["line"], problem["path"]) == (
         "kubernetes/dev/solo/solo/configmap-settings.yaml",
-        0,
+        3,
         "data.retries",
     )
     assert (

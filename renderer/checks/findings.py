@@ -114,7 +114,9 @@ def evaluate(
     env = env_render.env
     tree = {**env_render.tree, **module_files(platform)}
     versions = {env.id: env.kubernetes_version}
-    report = Report(schema=kubeschema.check_documents(env_render.documents, versions, platform.apis))
+    report = Report(
+        schema=kubeschema.check_documents(env_render.documents, versions, platform.apis, env_render.tree)
+    )
     for wl in env_render.analysis.workloads:
         report.secrets += secrets.scan_workload(wl, platform.trust.secret_allow)
     report.secrets += secrets.scan_tree(tree, sensitive)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 
@@ -22,6 +22,7 @@ from referencing import Registry, Resource
 from renderer.checks import crdschema
 from renderer.data import Json, json_object
 from renderer.errors import Problem
+from renderer.inputs.yamlio import load_text
 from renderer.model import ApiStatus, ApiTable
 
 # API groups Kubernetes itself serves: the core group, the unqualified ones, and *.k8s.io
@@ -50,20 +51,37 @@ def _key(version: str) -> tuple[int, ...]:
 
 
 def check_documents(
-    documents: Mapping[str, Json], envs: Mapping[str, str], apis: ApiTable | None = None
+    documents: Mapping[str, Json],
+    envs: Mapping[str, str],
+    apis: ApiTable | None = None,
+    texts: Mapping[str, bytes] | None = None,
 ) -> SchemaReport:
     """Rendered objects by path (as data, never re-read from their bytes) against their schemas.
 
     `envs` maps env id → Kubernetes minor version; only `kubernetes/<env>/…` objects are checked,
-    kustomizations aside."""
+    kustomizations aside. `texts`, the rendered bytes, are read only to say on which line of its
+    file each problem is."""
     table = apis or ApiTable()
     report = SchemaReport()
     for path in sorted(documents):
         parts = path.split("/")
         if parts[0] != "kubernetes" or not path.endswith(".yaml") or parts[-1] == "kustomization.yaml":
             continue
+        before = len(report.problems)
         _check(json_object(documents[path]), path, envs[parts[1]], table, report)
+        if texts and path in texts and len(report.problems) > before:
+            report.problems[before:] = _on_lines(report.problems[before:], texts[path])
     return report
+
+
+def _on_lines(problems: list[Problem], text: bytes) -> list[Problem]:
+    """Each problem with the line of its place in the rendered file (the nearest enclosing key's
+    where a key holds a dot: the path is `a.b.0.c` as jsonschema gives it)."""
+    (doc,) = load_text(text.decode("utf-8"), "rendered")[:1]
+    return [
+        replace(p, line=doc.line(tuple(int(k) if k.isdigit() else k for k in p.path.split(".") if k)))
+        for p in problems
+    ]
 
 
 def _check(obj: Mapping[str, Json], path: str, minor: str, table: ApiTable, report: SchemaReport) -> None:

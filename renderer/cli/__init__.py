@@ -19,7 +19,7 @@ COMMANDS = {
     "validate": "Check every input, or the given Score files and app folders.",
     "explain": "Why each resource of a workload matched what it matched.",
     "render": "Render the environment-repo tree into a folder (no git).",
-    "graph": "The resource graph of an environment as Mermaid (capped for GitLab), Markdown, DOT or JSON.",
+    "graph": "The resource graph of an environment as Mermaid, DOT or JSON.",
     "diff": "What a publish would change, object by object (no commit).",
     "impact": "What a platform-config change does to every stored app, and why.",
     "publish": "Render, commit what changed and push to the environment repo.",

@@ -31,6 +31,32 @@ root_option = click.option(
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 
 
+NOTE_ROOM = 1_000_000 - 1_000  # GitLab takes 1,000,000 characters in a note; the marker and a margin
+REPORT_OPTIONS = (
+    click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text"),
+    click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE, not stdout."),
+    click.option(
+        "--artifact",
+        type=click.Path(dir_okay=False),
+        help="Save the full report (text) at PATH; a Markdown report shortened to fit points at it.",
+    ),
+    click.option(
+        "--limit",
+        type=click.IntRange(10_000, NOTE_ROOM),
+        default=None,
+        help="Characters a Markdown report may take (default 900,000; GitLab takes 1,000,000 in one note).",
+    ),
+    click.option("--post-note", is_flag=True, help="Post the Markdown report as the MR's one sticky note."),
+)
+
+
+def report_options(func: Callable[P, R]) -> Callable[P, R]:
+    """What `diff` and `impact` share: the report's format, where it goes, its size, the MR note."""
+    for option in reversed(REPORT_OPTIONS):
+        func = option(func)
+    return func
+
+
 def handled(func: Callable[P, R]) -> Callable[P, R]:
     """Map our errors to exit codes and readable reports; anything else reaches the boundary (exit 70)."""
 

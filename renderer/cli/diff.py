@@ -10,14 +10,13 @@ import click
 
 from renderer.adapters import gitlab, gitrepo, idtoken
 from renderer.checks.secrets import sensitive_values
-from renderer.cli.base import handled, images, repo_url, root_option, seconds
+from renderer.cli.base import handled, images, repo_url, report_options, root_option, seconds
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Trust
 from renderer.publish import delivery, preview
 from renderer.publish.identity import Identity, app_name, check_checkout, from_token
 from renderer.review import treediff
-from renderer.review.diffmarkdown import DEFAULT_LIMIT
 from renderer.review.treediff import TreeDiff
 
 EXIT_CHANGES = 1  # only `diff --exit-code`: there are changes
@@ -37,22 +36,8 @@ HEADER = "### Rendered diff\n\nWhat publishing this would change in the environm
 @click.option("--all-apps", is_flag=True, help="Every app stored in the env repo (a platform-wide render).")
 @click.option("--env", "envs", multiple=True, help="Environment id (repeatable); default: all.")
 @click.option("--image", "image_pairs", multiple=True, help="WORKLOAD[.CONTAINER]=IMAGE for image '.'.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 1 when there are changes, 0 when none.")
-@click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE, not stdout.")
-@click.option(
-    "--artifact",
-    type=click.Path(dir_okay=False),
-    help="Save the full diff (text) at PATH; a Markdown report shortened to fit points at it.",
-)
-@click.option(
-    "--limit",
-    type=click.IntRange(10_000, gitlab.NOTE_LIMIT - len(MARKER) - 1),
-    default=DEFAULT_LIMIT,
-    show_default=True,
-    help="Characters a Markdown report may take (GitLab takes 1,000,000 in one note).",
-)
-@click.option("--post-note", is_flag=True, help="Post the Markdown report as the MR's one sticky note.")
+@report_options
 @click.option(
     "--id-token-var",
     "token_var",
@@ -72,7 +57,7 @@ def command(
     exit_code: bool,
     output: str | None,
     artifact: str | None,
-    limit: int,
+    limit: int | None,
     post_note: bool,
     token_var: str | None,
     app_id: str | None,
@@ -149,7 +134,7 @@ def _load(
     return app_repo.load_apps(paths, base, names=[app_name(owner, trust)], limits=trust.limits)
 
 
-def _markdown(diff: TreeDiff, limit: int, artifact: str | None) -> str:
+def _markdown(diff: TreeDiff, limit: int | None, artifact: str | None) -> str:
     job = os.environ.get("CI_JOB_URL", "")
     url = f"{job}/artifacts/file/{artifact}" if job and artifact and not os.path.isabs(artifact) else None
     return treediff.markdown(diff, limit=limit, artifact=artifact, header=HEADER, artifact_url=url)

@@ -10,13 +10,12 @@ import tempfile
 import click
 
 from renderer.adapters import gitlab, gitrepo
-from renderer.cli.base import echo_lines, handled, repo_url, root_option, seconds
+from renderer.cli.base import echo_lines, handled, repo_url, report_options, root_option, seconds
 from renderer.errors import EXIT_INTERNAL, EXIT_INVALID, EXIT_POLICY, InputError, UsageError
 from renderer.inputs import platform_config, roots
 from renderer.model import Limits
 from renderer.publish import bookkeeping
 from renderer.review import impactreport, impactrun
-from renderer.review.diffmarkdown import DEFAULT_LIMIT
 from renderer.review.impact import Impact
 
 MARKER = "<!-- platform-renderer:impact -->"  # hidden: finds this command's sticky note on the MR
@@ -29,21 +28,7 @@ ENV_BRANCH = "main"
 @click.option(
     "--env-repo", "url", required=True, help="Environment repo: path or git URL (its apps are read)."
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
-@click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE, not stdout.")
-@click.option(
-    "--artifact",
-    type=click.Path(dir_okay=False),
-    help="Save the full report (text) at PATH; a Markdown report shortened to fit points at it.",
-)
-@click.option(
-    "--limit",
-    type=click.IntRange(10_000, gitlab.NOTE_LIMIT - len(MARKER) - 1),
-    default=DEFAULT_LIMIT,
-    show_default=True,
-    help="Characters a Markdown report may take (GitLab takes 1,000,000 in one note).",
-)
-@click.option("--post-note", is_flag=True, help="Post the Markdown report as the MR's one sticky note.")
+@report_options
 @root_option
 @handled
 def command(
@@ -53,7 +38,7 @@ def command(
     fmt: str,
     output: str | None,
     artifact: str | None,
-    limit: int,
+    limit: int | None,
     post_note: bool,
     root: str | None,
 ) -> None:
@@ -90,7 +75,7 @@ def command(
         sys.exit(code if code in (EXIT_INVALID, EXIT_POLICY) else EXIT_INTERNAL)
 
 
-def _markdown(impact: Impact, limit: int, artifact: str | None) -> str:
+def _markdown(impact: Impact, limit: int | None, artifact: str | None) -> str:
     job = os.environ.get("CI_JOB_URL", "")
     url = f"{job}/artifacts/file/{artifact}" if job and artifact and not os.path.isabs(artifact) else None
     return impactreport.markdown(impact, limit=limit, artifact=artifact, artifact_url=url)

@@ -115,8 +115,7 @@ def _semantics(data: WorkloadSpec, doc: Doc) -> Iterator[Problem]:
                 yield doc.problem(path, message, "use $$ for a literal $")
     containers = data["containers"]
     for cname, c in sorted(containers.items()):
-        yield from _container(cname, c, containers, resources, doc)
-    yield from _before_cycles(containers, doc)
+        yield from _container(cname, c, resources, doc)
     seen: dict[tuple[int, str], str] = {}
     for pname, port in sorted((data.get("service") or {}).get("ports", {}).items()):
         key = (port["port"], port.get("protocol", "TCP"))
@@ -164,17 +163,13 @@ def _ref_problem(
 
 
 def _container(
-    cname: str,
-    c: ScoreContainer,
-    containers: Mapping[str, ScoreContainer],
-    resources: Mapping[str, ScoreResource],
-    doc: Doc,
+    cname: str, c: ScoreContainer, resources: Mapping[str, ScoreResource], doc: Doc
 ) -> Iterator[Problem]:
+    """Mount targets, file contents and sources, volume sources; `before` is the spec's."""
     path: PathKey = ("containers", cname)
     mounts: dict[str, str] = {}  # normalised target → "file" or "volume"
     yield from _files(path, c, doc, mounts)
     yield from _volumes(path, c, resources, doc, mounts)
-    yield from _before(cname, c, containers, doc)
 
 
 def _files(path: PathKey, c: ScoreContainer, doc: Doc, mounts: dict[str, str]) -> Iterator[Problem]:
@@ -217,65 +212,8 @@ def _volumes(
         name = volume_resource(v["source"])
         if name is None and v["source"] in resources:
             name = v["source"]  # the legacy plain-name form
-        if name is None:
+        if name is None:  # `${resources.NAME}` of an undeclared NAME is the spec's (inputs/spec.py)
             yield doc.problem(
                 (*vpath, "source"),
                 f"volume source {v['source']!r} must be ${{resources.NAME}} of a declared resource",
             )
-        elif name not in resources:
-            yield doc.problem((*vpath, "source"), f"volume source names undeclared resource '{name}'")
-
-
-def _before(
-    cname: str, c: ScoreContainer, containers: Mapping[str, ScoreContainer], doc: Doc
-) -> Iterator[Problem]:
-    path: PathKey = ("containers", cname)
-    for other in sorted(c.get("before") or {}):
-        if other == cname:
-            yield doc.problem((*path, "before", other), "a container cannot start before itself")
-        elif other not in containers:
-            known = ", ".join(sorted(containers))
-            yield doc.problem(
-                (*path, "before", other),
-                f"no container '{other}' in this workload (known: {known})",
-            )
-
-
-def _before_cycles(containers: Mapping[str, ScoreContainer], doc: Doc) -> Iterator[Problem]:
-    edges = {
-        n: sorted(o for o in (c.get("before") or {}) if o in containers and o != n)
-        for n, c in containers.items()
-    }
-    for start in sorted(edges):
-        cycle = _cycle_from(start, edges)
-        if cycle:
-            names = " → ".join([*cycle, cycle[0]])
-            yield doc.problem(("containers", cycle[0], "before"), f"'before' forms a cycle: {names}")
-            return
-
-
-def _cycle_from(start: str, edges: Mapping[str, list[str]], done: set[str] | None = None) -> list[str]:
-    """The first cycle a depth-first walk from `start` meets ([] if none); a loop, not recursion,
-    so a chain of any length cannot exhaust the stack."""
-    done = set() if done is None else done
-    path: list[str] = []
-    on_path: set[str] = set()
-    todo: list[tuple[str, int]] = [(start, 0)]
-    while todo:
-        node, i = todo.pop()
-        if i == 0:
-            if node in done:
-                continue
-            path.append(node)
-            on_path.add(node)
-        if i < len(edges[node]):
-            todo.append((node, i + 1))
-            nxt = edges[node][i]
-            if nxt in on_path:
-                return path[path.index(nxt) :]
-            todo.append((nxt, 0))
-            continue
-        path.pop()
-        on_path.discard(node)
-        done.add(node)
-    return []

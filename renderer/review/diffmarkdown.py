@@ -89,8 +89,8 @@ def _count(n: int, noun: str) -> str:
 
 
 def _row(s: ScopeSummary) -> str:
-    terraform = ", ".join(_inline(p) for p in (*s.projects, *s.modules)) or "—"
-    return f"| {_inline(s.scope)} | {s.added} | {s.changed} | {s.removed} | {terraform} |\n"
+    terraform = ", ".join(inline(p) for p in (*s.projects, *s.modules)) or "—"
+    return f"| {inline(s.scope)} | {s.added} | {s.changed} | {s.removed} | {terraform} |\n"
 
 
 def _warnings(warnings: Sequence[str]) -> str:
@@ -99,18 +99,19 @@ def _warnings(warnings: Sequence[str]) -> str:
     lines = [f"Policy warnings ({len(warnings)}):\n\n"]
     for w in warnings[:MAX_WARNINGS]:
         shown = w if len(w) <= MAX_WARNING_CHARS else w[:MAX_WARNING_CHARS] + "…"
-        lines.append(f"- {_inline(shown)}\n")
+        lines.append(f"- {inline(shown)}\n")
     if len(warnings) > MAX_WARNINGS:
         lines.append(f"- … and {len(warnings) - MAX_WARNINGS} more (in the job log)\n")
     return "".join(lines) + "\n"
 
 
-def _inline(text: str) -> str:
+def inline(text: str) -> str:
     """Text as it reads, whatever it holds: Markdown and HTML characters become entities, newlines spaces."""
     return "".join(f"&#{ord(ch)};" if ch in _SPECIAL else " " if ch in "\r\n" else ch for ch in text)
 
 
-def _fence_for(content: str) -> str:
+def fence_for(content: str) -> str:
+    """A code fence longer than any run of backticks in `content`: nothing in it can close it."""
     longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
     return "`" * max(3, longest + 1)
 
@@ -128,15 +129,15 @@ def _blocks(changes: Sequence[ObjectChange]) -> list[_Block]:
 
 
 def _block(change: ObjectChange, opening: str) -> _Block:
-    fence = _fence_for(change.diff)
+    fence = fence_for(change.diff)
     empty = _render_block(change, fence, "", len(change.diff.splitlines()))
     return _Block(change, fence, len(empty), opening)
 
 
 def _heading(change: ObjectChange) -> str:
-    what = _inline(change.kind) + (f" {_inline(change.name)}" if change.name else "")
-    to = f", to <code>{_inline(change.target)}</code>" if change.target not in ("", "main") else ""
-    return f"**{change.status}** <code>{_inline(change.path)}</code> ({what}{to})\n\n"
+    what = inline(change.kind) + (f" {inline(change.name)}" if change.name else "")
+    to = f", to <code>{inline(change.target)}</code>" if change.target not in ("", "main") else ""
+    return f"**{change.status}** <code>{inline(change.path)}</code> ({what}{to})\n\n"
 
 
 def _render_block(change: ObjectChange, fence: str, body: str, left_out: int) -> str:
@@ -147,7 +148,7 @@ def _render_block(change: ObjectChange, fence: str, body: str, left_out: int) ->
 def _open_scope(diff_scope: str, changes: Sequence[ObjectChange]) -> str:
     counts = {s: sum(1 for c in changes if c.status == s) for s in ("added", "changed", "removed")}
     said = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    return f"<details><summary>{_inline(diff_scope)}: {said}</summary>\n\n"
+    return f"<details><summary>{inline(diff_scope)}: {said}</summary>\n\n"
 
 
 _CLOSE = "</details>\n\n"
@@ -223,10 +224,10 @@ def _omitted(left: int) -> str:
 def _trailer(artifact: str | None, url: str | None) -> str:
     if artifact and url:
         where = (
-            f'the job artifact <a href="{html.escape(url, quote=True)}"><code>{_inline(artifact)}</code></a>'
+            f'the job artifact <a href="{html.escape(url, quote=True)}"><code>{inline(artifact)}</code></a>'
         )
     elif artifact:
-        where = f"the job artifact <code>{_inline(artifact)}</code>"
+        where = f"the job artifact <code>{inline(artifact)}</code>"
     else:
         where = "the output of <code>renderer diff</code> (not attached to this pipeline)"
     return f"> The diff is too long for one note and was shortened. The full diff is {where}.\n"

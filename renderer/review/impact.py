@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from renderer.render.terraform import MODULES_DIR, project_of
 from renderer.render.tree import SHARED
@@ -43,6 +43,7 @@ class Impact:
     new_failures: tuple[Failure, ...]  # fail on the head side, rendered on the base side
     still_failing: tuple[Failure, ...]  # fail on both sides (the head's reason)
     fixed: tuple[str, ...]  # failed on the base side, render on the head side
+    pictures: Mapping[str, str] = field(default_factory=dict)  # env → the affected part of its graph
 
     @property
     def none(self) -> bool:

@@ -6,16 +6,15 @@ fence longer than any backtick run they hold; every other string is escaped as i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from renderer.data import Json
 from renderer.review import treediff
+from renderer.review.diffmarkdown import fence_for, inline
 from renderer.review.impact import Impact, Pair
 from renderer.review.sides import TOGETHER, Failure
 
 NO_IMPACT = "no impact"
-_SPECIAL = set("\\`*_{}[]()#!|~<>&@$%^")
 
 
 def headline(impact: Impact) -> str:
@@ -111,6 +110,7 @@ def as_json(impact: Impact) -> dict[str, Json]:
         "new_failures": _failures(impact.new_failures),
         "still_failing": _failures(impact.still_failing),
         "fixed": list(impact.fixed),
+        "pictures": dict(sorted(impact.pictures.items())),  # env → Markdown with a ```mermaid block
         "diff": treediff.as_json(impact.diff),
     }
 
@@ -135,29 +135,25 @@ def markdown(
 
 
 def _md_header(impact: Impact) -> str:
-    parts = [f"### Platform change impact\n\n{_inline(headline(impact))}.\n"]
+    parts = [f"### Platform change impact\n\n{inline(headline(impact))}.\n"]
     if impact.pairs:
         parts.append("\n| scope | objects | why (changed files it depends on) |\n|---|---|---|\n")
         parts += [
-            f"| {_inline(p.scope)} | {_inline(_what(p))} | {_inline(_reason(p, impact))} |\n"
+            f"| {inline(p.scope)} | {inline(_what(p))} | {inline(_reason(p, impact))} |\n"
             for p in impact.pairs
         ]
+    for env, picture in sorted(impact.pictures.items()):
+        parts.append(
+            f"\n<details><summary>The affected part of the resource graph in {inline(env)}</summary>\n\n"
+            f"{picture}\n</details>\n"
+        )
     for label, items in (("Newly fails", impact.new_failures), ("Still fails", impact.still_failing)):
         for f in items:
-            fence = _fence_for(f.message)
+            fence = fence_for(f.message)
             parts.append(
-                f"\n**{label}**: {_inline(_failure_name(f))} ({_inline(f.category)}, exit {f.code})\n\n"
+                f"\n**{label}**: {inline(_failure_name(f))} ({inline(f.category)}, exit {f.code})\n\n"
                 f"{fence}text\n{f.message}\n{fence}\n"
             )
     if impact.fixed:
-        parts.append("\nRenders again: " + ", ".join(_inline(a) for a in impact.fixed) + "\n")
+        parts.append("\nRenders again: " + ", ".join(inline(a) for a in impact.fixed) + "\n")
     return "".join(parts)
-
-
-def _inline(value: str) -> str:
-    return "".join(f"&#{ord(ch)};" if ch in _SPECIAL else " " if ch in "\r\n" else ch for ch in value)
-
-
-def _fence_for(content: str) -> str:
-    longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
-    return "`" * max(3, longest + 1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import InputError
@@ -16,7 +16,7 @@ from renderer.model import App, Platform
 from renderer.resolve import dependencies
 from renderer.resolve.analysis import analyse
 from renderer.resolve.dependencies import Dependencies
-from renderer.review import sides
+from renderer.review import graphview, sides
 from renderer.review.impact import Impact, assess
 
 WORK_TREE = "the work tree"
@@ -45,9 +45,34 @@ def run(req: Request, workdir: str, environ: Mapping[str, str]) -> Impact:
     runner = sides.Runner(environ, out, hide=(workdir, base_root, head_root, req.env_repo))
     base_side, head_side = sides.render_sides(runner, (base_root, head_root), req.app_dirs)
     failing = set(head_side.failures)
-    record = head_record(head_root, [a for k, a in sorted(req.apps.items()) if k not in failing])
+    rendered = [a for k, a in sorted(req.apps.items()) if k not in failing]
+    record = head_record(head_root, rendered)
     labels = (base[:12], WORK_TREE if head is None else head[:12])
-    return assess(base_side, head_side, record, changed, labels, sensitive_values(environ))
+    impact = assess(base_side, head_side, record, changed, labels, sensitive_values(environ))
+    return replace(impact, pictures=pictures(head_root, rendered, impact))
+
+
+def pictures(root: str, apps: Sequence[App], impact: Impact) -> dict[str, str]:
+    """Per environment with a changed pair: the affected part of the head's resource graph as
+    note Markdown (capped: see graphview). In focus: the workloads of changed apps and the
+    resources whose definition file the change touches."""
+    envs = sorted({p.scope.split("/", 1)[0] for p in impact.pairs})
+    try:
+        platform = platform_config.load_platform(root)
+    except InputError:
+        return {}
+    out = {}
+    for env_id in (e for e in envs if e in platform.environments):
+        changed_apps = {p.scope.split("/", 1)[1] for p in impact.pairs if p.scope.startswith(f"{env_id}/")}
+        why = {f for p in impact.pairs if p.scope.startswith(f"{env_id}/") for f in p.why}
+        try:
+            graph = analyse(platform, apps, platform.environments[env_id]).graph
+        except InputError:
+            continue
+        focus = {f"{app}/{wl}" for app, wl in graph.bindings if app in changed_apps}
+        focus |= {uid for uid, node in graph.nodes.items() if node.definition.file in why}
+        out[env_id] = graphview.mermaid(graph, only=focus)
+    return out
 
 
 def head_record(root: str, apps: Sequence[App]) -> dict[str, Dependencies]:

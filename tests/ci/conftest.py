@@ -129,7 +129,9 @@ class Runner:
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         }
 
-    def argv(self, variables: Mapping[str, str], unset: Sequence[str]) -> list[str]:
+    def argv(
+        self, variables: Mapping[str, str], unset: Sequence[str], inputs: Mapping[str, str] | None = None
+    ) -> list[str]:
         args = [self.binary, "--no-json-schema-validation", "--force-shell-executor", "--no-color"]
         args += ["--home", str(self.home), "--max-job-name-padding", "0", "--concurrency", "1"]
         predefined = sorted(k for k in [*variables, *unset] if k.startswith("CI_"))
@@ -139,6 +141,8 @@ class Runner:
             args += ["--variable", f"{key}={value}"]
         for key in unset:
             args += ["--unset-variable", key]
+        for key, value in (inputs or {}).items():  # the pipeline's `spec:inputs` (what a trigger passes)
+            args += ["--input", f"{key}={value}"]
         return args
 
     def run(
@@ -148,9 +152,10 @@ class Runner:
         unset: Sequence[str] = (),
         extra_env: Mapping[str, str] | None = None,
         timeout: int = 300,
+        inputs: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*self.argv(variables or {}, unset), *jobs],
+            [*self.argv(variables or {}, unset, inputs), *jobs],
             cwd=self.cwd,
             env={**self.env, **(extra_env or {})},
             capture_output=True,
@@ -158,10 +163,15 @@ class Runner:
             timeout=timeout,
         )
 
-    def jobs(self, variables: Mapping[str, str] | None = None, unset: Sequence[str] = ()) -> dict[str, str]:
+    def jobs(
+        self,
+        variables: Mapping[str, str] | None = None,
+        unset: Sequence[str] = (),
+        inputs: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
         """The jobs a pipeline with these variables would hold: name → stage (rules applied)."""
         proc = subprocess.run(
-            [*self.argv(variables or {}, unset), "--list-json"],
+            [*self.argv(variables or {}, unset, inputs), "--list-json"],
             cwd=self.cwd,
             env=self.env,
             capture_output=True,

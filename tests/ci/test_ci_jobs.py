@@ -105,21 +105,21 @@ def test_render_app_publishes_exactly_what_the_token_proves(
     sha = as_checkout(app, "https://gitlab.example.com/team-a/hello.git")
     served.host("team-a/hello", app)
     token = instance.token("team-a/hello", sha, iss=served.url)
+    inputs = {"app_id_token": token}  # the one thing the app's trigger passes: an input, not a variable
     variables = {
         "CI_PIPELINE_SOURCE": "pipeline",
-        "RENDERER_APP_ID_TOKEN": token,  # the one variable the app's trigger passes
         "CI_SERVER_URL": served.url,
         "CI_REGISTRY": "registry.example.com",
         "ENV_REPO_URL": str(bare_repo),
         "RENDERER_GIT_TOKEN": "not-needed-for-a-local-path",
     }
-    assert platform.jobs(variables, unset=["CI_COMMIT_BRANCH"]) == {
+    assert platform.jobs(variables, unset=["CI_COMMIT_BRANCH"], inputs=inputs) == {
         "build": "build",
         "render-app-dev": "publish",
         "render-app-staging": "publish",
         "render-app-prod": "publish",
     }
-    proc = platform.run("render-app-dev", variables=variables, unset=["CI_COMMIT_BRANCH"])
+    proc = platform.run("render-app-dev", variables=variables, unset=["CI_COMMIT_BRANCH"], inputs=inputs)
     assert passed(proc, "render-app-dev"), proc.stdout + proc.stderr
     assert token not in proc.stdout + proc.stderr
     deployment = git("--git-dir", str(bare_repo), "show", f"main:{DEPLOYMENT}")
@@ -140,12 +140,13 @@ def test_render_app_refuses_a_token_the_instance_did_not_sign(
         forger.server.shutdown()
     variables = {
         "CI_PIPELINE_SOURCE": "pipeline",
-        "RENDERER_APP_ID_TOKEN": token,
         "CI_SERVER_URL": served.url,
         "ENV_REPO_URL": str(bare_repo),
         "RENDERER_GIT_TOKEN": "not-needed-for-a-local-path",
     }
-    proc = platform.run("render-app-dev", variables=variables, unset=["CI_COMMIT_BRANCH"])
+    proc = platform.run(
+        "render-app-dev", variables=variables, unset=["CI_COMMIT_BRANCH"], inputs={"app_id_token": token}
+    )
     out = proc.stdout + proc.stderr
     assert re.search(r"render-app-dev finished in [0-9.]+ m?s +FAIL 4", out), out  # exit 4: refused
     assert "error: the ID token was refused: Signature verification failed" in out

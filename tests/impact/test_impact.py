@@ -97,10 +97,17 @@ def test_replicas_in_the_production_profile_change_exactly_prod_billing_and_shop
     for pair in found.values():
         assert pair["why"] == [f"{PROFILES}/production.yaml"]
     assert found["prod/billing"]["objects"] == ["kubernetes/prod/billing/invoicer/deployment-invoicer.yaml"]
-    assert len(found["prod/shop"]["objects"]) == 3
+    assert found["prod/shop"]["objects"] == [  # web is autoscaled: its HPA owns the replica count
+        "kubernetes/prod/shop/api/deployment-api.yaml",
+        "kubernetes/prod/shop/worker/deployment-worker.yaml",
+    ]
     diffs = [c["diff"] for c in body["diff"]["changes"]]  # type: ignore[index]
-    assert all("-  replicas: 3\n+  replicas: 4\n" in d for d in diffs) and len(diffs) == 4
+    assert all("-  replicas: 3\n+  replicas: 4\n" in d for d in diffs) and len(diffs) == 3
     assert body["changed_files"] == [f"{PROFILES}/production.yaml"]
+    # the affected part of prod's resource graph: the changed apps' workloads, drawn whole
+    (picture,) = body["pictures"].values()  # type: ignore[union-attr]
+    assert sorted(body["pictures"]) == ["prod"]  # type: ignore[arg-type]
+    assert picture.startswith("```mermaid\nflowchart") and "billing/invoicer" in picture
 
 
 def test_a_module_of_shared_resources_reaches_the_shared_scopes(repo: tuple[Path, Path]) -> None:
@@ -144,8 +151,8 @@ def test_a_change_to_the_renderer_itself_shows_and_is_named(repo: tuple[Path, Pa
     labels = "renderer/render/kubernetes/labels.py"
     edit(
         plat / labels,
-        '"app.kubernetes.io/part-of": wl.app, **MANAGED_BY}',
-        '"app.kubernetes.io/part-of": wl.app, "tier": "x", **MANAGED_BY}',
+        'MANAGED_BY = {f"{PREFIX}managed-by": "platform-renderer"}',
+        'MANAGED_BY = {f"{PREFIX}managed-by": "platform-renderer", "tier": "x"}',
     )
     code, text, err = impact(repo, fmt="text")
     assert code == 0, err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from renderer.resolve.dependencies import Dependencies, covers, files
 from renderer.review import impactreport
@@ -99,3 +100,12 @@ def test_affected_apps_are_those_whose_record_a_change_touches() -> None:
     assert affected(records, []) == ()
     assert affected(records, ["platform-config/resources/new.yaml"]) is None  # no record covers it
     assert affected({**records, "old": None}, ["p/shop.yaml"]) is None  # an index of version 1
+
+
+def test_the_note_draws_each_environments_affected_graph_in_its_own_section() -> None:
+    impact = assess(side(3), side(4), RECORD, ["environments/prod.yaml"], ("base", "head"))
+    drawn = replace(impact, pictures={"prod": "```mermaid\nflowchart LR\n  a --> b\n```\n"})
+    note = impactreport.markdown(drawn)
+    section = "<details><summary>The affected part of the resource graph in prod</summary>\n\n```mermaid\n"
+    assert section in note and note.index(section) < note.index("```diff")
+    assert impactreport.as_json(drawn)["pictures"] == {"prod": drawn.pictures["prod"]}

@@ -201,8 +201,10 @@ def test_no_job_of_the_app_template_holds_the_write_token() -> None:
     text = (ROOT / "ci/app-repo.gitlab-ci.yml").read_text()
     for credential in ("ENV_REPO_URL", "RENDERER_GIT_TOKEN", "RENDERER_GITLAB_TOKEN", "renderer publish"):
         assert credential not in text
+    assert "variables[" not in text and "inputs[app_id_token]" in text  # the trigger passes no variable
     assert jobs["renderer-publish"]["id_tokens"]["RENDERER_ID_TOKEN"]["aud"] == "$RENDERER_AUDIENCE"
-    platform = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
+    header, platform = yaml.safe_load_all((ROOT / ".gitlab-ci.yml").read_text())
+    assert header["spec"]["inputs"]["app_id_token"]["regex"] == "^[A-Za-z0-9_.-]*$"  # a JWT, nothing else
     assert "--id-token-var RENDERER_APP_ID_TOKEN" in platform[".render-app"]["script"][-1]
     assert "--id-token-var RENDERER_ID_TOKEN" in platform[".publish"]["script"][-1]
 
