@@ -348,7 +348,12 @@ def _render_into(
     ids = [e.id for e in envs]
     app_owners = {**{a.id: req.identity.owner for a in req.apps}, **owners.apps}
     options = pipeline.Options(
-        req.images, req.jobs, req.skip_checks_for_tests, req.sensitive, owners.resources, app_owners
+        _images(req, root, apps),
+        req.jobs,
+        req.skip_checks_for_tests,
+        req.sensitive,
+        owners.resources,
+        app_owners,
     )
     rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options)
     owned_apps = sorted(apps) if req.all_apps else changing
@@ -357,7 +362,10 @@ def _render_into(
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     for app_id in owned_apps:
         if app_id in apps:
-            tree.update(bookkeeping.store_inputs(apps[app_id], rendered, _key(req)))
+            previous = bookkeeping.read_index(root, app_id)
+            tree.update(
+                bookkeeping.store_inputs(apps[app_id], rendered, _key(req, app_id, previous), previous)
+            )
     published = sorted(a.id for a in req.apps)
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
         owners, req.identity, published, req.remove_apps, rendered
@@ -390,8 +398,30 @@ def _apps(root: str, req: Request, limits: Limits) -> tuple[dict[str, App], dict
     return apps, {k: v for k, v in broken.items() if k not in changed}
 
 
-def _key(req: Request) -> bookkeeping.DigestKey:
-    return bookkeeping.DigestKey(req.platform_digest, req.images)
+def _key(
+    req: Request, app_id: str | None = None, previous: Mapping[str, object] | None = None
+) -> bookkeeping.DigestKey:
+    """The digest key: this run's images for the apps it publishes; for an app only re-rendered
+    (`--all-apps`), the images its index recorded, so they stay recorded."""
+    if app_id is None or previous is None or app_id in {a.id for a in req.apps}:
+        return bookkeeping.DigestKey(req.platform_digest, req.images)
+    recorded = previous.get("images")
+    images = (
+        {str(k): v for k, v in recorded.items() if isinstance(v, str)}
+        if isinstance(recorded, Mapping)
+        else {}
+    )
+    return bookkeeping.DigestKey(req.platform_digest, images)
+
+
+def _images(req: Request, root: str, apps: Mapping[str, App]) -> dict[str, str]:
+    """This run's `--image` values over those the other stored apps were published with (never
+    for a workload of an app published now: its images come from this run alone)."""
+    now = {a.id for a in req.apps}
+    ours = {wl.name for a in req.apps for wl in a.workloads}
+    recorded = bookkeeping.recorded_images(root, apps, now)
+    kept = {k: v for k, v in recorded.items() if k.partition(".")[0] not in ours}
+    return {**kept, **req.images}
 
 
 def _unchanged(req: Request, root: str, env_ids: Sequence[str]) -> bool:
