@@ -23,7 +23,7 @@ from renderer.model import App, Limits
 from renderer.pipeline import Rendered
 from renderer.publish import writer
 from renderer.publish.identity import Identity
-from renderer.render.terraform import MODULES_DIR, main_file, project_of
+from renderer.render.terraform import main_file, modules_dir, project_of
 from renderer.render.tree import SHARED, Tree
 from renderer.resolve.dependencies import Dependencies, Files
 from renderer.resolve.graph import owner_of
@@ -45,8 +45,9 @@ class DigestKey:
 
 
 def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: bool) -> list[str]:
-    """A platform-wide publish owns whole environments; an app publish its app and the shared parts."""
-    prefixes = [f"{MODULES_DIR}/"]
+    """A platform-wide publish owns whole environments; an app publish its app, the shared parts and
+    the modules of the environments it renders."""
+    prefixes: list[str] = []
     if platform_wide:
         prefixes.append(f"{STORE}/")
         return prefixes + [p for env in env_ids for p in (f"kubernetes/{env}/", f"terraform/{env}/")]
@@ -55,6 +56,7 @@ def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: b
             f"kubernetes/{env}/kustomization.yaml",  # derived from the scopes present after the write
             f"kubernetes/{env}/{SHARED}/",
             f"terraform/{env}/{SHARED}/",
+            f"{modules_dir(env)}/",  # the environment's modules: every publish to it owns them
         ]
         prefixes += [p for a in apps for p in (f"kubernetes/{env}/{a}/", f"terraform/{env}/{a}/")]
     return prefixes + [f"{STORE}/{a}/" for a in apps]

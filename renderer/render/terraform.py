@@ -1,9 +1,11 @@
-"""Resolved Terraform resources → one `main.tf.json` per environment × app, and atlantis.yaml."""
+"""Resolved Terraform resources → one `main.tf.json` per environment × app, the platform's modules
+per environment (`terraform/<env>/modules/<name>/`), and atlantis.yaml."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from renderer import __version__
 from renderer.data import Json
@@ -12,7 +14,18 @@ from renderer.model import Environment, Platform
 from renderer.render.tree import Tree
 from renderer.resolve.nodes import Resolved
 
-MODULES_DIR = "terraform/modules"
+MODULES = "modules"  # terraform/<env>/modules/: no app may have this name (model.Trust.reserved)
+
+
+def modules_dir(env: str) -> str:
+    """Where an environment's copy of the platform's modules lives: a module change reaches an
+    environment only through that environment's publish (for production, its merge request)."""
+    return f"terraform/{env}/{MODULES}"
+
+
+def is_module_path(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) >= 5 and parts[0] == "terraform" and parts[2] == MODULES
 
 
 def project_dir(env: str, scope: str) -> str:
@@ -26,24 +39,47 @@ def main_file(env: str, scope: str) -> str:
 def project_of(path: str) -> tuple[str, str] | None:
     """(env, scope) when `path` is a project's main.tf.json, else None (modules are not projects)."""
     parts = path.split("/")
-    if len(parts) == 4 and parts[0] == "terraform" and parts[3] == "main.tf.json" and parts[1] != "modules":
+    if len(parts) == 4 and parts[0] == "terraform" and parts[3] == "main.tf.json" and parts[2] != MODULES:
         return parts[1], parts[2]
     return None
 
 
-def module_files(platform: Platform) -> Tree:
-    """The platform's modules, as every project refers to them (`../../modules/<name>`)."""
+def module_files(platform: Platform, env_ids: Sequence[str]) -> Tree:
+    """The platform's modules in each environment, as its projects refer to them (`../modules/<name>`)."""
     return {
-        f"{MODULES_DIR}/{name}/{file}": data
+        f"{modules_dir(env)}/{name}/{file}": data
+        for env in env_ids
         for name, files in sorted(platform.modules.items())
         for file, data in sorted(files.items())
     }
 
 
-def atlantis_file(paths: Collection[str], envs: Mapping[str, Environment]) -> bytes:
-    """atlantis.yaml from the Terraform projects present in the environment repo after a write."""
-    projects = [project_of(p) for p in paths]
-    return dump(atlantis([project_dir(*p) for p in projects if p], envs)).encode()
+def module_source(name: str) -> str:
+    return f"../{MODULES}/{name}"
+
+
+def used_modules(project: Mapping[str, object]) -> list[str]:
+    """The names of the environment's modules a project's `module` blocks call."""
+    blocks = project.get("module")
+    names = set()
+    for block in blocks.values() if isinstance(blocks, Mapping) else ():
+        source = block.get("source") if isinstance(block, Mapping) else None
+        if isinstance(source, str) and source.startswith(f"../{MODULES}/"):
+            names.add(source[len(f"../{MODULES}/") :].split("/")[0])
+    return sorted(names)
+
+
+def atlantis_file(
+    paths: Collection[str], envs: Mapping[str, Environment], read: Callable[[str], bytes]
+) -> bytes:
+    """atlantis.yaml from the Terraform projects present in the environment repo after a write
+    (`read`: a present file's bytes, for the modules each project calls)."""
+    projects = {}
+    for path in paths:
+        project = project_of(path)
+        if project is not None:
+            projects[project_dir(*project)] = used_modules(json.loads(read(path)))
+    return dump(atlantis(projects, envs)).encode()
 
 
 def module_name(resolved: Resolved) -> str:
@@ -59,7 +95,7 @@ def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict
         module = r.artifacts.module
         assert module is not None
         modules[module_name(r)] = {
-            "source": f"../../modules/{module['source']}",
+            "source": module_source(str(module["source"])),
             **dict(sorted(module["inputs"].items())),
         }
     body: dict[str, Json] = {"terraform": _settings(env, scope), "provider": {"aws": _provider(env, scope)}}
@@ -100,28 +136,28 @@ def _provider(env: Environment, scope: str) -> dict[str, Json]:
     }
 
 
-def atlantis(project_dirs: Iterable[str], envs: Mapping[str, Environment]) -> dict[str, Json]:
-    """Version 3, one project per environment × app, sorted; protected envs need approval."""
-    projects = []
-    for d in sorted(set(project_dirs)):
+def atlantis(projects: Mapping[str, Sequence[str]], envs: Mapping[str, Environment]) -> dict[str, Json]:
+    """Version 3, one project per environment × app, sorted; each plans when its own files or the
+    modules it calls (in its environment) change; protected envs need approval."""
+    entries = []
+    for d in sorted(projects):
         _, env_id, scope = d.split("/")
         env = envs.get(env_id)
+        watched: list[Json] = ["*.tf.json"]
+        watched += [f"{module_source(m)}/**/*.tf.json" for m in projects[d]]
         entry: dict[str, Json] = {
             "name": f"{env_id}-{scope}",
             "dir": d,
             "workspace": "default",
-            "autoplan": {
-                "enabled": True,
-                "when_modified": ["*.tf.json", "../../modules/**/*.tf.json"],
-            },
+            "autoplan": {"enabled": True, "when_modified": watched},
         }
         if env is None or env.delivery == "merge-request":
             entry["apply_requirements"] = ["approved", "mergeable", "undiverged"]
-        projects.append(entry)
+        entries.append(entry)
     return {
         "version": 3,
         "automerge": False,
         "parallel_plan": True,
         "parallel_apply": False,
-        "projects": projects,
+        "projects": entries,
     }
