@@ -85,3 +85,31 @@ def test_destroyed_is_refused_for_a_project_still_rendered(bare_repo: Path, tmp_
     )
     assert refused.returncode == EXIT_USAGE, refused.stderr
     assert "--destroyed dev/store: the app still renders Terraform there" in refused.stderr
+
+
+def test_an_emptied_project_keeps_the_provider_its_module_configured(bare_repo: Path, tmp_path: Path) -> None:
+    app = tmp_path / "apps" / "ledger"
+    database = "resources:\n  db:\n    type: postgres\n"
+    write(app / "score.yaml", SIMPLE.format(name="books", tag="1", greeting="x") + database)
+    args = ("--env-repo", str(bare_repo), "--app", str(app), "--env", "staging")
+    assert pub(*args).returncode == 0
+    project = "terraform/staging/ledger/main.tf.json"
+    (call,) = json.loads(show(bare_repo, project))["module"].values()
+    assert call["source"] == "../modules/postgres-database"
+    write(app / "score.yaml", SIMPLE.format(name="books", tag="1", greeting="x"))
+    emptied = pub(*args)
+    assert emptied.returncode == 0, emptied.stderr
+    tombstone = json.loads(show(bare_repo, project))
+    assert tombstone["//"] == bookkeeping.EMPTIED and "backend" in tombstone["terraform"]
+    (kept,) = tombstone["module"].values()
+    assert kept == {**call, "source": "../modules/postgres-database/emptied"}
+    variant = json.loads(show(bare_repo, "terraform/staging/modules/postgres-database/emptied/main.tf.json"))
+    assert "postgresql" in variant["provider"] and "aws_db_instance" in variant["data"]
+    assert (
+        "resource" not in variant and "output" not in variant and "instance_identifier" in variant["variable"]
+    )
+    again = pub(*args, "--allow-mass-delete")  # a re-publish keeps the tombstone as it is
+    assert again.returncode == 0 and json.loads(show(bare_repo, project)) == tombstone
+    gone = pub(*args, "--destroyed", "staging/ledger")
+    assert gone.returncode == 0, gone.stderr
+    assert project not in files_at(bare_repo)

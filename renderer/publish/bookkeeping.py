@@ -23,7 +23,7 @@ from renderer.model import App, Limits
 from renderer.pipeline import Rendered
 from renderer.publish import writer
 from renderer.publish.identity import Identity
-from renderer.render.terraform import main_file, modules_dir, project_of
+from renderer.render.terraform import EMPTIED_MODULE, main_file, modules_dir, project_of
 from renderer.render.tree import SHARED, Tree
 from renderer.resolve.dependencies import Dependencies, Files
 from renderer.resolve.graph import owner_of
@@ -228,7 +228,7 @@ def terraform_tombstones(
         env_id, scope = project
         with open(full, encoding="utf-8") as fh:
             current = json.load(fh)
-        already_empty = current.get("//") == EMPTIED and not current.get("module")
+        already_empty = current.get("//") == EMPTIED and _only_emptied_modules(current)
         if f"{env_id}/{scope}" in destroyed:
             if not already_empty:
                 raise PublishError(
@@ -236,11 +236,43 @@ def terraform_tombstones(
                     "an emptied version has been applied"
                 )
             continue  # applied: let it go
-        emptied = {k: v for k, v in current.items() if k in ("terraform", "provider")}
-        emptied["//"] = EMPTIED
-        tree[path] = dump_json(emptied).encode()
+        tree[path] = dump_json(_tombstone(current, env_id, tree)).encode()
     for item in destroyed:
         _check_destroyed(item, tree, existing, prefixes)
+
+
+def _tombstone(current: Mapping[str, Json], env_id: str, tree: Tree) -> dict[str, Json]:
+    """The project emptied: backend and providers kept, and each module that configured its own
+    provider called in its emptied variant (same inputs), so the destroy can still reach it."""
+    emptied: dict[str, Json] = {k: v for k, v in current.items() if k in ("terraform", "provider")}
+    kept: dict[str, Json] = {}
+    blocks = current.get("module")
+    for name, block in sorted(blocks.items()) if isinstance(blocks, Mapping) else ():
+        source = block.get("source") if isinstance(block, Mapping) else None
+        if not isinstance(block, Mapping) or not isinstance(source, str):
+            continue
+        variant = source if source.endswith(f"/{EMPTIED_MODULE}") else f"{source}/{EMPTIED_MODULE}"
+        if variant == source or _variant_file(env_id, variant) in tree:
+            kept[name] = {**block, "source": variant}
+    if kept:
+        emptied["module"] = kept
+    emptied["//"] = EMPTIED
+    return emptied
+
+
+def _variant_file(env_id: str, source: str) -> str:
+    """The rendered path of an emptied module variant a project in `env_id` calls as `source`."""
+    return f"terraform/{env_id}/{source.removeprefix('../')}/main.tf.json"
+
+
+def _only_emptied_modules(project: Mapping[str, Json]) -> bool:
+    blocks = project.get("module")
+    if not isinstance(blocks, Mapping):
+        return True
+    return all(
+        isinstance(b, Mapping) and str(b.get("source", "")).endswith(f"/{EMPTIED_MODULE}")
+        for b in blocks.values()
+    )
 
 
 def _check_destroyed(item: str, tree: Tree, existing: Mapping[str, str], prefixes: Sequence[str]) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from renderer import __version__
 from renderer.data import Json
-from renderer.inputs.yamlio import dump
+from renderer.inputs.yamlio import dump, dump_json
 from renderer.model import Environment, Platform
 from renderer.render.tree import Tree
 from renderer.resolve.nodes import Resolved
@@ -39,19 +39,52 @@ def main_file(env: str, scope: str) -> str:
 def project_of(path: str) -> tuple[str, str] | None:
     """(env, scope) when `path` is a project's main.tf.json, else None (modules are not projects)."""
     parts = path.split("/")
-    if len(parts) == 4 and parts[0] == "terraform" and parts[3] == "main.tf.json" and parts[2] != MODULES:
+    if (
+        len(parts) == 4
+        and parts[0] == "terraform"
+        and parts[3] == "main.tf.json"
+        and MODULES not in parts[1:3]
+    ):
         return parts[1], parts[2]
     return None
 
 
+EMPTIED_MODULE = "emptied"  # terraform/<env>/modules/<name>/emptied/: the module minus what it manages
+KEPT_WHEN_EMPTIED = ("data", "locals", "provider", "terraform", "variable")
+
+
 def module_files(platform: Platform, env_ids: Sequence[str]) -> Tree:
-    """The platform's modules in each environment, as its projects refer to them (`../modules/<name>`)."""
-    return {
-        f"{modules_dir(env)}/{name}/{file}": data
-        for env in env_ids
-        for name, files in sorted(platform.modules.items())
-        for file, data in sorted(files.items())
-    }
+    """The platform's modules in each environment, as its projects refer to them (`../modules/<name>`),
+    and for a module that configures its own provider, its emptied variant (`emptied_module`)."""
+    out: Tree = {}
+    for name, files in sorted(platform.modules.items()):
+        emptied = emptied_module(files)
+        for env in env_ids:
+            out.update({f"{modules_dir(env)}/{name}/{file}": data for file, data in sorted(files.items())})
+            if emptied is not None:
+                out[f"{modules_dir(env)}/{name}/{EMPTIED_MODULE}/main.tf.json"] = emptied
+    return out
+
+
+def emptied_module(files: Mapping[str, bytes]) -> bytes | None:
+    """For a module whose `.tf.json` files configure a provider: the same module with its variables,
+    data sources, locals and provider configuration but no resources, outputs or module calls. An
+    emptied project calls it instead of the module, so Terraform still has the provider it needs to
+    destroy what the module managed (a module's own provider cannot be removed with its resources).
+    None for a module without a provider block, or with files other than `.tf.json`."""
+    if not files or any(not f.endswith(".tf.json") for f in files if "/" not in f):
+        return None
+    merged: dict[str, dict[str, Json]] = {}
+    for file, data in sorted(files.items()):
+        if "/" in file:
+            continue  # a module reads only its own folder
+        body = json.loads(data)
+        for key in KEPT_WHEN_EMPTIED:
+            if isinstance(body.get(key), dict):
+                merged.setdefault(key, {}).update(body[key])
+    if not merged.get("provider"):
+        return None
+    return dump_json(merged).encode()
 
 
 def module_source(name: str) -> str:
