@@ -9,7 +9,7 @@ from pathlib import Path
 from renderer.errors import EXIT_USAGE
 from renderer.publish import bookkeeping
 from tests.conftest import write
-from tests.test_publish import SIMPLE, files_at, log, make_app, pub, show, store_app
+from tests.test_publish import SIMPLE, files_at, log, make_app, merge_terraform, pub, show, store_app
 
 BUILT_HERE = """apiVersion: score.dev/v1b1
 metadata:
@@ -60,7 +60,9 @@ def test_destroyed_is_refused_where_the_publish_does_not_own_the_project(
 ) -> None:
     store = store_app(tmp_path)
     assert pub("--env-repo", str(bare_repo), "--app", str(store), "--env", "dev").returncode == 0
+    merge_terraform(bare_repo)
     assert pub("--env-repo", str(bare_repo), "--remove-app", "store", "--env", "dev").returncode == 0
+    merge_terraform(bare_repo)
     heads = log(bare_repo)
     other = make_app(tmp_path / "apps", "other", {"alpha": "hi"})
     refused = pub(
@@ -76,6 +78,7 @@ def test_destroyed_is_refused_where_the_publish_does_not_own_the_project(
 def test_destroyed_is_refused_for_a_project_still_rendered(bare_repo: Path, tmp_path: Path) -> None:
     store = store_app(tmp_path)
     assert pub("--env-repo", str(bare_repo), "--app", str(store), "--env", "dev").returncode == 0
+    merge_terraform(bare_repo)
     write(
         store / "score.yaml",
         SIMPLE.format(name="files", tag="2", greeting="x") + "resources:\n  bucket:\n    type: s3\n",
@@ -93,12 +96,14 @@ def test_an_emptied_project_keeps_the_provider_its_module_configured(bare_repo: 
     write(app / "score.yaml", SIMPLE.format(name="books", tag="1", greeting="x") + database)
     args = ("--env-repo", str(bare_repo), "--app", str(app), "--env", "staging")
     assert pub(*args).returncode == 0
+    merge_terraform(bare_repo)
     project = "terraform/staging/ledger/main.tf.json"
     (call,) = json.loads(show(bare_repo, project))["module"].values()
     assert call["source"] == "../modules/postgres-database"
     write(app / "score.yaml", SIMPLE.format(name="books", tag="1", greeting="x"))
     emptied = pub(*args)
     assert emptied.returncode == 0, emptied.stderr
+    merge_terraform(bare_repo)
     tombstone = json.loads(show(bare_repo, project))
     assert tombstone["//"] == bookkeeping.EMPTIED and "backend" in tombstone["terraform"]
     (kept,) = tombstone["module"].values()
@@ -112,4 +117,5 @@ def test_an_emptied_project_keeps_the_provider_its_module_configured(bare_repo: 
     assert again.returncode == 0 and json.loads(show(bare_repo, project)) == tombstone
     gone = pub(*args, "--destroyed", "staging/ledger")
     assert gone.returncode == 0, gone.stderr
+    merge_terraform(bare_repo)
     assert project not in files_at(bare_repo)

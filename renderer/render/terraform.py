@@ -171,7 +171,8 @@ def _provider(env: Environment, scope: str) -> dict[str, Json]:
 
 def atlantis(projects: Mapping[str, Sequence[str]], envs: Mapping[str, Environment]) -> dict[str, Json]:
     """Version 3, one project per environment × app, sorted; each plans when its own files or the
-    modules it calls (in its environment) change; protected envs need approval."""
+    modules it calls (in its environment) change. Setting `apply_requirements` here needs the
+    server-side `allowed_overrides: [apply_requirements]` (deploy/atlantis/repos.yaml)."""
     entries = []
     for d in sorted(projects):
         _, env_id, scope = d.split("/")
@@ -184,13 +185,24 @@ def atlantis(projects: Mapping[str, Sequence[str]], envs: Mapping[str, Environme
             "workspace": "default",
             "autoplan": {"enabled": True, "when_modified": watched},
         }
-        if env is None or env.delivery == "merge-request":
-            entry["apply_requirements"] = ["approved", "mergeable", "undiverged"]
+        entry["apply_requirements"] = apply_requirements(env)
         entries.append(entry)
     return {
         "version": 3,
-        "automerge": False,
+        "automerge": True,  # merged once every project is applied (design §2; docs/decisions.md)
         "parallel_plan": True,
         "parallel_apply": False,
         "projects": entries,
     }
+
+
+OVERRIDDEN = ("apply_requirements",)  # project keys deploy/atlantis/repos.yaml must allow
+
+
+def apply_requirements(env: Environment | None) -> list[Json]:
+    """A protected environment's Terraform applies only once a person other than the author approved
+    the merge request; a direct environment's once it is mergeable (its pipeline passed): the
+    platform bot comments `atlantis apply` on it. An environment no longer configured: protected."""
+    if env is not None and env.delivery == "direct":
+        return ["mergeable"]
+    return ["approved", "mergeable", "undiverged"]

@@ -10,7 +10,7 @@ import yaml
 
 from tests.conftest import git, run_renderer
 from tests.fake_gitlab import TOKEN, FakeGitLab
-from tests.test_publish import files_at, show, store_app
+from tests.test_publish import files_at, merge_terraform, show, store_app
 
 MODULE = "platform-config/modules/s3-bucket/main.tf.json"
 
@@ -26,8 +26,10 @@ def test_a_module_change_reaches_prod_only_through_its_merge_request(
             "RENDERER_ENV_REPO_PROJECT": "p/env",
         }
         argv = ("publish", "--root", str(project), "--env-repo", str(bare_repo), "--app", str(app))
-        first = run_renderer(*argv, env=env)
+        first = run_renderer(*argv, "--env", "dev", "--env", "staging", env=env)
         assert first.returncode == 0, first.stderr
+        merge_terraform(bare_repo)
+        assert run_renderer(*argv, "--env", "prod", env=env).returncode == 0
         git("--git-dir", str(bare_repo), "update-ref", "refs/heads/main", "render/prod/store")  # merged
         before = show(bare_repo, "terraform/prod/modules/s3-bucket/main.tf.json")
         body = json.loads((project / MODULE).read_text())
@@ -35,14 +37,17 @@ def test_a_module_change_reaches_prod_only_through_its_merge_request(
         (project / MODULE).write_text(json.dumps(body, indent=2))
         second = run_renderer(*argv, env=env)
         assert second.returncode == 0, second.stderr
+        assert "module_revision" not in show(bare_repo, "terraform/dev/modules/s3-bucket/main.tf.json")
+        assert merge_terraform(bare_repo) == ["refs/heads/atlantis/dev+staging/store"]  # Atlantis applied
         assert "module_revision" in show(bare_repo, "terraform/dev/modules/s3-bucket/main.tf.json")
         assert show(bare_repo, "terraform/prod/modules/s3-bucket/main.tf.json") == before  # prod: not yet
         changed = git(
-            "--git-dir", str(bare_repo), "diff", "--name-only", "main", "render/prod/store"
+            "--git-dir", str(bare_repo), "diff", "--name-only", "main...render/prod/store"
         ).splitlines()
         assert "terraform/prod/modules/s3-bucket/main.tf.json" in changed
         assert not any(p.startswith(("terraform/dev/", "kubernetes/dev/")) for p in changed)
-        assert [mr["source_branch"] for mr in gl.mrs] == ["render/prod/store"]
+        branches = sorted({mr["source_branch"] for mr in gl.mrs})
+        assert branches == ["atlantis/dev+staging/store", "render/prod/store"]
     assert not any(p.startswith("terraform/modules/") for p in files_at(bare_repo))
 
 
@@ -53,6 +58,7 @@ def test_each_project_watches_only_the_modules_it_calls(bare_repo: Path, tmp_pat
         "publish", "--root", str(root), "--env-repo", str(bare_repo), "--app", str(app), "--env", "dev"
     )
     assert done.returncode == 0, done.stderr
+    merge_terraform(bare_repo)
     atlantis = yaml.safe_load(show(bare_repo, "atlantis.yaml"))
     (entry,) = [p for p in atlantis["projects"] if p["dir"] == "terraform/dev/store"]
     assert entry["autoplan"]["when_modified"] == ["*.tf.json", "../modules/s3-bucket/**/*.tf.json"]
