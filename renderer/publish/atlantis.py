@@ -9,10 +9,12 @@ platform bot comments `APPLY_COMMENT`; `automerge` (atlantis.yaml) merges it onc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from renderer.adapters import gitrepo
+from renderer.render import terraform
 
 APPLY_COMMENT = "atlantis apply"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree
@@ -38,8 +40,8 @@ def split_commit(
     """`full` (the whole render, on `head`) as two commits: main's without the Terraform of
     `env_ids`, then the Terraform on top of it. The checkout's index is left at main's commit."""
     paths = terraform_paths(env_ids)
-    if not repo.git("diff", "--name-only", head or EMPTY_TREE, full, "--", *paths):
-        return Split(full, None)
+    if not _plans_something(repo, head, full, paths[:-1]):
+        return Split(full, None)  # nothing Atlantis would plan: straight to main, as the objects
     repo.git("read-tree", full)
     if head:
         repo.git("reset", "-q", head, "--", *paths)
@@ -53,6 +55,24 @@ def split_commit(
     full_tree = repo.git("rev-parse", f"{full}^{{tree}}")
     terraform = _commit_tree(repo, full_tree, main or head, terraform_message, author)
     return Split(main, terraform)
+
+
+def _plans_something(repo: gitrepo.Repo, head: str | None, full: str, roots: Sequence[str]) -> bool:
+    """Whether the change has a project Atlantis plans: a project's files changed, or a module
+    changed that a project of the same environment calls. A module nothing calls (yet) goes to
+    main with the objects: a merge request with nothing to plan would never be applied or merged."""
+    changed = repo.git("diff", "--name-only", head or EMPTY_TREE, full, "--", *roots).splitlines()
+    modules = {tuple(p.split("/")[1:4:2]) for p in changed if terraform.is_module_path(p)}
+    if any(not terraform.is_module_path(p) for p in changed):
+        return True
+    for path in repo.git("ls-tree", "-r", "--name-only", full, "--", *roots).splitlines():
+        project = terraform.project_of(path)
+        if project is None:
+            continue
+        called = terraform.used_modules(json.loads(repo.git("show", f"{full}:{path}")))
+        if any((project[0], name) in modules for name in called):
+            return True
+    return False
 
 
 def _commit_tree(repo: gitrepo.Repo, tree: str, parent: str | None, message: str, author: str) -> str:
