@@ -366,6 +366,8 @@ class Trust:
     limits: Limits = field(default_factory=Limits)
 
     def reserved(self, name: str) -> bool:
+        if name == "modules":  # terraform/<env>/modules/ holds the environment's modules
+            return True
         return any(name == r or (r.endswith("*") and name.startswith(r[:-1])) for r in self.reserved_names)
 
 

@@ -80,13 +80,12 @@ def run(platform: Platform, apps: Sequence[App], env_ids: Sequence[str] | None, 
         for app in apps:
             report.secrets += secrets.scan_files(app, platform.trust.secret_allow)
     findings.enforce(report)
-    tree.update(terraform.module_files(platform))
+    tree.update(terraform.module_files(platform, [env.id for env in envs]))
     owned = [
         p
         for env in envs
         for p in (f"kubernetes/{env.id}/", f"terraform/{env.id}/", f"clusters/{env.id}/renderer/")
     ]
-    owned.append(f"{terraform.MODULES_DIR}/")
     return Rendered(tuple(results), tree, tuple(owned), report)
 
 

@@ -74,6 +74,17 @@ def show(bare: Path, path: str, ref: str = "main") -> str:
     return git("--git-dir", str(bare), "show", f"{ref}:{path}")
 
 
+def merge_terraform(bare: Path) -> list[str]:
+    """What Atlantis does once the platform bot commented `atlantis apply`: apply, then merge each
+    `atlantis/...` branch (a fast-forward: the renderer builds it on main) and delete it."""
+    refs = git("--git-dir", str(bare), "for-each-ref", "--format=%(refname)", "refs/heads/atlantis/").split()
+    for ref in refs:
+        git("--git-dir", str(bare), "merge-base", "--is-ancestor", "main", ref)  # fails unless a fast-forward
+        git("--git-dir", str(bare), "update-ref", "refs/heads/main", ref)
+        git("--git-dir", str(bare), "update-ref", "-d", ref)
+    return refs
+
+
 def test_first_publish_then_no_op(bare_repo: Path) -> None:
     first = pub(
         "--env-repo",
@@ -131,9 +142,11 @@ def test_change_removal_and_app_removal(bare_repo: Path, tmp_path: Path) -> None
 def test_terraform_is_emptied_before_it_goes(bare_repo: Path, tmp_path: Path) -> None:
     app = store_app(tmp_path)
     assert pub("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev").returncode == 0
+    assert merge_terraform(bare_repo) == ["refs/heads/atlantis/dev/store"]
     project = "terraform/dev/store/main.tf.json"
     assert "module" in json.loads(show(bare_repo, project))
     assert pub("--env-repo", str(bare_repo), "--remove-app", "store", "--env", "dev").returncode == 0
+    assert merge_terraform(bare_repo) == ["refs/heads/atlantis/dev/store"]
     emptied = json.loads(show(bare_repo, project))
     assert "module" not in emptied and emptied["//"] == bookkeeping.EMPTIED
     assert "backend" in emptied["terraform"] and "provider" in emptied
@@ -143,6 +156,7 @@ def test_terraform_is_emptied_before_it_goes(bare_repo: Path, tmp_path: Path) ->
     assert again.returncode == 0 and project in files_at(bare_repo)
     gone = pub("--env-repo", str(bare_repo), "--all-apps", "--env", "dev", "--destroyed", "dev/store")
     assert gone.returncode == 0, gone.stderr
+    assert merge_terraform(bare_repo) == ["refs/heads/atlantis/dev/all-apps"]
     assert project not in files_at(bare_repo)
     assert "terraform/dev/store" not in show(bare_repo, "atlantis.yaml")
 
@@ -150,6 +164,7 @@ def test_terraform_is_emptied_before_it_goes(bare_repo: Path, tmp_path: Path) ->
 def test_destroyed_flag_refuses_a_project_with_resources(bare_repo: Path, tmp_path: Path) -> None:
     app = store_app(tmp_path)
     assert pub("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev").returncode == 0
+    merge_terraform(bare_repo)
     write(app / "score.yaml", SIMPLE.format(name="files", tag="1", greeting="x"))
     result = pub("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev", "--destroyed", "dev/store")
     assert result.returncode == EXIT_PUBLISH

@@ -161,7 +161,7 @@ def test_workload_shape(tmp_path: Path, cli: Callable[..., Result]) -> None:
     assert "SGVsbG8sIHNob3AhCg==" in cm["binaryData"].values()
     tf = json.loads((out / "terraform/prod/shop/main.tf.json").read_text())
     assert tf["terraform"]["backend"]["s3"]["use_lockfile"] is True
-    assert tf["module"]["api_db"]["source"] == "../../modules/postgres-database"
+    assert tf["module"]["api_db"]["source"] == "../modules/postgres-database"
     atlantis = yaml.safe_load((out / "atlantis.yaml").read_text())
     prod_projects = [p for p in atlantis["projects"] if p["name"].startswith("prod-")]
     assert all(p["apply_requirements"] == ["approved", "mergeable", "undiverged"] for p in prod_projects)

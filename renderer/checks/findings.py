@@ -15,7 +15,7 @@ from renderer.inputs.yamlio import load_json
 from renderer.model import Environment, Platform
 from renderer.render.environment import EnvRender
 from renderer.render.kubernetes.labels import ANNOTATION_SOURCE, ANNOTATION_UID
-from renderer.render.terraform import MODULES_DIR, module_files
+from renderer.render.terraform import is_module_path, module_files
 from renderer.render.tree import SHARED
 
 
@@ -112,7 +112,7 @@ def evaluate(
 
     `sensitive`: values of the renderer's own credentials, which must appear in no file."""
     env = env_render.env
-    tree = {**env_render.tree, **module_files(platform)}
+    tree = {**env_render.tree, **module_files(platform, [env.id])}
     versions = {env.id: env.kubernetes_version}
     report = Report(
         schema=kubeschema.check_documents(env_render.documents, versions, platform.apis, env_render.tree)
@@ -152,7 +152,7 @@ def _documents(result: EnvRender, tree: Mapping[str, bytes]) -> Iterator[tuple[s
     for path in sorted(tree):
         if path in result.documents:  # the environment's objects and Terraform, as rendered
             yield path, result.documents[path]
-        elif path.endswith(".tf.json") and path.startswith(f"{MODULES_DIR}/"):
+        elif path.endswith(".tf.json") and is_module_path(path):
             yield path, load_json(tree[path], path)  # the platform's own module files, as given
 
 

@@ -24,7 +24,7 @@ from renderer.cli.base import (
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Trust
-from renderer.publish import delivery
+from renderer.publish import atlantis, delivery
 from renderer.publish.identity import Identity, app_name, check_checkout, establish, in_ci
 
 
@@ -123,6 +123,8 @@ def _report(outcomes: Sequence[delivery.Outcome], fmt: str) -> None:
     for o in outcomes:
         echo_lines(list(o.warnings))
         click.echo(_as_text(o))
+        if o.terraform_commit:
+            click.echo(_terraform_text(o))
         if o.commit and o.target != "main" and not o.merge_request:
             missing = ", ".join(gitlab_missing(os.environ))
             click.echo(
@@ -143,6 +145,17 @@ def _load(base: str, apps: Sequence[str], identity: Identity, trust: Trust) -> t
     return app_repo.load_apps([os.path.abspath(apps[0])], base, names=[name], limits=trust.limits)
 
 
+def _terraform_text(o: delivery.Outcome) -> str:
+    """The Terraform of direct environments: where it went, and the one step that applies it."""
+    where = f"merge request {o.terraform_merge_request}" if o.terraform_merge_request else "no merge request"
+    head = f"{o.terraform_branch} ({', '.join(o.envs)}): Terraform {(o.terraform_commit or '')[:12]}, {where}"
+    if not o.terraform_merge_request:
+        missing = ", ".join(gitlab_missing(os.environ)) or "GitLab"
+        return f"{head}\nwarning: open a merge request for {o.terraform_branch} by hand ({missing} not set)"
+    step = f"next: once Atlantis has planned it, comment `{atlantis.APPLY_COMMENT}` on it"
+    return f"{head}\n{step} (Atlantis merges it after the apply)"
+
+
 def _as_dict(o: delivery.Outcome) -> dict[str, object]:
     return {
         "branch": o.target,
@@ -152,6 +165,9 @@ def _as_dict(o: delivery.Outcome) -> dict[str, object]:
         "written": o.written,
         "deleted": o.deleted,
         "merge_request": o.merge_request,
+        "terraform_branch": o.terraform_branch or None,
+        "terraform_commit": o.terraform_commit,
+        "terraform_merge_request": o.terraform_merge_request or None,
         "warnings": list(o.warnings),
     }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from renderer import __version__
@@ -23,13 +23,14 @@ from renderer.model import App, Limits
 from renderer.pipeline import Rendered
 from renderer.publish import writer
 from renderer.publish.identity import Identity
-from renderer.render.terraform import MODULES_DIR, main_file, project_of
+from renderer.render.terraform import EMPTIED_MODULE, main_file, modules_dir, project_of
 from renderer.render.tree import SHARED, Tree
 from renderer.resolve.dependencies import Dependencies, Files
 from renderer.resolve.graph import owner_of
 
 STORE = ".render/apps"
-INDEX_VERSION = 2  # 1 (or no `version`): no `depends`; read as "depends on everything"
+INDEX_VERSION = 3  # 1 (or no `version`): no `depends`, read as "depends on everything";
+# 2: no `published` (read as "never published": one render rewrites it) and no `images`
 EMPTIED = "emptied by platform-renderer"
 MASS_DELETE_SHARE = 0.5
 MASS_DELETE_MIN = 10
@@ -44,8 +45,9 @@ class DigestKey:
 
 
 def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: bool) -> list[str]:
-    """A platform-wide publish owns whole environments; an app publish its app and the shared parts."""
-    prefixes = [f"{MODULES_DIR}/"]
+    """A platform-wide publish owns whole environments; an app publish its app, the shared parts and
+    the modules of the environments it renders."""
+    prefixes: list[str] = []
     if platform_wide:
         prefixes.append(f"{STORE}/")
         # clusters/<env>/renderer/: the entry points (render/kubernetes/entrypoints.py)
@@ -57,6 +59,7 @@ def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: b
             f"kubernetes/{env}/{SHARED}/",
             f"terraform/{env}/{SHARED}/",
             f"clusters/{env}/renderer/{SHARED}/",  # each scope's entry point
+            f"{modules_dir(env)}/",  # the environment's modules: every publish to it owns them
         ]
         scoped = ("kubernetes/{env}/{a}/", "terraform/{env}/{a}/", "clusters/{env}/renderer/{a}/")
         prefixes += [p.format(env=env, a=a) for a in apps for p in scoped]
@@ -96,61 +99,95 @@ def app_inputs(app: App) -> Tree:
     return {f"{STORE}/{app.id}/{rel}": data for rel, data in sorted(app.files.items())}
 
 
-def inputs_digest(key: DigestKey, inputs: Tree, env_ids: Sequence[str]) -> str:
-    """Everything a render of one app depends on; empty when the platform digest is unknown."""
+def inputs_digest(key: DigestKey, inputs: Tree) -> str:
+    """Everything a render of one app depends on, whichever environments it goes to (those are
+    recorded beside it, in `published`); empty when the platform digest is unknown."""
     if not key.platform_digest:
         return ""
     h = hashlib.sha256()
-    for part in (
-        __version__,
-        key.platform_digest,
-        ",".join(env_ids),
-        json.dumps(dict(key.images), sort_keys=True),
-    ):
+    for part in (__version__, key.platform_digest, json.dumps(dict(key.images), sort_keys=True)):
         h.update(part.encode() + b"\0")
     for path in sorted(inputs):
         h.update(path.encode() + b"\0" + hashlib.sha256(inputs[path]).digest())
     return h.hexdigest()
 
 
+def read_index(root: str, app: str) -> dict[str, Json]:
+    """The app's `index.json` as stored (any version), or {} when it is missing or unreadable."""
+    try:
+        with open(os.path.join(root, STORE, app, "index.json"), encoding="utf-8") as fh:
+            body = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def already_published(apps: Sequence[App], key: DigestKey, root: str, env_ids: Sequence[str]) -> bool:
-    """Apps whose inputs, platform and renderer match what was last published: no render needed."""
+    """Apps whose inputs, platform and renderer match what was last published to every one of
+    `env_ids`: no render needed."""
     if not apps:
         return False
     for app in apps:
-        digest = inputs_digest(key, app_inputs(app), env_ids)
-        try:
-            with open(os.path.join(root, STORE, app.id, "index.json"), encoding="utf-8") as fh:
-                stored = json.load(fh).get("digest")
-        except (OSError, ValueError):
+        digest = inputs_digest(key, app_inputs(app))
+        published = read_index(root, app.id).get("published")
+        if not digest or not isinstance(published, dict):
             return False
-        if not digest or stored != digest:
+        if any(published.get(env) != digest for env in env_ids):
             return False
     return True
 
 
-def store_inputs(app: App, rendered: Rendered, key: DigestKey) -> Tree:
-    """The app's Score inputs, so a platform change re-renders it without its repo, and an index."""
+def store_inputs(app: App, rendered: Rendered, key: DigestKey, previous: Mapping[str, Json]) -> Tree:
+    """The app's Score inputs, so a platform change re-renders it without its repo, and an index.
+
+    `previous`: the index as stored; the environments this publish did not render keep their
+    entries, so publishing one environment after another rewrites nothing that did not change."""
     base = f"{STORE}/{app.id}"
     out = app_inputs(app)
-    env_ids = [e.env.id for e in rendered.envs]
-    outputs: dict[str, list[str]] = {}
+    digest = inputs_digest(key, out)
+    outputs, depends, published = (_entries(previous, name) for name in ("outputs", "depends", "published"))
     for env in rendered.envs:
-        files = sorted(
-            p
-            for p in rendered.tree
-            if p.startswith((f"kubernetes/{env.env.id}/{app.id}/", f"terraform/{env.env.id}/{app.id}/"))
-        )
-        outputs[env.env.id] = files
+        roots = (f"kubernetes/{env.env.id}/{app.id}/", f"terraform/{env.env.id}/{app.id}/")
+        outputs[env.env.id] = sorted(p for p in rendered.tree if p.startswith(roots))
+        depends[env.env.id] = _depends(env.dependencies, app.id)
+        published[env.env.id] = digest
     index: dict[str, Json] = {
         "version": INDEX_VERSION,
         "app": app.id,
-        "digest": inputs_digest(key, out, env_ids),
+        "digest": digest,
         "inputs": sorted(p[len(base) + 1 :] for p in out),
-        "outputs": outputs,
-        "depends": {e.env.id: _depends(e.dependencies, app.id) for e in rendered.envs},
+        "images": dict(sorted(key.images.items())),
+        "outputs": dict(sorted(outputs.items())),
+        "depends": dict(sorted(depends.items())),
+        "published": dict(sorted(published.items())),
     }
     out[f"{base}/index.json"] = dump_json(index).encode()
+    return out
+
+
+def _entries(index: Mapping[str, Json], name: str) -> dict[str, Json]:
+    """One per-environment part of a stored index (`outputs`, `depends`, `published`), or {}."""
+    part = index.get(name)
+    return {str(k): v for k, v in part.items()} if isinstance(part, Mapping) else {}
+
+
+def recorded_images(root: str, apps: Mapping[str, App], skip: Collection[str]) -> dict[str, str]:
+    """The `--image` values the stored apps (except `skip`, published now) were last published
+    with, so re-rendering them needs no image from this run. A bare image (`""`: every `image: .`)
+    is recorded for the app's own workloads, by name, so it reaches no other app."""
+    out: dict[str, str] = {}
+    for name, app in sorted(apps.items()):
+        if name in skip:
+            continue
+        images = read_index(root, name).get("images")
+        if not isinstance(images, Mapping):
+            continue
+        for key, image in sorted(images.items()):
+            if not isinstance(image, str):
+                continue
+            keys = [wl.name for wl in app.workloads] if key == "" else [str(key)]
+            for k in keys:
+                out.setdefault(k, image)
     return out
 
 
@@ -170,7 +207,7 @@ def recorded_dependencies(root: str, app: str) -> dict[str, tuple[Files, Files]]
     try:
         with open(os.path.join(root, STORE, app, "index.json"), encoding="utf-8") as fh:
             body = json.load(fh)
-        if body.get("version", 1) < INDEX_VERSION:
+        if body.get("version", 1) < 2:
             return None
         return {env: (_files(item), _files(item["shared"])) for env, item in sorted(body["depends"].items())}
     except (OSError, ValueError, KeyError, AttributeError, TypeError):
@@ -195,7 +232,7 @@ def terraform_tombstones(
         env_id, scope = project
         with open(full, encoding="utf-8") as fh:
             current = json.load(fh)
-        already_empty = current.get("//") == EMPTIED and not current.get("module")
+        already_empty = current.get("//") == EMPTIED and _only_emptied_modules(current)
         if f"{env_id}/{scope}" in destroyed:
             if not already_empty:
                 raise PublishError(
@@ -203,12 +240,59 @@ def terraform_tombstones(
                     "an emptied version has been applied"
                 )
             continue  # applied: let it go
-        emptied = {k: v for k, v in current.items() if k in ("terraform", "provider")}
-        emptied["//"] = EMPTIED
-        tree[path] = dump_json(emptied).encode()
+        tree[path] = dump_json(_tombstone(current, env_id, tree)).encode()
     for item in destroyed:
-        if main_file(*item.partition("/")[::2]) not in existing:
-            raise UsageError(f"--destroyed {item}: there is no such Terraform project")
+        _check_destroyed(item, tree, existing, prefixes)
+
+
+def _tombstone(current: Mapping[str, Json], env_id: str, tree: Tree) -> dict[str, Json]:
+    """The project emptied: backend and providers kept, and each module that configured its own
+    provider called in its emptied variant (same inputs), so the destroy can still reach it."""
+    emptied: dict[str, Json] = {k: v for k, v in current.items() if k in ("terraform", "provider")}
+    kept: dict[str, Json] = {}
+    blocks = current.get("module")
+    for name, block in sorted(blocks.items()) if isinstance(blocks, Mapping) else ():
+        source = block.get("source") if isinstance(block, Mapping) else None
+        if not isinstance(block, Mapping) or not isinstance(source, str):
+            continue
+        variant = source if source.endswith(f"/{EMPTIED_MODULE}") else f"{source}/{EMPTIED_MODULE}"
+        if variant == source or _variant_file(env_id, variant) in tree:
+            kept[name] = {**block, "source": variant}
+    if kept:
+        emptied["module"] = kept
+    emptied["//"] = EMPTIED
+    return emptied
+
+
+def _variant_file(env_id: str, source: str) -> str:
+    """The rendered path of an emptied module variant a project in `env_id` calls as `source`."""
+    return f"terraform/{env_id}/{source.removeprefix('../')}/main.tf.json"
+
+
+def _only_emptied_modules(project: Mapping[str, Json]) -> bool:
+    blocks = project.get("module")
+    if not isinstance(blocks, Mapping):
+        return True
+    return all(
+        isinstance(b, Mapping) and str(b.get("source", "")).endswith(f"/{EMPTIED_MODULE}")
+        for b in blocks.values()
+    )
+
+
+def _check_destroyed(item: str, tree: Tree, existing: Mapping[str, str], prefixes: Sequence[str]) -> None:
+    """`--destroyed ENV/APP` names a project this publish owns and no longer renders: never
+    silently ignored (an app publish owns its own projects; `--all-apps` every project)."""
+    path = main_file(*item.partition("/")[::2])
+    if path not in existing:
+        raise UsageError(f"--destroyed {item}: there is no such Terraform project")
+    if not writer.owned(path, prefixes):
+        raise UsageError(
+            f"--destroyed {item}: this publish does not own {path}; name its app with --app or "
+            "--remove-app (or, for a removed app's project, publish --all-apps as the platform), "
+            "and select its environment with --env"
+        )
+    if path in tree:
+        raise UsageError(f"--destroyed {item}: the app still renders Terraform there; nothing to destroy")
 
 
 def mass_delete_guard(

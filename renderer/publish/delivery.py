@@ -27,7 +27,7 @@ from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform
-from renderer.publish import bookkeeping, writer
+from renderer.publish import atlantis, bookkeeping, writer
 from renderer.publish.identity import Identity
 
 
@@ -93,6 +93,9 @@ class Outcome:
     deleted: int
     merge_request: str = ""
     warnings: tuple[str, ...] = ()
+    terraform_branch: str = ""  # direct environments: the branch holding their Terraform change
+    terraform_commit: str | None = None
+    terraform_merge_request: str = ""
 
 
 MergeRequests = Callable[[str, str, str, str], str]  # (branch, target, title, body) → url
@@ -134,6 +137,8 @@ def publish(
                 title = f"render({group[0].id}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
                 url = merge_requests(branch, "main", title, _mr_body(outcome, req))
                 outcome = dataclasses.replace(outcome, merge_request=url)
+            if outcome.terraform_commit and merge_requests is not None:
+                outcome = _terraform_merge_request(req, outcome, merge_requests)
             outcomes.append(outcome)
     return outcomes
 
@@ -239,6 +244,14 @@ def _scope_name(req: Request) -> str:
     return "+".join(names)
 
 
+def _terraform_merge_request(req: Request, outcome: Outcome, merge_requests: MergeRequests) -> Outcome:
+    envs = ",".join(outcome.envs)
+    title = f"terraform({envs}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
+    body = f"{atlantis.merge_request_body('', outcome.envs)}\n{req.provenance.trailers()}"
+    url = merge_requests(outcome.terraform_branch, "main", title, body)
+    return dataclasses.replace(outcome, terraform_merge_request=url)
+
+
 def _mr_body(outcome: Outcome, req: Request) -> str:
     warnings = "".join(f"- {w}\n" for w in outcome.warnings) or "- none\n"
     return (
@@ -267,20 +280,50 @@ def _publish_group(
             return Outcome(branch, env_ids, None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         result, warnings = _render_into(platform, req, repo.path, envs, owners)
-        commit = gitrepo.commit_all(repo, _commit_message(req, env_ids, result), req.provenance.author)
+        message = _commit_message(req, env_ids, result)
+        commit = gitrepo.commit_all(repo, message, req.provenance.author)
         if commit is None or (branch != "main" and _same_tree(repo, branch, expected)):
             # the open merge request already holds this render: no push, no new pipeline, approvals kept
             return Outcome(branch, env_ids, None, attempt, 0, 0, warnings=tuple(warnings))
-        if _push(req, repo, branch, expected, commit, rng):
-            if not gitrepo.contains(repo, branch, commit):
-                raise PublishError(f"pushed {commit[:12]} but {branch} on the remote lacks it")
+        split = atlantis.Split(commit, None)
+        if branch == "main" and not req.direct_only:
+            split = atlantis.split_commit(repo, head, commit, env_ids, message, req.provenance.author)
+        if split.main is None or _push(req, repo, branch, expected, _at(repo, split.main), rng):
+            if split.main is not None and not gitrepo.contains(repo, branch, split.main):
+                raise PublishError(f"pushed {split.main[:12]} but {branch} on the remote lacks it")
             written, deleted = len(result.written), len(result.deleted)
-            return Outcome(branch, env_ids, commit, attempt, written, deleted, warnings=tuple(warnings))
+            outcome = Outcome(
+                branch, env_ids, split.main, attempt, written, deleted, warnings=tuple(warnings)
+            )
+            return _push_terraform(req, repo, outcome, split.terraform, rng)
         time.sleep(rng.uniform(0, req.backoff * 2 ** min(attempt, 6)))
     raise PublishError(
         f"gave up after {req.max_attempts} attempts: {branch} kept moving (every push was rejected "
         "because another publisher had pushed first); run the job again"
     )
+
+
+def _at(repo: gitrepo.Repo, commit: str) -> str:
+    """Point the checkout's branch at `commit` (what `push_cas` pushes)."""
+    repo.git("update-ref", "HEAD", commit)
+    return commit
+
+
+def _push_terraform(
+    req: Request, repo: gitrepo.Repo, outcome: Outcome, commit: str | None, rng: random.Random
+) -> Outcome:
+    """The direct environments' Terraform change, on its own branch for a merge request Atlantis
+    applies (`publish/atlantis.py`); the same tree already there: left alone."""
+    if commit is None:
+        return outcome
+    branch = atlantis.branch_name(outcome.envs, _scope_name(req))
+    expected = gitrepo.remote_head(repo, branch)
+    _at(repo, commit)
+    if expected is not None and _same_tree(repo, branch, expected):
+        return dataclasses.replace(outcome, terraform_branch=branch)
+    if not _push(req, repo, branch, expected, commit, rng):
+        raise PublishError(f"{branch} moved while this publish pushed it; run the job again")
+    return dataclasses.replace(outcome, terraform_branch=branch, terraform_commit=commit)
 
 
 def _push(
@@ -348,7 +391,12 @@ def _render_into(
     ids = [e.id for e in envs]
     app_owners = {**{a.id: req.identity.owner for a in req.apps}, **owners.apps}
     options = pipeline.Options(
-        req.images, req.jobs, req.skip_checks_for_tests, req.sensitive, owners.resources, app_owners
+        _images(req, root, apps),
+        req.jobs,
+        req.skip_checks_for_tests,
+        req.sensitive,
+        owners.resources,
+        app_owners,
     )
     rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options)
     owned_apps = sorted(apps) if req.all_apps else changing
@@ -357,7 +405,10 @@ def _render_into(
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     for app_id in owned_apps:
         if app_id in apps:
-            tree.update(bookkeeping.store_inputs(apps[app_id], rendered, _key(req)))
+            previous = bookkeeping.read_index(root, app_id)
+            tree.update(
+                bookkeeping.store_inputs(apps[app_id], rendered, _key(req, app_id, previous), previous)
+            )
     published = sorted(a.id for a in req.apps)
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
         owners, req.identity, published, req.remove_apps, rendered
@@ -390,8 +441,30 @@ def _apps(root: str, req: Request, limits: Limits) -> tuple[dict[str, App], dict
     return apps, {k: v for k, v in broken.items() if k not in changed}
 
 
-def _key(req: Request) -> bookkeeping.DigestKey:
-    return bookkeeping.DigestKey(req.platform_digest, req.images)
+def _key(
+    req: Request, app_id: str | None = None, previous: Mapping[str, object] | None = None
+) -> bookkeeping.DigestKey:
+    """The digest key: this run's images for the apps it publishes; for an app only re-rendered
+    (`--all-apps`), the images its index recorded, so they stay recorded."""
+    if app_id is None or previous is None or app_id in {a.id for a in req.apps}:
+        return bookkeeping.DigestKey(req.platform_digest, req.images)
+    recorded = previous.get("images")
+    images = (
+        {str(k): v for k, v in recorded.items() if isinstance(v, str)}
+        if isinstance(recorded, Mapping)
+        else {}
+    )
+    return bookkeeping.DigestKey(req.platform_digest, images)
+
+
+def _images(req: Request, root: str, apps: Mapping[str, App]) -> dict[str, str]:
+    """This run's `--image` values over those the other stored apps were published with (never
+    for a workload of an app published now: its images come from this run alone)."""
+    now = {a.id for a in req.apps}
+    ours = {wl.name for a in req.apps for wl in a.workloads}
+    recorded = bookkeeping.recorded_images(root, apps, now)
+    kept = {k: v for k, v in recorded.items() if k.partition(".")[0] not in ours}
+    return {**kept, **req.images}
 
 
 def _unchanged(req: Request, root: str, env_ids: Sequence[str]) -> bool:

@@ -88,11 +88,16 @@ def write_rendered(
     """The one way a render reaches disk: owned paths replaced, then the files derived from what is
     present: atlantis.yaml, and each environment's kustomization."""
     derived: dict[str, Callable[[Collection[str]], bytes | None]] = {
-        "atlantis.yaml": lambda paths: atlantis_file(paths, platform.environments)
+        "atlantis.yaml": lambda paths: atlantis_file(paths, platform.environments, partial(_read, root))
     }
     for env in sorted(platform.environments):
         derived[f"kubernetes/{env}/kustomization.yaml"] = partial(env_kustomization, env=env)
     return write_tree(root, tree, prefixes, derived)
+
+
+def _read(root: str, rel: str) -> bytes:
+    with open(_guard(root, rel), "rb") as fh:
+        return fh.read()
 
 
 def _write_if_changed(root: str, rel: str, data: bytes) -> bool:

@@ -1,18 +1,31 @@
-"""Resolved Terraform resources → one `main.tf.json` per environment × app, and atlantis.yaml."""
+"""Resolved Terraform resources → one `main.tf.json` per environment × app, the platform's modules
+per environment (`terraform/<env>/modules/<name>/`), and atlantis.yaml."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from renderer import __version__
 from renderer.data import Json
-from renderer.inputs.yamlio import dump
+from renderer.inputs.yamlio import dump, dump_json
 from renderer.model import Environment, Platform
 from renderer.render.tree import Tree
 from renderer.resolve.nodes import Resolved
 
-MODULES_DIR = "terraform/modules"
+MODULES = "modules"  # terraform/<env>/modules/: no app may have this name (model.Trust.reserved)
+
+
+def modules_dir(env: str) -> str:
+    """Where an environment's copy of the platform's modules lives: a module change reaches an
+    environment only through that environment's publish (for production, its merge request)."""
+    return f"terraform/{env}/{MODULES}"
+
+
+def is_module_path(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) >= 5 and parts[0] == "terraform" and parts[2] == MODULES
 
 
 def project_dir(env: str, scope: str) -> str:
@@ -26,24 +39,80 @@ def main_file(env: str, scope: str) -> str:
 def project_of(path: str) -> tuple[str, str] | None:
     """(env, scope) when `path` is a project's main.tf.json, else None (modules are not projects)."""
     parts = path.split("/")
-    if len(parts) == 4 and parts[0] == "terraform" and parts[3] == "main.tf.json" and parts[1] != "modules":
+    if (
+        len(parts) == 4
+        and parts[0] == "terraform"
+        and parts[3] == "main.tf.json"
+        and MODULES not in parts[1:3]
+    ):
         return parts[1], parts[2]
     return None
 
 
-def module_files(platform: Platform) -> Tree:
-    """The platform's modules, as every project refers to them (`../../modules/<name>`)."""
-    return {
-        f"{MODULES_DIR}/{name}/{file}": data
-        for name, files in sorted(platform.modules.items())
-        for file, data in sorted(files.items())
-    }
+EMPTIED_MODULE = "emptied"  # terraform/<env>/modules/<name>/emptied/: the module minus what it manages
+KEPT_WHEN_EMPTIED = ("data", "locals", "provider", "terraform", "variable")
 
 
-def atlantis_file(paths: Collection[str], envs: Mapping[str, Environment]) -> bytes:
-    """atlantis.yaml from the Terraform projects present in the environment repo after a write."""
-    projects = [project_of(p) for p in paths]
-    return dump(atlantis([project_dir(*p) for p in projects if p], envs)).encode()
+def module_files(platform: Platform, env_ids: Sequence[str]) -> Tree:
+    """The platform's modules in each environment, as its projects refer to them (`../modules/<name>`),
+    and for a module that configures its own provider, its emptied variant (`emptied_module`)."""
+    out: Tree = {}
+    for name, files in sorted(platform.modules.items()):
+        emptied = emptied_module(files)
+        for env in env_ids:
+            out.update({f"{modules_dir(env)}/{name}/{file}": data for file, data in sorted(files.items())})
+            if emptied is not None:
+                out[f"{modules_dir(env)}/{name}/{EMPTIED_MODULE}/main.tf.json"] = emptied
+    return out
+
+
+def emptied_module(files: Mapping[str, bytes]) -> bytes | None:
+    """For a module whose `.tf.json` files configure a provider: the same module with its variables,
+    data sources, locals and provider configuration but no resources, outputs or module calls. An
+    emptied project calls it instead of the module, so Terraform still has the provider it needs to
+    destroy what the module managed (a module's own provider cannot be removed with its resources).
+    None for a module without a provider block, or with files other than `.tf.json`."""
+    if not files or any(not f.endswith(".tf.json") for f in files if "/" not in f):
+        return None
+    merged: dict[str, dict[str, Json]] = {}
+    for file, data in sorted(files.items()):
+        if "/" in file:
+            continue  # a module reads only its own folder
+        body = json.loads(data)
+        for key in KEPT_WHEN_EMPTIED:
+            if isinstance(body.get(key), dict):
+                merged.setdefault(key, {}).update(body[key])
+    if not merged.get("provider"):
+        return None
+    return dump_json(merged).encode()
+
+
+def module_source(name: str) -> str:
+    return f"../{MODULES}/{name}"
+
+
+def used_modules(project: Mapping[str, object]) -> list[str]:
+    """The names of the environment's modules a project's `module` blocks call."""
+    blocks = project.get("module")
+    names = set()
+    for block in blocks.values() if isinstance(blocks, Mapping) else ():
+        source = block.get("source") if isinstance(block, Mapping) else None
+        if isinstance(source, str) and source.startswith(f"../{MODULES}/"):
+            names.add(source[len(f"../{MODULES}/") :].split("/")[0])
+    return sorted(names)
+
+
+def atlantis_file(
+    paths: Collection[str], envs: Mapping[str, Environment], read: Callable[[str], bytes]
+) -> bytes:
+    """atlantis.yaml from the Terraform projects present in the environment repo after a write
+    (`read`: a present file's bytes, for the modules each project calls)."""
+    projects = {}
+    for path in paths:
+        project = project_of(path)
+        if project is not None:
+            projects[project_dir(*project)] = used_modules(json.loads(read(path)))
+    return dump(atlantis(projects, envs)).encode()
 
 
 def module_name(resolved: Resolved) -> str:
@@ -59,7 +128,7 @@ def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict
         module = r.artifacts.module
         assert module is not None
         modules[module_name(r)] = {
-            "source": f"../../modules/{module['source']}",
+            "source": module_source(str(module["source"])),
             **dict(sorted(module["inputs"].items())),
         }
     body: dict[str, Json] = {"terraform": _settings(env, scope), "provider": {"aws": _provider(env, scope)}}
@@ -100,28 +169,40 @@ def _provider(env: Environment, scope: str) -> dict[str, Json]:
     }
 
 
-def atlantis(project_dirs: Iterable[str], envs: Mapping[str, Environment]) -> dict[str, Json]:
-    """Version 3, one project per environment × app, sorted; protected envs need approval."""
-    projects = []
-    for d in sorted(set(project_dirs)):
+def atlantis(projects: Mapping[str, Sequence[str]], envs: Mapping[str, Environment]) -> dict[str, Json]:
+    """Version 3, one project per environment × app, sorted; each plans when its own files or the
+    modules it calls (in its environment) change. Setting `apply_requirements` here needs the
+    server-side `allowed_overrides: [apply_requirements]` (deploy/atlantis/repos.yaml)."""
+    entries = []
+    for d in sorted(projects):
         _, env_id, scope = d.split("/")
         env = envs.get(env_id)
+        watched: list[Json] = ["*.tf.json"]
+        watched += [f"{module_source(m)}/**/*.tf.json" for m in projects[d]]
         entry: dict[str, Json] = {
             "name": f"{env_id}-{scope}",
             "dir": d,
             "workspace": "default",
-            "autoplan": {
-                "enabled": True,
-                "when_modified": ["*.tf.json", "../../modules/**/*.tf.json"],
-            },
+            "autoplan": {"enabled": True, "when_modified": watched},
         }
-        if env is None or env.delivery == "merge-request":
-            entry["apply_requirements"] = ["approved", "mergeable", "undiverged"]
-        projects.append(entry)
+        entry["apply_requirements"] = apply_requirements(env)
+        entries.append(entry)
     return {
         "version": 3,
-        "automerge": False,
+        "automerge": True,  # merged once every project is applied (design §2; docs/decisions.md)
         "parallel_plan": True,
         "parallel_apply": False,
-        "projects": projects,
+        "projects": entries,
     }
+
+
+OVERRIDDEN = ("apply_requirements",)  # project keys deploy/atlantis/repos.yaml must allow
+
+
+def apply_requirements(env: Environment | None) -> list[Json]:
+    """A protected environment's Terraform applies only once a person other than the author approved
+    the merge request; a direct environment's once it is mergeable (its pipeline passed): the
+    platform bot comments `atlantis apply` on it. An environment no longer configured: protected."""
+    if env is not None and env.delivery == "direct":
+        return ["mergeable"]
+    return ["approved", "mergeable", "undiverged"]

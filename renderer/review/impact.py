@@ -13,12 +13,12 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from renderer.render.terraform import MODULES_DIR, project_of
+from renderer.render.terraform import is_module_path, module_source, project_of
 from renderer.render.tree import SHARED
 from renderer.resolve.dependencies import MODULES, Dependencies, Files, covers
 from renderer.review import treediff
 from renderer.review.sides import TOGETHER, Failure, Side
-from renderer.review.treediff import MODULES_SCOPE, REPO_SCOPE, ObjectChange, TreeDiff
+from renderer.review.treediff import REPO_SCOPE, ObjectChange, TreeDiff
 
 PLATFORM_DIRS = ("environments/", "platform-config/", "policies/")
 
@@ -39,7 +39,7 @@ class Impact:
     changed_files: tuple[str, ...]
     diff: TreeDiff
     pairs: tuple[Pair, ...]
-    others: tuple[str, ...]  # other scopes that change: `<env>` files, `terraform/modules`, `repo`
+    others: tuple[str, ...]  # other scopes that change: `<env>` files, `terraform/<env>/modules`, `repo`
     new_failures: tuple[Failure, ...]  # fail on the head side, rendered on the base side
     still_failing: tuple[Failure, ...]  # fail on both sides (the head's reason)
     fixed: tuple[str, ...]  # failed on the base side, render on the head side
@@ -75,7 +75,7 @@ def assess(
 
 
 def _is_pair(scope: str) -> bool:
-    return scope not in (MODULES_SCOPE, REPO_SCOPE) and scope.count("/") == 1
+    return scope != REPO_SCOPE and scope.count("/") == 1
 
 
 def _order(scope: str) -> tuple[str, bool, str]:
@@ -83,19 +83,22 @@ def _order(scope: str) -> tuple[str, bool, str]:
     return env, app != SHARED, app
 
 
-def _changed_modules(diff: TreeDiff) -> tuple[str, ...]:
-    names = {c.path.split("/")[2] for c in diff.changes if c.path.startswith(f"{MODULES_DIR}/")}
-    return tuple(sorted(names))
+def _changed_modules(diff: TreeDiff) -> tuple[tuple[str, str], ...]:
+    """(env, module name) of every changed file under `terraform/<env>/modules/<name>/`."""
+    names = {tuple(c.path.split("/")[1:4:2]) for c in diff.changes if is_module_path(c.path)}
+    return tuple(sorted((env, name) for env, name in names))
 
 
-def _reached(tree: Mapping[str, bytes], modules: Sequence[str]) -> list[str]:
-    """Scopes whose Terraform project uses a changed module: Atlantis plans them though their
-    files stay the same (a project names its modules as `../../modules/<name>`)."""
-    wanted = {f"../../modules/{m}" for m in modules}
+def _reached(tree: Mapping[str, bytes], modules: Sequence[tuple[str, str]]) -> list[str]:
+    """Scopes whose Terraform project uses a module changed in its environment: Atlantis plans
+    them though their files stay the same (a project names its modules as `../modules/<name>`)."""
     out = []
     for path, data in sorted(tree.items()):
         project = project_of(path)
-        if project is None or not wanted:
+        if project is None:
+            continue
+        wanted = {module_source(name) for env, name in modules if env == project[0]}
+        if not wanted:
             continue
         blocks = json.loads(data).get("module") or {}
         if any(isinstance(b, dict) and b.get("source") in wanted for b in blocks.values()):
@@ -116,9 +119,10 @@ def _pair(
     diff: TreeDiff,
     record: Mapping[str, Dependencies],
     changed: Sequence[str],
-    modules: Sequence[str],
+    modules: Sequence[tuple[str, str]],
 ) -> Pair:
     files = scope_files(record, scope)
     why, considered = files.touched_by(changed)
-    used = tuple(m for m in modules if covers(files.uses, f"{MODULES}/{m}/"))
+    env = scope.partition("/")[0]
+    used = tuple(m for e, m in modules if e == env and covers(files.uses, f"{MODULES}/{m}/"))
     return Pair(scope, diff.in_scope(scope), why, considered, used)

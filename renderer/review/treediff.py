@@ -11,7 +11,8 @@ secret scan's detectors flag (or that holds one of the renderer's own credential
 
 Scopes: `kubernetes/<env>/<app>/…` and `terraform/<env>/<app>/…` are `<env>/<app>` (`<app>` may be
 `_shared`), files of an environment itself (`kubernetes/<env>/kustomization.yaml`, `clusters/<env>/…`)
-are `<env>`, Terraform modules are `terraform/modules`, top-level files (`atlantis.yaml`) are `repo`.
+are `<env>`, an environment's Terraform modules are `terraform/<env>/modules`, top-level files
+(`atlantis.yaml`) are `repo`.
 """
 
 from __future__ import annotations
@@ -26,19 +27,18 @@ from renderer.checks.secrets import kinds_in
 from renderer.data import Json, json_object
 from renderer.errors import InputError, redact
 from renderer.inputs.yamlio import dump, dump_json, load_generated, load_json
-from renderer.render.terraform import MODULES_DIR
+from renderer.render.terraform import is_module_path
 
 Status = Literal["added", "changed", "removed"]
 IGNORED = (".render/",)
 REPO_SCOPE = "repo"
-MODULES_SCOPE = MODULES_DIR
 SECRET_FIELDS = ("data", "stringData")
 CONTEXT_LINES = 3
 
 
 @dataclass(frozen=True, slots=True)
 class ObjectChange:
-    scope: str  # `<env>/<app>`, `<env>/_shared`, `<env>`, `terraform/modules`, `repo`
+    scope: str  # `<env>/<app>`, `<env>/_shared`, `<env>`, `terraform/<env>/modules`, `repo`
     path: str  # the file in the environment repo
     status: Status
     kind: str  # the object's kind (`Deployment`), `terraform`, `terraform-module`, `atlantis`, `file`
@@ -66,7 +66,7 @@ class ScopeSummary:
     changed: int
     removed: int
     projects: tuple[str, ...]  # Terraform projects touched (`terraform/<env>/<app>`)
-    modules: tuple[str, ...]  # Terraform modules touched (`terraform/modules/<name>`)
+    modules: tuple[str, ...]  # Terraform modules touched (`terraform/<env>/modules/<name>`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +114,8 @@ def scope_of(path: str) -> str:
     parts = path.split("/")
     if len(parts) == 1:
         return REPO_SCOPE
-    if path.startswith(f"{MODULES_DIR}/"):
-        return MODULES_SCOPE
+    if is_module_path(path):
+        return "/".join(parts[:3])  # terraform/<env>/modules
     if parts[0] in ("kubernetes", "terraform") and len(parts) >= 4:
         return f"{parts[1]}/{parts[2]}"
     if parts[0] in ("kubernetes", "terraform", "clusters") and len(parts) >= 3:
@@ -124,20 +124,18 @@ def scope_of(path: str) -> str:
 
 
 def project_of(path: str) -> str | None:
-    """The Terraform project (`terraform/<env>/<app>`) or module (`terraform/modules/<name>`) a path is in."""
+    """The Terraform project (`terraform/<env>/<app>`) or module (`terraform/<env>/modules/<name>`)
+    a path is in."""
     parts = path.split("/")
     if parts[0] != "terraform" or len(parts) < 4:
         return None
-    if parts[2] == "modules" and len(parts) >= 5:  # per-environment modules: terraform/<env>/modules/<name>
+    if is_module_path(path):
         return "/".join(parts[:4])
     return "/".join(parts[:3])
 
 
 def is_module(path: str) -> bool:
-    parts = path.split("/")
-    return path.startswith(f"{MODULES_DIR}/") or (
-        len(parts) >= 5 and parts[0] == "terraform" and parts[2] == "modules"
-    )
+    return is_module_path(path)
 
 
 # ---- one file ---------------------------------------------------------------------------------

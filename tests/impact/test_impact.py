@@ -123,7 +123,7 @@ def test_a_module_of_shared_resources_reaches_the_shared_scopes(repo: tuple[Path
         assert pair["modules"] == ["rds-instance"]
         assert pair["why"] == ["platform-config/modules/rds-instance/main.tf.json"]
         assert pair["objects"] == []  # the project is the same; Atlantis re-plans it
-    assert body["other_scopes"] == ["terraform/modules"]
+    assert body["other_scopes"] == [f"terraform/{env}/modules" for env in ("dev", "prod", "staging")]
 
 
 def test_two_unrelated_files_each_pair_names_only_its_own(repo: tuple[Path, Path]) -> None:

@@ -13,6 +13,7 @@ from click.testing import Result
 from tests.conftest import ROOT, edit, git, run_renderer, write
 from tests.fake_gitlab import OTHER_TOKEN, TOKEN, FakeGitLab
 from tests.review.test_diff_markdown import fences
+from tests.test_publish import merge_terraform
 
 Cli = Callable[..., Result]
 EXAMPLES = ROOT / "examples" / "apps"
@@ -20,11 +21,16 @@ EXAMPLES = ROOT / "examples" / "apps"
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The examples published once, every environment: dev and staging on main, prod on its MR branch."""
+    """The examples published once, every environment: dev and staging on main (their Terraform
+    merged from its Atlantis branch), prod on its MR branch."""
     bare = tmp_path_factory.mktemp("published") / "env-repo.git"
     git("init", "-q", "--bare", "-b", "main", str(bare))
     apps = ["--app", str(EXAMPLES / "shop"), "--app", str(EXAMPLES / "billing")]
-    result = run_renderer("publish", "--root", str(ROOT), "--env-repo", str(bare), "--all-apps", *apps)
+    argv = ("publish", "--root", str(ROOT), "--env-repo", str(bare), "--all-apps", *apps)
+    result = run_renderer(*argv, "--env", "dev", "--env", "staging")
+    assert result.returncode == 0, result.stderr
+    merge_terraform(bare)  # dev and staging's Terraform: applied and merged by Atlantis
+    result = run_renderer(*argv, "--env", "prod")
     assert result.returncode == 0, result.stderr
     return bare
 

@@ -33,7 +33,7 @@ metadata: {{name: db, namespace: shop-dev}}
 data: {{password: {pw}, user: YXBw}}
 stringData: {{token: {token}}}
 """
-MAIN_TF = {"module": {"db": {"source": "../../modules/rds", "size": 20}}, "terraform": {"backend": {}}}
+MAIN_TF = {"module": {"db": {"source": "../modules/rds", "size": 20}}, "terraform": {"backend": {}}}
 
 
 def tree(**files: str) -> dict[str, bytes]:
@@ -46,7 +46,7 @@ BASE = {
     "kubernetes/dev/shop/kustomization.yaml": b"kind: Kustomization\nresources: [web/deployment-web.yaml]\n",
     "kubernetes/dev/kustomization.yaml": b"kind: Kustomization\nresources: [shop/]\n",
     "terraform/dev/shop/main.tf.json": json.dumps(MAIN_TF).encode(),
-    "terraform/modules/rds/main.tf.json": b'{"variable": {"size": {}}}',
+    "terraform/dev/modules/rds/main.tf.json": b'{"variable": {"size": {}}}',
     ".render/apps/shop/score.yaml": b"anything: at all\n",
 }
 
@@ -105,7 +105,7 @@ def test_types_count_even_where_python_says_equal() -> None:
 
 def test_scopes_kinds_order_and_summary() -> None:
     new = dict(BASE)
-    del new["terraform/modules/rds/main.tf.json"]
+    del new["terraform/dev/modules/rds/main.tf.json"]
     new["terraform/dev/shop/main.tf.json"] = json.dumps({**MAIN_TF, "module": {"db": {"size": 30}}}).encode()
     new["kubernetes/dev/_shared/namespace-platform.yaml"] = (
         b"apiVersion: v1\nkind: Namespace\nmetadata: {name: platform}\n"
@@ -118,18 +118,17 @@ def test_scopes_kinds_order_and_summary() -> None:
         ("dev", "kubernetes/dev/kustomization.yaml", "changed", "Kustomization"),
         ("dev/_shared", "kubernetes/dev/_shared/namespace-platform.yaml", "added", "Namespace"),
         ("dev/shop", "terraform/dev/shop/main.tf.json", "changed", "terraform"),
-        ("prod/modules", "terraform/prod/modules/vpc/main.tf.json", "added", "terraform-module"),
         ("repo", "atlantis.yaml", "changed", "atlantis"),
-        ("terraform/modules", "terraform/modules/rds/main.tf.json", "removed", "terraform-module"),
+        ("terraform/dev/modules", "terraform/dev/modules/rds/main.tf.json", "removed", "terraform-module"),
+        ("terraform/prod/modules", "terraform/prod/modules/vpc/main.tf.json", "added", "terraform-module"),
     ]
     summary = {s.scope: s for s in diff.summary()}
     assert (summary["dev/shop"].changed, summary["dev/shop"].projects) == (1, ("terraform/dev/shop",))
-    assert summary["terraform/modules"].modules == ("terraform/modules/rds",)
-    assert summary["prod/modules"].modules == ("terraform/prod/modules/vpc",)
+    assert summary["terraform/dev/modules"].modules == ("terraform/dev/modules/rds",)
+    assert summary["terraform/prod/modules"].modules == ("terraform/prod/modules/vpc",)
     assert summary["dev/_shared"].added == 1 and summary["dev/_shared"].projects == ()
-    assert "terraform/modules: 0 added, 0 changed, 1 removed; modules terraform/modules/rds" in treediff.text(
-        diff
-    )
+    text = treediff.text(diff)
+    assert "terraform/dev/modules: 0 added, 0 changed, 1 removed; modules terraform/dev/modules/rds" in text
 
 
 def test_scope_of() -> None:
@@ -137,7 +136,7 @@ def test_scope_of() -> None:
     assert scope_of("kubernetes/prod/_shared/kafka/topic.yaml") == "prod/_shared"
     assert scope_of("terraform/prod/_shared/main.tf.json") == "prod/_shared"
     assert scope_of("clusters/prod/flux-system/kustomization.yaml") == "prod"
-    assert scope_of("terraform/modules/s3-bucket/main.tf.json") == "terraform/modules"
+    assert scope_of("terraform/dev/modules/s3-bucket/main.tf.json") == "terraform/dev/modules"
     assert scope_of("atlantis.yaml") == "repo"
 
 

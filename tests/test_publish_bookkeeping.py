@@ -1,0 +1,121 @@
+"""`.render/` bookkeeping across publishes: environments one after another, recorded images,
+`--destroyed` with `--app`, and tombstones of projects whose module configured its own provider."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from renderer.errors import EXIT_USAGE
+from renderer.publish import bookkeeping
+from tests.conftest import write
+from tests.test_publish import SIMPLE, files_at, log, make_app, merge_terraform, pub, show, store_app
+
+BUILT_HERE = """apiVersion: score.dev/v1b1
+metadata:
+  name: web
+containers:
+  main:
+    image: .
+"""
+
+
+def test_environments_in_turn_commit_nothing_the_second_time(bare_repo: Path, tmp_path: Path) -> None:
+    app = make_app(tmp_path / "apps", "turns", {"alpha": "hi"})
+    for env in ("dev", "staging"):
+        assert pub("--env-repo", str(bare_repo), "--app", str(app), "--env", env).returncode == 0
+    heads = log(bare_repo)
+    assert len(heads) == 2
+    for env in ("dev", "staging", "dev"):
+        again = pub("--env-repo", str(bare_repo), "--app", str(app), "--env", env)
+        assert again.returncode == 0, again.stderr
+        assert "up to date, no commit" in again.stdout
+    assert log(bare_repo) == heads
+    index = json.loads(show(bare_repo, f"{bookkeeping.STORE}/turns/index.json"))
+    assert index["version"] == bookkeeping.INDEX_VERSION
+    assert sorted(index["outputs"]) == sorted(index["published"]) == ["dev", "staging"]
+    assert index["published"]["dev"] == index["published"]["staging"] == index["digest"]
+
+
+def test_an_image_given_once_stays_with_its_app(bare_repo: Path, tmp_path: Path) -> None:
+    built = tmp_path / "apps" / "built"
+    write(built / "score.yaml", BUILT_HERE)
+    first = pub(
+        "--env-repo", str(bare_repo), "--app", str(built), "--env", "dev", "--image", "reg.example/web:1"
+    )
+    assert first.returncode == 0, first.stderr
+    other = make_app(tmp_path / "apps", "other", {"alpha": "hi"})
+    second = pub("--env-repo", str(bare_repo), "--app", str(other), "--env", "dev")
+    assert second.returncode == 0, second.stderr
+    assert "image: reg.example/web:1" in show(bare_repo, "kubernetes/dev/built/web/deployment-web.yaml")
+    index = json.loads(show(bare_repo, f"{bookkeeping.STORE}/built/index.json"))
+    assert index["images"] == {"": "reg.example/web:1"}
+    platform_wide = pub("--env-repo", str(bare_repo), "--all-apps", "--env", "dev")
+    assert platform_wide.returncode == 0, platform_wide.stderr
+    assert json.loads(show(bare_repo, f"{bookkeeping.STORE}/built/index.json"))["images"] == index["images"]
+
+
+def test_destroyed_is_refused_where_the_publish_does_not_own_the_project(
+    bare_repo: Path, tmp_path: Path
+) -> None:
+    store = store_app(tmp_path)
+    assert pub("--env-repo", str(bare_repo), "--app", str(store), "--env", "dev").returncode == 0
+    merge_terraform(bare_repo)
+    assert pub("--env-repo", str(bare_repo), "--remove-app", "store", "--env", "dev").returncode == 0
+    merge_terraform(bare_repo)
+    heads = log(bare_repo)
+    other = make_app(tmp_path / "apps", "other", {"alpha": "hi"})
+    refused = pub(
+        "--env-repo", str(bare_repo), "--app", str(other), "--env", "dev", "--destroyed", "dev/store"
+    )
+    assert refused.returncode == EXIT_USAGE, refused.stderr
+    assert (
+        "--destroyed dev/store: this publish does not own terraform/dev/store/main.tf.json" in refused.stderr
+    )
+    assert log(bare_repo) == heads and "terraform/dev/store/main.tf.json" in files_at(bare_repo)
+
+
+def test_destroyed_is_refused_for_a_project_still_rendered(bare_repo: Path, tmp_path: Path) -> None:
+    store = store_app(tmp_path)
+    assert pub("--env-repo", str(bare_repo), "--app", str(store), "--env", "dev").returncode == 0
+    merge_terraform(bare_repo)
+    write(
+        store / "score.yaml",
+        SIMPLE.format(name="files", tag="2", greeting="x") + "resources:\n  bucket:\n    type: s3\n",
+    )
+    refused = pub(
+        "--env-repo", str(bare_repo), "--app", str(store), "--env", "dev", "--destroyed", "dev/store"
+    )
+    assert refused.returncode == EXIT_USAGE, refused.stderr
+    assert "--destroyed dev/store: the app still renders Terraform there" in refused.stderr
+
+
+def test_an_emptied_project_keeps_the_provider_its_module_configured(bare_repo: Path, tmp_path: Path) -> None:
+    app = tmp_path / "apps" / "ledger"
+    database = "resources:\n  db:\n    type: postgres\n"
+    write(app / "score.yaml", SIMPLE.format(name="books", tag="1", greeting="x") + database)
+    args = ("--env-repo", str(bare_repo), "--app", str(app), "--env", "staging")
+    assert pub(*args).returncode == 0
+    merge_terraform(bare_repo)
+    project = "terraform/staging/ledger/main.tf.json"
+    (call,) = json.loads(show(bare_repo, project))["module"].values()
+    assert call["source"] == "../modules/postgres-database"
+    write(app / "score.yaml", SIMPLE.format(name="books", tag="1", greeting="x"))
+    emptied = pub(*args)
+    assert emptied.returncode == 0, emptied.stderr
+    merge_terraform(bare_repo)
+    tombstone = json.loads(show(bare_repo, project))
+    assert tombstone["//"] == bookkeeping.EMPTIED and "backend" in tombstone["terraform"]
+    (kept,) = tombstone["module"].values()
+    assert kept == {**call, "source": "../modules/postgres-database/emptied"}
+    variant = json.loads(show(bare_repo, "terraform/staging/modules/postgres-database/emptied/main.tf.json"))
+    assert "postgresql" in variant["provider"] and "aws_db_instance" in variant["data"]
+    assert (
+        "resource" not in variant and "output" not in variant and "instance_identifier" in variant["variable"]
+    )
+    again = pub(*args, "--allow-mass-delete")  # a re-publish keeps the tombstone as it is
+    assert again.returncode == 0 and json.loads(show(bare_repo, project)) == tombstone
+    gone = pub(*args, "--destroyed", "staging/ledger")
+    assert gone.returncode == 0, gone.stderr
+    merge_terraform(bare_repo)
+    assert project not in files_at(bare_repo)
