@@ -95,20 +95,34 @@ def run_renderer(
     )
 
 
-@pytest.fixture(autouse=True)
-def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key in (
-        "RENDERER_ROOT",
-        "CI_PROJECT_URL",
-        "CI_COMMIT_SHA",
-        "RENDERER_GITLAB_TOKEN",
-        "GITLAB_TOKEN",
-        "CI_SERVER_URL",
-        "CI",  # GitLab sets it in every job: a publish in CI needs an ID token, the tests give one
-        "GITLAB_CI",
-    ):
-        monkeypatch.delenv(key, raising=False)
-    yield
+# What the renderer reads from its environment. A CI job sets `CI`, `GITLAB_CI` and many `CI_*`
+# (a publish in CI needs an ID token, the tests give one where they mean it), and a developer's
+# shell may hold tokens: none of it may leak into a test.
+STRAY_PREFIXES = ("CI_", "GITLAB_")
+STRAY_ENV = (
+    "CI",
+    "RENDERER_ROOT",
+    "RENDERER_AUTHOR",
+    "RENDERER_DEBUG",
+    "RENDERER_ENV_REPO_PROJECT",
+    "RENDERER_GITLAB_TOKEN",
+    "RENDERER_GITLAB_URL",
+    "RENDERER_GIT_TOKEN",
+    "RENDERER_JOBS",
+    "RENDERER_PLATFORM_COMMIT",
+    "RENDERER_SOURCE_COMMIT",
+    "RENDERER_SOURCE_REPO",
+    "RENDERER_TRACE_DIR",
+)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_stray_env() -> Iterator[None]:
+    """Session-wide, so module- and session-scoped fixtures that publish see a clean environment too."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [*STRAY_ENV, *(k for k in os.environ if k.startswith(STRAY_PREFIXES))]:
+            patch.delenv(key, raising=False)
+        yield
 
 
 Problems = list[dict[str, object]]
