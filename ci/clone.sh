@@ -3,7 +3,8 @@
 #   sh ci/clone.sh URL DEST [git clone options...]
 # The token reaches git through a credential helper that reads it from the environment: it is never
 # in the URL, on a command line, in DEST/.git/config or in the job log. A local path needs no token.
-# The project cloned must admit this one in its job-token allowlist (README-ci.md).
+# The project cloned must admit this one in its job-token allowlist (the README's "GitLab CI:
+# setting it up as a platform team").
 set -eu
 if [ "$#" -lt 2 ]; then
   echo "usage: sh ci/clone.sh URL DEST [git clone options]" >&2

@@ -2,7 +2,8 @@
 # Stop a CI job with one message naming every CI/CD variable it needs that is unset or empty.
 #   sh ci/require-vars.sh NAME...
 # Runs first in the jobs that publish, before anything is installed: a missing variable is a
-# setting to fix (README-ci.md lists each one), not something to find out from a stack of errors.
+# setting to fix (the README's "GitLab CI: setting it up as a platform team" lists each one), not
+# something to find out from a stack of errors.
 set -eu
 missing=
 for name in "$@"; do
@@ -17,7 +18,8 @@ for name in "$@"; do
 done
 if [ -n "$missing" ]; then
   echo "error: ${CI_JOB_NAME:-this job} needs CI/CD variables that are not set:$missing" >&2
-  echo "Set them in this project's Settings > CI/CD > Variables (README-ci.md says what each one is" >&2
-  echo "and how to scope it). A protected variable reaches only pipelines of protected branches and tags." >&2
+  echo "Set them in this project's Settings > CI/CD > Variables (the README's section 'GitLab CI: setting" >&2
+  echo "it up as a platform team' says what each one is and how to scope it). A protected variable" >&2
+  echo "reaches only pipelines of protected branches and tags." >&2
   exit 1
 fi

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -27,7 +30,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeGitLab:
-    def __init__(self) -> None:
+    def __init__(self, repo: Path | None = None) -> None:
+        self.repo = repo  # the project's bare repo: MR heads and diffs come from it when given
+        self.statuses: dict[str, dict[str, dict[str, Any]]] = {}  # sha → name → the latest status
+        self.clock = 0  # seconds into 2026: every note and status is one tick later than the last
         self.mrs: list[dict[str, Any]] = []
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.fail_next = 0  # answer this many requests with `fail_status` first
@@ -43,6 +49,45 @@ class FakeGitLab:
         self.server = _Server(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def now(self) -> str:
+        """GitLab's timestamp format; strictly increasing, so order is never a matter of luck."""
+        self.clock += 1
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self.clock)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def set_status(self, sha: str, name: str, state: str) -> None:
+        """What Atlantis does through `POST /projects/:id/statuses/:sha`."""
+        with self.lock:
+            self.statuses.setdefault(sha, {})[name] = {
+                "name": name,
+                "status": state,
+                "created_at": self.now(),
+            }
+
+    def head(self, branch: str) -> str:
+        """The branch's commit in the project's repo (a merged, deleted branch: zeros, as no commit)."""
+        if self.repo is None:
+            return "0" * 40
+        proc = subprocess.run(
+            ["git", "-C", str(self.repo), "rev-parse", "-q", "--verify", f"refs/heads/{branch}"],
+            capture_output=True,
+            text=True,
+        )
+        return proc.stdout.strip() or "0" * 40
+
+    def _diffs(self, mr: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.repo is None:
+            return []
+        out = self._git(
+            "diff", "--name-only", "--no-renames", f"{mr['target_branch']}...{mr['source_branch']}"
+        )
+        return [{"old_path": p, "new_path": p} for p in out.splitlines()]
+
+    def _git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(self.repo), *args], capture_output=True, text=True, check=True
+        ).stdout
 
     def __enter__(self) -> FakeGitLab:
         self.thread.start()
@@ -112,8 +157,10 @@ class FakeGitLab:
                 if url.path == "/api/v4/user" and method == "GET":
                     return self._reply(200, {**user, "state": "active"})
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                if self._commit_route(method, url.path):
+                    return None
                 m = re.fullmatch(
-                    r"/api/v4/projects/([^/]+)/merge_requests(?:/(\d+))?(/notes)?"
+                    r"/api/v4/projects/([^/]+)/merge_requests(?:/(\d+))?(/notes|/diffs)?"
                     r"(?:/(\d+))?",
                     url.path,
                 )
@@ -121,6 +168,9 @@ class FakeGitLab:
                     return self._reply(404, {"message": "404 Not Found"})
                 iid = int(m.group(2)) if m.group(2) else None
                 with fake.lock:
+                    if m.group(3) == "/diffs":
+                        found_mr = next((x for x in fake.mrs if x["iid"] == iid), None)
+                        return self._reply(200, fake._diffs(found_mr) if found_mr else [])
                     if m.group(3):
                         return self._notes(method, iid or 0, m.group(4))
                     if method == "GET" and iid is None:
@@ -133,7 +183,7 @@ class FakeGitLab:
                                 if k in ("source_branch", "target_branch", "state")
                             )
                         ]
-                        return self._reply(200, found)
+                        return self._reply(200, [{**x, "sha": fake.head(x["source_branch"])} for x in found])
                     if method == "POST":
                         body = self._body()
                         taken = [
@@ -148,6 +198,7 @@ class FakeGitLab:
                             "id": len(fake.mrs) + 100,
                             "iid": len(fake.mrs) + 1,
                             "state": "opened",
+                            "author": dict(self.user),
                             "web_url": f"{fake.url}/env/-/merge_requests/{len(fake.mrs) + 1}",
                             **body,
                         }
@@ -158,7 +209,22 @@ class FakeGitLab:
                         return self._reply(404, {"message": "404 Not Found"})
                     if method == "PUT":
                         mr.update(self._body())
-                    return self._reply(200, mr)
+                    return self._reply(200, {**mr, "sha": fake.head(mr["source_branch"])})
+
+            def _commit_route(self, method: str, path: str) -> bool:
+                """A commit's statuses: Atlantis posts them, a bot reads the latest of each name."""
+                read = re.fullmatch(r"/api/v4/projects/[^/]+/repository/commits/([0-9a-f]+)/statuses", path)
+                write = re.fullmatch(r"/api/v4/projects/[^/]+/statuses/([0-9a-f]+)", path)
+                if read and method == "GET":
+                    with fake.lock:
+                        self._reply(200, list(fake.statuses.get(read.group(1), {}).values()))
+                    return True
+                if write and method == "POST":
+                    body = self._body()
+                    fake.set_status(write.group(1), str(body.get("name", "default")), str(body.get("state")))
+                    self._reply(201, fake.statuses[write.group(1)][str(body.get("name", "default"))])
+                    return True
+                return False
 
             def _notes(self, method: str, iid: int, note_id: str | None) -> None:
                 notes = fake.notes.setdefault(iid, [])
@@ -174,6 +240,7 @@ class FakeGitLab:
                         "id": sum(len(n) for n in fake.notes.values()) + 1,
                         "author": dict(self.user),
                         "system": False,
+                        "created_at": fake.now(),
                         **body,
                     }
                     notes.append(note)

@@ -76,6 +76,28 @@ def note_target_from(environ: Mapping[str, str]) -> NoteTarget:
     return NoteTarget(url, token, project, int(iid))
 
 
+@dataclass(frozen=True, slots=True)
+class Status:
+    """One commit status on a merge request's head (Atlantis sets `atlantis/plan`, `atlantis/apply`)."""
+
+    name: str
+    state: str  # GitLab's: created, pending, running, success, failed, canceled, skipped
+    at: str  # when it last changed (ISO 8601, as GitLab gives it)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    """An open merge request as a bot that acts on it needs to see it."""
+
+    iid: int
+    branch: str
+    url: str
+    mine: bool  # opened by the token's own user
+    paths: tuple[str, ...]  # every file it changes (old and new names)
+    statuses: tuple[Status, ...]  # the latest of each name, on its head commit
+    my_notes: tuple[tuple[str, str], ...]  # (body, created_at) of the token's own notes
+
+
 class MergeRequests:
     """Callable `(branch, target, title, body) → web url` over python-gitlab."""
 
@@ -118,6 +140,55 @@ class MergeRequests:
                 "in one note: shorten it (renderer diff --limit) and attach the full diff as an artifact"
             )
         return self._reported(f"note on !{mr_iid}", lambda: self._sticky(mr_iid, marker, text))
+
+    def open_requests(self, prefix: str) -> list[OpenRequest]:
+        """Every open merge request whose source branch starts with `prefix`, with what the Atlantis
+        bot decides on: who opened it, the files it changes, its head's statuses, the bot's notes."""
+        return self._reported(f"merge requests from {prefix}*", lambda: self._open_requests(prefix))
+
+    def comment(self, mr_iid: int, body: str) -> None:
+        """A plain note (a command for a bot that reads notes, such as Atlantis)."""
+        self._reported(f"note on !{mr_iid}", lambda: self._comment(mr_iid, body))
+
+    def _comment(self, mr_iid: int, body: str) -> None:
+        project = self._client.projects.get(self._project_id, lazy=True)
+        mr = project.mergerequests.get(mr_iid, lazy=True)
+        mr.notes.create({"body": body}, max_retries=self._retries, obey_rate_limit=True)
+
+    def _open_requests(self, prefix: str) -> list[OpenRequest]:
+        me = self._whoami()
+        project = self._client.projects.get(self._project_id, lazy=True)
+        opened = project.mergerequests.list(
+            state="opened", get_all=True, max_retries=self._retries, obey_rate_limit=True
+        )
+        found = [self._seen(project, mr, me) for mr in opened if str(mr.source_branch).startswith(prefix)]
+        return sorted(found, key=lambda r: r.iid)
+
+    def _seen(self, project: Project, mr: ProjectMergeRequest, me: object) -> OpenRequest:
+        diffs = self._client.http_list(
+            f"/projects/{project.encoded_id}/merge_requests/{mr.iid}/diffs",
+            get_all=True,
+            max_retries=self._retries,
+            obey_rate_limit=True,
+        )
+        statuses = project.commits.get(mr.sha, lazy=True).statuses.list(
+            get_all=True, max_retries=self._retries, obey_rate_limit=True
+        )
+        notes = mr.notes.list(get_all=True, max_retries=self._retries, obey_rate_limit=True)
+        changed = {
+            str(d[k]) for d in diffs if isinstance(d, dict) for k in ("old_path", "new_path") if d.get(k)
+        }
+        return OpenRequest(
+            iid=int(mr.iid),
+            branch=str(mr.source_branch),
+            url=str(mr.web_url),
+            mine=isinstance(mr.author, dict) and mr.author.get("id") == me,
+            paths=tuple(sorted(changed)),
+            statuses=tuple(Status(str(s.name), str(s.status), _changed_at(s.attributes)) for s in statuses),
+            my_notes=tuple(
+                (str(n.body or ""), str(n.created_at or "")) for n in notes if _author_id(n) == me
+            ),
+        )
 
     def _reported(self, what: str, action: Callable[[], T]) -> T:
         """python-gitlab has retried what can be retried; what still fails is reported, token hidden."""
@@ -199,6 +270,11 @@ class MergeRequests:
         if me is None:
             raise PublishError("GitLab did not say which user the token belongs to (GET /user has no id)")
         return me
+
+
+def _changed_at(status: Mapping[str, object]) -> str:
+    """When a commit status last changed: GitLab sets `finished_at` and `started_at` only once it has."""
+    return str(status.get("finished_at") or status.get("started_at") or status.get("created_at") or "")
 
 
 def _author_id(note: ProjectMergeRequestNote) -> object:

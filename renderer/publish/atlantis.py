@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from renderer.adapters import gitrepo
+from renderer.adapters import gitlab, gitrepo
 from renderer.render import terraform
 
 APPLY_COMMENT = "atlantis apply"
@@ -95,3 +96,61 @@ def merge_request_body(url_hint: str, envs: Sequence[str]) -> str:
         f"`{APPLY_COMMENT}` once the plan has succeeded; Atlantis merges it after the apply "
         f"(`automerge`).{url_hint}\n"
     )
+
+
+# --- Applying: the platform bot's side of the flow (`renderer atlantis-apply`) ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: str  # apply, wait, done, skip, refuse, failed
+    reason: str
+
+
+def decide(mr: gitlab.OpenRequest, direct: frozenset[str], status_name: str = "atlantis") -> Decision:
+    """What the bot does with one merge request. It applies only its own merge requests for
+    directly delivered environments, that change nothing but those environments' Terraform, once
+    Atlantis's plan has succeeded on the head commit, and asks once per plan."""
+    envs = _branch_envs(mr.branch)
+    if envs is None or not envs <= direct:
+        return Decision("skip", "not only directly delivered environments: a person applies it")
+    if not mr.mine:
+        return Decision("skip", "not opened by the platform renderer")
+    stray = [
+        p for p in mr.paths if p != "atlantis.yaml" and not any(p.startswith(f"terraform/{e}/") for e in envs)
+    ]
+    if stray:
+        return Decision(
+            "refuse", f"changes {stray[0]}, outside terraform/<{'|'.join(sorted(envs))}>/ and atlantis.yaml"
+        )
+    by_name = {s.name: s for s in mr.statuses}
+    apply, plan = by_name.get(f"{status_name}/apply"), by_name.get(f"{status_name}/plan")
+    if apply is not None and apply.state == "failed":
+        return Decision("failed", f"the apply failed ({status_name}/apply): see the merge request")
+    if apply is not None:
+        return Decision("done", f"{status_name}/apply is {apply.state}")
+    if plan is None or plan.state in ("pending", "running", "created"):
+        return Decision("wait", f"{status_name}/plan is {plan.state if plan else 'not set yet'}")
+    if plan.state != "success":
+        return Decision("failed", f"the plan did not succeed ({status_name}/plan is {plan.state})")
+    asked = [at for body, at in mr.my_notes if body.strip() == APPLY_COMMENT]
+    if any(_instant(at) >= _instant(plan.at) for at in asked):
+        return Decision("done", f"`{APPLY_COMMENT}` already asked for this plan")
+    return Decision("apply", f"{status_name}/plan succeeded")
+
+
+def _branch_envs(branch: str) -> frozenset[str] | None:
+    parts = branch.split("/")
+    if len(parts) != 3 or parts[0] != "atlantis" or not parts[1]:
+        return None
+    return frozenset(parts[1].split("+"))
+
+
+def _instant(at: str) -> datetime:
+    """GitLab's timestamps, with or without fractions and in any zone, as comparable instants (one it
+    did not give, or that does not parse, counts as the earliest: the bot then asks again, never less)."""
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -88,8 +88,9 @@ def test_every_environment_has_its_publish_jobs(prefix: str) -> None:
         assert body["interruptible"] is False  # a newer pipeline never cancels a publish
         needs = body["variables"]["RENDERER_NEEDS"].split()
         assert {"ENV_REPO_URL", "RENDERER_GIT_TOKEN"} <= set(needs)
-        by_merge_request = env["delivery"]["mode"] == "merge-request"
-        assert all(v in needs for v in GITLAB_VARS) == by_merge_request, env_id
+        # every environment opens merge requests: a protected one for everything, a direct one
+        # for its Terraform (Atlantis plans and applies only merge requests)
+        assert all(v in needs for v in GITLAB_VARS), env_id
         if prefix == "publish":
             assert body["environment"] == {
                 "name": env_id,
@@ -102,6 +103,17 @@ def test_every_environment_has_its_publish_jobs(prefix: str) -> None:
             assert "--id-token-var RENDERER_APP_ID_TOKEN" in body["script"][-1]
         assert body["before_script"][0] == "sh ci/require-vars.sh $RENDERER_NEEDS"
         assert "pip install -q dist/*.whl" in body["before_script"][-1]  # the wheel: no test extras
+
+
+def test_atlantis_apply_runs_after_every_publish_one_at_a_time() -> None:
+    config = load(PLATFORM_CI)
+    body = job(config, "atlantis-apply")
+    assert config["stages"][-1] == body["stage"] == "apply"  # after the publish stage
+    assert body["interruptible"] is False and body["resource_group"] == "atlantis-apply"
+    assert all(rule["when"] == "always" for rule in body["rules"])  # a failed prod publish: dev still
+    assert set(body["variables"]["RENDERER_NEEDS"].split()) == set(GITLAB_VARS)
+    assert "RENDERER_GIT_TOKEN" not in body["variables"]["RENDERER_NEEDS"]  # it only comments
+    assert body["script"] == ["renderer atlantis apply --wait 900"]
 
 
 def test_platform_pipeline_rules() -> None:

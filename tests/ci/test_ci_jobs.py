@@ -55,6 +55,7 @@ def test_default_branch_pipeline_validates_then_publishes_each_environment(platf
         "publish-dev": "publish",
         "publish-staging": "publish",
         "publish-prod": "publish",
+        "atlantis-apply": "apply",
     }
     proc = platform.run("validate")
     assert passed(proc, "validate"), proc.stdout + proc.stderr
@@ -112,12 +113,16 @@ def test_render_app_publishes_exactly_what_the_token_proves(
         "CI_REGISTRY": "registry.example.com",
         "ENV_REPO_URL": str(bare_repo),
         "RENDERER_GIT_TOKEN": "not-needed-for-a-local-path",
+        # a direct environment opens a merge request only for Terraform, and this app has none
+        "RENDERER_GITLAB_TOKEN": "not-needed-without-terraform",
+        "RENDERER_ENV_REPO_PROJECT": "platform/environments",
     }
     assert platform.jobs(variables, unset=["CI_COMMIT_BRANCH"], inputs=inputs) == {
         "build": "build",
         "render-app-dev": "publish",
         "render-app-staging": "publish",
         "render-app-prod": "publish",
+        "atlantis-apply": "apply",
     }
     proc = platform.run("render-app-dev", variables=variables, unset=["CI_COMMIT_BRANCH"], inputs=inputs)
     assert passed(proc, "render-app-dev"), proc.stdout + proc.stderr
@@ -143,6 +148,8 @@ def test_render_app_refuses_a_token_the_instance_did_not_sign(
         "CI_SERVER_URL": served.url,
         "ENV_REPO_URL": str(bare_repo),
         "RENDERER_GIT_TOKEN": "not-needed-for-a-local-path",
+        "RENDERER_GITLAB_TOKEN": "never-used-here",
+        "RENDERER_ENV_REPO_PROJECT": "platform/environments",
     }
     proc = platform.run(
         "render-app-dev", variables=variables, unset=["CI_COMMIT_BRANCH"], inputs={"app_id_token": token}
