@@ -16,7 +16,7 @@ from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Trust
 from renderer.publish import delivery, preview
 from renderer.publish.identity import Identity, app_name, check_checkout, from_token
-from renderer.review import treediff
+from renderer.review import diffmarkdown, treediff
 from renderer.review.treediff import TreeDiff
 
 EXIT_CHANGES = 1  # only `diff --exit-code`: there are changes
@@ -137,7 +137,7 @@ def _load(
 def _markdown(diff: TreeDiff, limit: int | None, artifact: str | None) -> str:
     job = os.environ.get("CI_JOB_URL", "")
     url = f"{job}/artifacts/file/{artifact}" if job and artifact and not os.path.isabs(artifact) else None
-    return treediff.markdown(diff, limit=limit, artifact=artifact, header=HEADER, artifact_url=url)
+    return diffmarkdown.markdown(diff, limit=limit, artifact=artifact, header=HEADER, artifact_url=url)
 
 
 def _json(diff: TreeDiff) -> str:

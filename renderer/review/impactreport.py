@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from renderer.data import Json
-from renderer.review import treediff
+from renderer.review import diffmarkdown, treediff
 from renderer.review.diffmarkdown import fence_for, inline
 from renderer.review.impact import Impact, Pair
 from renderer.review.sides import TOGETHER, Failure
@@ -129,7 +129,7 @@ def markdown(
     header = _md_header(impact)
     if impact.diff.empty:
         return header + "\n"
-    return treediff.markdown(
+    return diffmarkdown.markdown(
         impact.diff, limit=limit, artifact=artifact, header=header, artifact_url=artifact_url
     )
 

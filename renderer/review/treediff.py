@@ -381,19 +381,3 @@ def as_json(diff: TreeDiff) -> dict[str, Json]:
         ],
         "warnings": list(diff.warnings),
     }
-
-
-def markdown(
-    diff: TreeDiff,
-    *,
-    limit: int | None = None,
-    artifact: str | None = None,
-    header: str = "",
-    artifact_url: str | None = None,
-) -> str:
-    """A GitLab note (see `review.diffmarkdown`): summary table, a collapsible section per scope."""
-    from renderer.review import diffmarkdown
-
-    return diffmarkdown.markdown(
-        diff, limit=limit, artifact=artifact, header=header, artifact_url=artifact_url
-    )

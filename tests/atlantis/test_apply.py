@@ -16,19 +16,12 @@ import pytest
 
 from renderer.adapters.gitlab import OpenRequest, Status
 from renderer.publish import atlantis
+from tests.atlantis.conftest import settings
 from tests.conftest import ROOT, run_renderer
-from tests.fake_gitlab import OTHER_TOKEN, TOKEN, FakeGitLab
+from tests.fake_gitlab import OTHER_TOKEN, FakeGitLab
 from tests.test_publish import pub, store_app
 
 DIRECT = frozenset({"dev", "staging"})
-
-
-def settings(gl: FakeGitLab) -> dict[str, str]:
-    return {
-        "RENDERER_GITLAB_URL": gl.url,
-        "RENDERER_GITLAB_TOKEN": TOKEN,
-        "RENDERER_ENV_REPO_PROJECT": "p/env",
-    }
 
 
 def bot(gl: FakeGitLab, *args: str) -> subprocess.CompletedProcess[str]:

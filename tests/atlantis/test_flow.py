@@ -10,6 +10,7 @@ import gitlab
 import yaml
 
 from renderer.render.terraform import OVERRIDDEN
+from tests.atlantis.conftest import settings
 from tests.conftest import ROOT
 from tests.fake_gitlab import TOKEN, FakeGitLab
 from tests.test_publish import files_at, merge_terraform, pub, show, store_app
@@ -20,11 +21,7 @@ PROJECT = "terraform/dev/store/main.tf.json"
 def test_dev_terraform_becomes_a_merge_request_atlantis_applies(bare_repo: Path, tmp_path: Path) -> None:
     app = store_app(tmp_path)
     with FakeGitLab() as gl:
-        env = {
-            "RENDERER_GITLAB_URL": gl.url,
-            "RENDERER_GITLAB_TOKEN": TOKEN,
-            "RENDERER_ENV_REPO_PROJECT": "p/env",
-        }
+        env = settings(gl)
         args = ("--env-repo", str(bare_repo), "--app", str(app), "--env", "dev")
         done = pub(*args, "--format", "json", env={**env, "CI_COMMIT_SHA": "abcdef123456"})
         assert done.returncode == 0, done.stderr

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import yaml
 
+from tests.atlantis.conftest import settings
 from tests.conftest import git, run_renderer
-from tests.fake_gitlab import TOKEN, FakeGitLab
+from tests.fake_gitlab import FakeGitLab
 from tests.test_publish import files_at, merge_terraform, show, store_app
 
 MODULE = "platform-config/modules/s3-bucket/main.tf.json"
@@ -20,11 +21,7 @@ def test_a_module_change_reaches_prod_only_through_its_merge_request(
 ) -> None:
     app = store_app(tmp_path)
     with FakeGitLab() as gl:
-        env = {
-            "RENDERER_GITLAB_URL": gl.url,
-            "RENDERER_GITLAB_TOKEN": TOKEN,
-            "RENDERER_ENV_REPO_PROJECT": "p/env",
-        }
+        env = settings(gl)
         argv = ("publish", "--root", str(project), "--env-repo", str(bare_repo), "--app", str(app))
         first = run_renderer(*argv, "--env", "dev", "--env", "staging", env=env)
         assert first.returncode == 0, first.stderr

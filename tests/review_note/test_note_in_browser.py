@@ -28,7 +28,7 @@ from renderer import pipeline
 from renderer.cli import main
 from renderer.inputs import roots
 from renderer.resolve.graph import Graph
-from renderer.review import graphview, treediff
+from renderer.review import diffmarkdown, graphview, treediff
 from tests.conftest import ROOT
 from tests.review_graph.helpers import example_graph, renamed, scaled
 from tests.review_graph.test_graphview import HOSTILE, _hidden_replaced
@@ -164,10 +164,10 @@ def _diff_pages(tmp: Path) -> dict[str, str]:
     head = _render(tmp)
     header = "### Rendered diff"
     return {
-        "diff-replicas": treediff.markdown(
+        "diff-replicas": diffmarkdown.markdown(
             treediff.compare(base, head), header=header, artifact="renderer-diff.txt"
         ),
-        "diff-truncated": treediff.markdown(
+        "diff-truncated": diffmarkdown.markdown(
             treediff.compare({}, head), header=header, limit=60_000, artifact="renderer-diff.txt"
         ),
     }
