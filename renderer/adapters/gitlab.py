@@ -76,6 +76,13 @@ def note_target_from(environ: Mapping[str, str]) -> NoteTarget:
     return NoteTarget(url, token, project, int(iid))
 
 
+def post_sticky(target: NoteTarget, marker: str, body: str, timeout: float) -> str:
+    """The one note `marker` names on the pipeline's merge request, created or updated in place;
+    says which, as `note on !IID: created|updated`."""
+    mrs = MergeRequests(target.url, target.token, target.project, timeout=timeout)
+    return f"note on !{target.iid}: {mrs.note(target.iid, marker, body)}"
+
+
 @dataclass(frozen=True, slots=True)
 class Status:
     """One commit status on a merge request's head (Atlantis sets `atlantis/plan`, `atlantis/apply`)."""

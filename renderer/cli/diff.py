@@ -82,8 +82,7 @@ def command(
         click.echo(report, nl=False)
     if target is not None:
         timeout = seconds(os.environ, "RENDERER_GITLAB_TIMEOUT", gitlab.DEFAULT_TIMEOUT)
-        mrs = gitlab.MergeRequests(target.url, target.token, target.project, timeout=timeout)
-        click.echo(f"note on !{target.iid}: {mrs.note(target.iid, MARKER, note)}", err=True)
+        click.echo(gitlab.post_sticky(target, MARKER, note, timeout), err=True)
     if exit_code and not diff.empty:
         sys.exit(EXIT_CHANGES)
 

@@ -68,8 +68,7 @@ def command(
         click.echo(report, nl=False)
     if target is not None:
         timeout = seconds(os.environ, "RENDERER_GITLAB_TIMEOUT", gitlab.DEFAULT_TIMEOUT)
-        mrs = gitlab.MergeRequests(target.url, target.token, target.project, timeout=timeout)
-        click.echo(f"note on !{target.iid}: {mrs.note(target.iid, MARKER, note)}", err=True)
+        click.echo(gitlab.post_sticky(target, MARKER, note, timeout), err=True)
     if impact.new_failures:
         code = impact.new_failures[0].code
         sys.exit(code if code in (EXIT_INVALID, EXIT_POLICY) else EXIT_INTERNAL)
