@@ -245,8 +245,8 @@ def test_render_reports_what_the_schema_did_not_check(tmp_path: Path, cli: Calla
     assert result.exit_code == 0
     line = next(x for x in result.output.splitlines() if "against the Kubernetes schema" in x)
     assert line == (
-        "77 objects valid against the Kubernetes schema and CRD schemas "
-        "(Kubernetes 1.37.0, external-secrets 2.9.0, strimzi 1.2.0)"
+        "80 objects valid against the Kubernetes schema and CRD schemas "
+        "(Kubernetes 1.37.0, external-secrets 2.9.0, flux-kustomize-controller 1.9.4, strimzi 1.2.0)"
     )
 
 

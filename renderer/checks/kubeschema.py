@@ -50,6 +50,9 @@ def _key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
 
 
+CHECKED = ("kubernetes", "clusters")  # the top folders whose second part is the environment
+
+
 def check_documents(
     documents: Mapping[str, Json],
     envs: Mapping[str, str],
@@ -58,14 +61,15 @@ def check_documents(
 ) -> SchemaReport:
     """Rendered objects by path (as data, never re-read from their bytes) against their schemas.
 
-    `envs` maps env id → Kubernetes minor version; only `kubernetes/<env>/…` objects are checked,
-    kustomizations aside. `texts`, the rendered bytes, are read only to say on which line of its
+    `envs` maps env id → Kubernetes minor version; the objects under `kubernetes/<env>/` and the
+    entry points under `clusters/<env>/` (Flux Kustomizations, Argo CD Applications) are checked,
+    kustomization.yaml files aside. `texts`, the rendered bytes, are read only to say on which line of its
     file each problem is."""
     table = apis or ApiTable()
     report = SchemaReport()
     for path in sorted(documents):
         parts = path.split("/")
-        if parts[0] != "kubernetes" or not path.endswith(".yaml") or parts[-1] == "kustomization.yaml":
+        if parts[0] not in CHECKED or not path.endswith(".yaml") or parts[-1] == "kustomization.yaml":
             continue
         before = len(report.problems)
         _check(json_object(documents[path]), path, envs[parts[1]], table, report)

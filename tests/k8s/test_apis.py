@@ -194,7 +194,9 @@ def test_every_example_object_is_checked_and_valid() -> None:
     report = rendered.report.schema
     assert report.problems == [] and report.unchecked == {}
     assert report.checked == sum(
-        1 for p in rendered.tree if p.startswith("kubernetes/") and not p.endswith("kustomization.yaml")
+        1
+        for p in rendered.tree
+        if p.startswith(("kubernetes/", "clusters/")) and not p.endswith("kustomization.yaml")
     )
     assert report.against == {
         "Kubernetes 1.35.0",
@@ -202,7 +204,45 @@ def test_every_example_object_is_checked_and_valid() -> None:
         "Kubernetes 1.37.0",
         "external-secrets 2.9.0",
         "strimzi 1.2.0",
+        "flux-kustomize-controller 1.9.4",  # the entry points: dev and staging use Flux
+        "argo-cd 3.5.1",  # prod uses Argo CD
     }
+
+
+def _entry_point(kind: str, api_version: str, spec: dict[str, Json]) -> kubeschema.SchemaReport:
+    obj: dict[str, Json] = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}, "spec": spec}
+    return kubeschema.check_documents({"clusters/dev/renderer/shop/x.yaml": obj}, {"dev": "1.35"}, TABLE)
+
+
+def test_entry_points_are_checked_against_the_gitops_controllers_schemas() -> None:
+    flux = {
+        "interval": "10m",
+        "path": "./kubernetes/dev/shop",
+        "prune": True,
+        "sourceRef": {"kind": "GitRepository", "name": "env"},
+    }
+    assert _entry_point("Kustomization", "kustomize.toolkit.fluxcd.io/v1", flux).problems == []
+    typo = _entry_point("Kustomization", "kustomize.toolkit.fluxcd.io/v1", {**flux, "prunne": True})
+    assert [p.message for p in typo.problems] == [
+        "kustomize.toolkit.fluxcd.io/v1/Kustomization is not valid for flux-kustomize-controller 1.9.4: "
+        "Additional properties are not allowed ('prunne' was unexpected)"
+    ]
+    old = _entry_point("Kustomization", "kustomize.toolkit.fluxcd.io/v1beta2", flux)
+    assert [(p.message, p.hint) for p in old.problems] == [
+        (
+            "kustomize.toolkit.fluxcd.io/v1beta2/Kustomization is not served by flux-kustomize-controller "
+            "1.9.4: removed in 1.8.0",
+            "use kustomize.toolkit.fluxcd.io/v1",
+        )
+    ]
+    argo = {
+        "project": "default",
+        "destination": {"namespace": "shop"},
+        "source": {"repoURL": "x", "path": "p"},
+    }
+    assert _entry_point("Application", "argoproj.io/v1alpha1", argo).problems == []
+    missing = _entry_point("Application", "argoproj.io/v1alpha1", {"project": "default"})
+    assert any("'destination' is a required property" in p.message for p in missing.problems), missing
 
 
 def test_every_operator_release_in_the_table_has_its_schemas_and_a_notice() -> None:
