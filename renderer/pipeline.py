@@ -84,7 +84,12 @@ def run(platform: Platform, apps: Sequence[App], env_ids: Sequence[str] | None, 
     owned = [
         p
         for env in envs
-        for p in (f"kubernetes/{env.id}/", f"terraform/{env.id}/", f"clusters/{env.id}/renderer/")
+        for p in (
+            f"kubernetes/{env.id}/",
+            f"terraform/{env.id}/",
+            f"clusters/{env.id}/renderer/",
+            f"catalog/{env.id}/",
+        )
     ]
     return Rendered(tuple(results), tree, tuple(owned), report)
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from renderer.data import Json, KubeObject, json_object
 from renderer.errors import Collector, InputError
 from renderer.model import Environment, Platform
-from renderer.render import kubernetes, terraform
+from renderer.render import catalog, kubernetes, terraform
+from renderer.render.catalog import Catalog
 from renderer.render.kubernetes import observability
 from renderer.render.kubernetes.entrypoints import entry_dir, entry_points
 from renderer.render.kubernetes.labels import (
@@ -44,6 +45,7 @@ class EnvRender:
     documents: Documents  # the tree's objects and Terraform as data (kustomizations aside)
     # the platform files each app (and the shared scope) depended on; set by the pipeline
     dependencies: Dependencies = field(default_factory=lambda: Dependencies({}, {}))
+    catalog: Catalog = field(default_factory=dict)  # the Backstage catalog as data (in `tree` too)
 
     @property
     def env(self) -> Environment:
@@ -90,9 +92,11 @@ def render_env(analysis: Analysis, images: Mapping[str, str], platform: Platform
         if tf is not None:
             add_json(tree, documents, f"{terraform.project_dir(env.id, app)}/{SECRET_ACCESS}", tf)
     add_kustomizations(tree, env.id)
+    entities = catalog.render_catalog(analysis, trust)
+    tree.update(catalog.catalog_tree(entities))
     for scope, entry in entry_points(env, [SHARED, *apps]).items():
         add_objects(tree, documents, entry_dir(env.id, scope), stamp([entry], owners[scope]), env.file)
-    return EnvRender(analysis, tree, documents)
+    return EnvRender(analysis, tree, documents, catalog=entities)
 
 
 def _tenancy(
