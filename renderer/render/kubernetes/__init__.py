@@ -70,7 +70,7 @@ def render_workload(
 def _monitoring(
     wl: Workload, env: Environment, profile: Profile, meta: Mapping[str, Json]
 ) -> list[KubeObject]:
-    mon = observability.monitor(wl, env, profile, meta)
+    mon = observability.monitor(wl, profile, meta)
     if mon is None:
         return []
     rules = observability.alert_rules(wl, env, profile, meta, mon)

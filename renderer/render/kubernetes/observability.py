@@ -36,7 +36,7 @@ def metrics_port(wl: Workload, profile: Profile) -> tuple[MetricsSpec, int] | No
     return spec, port.get("targetPort", port["port"])
 
 
-def monitor(wl: Workload, env: Environment, profile: Profile, meta: Mapping[str, Json]) -> KubeObject | None:
+def monitor(wl: Workload, profile: Profile, meta: Mapping[str, Json]) -> KubeObject | None:
     found = metrics_port(wl, profile)
     if found is None:
         return None
