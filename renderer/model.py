@@ -312,6 +312,24 @@ class Profile:
     namespace_quota: Mapping[str, Json] = field(default_factory=dict)  # per workload, summed per namespace
     # the namespace's LimitRange: default, default_request, max (each a map of cpu/memory)
     limit_range: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)
+    observability: Observability | None = None  # monitors, OpenTelemetry, alert rules (render/observability)
+    doc: Doc | None = None  # the profile as read: its alert rule templates report lines from it
+
+
+class MetricsSpec(TypedDict, total=False):
+    """A profile's `observability.metrics`: how a workload's declared metrics port is scraped."""
+
+    port: str  # the name of the Score service port that serves metrics
+    monitor: Literal["ServiceMonitor", "PodMonitor"]
+    path: str
+    interval: str
+
+
+class Observability(TypedDict, total=False):
+    metrics: MetricsSpec
+    opentelemetry: bool  # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES on every main container
+    # alert rule templates: alert, expr, for, severity, summary, description (texts are Jinja2)
+    alerts: Sequence[Mapping[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +369,15 @@ def limit_hint(key: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Team:
+    """Who owns apps and pays for them (trust.yaml `ownership:`): only the platform says so."""
+
+    name: str
+    cost_centre: str
+    apps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Trust:
     """Who may do what (platform-config/trust.yaml): the walls between apps and the platform."""
 
@@ -364,6 +391,14 @@ class Trust:
     profile_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # env type → classes
     secret_allow: tuple[Allowance, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    teams: Mapping[str, Team] = field(default_factory=dict)  # team name → team
+    # the team charged for an app no team lists, and for the platform's shared scope
+    platform_team: Team = Team("platform", "unassigned")
+
+    def team_of(self, app: str | None) -> Team:
+        """The team an app belongs to; the platform's team for shared objects and unlisted apps."""
+        found = (t for t in self.teams.values() if app is not None and app in t.apps)
+        return next(found, self.platform_team)
 
     def reserved(self, name: str) -> bool:
         if name == "modules":  # terraform/<env>/modules/ holds the environment's modules
@@ -394,6 +429,7 @@ class Operator:
     version: str
     groups: tuple[str, ...]
     apis: tuple[ApiStatus, ...]
+    environments: tuple[str, ...] | None = None  # the environment ids whose clusters run it; None: all
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +443,11 @@ class ApiTable:
 
     def operator_for(self, group: str) -> Operator | None:
         return next((o for o in self.operators if group in o.groups), None)
+
+    def serves(self, group: str, env_id: str) -> bool:
+        """Whether the environment's cluster runs the operator serving `group` (its CRDs installed)."""
+        operator = self.operator_for(group)
+        return operator is not None and (operator.environments is None or env_id in operator.environments)
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,7 +84,12 @@ def run(platform: Platform, apps: Sequence[App], env_ids: Sequence[str] | None, 
     owned = [
         p
         for env in envs
-        for p in (f"kubernetes/{env.id}/", f"terraform/{env.id}/", f"clusters/{env.id}/renderer/")
+        for p in (
+            f"kubernetes/{env.id}/",
+            f"terraform/{env.id}/",
+            f"clusters/{env.id}/renderer/",
+            f"catalog/{env.id}/",
+        )
     ]
     return Rendered(tuple(results), tree, tuple(owned), report)
 
@@ -105,7 +110,7 @@ EnvOutcome = tuple[EnvRender, Report] | InputError
 def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options: Options) -> EnvOutcome:
     try:
         analysis = analyse(platform, apps, env, options.owners)
-        env_render = render_env(analysis, options.images)
+        env_render = render_env(analysis, options.images, platform)
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
     env_render = replace(env_render, dependencies=dependencies.record(platform, analysis))

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from renderer.checks import collisions, kubeschema, secrets
+from renderer.checks import catalog, collisions, kubeschema, secrets
 from renderer.checks.rego.engine import PolicyLoadError
 from renderer.checks.rego.policyset import Counts, PolicySet, Result
 from renderer.data import Json, as_json, json_object
@@ -117,6 +117,7 @@ def evaluate(
     report = Report(
         schema=kubeschema.check_documents(env_render.documents, versions, platform.apis, env_render.tree)
     )
+    report.schema.problems += catalog.check_catalog(env_render.catalog)
     for wl in env_render.analysis.workloads:
         report.secrets += secrets.scan_workload(wl, platform.trust.secret_allow)
     report.secrets += secrets.scan_tree(tree, sensitive)

@@ -72,7 +72,7 @@ def check_documents(
         if parts[0] not in CHECKED or not path.endswith(".yaml") or parts[-1] == "kustomization.yaml":
             continue
         before = len(report.problems)
-        _check(json_object(documents[path]), path, envs[parts[1]], table, report)
+        _check(json_object(documents[path]), path, (parts[1], envs[parts[1]]), table, report)
         if texts and path in texts and len(report.problems) > before:
             report.problems[before:] = _on_lines(report.problems[before:], texts[path])
     return report
@@ -88,7 +88,11 @@ def _on_lines(problems: list[Problem], text: bytes) -> list[Problem]:
     ]
 
 
-def _check(obj: Mapping[str, Json], path: str, minor: str, table: ApiTable, report: SchemaReport) -> None:
+def _check(
+    obj: Mapping[str, Json], path: str, env: tuple[str, str], table: ApiTable, report: SchemaReport
+) -> None:
+    """`env`: the environment's id and its Kubernetes minor."""
+    (env_id, minor) = env
     api_version, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
     name = f"{api_version}/{kind}"
     group = api_version.rpartition("/")[0]
@@ -100,6 +104,11 @@ def _check(obj: Mapping[str, Json], path: str, minor: str, table: ApiTable, repo
             _skip(report, f"{name} (no operator in the API table serves {group})")
             return
         who, version, rows = operator.name, operator.version, operator.apis
+        if not table.serves(group, env_id):
+            message = f"{name}: the {env_id} cluster does not run {who} ({table.file} says where it runs)"
+            hint = f"render it only where {who} runs, or add {env_id} to its environments"
+            report.problems.append(Problem(path, 0, "apiVersion", message, hint))
+            return
     lifecycle = _lifecycle(name, api_version, kind, who, version, rows)
     if lifecycle is not None:
         report.problems.append(Problem(path, 0, "apiVersion", *lifecycle))

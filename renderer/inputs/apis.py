@@ -27,6 +27,7 @@ class OperatorDoc(TypedDict):
     groups: Sequence[str]
     apis: Sequence[ApiDoc]
     source: NotRequired[str]
+    environments: NotRequired[Sequence[str]]
 
 
 class KubernetesDoc(TypedDict):
@@ -44,12 +45,16 @@ def load_apis(root: str, problems: Collector) -> ApiTable:
     for _, doc in valid_docs(root, problems, "apis", *APIS_FILE.split("/")):
         d = cast(ApisDoc, doc.data)  # sound: valid_docs checked it against apis.json
         operators = tuple(
-            Operator(name, o["version"], tuple(o["groups"]), _rows(o["apis"]))
+            Operator(name, o["version"], tuple(o["groups"]), _rows(o["apis"]), _envs(o))
             for name, o in sorted(d["operators"].items())
         )
         kube = d["kubernetes"]
         return ApiTable(doc.file, tuple(kube["minors"]), _rows(kube["apis"]), operators)
     return ApiTable()
+
+
+def _envs(o: OperatorDoc) -> tuple[str, ...] | None:
+    return tuple(sorted(o["environments"])) if "environments" in o else None
 
 
 def _rows(docs: Sequence[ApiDoc]) -> tuple[ApiStatus, ...]:

@@ -19,6 +19,7 @@ from renderer.inputs.platform_docs import (
     AccessDoc,
     CriterionDoc,
     EnvironmentDoc,
+    OwnershipDoc,
     ResourceDefinitionDoc,
     TrustDoc,
     WorkloadProfileDoc,
@@ -35,6 +36,7 @@ from renderer.model import (
     PolicySource,
     Profile,
     ResourceDefinition,
+    Team,
     Trust,
     Use,
 )
@@ -66,8 +68,10 @@ def _trust(root: str, problems: Collector) -> Trust:
                 TRUST_FILE, 0, "", "missing: it says who may do what", "copy the shipped one and adapt it"
             )
         return Trust()
-    d = cast(TrustDoc, found[0][1].data)  # sound: valid_docs checked it against trust.json
+    doc = found[0][1]
+    d = cast(TrustDoc, doc.data)  # sound: valid_docs checked it against trust.json
     allow = (d.get("secret_scan") or {}).get("allow") or []
+    teams, platform_team = _teams(doc, d.get("ownership"), problems)
     return Trust(
         platform_identity=d["platform"]["identity"],
         audience=d["platform"]["audience"],
@@ -79,7 +83,38 @@ def _trust(root: str, problems: Collector) -> Trust:
         profile_classes={k: tuple(v) for k, v in sorted(d["profile_classes"].items())},
         secret_allow=tuple(Allowance(a["app"], a["file"], a["path"], a["reason"]) for a in allow),
         limits=dataclasses.replace(Limits(), **d.get("limits", {})),
+        teams=teams,
+        platform_team=platform_team,
     )
+
+
+def _teams(doc: Doc, d: OwnershipDoc | None, problems: Collector) -> tuple[dict[str, Team], Team]:
+    """Teams by name, and the platform's own; an app listed by two teams is refused."""
+    if d is None:
+        return {}, Trust().platform_team
+    teams = {
+        name: Team(name, t["cost_centre"], tuple(sorted(t.get("apps", []))))
+        for name, t in sorted(d["teams"].items())
+    }
+    owner: dict[str, str] = {}
+    for team in teams.values():
+        for app in team.apps:
+            if app in owner:
+                where = ["ownership", "teams", team.name, "apps"]
+                problems.extend([doc.problem(where, f"app '{app}' is also owned by team '{owner[app]}'")])
+            owner.setdefault(app, team.name)
+    platform = teams.get(d["platform_team"])
+    if platform is None:
+        known = ", ".join(teams) or "none"
+        problems.extend(
+            [
+                doc.problem(
+                    ["ownership", "platform_team"], f"no team '{d['platform_team']}'", f"known: {known}"
+                )
+            ]
+        )
+        return teams, Trust().platform_team
+    return teams, platform
 
 
 def _policies(root: str, envs: dict[str, Environment], problems: Collector) -> dict[str, PolicySource]:
@@ -376,6 +411,8 @@ def _profiles(root: str, problems: Collector) -> tuple[Profile, ...]:
                 file=doc.file,
                 namespace_quota=d.get("namespace_quota", {}),
                 limit_range=d.get("limit_range", {}),
+                observability=d.get("observability"),
+                doc=doc,
             )
         )
     seen: dict[tuple[str, Criterion], str] = {}

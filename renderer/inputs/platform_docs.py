@@ -10,7 +10,14 @@ from collections.abc import Mapping, Sequence
 from typing import Literal, NotRequired, TypedDict
 
 from renderer.data import Json
-from renderer.model import DefaultResources, DisruptionBudget, ProfilePatch, SecretOutput, TopologySpread
+from renderer.model import (
+    DefaultResources,
+    DisruptionBudget,
+    Observability,
+    ProfilePatch,
+    SecretOutput,
+    TopologySpread,
+)
 
 CriterionDoc = TypedDict(
     "CriterionDoc",
@@ -121,6 +128,7 @@ WorkloadProfileDoc = TypedDict(
         "patches": NotRequired[Sequence[ProfilePatch]],
         "namespace_quota": NotRequired[Mapping[str, Json]],
         "limit_range": NotRequired[Mapping[str, Mapping[str, Json]]],
+        "observability": NotRequired[Observability],
     },
 )
 
@@ -152,6 +160,17 @@ class SecretScanDoc(TypedDict, total=False):
     allow: Sequence[AllowanceDoc]
 
 
+class TeamDoc(TypedDict):
+    cost_centre: str
+    description: NotRequired[str]
+    apps: NotRequired[Sequence[str]]
+
+
+class OwnershipDoc(TypedDict):
+    platform_team: str
+    teams: Mapping[str, TeamDoc]
+
+
 class TrustDoc(TypedDict):
     platform: TrustPlatformDoc
     apps: TrustAppsDoc
@@ -159,3 +178,4 @@ class TrustDoc(TypedDict):
     profile_classes: Mapping[str, Sequence[str]]
     secret_scan: NotRequired[SecretScanDoc]
     limits: NotRequired[Mapping[str, int]]  # Limits field → value (the schema names the fields)
+    ownership: NotRequired[OwnershipDoc]

@@ -51,7 +51,7 @@ def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: b
     if platform_wide:
         prefixes.append(f"{STORE}/")
         # clusters/<env>/renderer/: the entry points (render/kubernetes/entrypoints.py)
-        whole = ("kubernetes/{env}/", "terraform/{env}/", "clusters/{env}/renderer/")
+        whole = ("kubernetes/{env}/", "terraform/{env}/", "clusters/{env}/renderer/", "catalog/{env}/")
         return prefixes + [p.format(env=env) for env in env_ids for p in whole]
     for env in env_ids:
         prefixes += [
@@ -59,9 +59,15 @@ def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: b
             f"kubernetes/{env}/{SHARED}/",
             f"terraform/{env}/{SHARED}/",
             f"clusters/{env}/renderer/{SHARED}/",  # each scope's entry point
+            f"catalog/{env}/{SHARED}/",  # the Backstage catalog (render/catalog.py)
             f"{modules_dir(env)}/",  # the environment's modules: every publish to it owns them
         ]
-        scoped = ("kubernetes/{env}/{a}/", "terraform/{env}/{a}/", "clusters/{env}/renderer/{a}/")
+        scoped = (
+            "kubernetes/{env}/{a}/",
+            "terraform/{env}/{a}/",
+            "clusters/{env}/renderer/{a}/",
+            "catalog/{env}/{a}/",
+        )
         prefixes += [p.format(env=env, a=a) for a in apps for p in scoped]
     return prefixes + [f"{STORE}/{a}/" for a in apps]
 

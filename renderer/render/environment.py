@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 from renderer.data import Json, KubeObject, json_object
 from renderer.errors import Collector, InputError
-from renderer.model import Environment
-from renderer.render import kubernetes, terraform
+from renderer.model import Environment, Platform
+from renderer.render import catalog, kubernetes, terraform
+from renderer.render.catalog import Catalog
+from renderer.render.kubernetes import observability
 from renderer.render.kubernetes.entrypoints import entry_dir, entry_points
 from renderer.render.kubernetes.labels import (
     ANNOTATION_UID,
@@ -18,6 +20,7 @@ from renderer.render.kubernetes.labels import (
 )
 from renderer.render.kubernetes.namespace import namespace, secret_store
 from renderer.render.kubernetes.tenancy import secret_access, tenancy_objects
+from renderer.render.ownership import Owner, owner_of, stamp
 from renderer.render.tree import (
     CLUSTER_SCOPED,
     SHARED,
@@ -42,15 +45,19 @@ class EnvRender:
     documents: Documents  # the tree's objects and Terraform as data (kustomizations aside)
     # the platform files each app (and the shared scope) depended on; set by the pipeline
     dependencies: Dependencies = field(default_factory=lambda: Dependencies({}, {}))
+    catalog: Catalog = field(default_factory=dict)  # the Backstage catalog as data (in `tree` too)
 
     @property
     def env(self) -> Environment:
         return self.analysis.env
 
 
-def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
-    """Every file of one environment; problems of all workloads are reported together."""
+def render_env(analysis: Analysis, images: Mapping[str, str], platform: Platform) -> EnvRender:
+    """Every file of one environment; problems of all workloads are reported together. Every object
+    carries its owner's labels (`ownership`), every Terraform provider its tags."""
     env = analysis.env
+    trust = platform.trust
+    monitoring = platform.apis.serves(observability.GROUP, env.id)
     root = f"kubernetes/{env.id}"
     tree: Tree = {}
     documents: Documents = {}
@@ -61,41 +68,48 @@ def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
         resources = {name: analysis.resolved[uid] for name, uid in bound.items()}
         profile = analysis.profiles[(wl.app, wl.name)]
         try:
-            objects = kubernetes.render_workload(wl, env, profile, resources, images)
+            objects = kubernetes.render_workload(wl, env, profile, resources, images, monitoring)
         except InputError as exc:
             problems.extend(exc.problems())
             continue
         versions[(wl.app, wl.name)] = workload_version(objects)
-        add_objects(tree, documents, safe_join(root, wl.app, wl.name), objects, wl.file)
+        own = stamp(objects, owner_of(trust, env, wl.app))
+        add_objects(tree, documents, safe_join(root, wl.app, wl.name), own, wl.file)
     apps = sorted({w.app for w in analysis.workloads})
     for app in apps:
         ns = namespace(env.namespace(app), app, app, env.kubernetes_version)
-        add_objects(tree, documents, safe_join(root, app), [ns], app)
-    modules = _resources(tree, documents, analysis, root, versions)
+        add_objects(tree, documents, safe_join(root, app), stamp([ns], owner_of(trust, env, app)), app)
+    owners = {scope: owner_of(trust, env, scope) for scope in apps} | {SHARED: owner_of(trust, env, None)}
+    modules = _resources(tree, documents, analysis, root, versions, owners)
     problems.raise_if_any()
     shared = [namespace(env.shared_namespace, SHARED, env.shared_namespace), secret_store(env)]
-    add_objects(tree, documents, safe_join(root, SHARED), shared, env.file)
-    access = {app: _tenancy(tree, documents, analysis, app) for app in apps}
+    add_objects(tree, documents, safe_join(root, SHARED), stamp(shared, owners[SHARED]), env.file)
+    access = {app: _tenancy(tree, documents, analysis, app, owners[app]) for app in apps}
     for scope in sorted(set(modules) | {app for app, tf in access.items() if tf is not None}):
-        main = terraform.project(env, scope, modules.get(scope, []))
+        main = terraform.project(env, scope, modules.get(scope, []), owners[scope].tags())
         add_json(tree, documents, terraform.main_file(env.id, scope), main)
     for app, tf in sorted(access.items()):
         if tf is not None:
             add_json(tree, documents, f"{terraform.project_dir(env.id, app)}/{SECRET_ACCESS}", tf)
     add_kustomizations(tree, env.id)
+    entities = catalog.render_catalog(analysis, trust)
+    tree.update(catalog.catalog_tree(entities))
     for scope, entry in entry_points(env, [SHARED, *apps]).items():
-        add_objects(tree, documents, entry_dir(env.id, scope), [entry], env.file)
-    return EnvRender(analysis, tree, documents)
+        add_objects(tree, documents, entry_dir(env.id, scope), stamp([entry], owners[scope]), env.file)
+    return EnvRender(analysis, tree, documents, catalog=entities)
 
 
-def _tenancy(tree: Tree, documents: Documents, analysis: Analysis, app: str) -> dict[str, Json] | None:
+def _tenancy(
+    tree: Tree, documents: Documents, analysis: Analysis, app: str, owner: Owner
+) -> dict[str, Json] | None:
     """The app namespace's tenancy objects beside its Namespace; its secret role's Terraform (None:
     the app reads no Secrets Manager secret)."""
     env = analysis.env
     scope_dir = f"kubernetes/{env.id}/{app}/"
     objects = [json_object(d) for p, d in sorted(documents.items()) if p.startswith(scope_dir)]
     profiles = [analysis.profiles[(w.app, w.name)] for w in analysis.workloads if w.app == app]
-    add_objects(tree, documents, scope_dir.rstrip("/"), tenancy_objects(env, app, objects, profiles), app)
+    made = stamp(tenancy_objects(env, app, objects, profiles), owner)
+    add_objects(tree, documents, scope_dir.rstrip("/"), made, app)
     return secret_access(env, app, objects)
 
 
@@ -105,6 +119,7 @@ def _resources(
     analysis: Analysis,
     root: str,
     versions: Mapping[tuple[str, str], str | None],
+    owners: Mapping[str, Owner],
 ) -> dict[str, list[Resolved]]:
     """Each resource's own objects into its directory; its Terraform modules grouped by scope."""
     env = analysis.env
@@ -120,7 +135,7 @@ def _resources(
             else safe_join(root, scope, str(node.workload))
         )
         version = versions.get((str(node.app), str(node.workload)))
-        objects = [_stamp(o, namespace, r, env, version) for o in r.artifacts.objects]
+        objects = stamp([_stamp(o, namespace, r, env, version) for o in r.artifacts.objects], owners[scope])
         add_objects(tree, documents, directory, objects, node.definition.file)
         if r.artifacts.module is not None:
             modules.setdefault(scope, []).append(r)

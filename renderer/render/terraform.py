@@ -121,8 +121,11 @@ def module_name(resolved: Resolved) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", base)
 
 
-def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict[str, Json]:
-    """Backend with locking, provider assuming the environment's role, one module per resource."""
+def project(
+    env: Environment, scope: str, resources: Iterable[Resolved], owner_tags: Mapping[str, str]
+) -> dict[str, Json]:
+    """Backend with locking, provider assuming the environment's role and tagging every resource with
+    its owner (`owner_tags`: app, team, environment, cost centre), one module per resource."""
     modules: dict[str, Json] = {}
     for r in resources:
         module = r.artifacts.module
@@ -131,7 +134,10 @@ def project(env: Environment, scope: str, resources: Iterable[Resolved]) -> dict
             "source": module_source(str(module["source"])),
             **dict(sorted(module["inputs"].items())),
         }
-    body: dict[str, Json] = {"terraform": _settings(env, scope), "provider": {"aws": _provider(env, scope)}}
+    body: dict[str, Json] = {
+        "terraform": _settings(env, scope),
+        "provider": {"aws": _provider(env, scope, owner_tags)},
+    }
     if modules:  # Terraform rejects an empty module object
         body["module"] = dict(sorted(modules.items()))
     return body
@@ -154,8 +160,10 @@ def _settings(env: Environment, scope: str) -> dict[str, Json]:
     }
 
 
-def _provider(env: Environment, scope: str) -> dict[str, Json]:
+def _provider(env: Environment, scope: str, owner_tags: Mapping[str, str]) -> dict[str, Json]:
+    """`app` stays the project's scope (`_shared` for the shared one), as its state key says."""
     tags = {
+        **owner_tags,
         "managed-by": "platform-renderer",
         "renderer-version": __version__,
         "environment": env.id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from renderer.inputs.apis import APIS_FILE
 from renderer.inputs.platform_config import TRUST_FILE
 from renderer.model import Platform
 from renderer.resolve.analysis import Analysis
@@ -59,7 +60,8 @@ def covers(record: Iterable[str], path: str) -> bool:
 
 def record(platform: Platform, analysis: Analysis) -> Dependencies:
     env = analysis.env
-    base = [env.file, TRUST_FILE, *(f"{POLICIES}/{name}/" for name in sorted(env.policies))]
+    # trust.yaml: names, teams and cost centres; apis.yaml: which operators' objects an env gets
+    base = [env.file, TRUST_FILE, APIS_FILE, *(f"{POLICIES}/{name}/" for name in sorted(env.policies))]
     nodes = analysis.graph.nodes
     apps: dict[str, Files] = {}
     shared: dict[str, Files] = {}

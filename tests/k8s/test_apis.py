@@ -203,6 +203,7 @@ def test_every_example_object_is_checked_and_valid() -> None:
         "Kubernetes 1.36.0",
         "Kubernetes 1.37.0",
         "external-secrets 2.9.0",
+        "prometheus-operator 0.93.0",
         "strimzi 1.2.0",
         "flux-kustomize-controller 1.9.4",  # the entry points: dev and staging use Flux
         "argo-cd 3.5.1",  # prod uses Argo CD

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from renderer.data import Json, KubeObject
 from renderer.inputs.overrides import merge_patch_object
 from renderer.model import Environment, Profile, Workload
-from renderer.render.kubernetes import objects
+from renderer.render.kubernetes import objects, observability
 from renderer.render.kubernetes.build import Build
 from renderer.render.kubernetes.containers import container, order_containers
 from renderer.render.kubernetes.files import content_checksum
 from renderer.render.kubernetes.labels import (
     ANNOTATION_CHECKSUM,
     ANNOTATION_SOURCE,
+    VERSION,
     labels_for,
     main_image,
     selector_for,
@@ -34,8 +35,10 @@ def render_workload(
     profile: Profile,
     resources: Mapping[str, Resolved],
     images: Mapping[str, str],
+    monitoring: bool = False,
 ) -> list[KubeObject]:
-    """Every object of one workload (resources' own objects are added by the caller)."""
+    """Every object of one workload (resources' own objects are added by the caller); `monitoring`:
+    the cluster runs the Prometheus Operator, so the profile's monitor and alert rules are written."""
     resolver = make_resolver(
         wl, {k: v.node.uid for k, v in resources.items()}, {v.node.uid: v for v in resources.values()}
     )
@@ -45,6 +48,8 @@ def render_workload(
     check_budget(profile, scale, wl)
     init, main = order_containers(b, built)
     labels = labels_for(wl, env, profile, main_image(main))
+    if (profile.observability or {}).get("opentelemetry"):
+        observability.with_otel(main, observability.otel_env(wl, env, labels.get(VERSION)))
     # the renderer's own keys last, so nothing a workload says can replace them
     annotations = {**(wl.spec["metadata"].get("annotations") or {}), ANNOTATION_SOURCE: wl.origin}
     meta: dict[str, Json] = {"name": wl.name, "namespace": env.namespace(wl.app), "labels": labels}
@@ -57,8 +62,19 @@ def render_workload(
         objects.files_configmap(b, meta),
         external_secret(meta, b.sink) if b.sink.data or b.sink.templates else None,
         objects.disruption_budget(b, meta),
+        *(_monitoring(wl, env, profile, meta) if monitoring else []),
     ]
     return [_patch(o, profile) for o in found if o is not None]
+
+
+def _monitoring(
+    wl: Workload, env: Environment, profile: Profile, meta: Mapping[str, Json]
+) -> list[KubeObject]:
+    mon = observability.monitor(wl, profile, meta)
+    if mon is None:
+        return []
+    rules = observability.alert_rules(wl, env, profile, meta, mon)
+    return [mon] if rules is None else [mon, rules]
 
 
 def _pod(b: Build, init: list[dict[str, Json]], main: list[dict[str, Json]]) -> dict[str, Json]:

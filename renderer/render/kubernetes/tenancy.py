@@ -15,6 +15,7 @@ from renderer.data import Json, KubeObject, json_object, object_name
 from renderer.errors import InputError, Problem
 from renderer.model import Environment, Profile
 from renderer.render.kubernetes.labels import recommended
+from renderer.render.kubernetes.observability import ANNOTATION_SCRAPED_FROM
 from renderer.render.kubernetes.quotas import limit_range, resource_quota
 from renderer.render.kubernetes.secrets import SECRET_STORE
 
@@ -187,7 +188,43 @@ def network_policies(
     }
     for name, (selector, ports) in sorted(routed.items()):
         out.append(_netpol(app, ns, name, selector, {"from": [controller], "ports": ports}))
+    return out + _scraping(app, ns, objects, services)
+
+
+def _scraping(
+    app: str, ns: str, objects: Sequence[Mapping[str, Json]], services: Mapping[str, Mapping[str, Json]]
+) -> list[KubeObject]:
+    """Prometheus (in the namespace a monitor names) reaches the metrics port it scrapes."""
+    out = []
+    for obj in objects:
+        kind = obj.get("kind")
+        if kind not in ("ServiceMonitor", "PodMonitor"):
+            continue
+        meta = json_object(obj.get("metadata"))
+        scraper = json_object(meta.get("annotations")).get(ANNOTATION_SCRAPED_FROM)
+        spec = json_object(obj.get("spec"))
+        selector = dict(json_object(json_object(spec.get("selector")).get("matchLabels")))
+        ports = _scraped_ports(spec, services.get(object_name(obj)))
+        if isinstance(scraper, str) and selector and ports:
+            peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": scraper}}}
+            name = f"{OWN}allow-scrape-{object_name(obj)}"
+            out.append(_netpol(app, ns, name, selector, {"from": [peer], "ports": ports}))
     return out
+
+
+def _scraped_ports(spec: Mapping[str, Json], svc: Mapping[str, Json] | None) -> list[Json]:
+    """The pod ports a ServiceMonitor's endpoints (through its Service) or a PodMonitor's name."""
+    ports: list[Json] = []
+    for item in json_list(spec.get("podMetricsEndpoints")):
+        number = json_object(item).get("portNumber")
+        if isinstance(number, int):
+            ports.append({"port": number, "protocol": "TCP"})
+    names = {json_object(e).get("port") for e in json_list(spec.get("endpoints"))}
+    for item in json_list(json_object(svc.get("spec")).get("ports")) if svc else ():
+        p = json_object(item)
+        if p.get("name") in names:
+            ports.append({"port": p.get("targetPort", p.get("port")), "protocol": p.get("protocol", "TCP")})
+    return ports
 
 
 def _netpol(

@@ -1,0 +1,158 @@
+"""The resource graph → a Backstage catalog: `catalog/<env>/<app>/catalog-info.yaml` per app.
+
+Each environment is a Backstage namespace (its id), so the same app in dev and prod are distinct
+entities and no two files define one entity. Per app: a System (the app), a Component per workload
+(`<app>-<workload>`) in it, a Resource per node of the graph the renderer provisions (a Kubernetes or
+Terraform definition; static facts and references to other workloads provision nothing). `dependsOn`
+follows the graph: a workload on what it binds, a resource on what it `uses:`, a workload on another
+workload of its app that a static resource names (`service`). Shared nodes are Resources in
+`catalog/<env>/_shared/catalog-info.yaml`, owned by the platform's team. The owner is always the team
+`ownership:` in trust.yaml gives (`group:default/<team>`): Backstage's Groups are the teams.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from renderer.data import Json
+from renderer.inputs.yamlio import dump
+from renderer.model import Environment, Trust
+from renderer.render.kubernetes.labels import selector_for
+from renderer.render.ownership import owner_of
+from renderer.render.tree import SHARED, Tree, safe_join
+from renderer.resolve.analysis import Analysis
+from renderer.resolve.graph import stable_id
+from renderer.resolve.nodes import Resolved
+
+API_VERSION = "backstage.io/v1alpha1"
+ROOT = "catalog"
+FILE = "catalog-info.yaml"
+_NAME = re.compile(r"^[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*$")  # Backstage's rule for entity names
+
+
+def catalog_file(env: str, scope: str) -> str:
+    return safe_join(ROOT, env, scope, FILE)
+
+
+def entity_name(text: str) -> str:
+    """A valid Backstage entity name (63 characters, single separators); a changed or long one
+    keeps a hash of the original, so two names never meet."""
+    if len(text) <= 63 and _NAME.match(text):
+        return text
+    cleaned = re.sub(r"[-_.]{2,}", "-", re.sub(r"[^A-Za-z0-9_.-]", "-", text)).strip("-_.")
+    return f"{cleaned[:54].rstrip('-_.')}-{stable_id(text, length=8)}".lstrip("-")
+
+
+def provisioned(r: Resolved) -> bool:
+    return bool(r.artifacts.objects) or r.artifacts.module is not None
+
+
+def resource_name(r: Resolved) -> str:
+    node = r.node
+    if node.shared:
+        return entity_name(f"{node.type}-{node.klass}-{node.id}")
+    return entity_name(f"{node.app}-{node.workload}-{node.name}")
+
+
+Catalog = dict[str, list[Mapping[str, Json]]]  # catalog file → its entities, in order
+
+
+def render_catalog(analysis: Analysis, trust: Trust) -> Catalog:
+    """Every app's catalog file, and the shared scope's when a provisioned node is shared."""
+    env = analysis.env
+    files: Catalog = {}
+    for app in sorted({w.app for w in analysis.workloads}):
+        files[catalog_file(env.id, app)] = _app_entities(analysis, trust, app)
+    shared = [r for r in _ordered(analysis) if r.node.shared and provisioned(r)]
+    if shared:
+        team = owner_of(trust, env, None).team
+        entities = [_resource(env, r, team, None, analysis.resolved) for r in shared]
+        files[catalog_file(env.id, SHARED)] = list(entities)
+    return files
+
+
+def catalog_tree(files: Catalog) -> Tree:
+    """Each file as YAML documents, one entity each."""
+    return {path: "---\n".join(dump(e) for e in entities).encode() for path, entities in files.items()}
+
+
+def _ordered(analysis: Analysis) -> list[Resolved]:
+    return [analysis.resolved[uid] for uid in analysis.graph.order]
+
+
+def _ref(kind: str, env: Environment, name: str) -> str:
+    return f"{kind}:{env.id}/{name}"
+
+
+def _app_entities(analysis: Analysis, trust: Trust, app: str) -> list[Mapping[str, Json]]:
+    env = analysis.env
+    owner = owner_of(trust, env, app)
+    system: dict[str, Json] = {
+        "apiVersion": API_VERSION,
+        "kind": "System",
+        "metadata": _meta(env, app, f"The app {app} in {env.id}, as the platform renders it", owner.labels()),
+        "spec": {"owner": f"group:default/{owner.team}"},
+    }
+    workloads = [w for w in analysis.workloads if w.app == app]
+    names = {w.name for w in workloads}
+    entities: list[Mapping[str, Json]] = [system]
+    for wl in sorted(workloads, key=lambda w: w.name):
+        bound = analysis.graph.bindings[(wl.app, wl.name)]
+        depends = sorted(
+            {_dependency(env, analysis.resolved[uid], app, names) for uid in bound.values()} - {""}
+        )
+        spec: dict[str, Json] = {
+            "type": "service",
+            "lifecycle": "production" if env.type == "production" else "experimental",
+            "owner": f"group:default/{owner.team}",
+            "system": _ref("system", env, app),
+        }
+        if depends:
+            spec["dependsOn"] = list(depends)
+        meta = _meta(env, entity_name(f"{app}-{wl.name}"), f"{wl.origin} in {env.id}", owner.labels())
+        meta["title"] = f"{app}/{wl.name}"
+        selector = ",".join(f"{k}={v}" for k, v in sorted(selector_for(wl).items()))
+        meta["annotations"] = {
+            "backstage.io/kubernetes-label-selector": selector,
+            "backstage.io/kubernetes-namespace": env.namespace(app),
+        }
+        entities.append({"apiVersion": API_VERSION, "kind": "Component", "metadata": meta, "spec": spec})
+    own = [r for r in _ordered(analysis) if r.node.app == app and not r.node.shared and provisioned(r)]
+    entities += [_resource(env, r, owner.team, app, analysis.resolved) for r in own]
+    return entities
+
+
+def _dependency(env: Environment, r: Resolved, app: str, workloads: set[str]) -> str:
+    """What a workload's binding to `r` means in the catalog: a Resource it depends on, another of
+    its app's workloads that a static resource names, or nothing (a fact, a volume)."""
+    if provisioned(r):
+        return _ref("resource", env, resource_name(r))
+    named = r.outputs.get("name")
+    if r.node.app == app and isinstance(named, str) and named in workloads:
+        return _ref("component", env, entity_name(f"{app}-{named}"))
+    return ""
+
+
+def _resource(
+    env: Environment, r: Resolved, team: str, app: str | None, resolved: Mapping[str, Resolved]
+) -> dict[str, Json]:
+    node = r.node
+    spec: dict[str, Json] = {"type": node.type, "owner": f"group:default/{team}"}
+    if app is not None:
+        spec["system"] = _ref("system", env, app)
+    used = (resolved[uid] for uid in sorted(set(node.deps.values())) if uid in resolved)
+    deps = sorted({_ref("resource", env, resource_name(d)) for d in used if provisioned(d)})
+    if deps:
+        spec["dependsOn"] = list(deps)
+    where = f"{node.workload}/{node.name}" if node.workload else node.id or node.name
+    description = f"{node.type} ({node.definition.id}) for {where} in {env.id}"
+    meta = _meta(env, resource_name(r), description, {})
+    return {"apiVersion": API_VERSION, "kind": "Resource", "metadata": meta, "spec": spec}
+
+
+def _meta(env: Environment, name: str, description: str, labels: Mapping[str, str]) -> dict[str, Json]:
+    meta: dict[str, Json] = {"name": name, "namespace": env.id, "description": description}
+    if labels:
+        meta["labels"] = dict(labels)
+    return meta
