@@ -24,7 +24,7 @@ from renderer.cli.base import (
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Trust
-from renderer.publish import atlantis, delivery
+from renderer.publish import atlantis, delivery, previews
 from renderer.publish.identity import Identity, app_name, check_checkout, establish, in_ci
 
 
@@ -51,6 +51,10 @@ from renderer.publish.identity import Identity, app_name, check_checkout, establ
     help="Environment variable holding the GitLab ID token that proves who publishes (required in CI).",
 )
 @click.option("--app-id", "app_id", default=None, help="Owner (project path) for local runs; refused in CI.")
+@click.option(
+    "--preview", "preview", type=int, default=None, help="Publish the app as the preview of MR (its IID)."
+)
+@click.option("--remove-preview", "unpreview", type=int, default=None, help="Remove the app's preview of MR.")
 @root_option
 @format_option
 @handled
@@ -66,6 +70,8 @@ def command(
     destroyed: tuple[str, ...],
     token_var: str | None,
     app_id: str | None,
+    preview: int | None,
+    unpreview: int | None,
     root: str | None,
     fmt: str,
 ) -> None:
@@ -98,7 +104,10 @@ def command(
         identity=identity,
         git_timeout=git_timeout,
     )
+    req = previews.select(platform, req, preview, unpreview)
     _report(delivery.publish(platform, req, os.environ, merge_requests), fmt)
+    if preview is not None and fmt == "text":
+        click.echo(f"preview: {previews.url(platform, req)}")
 
 
 def _merge_requests(timeout: float) -> gitlab.MergeRequests | None:
