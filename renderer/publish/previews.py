@@ -31,6 +31,7 @@ from renderer.errors import InputError, PolicyDenied, Problem, UsageError
 from renderer.inputs import app_repo
 from renderer.model import App, Environment, Limits, Platform, ScoreResource, Workload, WorkloadSpec
 from renderer.publish import bookkeeping, delivery, writer
+from renderer.publish.identity import app_name
 from renderer.render.terraform import modules_dir
 from renderer.render.tree import Tree
 
@@ -114,14 +115,26 @@ def url(platform: Platform, req: delivery.Request) -> str:
     return settings(platform).url_of(req.apps[0].id if req.apps else "")
 
 
+def url_of_app(platform: Platform, apps: Sequence[App], mr: int | None) -> str:
+    """The URL of the one app's preview of merge request `mr` ("" when no preview is asked for)."""
+    if mr is None:
+        return ""
+    if len(apps) != 1:
+        raise UsageError("--preview names the preview of one app: give one --app")
+    return settings(platform).url_of(preview_name(apps[0].id, mr, platform.trust.max_name_length))
+
+
 def request(platform: Platform, req: delivery.Request, mr: int, remove: bool) -> delivery.Request:
     """The publish of one app's preview (or its removal) from the app publish `req` would have been."""
-    if len(req.apps) != 1 or req.all_apps or req.remove_apps or req.env_ids or req.destroyed:
+    proven = remove and not req.apps and req.identity.how == "gitlab-id-token"
+    if (len(req.apps) != 1 and not proven) or req.all_apps or req.remove_apps or req.env_ids or req.destroyed:
         raise UsageError(
-            "--preview and --remove-preview take one --app, and no --env, --all-apps or --remove-app"
+            "--preview and --remove-preview take one --app (--remove-preview with an ID token: the app "
+            "it proves), and no --env, --all-apps or --remove-app"
         )
     where = settings(platform)
-    name = preview_name(req.apps[0].id, mr, platform.trust.max_name_length)
+    base = req.apps[0].id if req.apps else app_name(req.identity.owner, platform.trust)
+    name = preview_name(base, mr, platform.trust.max_name_length)
     apps = () if remove else (renamed(req.apps[0], name),)
     return dataclasses.replace(
         req,

@@ -59,7 +59,7 @@ def test_default_branch_pipeline_validates_then_publishes_each_environment(platf
     proc = platform.run("validate")
     assert passed(proc, "validate"), proc.stdout + proc.stderr
     report = json.loads((platform.cwd / "validate.json").read_text())
-    assert report["ok"] is True and report["apps"] == 2 and report["environments"] == 3
+    assert report["ok"] is True and report["apps"] == 2 and report["environments"] == 4  # preview too
 
 
 def test_merge_request_pipeline_validates_the_apps_the_environment_repo_holds(
@@ -81,7 +81,7 @@ def test_merge_request_pipeline_validates_the_apps_the_environment_repo_holds(
     assert published.returncode == 0, published.stderr
     proc = platform.run("validate-env-apps", variables=variables, unset=["CI_COMMIT_BRANCH"])
     assert passed(proc, "validate-env-apps"), proc.stdout + proc.stderr
-    assert "in 2 apps, 3 environments" in proc.stdout
+    assert "in 2 apps, 4 environments" in proc.stdout
 
 
 def test_publish_job_names_every_missing_variable_before_installing(platform: Runner) -> None:
@@ -176,6 +176,8 @@ def test_app_template_keeps_the_apps_own_stages_and_publish_job(tmp_path: Path, 
         "renderer-diff": ".pre",
         "compile-image": "compile",
         "publish": "publish",
+        "renderer-preview": ".post",
+        "renderer-preview-stop": ".post",
     }
     proc = app.run("publish")
     assert passed(proc, "publish") and "the app's own publish job ran" in proc.stdout, proc.stdout

@@ -136,7 +136,7 @@ def test_removing_a_preview_that_does_not_exist_is_a_usage_error(
     [
         (("--env", "preview"), "--env preview: the preview environment takes only previews"),
         (("--preview", "1", "--remove-preview", "1"), "--preview and --remove-preview exclude each other"),
-        (("--preview", "1", "--env", "dev"), "--preview and --remove-preview take one --app, and no --env"),
+        (("--preview", "1", "--env", "dev"), "--preview and --remove-preview take one --app"),
         (("--preview", "0"), "merge request 0: give the merge request's IID"),
     ],
 )
