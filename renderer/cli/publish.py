@@ -83,7 +83,10 @@ def command(
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
     merge_requests = _merge_requests(gitlab_timeout)
-    if merge_requests is None and in_ci(os.environ):  # outside CI a local run may push the branch alone
+    previewing = preview is not None or unpreview is not None  # the preview environment: always direct
+    if (
+        merge_requests is None and in_ci(os.environ) and not previewing
+    ):  # outside CI: may push the branch alone
         delivery.require_merge_requests(platform, envs, gitlab_missing(os.environ))
     folder = os.path.basename(os.path.abspath(apps[0])) if len(apps) == 1 else ""
     oidc_timeout = seconds(os.environ, "RENDERER_OIDC_TIMEOUT", idtoken.DEFAULT_TIMEOUT)
