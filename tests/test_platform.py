@@ -275,7 +275,7 @@ def test_shared_resource_params_must_agree(project: Path, cli: Callable[..., Res
 def test_unknown_env_and_app_are_usage_errors(cli: Callable[..., Result], tmp_path: Path) -> None:
     result = cli("render", "--root", str(ROOT), "--env", "moon", "--out", str(tmp_path / "o"))
     assert result.exit_code == EXIT_INVALID
-    assert "environments: unknown environment 'moon' (known: dev, prod, staging)" in result.output
+    assert "environments: unknown environment 'moon' (known: dev, preview, prod, staging)" in result.output
     result = cli("explain", "--root", str(ROOT), "--app", "nope", "--workload", "x", "--env", "dev")
     assert result.exit_code == EXIT_USAGE
     assert "app 'nope' is neither a directory nor a shipped example app" in result.output

@@ -65,6 +65,13 @@ def command(
     with tempfile.TemporaryDirectory(prefix=delivery.CLONE_PREFIX) as work:
         stored = rollback.stored_at(source, app_id, revision, work, platform.trust.limits)
         rollback.check_env(stored, env_id, revision)
+        if stored.others(env_id):
+            click.echo(
+                f"warning: {app_id}'s stored inputs are shared by its environments; after this rollback "
+                f"a platform-wide publish renders {', '.join(stored.others(env_id))} from them too: roll "
+                "those back as well, or publish the app again from its repo",
+                err=True,
+            )
         req = _request(platform, base, source, stored, env_id, identity)
         if dry_run:
             diff = preview.combined(preview.preview(platform, req, os.environ))

@@ -35,6 +35,11 @@ class Stored:
     revision: str  # the full commit id
     images: Mapping[str, str] = field(default_factory=dict)  # the `--image` values it was published with
     envs: tuple[str, ...] = ()  # the environments it had output in
+    envs_now: tuple[str, ...] = ()  # the environments it has output in at main's head
+
+    def others(self, env_id: str) -> tuple[str, ...]:
+        """Environments whose output is left as it is, though the stored inputs change for all."""
+        return tuple(e for e in self.envs_now if e != env_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,8 @@ def stored_at(source: Source, app_id: str, revision: str, workdir: str, limits: 
     _extract(repo, sha, folder, target, limits)
     index = _index(os.path.join(target, folder, "index.json"))
     (app,) = app_repo.load_apps([os.path.join(target, folder)], target, names=[app_id], limits=limits)
-    return Stored(app, sha, _images(index), _envs(index))
+    now = _index(os.path.join(repo.path, folder, "index.json"))
+    return Stored(app, sha, _images(index), _envs(index), _envs(now))
 
 
 def check_env(stored: Stored, env_id: str, revision: str) -> None:

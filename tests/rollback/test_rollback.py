@@ -142,3 +142,18 @@ def test_an_app_may_roll_back_only_itself(
     assert result.exit_code == 4, result.output
     assert "team/billing (app-id) may roll back only its own app 'billing', not 'shop'" in result.output
     assert head(bare_repo) == history["later"]
+
+
+def test_a_rollback_says_which_other_environments_share_the_stored_inputs(
+    cli: Cli, project: Path, bare_repo: Path, history: dict[str, str]
+) -> None:
+    quiet = rollback(cli, project, bare_repo, "--app", "shop", "--to", history["v1"], "--dry-run")
+    assert quiet.exit_code == 0 and "warning:" not in quiet.output
+    args = ("--env-repo", str(bare_repo), "--app", str(project / "examples/apps/shop"), "--env", "staging")
+    assert cli("publish", "--root", str(project), *args).exit_code == 0
+    result = rollback(cli, project, bare_repo, "--app", "shop", "--to", history["v1"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: shop's stored inputs are shared by its environments; after this rollback a "
+        "platform-wide publish renders staging from them too" in result.output
+    )
