@@ -55,7 +55,7 @@ resources:
 def test_shipped_inputs_validate(cli: Callable[..., Result]) -> None:
     result = cli("validate", "--root", str(ROOT))
     assert result.exit_code == 0, result.output
-    assert "ok: 5 workloads in 2 apps, 3 environments" in result.output
+    assert "ok: 5 workloads in 2 apps, 4 environments" in result.output
     assert "objects valid against the Kubernetes schema and CRD schemas (Kubernetes 1.35.0, " in result.output
     assert "not checked" not in result.output
 
@@ -84,7 +84,9 @@ def test_explain_shows_a_different_postgres_in_dev_and_prod(cli: Callable[..., R
     assert prod_db["outputs"]["password"] == "secret://aws-secrets-manager/platform/prod/shop/api/db#password"
     rejected = {c["definition"]: c for c in prod_db["candidates"]}
     assert rejected["postgres-in-cluster"]["outcome"] == "rejected"
-    assert rejected["postgres-in-cluster"]["reason"] == "env_type=development ≠ production"
+    assert rejected["postgres-in-cluster"]["reason"] == (
+        "env_type=development ≠ production | env_type=preview ≠ production"
+    )
     instance = prod_db["depends_on"][0]
     assert instance["uid"] == "postgres-instance.default#shared" and instance["shared"]
     text = cli("explain", "--root", str(ROOT), "--app", "shop", "--workload", "api", "--env", "dev")
