@@ -186,3 +186,24 @@ def test_a_secret_only_the_cluster_holds_cannot_go_into_a_previews_file(
     assert result.exit_code == 3, result.output
     assert "lives only in the cluster and cannot be placed inside file content" in result.output
     assert tree(env_repo) == before
+
+
+def test_the_diff_note_names_the_previews_url(cli: Cli, project: Path, env_repo: Path) -> None:
+    args = ("diff", "--root", str(project), "--env-repo", str(env_repo), "--env", "dev", "--preview", "7")
+    result = cli(*args, "--app", str(project / "examples/apps/shop"), "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert "Preview environment: <https://preview-shop-7.preview.apps.example.com>" in result.output
+    as_json = cli(
+        *args, "--app", str(project / "examples/apps/shop"), "--app-id", "team/shop", "--format", "json"
+    )
+    assert '"preview_url": "https://preview-shop-7.preview.apps.example.com"' in as_json.output
+    plain = cli(
+        "diff",
+        "--root",
+        str(project),
+        "--env-repo",
+        str(env_repo),
+        "--app",
+        str(project / "examples/apps/shop"),
+    )
+    assert plain.exit_code == 0 and "preview" not in plain.output.lower()
