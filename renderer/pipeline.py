@@ -22,6 +22,8 @@ from renderer.render.tree import Tree
 from renderer.resolve import dependencies, templates
 from renderer.resolve.analysis import Analysis, analyse
 
+PREVIEW_TYPE = "preview"  # environments of this type hold previews of merge requests (publish/previews.py)
+
 
 @dataclass(frozen=True, slots=True)
 class Options:
@@ -43,8 +45,10 @@ class Rendered:
 
 
 def select_envs(platform: Platform, env_ids: Sequence[str] | None) -> list[Environment]:
+    """The named environments; none named: every one but `preview` types (only `--preview` renders those)."""
     if not env_ids:
-        return [platform.environments[k] for k in sorted(platform.environments)]
+        envs = [platform.environments[k] for k in sorted(platform.environments)]
+        return [e for e in envs if e.type != PREVIEW_TYPE]
     unknown = [e for e in env_ids if e not in platform.environments]
     if unknown:
         known = ", ".join(sorted(platform.environments))

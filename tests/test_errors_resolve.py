@@ -147,7 +147,7 @@ def test_overrides_for_an_unknown_environment(project: Path, cli: Callable[..., 
             0,
             "",
             "overrides for unknown environment 'moon'",
-            "known: dev, prod, staging",
+            "known: dev, preview, prod, staging",
             kind="platform",
         )
     ]

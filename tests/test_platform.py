@@ -55,7 +55,7 @@ resources:
 def test_shipped_inputs_validate(cli: Callable[..., Result]) -> None:
     result = cli("validate", "--root", str(ROOT))
     assert result.exit_code == 0, result.output
-    assert "ok: 5 workloads in 2 apps, 3 environments" in result.output
+    assert "ok: 5 workloads in 2 apps, 4 environments" in result.output
     assert "objects valid against the Kubernetes schema and CRD schemas (Kubernetes 1.35.0, " in result.output
     assert "not checked" not in result.output
 
@@ -84,7 +84,9 @@ def test_explain_shows_a_different_postgres_in_dev_and_prod(cli: Callable[..., R
     assert prod_db["outputs"]["password"] == "secret://aws-secrets-manager/platform/prod/shop/api/db#password"
     rejected = {c["definition"]: c for c in prod_db["candidates"]}
     assert rejected["postgres-in-cluster"]["outcome"] == "rejected"
-    assert rejected["postgres-in-cluster"]["reason"] == "env_type=development ≠ production"
+    assert rejected["postgres-in-cluster"]["reason"] == (
+        "env_type=development ≠ production | env_type=preview ≠ production"
+    )
     instance = prod_db["depends_on"][0]
     assert instance["uid"] == "postgres-instance.default#shared" and instance["shared"]
     text = cli("explain", "--root", str(ROOT), "--app", "shop", "--workload", "api", "--env", "dev")
@@ -275,7 +277,7 @@ def test_shared_resource_params_must_agree(project: Path, cli: Callable[..., Res
 def test_unknown_env_and_app_are_usage_errors(cli: Callable[..., Result], tmp_path: Path) -> None:
     result = cli("render", "--root", str(ROOT), "--env", "moon", "--out", str(tmp_path / "o"))
     assert result.exit_code == EXIT_INVALID
-    assert "environments: unknown environment 'moon' (known: dev, prod, staging)" in result.output
+    assert "environments: unknown environment 'moon' (known: dev, preview, prod, staging)" in result.output
     result = cli("explain", "--root", str(ROOT), "--app", "nope", "--workload", "x", "--env", "dev")
     assert result.exit_code == EXIT_USAGE
     assert "app 'nope' is neither a directory nor a shipped example app" in result.output

@@ -23,6 +23,7 @@ COMMANDS = {
     "diff": "What a publish would change, object by object (no commit).",
     "impact": "What a platform-config change does to every stored app, and why.",
     "publish": "Render, commit what changed and push to the environment repo.",
+    "rollback": "Publish an app's stored inputs as of an older revision.",
     "atlantis": "Comment `atlantis apply` on the bot's planned Terraform merge requests.",
     "identity": "Verify a GitLab ID token; print the project and commit it proves.",
     "demo": "The shipped examples end to end, into a local environment repo.",

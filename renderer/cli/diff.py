@@ -14,7 +14,8 @@ from renderer.cli.base import handled, images, repo_url, report_options, root_op
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Trust
-from renderer.publish import delivery, preview
+from renderer.publish import delivery, previews
+from renderer.publish import preview as preview_diff
 from renderer.publish.identity import Identity, app_name, check_checkout, from_token
 from renderer.review import diffmarkdown, treediff
 from renderer.review.treediff import TreeDiff
@@ -45,6 +46,7 @@ HEADER = "### Rendered diff\n\nWhat publishing this would change in the environm
     help="Name the one app as publish would: after the project a GitLab ID token in this variable proves.",
 )
 @click.option("--app-id", "app_id", default=None, help="Name the one app as publish would for this owner.")
+@click.option("--preview", "preview", type=int, default=None, help="Name the URL of the app's preview of MR.")
 @root_option
 @handled
 def command(
@@ -61,6 +63,7 @@ def command(
     post_note: bool,
     token_var: str | None,
     app_id: str | None,
+    preview: int | None,
     root: str | None,
 ) -> None:
     """Compare a fresh render with what the environment repo holds (or, for a protected
@@ -69,13 +72,15 @@ def command(
         raise UsageError("nothing to compare: give --app DIR or --all-apps")
     target = gitlab.note_target_from(os.environ) if post_note else None  # before the work: fail fast
     gitrepo.check_url(url)
-    diff = treediff_of(url, apps, all_apps, envs, image_pairs, root, (token_var, app_id))
+    diff, seen = treediff_of(url, apps, all_apps, envs, image_pairs, root, (token_var, app_id), preview)
     if artifact:
         _write(artifact, treediff.text(diff))
-    note = _markdown(diff, limit, artifact)
-    report = {"text": lambda: treediff.text(diff), "json": lambda: _json(diff), "markdown": lambda: note}[
-        fmt
-    ]()
+    note = _markdown(diff, limit, artifact, seen)
+    report = {
+        "text": lambda: (f"preview: {seen}\n" if seen else "") + treediff.text(diff),
+        "json": lambda: _json(diff, seen),
+        "markdown": lambda: note,
+    }[fmt]()
     if output:
         _write(output, report)
     else:
@@ -95,7 +100,9 @@ def treediff_of(
     image_pairs: tuple[str, ...],
     root: str | None,
     naming: tuple[str | None, str | None] = (None, None),
-) -> TreeDiff:
+    preview: int | None = None,
+) -> tuple[TreeDiff, str]:
+    """The diff, and the URL of the app's preview of merge request `preview` (or "")."""
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
     req = delivery.Request(
@@ -110,7 +117,8 @@ def treediff_of(
         identity=Identity("diff", True, "local"),  # only compares: no owner is checked or recorded
         git_timeout=seconds(os.environ, "RENDERER_GIT_TIMEOUT", gitrepo.DEFAULT_TIMEOUT),
     )
-    return preview.combined(preview.preview(platform, req, os.environ))
+    seen = previews.url_of_app(platform, req.apps, preview)
+    return preview_diff.combined(preview_diff.preview(platform, req, os.environ)), seen
 
 
 def _load(
@@ -133,14 +141,16 @@ def _load(
     return app_repo.load_apps(paths, base, names=[app_name(owner, trust)], limits=trust.limits)
 
 
-def _markdown(diff: TreeDiff, limit: int | None, artifact: str | None) -> str:
+def _markdown(diff: TreeDiff, limit: int | None, artifact: str | None, seen: str = "") -> str:
     job = os.environ.get("CI_JOB_URL", "")
     url = f"{job}/artifacts/file/{artifact}" if job and artifact and not os.path.isabs(artifact) else None
-    return diffmarkdown.markdown(diff, limit=limit, artifact=artifact, header=HEADER, artifact_url=url)
+    header = f"{HEADER}\n\nPreview environment: <{seen}>" if seen else HEADER
+    return diffmarkdown.markdown(diff, limit=limit, artifact=artifact, header=header, artifact_url=url)
 
 
-def _json(diff: TreeDiff) -> str:
-    return json.dumps(treediff.as_json(diff), indent=2, sort_keys=True) + "\n"
+def _json(diff: TreeDiff, seen: str = "") -> str:
+    body = {**treediff.as_json(diff), **({"preview_url": seen} if seen else {})}
+    return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
 def _write(path: str, text: str) -> None:

@@ -24,7 +24,7 @@ from renderer.cli.base import (
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Trust
-from renderer.publish import atlantis, delivery
+from renderer.publish import atlantis, delivery, previews
 from renderer.publish.identity import Identity, app_name, check_checkout, establish, in_ci
 
 
@@ -51,6 +51,10 @@ from renderer.publish.identity import Identity, app_name, check_checkout, establ
     help="Environment variable holding the GitLab ID token that proves who publishes (required in CI).",
 )
 @click.option("--app-id", "app_id", default=None, help="Owner (project path) for local runs; refused in CI.")
+@click.option(
+    "--preview", "preview", type=int, default=None, help="Publish the app as the preview of MR (its IID)."
+)
+@click.option("--remove-preview", "unpreview", type=int, default=None, help="Remove the app's preview of MR.")
 @root_option
 @format_option
 @handled
@@ -66,6 +70,8 @@ def command(
     destroyed: tuple[str, ...],
     token_var: str | None,
     app_id: str | None,
+    preview: int | None,
+    unpreview: int | None,
     root: str | None,
     fmt: str,
 ) -> None:
@@ -77,7 +83,10 @@ def command(
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
     merge_requests = _merge_requests(gitlab_timeout)
-    if merge_requests is None and in_ci(os.environ):  # outside CI a local run may push the branch alone
+    previewing = preview is not None or unpreview is not None  # the preview environment: always direct
+    if (
+        merge_requests is None and in_ci(os.environ) and not previewing
+    ):  # outside CI: may push the branch alone
         delivery.require_merge_requests(platform, envs, gitlab_missing(os.environ))
     folder = os.path.basename(os.path.abspath(apps[0])) if len(apps) == 1 else ""
     oidc_timeout = seconds(os.environ, "RENDERER_OIDC_TIMEOUT", idtoken.DEFAULT_TIMEOUT)
@@ -98,7 +107,10 @@ def command(
         identity=identity,
         git_timeout=git_timeout,
     )
+    req = previews.select(platform, req, preview, unpreview)
     _report(delivery.publish(platform, req, os.environ, merge_requests), fmt)
+    if preview is not None and fmt == "text":
+        click.echo(f"preview: {previews.url(platform, req)}")
 
 
 def _merge_requests(timeout: float) -> gitlab.MergeRequests | None:

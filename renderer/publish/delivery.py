@@ -59,6 +59,13 @@ class Provenance:
         )
 
 
+# the render step of one attempt (`_render_into`, or a preview's: publish/previews.py)
+RenderInto = Callable[
+    [Platform, "Request", str, Sequence[Environment], bookkeeping.Owners],
+    tuple[writer.WriteResult, list[str]],
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     url: str
@@ -81,6 +88,7 @@ class Request:
     skip_checks_for_tests: bool = False  # schemas and policies run on every publish, except in unit tests
     sensitive: tuple[str, ...] = ()  # the renderer's own credentials: the secret scan looks for them
     identity: Identity = Identity("local", True, "local")  # who publishes: checked against owners.json
+    render_into: RenderInto | None = None  # another render step (a preview's); default `_render_into`
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +287,7 @@ def _publish_group(
         if branch == "main" and _unchanged(req, repo.path, env_ids):
             return Outcome(branch, env_ids, None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
-        result, warnings = _render_into(platform, req, repo.path, envs, owners)
+        result, warnings = (req.render_into or _render_into)(platform, req, repo.path, envs, owners)
         message = _commit_message(req, env_ids, result)
         commit = gitrepo.commit_all(repo, message, req.provenance.author)
         if commit is None or (branch != "main" and _same_tree(repo, branch, expected)):

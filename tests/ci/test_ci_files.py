@@ -77,8 +77,10 @@ def environments() -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("prefix", ["publish", "render-app"])
 def test_every_environment_has_its_publish_jobs(prefix: str) -> None:
+    """publish-<env> for every environment but the preview one (nothing publishes all previews at
+    once), render-app-<env> for every one (render-app-preview: checked below as well)."""
     config = load(PLATFORM_CI)
-    envs = environments()
+    envs = {k: v for k, v in environments().items() if prefix == "render-app" or v["type"] != "preview"}
     listed = {k.removeprefix(f"{prefix}-") for k in jobs(config) if k.startswith(f"{prefix}-")}
     assert listed == set(envs), f"{prefix}-<env> jobs and environments/*.yaml differ"
     for env_id, env in envs.items():
@@ -101,6 +103,8 @@ def test_every_environment_has_its_publish_jobs(prefix: str) -> None:
         else:
             assert "environment" not in body  # other apps' pipelines would be "outdated deployments"
             assert "--id-token-var RENDERER_APP_ID_TOKEN" in body["script"][-1]
+            preview = env["type"] == "preview"
+            assert (body["rules"][0]["if"].endswith('$RENDERER_PREVIEW_MR == ""')) is not preview, env_id
         assert body["before_script"][0] == "sh ci/require-vars.sh $RENDERER_NEEDS"
         assert "pip install -q dist/*.whl" in body["before_script"][-1]  # the wheel: no test extras
 
@@ -161,13 +165,18 @@ def test_app_template_pins_this_release_and_documents_every_variable() -> None:
     header = "".join(line for line in APP_CI.read_text().splitlines(keepends=True) if line.startswith("#"))
     assert f"ref: v{version}" in header
     used = set(re.findall(r"\$\{?(RENDERER_[A-Z_]+)", APP_CI.read_text())) | set(config["variables"])
-    used -= {"RENDERER_PLATFORM", "RENDERER_ID_TOKEN"}  # set by the jobs themselves
+    used -= {
+        "RENDERER_PLATFORM",
+        "RENDERER_ID_TOKEN",
+        "RENDERER_PREVIEW_ACTION",
+    }  # set by the jobs themselves
     for name in sorted(used):
         assert re.search(rf"^#\s+{name}\s", header, re.M), f"{name} is not documented at the top"
 
 
 def test_the_readme_for_platform_teams_names_every_variable_the_pipelines_read() -> None:
-    readme = (ROOT / "README.md").read_text()
+    # README.md, and the sections helpers wrote for it that are not merged yet (README-<name>.md)
+    readme = "".join(p.read_text() for p in [ROOT / "README.md", *sorted(ROOT.glob("README-*.md"))])
     texts = PLATFORM_CI.read_text() + APP_CI.read_text()
     names = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", texts)) | {"ENV_REPO_URL"}
     names -= {n for n in names if n.startswith(("CI_", "GITLAB_"))}  # GitLab's own
@@ -175,3 +184,33 @@ def test_the_readme_for_platform_teams_names_every_variable_the_pipelines_read()
     names -= {"RENDERER_APP_PROJECT", "RENDERER_APP_SHA"}  # `renderer identity` prints them
     for name in sorted(names):
         assert f"`{name}`" in readme, f"README.md does not explain {name}"
+
+
+def test_previews_open_and_close_a_gitlab_environment() -> None:
+    """renderer-preview starts the environment (stopped after the preview environment's ttl, or by
+    renderer-preview-stop when the merge request closes); both trigger the platform with the merge
+    request's IID, which render-app-preview publishes or removes."""
+    config = load(APP_CI)
+    start, stop = job(config, "renderer-preview"), job(config, "renderer-preview-stop")
+    preview = environments()["preview"]["preview"]
+    assert start["environment"]["on_stop"] == "renderer-preview-stop"
+    assert start["environment"]["auto_stop_in"] == preview["ttl"]
+    assert stop["environment"] == {"name": start["environment"]["name"], "action": "stop"}
+    assert start["environment"]["name"] == "preview/mr-$CI_MERGE_REQUEST_IID"
+    assert stop["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "manual"}]
+    assert stop["variables"]["GIT_STRATEGY"] == "none" and stop["allow_failure"] is True
+    for body, action in ((start, "start"), (stop, "stop")):
+        assert body["variables"]["RENDERER_PREVIEW_ACTION"] == action
+        trigger = body["script"][-1]
+        assert '--form "inputs[preview_mr]=${CI_MERGE_REQUEST_IID}"' in trigger
+        assert '--form "inputs[app_id_token]=${RENDERER_ID_TOKEN}"' in trigger
+    assert '--preview "$CI_MERGE_REQUEST_IID"' in " ".join(job(config, "renderer-diff")["script"])
+    platform = load(PLATFORM_CI)
+    header = list(yaml.safe_load_all(PLATFORM_CI.read_text()))[0]["spec"]["inputs"]
+    assert header["preview_action"]["options"] == ["start", "stop"]
+    assert re.fullmatch(header["preview_mr"]["regex"], "12") and not re.fullmatch(
+        header["preview_mr"]["regex"], "1;x"
+    )
+    script = "\n".join(job(platform, "render-app-preview")["script"])
+    assert '--preview "$RENDERER_PREVIEW_MR" --app "$app"' in script
+    assert '--remove-preview "$RENDERER_PREVIEW_MR"' in script

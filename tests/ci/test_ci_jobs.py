@@ -60,7 +60,7 @@ def test_default_branch_pipeline_validates_then_publishes_each_environment(platf
     proc = platform.run("validate")
     assert passed(proc, "validate"), proc.stdout + proc.stderr
     report = json.loads((platform.cwd / "validate.json").read_text())
-    assert report["ok"] is True and report["apps"] == 2 and report["environments"] == 3
+    assert report["ok"] is True and report["apps"] == 2 and report["environments"] == 4  # preview too
 
 
 def test_merge_request_pipeline_validates_the_apps_the_environment_repo_holds(
@@ -82,7 +82,7 @@ def test_merge_request_pipeline_validates_the_apps_the_environment_repo_holds(
     assert published.returncode == 0, published.stderr
     proc = platform.run("validate-env-apps", variables=variables, unset=["CI_COMMIT_BRANCH"])
     assert passed(proc, "validate-env-apps"), proc.stdout + proc.stderr
-    assert "in 2 apps, 3 environments" in proc.stdout
+    assert "in 2 apps, 4 environments" in proc.stdout
 
 
 def test_publish_job_names_every_missing_variable_before_installing(platform: Runner) -> None:
@@ -183,6 +183,8 @@ def test_app_template_keeps_the_apps_own_stages_and_publish_job(tmp_path: Path, 
         "renderer-diff": ".pre",
         "compile-image": "compile",
         "publish": "publish",
+        "renderer-preview": ".post",
+        "renderer-preview-stop": ".post",
     }
     proc = app.run("publish")
     assert passed(proc, "publish") and "the app's own publish job ran" in proc.stdout, proc.stdout
@@ -211,3 +213,49 @@ def test_app_template_validates_against_the_pinned_platform_config(tmp_path: Pat
     assert passed(proc, "renderer-validate"), proc.stdout + proc.stderr
     assert "ok: 1 workloads in 1 apps" in proc.stdout
     assert not (app.cwd / "platform-config").exists() and not Path("/platform-config").exists()
+
+
+def test_render_app_preview_publishes_then_removes_the_preview_the_token_proves(
+    platform: Runner, static_gitlab: tuple[StaticGitLab, Instance], tmp_path: Path, bare_repo: Path
+) -> None:
+    """What an app merge request's renderer-preview and renderer-preview-stop start: the preview of
+    the commit the token proves, then its removal, leaving the environment repo as it was."""
+    served, instance = static_gitlab
+    app = tmp_path / "hello"
+    write(app / "score.yaml", HELLO)
+    sha = as_checkout(app, "https://gitlab.example.com/team-a/hello.git")
+    served.host("team-a/hello", app)
+    token = instance.token("team-a/hello", sha, iss=served.url)
+    published = run_renderer(
+        "publish", "--root", str(ROOT), "--env-repo", str(bare_repo), "--env", "dev", "--app", str(app),
+        "--image", "registry.example.com/team-a/hello:1.0",
+    )  # fmt: skip
+    assert published.returncode == 0, published.stderr
+    before = git("--git-dir", str(bare_repo), "rev-parse", "main^{tree}")
+    variables = {
+        "CI_PIPELINE_SOURCE": "pipeline",
+        "CI_SERVER_URL": served.url,
+        "ENV_REPO_URL": str(bare_repo),
+        "RENDERER_GIT_TOKEN": "not-needed-for-a-local-path",
+        "CI_REGISTRY": "registry.example.com",
+    }
+    # quoted: gitlab-ci-local reads an --input as YAML (7 would be a number); GitLab's trigger API
+    # takes form fields, strings, which the input's regex checks
+    start = {"app_id_token": token, "preview_mr": '"7"'}
+    assert platform.jobs(variables, unset=["CI_COMMIT_BRANCH"], inputs=start) == {
+        "build": "build",
+        "render-app-preview": "publish",
+    }
+    proc = platform.run("render-app-preview", variables=variables, unset=["CI_COMMIT_BRANCH"], inputs=start)
+    assert passed(proc, "render-app-preview"), proc.stdout + proc.stderr
+    assert "preview: https://preview-hello-7.preview.apps.example.com" in proc.stdout
+    assert token not in proc.stdout + proc.stderr
+    files = git("--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "main").split()
+    assert "kubernetes/preview/preview-hello-7/hello/deployment-hello.yaml" in files
+    owners = json.loads(git("--git-dir", str(bare_repo), "show", "main:.render/owners.json"))
+    assert owners["apps"]["preview-hello-7"] == "team-a/hello"
+    stop = {**start, "preview_action": "stop"}
+    proc = platform.run("render-app-preview", variables=variables, unset=["CI_COMMIT_BRANCH"], inputs=stop)
+    assert passed(proc, "render-app-preview"), proc.stdout + proc.stderr
+    assert "ci/clone.sh" not in proc.stdout  # removal is named by the token: nothing of the app is read
+    assert git("--git-dir", str(bare_repo), "rev-parse", "main^{tree}") == before

@@ -43,7 +43,7 @@ def test_every_supported_minor_has_a_schema_and_the_examples_use_them() -> None:
     assert TABLE.minors == ("1.35", "1.36", "1.37")
     assert all(kubeschema.schema_version(m) for m in TABLE.minors)
     envs = platform_config.load_platform(str(ROOT)).environments
-    assert sorted(e.kubernetes_version for e in envs.values()) == ["1.35", "1.36", "1.37"]
+    assert sorted({e.kubernetes_version for e in envs.values()}) == ["1.35", "1.36", "1.37"]
 
 
 def test_environment_on_an_unsupported_minor_is_refused(project: Path) -> None:

@@ -197,7 +197,14 @@ def test_no_job_of_the_app_template_holds_the_write_token() -> None:
     template = yaml.safe_load((ROOT / "ci/app-repo.gitlab-ci.yml").read_text())
     assert "stages" not in template  # an app's own stages stay its own
     jobs = {k: v for k, v in template.items() if isinstance(v, dict) and "script" in v}
-    assert sorted(jobs) == ["renderer-diff", "renderer-publish", "renderer-validate"]
+    # renderer-preview and renderer-preview-stop extend .renderer-preview-trigger: its script is theirs
+    assert sorted(jobs) == [
+        ".renderer-preview-trigger",
+        "renderer-diff",
+        "renderer-publish",
+        "renderer-validate",
+    ]
+    assert jobs[".renderer-preview-trigger"]["id_tokens"]["RENDERER_ID_TOKEN"]["aud"] == "$RENDERER_AUDIENCE"
     text = (ROOT / "ci/app-repo.gitlab-ci.yml").read_text()
     for credential in ("ENV_REPO_URL", "RENDERER_GIT_TOKEN", "RENDERER_GITLAB_TOKEN", "renderer publish"):
         assert credential not in text
