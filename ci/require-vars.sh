@@ -18,8 +18,7 @@ for name in "$@"; do
 done
 if [ -n "$missing" ]; then
   echo "error: ${CI_JOB_NAME:-this job} needs CI/CD variables that are not set:$missing" >&2
-  echo "Set them in this project's Settings > CI/CD > Variables (the README's section 'GitLab CI: setting" >&2
-  echo "it up as a platform team' says what each one is and how to scope it). A protected variable" >&2
-  echo "reaches only pipelines of protected branches and tags." >&2
+  echo "Set them in Settings > CI/CD > Variables (README, 'GitLab CI: setting it up as a platform team':" >&2
+  echo "what each is, how to scope it). A protected variable reaches only protected branches and tags." >&2
   exit 1
 fi

@@ -37,6 +37,8 @@ def allowed(name: str) -> tuple[str, ...]:
         "kubernetes/preview/_shared/",
         "clusters/preview/renderer/_shared/",
         "kubernetes/preview/kustomization.yaml",
+        f"catalog/preview/{name}/",  # its Backstage entities, in the preview environment's namespace
+        "catalog/preview/_shared/",
         ".render/owners.json",
     )
 
