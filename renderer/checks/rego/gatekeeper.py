@@ -91,7 +91,10 @@ class Admission:
                 return []
         except gkmatch.MatchError as exc:
             return [_failed(path, constraint, str(exc))]
-        request = review_request(obj, namespace)
+        return self.evaluate(path, review_request(obj, namespace), constraint)
+
+    def evaluate(self, path: str, request: Mapping[str, Json], constraint: Constraint) -> list[Result]:
+        """The constraint's template on one admission request (`input.review`), matched or not."""
         compiled = self.templates[constraint.kind]
         try:
             value = compiled.engine.evaluate(
