@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from renderer.checks.rego import gkmatch
 from renderer.checks.rego.engine import Engine, PolicyEvalError, PolicyLoadError, Regorus
-from renderer.checks.rego.policyset import EVALUATION, Counts, Result
+from renderer.checks.rego.policyset import EVALUATION, MISSING_FUNCTION, UNSAFE, Counts, Result
 from renderer.data import Json, json_object
 from renderer.model import Constraint, ConstraintTemplate, PolicySource
 
@@ -35,22 +35,29 @@ class Compiled:
 def compile_template(template: ConstraintTemplate, engine: Callable[[], Engine] = Regorus) -> Compiled:
     """The template's Rego and libs in an engine of their own; PolicyLoadError naming the file when the
     Rego does not parse or compile, a lib is not under `lib.`, or no `violation` rule is defined."""
-    compiled = engine()
     where = f"{template.file} (ConstraintTemplate {template.kind}, Rego from line {template.line})"
+    try:
+        return _compile(template, engine())
+    except PolicyLoadError as exc:
+        raise PolicyLoadError(f"{where}: {exc}") from None
+
+
+def _compile(template: ConstraintTemplate, compiled: Engine) -> Compiled:
     for index, lib in enumerate(template.libs):
         package = compiled.add_policy(f"{template.file}#libs[{index}]", lib)
         if not package.startswith("data.lib."):
-            raise PolicyLoadError(
-                f"{where}: libs[{index}] is {package}; a lib's package must start with lib."
-            )
+            raise PolicyLoadError(f"libs[{index}] is {package}; a lib's package must start with lib.")
     package = compiled.add_policy(f"{template.file}#rego", template.rego)
     if not any(h.package == package and h.path[:1] == ("violation",) for h in compiled.rule_heads()):
-        raise PolicyLoadError(f"{where}: package {package} defines no `violation` rule")
+        raise PolicyLoadError(f"package {package} defines no `violation` rule")
     query = f"{package}.violation"
     try:
         compiled.evaluate(query, {"review": {}, "parameters": {}})  # regorus checks rule bodies on first use
     except PolicyEvalError as exc:
-        raise PolicyLoadError(f"{where}: {exc}") from None
+        # an unsafe variable or an unknown function is the template's fault whatever the input; any
+        # other error (a division by zero…) belongs to the object it meets, and fails that review
+        if UNSAFE.search(str(exc)) or MISSING_FUNCTION.search(str(exc)):
+            raise PolicyLoadError(str(exc)) from None
     return Compiled(template, compiled, query)
 
 
