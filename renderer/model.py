@@ -465,6 +465,20 @@ class Constraint:
 
 
 @dataclass(frozen=True, slots=True)
+class Expansion:
+    """A Gatekeeper ExpansionTemplate: the object a workload implies (a Deployment's Pod), reviewed
+    beside it as gator test does."""
+
+    name: str
+    apply_to: tuple[tuple[frozenset[str], frozenset[str], frozenset[str]], ...]  # groups, versions, kinds
+    source: tuple[str, ...]  # templateSource, split at dots: ("spec", "template")
+    generated: tuple[str, str, str]  # group, version, kind
+    action: str  # replaces the constraint's enforcement action on what it implies; "" keeps it
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class PolicySource:
     """One policy set as read from `policies/<set>/`: Rego files, their tests, and data files;
     and the Gatekeeper templates and constraints among its YAML files."""
@@ -474,3 +488,4 @@ class PolicySource:
     data: Mapping[str, Json]
     templates: tuple[ConstraintTemplate, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    expansions: tuple[Expansion, ...] = ()

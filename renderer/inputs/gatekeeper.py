@@ -15,10 +15,11 @@ from jsonschema.exceptions import SchemaError
 from renderer.data import Doc, Json, json_object
 from renderer.errors import Collector, Problem
 from renderer.inputs import schema
-from renderer.model import Constraint, ConstraintTemplate
+from renderer.model import Constraint, ConstraintTemplate, Expansion
 
 TEMPLATES = "templates.gatekeeper.sh"
 CONSTRAINTS = "constraints.gatekeeper.sh"
+EXPANSIONS = "expansion.gatekeeper.sh"
 # Render time stands in for gator and for the admission webhook: a constraint scoped to either applies
 RENDER_POINTS = ("*", "gator.gatekeeper.sh", "validation.gatekeeper.sh")
 SEVERITY = ("deny", "warn", "dryrun")  # the most severe action scoped to a render point wins
@@ -31,27 +32,32 @@ def is_gatekeeper(doc: Doc) -> bool:
     return isinstance(api, str) and api.split("/")[0].endswith("gatekeeper.sh")
 
 
-def read(
-    docs: Sequence[Doc], problems: Collector
-) -> tuple[tuple[ConstraintTemplate, ...], tuple[Constraint, ...]]:
-    """The templates and constraints among `docs`, sorted; every problem goes to `problems`."""
+Library = tuple[tuple[ConstraintTemplate, ...], tuple[Constraint, ...], tuple[Expansion, ...]]
+
+
+def read(docs: Sequence[Doc], problems: Collector) -> Library:
+    """The templates, constraints and expansion templates among `docs`, sorted; every problem goes
+    to `problems`."""
     templates: dict[str, tuple[ConstraintTemplate, Mapping[str, Json]]] = {}
     constraints: dict[tuple[str, str], Constraint] = {}
     later = []
+    expansions: dict[str, Expansion] = {}
     for doc in docs:
         group = str(json_object(doc.data).get("apiVersion")).split("/")[0]
         if group == TEMPLATES:
             _add_template(doc, templates, problems)
         elif group == CONSTRAINTS:
             later.append(doc)
+        elif group == EXPANSIONS:
+            _add_expansion(doc, expansions, problems)
         else:
             kind = json_object(doc.data).get("kind")
             problems.extend(
                 [
                     doc.problem(
                         ["apiVersion"],
-                        f"{kind} ({group}) is not evaluated at render time: only ConstraintTemplates and "
-                        "constraints are",
+                        f"{kind} ({group}) is not evaluated at render time: only ConstraintTemplates, "
+                        "constraints and ExpansionTemplates are",
                         "keep mutations and Gatekeeper's config outside policies/",
                     )
                 ]
@@ -74,7 +80,46 @@ def read(
             continue
         constraints[key] = constraint
     found = tuple(t for _, (t, _s) in sorted(templates.items()))
-    return found, tuple(c for _, c in sorted(constraints.items()))
+    return (
+        found,
+        tuple(c for _, c in sorted(constraints.items())),
+        tuple(e for _, e in sorted(expansions.items())),
+    )
+
+
+def _add_expansion(doc: Doc, expansions: dict[str, Expansion], problems: Collector) -> None:
+    errors = schema.check("gatekeeper-expansion", doc.data, doc)
+    if errors:
+        problems.extend(errors)
+        return
+    data = json_object(doc.data)
+    spec = json_object(data.get("spec"))
+    name = str(json_object(data.get("metadata")).get("name"))
+    if name in expansions:
+        first = expansions[name]
+        problems.extend(
+            [doc.problem(["metadata", "name"], f"{name} is also defined in {first.file}:{first.line}")]
+        )
+        return
+    entries = [json_object(a) for a in _list(spec.get("applyTo"))]
+    gvk = json_object(spec.get("generatedGVK"))
+    expansions[name] = Expansion(
+        name=name,
+        apply_to=tuple((_set(a, "groups"), _set(a, "versions"), _set(a, "kinds")) for a in entries),
+        source=tuple(str(spec.get("templateSource")).split(".")),
+        generated=(str(gvk.get("group") or ""), str(gvk.get("version")), str(gvk.get("kind"))),
+        action=str(spec.get("enforcementAction") or ""),
+        file=doc.file,
+        line=doc.line([]),
+    )
+
+
+def _list(value: Json) -> list[Json]:
+    return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else []
+
+
+def _set(entry: Mapping[str, Json], key: str) -> frozenset[str]:
+    return frozenset(str(v) for v in _list(entry.get(key)))
 
 
 def _add_template(

@@ -45,9 +45,9 @@ def read_source(directory: str, display: str = "") -> PolicySource:
                         data = deep_merge(data, loaded)
             except InputError as exc:
                 problems.extend(exc.problems())
-    templates, constraints = gatekeeper.read(admission, problems)
+    templates, constraints, expansions = gatekeeper.read(admission, problems)
     problems.raise_if_any()
-    return PolicySource(files, tests, data, templates, constraints)
+    return PolicySource(files, tests, data, templates, constraints, expansions)
 
 
 def _admission(text: str, shown: str, found: list[Doc], problems: Collector) -> bool:

@@ -177,11 +177,19 @@ CASES = {
         {"assign.yaml": "apiVersion: mutations.gatekeeper.sh/v1\nkind: Assign\nmetadata: {name: a}\n"},
         "platform: policies/gatekeeper/assign.yaml:1 at apiVersion: "
         "Assign (mutations.gatekeeper.sh) is not evaluated at render time: "
-        "only ConstraintTemplates and constraints are",
+        "only ConstraintTemplates, constraints and ExpansionTemplates are",
     ),
     "a file mixing Gatekeeper and data": (
         {"templates/t.yaml": template() + "---\nregistries: [a]\n"},
         "platform: policies/gatekeeper/templates/t.yaml:24: a document among Gatekeeper objects",
+    ),
+    "an expansion without its source": (
+        {
+            "expansions/e.yaml": "apiVersion: expansion.gatekeeper.sh/v1beta1\nkind: ExpansionTemplate\n"
+            "metadata: {name: e}\nspec:\n  applyTo: [{groups: [apps], kinds: [Deployment], versions: [v1]}]\n"
+            "  generatedGVK: {kind: Pod, version: v1}\n"
+        },
+        "platform: policies/gatekeeper/expansions/e.yaml:4 at spec: 'templateSource' is a required property",
     ),
     "a constraint defined twice": (
         {"templates/t.yaml": template(), "constraints/c.yaml": constraint() + "---\n" + constraint()},

@@ -117,3 +117,35 @@ spec:
     assert all("kubernetes/prod/shop/" in line for line in denials), denials
     assert len(denials) == 3, denials  # api, web, worker
     assert not out.exists()
+
+
+def test_a_library_pod_template_judges_a_rendered_deployment_through_the_shipped_expansion(
+    library: Path, project: Path, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """Most of the library is written for Pods; the shipped ExpansionTemplate gives it the Pods the
+    rendered workloads will create, as Gatekeeper does in the clusters."""
+    psp = library / "pod-security-policy" / "privileged-containers"
+    gk = project / "policies" / "gatekeeper"
+    shutil.copy(psp / "template.yaml", gk / "templates" / "k8spspprivilegedcontainer.yaml")
+    shutil.copy(
+        psp / "samples" / "psp-privileged-container" / "constraint.yaml", gk / "constraints" / "psp.yaml"
+    )
+    profile = project / "platform-config" / "profiles" / "production.yaml"
+    text = profile.read_text()
+    assert "  allowPrivilegeEscalation: false\n" in text
+    profile.write_text(
+        text.replace(
+            "  allowPrivilegeEscalation: false\n",
+            "  allowPrivilegeEscalation: false\n  privileged: true\n",
+            1,
+        )
+    )
+    result = cli("render", "--root", str(project), "--env", "prod", "--out", str(tmp_path / "out"))
+    assert result.exit_code == EXIT_POLICY, result.output
+    rule = "gatekeeper/K8sPSPPrivilegedContainer.psp-privileged-container: "
+    found = [line for line in result.output.splitlines() if rule in line]
+    assert found[0].startswith(
+        "policy: kubernetes/prod/billing/invoicer/deployment-invoicer.yaml:1 at Deployment/invoicer: "
+        f"DENY [prod] {rule}"
+        "[Implied by expand-workloads] Privileged container is not allowed: invoicer, securityContext: {"
+    ), found

@@ -8,10 +8,11 @@ from collections.abc import Mapping
 import pytest
 
 from renderer.checks.rego import gkmatch
+from renderer.checks.rego.expansion import ExpansionError, expand
 from renderer.checks.rego.gatekeeper import Admission, build_inventory, review_request
 from renderer.checks.rego.policyset import EVALUATION
 from renderer.data import Json
-from renderer.model import Constraint, ConstraintTemplate, PolicySource
+from renderer.model import Constraint, ConstraintTemplate, Expansion, PolicySource
 
 
 def obj(kind: str, name: str, ns: str = "", api: str = "v1", labels: Mapping[str, str] | None = None) -> dict:
@@ -215,3 +216,141 @@ def test_namespace_selector_on_an_unrendered_namespace_fails_closed() -> None:
     results, _ = Admission(source).check([("d.yaml", DEPLOY)])
     assert [r.rule for r in results] == [EVALUATION]
     assert "needs the Namespace 'shop', which this render does not hold" in results[0].message
+
+
+PODS = Expansion(
+    "expand-workloads",
+    (
+        (frozenset({"apps"}), frozenset({"v1"}), frozenset({"Deployment"})),
+        (frozenset({"batch"}), frozenset({"v1"}), frozenset({"Job"})),
+    ),
+    ("spec", "template"),
+    ("", "v1", "Pod"),
+    "",
+    "e.yaml",
+    1,
+)
+JOBS = Expansion(
+    "expand-cronjobs",
+    ((frozenset({"batch"}), frozenset({"v1"}), frozenset({"CronJob"})),),
+    ("spec", "jobTemplate"),
+    ("batch", "v1", "Job"),
+    "warn",
+    "e.yaml",
+    2,
+)
+
+
+def workload(kind: str, api: str, spec: dict) -> dict:
+    return {**obj(kind, "Nightly", "shop", api), "spec": spec}
+
+
+def test_expansion_builds_the_object_gatekeeper_builds() -> None:
+    deploy = workload(
+        "Deployment",
+        "apps/v1",
+        {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": []}}},
+    )
+    [(template, pod)] = expand(deploy, (PODS, JOBS))
+    assert template is PODS
+    assert pod == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "labels": {"a": "b"},
+            "namespace": "shop",
+            "name": "nightly-pod",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "Nightly"}],
+        },
+        "spec": {"containers": []},
+    }
+    assert expand(obj("Service", "s", "shop"), (PODS, JOBS)) == []
+    assert expand(workload("Deployment", "apps/v1beta1", {"template": {}}), (PODS,)) == []  # versions count
+
+
+def test_expansion_recurses_and_refuses_loops_and_missing_sources() -> None:
+    cron = workload(
+        "CronJob", "batch/v1", {"jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}
+    )
+    found = expand(cron, (PODS, JOBS))
+    assert [(t.name, o["kind"], o["metadata"]["name"]) for t, o in found] == [  # type: ignore[index]
+        ("expand-workloads", "Pod", "nightly-job-pod"),
+        ("expand-cronjobs", "Job", "nightly-job"),
+    ]
+    loop = Expansion(
+        "loop",
+        ((frozenset({"apps"}), frozenset({"v1"}), frozenset({"Deployment"})),),
+        ("spec",),
+        ("apps", "v1", "Deployment"),
+        "",
+        "e.yaml",
+        1,
+    )
+    nested: dict = {}
+    for _ in range(31):  # a Deployment whose spec holds a Deployment whose spec holds…
+        nested = {"spec": nested}
+    with pytest.raises(ExpansionError, match="nest deeper than 30"):
+        expand(workload("Deployment", "apps/v1", nested), (loop,))
+    with pytest.raises(
+        ExpansionError, match="expand-workloads: no field spec.template in Deployment Nightly"
+    ):
+        expand(workload("Deployment", "apps/v1", {}), (PODS,))
+
+
+POD_ONLY = """package podonly
+
+violation[{"msg": msg}] {
+  c := input.review.object.spec.containers[_]
+  c.securityContext.privileged
+  o := input.review.object
+  msg := sprintf("%v %v: %v is privileged", [input.review.kind.kind, o.metadata.name, c.name])
+}
+"""
+
+
+def test_implied_objects_are_reviewed_and_reported_on_the_rendered_one() -> None:
+    containers = [{"name": "app", "securityContext": {"privileged": True}}]
+    cron = workload(
+        "CronJob", "batch/v1", {"jobTemplate": {"spec": {"template": {"spec": {"containers": containers}}}}}
+    )
+    constraints = (
+        constraint("PodOnly", "pods", match={"kinds": [{"kinds": ["Pod"]}]}),
+        constraint("PodOnly", "originals", match={"source": "Original"}),
+        constraint(
+            "PodOnly",
+            "generated",
+            match={"kinds": [{"kinds": ["Pod"]}], "source": "Generated"},
+            action="dryrun",
+        ),
+    )
+    source = PolicySource({}, {}, {}, (template("PodOnly", POD_ONLY),), constraints, (PODS, JOBS))
+    results, _ = Admission(source, [("ns", SHOP)]).check([("cron.yaml", cron)])
+    assert [(r.path, r.rule, r.kind, r.message) for r in results] == [
+        (
+            "cron.yaml",
+            "generated",
+            "warning",
+            "[Implied by expand-workloads] Pod nightly-job-pod: app is privileged (dryrun)",
+        ),
+        (
+            "cron.yaml",
+            "pods",
+            "failure",
+            "[Implied by expand-workloads] Pod nightly-job-pod: app is privileged",
+        ),
+    ]
+    # the expansion's own action replaces the constraint's on what it implies
+    job = {**workload("CronJob", "batch/v1", {"jobTemplate": {"spec": {"containers": containers}}})}
+    jobs_only = (constraint("PodOnly", "jobs", match={"kinds": [{"kinds": ["Job"]}]}),)
+    source = PolicySource({}, {}, {}, (template("PodOnly", POD_ONLY),), jobs_only, (JOBS,))
+    results, _ = Admission(source).check([("cron.yaml", job)])
+    assert [(r.kind, r.message) for r in results] == [
+        ("warning", "[Implied by expand-cronjobs] Job nightly-job: app is privileged")
+    ]
+
+
+def test_an_object_an_expansion_cannot_expand_fails_closed() -> None:
+    source = PolicySource({}, {}, {}, (template("PodOnly", POD_ONLY),), (constraint("PodOnly"),), (PODS,))
+    results, counts = Admission(source).check([("d.yaml", workload("Deployment", "apps/v1", {}))])
+    assert [(r.namespace, r.rule, r.kind) for r in results] == [("ExpansionTemplate", EVALUATION, "failure")]
+    assert "no field spec.template" in results[0].message and counts.failures == 1

@@ -54,8 +54,8 @@ def test_allowed_registries_denies_with_the_constraints_message(
     assert result.exit_code == EXIT_POLICY
     assert lines(result, RULE)[0] == (
         f"policy: kubernetes/prod/shop/api/deployment-api.yaml:1 at Deployment/api: DENY [prod] {RULE}: "
-        "Deployment api: container api pulls quay.io/shop/api:1.14.2, which is not from an allowed "
-        "registry (registry.example.com/, ghcr.io/) (from examples/apps/shop/score.yaml)"
+        "[Implied by expand-workloads] Pod api-pod: container api pulls quay.io/shop/api:1.14.2, which is "
+        "not from an allowed registry (registry.example.com/, ghcr.io/) (from examples/apps/shop/score.yaml)"
     )
     assert not (tmp_path / "out").exists()
 
@@ -88,7 +88,9 @@ def test_warn_and_dryrun_constraints_warn(project: Path, tmp_path: Path, cli: Ca
     edit(project, REGISTRIES, "enforcementAction: deny", "enforcementAction: warn")
     result = render(project, tmp_path / "warn", cli, "dev")
     assert result.exit_code == EXIT_OK, result.output
-    assert lines(result, f"WARN [dev] {RULE}: Deployment api: container api pulls quay.io")
+    assert lines(
+        result, f"WARN [dev] {RULE}: [Implied by expand-workloads] Pod api-pod: container api pulls quay.io"
+    )
     edit(project, REGISTRIES, "enforcementAction: warn", "enforcementAction: dryrun")
     result = render(project, tmp_path / "dryrun", cli, "dev")
     assert result.exit_code == EXIT_OK, result.output

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from renderer.checks.rego import gkmatch
 from renderer.checks.rego.engine import Engine, PolicyEvalError, PolicyLoadError, Regorus
+from renderer.checks.rego.expansion import ExpansionError, expand
 from renderer.checks.rego.policyset import EVALUATION, MISSING_FUNCTION, UNSAFE, Counts, Result
 from renderer.data import Json, json_object
-from renderer.model import Constraint, ConstraintTemplate, PolicySource
+from renderer.model import Constraint, ConstraintTemplate, Expansion, PolicySource
 
 OPERATION = "CREATE"  # what applying a rendered object asks of the cluster the first time
 Document = tuple[str, Json]  # rendered path, object
@@ -69,6 +70,7 @@ class Admission:
     ) -> None:
         self.templates = {t.kind: compile_template(t, engine) for t in source.templates}
         self.constraints = [c for c in source.constraints if c.action]
+        self.expansions = source.expansions
         inventory = {"inventory": build_inventory(obj for _, obj in objects)}
         for compiled in self.templates.values():
             compiled.engine.add_data(inventory)
@@ -77,28 +79,46 @@ class Admission:
         }
 
     def check(self, documents: Iterable[Document]) -> tuple[list[Result], Counts]:
+        """Every constraint on every object, and on what each object implies (ExpansionTemplates)."""
         results: list[Result] = []
         counts = Counts()
         for path, obj in documents:
             if not isinstance(obj, Mapping):
                 continue
-            for constraint in self.constraints:
-                found = self.review(path, obj, constraint)
-                counts.successes += not found
-                counts.failures += sum(r.kind == "failure" for r in found)
-                counts.warnings += sum(r.kind == "warning" for r in found)
-                results += found
+            try:
+                targets: list[tuple[Expansion | None, Json]] = [(None, obj), *expand(obj, self.expansions)]
+            except ExpansionError as exc:
+                results.append(
+                    Result("ExpansionTemplate", EVALUATION, "failure", f"evaluation failed: {exc}", path)
+                )
+                counts.failures += 1
+                continue
+            for implied_by, target in targets:
+                for constraint in self.constraints:
+                    found = self.review(path, json_object(target), constraint, implied_by)
+                    counts.successes += not found
+                    counts.failures += sum(r.kind == "failure" for r in found)
+                    counts.warnings += sum(r.kind == "warning" for r in found)
+                    results += found
         return sorted(results, key=lambda r: (r.path, r.namespace, r.rule, r.message)), counts
 
-    def review(self, path: str, obj: Mapping[str, Json], constraint: Constraint) -> list[Result]:
-        """What one constraint finds in one object (nothing when its match does not select it)."""
+    def review(
+        self, path: str, obj: Mapping[str, Json], constraint: Constraint, implied_by: Expansion | None = None
+    ) -> list[Result]:
+        """What one constraint finds in one object (nothing when its match does not select it); for an
+        object an ExpansionTemplate implied, its messages say so and its action may replace the
+        constraint's, as Gatekeeper reports them on the parent."""
         namespace = self.namespaces.get(str(json_object(obj.get("metadata")).get("namespace") or ""))
         try:
-            if not gkmatch.matches(constraint.match, obj, namespace):
+            if not gkmatch.matches(constraint.match, obj, namespace, generated=implied_by is not None):
                 return []
         except gkmatch.MatchError as exc:
             return [_failed(path, constraint, str(exc))]
-        return self.evaluate(path, review_request(obj, namespace), constraint)
+        found = self.evaluate(path, review_request(obj, namespace), constraint)
+        if implied_by is None:
+            return found
+        action = implied_by.action or constraint.action
+        return [_implied(r, implied_by.name, action) for r in found]
 
     def evaluate(self, path: str, request: Mapping[str, Json], constraint: Constraint) -> list[Result]:
         """The constraint's template on one admission request (`input.review`), matched or not."""
@@ -161,14 +181,28 @@ def _items(value: Json) -> list[Json]:
 
 
 def _result(path: str, constraint: Constraint, item: Json) -> Result:
-    """A violation as a finding: deny fails; warn and dryrun warn (dryrun says so)."""
     found = json_object(item)
     message = str(found.get("msg", json.dumps(item, sort_keys=True)))
-    if constraint.action == "dryrun":
-        message += " (dryrun)"
-    metadata = {"details": found.get("details") or {}, "enforcementAction": constraint.action}
-    kind = "failure" if constraint.action == "deny" else "warning"
-    return Result(constraint.kind, constraint.name, kind, message, path, metadata)
+    return _acting(
+        Result(constraint.kind, constraint.name, "", message, path, {"details": found.get("details") or {}}),
+        constraint.action,
+    )
+
+
+def _acting(result: Result, action: str) -> Result:
+    """A violation as a finding under an action: deny fails; warn and dryrun warn (dryrun says so)."""
+    message = result.message + (" (dryrun)" if action == "dryrun" else "")
+    kind = "failure" if action == "deny" else "warning"
+    metadata = {**result.metadata, "enforcementAction": action}
+    return Result(result.namespace, result.rule, kind, message, result.path, metadata)
+
+
+def _implied(result: Result, expansion: str, action: str) -> Result:
+    """A finding on an implied object, reported on the rendered one: `[Implied by NAME] msg`."""
+    if result.rule == EVALUATION:
+        return result
+    message = result.message.removesuffix(" (dryrun)")
+    return _acting(replace(result, message=f"[Implied by {expansion}] {message}"), action)
 
 
 def _failed(path: str, constraint: Constraint, why: str) -> Result:

@@ -1,6 +1,7 @@
 """Which objects a Gatekeeper constraint's `spec.match` selects, as Gatekeeper's pkg/mutation/match decides:
 kinds (with API groups), scope, namespaces and excludedNamespaces (with `*` globs), labelSelector,
-namespaceSelector, name, source. Every criterion given must hold."""
+namespaceSelector, name, source (rendered objects are originals; what an ExpansionTemplate implies is
+generated). Every criterion given must hold."""
 
 from __future__ import annotations
 
@@ -143,10 +144,6 @@ def _name(match: Match, obj: Obj, ns: Obj | None) -> bool:
     return not pattern or wildcard(str(pattern), _meta(obj, "name"))
 
 
-def _source(match: Match, obj: Obj, ns: Obj | None) -> bool:
-    return match.get("source") != "Generated"  # rendered objects are originals, never generated
-
-
 CRITERIA: tuple[Callable[[Match, Obj, Obj | None], bool], ...] = (
     _kinds,
     _scope,
@@ -155,10 +152,13 @@ CRITERIA: tuple[Callable[[Match, Obj, Obj | None], bool], ...] = (
     _label_selector,
     _namespace_selector,
     _name,
-    _source,
 )
 
 
-def matches(match: Match, obj: Obj, ns: Obj | None) -> bool:
-    """Whether the constraint applies to `obj` (`ns`: its Namespace object, when rendered)."""
+def matches(match: Match, obj: Obj, ns: Obj | None, generated: bool = False) -> bool:
+    """Whether the constraint applies to `obj` (`ns`: its Namespace object, when rendered;
+    `generated`: an object an ExpansionTemplate implied, not one the render wrote)."""
+    source = match.get("source") or "All"
+    if source != "All" and (source == "Generated") != generated:
+        return False
     return all(criterion(match, obj, ns) for criterion in CRITERIA)
