@@ -71,9 +71,13 @@ class Admission:
         self.templates = {t.kind: compile_template(t, engine) for t in source.templates}
         self.constraints = [c for c in source.constraints if c.action]
         self.expansions = source.expansions
-        inventory = {"inventory": build_inventory(obj for _, obj in objects)}
-        for compiled in self.templates.values():
-            compiled.engine.add_data(inventory)
+        # only templates that name the inventory get it (Gatekeeper refuses any other reference to
+        # data than data.inventory and data.lib): loading it costs ~25 ms per template at 200 objects
+        readers = [c for c in self.templates.values() if _reads_inventory(c.template)]
+        if readers:
+            inventory = {"inventory": build_inventory(obj for _, obj in objects)}
+            for compiled in readers:
+                compiled.engine.add_data(inventory)
         self.namespaces = {
             _name(obj): obj for _, obj in objects if isinstance(obj, Mapping) and gkmatch.is_namespace(obj)
         }
@@ -130,6 +134,10 @@ class Admission:
         except PolicyEvalError as exc:
             return [_failed(path, constraint, str(exc))]
         return [_result(path, constraint, item) for item in _items(value)]
+
+
+def _reads_inventory(template: ConstraintTemplate) -> bool:
+    return any("inventory" in text for text in (template.rego, *template.libs))
 
 
 def _name(obj: Mapping[str, Json]) -> str:
