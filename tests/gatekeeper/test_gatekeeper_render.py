@@ -103,15 +103,16 @@ def test_warn_and_dryrun_constraints_warn(project: Path, tmp_path: Path, cli: Ca
     ), result.output
 
 
-def test_an_environment_that_warns_on_the_set_turns_denials_into_warnings(
-    project: Path, tmp_path: Path, cli: Callable[..., Result]
-) -> None:
+def test_the_environments_mode_for_the_set(project: Path, tmp_path: Path, cli: Callable[..., Result]) -> None:
+    """dev warns on the set (as on baseline), deny denies, off skips it."""
     quay(project)
-    edit(project, "environments/dev.yaml", "  gatekeeper: deny", "  gatekeeper: warn")
-    result = render(project, tmp_path, cli, "dev")
+    result = render(project, tmp_path / "warn", cli, "dev")
     assert result.exit_code == EXIT_OK, result.output
     assert lines(result, f"WARN [dev] {RULE}")
-    edit(project, "environments/dev.yaml", "  gatekeeper: warn", "  gatekeeper: off")
+    edit(project, "environments/dev.yaml", "  gatekeeper: warn", "  gatekeeper: deny")
+    result = render(project, tmp_path / "deny", cli, "dev")
+    assert result.exit_code == EXIT_POLICY and lines(result, f"DENY [dev] {RULE}"), result.output
+    edit(project, "environments/dev.yaml", "  gatekeeper: deny", "  gatekeeper: off")
     result = render(project, tmp_path / "off", cli, "dev")
     assert result.exit_code == EXIT_OK and not lines(result, RULE), result.output
 
@@ -120,6 +121,7 @@ def test_scoped_enforcement_counts_only_the_points_render_time_stands_for(
     project: Path, tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
     quay(project)
+    edit(project, "environments/dev.yaml", "  gatekeeper: warn", "  gatekeeper: deny")
     scoped = (
         "enforcementAction: scoped\n  scopedEnforcementActions:\n"
         "    - action: deny\n      enforcementPoints:\n        - name: {point}"
@@ -190,8 +192,9 @@ def test_the_inventory_is_the_rendered_environment(
 def test_a_template_that_fails_on_a_rendered_object_denies_whatever_the_mode(
     project: Path, tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
-    edit(project, "environments/dev.yaml", "  gatekeeper: deny", "  gatekeeper: warn")
-    edit(project, REGISTRIES, "enforcementAction: deny", "enforcementAction: warn")
+    edit(
+        project, REGISTRIES, "enforcementAction: deny", "enforcementAction: warn"
+    )  # dev warns on the set too
     edit(
         project,
         "policies/gatekeeper/templates/platformallowedregistries.yaml",
