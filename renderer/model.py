@@ -481,9 +481,52 @@ class SecretRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ConstraintTemplate:
+    """A Gatekeeper ConstraintTemplate: the constraint kind it defines and its Rego (target
+    admission.k8s.gatekeeper.sh), with the `libs` it brings."""
+
+    kind: str  # spec.crd.spec.names.kind
+    rego: str
+    libs: tuple[str, ...]
+    file: str
+    line: int  # where the Rego starts in the file
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A Gatekeeper constraint as render time applies it."""
+
+    kind: str  # the template's kind
+    name: str
+    parameters: Mapping[str, Json]
+    match: Mapping[str, Json]
+    action: str  # at render time: deny, warn or dryrun; "" when it is scoped to other points only
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """A Gatekeeper ExpansionTemplate: the object a workload implies (a Deployment's Pod), reviewed
+    beside it as gator test does."""
+
+    name: str
+    apply_to: tuple[tuple[frozenset[str], frozenset[str], frozenset[str]], ...]  # groups, versions, kinds
+    source: tuple[str, ...]  # templateSource, split at dots: ("spec", "template")
+    generated: tuple[str, str, str]  # group, version, kind
+    action: str  # replaces the constraint's enforcement action on what it implies; "" keeps it
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class PolicySource:
-    """One policy set as read from `policies/<set>/`: Rego files, their tests, and data files."""
+    """One policy set as read from `policies/<set>/`: Rego files, their tests, and data files;
+    and the Gatekeeper templates and constraints among its YAML files."""
 
     files: Mapping[str, str]  # policy file → text (tests excluded)
     tests: Mapping[str, str]
     data: Mapping[str, Json]
+    templates: tuple[ConstraintTemplate, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    expansions: tuple[Expansion, ...] = ()

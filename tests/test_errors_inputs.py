@@ -354,7 +354,7 @@ def test_environment_names_a_missing_policy_set(project: Path, cli: Callable[...
             28,
             "policies.missing",
             "no policy set 'missing' in policies/",
-            "known: baseline, production",
+            "known: baseline, gatekeeper, production",
             kind="platform",
         )
     ]

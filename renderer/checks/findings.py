@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 
 from renderer.checks import catalog, collisions, kubeschema, secrets
 from renderer.checks.rego.engine import PolicyLoadError
+from renderer.checks.rego.gatekeeper import Admission, compile_template
 from renderer.checks.rego.policyset import Counts, PolicySet, Result
 from renderer.data import Json, as_json, json_object
 from renderer.errors import PolicyDenied, Problem, of_kind
 from renderer.inputs.yamlio import load_json
-from renderer.model import Environment, Platform
+from renderer.model import Environment, Platform, PolicySource
 from renderer.render.environment import EnvRender
 from renderer.render.kubernetes.labels import ANNOTATION_SOURCE, ANNOTATION_UID
 from renderer.render.terraform import is_module_path, module_files
@@ -99,6 +100,12 @@ def compile_policies(platform: Platform) -> list[Problem]:
                 compiled.engine.evaluate(package, {})  # regorus checks rule bodies on first use
         except PolicyLoadError as exc:
             problems.append(Problem(f"policies/{name}", 0, "", str(exc), "fix the Rego syntax", "platform"))
+        for template in source.templates:
+            try:
+                compile_template(template)
+            except PolicyLoadError as exc:
+                hint = "fix the template's Rego"
+                problems.append(Problem(template.file, template.line, "", str(exc), hint, "platform"))
     return problems
 
 
@@ -139,7 +146,20 @@ def evaluate(
             results, counts = policies.check_combined(documents)
             report.counts.add(counts)
             report.findings += [_finding(env.id, set_name, mode, r, sources) for r in results]
+        if platform.policies[set_name].constraints:
+            results, counts = _admission(env, platform.policies[set_name], documents)
+            report.counts.add(counts)
+            report.findings += [_finding(env.id, set_name, mode, r, sources) for r in results]
     return report
+
+
+def _admission(
+    env: Environment, source: PolicySource, documents: list[tuple[str, Json]]
+) -> tuple[list[Result], Counts]:
+    """The set's Gatekeeper constraints on the environment's rendered Kubernetes objects; the
+    inventory (`data.inventory`) is every object of this render."""
+    objects = [(p, d) for p, d in documents if p.startswith(f"kubernetes/{env.id}/") and p.endswith(".yaml")]
+    return Admission(source, objects).check(objects)
 
 
 def _env_data(env: Environment) -> dict[str, Json]:

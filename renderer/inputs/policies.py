@@ -1,12 +1,14 @@
-"""Policy sets on disk (`policies/<set>/`) → PolicySource values: Rego text, tests, data files."""
+"""Policy sets on disk (`policies/<set>/`) → PolicySource values: Rego text, tests, data files, and
+the Gatekeeper ConstraintTemplates and constraints among the YAML files (told apart by apiVersion)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 
-from renderer.data import Json, deep_merge
+from renderer.data import Doc, Json, deep_merge
 from renderer.errors import Collector, InputError, Problem
+from renderer.inputs import gatekeeper
 from renderer.inputs.confine import read_file
 from renderer.inputs.yamlio import load_json, load_text
 from renderer.model import PolicySource
@@ -19,6 +21,7 @@ def read_source(directory: str, display: str = "") -> PolicySource:
     files: dict[str, str] = {}
     tests: dict[str, str] = {}
     data: dict[str, Json] = {}
+    admission: list[Doc] = []  # Gatekeeper templates and constraints
     problems = Collector()
     for base, dirs, names in os.walk(directory):
         dirs.sort()
@@ -34,14 +37,43 @@ def read_source(directory: str, display: str = "") -> PolicySource:
                     tests[rel] = text
                 elif name.endswith(".rego"):
                     files[rel] = text
+                elif _admission(text, shown, admission, problems):
+                    continue
                 else:
                     loaded = _data(text, shown)
                     if isinstance(loaded, dict):
                         data = deep_merge(data, loaded)
             except InputError as exc:
                 problems.extend(exc.problems())
+    templates, constraints, expansions = gatekeeper.read(admission, problems)
     problems.raise_if_any()
-    return PolicySource(files, tests, data)
+    return PolicySource(files, tests, data, templates, constraints, expansions)
+
+
+def _admission(text: str, shown: str, found: list[Doc], problems: Collector) -> bool:
+    """Whether a YAML file holds Gatekeeper documents (added to `found`), not conftest data; a file
+    that mixes them with other documents is a problem."""
+    if not shown.endswith((".yaml", ".yml")):
+        return False
+    docs = load_text(text, shown)
+    ours = [d for d in docs if gatekeeper.is_gatekeeper(d)]
+    if not ours:
+        return False
+    for doc in docs:
+        if doc not in ours:
+            kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+            problems.extend(
+                [
+                    doc.problem(
+                        [],
+                        f"a {kind or 'document'} among Gatekeeper objects: a policy set's YAML file is "
+                        "either Gatekeeper objects or conftest data",
+                        "move it to a file of its own",
+                    )
+                ]
+            )
+    found.extend(ours)
+    return True
 
 
 def read_test_paths(paths: Sequence[str]) -> PolicySource:
@@ -59,6 +91,8 @@ def read_test_paths(paths: Sequence[str]) -> PolicySource:
             if shown.endswith(".rego"):
                 modules[shown] = text
                 continue
+            if _admission(text, shown, [], Collector()):
+                continue  # Gatekeeper objects are not data: the render checks them
             loaded = _data(text, shown)
             if loaded is not None:
                 _mount(data, mount, loaded, shown)
