@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import click
 
+from renderer import pipeline
 from renderer.adapters import gitlab, gitrepo, idtoken
 from renderer.checks.secrets import sensitive_values
 from renderer.cli.base import (
@@ -23,8 +24,8 @@ from renderer.cli.base import (
 )
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
-from renderer.model import App, Trust
-from renderer.publish import atlantis, delivery
+from renderer.model import App, Platform, Trust
+from renderer.publish import atlantis, delivery, pinning
 from renderer.publish.identity import Identity, app_name, check_checkout, establish, in_ci
 
 
@@ -51,6 +52,11 @@ from renderer.publish.identity import Identity, app_name, check_checkout, establ
     help="Environment variable holding the GitLab ID token that proves who publishes (required in CI).",
 )
 @click.option("--app-id", "app_id", default=None, help="Owner (project path) for local runs; refused in CI.")
+@click.option(
+    "--check-aws",
+    is_flag=True,
+    help="Ask AWS (as the environment's check role) for the ECR digests of the images, where it pins them.",
+)
 @root_option
 @format_option
 @handled
@@ -66,6 +72,7 @@ def command(
     destroyed: tuple[str, ...],
     token_var: str | None,
     app_id: str | None,
+    check_aws: bool,
     root: str | None,
     fmt: str,
 ) -> None:
@@ -82,9 +89,10 @@ def command(
     folder = os.path.basename(os.path.abspath(apps[0])) if len(apps) == 1 else ""
     oidc_timeout = seconds(os.environ, "RENDERER_OIDC_TIMEOUT", idtoken.DEFAULT_TIMEOUT)
     identity = establish(os.environ, platform.trust, app_id, token_var, folder, oidc_timeout)
+    loaded = _load(base, apps, identity, platform.trust)
     req = delivery.Request(
         url=repo_url(url),
-        apps=_load(base, apps, identity, platform.trust),
+        apps=loaded,
         all_apps=all_apps,
         remove_apps=remove,
         env_ids=envs,
@@ -97,8 +105,21 @@ def command(
         sensitive=sensitive_values(os.environ),
         identity=identity,
         git_timeout=git_timeout,
+        pins=_pins(platform, loaded, envs, images(image_pairs)) if check_aws else {},
     )
     _report(delivery.publish(platform, req, os.environ, merge_requests), fmt)
+
+
+def _pins(
+    platform: Platform, apps: Sequence[App], envs: Sequence[str], image_map: Mapping[str, str]
+) -> pinning.Pins:
+    """`--check-aws`: the ECR digests of the images the apps publish, where an environment pins them."""
+    from renderer.adapters.aws import Aws
+    from renderer.cli.check import target
+
+    selected = pipeline.select_envs(platform, list(envs) or None)
+    options = pipeline.Options(image_map, roots.jobs(os.environ), sensitive=sensitive_values(os.environ))
+    return pinning.resolve(platform, apps, selected, options, lambda env: Aws(target(env)))
 
 
 def _merge_requests(timeout: float) -> gitlab.MergeRequests | None:

@@ -48,7 +48,9 @@ class EnvRender:
         return self.analysis.env
 
 
-def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
+def render_env(
+    analysis: Analysis, images: Mapping[str, str], pins: Mapping[str, Mapping[str, str]] | None = None
+) -> EnvRender:
     """Every file of one environment; problems of all workloads are reported together."""
     env = analysis.env
     root = f"kubernetes/{env.id}"
@@ -61,7 +63,9 @@ def render_env(analysis: Analysis, images: Mapping[str, str]) -> EnvRender:
         resources = {name: analysis.resolved[uid] for name, uid in bound.items()}
         profile = analysis.profiles[(wl.app, wl.name)]
         try:
-            objects = kubernetes.render_workload(wl, env, profile, resources, images)
+            objects = kubernetes.render_workload(
+                wl, env, profile, resources, images, (pins or {}).get(wl.app)
+            )
         except InputError as exc:
             problems.extend(exc.problems())
             continue
