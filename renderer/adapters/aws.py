@@ -12,7 +12,7 @@ boto3 is imported here only, when an `Aws` is made.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias
 
@@ -32,6 +32,10 @@ ECR_IMAGE = re.compile(
 )
 
 SecretStatus: TypeAlias = Literal["present", "missing", "no-current-version", "deleted"]
+
+
+class NotFound(Exception):
+    """The resource asked about does not exist (callers turn it into "missing")."""
 
 
 class AwsError(PublishError):
@@ -119,7 +123,7 @@ class Aws:
         self._clients: dict[tuple[str, str], _Client] = {}
         base = boto3.Session(region_name=target.region)
         sts = base.client("sts", config=self._config)
-        creds = self._call("sts:AssumeRole", target.check_role, lambda: self._assume(sts))
+        creds = self._call("sts:AssumeRole", target.check_role, lambda: self._assume(sts), missing=())
         self._session = boto3.Session(
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
@@ -137,7 +141,10 @@ class Aws:
 
     def _check_account(self) -> None:
         me = self._call(
-            "sts:GetCallerIdentity", self.target.check_role, self._client("sts").get_caller_identity
+            "sts:GetCallerIdentity",
+            self.target.check_role,
+            self._client("sts").get_caller_identity,
+            missing=(),
         )
         account = str(me.get("Account", ""))
         if account != self.target.account_id:
@@ -155,10 +162,11 @@ class Aws:
     def secret(self, name: str) -> Secret:
         """Whether the secret exists with a current version; its key list when the module tagged it."""
         client = self._client("secretsmanager")
-        found = self._call(
-            "secretsmanager:DescribeSecret", name, lambda: client.describe_secret(SecretId=name)
-        )
-        if not found:
+        try:
+            found = self._call(
+                "secretsmanager:DescribeSecret", name, lambda: client.describe_secret(SecretId=name)
+            )
+        except NotFound:
             return Secret("missing")
         if found.get("DeletedDate"):
             return Secret("deleted")
@@ -170,17 +178,20 @@ class Aws:
         """The digest the tag points at in ECR, or None when the repository or the tag is not there."""
         client = self._client("ecr", image.region)
         resource = f"{image.registry}.dkr.ecr.{image.region}.amazonaws.com/{image.repository}:{image.tag}"
-        found = self._call(
-            "ecr:DescribeImages",
-            resource,
-            lambda: client.describe_images(
-                registryId=image.registry,
-                repositoryName=image.repository,
-                imageIds=[{"imageTag": image.tag}],
-            ),
-            region=image.region,
-        )
-        details = found.get("imageDetails") if found else None
+        try:
+            found = self._call(
+                "ecr:DescribeImages",
+                resource,
+                lambda: client.describe_images(
+                    registryId=image.registry,
+                    repositoryName=image.repository,
+                    imageIds=[{"imageTag": image.tag}],
+                ),
+                region=image.region,
+            )
+        except NotFound:
+            return None
+        details = found.get("imageDetails")
         if not isinstance(details, list) or not details or not isinstance(details[0], Mapping):
             return None
         digest = details[0].get("imageDigest")
@@ -192,7 +203,7 @@ class Aws:
             self._call(
                 "s3:HeadBucket", bucket, lambda: client.head_bucket(Bucket=bucket), missing=MISSING_BUCKET
             )
-        except _Missing:
+        except NotFound:
             return False
         return True
 
@@ -203,9 +214,10 @@ class Aws:
         fn: Callable[[], Mapping[str, object]],
         *,
         region: str = "",
-        missing: frozenset[str] | set[str] = MISSING,
+        missing: Collection[str] = MISSING,
     ) -> Mapping[str, object]:
-        """One AWS call; {} when the resource does not exist, AwsError for everything else."""
+        """One AWS call; NotFound when it answers one of the `missing` codes, AwsError for any other
+        failure."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -213,9 +225,7 @@ class Aws:
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in missing:
-                if missing is MISSING_BUCKET:
-                    raise _Missing(resource) from None
-                return {}
+                raise NotFound(resource) from None
             raise AwsError(self._message(call, resource, region, code, exc)) from None
         except BotoCoreError as exc:
             raise AwsError(self._message(call, resource, region, type(exc).__name__, exc)) from None
@@ -234,10 +244,6 @@ class Aws:
         if "Throttl" in code or code in {"TooManyRequestsException", "RequestLimitExceeded"}:
             return f"{where}: throttled ({code}) after {self._attempts} attempts; run again later"
         return f"{where}: {code}: {_first_line(exc)}"
-
-
-class _Missing(Exception):
-    """HeadBucket's 404: the bucket does not exist."""
 
 
 def _keys(tags: object) -> tuple[str, ...] | None:

@@ -22,7 +22,7 @@ COMMANDS = {
     "graph": "The resource graph of an environment as Mermaid, DOT or JSON.",
     "diff": "What a publish would change, object by object (no commit).",
     "impact": "What a platform-config change does to every stored app, and why.",
-    "check": "Whether what an environment's output references exists in AWS (secrets, images, state).",
+    "check": "Whether the secrets, images and state bucket it uses exist in AWS.",
     "publish": "Render, commit what changed and push to the environment repo.",
     "identity": "Verify a GitLab ID token; print the project and commit it proves.",
     "demo": "The shipped examples end to end, into a local environment repo.",
