@@ -107,10 +107,8 @@ def inputs_digest(key: DigestKey, inputs: Tree) -> str:
     if not key.platform_digest:
         return ""
     h = hashlib.sha256()
-    parts = [__version__, key.platform_digest, json.dumps(dict(key.images), sort_keys=True)]
-    if key.pins:  # only then, so an index without pins keeps the digest it had before version 4
-        parts.append(json.dumps({e: dict(p) for e, p in key.pins.items()}, sort_keys=True))
-    for part in parts:
+    # pins are not part of it: a publish that resolved digests always renders (delivery._unchanged)
+    for part in (__version__, key.platform_digest, json.dumps(dict(key.images), sort_keys=True)):
         h.update(part.encode() + b"\0")
     for path in sorted(inputs):
         h.update(path.encode() + b"\0" + hashlib.sha256(inputs[path]).digest())

@@ -484,7 +484,7 @@ def _images(req: Request, root: str, apps: Mapping[str, App]) -> dict[str, str]:
 
 
 def _unchanged(req: Request, root: str, env_ids: Sequence[str]) -> bool:
-    if req.all_apps or req.remove_apps or req.destroyed:
+    if req.all_apps or req.remove_apps or req.destroyed or req.pins:  # digests just resolved: render
         return False
     return bookkeeping.already_published(req.apps, _key(req), root, env_ids)
 
