@@ -204,6 +204,8 @@ class Environment:
     prerequisites: tuple[str, ...] = ()  # Flux Kustomizations installing operators; _shared waits
     ingress_namespace: str = "ingress-nginx"  # where the ingress controller runs (NetworkPolicy)
     oidc_provider: str = ""  # cluster OIDC issuer (no https://): per-app secret roles trust it
+    check_role: str = ""  # read-only role `renderer check` assumes; never the Terraform role
+    pin_images: bool = False  # pin images to the digests recorded at the edge (check / publish)
 
     def namespace(self, app: str) -> str:
         return self.namespace_pattern.replace("{app}", app).replace("{env}", self.id)

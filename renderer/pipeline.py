@@ -34,6 +34,8 @@ class Options:
     sensitive: tuple[str, ...] = ()
     owners: Mapping[str, str] = field(default_factory=dict)  # shared resource uid → owning app
     app_owners: Mapping[str, str] = field(default_factory=dict)  # app → owning project, for messages
+    # app → env → image (by tag) → digest, resolved at the edge; used only where the env pins images
+    pins: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,7 @@ EnvOutcome = tuple[EnvRender, Report] | InputError
 def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options: Options) -> EnvOutcome:
     try:
         analysis = analyse(platform, apps, env, options.owners)
-        env_render = render_env(analysis, options.images, platform)
+        env_render = render_env(analysis, options.images, platform, env_pins(options.pins, env))
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
     env_render = replace(env_render, dependencies=dependencies.record(platform, analysis))
@@ -122,6 +124,15 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         return env_render, Report()
     report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners)
     return env_render, _fail_closed(report)
+
+
+def env_pins(
+    pins: Mapping[str, Mapping[str, Mapping[str, str]]], env: Environment
+) -> dict[str, Mapping[str, str]]:
+    """Each app's digests for this environment; none where the environment does not pin images."""
+    if not env.pin_images:
+        return {}
+    return {app: by_env[env.id] for app, by_env in sorted(pins.items()) if env.id in by_env}
 
 
 def _fail_closed(report: Report) -> Report:

@@ -351,7 +351,7 @@ def test_environment_names_a_missing_policy_set(project: Path, cli: Callable[...
     assert _problems(cli, project) == [
         located(
             "environments/dev.yaml",
-            28,
+            29,  # after aws.check_role
             "policies.missing",
             "no policy set 'missing' in policies/",
             "known: baseline, gatekeeper, production",

@@ -496,7 +496,7 @@ def test_environment_value_may_not_shadow_an_output_of_the_definition(
     assert problems == [
         located(
             "environments/prod.yaml",
-            31,
+            33,  # after the gatekeeper policy set, aws.check_role and aws.pin_images
             "values.region",
             "'region' is also an output of environment-facts (platform-config/resources/environment.yaml)",
             "give the value another name",

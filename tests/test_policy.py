@@ -274,15 +274,25 @@ def _edit(project: Path, rel: str, old: str, new: str) -> None:
 
 
 API = "examples/apps/shop/score.yaml"
+PROD_API = "examples/apps/shop/overrides/prod/api.yaml"  # sets prod's ECR image over score.yaml's
+
+
+def _image_break(project: Path, old: str, new: str) -> None:
+    """Break the api container's image in score.yaml, and let prod use it (drop prod's ECR image)."""
+    ecr = "333333333333.dkr.ecr.eu-central-1.amazonaws.com"
+    _edit(project, PROD_API, f"    image: {ecr}/shop/api:1.14.2\n", "")
+    _edit(project, API, old, new)
+
+
 PROD_PROFILE = "platform-config/profiles/production.yaml"
 BREAKS = {
-    "deny_registry": lambda p: _edit(
-        p, API, "image: registry.example.com/shop/api:1.14.2", "image: quay.io/shop/api:1.14.2"
+    "deny_registry": lambda p: _image_break(
+        p, "image: registry.example.com/shop/api:1.14.2", "image: quay.io/shop/api:1.14.2"
     ),
-    "deny_latest_tag": lambda p: _edit(
-        p, API, "shop/api:1.14.2\n    command", "shop/api:latest\n    command"
+    "deny_latest_tag": lambda p: _image_break(
+        p, "shop/api:1.14.2\n    command", "shop/api:latest\n    command"
     ),
-    "deny_untagged": lambda p: _edit(p, API, "shop/api:1.14.2\n    command", "shop/api\n    command"),
+    "deny_untagged": lambda p: _image_break(p, "shop/api:1.14.2\n    command", "shop/api\n    command"),
     "deny_literal_secret": lambda p: _edit(
         p, API, "REDIS_PASSWORD: ${resources.cache.password}", "REDIS_PASSWORD: hunter2"
     ),

@@ -22,6 +22,7 @@ COMMANDS = {
     "graph": "The resource graph of an environment as Mermaid, DOT or JSON.",
     "diff": "What a publish would change, object by object (no commit).",
     "impact": "What a platform-config change does to every stored app, and why.",
+    "check": "Whether the secrets, images and state bucket it uses exist in AWS.",
     "publish": "Render, commit what changed and push to the environment repo.",
     "rollback": "Publish an app's stored inputs as of an older revision.",
     "atlantis": "Comment `atlantis apply` on the bot's planned Terraform merge requests.",

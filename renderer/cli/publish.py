@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import click
 
+from renderer import pipeline
 from renderer.adapters import gitlab, gitrepo, idtoken
 from renderer.checks.secrets import sensitive_values
 from renderer.cli.base import (
@@ -23,8 +24,8 @@ from renderer.cli.base import (
 )
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
-from renderer.model import App, Trust
-from renderer.publish import atlantis, delivery, previews
+from renderer.model import App, Platform, Trust
+from renderer.publish import atlantis, delivery, pinning, previews
 from renderer.publish.identity import Identity, app_name, check_checkout, establish, in_ci
 
 
@@ -55,6 +56,11 @@ from renderer.publish.identity import Identity, app_name, check_checkout, establ
     "--preview", "preview", type=int, default=None, help="Publish the app as the preview of MR (its IID)."
 )
 @click.option("--remove-preview", "unpreview", type=int, default=None, help="Remove the app's preview of MR.")
+@click.option(
+    "--check-aws",
+    is_flag=True,
+    help="Ask AWS (as the environment's check role) for the ECR digests of the images, where it pins them.",
+)
 @root_option
 @format_option
 @handled
@@ -72,6 +78,7 @@ def command(
     app_id: str | None,
     preview: int | None,
     unpreview: int | None,
+    check_aws: bool,
     root: str | None,
     fmt: str,
 ) -> None:
@@ -91,9 +98,10 @@ def command(
     folder = os.path.basename(os.path.abspath(apps[0])) if len(apps) == 1 else ""
     oidc_timeout = seconds(os.environ, "RENDERER_OIDC_TIMEOUT", idtoken.DEFAULT_TIMEOUT)
     identity = establish(os.environ, platform.trust, app_id, token_var, folder, oidc_timeout)
+    loaded = _load(base, apps, identity, platform.trust)
     req = delivery.Request(
         url=repo_url(url),
-        apps=_load(base, apps, identity, platform.trust),
+        apps=loaded,
         all_apps=all_apps,
         remove_apps=remove,
         env_ids=envs,
@@ -106,11 +114,24 @@ def command(
         sensitive=sensitive_values(os.environ),
         identity=identity,
         git_timeout=git_timeout,
+        pins=_pins(platform, loaded, envs, images(image_pairs)) if check_aws else {},
     )
     req = previews.select(platform, req, preview, unpreview)
     _report(delivery.publish(platform, req, os.environ, merge_requests), fmt)
     if preview is not None and fmt == "text":
         click.echo(f"preview: {previews.url(platform, req)}")
+
+
+def _pins(
+    platform: Platform, apps: Sequence[App], envs: Sequence[str], image_map: Mapping[str, str]
+) -> pinning.Pins:
+    """`--check-aws`: the ECR digests of the images the apps publish, where an environment pins them."""
+    from renderer.adapters.aws import Aws
+    from renderer.cli.check import target
+
+    selected = pipeline.select_envs(platform, list(envs) or None)
+    options = pipeline.Options(image_map, roots.jobs(os.environ), sensitive=sensitive_values(os.environ))
+    return pinning.resolve(platform, apps, selected, options, lambda env: Aws(target(env)))
 
 
 def _merge_requests(timeout: float) -> gitlab.MergeRequests | None:

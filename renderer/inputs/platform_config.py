@@ -178,6 +178,8 @@ def _environments(root: str, problems: Collector) -> dict[str, Environment]:
             prerequisites=tuple(d["delivery"].get("prerequisites", [])),
             ingress_namespace=cluster.get("ingress_namespace", "ingress-nginx"),
             oidc_provider=aws["oidc_provider"],
+            check_role=aws.get("check_role", ""),
+            pin_images=aws.get("pin_images", False),
         )
     if not envs:
         problems.add("environments", 0, "", "no environment definitions found")

@@ -44,6 +44,8 @@ class AwsDoc(TypedDict):
     state_key_prefix: NotRequired[str]
     allowed_registries: NotRequired[Sequence[str]]
     oidc_provider: str
+    check_role: NotRequired[str]
+    pin_images: NotRequired[bool]
 
 
 class DeliveryDoc(TypedDict):

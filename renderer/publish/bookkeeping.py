@@ -29,8 +29,9 @@ from renderer.resolve.dependencies import Dependencies, Files
 from renderer.resolve.graph import owner_of
 
 STORE = ".render/apps"
-INDEX_VERSION = 3  # 1 (or no `version`): no `depends`, read as "depends on everything";
-# 2: no `published` (read as "never published": one render rewrites it) and no `images`
+INDEX_VERSION = 4  # 1 (or no `version`): no `depends`, read as "depends on everything";
+# 2: no `published` (read as "never published": one render rewrites it) and no `images`;
+# 3: no `pins` (read as "no image pinned": a publish with --check-aws records them)
 EMPTIED = "emptied by platform-renderer"
 MASS_DELETE_SHARE = 0.5
 MASS_DELETE_MIN = 10
@@ -42,6 +43,7 @@ class DigestKey:
 
     platform_digest: str = ""  # hash of platform inputs; empty: never skip a render
     images: Mapping[str, str] = field(default_factory=dict)
+    pins: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # env → image → digest (one app)
 
 
 def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: bool) -> list[str]:
@@ -111,6 +113,7 @@ def inputs_digest(key: DigestKey, inputs: Tree) -> str:
     if not key.platform_digest:
         return ""
     h = hashlib.sha256()
+    # pins are not part of it: a publish that resolved digests always renders (delivery._unchanged)
     for part in (__version__, key.platform_digest, json.dumps(dict(key.images), sort_keys=True)):
         h.update(part.encode() + b"\0")
     for path in sorted(inputs):
@@ -166,8 +169,31 @@ def store_inputs(app: App, rendered: Rendered, key: DigestKey, previous: Mapping
         "outputs": dict(sorted(outputs.items())),
         "depends": dict(sorted(depends.items())),
         "published": dict(sorted(published.items())),
+        "pins": _pins(previous, rendered, key),
     }
     out[f"{base}/index.json"] = dump_json(index).encode()
+    return out
+
+
+def _pins(previous: Mapping[str, Json], rendered: Rendered, key: DigestKey) -> dict[str, Json]:
+    """Per environment that pins images, the digests this render used (resolved now, or recorded)."""
+    pins = _entries(previous, "pins")
+    for env in rendered.envs:
+        env_id = env.env.id
+        if env.env.pin_images and key.pins.get(env_id):
+            pins[env_id] = dict(sorted(key.pins[env_id].items()))
+        elif not env.env.pin_images:
+            pins.pop(env_id, None)
+    return dict(sorted(pins.items()))
+
+
+def recorded_pins(index: Mapping[str, object]) -> dict[str, dict[str, str]]:
+    """An app's recorded digests, env → image → digest ({} before version 4)."""
+    out: dict[str, dict[str, str]] = {}
+    stored = index.get("pins")
+    for env_id, pins in sorted(stored.items()) if isinstance(stored, Mapping) else ():
+        if isinstance(pins, Mapping):
+            out[env_id] = {str(k): v for k, v in pins.items() if isinstance(v, str)}
     return out
 
 

@@ -85,6 +85,8 @@ class Request:
     direct_only: bool = False  # the local demo: every environment straight to main
     platform_digest: str = ""  # hash of platform inputs; lets an unchanged app publish skip the render
     jobs: int = 1  # worker processes for the render
+    # app → env → image (by tag) → digest, resolved at the edge (`publish --check-aws`): pinned output
+    pins: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
     skip_checks_for_tests: bool = False  # schemas and policies run on every publish, except in unit tests
     sensitive: tuple[str, ...] = ()  # the renderer's own credentials: the secret scan looks for them
     identity: Identity = Identity("local", True, "local")  # who publishes: checked against owners.json
@@ -405,6 +407,7 @@ def _render_into(
         req.sensitive,
         owners.resources,
         app_owners,
+        pins=_pins(req, root, apps),
     )
     rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options)
     owned_apps = sorted(apps) if req.all_apps else changing
@@ -454,15 +457,28 @@ def _key(
 ) -> bookkeeping.DigestKey:
     """The digest key: this run's images for the apps it publishes; for an app only re-rendered
     (`--all-apps`), the images its index recorded, so they stay recorded."""
-    if app_id is None or previous is None or app_id in {a.id for a in req.apps}:
+    if app_id is None or previous is None:
         return bookkeeping.DigestKey(req.platform_digest, req.images)
+    pins = {**bookkeeping.recorded_pins(previous), **req.pins.get(app_id, {})}
+    if app_id in {a.id for a in req.apps}:
+        return bookkeeping.DigestKey(req.platform_digest, req.images, pins)
     recorded = previous.get("images")
     images = (
         {str(k): v for k, v in recorded.items() if isinstance(v, str)}
         if isinstance(recorded, Mapping)
         else {}
     )
-    return bookkeeping.DigestKey(req.platform_digest, images)
+    return bookkeeping.DigestKey(req.platform_digest, images, pins)
+
+
+def _pins(req: Request, root: str, apps: Mapping[str, App]) -> dict[str, dict[str, Mapping[str, str]]]:
+    """The digests each app's index recorded, with those this run resolved over them."""
+    out: dict[str, dict[str, Mapping[str, str]]] = {}
+    for name in sorted(apps):
+        pins = {**bookkeeping.recorded_pins(bookkeeping.read_index(root, name)), **req.pins.get(name, {})}
+        if pins:
+            out[name] = pins
+    return out
 
 
 def _images(req: Request, root: str, apps: Mapping[str, App]) -> dict[str, str]:
@@ -476,7 +492,7 @@ def _images(req: Request, root: str, apps: Mapping[str, App]) -> dict[str, str]:
 
 
 def _unchanged(req: Request, root: str, env_ids: Sequence[str]) -> bool:
-    if req.all_apps or req.remove_apps or req.destroyed:
+    if req.all_apps or req.remove_apps or req.destroyed or req.pins:  # digests just resolved: render
         return False
     return bookkeeping.already_published(req.apps, _key(req), root, env_ids)
 

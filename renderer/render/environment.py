@@ -52,9 +52,15 @@ class EnvRender:
         return self.analysis.env
 
 
-def render_env(analysis: Analysis, images: Mapping[str, str], platform: Platform) -> EnvRender:
+def render_env(
+    analysis: Analysis,
+    images: Mapping[str, str],
+    platform: Platform,
+    pins: Mapping[str, Mapping[str, str]] | None = None,
+) -> EnvRender:
     """Every file of one environment; problems of all workloads are reported together. Every object
-    carries its owner's labels (`ownership`), every Terraform provider its tags."""
+    carries its owner's labels (`ownership`), every Terraform provider its tags; `pins`: per app,
+    the digests of its images where the environment pins them."""
     env = analysis.env
     trust = platform.trust
     monitoring = platform.apis.serves(observability.GROUP, env.id)
@@ -68,7 +74,9 @@ def render_env(analysis: Analysis, images: Mapping[str, str], platform: Platform
         resources = {name: analysis.resolved[uid] for name, uid in bound.items()}
         profile = analysis.profiles[(wl.app, wl.name)]
         try:
-            objects = kubernetes.render_workload(wl, env, profile, resources, images, monitoring)
+            objects = kubernetes.render_workload(
+                wl, env, profile, resources, images, monitoring, (pins or {}).get(wl.app)
+            )
         except InputError as exc:
             problems.extend(exc.problems())
             continue

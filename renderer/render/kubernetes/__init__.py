@@ -18,6 +18,7 @@ from renderer.render.kubernetes.containers import container, order_containers
 from renderer.render.kubernetes.files import content_checksum
 from renderer.render.kubernetes.labels import (
     ANNOTATION_CHECKSUM,
+    ANNOTATION_IMAGE_TAG,
     ANNOTATION_SOURCE,
     VERSION,
     labels_for,
@@ -36,22 +37,27 @@ def render_workload(
     resources: Mapping[str, Resolved],
     images: Mapping[str, str],
     monitoring: bool = False,
+    pins: Mapping[str, str] | None = None,
 ) -> list[KubeObject]:
     """Every object of one workload (resources' own objects are added by the caller); `monitoring`:
-    the cluster runs the Prometheus Operator, so the profile's monitor and alert rules are written."""
+    the cluster runs the Prometheus Operator, so the profile's monitor and alert rules are written;
+    `pins`: the digests of images (by tag) in an environment that pins them."""
     resolver = make_resolver(
         wl, {k: v.node.uid for k, v in resources.items()}, {v.node.uid: v for v in resources.values()}
     )
-    b = Build(wl, env, profile, resources, images, resolver, SecretSink(f"{wl.name}-secrets"))
+    b = Build(
+        wl, env, profile, resources, images, resolver, SecretSink(f"{wl.name}-secrets"), pins=pins or {}
+    )
     built = {cname: container(b, cname, c) for cname, c in sorted(wl.spec["containers"].items())}
     scale = scale_of(wl, profile, resources)
     check_budget(profile, scale, wl)
     init, main = order_containers(b, built)
-    labels = labels_for(wl, env, profile, main_image(main))
+    labels = labels_for(wl, env, profile, b.pinned.get(str(main[0]["name"])) or main_image(main))
     if (profile.observability or {}).get("opentelemetry"):
         observability.with_otel(main, observability.otel_env(wl, env, labels.get(VERSION)))
     # the renderer's own keys last, so nothing a workload says can replace them
     annotations = {**(wl.spec["metadata"].get("annotations") or {}), ANNOTATION_SOURCE: wl.origin}
+    annotations.update({ANNOTATION_IMAGE_TAG + c: image for c, image in sorted(b.pinned.items())})
     meta: dict[str, Json] = {"name": wl.name, "namespace": env.namespace(wl.app), "labels": labels}
     checksum = content_checksum(b)
     pod_notes = {**annotations, ANNOTATION_CHECKSUM: checksum} if checksum else annotations

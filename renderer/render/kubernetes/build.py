@@ -31,6 +31,8 @@ class Build:
     files_data: dict[str, str] = field(default_factory=dict)  # ConfigMap data of file mounts
     files_binary: dict[str, str] = field(default_factory=dict)  # ... and its binaryData
     volumes: dict[str, dict[str, Json]] = field(default_factory=dict)  # pod volumes by name
+    pins: Mapping[str, str] = field(default_factory=dict)  # image (by tag) → digest, where env pins
+    pinned: dict[str, str] = field(default_factory=dict)  # container → the tagged image it pinned
 
     def fail(self, path: PathKey, message: str, hint: str = "") -> RenderFailure:
         return RenderFailure(self.wl.doc.problem(path, message, hint))

@@ -25,7 +25,7 @@ def container(b: Build, cname: str, c: ScoreContainer) -> dict[str, Json]:
     path = ("containers", cname)
     helpers: dict[str, dict[str, Json]] = {}
     env = _env_vars(b, cname, c, helpers)
-    out: dict[str, Json] = {"name": cname, "image": _image(b, cname, c["image"])}
+    out: dict[str, Json] = {"name": cname, "image": _pin(b, cname, _image(b, cname, c["image"]))}
     for key, values in (("command", c.get("command")), ("args", c.get("args"))):
         if values is not None:
             out[key] = [_join(b, b.expand((*path, key, i), v), helpers) for i, v in enumerate(values)]
@@ -47,6 +47,17 @@ def container(b: Build, cname: str, c: ScoreContainer) -> dict[str, Json]:
     if b.profile.container_security_context:
         out["securityContext"] = dict(b.profile.container_security_context)
     return out
+
+
+def _pin(b: Build, cname: str, image: str) -> str:
+    """`repo@sha256:…` where the environment pins images and the edge resolved this tag's digest;
+    the tagged reference is kept in the pod template's annotations (`ANNOTATION_IMAGE_TAG`)."""
+    digest = b.pins.get(image)
+    if not digest:
+        return image
+    b.pinned[cname] = image
+    name = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    return f"{name}@{digest}"
 
 
 def _image(b: Build, cname: str, image: str) -> str:

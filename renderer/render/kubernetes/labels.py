@@ -21,6 +21,7 @@ MANAGED_BY = {f"{PREFIX}managed-by": "platform-renderer"}
 VERSION = f"{PREFIX}version"
 ANNOTATION_SOURCE = "renderer.platform/source"
 ANNOTATION_UID = "renderer.platform/resource-uid"
+ANNOTATION_IMAGE_TAG = "renderer.platform/image-tag."  # + container: the tag a pinned image had
 ANNOTATION_CHECKSUM = "renderer.platform/content-checksum"  # on the pod template: see files.content_checksum
 
 

@@ -1,0 +1,61 @@
+"""`renderer check`: whether what an environment's output references exists in AWS, per app."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import replace
+
+import click
+
+from renderer import pipeline
+from renderer.adapters.aws import Aws, Target
+from renderer.cli.base import echo_json, format_option, handled, pipeline_options, root_option
+from renderer.errors import EXIT_POLICY, InputError, UsageError
+from renderer.inputs import roots
+from renderer.model import Environment
+from renderer.review import awscheck
+
+
+@click.command("check")
+@click.option("--env", "env_id", required=True, help="Environment id.")
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="App directory (repeatable); default: every app of the inputs (the examples).",
+)
+@click.option("--all-apps", is_flag=True, help="Every app of the inputs (the default).")
+@root_option
+@format_option
+@handled
+def command(env_id: str, apps: tuple[str, ...], all_apps: bool, root: str | None, fmt: str) -> None:
+    """Check that the secrets, ECR images and state bucket the output references exist (exit 4 if not)."""
+    if all_apps and apps:
+        raise UsageError("--app and --all-apps exclude each other")
+    inputs = roots.load(roots.find_root(root, os.environ), list(apps))
+    rendered = pipeline.run(inputs.platform, inputs.apps, [env_id], pipeline_options({}, os.environ))
+    (env_render,) = rendered.envs
+    scopes = sorted({a.id for a in inputs.apps} | {"_shared"})
+    cloud = Aws(target(env_render.env))
+    report = awscheck.run(env_id, awscheck.needs(env_render, scopes), cloud)
+    if fmt == "json":
+        echo_json(report.as_dict())
+    else:
+        click.echo(awscheck.text(report))
+    if not report.ok:
+        sys.exit(EXIT_POLICY)
+
+
+def target(env: Environment) -> Target:
+    """Where and as whom the checks run: the environment file's account, region and read-only role."""
+    if not env.check_role:
+        problem = env.doc.problem(
+            ["aws", "check_role"],
+            f"environment {env.id} names no read-only role for `renderer check`",
+            "add aws.check_role: a role allowed secretsmanager:DescribeSecret, ecr:DescribeImages and "
+            "s3:ListBucket (HeadBucket) only, separate from role_arn",
+        )
+        raise InputError(replace(problem, kind="platform"))
+    return Target(env.id, env.file, env.account_id, env.region, env.check_role)

@@ -1,0 +1,52 @@
+"""Image digests resolved at the edge, for environments that pin images (`aws.pin_images`).
+
+`publish --check-aws` renders the apps it publishes, asks ECR for the digest of each image tag
+their output in those environments uses, and hands the digests to the publish, which renders
+`repo@sha256:…` and records them in the app's index (`.render/apps/<app>/index.json`, `pins`). Every
+later render (a platform-wide publish, `diff`, `impact`) reads them from there, offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from renderer import pipeline
+from renderer.adapters.aws import Cloud, ecr_image
+from renderer.errors import PolicyDenied, Problem
+from renderer.model import App, Environment, Platform
+from renderer.review import awscheck
+
+Pins = dict[str, dict[str, dict[str, str]]]  # app → env → image (by tag) → digest
+
+
+def resolve(
+    platform: Platform,
+    apps: Sequence[App],
+    envs: Sequence[Environment],
+    options: pipeline.Options,
+    cloud_for: Callable[[Environment], Cloud],
+) -> Pins:
+    """The digest of every ECR image the apps run in the environments that pin images; an image
+    that is not in ECR stops the publish (exit 4) before anything is written."""
+    pins: Pins = {}
+    missing: list[Problem] = []
+    for env in (e for e in envs if e.pin_images):
+        rendered = pipeline.run(platform, apps, [env.id], options)
+        (env_render,) = rendered.envs
+        cloud = cloud_for(env)
+        for app, needs in sorted(awscheck.needs(env_render, [a.id for a in apps]).items()):
+            for image in needs.images:
+                ref = ecr_image(image)
+                if ref is None:
+                    continue  # another registry: left by tag, as `check` reports it ("unchecked")
+                digest = cloud.image_digest(ref)
+                if digest is None:
+                    missing.append(Problem(env.file, 0, f"{env.id}/{app}", f"image {image} is not in ECR"))
+                else:
+                    pins.setdefault(app, {}).setdefault(env.id, {})[image] = digest
+    if missing:
+        raise PolicyDenied(
+            f"{len(missing)} image(s) cannot be pinned: push them, or fix the tag; nothing was published",
+            missing,
+        )
+    return pins
