@@ -27,14 +27,14 @@ from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform
-from renderer.publish import atlantis, bookkeeping, writer
+from renderer.publish import atlantis, bookkeeping, naming, writer
 from renderer.publish.identity import Identity
 
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
     source_repo: str = "local"
-    source_commit: str = "0000000"
+    source_commit: str = ""  # empty: not known (a local run); shown as "source commit: unknown"
     platform_commit: str = "unknown"
     author: str = "platform-renderer <renderer@platform.invalid>"
 
@@ -44,7 +44,7 @@ class Provenance:
         get = environ.get
         return cls(
             source_repo=get("RENDERER_SOURCE_REPO") or get("CI_PROJECT_URL") or "local",
-            source_commit=get("RENDERER_SOURCE_COMMIT") or get("CI_COMMIT_SHA") or "0000000",
+            source_commit=get("RENDERER_SOURCE_COMMIT") or get("CI_COMMIT_SHA") or "",
             platform_commit=get("RENDERER_PLATFORM_COMMIT") or platform_commit,
             author=get("RENDERER_AUTHOR")
             or get("CI_COMMIT_AUTHOR")
@@ -53,7 +53,7 @@ class Provenance:
 
     def trailers(self) -> str:
         return (
-            f"Source-Repo: {self.source_repo}\nSource-Commit: {self.source_commit}\n"
+            f"Source-Repo: {self.source_repo}\nSource-Commit: {self.source_commit or 'unknown'}\n"
             f"Platform-Config-Commit: {self.platform_commit}\n"
             f"Renderer-Version: {__version__}\nRendered-For: {self.author}\n"
         )
@@ -134,7 +134,7 @@ def publish(
             repo = gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout)
             outcome = _publish_group(platform, req, repo, group, branch)
             if branch != "main" and outcome.commit and merge_requests is not None:
-                title = f"render({group[0].id}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
+                title = _subject(req, "render", (group[0].id,))
                 url = merge_requests(branch, "main", title, _mr_body(outcome, req))
                 outcome = dataclasses.replace(outcome, merge_request=url)
             if outcome.terraform_commit and merge_requests is not None:
@@ -237,29 +237,35 @@ def _signals_as_errors() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _changing(req: Request) -> list[str]:
+    return naming.app_ids((a.id for a in req.apps), req.remove_apps)
+
+
 def _scope_name(req: Request) -> str:
-    if req.all_apps:
-        return "all-apps"
-    names = sorted({a.id for a in req.apps} | set(req.remove_apps))
-    return "+".join(names)
+    return naming.scope(_changing(req), req.all_apps)
+
+
+def _subject(req: Request, kind: str, env_ids: Sequence[str]) -> str:
+    return naming.subject(kind, env_ids, _changing(req), req.all_apps, req.provenance.source_commit)
 
 
 def _terraform_merge_request(req: Request, outcome: Outcome, merge_requests: MergeRequests) -> Outcome:
-    envs = ",".join(outcome.envs)
-    title = f"terraform({envs}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
-    body = f"{atlantis.merge_request_body('', outcome.envs)}\n{req.provenance.trailers()}"
+    title = _subject(req, "terraform", outcome.envs)
+    apps = naming.app_list(_changing(req), req.all_apps)
+    body = f"{atlantis.merge_request_body('', outcome.envs)}\n{_with_blank(apps)}{req.provenance.trailers()}"
     url = merge_requests(outcome.terraform_branch, "main", title, body)
     return dataclasses.replace(outcome, terraform_merge_request=url)
 
 
 def _mr_body(outcome: Outcome, req: Request) -> str:
     warnings = "".join(f"- {w}\n" for w in outcome.warnings) or "- none\n"
+    scope = naming.headline(_changing(req), req.all_apps)
     return (
         f"Policy warnings:\n{warnings}\n"
-        f"Rendered by platform-renderer {__version__} for {_scope_name(req)}.\n\n"
+        f"Rendered by platform-renderer {__version__} for {scope}.\n\n"
         f"- environments: {', '.join(outcome.envs)}\n- files written: {outcome.written}\n"
         f"- files deleted: {outcome.deleted}\n- commit: {outcome.commit}\n\n"
-        f"{req.provenance.trailers()}"
+        f"{_with_blank(naming.app_list(_changing(req), req.all_apps))}{req.provenance.trailers()}"
     )
 
 
@@ -367,11 +373,14 @@ def _landed(repo: gitrepo.Repo, branch: str, commit: str) -> bool:
 
 
 def _commit_message(req: Request, env_ids: Sequence[str], result: writer.WriteResult) -> str:
-    subject = f"render({','.join(env_ids)}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
-    body = (
-        f"{len(result.written)} files written, {len(result.deleted)} deleted.\n\n{req.provenance.trailers()}"
-    )
-    return f"{subject}\n\n{body}"
+    apps = _with_blank(naming.app_list(_changing(req), req.all_apps))
+    counts = f"{len(result.written)} files written, {len(result.deleted)} deleted."
+    return f"{_subject(req, 'render', env_ids)}\n\n{counts}\n\n{apps}{req.provenance.trailers()}"
+
+
+def _with_blank(section: str) -> str:
+    """A body section followed by a blank line; nothing when empty."""
+    return f"{section}\n" if section else ""
 
 
 def _check_owner(req: Request, root: str) -> bookkeeping.Owners:
