@@ -9,6 +9,7 @@ import click
 
 from renderer.adapters import gitlab, gitrepo, idtoken
 from renderer.checks.secrets import sensitive_values
+from renderer.cli import progress
 from renderer.cli.base import (
     echo_json,
     echo_lines,
@@ -17,6 +18,7 @@ from renderer.cli.base import (
     handled,
     images,
     platform_commit,
+    quiet_option,
     repo_url,
     root_option,
     seconds,
@@ -53,6 +55,7 @@ from renderer.publish.identity import Identity, app_name, check_checkout, establ
 @click.option("--app-id", "app_id", default=None, help="Owner (project path) for local runs; refused in CI.")
 @root_option
 @format_option
+@quiet_option
 @handled
 def command(
     url: str,
@@ -68,6 +71,7 @@ def command(
     app_id: str | None,
     root: str | None,
     fmt: str,
+    quiet: bool,
 ) -> None:
     """Render, commit what changed and push to the environment repo (CI runs this)."""
     exclusive(envs, all_envs)
@@ -82,9 +86,15 @@ def command(
     folder = os.path.basename(os.path.abspath(apps[0])) if len(apps) == 1 else ""
     oidc_timeout = seconds(os.environ, "RENDERER_OIDC_TIMEOUT", idtoken.DEFAULT_TIMEOUT)
     identity = establish(os.environ, platform.trust, app_id, token_var, folder, oidc_timeout)
+    shown = progress.reporter(quiet)
+    try:
+        loaded = _load(base, apps, identity, platform.trust, shown)
+    except BaseException:
+        shown.close()
+        raise
     req = delivery.Request(
         url=repo_url(url),
-        apps=_load(base, apps, identity, platform.trust),
+        apps=loaded,
         all_apps=all_apps,
         remove_apps=remove,
         env_ids=envs,
@@ -97,8 +107,13 @@ def command(
         sensitive=sensitive_values(os.environ),
         identity=identity,
         git_timeout=git_timeout,
+        progress=shown,
     )
-    _report(delivery.publish(platform, req, os.environ, merge_requests), fmt)
+    try:
+        outcomes = delivery.publish(platform, req, os.environ, merge_requests)
+    finally:
+        shown.close()
+    _report(outcomes, fmt)
 
 
 def _merge_requests(timeout: float) -> gitlab.MergeRequests | None:
@@ -134,7 +149,17 @@ def _report(outcomes: Sequence[delivery.Outcome], fmt: str) -> None:
             )
 
 
-def _load(base: str, apps: Sequence[str], identity: Identity, trust: Trust) -> tuple[App, ...]:
+def _load(
+    base: str, apps: Sequence[str], identity: Identity, trust: Trust, shown: progress.Reporter
+) -> tuple[App, ...]:
+    """Apps by folder, with progress; see `_load_apps`."""
+    shown("load apps", 0, len(apps))
+    loaded = _load_apps(base, apps, identity, trust)
+    shown("load apps", len(apps), len(apps))
+    return loaded
+
+
+def _load_apps(base: str, apps: Sequence[str], identity: Identity, trust: Trust) -> tuple[App, ...]:
     """Apps by folder; with a proven owner the one app is named after its owner, at the proven commit."""
     if identity.how == "local" or not apps:
         return app_repo.load_apps([os.path.abspath(a) for a in apps], base, limits=trust.limits)

@@ -81,6 +81,7 @@ class Request:
     skip_checks_for_tests: bool = False  # schemas and policies run on every publish, except in unit tests
     sensitive: tuple[str, ...] = ()  # the renderer's own credentials: the secret scan looks for them
     identity: Identity = Identity("local", True, "local")  # who publishes: checked against owners.json
+    progress: pipeline.Progress = pipeline.silent  # (stage, done, total) of a long run, for the CLI to show
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,14 +281,18 @@ def _publish_group(
     env_ids = tuple(e.id for e in envs)
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
+        req.progress("fetch", 0, 1)
         head = gitrepo.fetch(repo, "main")
+        req.progress("fetch", 1, 1)
         owners = _check_owner(req, repo.path)  # before any shortcut: an impostor is refused, not "up to date"
         if branch == "main" and _unchanged(req, repo.path, env_ids):
             return Outcome(branch, env_ids, None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         result, warnings = _render_into(platform, req, repo.path, envs, owners)
         message = _commit_message(req, env_ids, result)
+        req.progress("commit", 0, 1)
         commit = gitrepo.commit_all(repo, message, req.provenance.author)
+        req.progress("commit", 1, 1)
         if commit is None or (branch != "main" and _same_tree(repo, branch, expected)):
             # the open merge request already holds this render: no push, no new pipeline, approvals kept
             return Outcome(branch, env_ids, None, attempt, 0, 0, warnings=tuple(warnings))
@@ -340,7 +345,10 @@ def _push(
     remote is asked first: a push can land and still fail on the way back."""
     for tries in range(1, req.push_attempts + 1):
         try:
-            return gitrepo.push_cas(repo, branch, expected, force=branch != "main")
+            req.progress(f"push {branch}", 0, 1)
+            pushed = gitrepo.push_cas(repo, branch, expected, force=branch != "main")
+            req.progress(f"push {branch}", 1, 1)
+            return pushed
         except gitrepo.GitError as exc:
             if exc.kind not in ("transient", "timeout"):
                 raise
@@ -407,7 +415,7 @@ def _render_into(
         owners.resources,
         app_owners,
     )
-    rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options)
+    rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options, req.progress)
     owned_apps = sorted(apps) if req.all_apps else changing
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     prefixes += bookkeeping.kept(sorted(broken), ids)
@@ -428,7 +436,7 @@ def _render_into(
         bookkeeping.mass_delete_guard(tree, existing, prefixes, ids)
     warnings = [_broken_warning(name, problems) for name, problems in sorted(broken.items())]
     warnings += [f.render() for f in rendered.report.warnings]
-    return writer.write_rendered(root, tree, prefixes, platform), warnings
+    return writer.write_rendered(root, tree, prefixes, platform, req.progress), warnings
 
 
 def _broken_warning(name: str, problems: Sequence[Problem]) -> str:
