@@ -288,6 +288,8 @@ def _publish_group(
         if branch == "main" and _unchanged(req, repo.path, env_ids):
             return Outcome(branch, env_ids, None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
+        if branch != "main" and _branch_holds(req, repo, branch, expected, head, env_ids):
+            return Outcome(branch, env_ids, None, attempt, 0, 0)
         result, warnings = _render_into(platform, req, repo.path, envs, owners)
         message = _commit_message(req, env_ids, result)
         req.progress("commit", 0, 1)
@@ -312,6 +314,36 @@ def _publish_group(
         f"gave up after {req.max_attempts} attempts: {branch} kept moving (every push was rejected "
         "because another publisher had pushed first); run the job again"
     )
+
+
+def _branch_holds(
+    req: Request,
+    repo: gitrepo.Repo,
+    branch: str,
+    expected: str | None,
+    head: str | None,
+    env_ids: Sequence[str],
+) -> bool:
+    """Whether a protected environment's MR branch already holds this very publish: its commit sits
+    on main's head and records these inputs, platform and images for these environments (what the
+    render would produce again; `_same_tree` would then skip the push). No render needed."""
+    if expected is None or req.all_apps or req.remove_apps or req.destroyed or not req.apps:
+        return False
+    ref = f"refs/remotes/origin/{branch}"
+    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}")
+    if repo.git("rev-parse", f"{ref}^@") != head:  # one parent, main's head: nothing moved under it
+        return False
+    with tempfile.TemporaryDirectory(prefix="renderer-index-") as tmp:
+        for app in req.apps:
+            code, text, _ = repo.run("show", f"{ref}:{bookkeeping.STORE}/{app.id}/index.json")
+            if code != 0:
+                return False
+            os.makedirs(os.path.join(tmp, bookkeeping.STORE, app.id))
+            with open(
+                os.path.join(tmp, bookkeeping.STORE, app.id, "index.json"), "w", encoding="utf-8"
+            ) as fh:
+                fh.write(text)
+        return bookkeeping.already_published(req.apps, _key(req), tmp, env_ids)
 
 
 def _at(repo: gitrepo.Repo, commit: str) -> str:
