@@ -39,6 +39,19 @@ class Row:
     note: str = ""
 
 
+class Rows(list[Row]):
+    """The rows of one size, each printed (to stderr) the moment it is measured: a long run that is
+    stopped still leaves its figures."""
+
+    def append(self, row: Row) -> None:
+        super().append(row)
+        print(
+            f"| {row.label} | {row.seconds:.2f} | {row.peak_mib:.0f} | {row.note} |",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def run(
     argv: Sequence[str], cwd: str | None = None, env: dict[str, str] | None = None
 ) -> tuple[float, float]:
@@ -134,7 +147,7 @@ def measure(total: int, per_app: int, work: str, repeats: int) -> tuple[list[Row
     apps = fleet.generate(os.path.join(work, "apps"), total // per_app, per_app)
     app_args = [a for folder in apps for a in ("--app", folder)]
     publish = ["publish", "--root", root, "--all-envs", "--quiet"]
-    rows: list[Row] = []
+    rows = Rows()
     firsts, floors = [], []
     output = os.path.join(work, "output")
     for attempt in range(repeats):  # alternating: publish, floor, publish, floor
