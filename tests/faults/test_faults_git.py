@@ -126,7 +126,7 @@ def test_a_declining_hook_is_named_and_not_retried(
     hook(
         bare_repo, "pre-receive", f"echo x >> {tries}\necho 'rejected: locked for maintenance' >&2\nexit 1\n"
     )
-    args = ("--root", str(ROOT), "--env-repo", str(bare_repo), "--env", "dev")
+    args = ("--root", str(ROOT), "--env-repo", str(bare_repo), "--env", "dev", "--quiet")  # the error alone
     result = cli("publish", *args, "--app", str(make_app(tmp_path, "two")))
     assert result.exit_code == EXIT_PUBLISH
     assert result.output.startswith(
@@ -161,7 +161,7 @@ def test_an_unreachable_remote_is_a_network_error(tmp_path: Path, cli: Callable[
     port = _closed_port()
     url = f"http://127.0.0.1:{port}/x.git"
     args = ("--root", str(ROOT), "--env-repo", url, "--env", "dev", "--app", str(make_app(tmp_path, "one")))
-    result = cli("publish", *args)
+    result = cli("publish", *args, "--quiet")
     assert result.exit_code == EXIT_PUBLISH
     assert re.fullmatch(
         rf"error: git ls-remote failed: a network or server error: fatal: unable to access '{url}/': "

@@ -46,7 +46,8 @@ def test_publish_of_250_apps_into_a_fresh_repo(tmp_path: Path, bare_repo: Path) 
             "RENDERER_GITLAB_TOKEN": TOKEN,
             "RENDERER_ENV_REPO_PROJECT": "platform/env",
         }
-        result = run_renderer("publish", "--root", str(ROOT), "--env-repo", str(bare_repo), *argv, env=env)
+        args = ("publish", "--root", str(ROOT), "--env-repo", str(bare_repo), *argv)
+        result = run_renderer(*args, env=env, timeout=1800)  # minutes on a loaded 2-core machine
         assert result.returncode == 0, result.stderr[-3000:]
         mrs = {mr["source_branch"]: mr for mr in gl.mrs}
     [atlantis, render] = [b for b in branches(bare_repo) if b != "main"]  # sorted
