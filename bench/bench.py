@@ -1,6 +1,16 @@
-"""Benchmark: generated apps through load, render, checks, write and publish; prints figures.
+"""Benchmark: a generated fleet published as a user runs it (whole processes), beside git's floor.
 
-python bench/bench.py --apps 200 --workloads 5
+    python bench/bench.py --workloads 250,1000,4000 --per-app 1,5
+
+For each size (workloads in all) and workloads per app, it generates the apps (realistic Score files:
+2-3 resources each, shared ones, files, probes) and a platform root with 4 environments (the shipped
+three and `qa`), then times, each as a whole process, with its peak memory (the child's rusage):
+a first publish into an empty bare repo; the floor (the same output committed with `git add -A &&
+git commit` and pushed to a fresh bare repo, alternating with the publish); a no-op publish of every
+app and of one app, with its floor (start-up, `git ls-remote`, fetching the app's bookkeeping); one
+workload changed; a platform change touching 10% of apps (`publish --all-apps`) and `impact` for it;
+render without checks, the checks (schemas, policies, secret scan) and the secret scan alone.
+Prints one Markdown table. Run by hand: it takes minutes, and is not a test.
 """
 
 from __future__ import annotations
@@ -12,144 +22,214 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from renderer import pipeline  # noqa: E402
-from renderer.checks import secrets  # noqa: E402
-from renderer.inputs import app_repo, platform_config  # noqa: E402
-from renderer.inputs import roots as settings  # noqa: E402
-from renderer.publish import delivery as publish  # noqa: E402
-from renderer.publish import writer  # noqa: E402
-
-WORKLOAD = """apiVersion: score.dev/v1b1
-metadata:
-  name: {name}
-service:
-  ports:
-    http: {{port: 80, targetPort: 8080}}
-containers:
-  main:
-    image: registry.example.com/{app}/{name}:1.{i}.0
-    variables:
-      DB_URL: postgres://${{resources.db.username}}:${{resources.db.password}}@${{resources.db.host}}/x
-      CACHE: ${{resources.cache.host}}
-      PEER: ${{resources.peer.url}}
-    resources:
-      limits: {{cpu: 500m, memory: 256Mi}}
-resources:
-  db: {{type: postgres}}
-  cache: {{type: redis}}
-  peer: {{type: service, params: {{name: {peer}}}}}
-  dns: {{type: dns}}
-  route: {{type: route, params: {{host: "${{resources.dns.host}}", port: 80}}}}
-"""
+from bench import fleet  # noqa: E402
 
 
-def generate(base: str, apps: int, workloads: int) -> list[str]:
-    dirs = []
-    for a in range(apps):
-        app = f"app{a:04d}"
-        folder = os.path.join(base, app)
-        os.makedirs(folder)
-        for w in range(workloads):
-            peer = f"w{(w + 1) % workloads}"
-            text = WORKLOAD.format(name=f"w{w}", app=app, i=w, peer=peer)
-            with open(os.path.join(folder, f"score-w{w}.yaml"), "w") as fh:
-                fh.write(text)
-        dirs.append(folder)
-    return dirs
+@dataclass
+class Row:
+    label: str
+    seconds: float
+    peak_mib: float
+    note: str = ""
 
 
-def timed(label: str, action: Callable[[], Any], figures: list[tuple[str, float]]) -> Any:
-    start = time.perf_counter()
-    result = action()
-    figures.append((label, time.perf_counter() - start))
+class Rows(list[Row]):
+    """The rows of one size, each printed (to stderr) the moment it is measured: a long run that is
+    stopped still leaves its figures."""
+
+    def append(self, row: Row) -> None:
+        super().append(row)
+        print(
+            f"| {row.label} | {row.seconds:.2f} | {row.peak_mib:.0f} | {row.note} |",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def run(
+    argv: Sequence[str], cwd: str | None = None, env: dict[str, str] | None = None
+) -> tuple[float, float]:
+    """Run a whole process; (seconds, peak resident MiB of it and the children it waited for).
+    The process is reaped with wait4, whose rusage is that process's own; a failure stops the bench."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            out.seek(0)
+            said = err.read()[-4000:] + out.read()[-2000:]
+            raise SystemExit(f"{' '.join(argv[:8])} ... failed ({proc.returncode}):\n{said}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def git(*args: str) -> list[str]:
+    return ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", *args]
+
+
+def renderer(*args: str) -> list[str]:
+    return [sys.executable, "-m", "renderer", *args]
+
+
+def bench_env() -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("CI", "GITLAB_", "RENDERER_"))}
+    return {**keep, "PYTHONPATH": ROOT, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def bare(path: str) -> str:
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", path], check=True)
+    return path
+
+
+def export_output(repo: str, dest: str) -> int:
+    """Every branch's files, main first, in one directory: what the publish wrote in all."""
+    branches = subprocess.run(
+        ["git", "--git-dir", repo, "for-each-ref", "--format=%(refname:short)", "refs/heads"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    os.makedirs(dest)
+    for branch in sorted(branches, key=lambda b: (b != "main", b)):
+        archive = subprocess.run(
+            ["git", "--git-dir", repo, "archive", branch], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", dest], input=archive.stdout, check=True)
+    return sum(len(files) for _, _, files in os.walk(dest))
+
+
+def floor(output: str, work: str, env: dict[str, str]) -> tuple[float, float]:
+    """`git init && git add -A && git commit` of a copy of the output, pushed to a fresh bare repo."""
+    tree = os.path.join(work, "floor-tree")
+    shutil.rmtree(tree, ignore_errors=True)
+    shutil.copytree(output, tree)
+    target = bare(os.path.join(work, "floor.git"))
+    script = (
+        f"git init -q -b main && git add -A && {' '.join(git('commit', '-qm', 'floor'))} && "
+        f"git push -q {target} main"
+    )
+    result = run(["sh", "-c", script], cwd=tree, env=env)
+    shutil.rmtree(target)
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--apps", type=int, default=100)
-    parser.add_argument("--workloads", type=int, default=5)
-    parser.add_argument("--env", action="append", default=None, help="environment (repeatable)")
-    parser.add_argument("--skip-publish", action="store_true")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
-    args = parser.parse_args()
-    figures: list[tuple[str, float]] = []
-    work = tempfile.mkdtemp(prefix="renderer-bench-")
-    try:
-        dirs = generate(os.path.join(work, "apps"), args.apps, args.workloads)
-        platform = timed("load platform", lambda: platform_config.load_platform(ROOT), figures)
-        apps = timed("load apps", lambda: app_repo.load_apps(dirs, ROOT), figures)
-        unchecked = pipeline.Options(jobs=args.jobs, skip_checks_for_tests=True)
-        timed("render, no checks", lambda: pipeline.run(platform, apps, args.env, unchecked), figures)
-        rendered = timed(
-            "render + checks (schema + policies)",
-            lambda: pipeline.run(platform, apps, args.env, pipeline.Options(jobs=args.jobs)),
-            figures,
-        )
-        report = rendered.report
+def noop_floor(repo: str, app: str, work: str, env: dict[str, str]) -> tuple[float, float]:
+    """What a no-op publish cannot avoid: start the renderer, ask the remote its head, fetch one
+    app's bookkeeping (a shallow, blob-less clone, then that app's files)."""
+    clone = os.path.join(work, "noop-floor")
+    shutil.rmtree(clone, ignore_errors=True)
+    script = (
+        f"{sys.executable} -m renderer --help >/dev/null && git ls-remote {repo} main >/dev/null && "
+        f"git clone -q --depth 1 --filter=blob:none --no-checkout file://{repo} {clone} && "
+        f"git -C {clone} checkout -q main -- .render/apps/{app}"
+    )
+    return run(["sh", "-c", script], env=env)
 
-        def scan() -> int:
-            """Every part of the secret scan, as the checks run it."""
-            allow = platform.trust.secret_allow
-            hits = sum(len(secrets.scan_files(app, allow)) for app in apps)
-            for env in rendered.envs:
-                for wl in env.analysis.workloads:
-                    hits += len(secrets.scan_workload(wl, allow))
-            for path, data in rendered.tree.items():
-                if path.startswith("kubernetes/") and "/_shared/" not in path and path.endswith(".yaml"):
-                    hits += len(secrets.scan_rendered(path, data, None))
-            return hits + len(secrets.scan_tree(rendered.tree, ("bench-canary-0123456789abcdef",)))
 
-        hits = timed("secret scan (within the checks)", scan, figures)
-        out = os.path.join(work, "out")
-        timed("write, empty dir", lambda: writer.write_tree(out, rendered.tree, rendered.owned), figures)
-        timed(
-            "write, nothing changed", lambda: writer.write_tree(out, rendered.tree, rendered.owned), figures
-        )
-        floor = os.path.join(work, "floor")
-        shutil.copytree(out, floor)
-        git = ["git", "-c", "user.name=b", "-c", "user.email=b@b"]
-        subprocess.run([*git, "init", "-q", floor], check=True)
-        timed(
-            "floor: git add -A && git commit",
-            lambda: subprocess.run(
-                f"{' '.join(git)} add -A && {' '.join(git)} commit -qm x", shell=True, cwd=floor, check=True
-            ),
-            figures,
-        )
-        if not args.skip_publish:
-            bare = os.path.join(work, "env.git")
-            subprocess.run(["git", "init", "-q", "--bare", "-b", "main", bare], check=True)
-            req = publish.Request(
-                url=bare,
-                apps=apps,
-                env_ids=tuple(args.env or ()),
-                direct_only=True,
-                jobs=args.jobs,
-                platform_digest=settings.platform_digest(ROOT),
+STAGES = (
+    ("render", "render, no checks"),
+    ("checks", "render + checks (schemas, policies, secrets)"),
+    ("secrets", "secret scan alone"),
+)
+
+
+def measure(total: int, per_app: int, work: str, repeats: int) -> tuple[list[Row], str]:
+    env = bench_env()
+    root = fleet.platform_root(os.path.join(work, "platform"))
+    apps = fleet.generate(os.path.join(work, "apps"), total // per_app, per_app)
+    app_args = [a for folder in apps for a in ("--app", folder)]
+    publish = ["publish", "--root", root, "--all-envs", "--quiet"]
+    rows = Rows()
+    firsts, floors = [], []
+    output = os.path.join(work, "output")
+    for attempt in range(repeats):  # alternating: publish, floor, publish, floor
+        repo = os.path.join(work, f"env-{attempt}.git")
+        firsts.append(run(renderer(*publish, "--env-repo", bare(repo), *app_args), env=env))
+        if attempt == 0:
+            files = export_output(repo, output)
+        floors.append(floor(output, work, env))
+        if attempt:
+            shutil.rmtree(repo)
+    repo = os.path.join(work, "env-0.git")
+    first, low = min(firsts), min(floors)
+    rows.append(Row("full publish, empty repo", *first, f"{first[0] / low[0]:.2f}x floor"))
+    rows.append(Row("floor: git add -A && commit && push", *low))
+    again = run(renderer(*publish, "--env-repo", repo, *app_args), env=env)
+    rows.append(Row("no-op publish, every app", *again))
+    one = run(renderer(*publish, "--env-repo", repo, "--app", apps[0]), env=env)
+    one_floor = noop_floor(repo, os.path.basename(apps[0]), work, env)
+    rows.append(Row("no-op publish, one app", *one, f"{one[0] / one_floor[0]:.2f}x its floor"))
+    rows.append(Row("no-op floor: start + ls-remote + fetch bookkeeping", *one_floor))
+    fleet.change_workload(apps[0])
+    changed = run(renderer(*publish, "--env-repo", repo, "--app", apps[0]), env=env)
+    rows.append(Row("one workload changed", *changed, f"floor + {changed[0] - one_floor[0]:.2f} s"))
+    fleet.change_platform(root)
+    impact = run(renderer("impact", "--root", root, "--base", "HEAD~1", "--env-repo", repo), env=env)
+    rows.append(Row("impact of a platform change (10% of apps)", *impact))
+    platform = run(renderer(*publish, "--env-repo", repo, "--all-apps"), env=env)
+    rows.append(Row("publish --all-apps after it", *platform))
+    for stage, label in STAGES:
+        rows.append(Row(f"{label} (inside one process)", *_inner(stage, root, apps, env)))
+    return rows, f"{total} workloads ({len(apps)} apps x {per_app}) x 4 envs, {files:,} files"
+
+
+def _inner(stage: str, root: str, apps: Sequence[str], env: dict[str, str]) -> tuple[float, float]:
+    """A stage timed inside its own process (start-up and loading excluded), with that process's peak."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.stages", stage, root, *apps],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"bench.stages {stage} failed:\n{proc.stderr[-4000:]}")
+    seconds, peak = proc.stdout.split()
+    return float(seconds), float(peak)
+
+
+def table(sections: Sequence[tuple[str, list[Row]]]) -> str:
+    lines = ["| size | step | seconds | peak MiB | note |", "|---|---|---:|---:|---|"]
+    for title, rows in sections:
+        for i, row in enumerate(rows):
+            lines.append(
+                f"| {title if i == 0 else ''} | {row.label} | {row.seconds:.2f} | "
+                f"{row.peak_mib:.0f} | {row.note} |"
             )
-            timed("publish, first", lambda: publish.publish(platform, req, os.environ), figures)
-            timed("publish, no-op", lambda: publish.publish(platform, req, os.environ), figures)
-        files = len(rendered.tree)
-        objects = sum(
-            1 for p in rendered.tree if p.startswith("kubernetes/") and not p.endswith("kustomization.yaml")
-        )
-        print(
-            f"apps={args.apps} workloads/app={args.workloads} envs={len(rendered.envs)} "
-            f"files={files} k8s objects={objects} checked={report.schema.checked} "
-            f"policy results={report.counts.successes + report.counts.failures + report.counts.warnings} "
-            f"secret findings={hits}"
-        )
-        for label, seconds in figures:
-            print(f"  {label:32} {seconds:8.2f} s")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workloads", default="250,1000", help="total workloads, comma-separated")
+    parser.add_argument("--per-app", default="1,5", help="workloads per app, comma-separated")
+    parser.add_argument("--repeats", type=int, default=1, help="publish/floor pairs, alternating (min kept)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    sections = []
+    for total in (int(n) for n in args.workloads.split(",")):
+        for per_app in (int(n) for n in args.per_app.split(",")):
+            work = tempfile.mkdtemp(prefix="renderer-bench-")
+            try:
+                rows, title = measure(total, per_app, work, args.repeats)
+                sections.append((title, rows))
+                print(table([(title, rows)]), flush=True)
+            finally:
+                if not args.keep:
+                    shutil.rmtree(work, ignore_errors=True)
+    print(f"\n{os.cpu_count()} cores; python {sys.version.split()[0]}\n")
+    print(table(sections))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ rendered and checked in its own worker process; the result is the same bytes eit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 
 from renderer.checks import findings, secrets
@@ -23,6 +23,13 @@ from renderer.resolve import dependencies, templates
 from renderer.resolve.analysis import Analysis, analyse
 
 PREVIEW_TYPE = "preview"  # environments of this type hold previews of merge requests (publish/previews.py)
+
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total): how far a long run is; shown by the CLI
+
+
+def silent(stage: str, done: int, total: int) -> None:
+    """No progress shown (the library default; `--quiet`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +75,18 @@ def analyse_env(platform: Platform, apps: Sequence[App], env_id: str) -> Analysi
         raise InputError(of_kind(exc.problems(), "platform")) from None
 
 
-def run(platform: Platform, apps: Sequence[App], env_ids: Sequence[str] | None, options: Options) -> Rendered:
+def run(
+    platform: Platform,
+    apps: Sequence[App],
+    env_ids: Sequence[str] | None,
+    options: Options,
+    progress: Progress = silent,
+) -> Rendered:
     """Render and check; raises InputError (every render problem) or PolicyDenied (every denial)."""
     envs = select_envs(platform, env_ids)
     _check_platform(platform, options)
     results, tree, report, problems = [], {}, Report(), Collector("platform")
-    for outcome in _each_env(platform, apps, envs, options):
+    for outcome in _each_env(platform, apps, envs, options, progress):
         if isinstance(outcome, InputError):
             problems.extend(outcome.problems())
             continue
@@ -142,10 +155,20 @@ def _fail_closed(report: Report) -> Report:
 
 
 def _each_env(
-    platform: Platform, apps: Sequence[App], envs: Sequence[Environment], options: Options
+    platform: Platform, apps: Sequence[App], envs: Sequence[Environment], options: Options, progress: Progress
 ) -> list[EnvOutcome]:
+    """Each environment's outcome, in the order given (whatever order the workers finish in).
+    Progress counts app × environment renders, a whole environment at a time."""
+    total = len(apps) * len(envs)
+    progress("render", 0, total)
     if options.jobs <= 1 or len(envs) <= 1:
-        return [_one_env(platform, apps, env, options) for env in envs]
+        outcomes = []
+        for env in envs:
+            outcomes.append(_one_env(platform, apps, env, options))
+            progress("render", len(outcomes) * len(apps), total)
+        return outcomes
     with ProcessPoolExecutor(max_workers=min(options.jobs, len(envs))) as pool:
         futures = [pool.submit(_one_env, platform, apps, env, options) for env in envs]
+        for done, _ in enumerate(as_completed(futures), start=1):
+            progress("render", done * len(apps), total)
         return [f.result() for f in futures]

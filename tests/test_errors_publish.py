@@ -32,7 +32,7 @@ def _app(tmp_path: Path, app: str = "one", name: str = "alpha", extra: str = "")
 
 
 def _publish(cli: Callable[..., Result], bare: Path, *args: str) -> Result:
-    return cli("publish", "--root", str(ROOT), "--env-repo", str(bare), "--env", "dev", *args)
+    return cli("publish", "--quiet", "--root", str(ROOT), "--env-repo", str(bare), "--env", "dev", *args)
 
 
 def _refs(bare: Path) -> str:

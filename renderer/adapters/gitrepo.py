@@ -33,6 +33,7 @@ Kind = Literal[
     "permission",  # the credentials are good but may not do this
     "not-found",  # no repository at that URL
     "too-long",  # a path or ref name longer than the file system or the server takes
+    "ref-conflict",  # a branch named like a folder of another (`a` exists, so `a/b` cannot, or back)
     "disk",  # no space left, here or on the remote
     "other",
 ]
@@ -42,6 +43,7 @@ Kind = Literal[
 _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("too-long", re.compile(r"name too long|path too long|too long for", re.I)),
     ("disk", re.compile(r"no space left on device|disk quota exceeded", re.I)),
+    ("ref-conflict", re.compile(r"exists; cannot create", re.I)),
     (
         "auth",
         re.compile(
@@ -67,7 +69,15 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         ),
     ),
     ("hook", re.compile(r"hook declined|declined by .*hook", re.I)),
-    ("moved", re.compile(r"\[rejected\]|stale info|fetch first|non-fast-forward|cannot lock ref", re.I)),
+    # "cannot lock ref" alone is no proof: git says it for a name clash too (`ref-conflict` above)
+    (
+        "moved",
+        re.compile(
+            r"\[rejected\]|stale info|fetch first|non-fast-forward|cannot lock ref '[^']*': is at|"
+            r"unable to create '[^']*\.lock': file exists",
+            re.I,
+        ),
+    ),
     (
         "transient",
         re.compile(
@@ -89,6 +99,7 @@ _WHAT: dict[Kind, str] = {
     "permission": "permission denied; not retried: the credentials may not do this (a protected branch?)",
     "not-found": "repository not found; not retried: check --env-repo and that the credentials may see it",
     "too-long": "a file or ref name is too long; not retried",
+    "ref-conflict": "a branch of that name cannot exist beside another branch on the remote; not retried",
     "disk": "no space left on a disk; not retried",
     "other": "",
 }

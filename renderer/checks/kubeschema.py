@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 
 import jsonschema
+import jsonschema_rs
 import kubernetes_validate
 from referencing import Registry, Resource
 
@@ -126,6 +127,9 @@ def _check(
         report.problems.append(Problem(path, 0, "apiVersion", message, "use an API version it serves"))
         return
     report.against.add(against)
+    if who == "Kubernetes" and _valid_fast(minor, api_version, kind, obj):
+        report.checked += 1
+        return
     _validate(validator, obj, path, f"{name} is not valid for {against}", report)
 
 
@@ -195,15 +199,48 @@ def _schema(version: str, name: str) -> Mapping[str, Json] | None:
     return schema
 
 
+def _valid_fast(minor: str, api_version: str, kind: str, obj: Mapping[str, Json]) -> bool:
+    """Whether the object is valid, asked of jsonschema-rs (about 100x faster than jsonschema on
+    these schemas). Only a yes is trusted: an object it finds invalid, or cannot take, goes to
+    jsonschema, whose messages the report has always shown."""
+    version = schema_version(minor)
+    fast = _fast_validator(version, api_version, kind) if version else None
+    try:
+        return fast is not None and fast.is_valid(obj)
+    except (ValueError, TypeError):  # a value it cannot read as JSON: let jsonschema judge it
+        return False
+
+
 @cache
-def _validator(version: str, api_version: str, kind: str) -> jsonschema.Draft202012Validator | None:
-    """kubernetes-validate's strict schemas, each compiled once (its validate() re-reads them per call)."""
+def _fast_validator(version: str, api_version: str, kind: str) -> jsonschema_rs.Validator | None:
+    found = _kind_schema(version, api_version, kind)
+    if found is None:
+        return None
+    schema, definitions = found
+    registry = jsonschema_rs.Registry([(str(definitions["$id"]), dict(definitions))])
+    return jsonschema_rs.validator_for(dict(schema), registry=registry)
+
+
+def _kind_schema(
+    version: str, api_version: str, kind: str
+) -> tuple[Mapping[str, Json], Mapping[str, Json]] | None:
+    """The kind's schema and the definitions it refers to; None when this version has no such kind."""
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     schema = _schema(version, f"{kind.lower()}-{group}.json")
     if schema is None:
         return None
     definitions = _definitions(version)
     assert definitions is not None, f"kubernetes-validate {version} ships no _definitions.json"
+    return schema, definitions
+
+
+@cache
+def _validator(version: str, api_version: str, kind: str) -> jsonschema.Draft202012Validator | None:
+    """kubernetes-validate's strict schemas, each compiled once (its validate() re-reads them per call)."""
+    found = _kind_schema(version, api_version, kind)
+    if found is None:
+        return None
+    schema, definitions = found
     # jsonschema takes a registry of any schema document (a mapping, or a bare true/false).
     kind_schema: Resource[bool | Mapping[str, Json]] = Resource.from_contents(schema)
     shared: Resource[bool | Mapping[str, Json]] = Resource.from_contents(definitions)

@@ -29,6 +29,12 @@ root_option = click.option(
     help="Platform-config checkout (default: here, else the shipped one).",
 )
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+quiet_option = click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress on stderr (else a live bar on a terminal, a line per stage in logs).",
+)
 
 
 NOTE_ROOM = 1_000_000 - 1_000  # GitLab takes 1,000,000 characters in a note; the marker and a margin

@@ -10,6 +10,7 @@ import click
 from renderer import pipeline
 from renderer.adapters import gitlab, gitrepo, idtoken
 from renderer.checks.secrets import sensitive_values
+from renderer.cli import progress
 from renderer.cli.base import (
     echo_json,
     echo_lines,
@@ -18,6 +19,7 @@ from renderer.cli.base import (
     handled,
     images,
     platform_commit,
+    quiet_option,
     repo_url,
     root_option,
     seconds,
@@ -63,6 +65,7 @@ from renderer.publish.identity import Identity, app_name, check_checkout, establ
 )
 @root_option
 @format_option
+@quiet_option
 @handled
 def command(
     url: str,
@@ -81,6 +84,7 @@ def command(
     check_aws: bool,
     root: str | None,
     fmt: str,
+    quiet: bool,
 ) -> None:
     """Render, commit what changed and push to the environment repo (CI runs this)."""
     exclusive(envs, all_envs)
@@ -98,26 +102,32 @@ def command(
     folder = os.path.basename(os.path.abspath(apps[0])) if len(apps) == 1 else ""
     oidc_timeout = seconds(os.environ, "RENDERER_OIDC_TIMEOUT", idtoken.DEFAULT_TIMEOUT)
     identity = establish(os.environ, platform.trust, app_id, token_var, folder, oidc_timeout)
-    loaded = _load(base, apps, identity, platform.trust)
-    req = delivery.Request(
-        url=repo_url(url),
-        apps=loaded,
-        all_apps=all_apps,
-        remove_apps=remove,
-        env_ids=envs,
-        images=images(image_pairs),
-        allow_mass_delete=allow_mass_delete,
-        destroyed=destroyed,
-        provenance=delivery.Provenance.from_environ(os.environ, platform_commit(base)),
-        platform_digest=roots.platform_digest(base),
-        jobs=roots.jobs(os.environ),
-        sensitive=sensitive_values(os.environ),
-        identity=identity,
-        git_timeout=git_timeout,
-        pins=_pins(platform, loaded, envs, images(image_pairs)) if check_aws else {},
-    )
-    req = previews.select(platform, req, preview, unpreview)
-    _report(delivery.publish(platform, req, os.environ, merge_requests), fmt)
+    shown = progress.reporter(quiet)
+    try:
+        loaded = _load(base, apps, identity, platform.trust, shown)
+        req = delivery.Request(
+            url=repo_url(url),
+            apps=loaded,
+            all_apps=all_apps,
+            remove_apps=remove,
+            env_ids=envs,
+            images=images(image_pairs),
+            allow_mass_delete=allow_mass_delete,
+            destroyed=destroyed,
+            provenance=delivery.Provenance.from_environ(os.environ, platform_commit(base)),
+            platform_digest=roots.platform_digest(base),
+            jobs=roots.jobs(os.environ),
+            sensitive=sensitive_values(os.environ),
+            identity=identity,
+            git_timeout=git_timeout,
+            pins=_pins(platform, loaded, envs, images(image_pairs)) if check_aws else {},
+            progress=shown,
+        )
+        req = previews.select(platform, req, preview, unpreview)
+        outcomes = delivery.publish(platform, req, os.environ, merge_requests)
+    finally:
+        shown.close()
+    _report(outcomes, fmt)
     if preview is not None and fmt == "text":
         click.echo(f"preview: {previews.url(platform, req)}")
 
@@ -167,7 +177,17 @@ def _report(outcomes: Sequence[delivery.Outcome], fmt: str) -> None:
             )
 
 
-def _load(base: str, apps: Sequence[str], identity: Identity, trust: Trust) -> tuple[App, ...]:
+def _load(
+    base: str, apps: Sequence[str], identity: Identity, trust: Trust, shown: progress.Reporter
+) -> tuple[App, ...]:
+    """Apps by folder, with progress; see `_load_apps`."""
+    shown("load apps", 0, len(apps))
+    loaded = _load_apps(base, apps, identity, trust)
+    shown("load apps", len(apps), len(apps))
+    return loaded
+
+
+def _load_apps(base: str, apps: Sequence[str], identity: Identity, trust: Trust) -> tuple[App, ...]:
     """Apps by folder; with a proven owner the one app is named after its owner, at the proven commit."""
     if identity.how == "local" or not apps:
         return app_repo.load_apps([os.path.abspath(a) for a in apps], base, limits=trust.limits)

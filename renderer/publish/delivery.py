@@ -27,14 +27,14 @@ from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform
-from renderer.publish import atlantis, bookkeeping, writer
+from renderer.publish import atlantis, bookkeeping, naming, writer
 from renderer.publish.identity import Identity
 
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
     source_repo: str = "local"
-    source_commit: str = "0000000"
+    source_commit: str = ""  # empty: not known (a local run); shown as "source commit: unknown"
     platform_commit: str = "unknown"
     author: str = "platform-renderer <renderer@platform.invalid>"
 
@@ -44,7 +44,7 @@ class Provenance:
         get = environ.get
         return cls(
             source_repo=get("RENDERER_SOURCE_REPO") or get("CI_PROJECT_URL") or "local",
-            source_commit=get("RENDERER_SOURCE_COMMIT") or get("CI_COMMIT_SHA") or "0000000",
+            source_commit=get("RENDERER_SOURCE_COMMIT") or get("CI_COMMIT_SHA") or "",
             platform_commit=get("RENDERER_PLATFORM_COMMIT") or platform_commit,
             author=get("RENDERER_AUTHOR")
             or get("CI_COMMIT_AUTHOR")
@@ -53,7 +53,7 @@ class Provenance:
 
     def trailers(self) -> str:
         return (
-            f"Source-Repo: {self.source_repo}\nSource-Commit: {self.source_commit}\n"
+            f"Source-Repo: {self.source_repo}\nSource-Commit: {self.source_commit or 'unknown'}\n"
             f"Platform-Config-Commit: {self.platform_commit}\n"
             f"Renderer-Version: {__version__}\nRendered-For: {self.author}\n"
         )
@@ -91,6 +91,7 @@ class Request:
     sensitive: tuple[str, ...] = ()  # the renderer's own credentials: the secret scan looks for them
     identity: Identity = Identity("local", True, "local")  # who publishes: checked against owners.json
     render_into: RenderInto | None = None  # another render step (a preview's); default `_render_into`
+    progress: pipeline.Progress = pipeline.silent  # (stage, done, total) of a long run, for the CLI to show
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,7 @@ def publish(
             repo = gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout)
             outcome = _publish_group(platform, req, repo, group, branch)
             if branch != "main" and outcome.commit and merge_requests is not None:
-                title = f"render({group[0].id}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
+                title = _subject(req, "render", (group[0].id,))
                 url = merge_requests(branch, "main", title, _mr_body(outcome, req))
                 outcome = dataclasses.replace(outcome, merge_request=url)
             if outcome.terraform_commit and merge_requests is not None:
@@ -247,29 +248,35 @@ def _signals_as_errors() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _changing(req: Request) -> list[str]:
+    return naming.app_ids((a.id for a in req.apps), req.remove_apps)
+
+
 def _scope_name(req: Request) -> str:
-    if req.all_apps:
-        return "all-apps"
-    names = sorted({a.id for a in req.apps} | set(req.remove_apps))
-    return "+".join(names)
+    return naming.scope(_changing(req), req.all_apps)
+
+
+def _subject(req: Request, kind: str, env_ids: Sequence[str]) -> str:
+    return naming.subject(kind, env_ids, _changing(req), req.all_apps, req.provenance.source_commit)
 
 
 def _terraform_merge_request(req: Request, outcome: Outcome, merge_requests: MergeRequests) -> Outcome:
-    envs = ",".join(outcome.envs)
-    title = f"terraform({envs}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
-    body = f"{atlantis.merge_request_body('', outcome.envs)}\n{req.provenance.trailers()}"
+    title = _subject(req, "terraform", outcome.envs)
+    apps = naming.app_list(_changing(req), req.all_apps)
+    body = f"{atlantis.merge_request_body('', outcome.envs)}\n{_with_blank(apps)}{req.provenance.trailers()}"
     url = merge_requests(outcome.terraform_branch, "main", title, body)
     return dataclasses.replace(outcome, terraform_merge_request=url)
 
 
 def _mr_body(outcome: Outcome, req: Request) -> str:
     warnings = "".join(f"- {w}\n" for w in outcome.warnings) or "- none\n"
+    scope = naming.headline(_changing(req), req.all_apps)
     return (
         f"Policy warnings:\n{warnings}\n"
-        f"Rendered by platform-renderer {__version__} for {_scope_name(req)}.\n\n"
+        f"Rendered by platform-renderer {__version__} for {scope}.\n\n"
         f"- environments: {', '.join(outcome.envs)}\n- files written: {outcome.written}\n"
         f"- files deleted: {outcome.deleted}\n- commit: {outcome.commit}\n\n"
-        f"{req.provenance.trailers()}"
+        f"{_with_blank(naming.app_list(_changing(req), req.all_apps))}{req.provenance.trailers()}"
     )
 
 
@@ -284,14 +291,20 @@ def _publish_group(
     env_ids = tuple(e.id for e in envs)
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
+        req.progress("fetch", 0, 1)
         head = gitrepo.fetch(repo, "main")
+        req.progress("fetch", 1, 1)
         owners = _check_owner(req, repo.path)  # before any shortcut: an impostor is refused, not "up to date"
         if branch == "main" and _unchanged(req, repo.path, env_ids):
             return Outcome(branch, env_ids, None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
+        if branch != "main" and _branch_holds(req, repo, branch, expected, head, env_ids):
+            return Outcome(branch, env_ids, None, attempt, 0, 0)
         result, warnings = (req.render_into or _render_into)(platform, req, repo.path, envs, owners)
         message = _commit_message(req, env_ids, result)
+        req.progress("commit", 0, 1)
         commit = gitrepo.commit_all(repo, message, req.provenance.author)
+        req.progress("commit", 1, 1)
         if commit is None or (branch != "main" and _same_tree(repo, branch, expected)):
             # the open merge request already holds this render: no push, no new pipeline, approvals kept
             return Outcome(branch, env_ids, None, attempt, 0, 0, warnings=tuple(warnings))
@@ -311,6 +324,36 @@ def _publish_group(
         f"gave up after {req.max_attempts} attempts: {branch} kept moving (every push was rejected "
         "because another publisher had pushed first); run the job again"
     )
+
+
+def _branch_holds(
+    req: Request,
+    repo: gitrepo.Repo,
+    branch: str,
+    expected: str | None,
+    head: str | None,
+    env_ids: Sequence[str],
+) -> bool:
+    """Whether a protected environment's MR branch already holds this very publish: its commit sits
+    on main's head and records these inputs, platform and images for these environments (what the
+    render would produce again; `_same_tree` would then skip the push). No render needed."""
+    if expected is None or req.all_apps or req.remove_apps or req.destroyed or not req.apps:
+        return False
+    ref = f"refs/remotes/origin/{branch}"
+    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}")
+    if repo.git("rev-parse", f"{ref}^@") != head:  # one parent, main's head: nothing moved under it
+        return False
+    with tempfile.TemporaryDirectory(prefix="renderer-index-") as tmp:
+        for app in req.apps:
+            code, text, _ = repo.run("show", f"{ref}:{bookkeeping.STORE}/{app.id}/index.json")
+            if code != 0:
+                return False
+            os.makedirs(os.path.join(tmp, bookkeeping.STORE, app.id))
+            with open(
+                os.path.join(tmp, bookkeeping.STORE, app.id, "index.json"), "w", encoding="utf-8"
+            ) as fh:
+                fh.write(text)
+        return bookkeeping.already_published(req.apps, _key(req), tmp, env_ids)
 
 
 def _at(repo: gitrepo.Repo, commit: str) -> str:
@@ -344,7 +387,10 @@ def _push(
     remote is asked first: a push can land and still fail on the way back."""
     for tries in range(1, req.push_attempts + 1):
         try:
-            return gitrepo.push_cas(repo, branch, expected, force=branch != "main")
+            req.progress(f"push {branch}", 0, 1)
+            pushed = gitrepo.push_cas(repo, branch, expected, force=branch != "main")
+            req.progress(f"push {branch}", 1, 1)
+            return pushed
         except gitrepo.GitError as exc:
             if exc.kind not in ("transient", "timeout"):
                 raise
@@ -377,11 +423,14 @@ def _landed(repo: gitrepo.Repo, branch: str, commit: str) -> bool:
 
 
 def _commit_message(req: Request, env_ids: Sequence[str], result: writer.WriteResult) -> str:
-    subject = f"render({','.join(env_ids)}): {_scope_name(req)} @ {req.provenance.source_commit[:8]}"
-    body = (
-        f"{len(result.written)} files written, {len(result.deleted)} deleted.\n\n{req.provenance.trailers()}"
-    )
-    return f"{subject}\n\n{body}"
+    apps = _with_blank(naming.app_list(_changing(req), req.all_apps))
+    counts = f"{len(result.written)} files written, {len(result.deleted)} deleted."
+    return f"{_subject(req, 'render', env_ids)}\n\n{counts}\n\n{apps}{req.provenance.trailers()}"
+
+
+def _with_blank(section: str) -> str:
+    """A body section followed by a blank line; nothing when empty."""
+    return f"{section}\n" if section else ""
 
 
 def _check_owner(req: Request, root: str) -> bookkeeping.Owners:
@@ -409,7 +458,7 @@ def _render_into(
         app_owners,
         pins=_pins(req, root, apps),
     )
-    rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options)
+    rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options, req.progress)
     owned_apps = sorted(apps) if req.all_apps else changing
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     prefixes += bookkeeping.kept(sorted(broken), ids)
@@ -430,7 +479,7 @@ def _render_into(
         bookkeeping.mass_delete_guard(tree, existing, prefixes, ids)
     warnings = [_broken_warning(name, problems) for name, problems in sorted(broken.items())]
     warnings += [f.render() for f in rendered.report.warnings]
-    return writer.write_rendered(root, tree, prefixes, platform), warnings
+    return writer.write_rendered(root, tree, prefixes, platform, req.progress), warnings
 
 
 def _broken_warning(name: str, problems: Sequence[Problem]) -> str:

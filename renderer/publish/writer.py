@@ -10,8 +10,11 @@ from functools import partial
 
 from renderer.errors import UsageError
 from renderer.model import Platform
+from renderer.pipeline import Progress, silent
 from renderer.render.terraform import atlantis_file
 from renderer.render.tree import env_kustomization
+
+PROGRESS_EVERY = 500  # files between two progress reports
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,7 @@ def write_tree(
     tree: Mapping[str, bytes],
     prefixes: Sequence[str],
     derived: Mapping[str, Callable[[Collection[str]], bytes | None]] | None = None,
+    progress: Progress = silent,
 ) -> WriteResult:
     """Replace everything under `prefixes` by `tree`; then write each derived file from the paths present."""
     os.makedirs(root, exist_ok=True)
@@ -65,11 +69,14 @@ def write_tree(
             os.remove(existing[path])
             deleted.append(path)
             _prune(root, os.path.dirname(existing[path]))
-    for path, data in sorted(tree.items()):
+    progress("write", 0, len(tree))
+    for done, (path, data) in enumerate(sorted(tree.items()), start=1):
         if _write_if_changed(root, path, data):
             written.append(path)
         else:
             unchanged += 1
+        if done % PROGRESS_EVERY == 0 or done == len(tree):
+            progress("write", done, len(tree))
     if derived:
         present = set(tree) | {p for p in existing if not owned(p, prefixes)}
         for path, make in sorted(derived.items()):
@@ -83,7 +90,11 @@ def write_tree(
 
 
 def write_rendered(
-    root: str, tree: Mapping[str, bytes], prefixes: Sequence[str], platform: Platform
+    root: str,
+    tree: Mapping[str, bytes],
+    prefixes: Sequence[str],
+    platform: Platform,
+    progress: Progress = silent,
 ) -> WriteResult:
     """The one way a render reaches disk: owned paths replaced, then the files derived from what is
     present: atlantis.yaml, and each environment's kustomization."""
@@ -92,7 +103,7 @@ def write_rendered(
     }
     for env in sorted(platform.environments):
         derived[f"kubernetes/{env}/kustomization.yaml"] = partial(env_kustomization, env=env)
-    return write_tree(root, tree, prefixes, derived)
+    return write_tree(root, tree, prefixes, derived, progress)
 
 
 def _read(root: str, rel: str) -> bytes:

@@ -126,7 +126,7 @@ def test_a_declining_hook_is_named_and_not_retried(
     hook(
         bare_repo, "pre-receive", f"echo x >> {tries}\necho 'rejected: locked for maintenance' >&2\nexit 1\n"
     )
-    args = ("--root", str(ROOT), "--env-repo", str(bare_repo), "--env", "dev")
+    args = ("--root", str(ROOT), "--env-repo", str(bare_repo), "--env", "dev", "--quiet")  # the error alone
     result = cli("publish", *args, "--app", str(make_app(tmp_path, "two")))
     assert result.exit_code == EXIT_PUBLISH
     assert result.output.startswith(
@@ -161,7 +161,7 @@ def test_an_unreachable_remote_is_a_network_error(tmp_path: Path, cli: Callable[
     port = _closed_port()
     url = f"http://127.0.0.1:{port}/x.git"
     args = ("--root", str(ROOT), "--env-repo", url, "--env", "dev", "--app", str(make_app(tmp_path, "one")))
-    result = cli("publish", *args)
+    result = cli("publish", *args, "--quiet")
     assert result.exit_code == EXIT_PUBLISH
     assert re.fullmatch(
         rf"error: git ls-remote failed: a network or server error: fatal: unable to access '{url}/': "
@@ -404,6 +404,17 @@ def test_what_the_server_refuses_is_named(
         ("! HEAD:refs/heads/main [rejected] (fetch first)", "moved"),
         ("remote: error: cannot lock ref 'refs/heads/main': is at 1a2b but expected 3c4d", "moved"),
         (
+            "remote: error: cannot lock ref 'refs/heads/main': Unable to create "
+            "'/r.git/refs/heads/main.lock': File exists.",
+            "moved",
+        ),
+        (
+            "remote: error: cannot lock ref 'refs/heads/a/b': 'refs/heads/a' exists; cannot create "
+            "'refs/heads/a/b'\n!\tHEAD:refs/heads/a/b\t[remote rejected] (failed to update ref)",
+            "ref-conflict",
+        ),
+        ("!\tHEAD:refs/heads/main\t[remote rejected] (shallow update not allowed)", "other"),
+        (
             "remote: error: cannot lock ref 'refs/heads/x': Unable to create 'x.lock': File name too long",
             "too-long",
         ),
@@ -439,6 +450,22 @@ def test_a_branch_name_too_long_is_named_not_retried(tmp_path: Path, bare_repo: 
     assert err.value.kind == "too-long"
     assert str(err.value).startswith("git push failed: a file or ref name is too long; not retried: To ")
     assert "File name too long" in str(err.value) and refs(bare_repo) == ""
+
+
+def test_a_branch_clashing_with_another_is_named_not_retried(tmp_path: Path, bare_repo: Path) -> None:
+    """`render/prod` exists, so `render/prod/x` cannot: git says 'cannot lock ref', and the push
+    must fail once with what is wrong, not be retried as a moved head."""
+    repo = gitrepo.open_clone(str(bare_repo), str(tmp_path / "clone"), "main", {"PATH": os.environ["PATH"]})
+    write(tmp_path / "clone" / "a.txt", "a")
+    assert gitrepo.commit_all(repo, "a", "t <t@t>")
+    assert gitrepo.push_cas(repo, "render/prod", None, force=True)
+    with pytest.raises(gitrepo.GitError) as err:
+        gitrepo.push_cas(repo, "render/prod/x", None, force=True)
+    assert err.value.kind == "ref-conflict"
+    assert str(err.value).startswith(
+        "git push failed: a branch of that name cannot exist beside another branch on the remote; not retried"
+    )
+    assert "refs/heads/render/prod/x" not in refs(bare_repo)
 
 
 def test_no_temp_dir_for_the_clone(tmp_path: Path, bare_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,7 +51,8 @@ exec '{real}' "$@"
 
 def _start(tmp_path: Path, bare: Path, app: Path, bindir: Path, tmp: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "TMPDIR": str(tmp)}
-    argv = [sys.executable, "-m", "renderer", "publish", "--root", str(ROOT), "--env-repo", str(bare)]
+    argv = [sys.executable, "-m", "renderer", "publish", "--quiet", "--root", str(ROOT)]  # the error alone
+    argv += ["--env-repo", str(bare)]
     return subprocess.Popen(
         [*argv, "--app", str(app), "--env", "dev"],
         env=env,

@@ -1,0 +1,1 @@
+"""The benchmark (run by hand): `python bench/bench.py --help`."""
