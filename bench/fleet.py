@@ -90,7 +90,8 @@ def generate(base: str, apps: int, per_app: int) -> list[str]:
 
 
 def platform_root(dest: str) -> str:
-    """The shipped platform inputs plus a fourth environment (`qa`), committed (impact reads git)."""
+    """The shipped platform inputs (no preview environment) plus a fourth environment (`qa`),
+    committed (impact reads git)."""
     for name in ("environments", "platform-config", "policies"):
         shutil.copytree(os.path.join(ROOT, name), os.path.join(dest, name))
     with open(os.path.join(ROOT, "environments", "staging.yaml"), encoding="utf-8") as fh:
@@ -98,6 +99,9 @@ def platform_root(dest: str) -> str:
     qa = staging.replace("staging", "qa").replace("type: qa", "type: staging")  # a second staging
     with open(os.path.join(dest, "environments", "qa.yaml"), "w", encoding="utf-8") as fh:
         fh.write(qa)
+    preview = os.path.join(dest, "environments", "preview.yaml")
+    if os.path.exists(preview):  # previews are per merge request, not part of a fleet publish
+        os.remove(preview)
     _commit(dest, "platform")
     return dest
 

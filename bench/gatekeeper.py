@@ -41,7 +41,8 @@ def main() -> None:
         done = time.perf_counter()
         reviews = counts.successes + counts.failures + counts.warnings
         print(
-            f"{len(objects)} objects, {len(source.templates)} templates, {len(source.constraints)} constraints, "
+            f"{len(objects)} objects, {len(source.templates)} templates, "
+            f"{len(source.constraints)} constraints, "
             f"{len(source.expansions)} expansions: compile {1000 * (compiled - started):.1f} ms, "
             f"{reviews} constraint × object pairs {1000 * (done - compiled):.1f} ms "
             f"({1000 * (done - compiled) / len(objects):.2f} ms an object), {len(results)} findings"

@@ -25,7 +25,7 @@ COMMANDS = {
     "check": "Whether the secrets, images and state bucket it uses exist in AWS.",
     "publish": "Render, commit what changed and push to the environment repo.",
     "rollback": "Publish an app's stored inputs as of an older revision.",
-    "atlantis": "Comment `atlantis apply` on the bot's planned Terraform merge requests.",
+    "atlantis": "Apply the bot's planned Terraform merge requests via Atlantis.",
     "identity": "Verify a GitLab ID token; print the project and commit it proves.",
     "demo": "The shipped examples end to end, into a local environment repo.",
     "policy": "Conftest-compatible Rego policies: their unit tests.",

@@ -50,12 +50,14 @@ def test_allowed_registries_denies_with_the_constraints_message(
     project: Path, tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
     quay(project)
-    result = render(project, tmp_path, cli, "prod")
+    result = render(project, tmp_path, cli, "staging")  # prod pulls from ECR (its overrides)
     assert result.exit_code == EXIT_POLICY
     assert lines(result, RULE)[0] == (
-        f"policy: kubernetes/prod/shop/api/deployment-api.yaml:1 at Deployment/api: DENY [prod] {RULE}: "
+        "policy: kubernetes/staging/shop/api/deployment-api.yaml:1 at Deployment/api: "
+        f"DENY [staging] {RULE}: "
         "[Implied by expand-workloads] Pod api-pod: container api pulls quay.io/shop/api:1.14.2, which is "
-        "not from an allowed registry (registry.example.com/, ghcr.io/) (from examples/apps/shop/score.yaml)"
+        "not from an allowed registry (333333333333.dkr.ecr.eu-central-1.amazonaws.com/, registry.example.com/, "
+        "ghcr.io/) (from examples/apps/shop/score.yaml)"
     )
     assert not (tmp_path / "out").exists()
 
