@@ -56,8 +56,8 @@ def test_allowed_registries_denies_with_the_constraints_message(
         "policy: kubernetes/staging/shop/api/deployment-api.yaml:1 at Deployment/api: "
         f"DENY [staging] {RULE}: "
         "[Implied by expand-workloads] Pod api-pod: container api pulls quay.io/shop/api:1.14.2, which is "
-        "not from an allowed registry (333333333333.dkr.ecr.eu-central-1.amazonaws.com/, registry.example.com/, "
-        "ghcr.io/) (from examples/apps/shop/score.yaml)"
+        "not from an allowed registry (333333333333.dkr.ecr.eu-central-1.amazonaws.com/, "
+        "registry.example.com/, ghcr.io/) (from examples/apps/shop/score.yaml)"
     )
     assert not (tmp_path / "out").exists()
 
