@@ -51,7 +51,7 @@ def test_remove_an_app_the_repo_does_not_have(cli: Callable[..., Result], bare_r
     result = _publish(cli, bare_repo, "--remove-app", "ghost")
     assert (result.exit_code, result.output) == (
         EXIT_USAGE,
-        "error: cannot remove app 'ghost': the environment repo has no such app\n",
+        "error: cannot remove app 'ghost': the environment repo holds no such app\n",
     )
     assert _refs(bare_repo) == ""
 

@@ -121,10 +121,11 @@ def inputs_digest(key: DigestKey, inputs: Tree) -> str:
     return h.hexdigest()
 
 
-def read_index(root: str, app: str) -> dict[str, Json]:
-    """The app's `index.json` as stored (any version), or {} when it is missing or unreadable."""
+def read_index(root: str, app: str, store: str = STORE) -> dict[str, Json]:
+    """The app's `index.json` as stored (any version), or {} when it is missing or unreadable;
+    `store`: the folder of records (previews keep theirs apart)."""
     try:
-        with open(os.path.join(root, STORE, app, "index.json"), encoding="utf-8") as fh:
+        with open(os.path.join(root, store, app, "index.json"), encoding="utf-8") as fh:
             body = json.load(fh)
     except (OSError, ValueError):
         return {}

@@ -491,11 +491,18 @@ def _broken_warning(name: str, problems: Sequence[Problem]) -> str:
 def _apps(root: str, req: Request, limits: Limits) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     """The stored apps with this publish's new inputs and without the apps it removes; and the
     stored apps that no longer load (unless this publish replaces or removes them)."""
-    stored, broken = bookkeeping.stored_apps(root, limits)
+    return with_change(*bookkeeping.stored_apps(root, limits), req, "app")
+
+
+def with_change(
+    stored: dict[str, App], broken: dict[str, list[Problem]], req: Request, what: str
+) -> tuple[dict[str, App], dict[str, list[Problem]]]:
+    """`stored` with this publish's new inputs and without what it removes; and the stored
+    `what`s (apps, previews) that no longer load, unless this publish replaces or removes them."""
     apps = {**stored, **{a.id: a for a in req.apps}}
     for name in req.remove_apps:
         if name not in apps and name not in broken:
-            raise UsageError(f"cannot remove app '{name}': the environment repo has no such app")
+            raise UsageError(f"cannot remove {what} '{name}': the environment repo holds no such {what}")
         apps.pop(name, None)
     changed = {a.id for a in req.apps} | set(req.remove_apps)
     return apps, {k: v for k, v in broken.items() if k not in changed}

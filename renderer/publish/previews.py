@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,6 @@ from typing import cast
 
 from renderer import pipeline
 from renderer.checks.findings import Report
-from renderer.data import Json
 from renderer.errors import InputError, PolicyDenied, Problem, UsageError
 from renderer.inputs import app_repo
 from renderer.model import App, Environment, Limits, Platform, ScoreResource, Workload, WorkloadSpec
@@ -249,14 +247,7 @@ def _apps(
     root: str, req: delivery.Request, limits: Limits
 ) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     """The stored previews with this publish's change, and those whose inputs no longer load."""
-    apps, broken = _stored(root, limits)
-    apps.update({a.id: a for a in req.apps})
-    for name in req.remove_apps:
-        if name not in apps and name not in broken:
-            raise UsageError(f"cannot remove preview '{name}': the environment repo holds no such preview")
-        apps.pop(name, None)
-    changed = {a.id for a in req.apps} | set(req.remove_apps)
-    return apps, {k: v for k, v in broken.items() if k not in changed}
+    return delivery.with_change(*_stored(root, limits), req, "preview")
 
 
 def _stored(root: str, limits: Limits) -> tuple[dict[str, App], dict[str, list[Problem]]]:
@@ -277,15 +268,6 @@ def _stored(root: str, limits: Limits) -> tuple[dict[str, App], dict[str, list[P
 def _store(root: str, app: App, rendered: pipeline.Rendered, req: delivery.Request) -> Tree:
     """The preview's inputs and index, as `bookkeeping.store_inputs` writes an app's, under STORE."""
     key = bookkeeping.DigestKey(req.platform_digest, req.images)
-    stored = bookkeeping.store_inputs(app, rendered, key, _index(root, app.id))
+    stored = bookkeeping.store_inputs(app, rendered, key, bookkeeping.read_index(root, app.id, STORE))
     apps_dir = f"{bookkeeping.STORE}/{app.id}/"
     return {f"{STORE}/{app.id}/{p.removeprefix(apps_dir)}": d for p, d in stored.items()}
-
-
-def _index(root: str, name: str) -> dict[str, Json]:
-    try:
-        with open(os.path.join(root, STORE, name, "index.json"), encoding="utf-8") as fh:
-            body = json.load(fh)
-    except (OSError, ValueError):
-        return {}
-    return body if isinstance(body, dict) else {}
