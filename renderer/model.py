@@ -379,6 +379,14 @@ class Team:
     apps: tuple[str, ...] = ()
 
 
+ALL_APPS_SCOPE = "all-apps"  # the scope of a publish of every app: render/<env>/all-apps
+# Names no app may take whatever trust.yaml says, because the renderer's own layout uses them.
+ALWAYS_RESERVED = (
+    "modules",  # terraform/<env>/modules/ holds the environment's modules
+    ALL_APPS_SCOPE,  # an app so named would share the branch of every --all-apps publish
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Trust:
     """Who may do what (platform-config/trust.yaml): the walls between apps and the platform."""
@@ -403,7 +411,7 @@ class Trust:
         return next(found, self.platform_team)
 
     def reserved(self, name: str) -> bool:
-        if name == "modules":  # terraform/<env>/modules/ holds the environment's modules
+        if name in ALWAYS_RESERVED:
             return True
         return any(name == r or (r.endswith("*") and name.startswith(r[:-1])) for r in self.reserved_names)
 

@@ -156,9 +156,10 @@ def evaluate(
 def _admission(
     env: Environment, source: PolicySource, documents: list[tuple[str, Json]]
 ) -> tuple[list[Result], Counts]:
-    """The set's Gatekeeper constraints on the environment's rendered Kubernetes objects; the
-    inventory (`data.inventory`) is every object of this render."""
-    objects = [(p, d) for p, d in documents if p.startswith(f"kubernetes/{env.id}/") and p.endswith(".yaml")]
+    """The set's Gatekeeper constraints on the environment's rendered Kubernetes objects and its
+    GitOps entry points (a cluster admits both); the inventory (`data.inventory`) is all of them."""
+    ours = (f"kubernetes/{env.id}/", f"clusters/{env.id}/")  # the objects and the entry points
+    objects = [(p, d) for p, d in documents if p.startswith(ours) and p.endswith(".yaml")]
     return Admission(source, objects).check(objects)
 
 
@@ -185,7 +186,7 @@ def _sources(result: EnvRender, documents: list[tuple[str, Json]]) -> dict[str, 
     by_origin = {wl.origin: wl.file for wl in analysis.workloads}
     out = {}
     for path, doc in documents:
-        if path.startswith("kubernetes/") and isinstance(doc, Mapping):
+        if path.startswith(("kubernetes/", "clusters/")) and isinstance(doc, Mapping):
             meta = json_object(doc.get("metadata"))
             notes = json_object(meta.get("annotations"))
             source = by_origin.get(str(notes.get(ANNOTATION_SOURCE, "")), "") or by_uid.get(

@@ -12,7 +12,9 @@ import hashlib
 import textwrap
 from collections.abc import Iterable, Sequence
 
-ALL_APPS = "all-apps"
+from renderer.model import ALL_APPS_SCOPE
+
+ALL_APPS = ALL_APPS_SCOPE  # reserved: no app may take the name
 MAX_NAMED = 3  # apps named one by one in a branch or subject; more are named by their hash
 MAX_SCOPE = 64  # characters of `a+b+c` in a branch name (a DNS label is at most 63)
 UNKNOWN_SOURCE = "source commit: unknown"

@@ -34,8 +34,9 @@ def _shim(tmp_path: Path, step: str, signum: int) -> tuple[Path, Path]:
     assert real is not None
     if signum == signal.SIGKILL:
         action = 'kill -9 "$PPID"; exit 1'
-    else:  # the signal, then a hang: the publisher must end git's process group, not wait for it
-        action = f"sleep 10 & echo $! > '{state}.sleeper'; kill -{signum} \"$PPID\"; wait; exit 1"
+    else:  # the signal, then a hang far longer than the test's bound: the publisher must end git's
+        # process group, not wait for it
+        action = f"sleep 600 & echo $! > '{state}.sleeper'; kill -{signum} \"$PPID\"; wait; exit 1"
     action = action if step else ":"
     script = f"""#!/bin/sh
 echo "$PPID" > '{state}'
@@ -124,17 +125,15 @@ def test_sigterm_or_sigint_removes_the_clone(step: str, signum: int, tmp_path: P
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     bindir, state = _shim(tmp_path, step, signum)
-    started = time.monotonic()
     proc = _start(tmp_path, bare_repo, make_app(tmp_path, "two"), bindir, tmp)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)  # a publisher that waited for git's 600 s would time out
     name = signal.Signals(signum).name
     assert (proc.returncode, err) == (
         EXIT_PUBLISH,
         f"error: interrupted by {name}: the clone was removed; the remote holds either its old head or "
         "this run's commit, never part of one\n",
     )
-    assert time.monotonic() - started < 9  # the git it was waiting for was ended, not waited for
-    assert not _alive(int(Path(f"{state}.sleeper").read_text()))  # with all it started
+    assert not _alive(int(Path(f"{state}.sleeper").read_text()))  # ended, with all it started
     assert clones(tmp) == [] and refs(bare_repo) == before
 
 

@@ -208,3 +208,35 @@ def test_a_template_that_fails_on_a_rendered_object_denies_whatever_the_mode(
     result = render(project, tmp_path, cli, "dev")
     assert result.exit_code == EXIT_POLICY, result.output
     assert lines(result, "evaluation failed for PlatformAllowedRegistries/allowed-registries:"), result.output
+
+
+def test_constraints_review_the_entry_points_the_cluster_admits_too(
+    project: Path, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """A constraint on Flux Kustomizations reaches the entry points in clusters/<env>/, each
+    named as the object it is."""
+    edit(
+        project,
+        LABELS,
+        "        kinds: [Job, CronJob]\n",
+        "        kinds: [Job, CronJob]\n      - apiGroups: [kustomize.toolkit.fluxcd.io]\n"
+        "        kinds: [Kustomization]\n",
+    )
+    edit(project, LABELS, "excludedNamespaces: [kube-*, flux-system, argocd]", "excludedNamespaces: [kube-*]")
+    edit(
+        project,
+        LABELS,
+        "        allowedRegex: ^platform-renderer$\n",
+        "        allowedRegex: ^platform-renderer$\n      - key: tier\n",
+    )
+    result = render(project, tmp_path, cli, "staging")
+    assert result.exit_code == EXIT_POLICY
+    found = lines(result, "gatekeeper/PlatformRequiredLabels.workload-labels")
+    assert any(
+        line.startswith(
+            "policy: clusters/staging/renderer/shop/kustomization-app-staging-shop.yaml:1 at "
+            "Kustomization/app-staging-shop: DENY"
+        )
+        and "has no label tier" in line
+        for line in found
+    ), found

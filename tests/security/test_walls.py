@@ -210,6 +210,8 @@ def test_publish_and_remove_by_another_owner_are_refused(tmp_path: Path, bare_re
     [
         ("kube-system", "is reserved for the platform"),
         ("external-secrets", "is reserved for the platform"),
+        ("all-apps", "is reserved for the platform"),  # the branch of every --all-apps publish
+        ("modules", "is reserved for the platform"),  # terraform/<env>/modules/
         ("a" * 41, "is longer than 40 characters"),
         ("Billing", "is not a DNS label"),
     ],
