@@ -14,7 +14,7 @@ from renderer.errors import InputError
 from renderer.inputs import platform_config
 from renderer.model import App, Platform
 from renderer.resolve import dependencies
-from renderer.resolve.analysis import analyse
+from renderer.resolve.analysis import Analysis, analyse
 from renderer.resolve.dependencies import Dependencies
 from renderer.review import graphview, sides
 from renderer.review.impact import Impact, assess
@@ -46,57 +46,71 @@ def run(req: Request, workdir: str, environ: Mapping[str, str]) -> Impact:
     base_side, head_side = sides.render_sides(runner, (base_root, head_root), req.app_dirs)
     failing = set(head_side.failures)
     rendered = [a for k, a in sorted(req.apps.items()) if k not in failing]
-    record = head_record(head_root, rendered)
+    head_view = HeadView.load(head_root, rendered)
     labels = (base[:12], WORK_TREE if head is None else head[:12])
-    impact = assess(base_side, head_side, record, changed, labels, sensitive_values(environ))
-    return replace(impact, pictures=pictures(head_root, rendered, impact))
+    impact = assess(base_side, head_side, head_view.record(), changed, labels, sensitive_values(environ))
+    return replace(impact, pictures=head_view.pictures(impact))
 
 
-def pictures(root: str, apps: Sequence[App], impact: Impact) -> dict[str, str]:
-    """Per environment with a changed pair: the affected part of the head's resource graph as
-    note Markdown (capped: see graphview). In focus: the workloads of changed apps and the
-    resources whose definition file the change touches."""
-    envs = sorted({p.scope.split("/", 1)[0] for p in impact.pairs})
-    try:
-        platform = platform_config.load_platform(root)
-    except InputError:
-        return {}
-    out = {}
-    for env_id in (e for e in envs if e in platform.environments):
-        changed_apps = {p.scope.split("/", 1)[1] for p in impact.pairs if p.scope.startswith(f"{env_id}/")}
-        why = {f for p in impact.pairs if p.scope.startswith(f"{env_id}/") for f in p.why}
+@dataclass(frozen=True, slots=True)
+class HeadView:
+    """The head side's platform and apps, each environment analysed once (this process's renderer:
+    the head's own when the head is the work tree) for the dependency record and the pictures.
+    Apps that do not resolve are left out: they fail anyway."""
+
+    platform: Platform | None  # None: the head's platform config does not load
+    apps: Sequence[App]
+    analyses: Mapping[str, Analysis | None]  # env → all apps together; None: they do not resolve
+
+    @classmethod
+    def load(cls, root: str, apps: Sequence[App]) -> HeadView:
         try:
-            graph = analyse(platform, apps, platform.environments[env_id]).graph
+            platform = platform_config.load_platform(root)
         except InputError:
-            continue
-        focus = {f"{app}/{wl}" for app, wl in graph.bindings if app in changed_apps}
-        focus |= {uid for uid, node in graph.nodes.items() if node.definition.file in why}
-        out[env_id] = graphview.mermaid(graph, only=focus)
-    return out
+            return cls(None, apps, {})
+        return cls(
+            platform, apps, {env: _analysis(platform, apps, env) for env in sorted(platform.environments)}
+        )
+
+    def record(self) -> dict[str, Dependencies]:
+        """The head's dependency record per environment."""
+        if self.platform is None:
+            return {}
+        return {env: self._env_record(self.platform, env) for env in self.analyses}
+
+    def _env_record(self, platform: Platform, env_id: str) -> Dependencies:
+        whole = self.analyses[env_id]
+        if whole is not None:
+            return dependencies.record(platform, whole)
+        parts = [
+            dependencies.record(platform, a) for app in self.apps if (a := _analysis(platform, [app], env_id))
+        ]
+        return Dependencies(
+            {k: v for p in parts for k, v in p.apps.items()},
+            {k: v for p in parts for k, v in p.shared.items()},
+        )
+
+    def pictures(self, impact: Impact) -> dict[str, str]:
+        """Per environment with a changed pair: the affected part of the head's resource graph as
+        note Markdown (capped: see graphview). In focus: the workloads of changed apps and the
+        resources whose definition file the change touches."""
+        out = {}
+        for env_id in sorted({p.scope.split("/", 1)[0] for p in impact.pairs}):
+            analysis = self.analyses.get(env_id)
+            if analysis is None:
+                continue
+            pairs = [p for p in impact.pairs if p.scope.startswith(f"{env_id}/")]
+            changed_apps = {p.scope.split("/", 1)[1] for p in pairs}
+            why = {f for p in pairs for f in p.why}
+            graph = analysis.graph
+            focus = {f"{app}/{wl}" for app, wl in graph.bindings if app in changed_apps}
+            focus |= {uid for uid, node in graph.nodes.items() if node.definition.file in why}
+            out[env_id] = graphview.mermaid(graph, only=focus)
+        return out
 
 
-def head_record(root: str, apps: Sequence[App]) -> dict[str, Dependencies]:
-    """The dependency record of the head side, per environment (this process's renderer: the head's
-    own when the head is the work tree). Apps that do not resolve are left out: they fail anyway."""
+def _analysis(platform: Platform, apps: Sequence[App], env_id: str) -> Analysis | None:
     try:
-        platform = platform_config.load_platform(root)
+        return analyse(platform, apps, platform.environments[env_id])
     except InputError:
-        return {}
-    return {env: _env_record(platform, apps, env) for env in sorted(platform.environments)}
-
-
-def _env_record(platform: Platform, apps: Sequence[App], env_id: str) -> Dependencies:
-    env = platform.environments[env_id]
-    try:
-        return dependencies.record(platform, analyse(platform, apps, env))
-    except InputError:
-        pass
-    parts = []
-    for app in apps:
-        try:
-            parts.append(dependencies.record(platform, analyse(platform, [app], env)))
-        except InputError:
-            continue
-    return Dependencies(
-        {k: v for p in parts for k, v in p.apps.items()}, {k: v for p in parts for k, v in p.shared.items()}
-    )
+        return None
