@@ -129,7 +129,7 @@ def command(
         shown.close()
     _report(outcomes, fmt)
     if preview is not None and fmt == "text":
-        click.echo(f"preview: {previews.url(platform, req)}")
+        click.echo(previews.url(platform, req).text(), nl=False)
 
 
 def _pins(

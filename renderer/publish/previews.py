@@ -25,11 +25,13 @@ from typing import cast
 
 from renderer import pipeline
 from renderer.checks.findings import Report
+from renderer.data import Json
 from renderer.errors import InputError, PolicyDenied, Problem, UsageError
 from renderer.inputs import app_repo
-from renderer.model import App, Environment, Limits, Platform, ScoreResource, Workload, WorkloadSpec
+from renderer.model import App, Environment, Limits, Platform, ScoreResource, Trust, Workload, WorkloadSpec
 from renderer.publish import bookkeeping, delivery, writer
 from renderer.publish.identity import app_name
+from renderer.render import routes
 from renderer.render.terraform import modules_dir
 from renderer.render.tree import Tree
 
@@ -46,11 +48,33 @@ class Settings:
 
     env: Environment
     ttl: str
-    url: str  # with {name}
     terraform: bool = False
 
-    def url_of(self, name: str) -> str:
-        return self.url.replace("{name}", name)
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """Where a preview answers: the URLs its rendered Ingresses/HTTPRoutes route (`render.routes`),
+    the first one its URL (a host's root before its sub-paths, then by URL); none: "no route"."""
+
+    name: str
+    urls: tuple[str, ...]
+
+    @property
+    def url(self) -> str:
+        return self.urls[0] if self.urls else ""
+
+    def text(self) -> str:
+        also = "".join(f"preview also: {u}\n" for u in self.urls[1:])
+        return f"preview: {self.url or f'{self.name}: no route (no Ingress or HTTPRoute)'}\n{also}"
+
+    def markdown(self) -> str:
+        if not self.urls:
+            return f"Preview environment `{self.name}`: no route (its render has no Ingress or HTTPRoute)"
+        also = "".join(f"\n- <{u}>" for u in self.urls[1:])
+        return f"Preview environment: <{self.url}>" + (f"\n\nIt also routes:{also}" if also else "")
+
+    def as_json(self) -> dict[str, Json]:
+        return {"preview": self.name, "preview_url": self.url or None, "preview_urls": list(self.urls)}
 
 
 def settings(platform: Platform) -> Settings:
@@ -65,7 +89,7 @@ def settings(platform: Platform) -> Settings:
     env = platform.environments[envs[0]]
     block = env.doc.data.get("preview") if isinstance(env.doc.data, Mapping) else None
     data = block if isinstance(block, Mapping) else {}
-    return Settings(env, str(data.get("ttl", "")), str(data.get("url", "")), data.get("terraform") is True)
+    return Settings(env, str(data.get("ttl", "")), data.get("terraform") is True)
 
 
 def preview_name(app: str, mr: int, max_length: int) -> str:
@@ -108,18 +132,34 @@ def select(platform: Platform, req: delivery.Request, mr: int | None, remove: in
     return request(platform, req, mr if mr is not None else remove or 0, remove is not None)
 
 
-def url(platform: Platform, req: delivery.Request) -> str:
-    """The URL of the preview `req` publishes (the environment file's pattern)."""
-    return settings(platform).url_of(req.apps[0].id if req.apps else "")
+def url(platform: Platform, req: delivery.Request) -> Located:
+    """Where the preview `req` publishes answers (its app is already under the preview's name)."""
+    options = pipeline.Options(dict(req.images), req.jobs, req.skip_checks_for_tests, req.sensitive)
+    return locate(platform, req.apps[0], options)
 
 
-def url_of_app(platform: Platform, apps: Sequence[App], mr: int | None) -> str:
-    """The URL of the one app's preview of merge request `mr` ("" when no preview is asked for)."""
-    if mr is None:
-        return ""
+def url_of_app(
+    platform: Platform, apps: Sequence[App], mr: int | None, options: pipeline.Options | None = None
+) -> Located | None:
+    """Where the one app's preview of merge request `mr` would answer (None when no preview is asked
+    for): rendered offline, from the app's files and the platform config alone."""
+    return None if mr is None else of_merge_request(platform, apps, mr, options or pipeline.Options())
+
+
+def of_merge_request(platform: Platform, apps: Sequence[App], mr: int, options: pipeline.Options) -> Located:
+    """`url_of_app` for a merge request that is given."""
     if len(apps) != 1:
         raise UsageError("--preview names the preview of one app: give one --app")
-    return settings(platform).url_of(preview_name(apps[0].id, mr, platform.trust.max_name_length))
+    name = preview_name(apps[0].id, mr, platform.trust.max_name_length)
+    return locate(platform, renamed(apps[0], name), options)
+
+
+def locate(platform: Platform, app: App, options: pipeline.Options) -> Located:
+    """The URLs of `app`'s preview (`app` under the preview's name), from its render alone."""
+    env = settings(platform).env
+    rendered = _render(platform, {app.id: app}, [env.id], options)
+    documents = rendered.envs[0].documents
+    return Located(app.id, tuple(routes.urls(documents, f"kubernetes/{env.id}/{app.id}/")))
 
 
 def request(platform: Platform, req: delivery.Request, mr: int, remove: bool) -> delivery.Request:
@@ -180,7 +220,8 @@ def render_into(
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     apps, broken = _apps(root, req, platform.trust.limits)
     prefixes = [*_owned(env_ids, changing), bookkeeping.OWNERS, *_kept(sorted(broken), env_ids)]
-    rendered = _render(platform, req, apps, env_ids)
+    options = pipeline.Options(dict(req.images), req.jobs, req.skip_checks_for_tests, req.sensitive)
+    rendered = _render(platform, apps, env_ids, options)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     tree = _without_terraform(tree, env_ids, settings(platform))
     for app_id in changing:
@@ -197,15 +238,39 @@ def render_into(
 
 
 def _render(
-    platform: Platform, req: delivery.Request, apps: Mapping[str, App], env_ids: Sequence[str]
+    platform: Platform, apps: Mapping[str, App], env_ids: Sequence[str], options: pipeline.Options
 ) -> pipeline.Rendered:
     """The stored previews rendered together (so shared resources see all of them); none: nothing."""
     if not apps:
         return pipeline.Rendered((), {}, (), Report())
-    reserved = tuple(r for r in platform.trust.reserved_names if r != f"{PREFIX}*")
-    ours = dataclasses.replace(platform, trust=dataclasses.replace(platform.trust, reserved_names=reserved))
-    options = pipeline.Options(dict(req.images), req.jobs, req.skip_checks_for_tests, req.sensitive)
-    return pipeline.run(ours, tuple(apps[k] for k in sorted(apps)), env_ids, options)
+    return pipeline.run(
+        for_previews(platform, sorted(apps)), tuple(apps[k] for k in sorted(apps)), env_ids, options
+    )
+
+
+def for_previews(platform: Platform, names: Sequence[str]) -> Platform:
+    """The platform as previews see it: `preview-*` is no longer reserved (they are those names), and
+    each preview is charged to its app's team (trust.yaml lists apps, not their previews)."""
+    trust = platform.trust
+    reserved = tuple(r for r in trust.reserved_names if r != f"{PREFIX}*")
+    bases = {n: base_app(trust, n) for n in names}
+    teams = {
+        k: dataclasses.replace(t, apps=(*t.apps, *(n for n in names if bases[n] in t.apps)))
+        for k, t in trust.teams.items()
+    }
+    return dataclasses.replace(
+        platform, trust=dataclasses.replace(trust, reserved_names=reserved, teams=teams)
+    )
+
+
+def base_app(trust: Trust, name: str) -> str | None:
+    """The app a team lists that `name` is the preview of (names are collision-free: at most one);
+    None for a preview of an app no team lists (charged, like that app, to the platform team)."""
+    mr = name.rpartition("-")[2]
+    if not mr.isdigit() or not 1 <= int(mr) <= MAX_MR:
+        return None
+    listed = sorted({a for t in trust.teams.values() for a in t.apps})
+    return next((a for a in listed if preview_name(a, int(mr), trust.max_name_length) == name), None)
 
 
 def _owned(env_ids: Sequence[str], changing: Sequence[str]) -> list[str]:
