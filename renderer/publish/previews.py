@@ -3,7 +3,8 @@ the platform's one `preview` environment (`environments/<id>.yaml` with `type: p
 
 A preview is published like an app (`delivery.publish`: the same render, checks, owner records,
 compare-and-swap push), with its own render step (`render_into`): its inputs are stored under
-`.render/previews/<name>/`, never among the apps a platform publish or `impact` re-renders; the
+`.render/previews/<name>/`, never among the apps a platform publish or `impact` re-renders (after
+a platform change `--all-apps --env <preview env>` re-renders every stored preview); the
 preview environment holds exactly the render of the stored previews (with none, nothing: a preview
 published and removed leaves the environment repo as it was); and a preview renders no Terraform
 unless the environment file allows it (`preview.terraform`).
@@ -127,9 +128,25 @@ def select(platform: Platform, req: delivery.Request, mr: int | None, remove: in
     if mr is not None and remove is not None:
         raise UsageError("--preview and --remove-preview exclude each other")
     if mr is None and remove is None:
+        if every_preview(platform, req):
+            return dataclasses.replace(req, render_into=render_into)
         check_selection(platform, req.env_ids)
         return req
     return request(platform, req, mr if mr is not None else remove or 0, remove is not None)
+
+
+def every_preview(platform: Platform, req: delivery.Request) -> bool:
+    """`--all-apps --env <preview env>`: every stored preview re-rendered (after a platform change),
+    as `--all-apps` re-renders every stored app of the other environments; only the platform may."""
+    where = settings(platform) if req.all_apps and req.env_ids else None
+    if where is None or where.env.id not in req.env_ids:
+        return False
+    if len(set(req.env_ids)) != 1 or req.apps or req.remove_apps or req.destroyed:
+        raise UsageError(
+            f"--all-apps --env {where.env.id} re-renders every stored preview; it takes no other --env, "
+            "--app, --remove-app or --destroyed"
+        )
+    return True
 
 
 def url(platform: Platform, req: delivery.Request) -> Located:
@@ -214,13 +231,14 @@ def render_into(
     envs: Sequence[Environment],
     owners: bookkeeping.Owners,
 ) -> tuple[writer.WriteResult, list[str]]:
-    """Every stored preview with this one's change, into the checkout; only this preview's paths,
-    the preview environment's shared parts and the owner records change."""
+    """Every stored preview with this one's change, into the checkout; only this preview's paths
+    (`--all-apps --env <preview env>`: every preview's), the preview environment's shared parts and
+    the owner records change."""
     env_ids = [e.id for e in envs]
-    changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     apps, broken = _apps(root, req, platform.trust.limits)
+    changing = sorted(apps) if req.all_apps else sorted({a.id for a in req.apps} | set(req.remove_apps))
     prefixes = [*_owned(env_ids, changing), bookkeeping.OWNERS, *_kept(sorted(broken), env_ids)]
-    options = pipeline.Options(dict(req.images), req.jobs, req.skip_checks_for_tests, req.sensitive)
+    options = pipeline.Options(_images(root, req, apps), req.jobs, req.skip_checks_for_tests, req.sensitive)
     rendered = _render(platform, apps, env_ids, options)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     tree = _without_terraform(tree, env_ids, settings(platform))
@@ -330,9 +348,25 @@ def _stored(root: str, limits: Limits) -> tuple[dict[str, App], dict[str, list[P
     return apps, broken
 
 
+def _images(root: str, req: delivery.Request, apps: Mapping[str, App]) -> dict[str, str]:
+    """This run's `--image` values over those the other stored previews were published with (so a
+    re-render of every preview needs none), as `delivery` does for apps."""
+    now = {a.id for a in req.apps}
+    ours = {wl.name for a in req.apps for wl in a.workloads}
+    recorded = bookkeeping.recorded_images(root, apps, now, STORE)
+    return {**{k: v for k, v in recorded.items() if k.partition(".")[0] not in ours}, **req.images}
+
+
 def _store(root: str, app: App, rendered: pipeline.Rendered, req: delivery.Request) -> Tree:
-    """The preview's inputs and index, as `bookkeeping.store_inputs` writes an app's, under STORE."""
-    key = bookkeeping.DigestKey(req.platform_digest, req.images)
-    stored = bookkeeping.store_inputs(app, rendered, key, bookkeeping.read_index(root, app.id, STORE))
+    """The preview's inputs and index, as `bookkeeping.store_inputs` writes an app's, under STORE;
+    a preview only re-rendered keeps the images its index recorded."""
+    previous = bookkeeping.read_index(root, app.id, STORE)
+    images: Mapping[str, str] = req.images
+    if app.id not in {a.id for a in req.apps}:
+        recorded = previous.get("images")
+        kept = recorded.items() if isinstance(recorded, Mapping) else ()
+        images = {str(k): v for k, v in kept if isinstance(v, str)}
+    key = bookkeeping.DigestKey(req.platform_digest, images)
+    stored = bookkeeping.store_inputs(app, rendered, key, previous)
     apps_dir = f"{bookkeeping.STORE}/{app.id}/"
     return {f"{STORE}/{app.id}/{p.removeprefix(apps_dir)}": d for p, d in stored.items()}
