@@ -15,7 +15,7 @@ from renderer.cli.base import handled, images, repo_url, report_options, root_op
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Trust
-from renderer.publish import delivery, previews
+from renderer.publish import delivery, preview_urls
 from renderer.publish import preview as preview_diff
 from renderer.publish.identity import Identity, app_name, check_checkout, from_token
 from renderer.review import diffmarkdown, treediff
@@ -102,7 +102,7 @@ def treediff_of(
     root: str | None,
     naming: tuple[str | None, str | None] = (None, None),
     preview: int | None = None,
-) -> tuple[TreeDiff, previews.Located | None]:
+) -> tuple[TreeDiff, preview_urls.Located | None]:
     """The diff, and where the app's preview of merge request `preview` answers (None: not asked)."""
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
@@ -119,7 +119,7 @@ def treediff_of(
         git_timeout=seconds(os.environ, "RENDERER_GIT_TIMEOUT", gitrepo.DEFAULT_TIMEOUT),
     )
     options = pipeline.Options(dict(req.images), req.jobs, sensitive=req.sensitive)
-    seen = previews.url_of_app(platform, req.apps, preview, options)
+    seen = preview_urls.url_of_app(platform, req.apps, preview, options)
     return preview_diff.combined(preview_diff.preview(platform, req, os.environ)), seen
 
 
@@ -144,7 +144,7 @@ def load_named(
 
 
 def _markdown(
-    diff: TreeDiff, limit: int | None, artifact: str | None, seen: previews.Located | None = None
+    diff: TreeDiff, limit: int | None, artifact: str | None, seen: preview_urls.Located | None = None
 ) -> str:
     job = os.environ.get("CI_JOB_URL", "")
     url = f"{job}/artifacts/file/{artifact}" if job and artifact and not os.path.isabs(artifact) else None
@@ -152,7 +152,7 @@ def _markdown(
     return diffmarkdown.markdown(diff, limit=limit, artifact=artifact, header=header, artifact_url=url)
 
 
-def _json(diff: TreeDiff, seen: previews.Located | None = None) -> str:
+def _json(diff: TreeDiff, seen: preview_urls.Located | None = None) -> str:
     body = {**treediff.as_json(diff), **(seen.as_json() if seen else {})}
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 

@@ -20,7 +20,7 @@ from renderer.cli.base import handled, images, root_option
 from renderer.cli.diff import load_named
 from renderer.errors import UsageError
 from renderer.inputs import platform_config, roots
-from renderer.publish import previews
+from renderer.publish import preview_urls
 
 URL_VAR, NAME_VAR = "RENDERER_PREVIEW_URL", "RENDERER_PREVIEW_NAME"
 
@@ -52,22 +52,22 @@ def command(
     fmt: str,
     root: str | None,
 ) -> None:
-    """Print where the app's preview of merge request MR answers (no route: says so, exit 0)."""
+    """Print where the app's preview of merge request MR answers (no route: says so, exit 0; a
+    preview that does not render: why, exit 3 or 4, as `publish --preview` would)."""
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
     apps = load_named(base, (app,), platform.trust, token_var, app_id)
     options = pipeline.Options(
         images(image_pairs), roots.jobs(os.environ), sensitive=sensitive_values(os.environ)
     )
-    located = previews.url_of_app(platform, apps, mr, options)
-    assert located is not None  # an MR is given
+    located = preview_urls.of_merge_request(platform, apps, mr, options)  # does not render: exit 3 or 4
     if dotenv:
         _write(dotenv, dotenv_text(located))
     text = json.dumps(located.as_json(), indent=2, sort_keys=True) + "\n" if fmt == "json" else located.text()
     click.echo(text, nl=False)
 
 
-def dotenv_text(located: previews.Located) -> str:
+def dotenv_text(located: preview_urls.Located) -> str:
     """The dotenv lines; no URL line when nothing routes (GitLab then leaves the environment's URL unset).
     Names and URLs hold only DNS and plain path characters (`render.routes`): nothing to quote."""
     url = f"{URL_VAR}={located.url}\n" if located.url else ""

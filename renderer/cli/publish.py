@@ -27,7 +27,7 @@ from renderer.cli.base import (
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Platform, Trust
-from renderer.publish import atlantis, delivery, pinning, previews
+from renderer.publish import atlantis, delivery, pinning, preview_urls, previews
 from renderer.publish.identity import Identity, app_name, check_checkout, establish, in_ci
 
 
@@ -129,7 +129,7 @@ def command(
         shown.close()
     _report(outcomes, fmt)
     if preview is not None and fmt == "text":
-        click.echo(previews.url(platform, req).text(), nl=False)
+        click.echo(preview_urls.url(platform, req).text(), nl=False)
 
 
 def _pins(

@@ -26,13 +26,11 @@ from typing import cast
 
 from renderer import pipeline
 from renderer.checks.findings import Report
-from renderer.data import Json
 from renderer.errors import InputError, PolicyDenied, Problem, UsageError
 from renderer.inputs import app_repo
 from renderer.model import App, Environment, Limits, Platform, ScoreResource, Trust, Workload, WorkloadSpec
 from renderer.publish import bookkeeping, delivery, writer
 from renderer.publish.identity import app_name
-from renderer.render import routes
 from renderer.render.terraform import modules_dir
 from renderer.render.tree import Tree
 
@@ -50,32 +48,6 @@ class Settings:
     env: Environment
     ttl: str
     terraform: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Located:
-    """Where a preview answers: the URLs its rendered Ingresses/HTTPRoutes route (`render.routes`),
-    the first one its URL (a host's root before its sub-paths, then by URL); none: "no route"."""
-
-    name: str
-    urls: tuple[str, ...]
-
-    @property
-    def url(self) -> str:
-        return self.urls[0] if self.urls else ""
-
-    def text(self) -> str:
-        also = "".join(f"preview also: {u}\n" for u in self.urls[1:])
-        return f"preview: {self.url or f'{self.name}: no route (no Ingress or HTTPRoute)'}\n{also}"
-
-    def markdown(self) -> str:
-        if not self.urls:
-            return f"Preview environment `{self.name}`: no route (its render has no Ingress or HTTPRoute)"
-        also = "".join(f"\n- <{u}>" for u in self.urls[1:])
-        return f"Preview environment: <{self.url}>" + (f"\n\nIt also routes:{also}" if also else "")
-
-    def as_json(self) -> dict[str, Json]:
-        return {"preview": self.name, "preview_url": self.url or None, "preview_urls": list(self.urls)}
 
 
 def settings(platform: Platform) -> Settings:
@@ -149,36 +121,6 @@ def every_preview(platform: Platform, req: delivery.Request) -> bool:
     return True
 
 
-def url(platform: Platform, req: delivery.Request) -> Located:
-    """Where the preview `req` publishes answers (its app is already under the preview's name)."""
-    options = pipeline.Options(dict(req.images), req.jobs, req.skip_checks_for_tests, req.sensitive)
-    return locate(platform, req.apps[0], options)
-
-
-def url_of_app(
-    platform: Platform, apps: Sequence[App], mr: int | None, options: pipeline.Options | None = None
-) -> Located | None:
-    """Where the one app's preview of merge request `mr` would answer (None when no preview is asked
-    for): rendered offline, from the app's files and the platform config alone."""
-    return None if mr is None else of_merge_request(platform, apps, mr, options or pipeline.Options())
-
-
-def of_merge_request(platform: Platform, apps: Sequence[App], mr: int, options: pipeline.Options) -> Located:
-    """`url_of_app` for a merge request that is given."""
-    if len(apps) != 1:
-        raise UsageError("--preview names the preview of one app: give one --app")
-    name = preview_name(apps[0].id, mr, platform.trust.max_name_length)
-    return locate(platform, renamed(apps[0], name), options)
-
-
-def locate(platform: Platform, app: App, options: pipeline.Options) -> Located:
-    """The URLs of `app`'s preview (`app` under the preview's name), from its render alone."""
-    env = settings(platform).env
-    rendered = _render(platform, {app.id: app}, [env.id], options)
-    documents = rendered.envs[0].documents
-    return Located(app.id, tuple(routes.urls(documents, f"kubernetes/{env.id}/{app.id}/")))
-
-
 def request(platform: Platform, req: delivery.Request, mr: int, remove: bool) -> delivery.Request:
     """The publish of one app's preview (or its removal) from the app publish `req` would have been."""
     proven = remove and not req.apps and req.identity.how == "gitlab-id-token"
@@ -239,7 +181,7 @@ def render_into(
     changing = sorted(apps) if req.all_apps else sorted({a.id for a in req.apps} | set(req.remove_apps))
     prefixes = [*_owned(env_ids, changing), bookkeeping.OWNERS, *_kept(sorted(broken), env_ids)]
     options = pipeline.Options(_images(root, req, apps), req.jobs, req.skip_checks_for_tests, req.sensitive)
-    rendered = _render(platform, apps, env_ids, options)
+    rendered = render(platform, apps, env_ids, options)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     tree = _without_terraform(tree, env_ids, settings(platform))
     for app_id in changing:
@@ -255,7 +197,7 @@ def render_into(
     return writer.write_rendered(root, tree, prefixes, platform), warnings
 
 
-def _render(
+def render(
     platform: Platform, apps: Mapping[str, App], env_ids: Sequence[str], options: pipeline.Options
 ) -> pipeline.Rendered:
     """The stored previews rendered together (so shared resources see all of them); none: nothing."""

@@ -11,7 +11,7 @@ from click.testing import Result
 
 from renderer.cli.preview import dotenv_text
 from renderer.data import Json
-from renderer.publish.previews import Located
+from renderer.publish.preview_urls import Located
 from renderer.render.routes import urls
 from tests.conftest import write
 
@@ -101,7 +101,7 @@ def test_a_preview_that_routes_nothing_says_so_and_sets_no_url(
     dotenv = tmp_path / "preview.env"
     result = cli("preview", "--root", str(project), "--app", str(app), "--mr", "4", "--dotenv", str(dotenv))
     assert result.exit_code == 0, result.output
-    assert result.output == "preview: preview-quiet-4: no route (no Ingress or HTTPRoute)\n"
+    assert result.output == "preview: preview-quiet-4: no route (its render has no Ingress or HTTPRoute)\n"
     assert dotenv.read_text() == "RENDERER_PREVIEW_NAME=preview-quiet-4\n"
     assert "no route" in Located("preview-quiet-4", ()).markdown()
     assert dotenv_text(Located("p-1", ("https://a.example.com/",))).endswith(
@@ -114,3 +114,27 @@ def test_a_usage_error_for_a_bad_merge_request(cli: Cli, project: Path) -> None:
     result = cli("preview", "--root", str(project), "--app", app, "--mr", "0")
     assert result.exit_code == 2, result.output
     assert "give the merge request's IID" in result.output
+
+
+def test_a_preview_that_does_not_render_is_refused_by_preview_and_reported_by_diff(
+    cli: Cli, project: Path, bare_repo: Path
+) -> None:
+    """billing writes a cluster-only secret into a file: its preview does not render (exit 3, as
+    `publish --preview` would); `diff --preview` still shows its diff and says why there is no URL."""
+    billing = str(project / "examples/apps/billing")
+    refused = cli("preview", "--root", str(project), "--app", billing, "--mr", "8")
+    assert refused.exit_code == 3, refused.output
+    assert "cannot be placed inside file content" in refused.output
+    args = ("diff", "--root", str(project), "--env-repo", str(bare_repo), "--env", "dev", "--app", billing)
+    shown = cli(*args, "--preview", "8", "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.output)
+    assert (
+        body["preview"] == "preview-billing-8" and body["preview_url"] is None and body["preview_urls"] == []
+    )
+    assert "cannot be placed inside file content" in body["preview_problem"]
+    assert body["changes"]  # the diff itself is all there
+    note = cli(*args, "--preview", "8", "--format", "markdown")
+    assert (
+        "Preview environment `preview-billing-8`: does not render in the preview environment:" in note.output
+    )
