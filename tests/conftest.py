@@ -110,6 +110,8 @@ STRAY_ENV = (
     "RENDERER_GIT_TOKEN",
     "RENDERER_JOBS",
     "RENDERER_PLATFORM_COMMIT",
+    "RENDERER_PREVIEW_NAME",  # written by `renderer preview --dotenv`; a CI job after it has them set
+    "RENDERER_PREVIEW_URL",
     "RENDERER_SOURCE_COMMIT",
     "RENDERER_SOURCE_REPO",
     "RENDERER_TRACE_DIR",
