@@ -23,6 +23,7 @@ DEFAULT_TIMEOUT = 10.0  # seconds per request; RENDERER_GITLAB_TIMEOUT overrides
 DEFAULT_RETRIES = 3
 
 
+DRAFT = "Draft: "  # GitLab holds a merge request whose title starts so as a draft
 NOTE_LIMIT = 1_000_000  # characters GitLab takes in one note (its `note` column's validation)
 
 
@@ -135,6 +136,29 @@ class MergeRequests:
         return self._reported(
             f"merge request for {branch}", lambda: self._upsert(branch, target, title, body)
         )
+
+    def draft(self, branch: str, target: str, title: str, body: str) -> str:
+        """A merge request GitLab holds as a draft (its title starts with `Draft: `): it cannot be
+        merged until someone marks it ready. Opened, or updated in place, as `__call__` does."""
+        return self(branch, target, title if title.startswith(DRAFT) else DRAFT + title, body)
+
+    def close(self, branch: str) -> bool:
+        """Close the open merge request from `branch`, if there is one; whether one was closed."""
+        return self._reported(f"closing the merge request for {branch}", lambda: self._close(branch))
+
+    def _close(self, branch: str) -> bool:
+        project = self._client.projects.get(self._project_id, lazy=True)
+        found = project.mergerequests.list(
+            source_branch=branch,
+            state="opened",
+            get_all=False,
+            max_retries=self._retries,
+            obey_rate_limit=True,
+        )
+        for mr in found:
+            mr.state_event = "close"
+            mr.save(max_retries=self._retries, obey_rate_limit=True)
+        return bool(found)
 
     def note(self, mr_iid: int, marker: str, body: str) -> str:
         """One sticky note per marker and author: the token's own note holding `marker` is updated in

@@ -11,7 +11,7 @@ import pytest
 from renderer import pipeline
 from renderer.inputs import roots
 from renderer.publish import bookkeeping
-from tests.aws.conftest import ECR, prod_session, seed_image
+from tests.aws.conftest import ECR, prod_session, seed_app_secrets, seed_image
 from tests.aws.proxy import FaultProxy
 from tests.conftest import ROOT, git, run_renderer
 
@@ -56,6 +56,7 @@ def test_publish_check_aws_pins_prod_and_later_renders_stay_offline(
     session = prod_session(moto_url)
     api = seed_image(session, moto_url, "shop/api", "1.14.2", "a")
     worker = seed_image(session, moto_url, "shop/worker", "1.14.2", "b")
+    seed_app_secrets(session, moto_url, SHOP, "prod")  # else --check-aws holds back what reads them
     code, out, err = pub("--env-repo", str(bare_repo), "--app", SHOP, "--env", "prod", "--check-aws")
     assert code == 0, err
     branch = "render/prod/shop"
@@ -77,8 +78,9 @@ def test_publish_check_aws_pins_prod_and_later_renders_stay_offline(
     assert code == 0, err
     assert "(prod): up to date, no commit" in out  # a platform-wide render too
 
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.url)  # --check-aws asks for dev's secrets (it holds none)
     code, out, err = pub("--env-repo", str(bare_repo), "--app", SHOP, "--env", "dev", "--check-aws")
-    assert code == 0, err  # dev does not pin: AWS is not asked
+    assert code == 0, err  # dev does not pin
     pinned = git(
         "--git-dir", str(bare_repo), "grep", "-l", "@sha256:", "main", "--", "kubernetes", "clusters"
     )
