@@ -177,6 +177,17 @@ class MergeRequests:
         bot decides on: who opened it, the files it changes, its head's statuses, the bot's notes."""
         return self._reported(f"merge requests from {prefix}*", lambda: self._open_requests(prefix))
 
+    def statuses(self, sha: str) -> tuple[Status, ...]:
+        """The latest status of each name on a commit (Atlantis sets `atlantis/plan`, `atlantis/apply`)."""
+        return self._reported(f"statuses of {sha[:12]}", lambda: self._statuses(sha))
+
+    def _statuses(self, sha: str) -> tuple[Status, ...]:
+        project = self._client.projects.get(self._project_id, lazy=True)
+        found = project.commits.get(sha, lazy=True).statuses.list(
+            get_all=True, max_retries=self._retries, obey_rate_limit=True
+        )
+        return tuple(Status(str(s.name), str(s.status), _changed_at(s.attributes)) for s in found)
+
     def comment(self, mr_iid: int, body: str) -> None:
         """A plain note (a command for a bot that reads notes, such as Atlantis)."""
         self._reported(f"note on !{mr_iid}", lambda: self._comment(mr_iid, body))
