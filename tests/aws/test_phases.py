@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from renderer.publish import phases
+from renderer.render import tree as trees
 from tests.atlantis.conftest import settings
 from tests.aws.conftest import account_session, prod_session, seed_app_secrets, seed_image, seed_secret
 from tests.aws.proxy import FaultProxy
@@ -155,3 +157,32 @@ def test_in_a_direct_environment_the_objects_wait_off_main_until_the_secret_exis
     assert code == 0, err
     assert ledger in show(bare_repo, "main", f"{worker}/externalsecret-worker.yaml")
     assert draft["state"] == "closed"
+
+
+def test_phase_one_keeps_a_held_objects_previous_version_and_leaves_a_new_one_out(tmp_path: Path) -> None:
+    app = "kubernetes/prod/shop"
+    old, new = f"{app}/worker/externalsecret-worker.yaml", f"{app}/ledger/externalsecret-ledger.yaml"
+    (tmp_path / old).parent.mkdir(parents=True)
+    (tmp_path / old).write_bytes(b"previous\n")
+    tree = {
+        old: b"with the ledger\n",
+        new: b"new\n",
+        f"{app}/worker/deployment-worker.yaml": b"deployment\n",
+        f"{app}/kustomization.yaml": b"lists all three\n",
+        "terraform/prod/shop/main.tf.json": b"{}\n",
+    }
+    held = phases.Held((new, old), {}, "report")
+    phases.hold(tree, str(tmp_path), phases.Gate(("prod",), {"prod": held}), ["prod"])
+    assert tree[old] == b"previous\n"
+    assert new not in tree
+    assert tree[f"{app}/kustomization.yaml"] == trees.kustomization(
+        ["worker/deployment-worker.yaml", "worker/externalsecret-worker.yaml"]
+    )
+    assert tree["terraform/prod/shop/main.tf.json"] == b"{}\n"  # the Terraform is never held
+
+
+def test_nothing_is_held_where_the_gate_did_not_look(tmp_path: Path) -> None:
+    tree = {"kubernetes/dev/shop/a.yaml": b"a\n"}
+    held = phases.Held(("kubernetes/dev/shop/a.yaml",), {}, "report")
+    phases.hold(tree, str(tmp_path), phases.Gate(("dev",), {"dev": held}), ["staging"])
+    assert tree == {"kubernetes/dev/shop/a.yaml": b"a\n"}
