@@ -27,7 +27,7 @@ from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform
-from renderer.publish import atlantis, bookkeeping, naming, phases, writer
+from renderer.publish import atlantis, bookkeeping, naming, phases, pinning, writer
 from renderer.publish.identity import Identity
 
 
@@ -321,6 +321,9 @@ def _publish_group(
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         if branch != "main" and _branch_holds(req, repo, branch, expected, head, env_ids):
             return Outcome(branch, env_ids, None, attempt, 0, 0)
+        if branch != "main" and expected is not None:  # an open merge request: what it pins stays pinned
+            pins = pinning.on_branch(repo, branch, _changing(req), env_ids, req.pins)
+            req = dataclasses.replace(req, pins=pins)
         result, warnings = (req.render_into or _render_into)(platform, req, repo.path, envs, owners)
         message = _commit_message(req, env_ids, result)
         req.progress("commit", 0, 1)
