@@ -18,6 +18,7 @@ from renderer.errors import Collector, InputError, Problem, of_kind
 from renderer.model import App, Environment, Platform
 from renderer.render import terraform
 from renderer.render.environment import EnvRender, render_env
+from renderer.render.kubernetes import observability
 from renderer.render.tree import Tree
 from renderer.resolve import dependencies, templates
 from renderer.resolve.analysis import Analysis, analyse
@@ -114,10 +115,12 @@ def run(
 
 
 def _check_platform(platform: Platform, options: Options) -> None:
-    """Problems in platform files no workload may use: template syntax, policies that do not compile."""
+    """Problems in platform files no workload may use: template syntax, alert templates that do not
+    render, policies that do not compile."""
     problems = Collector("platform")
     for definition in platform.definitions:
         problems.extend(templates.check_definition(definition.doc))
+    problems.extend(observability.check_alerts(platform.profiles))
     if not options.skip_checks_for_tests:
         problems.extend(findings.compile_policies(platform))
     problems.raise_if_any()

@@ -24,6 +24,7 @@ COMMANDS = {
     "impact": "What a platform-config change does to every stored app, and why.",
     "check": "Whether the secrets, images and state bucket it uses exist in AWS.",
     "publish": "Render, commit what changed and push to the environment repo.",
+    "preview": "Where an app's preview of a merge request answers (offline).",
     "rollback": "Publish an app's stored inputs as of an older revision.",
     "atlantis": "Apply the bot's planned Terraform merge requests via Atlantis.",
     "identity": "Verify a GitLab ID token; print the project and commit it proves.",

@@ -8,13 +8,14 @@ import sys
 
 import click
 
+from renderer import pipeline
 from renderer.adapters import gitlab, gitrepo, idtoken
 from renderer.checks.secrets import sensitive_values
 from renderer.cli.base import handled, images, repo_url, report_options, root_option, seconds
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Trust
-from renderer.publish import delivery, previews
+from renderer.publish import delivery, preview_urls
 from renderer.publish import preview as preview_diff
 from renderer.publish.identity import Identity, app_name, check_checkout, from_token
 from renderer.review import diffmarkdown, treediff
@@ -77,7 +78,7 @@ def command(
         _write(artifact, treediff.text(diff))
     note = _markdown(diff, limit, artifact, seen)
     report = {
-        "text": lambda: (f"preview: {seen}\n" if seen else "") + treediff.text(diff),
+        "text": lambda: (seen.text() if seen else "") + treediff.text(diff),
         "json": lambda: _json(diff, seen),
         "markdown": lambda: note,
     }[fmt]()
@@ -101,13 +102,13 @@ def treediff_of(
     root: str | None,
     naming: tuple[str | None, str | None] = (None, None),
     preview: int | None = None,
-) -> tuple[TreeDiff, str]:
-    """The diff, and the URL of the app's preview of merge request `preview` (or "")."""
+) -> tuple[TreeDiff, preview_urls.Located | None]:
+    """The diff, and where the app's preview of merge request `preview` answers (None: not asked)."""
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
     req = delivery.Request(
         url=repo_url(url),
-        apps=_load(base, apps, platform.trust, *naming),
+        apps=load_named(base, apps, platform.trust, *naming),
         all_apps=all_apps,
         env_ids=envs,
         images=images(image_pairs),
@@ -117,11 +118,12 @@ def treediff_of(
         identity=Identity("diff", True, "local"),  # only compares: no owner is checked or recorded
         git_timeout=seconds(os.environ, "RENDERER_GIT_TIMEOUT", gitrepo.DEFAULT_TIMEOUT),
     )
-    seen = previews.url_of_app(platform, req.apps, preview)
+    options = pipeline.Options(dict(req.images), req.jobs, sensitive=req.sensitive)
+    seen = preview_urls.url_of_app(platform, req.apps, preview, options)
     return preview_diff.combined(preview_diff.preview(platform, req, os.environ)), seen
 
 
-def _load(
+def load_named(
     base: str, apps: tuple[str, ...], trust: Trust, token_var: str | None, app_id: str | None
 ) -> tuple[App, ...]:
     """Apps by folder name; with --id-token-var or --app-id the one app is named as publish names it
@@ -141,15 +143,17 @@ def _load(
     return app_repo.load_apps(paths, base, names=[app_name(owner, trust)], limits=trust.limits)
 
 
-def _markdown(diff: TreeDiff, limit: int | None, artifact: str | None, seen: str = "") -> str:
+def _markdown(
+    diff: TreeDiff, limit: int | None, artifact: str | None, seen: preview_urls.Located | None = None
+) -> str:
     job = os.environ.get("CI_JOB_URL", "")
     url = f"{job}/artifacts/file/{artifact}" if job and artifact and not os.path.isabs(artifact) else None
-    header = f"{HEADER}\n\nPreview environment: <{seen}>" if seen else HEADER
+    header = f"{HEADER}\n\n{seen.markdown()}" if seen else HEADER
     return diffmarkdown.markdown(diff, limit=limit, artifact=artifact, header=header, artifact_url=url)
 
 
-def _json(diff: TreeDiff, seen: str = "") -> str:
-    body = {**treediff.as_json(diff), **({"preview_url": seen} if seen else {})}
+def _json(diff: TreeDiff, seen: preview_urls.Located | None = None) -> str:
+    body = {**treediff.as_json(diff), **(seen.as_json() if seen else {})}
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 

@@ -28,7 +28,7 @@ from renderer.cli.base import (
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Platform, Trust
-from renderer.publish import atlantis, delivery, phases, previews
+from renderer.publish import atlantis, delivery, phases, preview_urls, previews
 from renderer.publish.identity import Identity, app_name, check_checkout, establish, in_ci
 
 
@@ -133,7 +133,7 @@ def command(
         shown.close()
     _report(outcomes, fmt)
     if preview is not None and fmt == "text":
-        click.echo(f"preview: {previews.url(platform, req)}")
+        click.echo(preview_urls.url(platform, req).text(), nl=False)
 
 
 def _gate(

@@ -204,7 +204,9 @@ def _entries(index: Mapping[str, Json], name: str) -> dict[str, Json]:
     return {str(k): v for k, v in part.items()} if isinstance(part, Mapping) else {}
 
 
-def recorded_images(root: str, apps: Mapping[str, App], skip: Collection[str]) -> dict[str, str]:
+def recorded_images(
+    root: str, apps: Mapping[str, App], skip: Collection[str], store: str = STORE
+) -> dict[str, str]:
     """The `--image` values the stored apps (except `skip`, published now) were last published
     with, so re-rendering them needs no image from this run. A bare image (`""`: every `image: .`)
     is recorded for the app's own workloads, by name, so it reaches no other app."""
@@ -212,7 +214,7 @@ def recorded_images(root: str, apps: Mapping[str, App], skip: Collection[str]) -
     for name, app in sorted(apps.items()):
         if name in skip:
             continue
-        images = read_index(root, name).get("images")
+        images = read_index(root, name, store).get("images")
         if not isinstance(images, Mapping):
             continue
         for key, image in sorted(images.items()):

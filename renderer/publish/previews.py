@@ -3,7 +3,8 @@ the platform's one `preview` environment (`environments/<id>.yaml` with `type: p
 
 A preview is published like an app (`delivery.publish`: the same render, checks, owner records,
 compare-and-swap push), with its own render step (`render_into`): its inputs are stored under
-`.render/previews/<name>/`, never among the apps a platform publish or `impact` re-renders; the
+`.render/previews/<name>/`, never among the apps a platform publish or `impact` re-renders (after
+a platform change `--all-apps --env <preview env>` re-renders every stored preview); the
 preview environment holds exactly the render of the stored previews (with none, nothing: a preview
 published and removed leaves the environment repo as it was); and a preview renders no Terraform
 unless the environment file allows it (`preview.terraform`).
@@ -27,7 +28,7 @@ from renderer import pipeline
 from renderer.checks.findings import Report
 from renderer.errors import InputError, PolicyDenied, Problem, UsageError
 from renderer.inputs import app_repo
-from renderer.model import App, Environment, Limits, Platform, ScoreResource, Workload, WorkloadSpec
+from renderer.model import App, Environment, Limits, Platform, ScoreResource, Trust, Workload, WorkloadSpec
 from renderer.publish import bookkeeping, delivery, writer
 from renderer.publish.identity import app_name
 from renderer.render.terraform import modules_dir
@@ -46,11 +47,7 @@ class Settings:
 
     env: Environment
     ttl: str
-    url: str  # with {name}
     terraform: bool = False
-
-    def url_of(self, name: str) -> str:
-        return self.url.replace("{name}", name)
 
 
 def settings(platform: Platform) -> Settings:
@@ -65,7 +62,7 @@ def settings(platform: Platform) -> Settings:
     env = platform.environments[envs[0]]
     block = env.doc.data.get("preview") if isinstance(env.doc.data, Mapping) else None
     data = block if isinstance(block, Mapping) else {}
-    return Settings(env, str(data.get("ttl", "")), str(data.get("url", "")), data.get("terraform") is True)
+    return Settings(env, str(data.get("ttl", "")), data.get("terraform") is True)
 
 
 def preview_name(app: str, mr: int, max_length: int) -> str:
@@ -103,23 +100,25 @@ def select(platform: Platform, req: delivery.Request, mr: int | None, remove: in
     if mr is not None and remove is not None:
         raise UsageError("--preview and --remove-preview exclude each other")
     if mr is None and remove is None:
+        if every_preview(platform, req):
+            return dataclasses.replace(req, render_into=render_into)
         check_selection(platform, req.env_ids)
         return req
     return request(platform, req, mr if mr is not None else remove or 0, remove is not None)
 
 
-def url(platform: Platform, req: delivery.Request) -> str:
-    """The URL of the preview `req` publishes (the environment file's pattern)."""
-    return settings(platform).url_of(req.apps[0].id if req.apps else "")
-
-
-def url_of_app(platform: Platform, apps: Sequence[App], mr: int | None) -> str:
-    """The URL of the one app's preview of merge request `mr` ("" when no preview is asked for)."""
-    if mr is None:
-        return ""
-    if len(apps) != 1:
-        raise UsageError("--preview names the preview of one app: give one --app")
-    return settings(platform).url_of(preview_name(apps[0].id, mr, platform.trust.max_name_length))
+def every_preview(platform: Platform, req: delivery.Request) -> bool:
+    """`--all-apps --env <preview env>`: every stored preview re-rendered (after a platform change),
+    as `--all-apps` re-renders every stored app of the other environments; only the platform may."""
+    where = settings(platform) if req.all_apps and req.env_ids else None
+    if where is None or where.env.id not in req.env_ids:
+        return False
+    if len(set(req.env_ids)) != 1 or req.apps or req.remove_apps or req.destroyed:
+        raise UsageError(
+            f"--all-apps --env {where.env.id} re-renders every stored preview; it takes no other --env, "
+            "--app, --remove-app or --destroyed"
+        )
+    return True
 
 
 def request(platform: Platform, req: delivery.Request, mr: int, remove: bool) -> delivery.Request:
@@ -174,13 +173,15 @@ def render_into(
     envs: Sequence[Environment],
     owners: bookkeeping.Owners,
 ) -> tuple[writer.WriteResult, list[str]]:
-    """Every stored preview with this one's change, into the checkout; only this preview's paths,
-    the preview environment's shared parts and the owner records change."""
+    """Every stored preview with this one's change, into the checkout; only this preview's paths
+    (`--all-apps --env <preview env>`: every preview's), the preview environment's shared parts and
+    the owner records change."""
     env_ids = [e.id for e in envs]
-    changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     apps, broken = _apps(root, req, platform.trust.limits)
+    changing = sorted(apps) if req.all_apps else sorted({a.id for a in req.apps} | set(req.remove_apps))
     prefixes = [*_owned(env_ids, changing), bookkeeping.OWNERS, *_kept(sorted(broken), env_ids)]
-    rendered = _render(platform, req, apps, env_ids)
+    options = pipeline.Options(_images(root, req, apps), req.jobs, req.skip_checks_for_tests, req.sensitive)
+    rendered = render(platform, apps, env_ids, options)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     tree = _without_terraform(tree, env_ids, settings(platform))
     for app_id in changing:
@@ -196,16 +197,40 @@ def render_into(
     return writer.write_rendered(root, tree, prefixes, platform), warnings
 
 
-def _render(
-    platform: Platform, req: delivery.Request, apps: Mapping[str, App], env_ids: Sequence[str]
+def render(
+    platform: Platform, apps: Mapping[str, App], env_ids: Sequence[str], options: pipeline.Options
 ) -> pipeline.Rendered:
     """The stored previews rendered together (so shared resources see all of them); none: nothing."""
     if not apps:
         return pipeline.Rendered((), {}, (), Report())
-    reserved = tuple(r for r in platform.trust.reserved_names if r != f"{PREFIX}*")
-    ours = dataclasses.replace(platform, trust=dataclasses.replace(platform.trust, reserved_names=reserved))
-    options = pipeline.Options(dict(req.images), req.jobs, req.skip_checks_for_tests, req.sensitive)
-    return pipeline.run(ours, tuple(apps[k] for k in sorted(apps)), env_ids, options)
+    return pipeline.run(
+        for_previews(platform, sorted(apps)), tuple(apps[k] for k in sorted(apps)), env_ids, options
+    )
+
+
+def for_previews(platform: Platform, names: Sequence[str]) -> Platform:
+    """The platform as previews see it: `preview-*` is no longer reserved (they are those names), and
+    each preview is charged to its app's team (trust.yaml lists apps, not their previews)."""
+    trust = platform.trust
+    reserved = tuple(r for r in trust.reserved_names if r != f"{PREFIX}*")
+    bases = {n: base_app(trust, n) for n in names}
+    teams = {
+        k: dataclasses.replace(t, apps=(*t.apps, *(n for n in names if bases[n] in t.apps)))
+        for k, t in trust.teams.items()
+    }
+    return dataclasses.replace(
+        platform, trust=dataclasses.replace(trust, reserved_names=reserved, teams=teams)
+    )
+
+
+def base_app(trust: Trust, name: str) -> str | None:
+    """The app a team lists that `name` is the preview of (names are collision-free: at most one);
+    None for a preview of an app no team lists (charged, like that app, to the platform team)."""
+    mr = name.rpartition("-")[2]
+    if not mr.isdigit() or not 1 <= int(mr) <= MAX_MR:
+        return None
+    listed = sorted({a for t in trust.teams.values() for a in t.apps})
+    return next((a for a in listed if preview_name(a, int(mr), trust.max_name_length) == name), None)
 
 
 def _owned(env_ids: Sequence[str], changing: Sequence[str]) -> list[str]:
@@ -265,9 +290,25 @@ def _stored(root: str, limits: Limits) -> tuple[dict[str, App], dict[str, list[P
     return apps, broken
 
 
+def _images(root: str, req: delivery.Request, apps: Mapping[str, App]) -> dict[str, str]:
+    """This run's `--image` values over those the other stored previews were published with (so a
+    re-render of every preview needs none), as `delivery` does for apps."""
+    now = {a.id for a in req.apps}
+    ours = {wl.name for a in req.apps for wl in a.workloads}
+    recorded = bookkeeping.recorded_images(root, apps, now, STORE)
+    return {**{k: v for k, v in recorded.items() if k.partition(".")[0] not in ours}, **req.images}
+
+
 def _store(root: str, app: App, rendered: pipeline.Rendered, req: delivery.Request) -> Tree:
-    """The preview's inputs and index, as `bookkeeping.store_inputs` writes an app's, under STORE."""
-    key = bookkeeping.DigestKey(req.platform_digest, req.images)
-    stored = bookkeeping.store_inputs(app, rendered, key, bookkeeping.read_index(root, app.id, STORE))
+    """The preview's inputs and index, as `bookkeeping.store_inputs` writes an app's, under STORE;
+    a preview only re-rendered keeps the images its index recorded."""
+    previous = bookkeeping.read_index(root, app.id, STORE)
+    images: Mapping[str, str] = req.images
+    if app.id not in {a.id for a in req.apps}:
+        recorded = previous.get("images")
+        kept = recorded.items() if isinstance(recorded, Mapping) else ()
+        images = {str(k): v for k, v in kept if isinstance(v, str)}
+    key = bookkeeping.DigestKey(req.platform_digest, images)
+    stored = bookkeeping.store_inputs(app, rendered, key, previous)
     apps_dir = f"{bookkeeping.STORE}/{app.id}/"
     return {f"{STORE}/{app.id}/{p.removeprefix(apps_dir)}": d for p, d in stored.items()}

@@ -5,9 +5,11 @@ keyed by app name), never from an app's files: a Score file cannot charge anothe
 sit under `renderer.platform/`, a prefix no workload, profile label or annotation may set (see
 `resolve.access`), so a workload cannot replace them either. Selectors never use them.
 
-Kubernetes objects carry them as labels (and so do the pods of anything with a pod template, which is
-what cost tools allocate by); Terraform projects as the AWS provider's `default_tags`, which every
-AWS resource of the project and of the modules it calls inherits.
+Kubernetes objects carry them as labels, and so do the objects their templates make: the pods of
+anything with a pod template (what cost tools allocate by), a CronJob's Jobs and their pods, and a
+StatefulSet's PersistentVolumeClaims (its `volumeClaimTemplates`: the storage that costs).
+Terraform projects carry them as the AWS provider's `default_tags`, which every AWS resource of the
+project and of the modules it calls inherits.
 """
 
 from __future__ import annotations
@@ -60,9 +62,24 @@ def _stamped(obj: Mapping[str, Json], labels: Mapping[str, str]) -> KubeObject:
     meta["labels"] = {**json_object(meta.get("labels")), **labels}
     out: KubeObject = {**obj, "metadata": meta}
     spec = json_object(obj.get("spec"))
+    nested = _nested(obj.get("kind"), spec, labels)
+    if nested:
+        out["spec"] = {**spec, **nested}
+    return out
+
+
+def _nested(kind: Json, spec: Mapping[str, Json], labels: Mapping[str, str]) -> dict[str, Json]:
+    """The templates in a spec that become objects of their own, stamped too: a pod template (what
+    cost tools allocate pods by), a CronJob's Job template (and so its pods), a StatefulSet's claim
+    templates (its PersistentVolumeClaims: the storage that is paid for)."""
+    out: dict[str, Json] = {}
     template = json_object(spec.get("template"))
     if "containers" in json_object(template.get("spec")):
-        pod_meta = dict(json_object(template.get("metadata")))
-        pod_meta["labels"] = {**json_object(pod_meta.get("labels")), **labels}
-        out["spec"] = {**spec, "template": {**template, "metadata": pod_meta}}
+        out["template"] = _stamped(template, labels)
+    job = json_object(spec.get("jobTemplate"))
+    if kind == "CronJob" and job:
+        out["jobTemplate"] = _stamped(job, labels)
+    claims = spec.get("volumeClaimTemplates")
+    if kind == "StatefulSet" and isinstance(claims, list | tuple) and claims:
+        out["volumeClaimTemplates"] = [_stamped(json_object(c), labels) for c in claims]
     return out

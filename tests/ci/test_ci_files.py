@@ -85,10 +85,10 @@ def environments() -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("prefix", ["publish", "render-app"])
 def test_every_environment_has_its_publish_jobs(prefix: str) -> None:
-    """publish-<env> for every environment but the preview one (nothing publishes all previews at
-    once), render-app-<env> for every one (render-app-preview: checked below as well)."""
+    """publish-<env> and render-app-<env> for every environment (publish-preview re-renders every
+    open preview after a platform change; render-app-preview: checked below as well)."""
     config = load(PLATFORM_CI)
-    envs = {k: v for k, v in environments().items() if prefix == "render-app" or v["type"] != "preview"}
+    envs = environments()
     listed = {k.removeprefix(f"{prefix}-") for k in jobs(config) if k.startswith(f"{prefix}-")}
     assert listed == set(envs), f"{prefix}-<env> jobs and environments/*.yaml differ"
     for env_id, env in envs.items():
@@ -179,6 +179,7 @@ def test_app_template_pins_this_release_and_documents_every_variable() -> None:
         "RENDERER_PLATFORM",
         "RENDERER_ID_TOKEN",
         "RENDERER_PREVIEW_ACTION",
+        "RENDERER_PREVIEW_URL",  # renderer-diff's dotenv report (renderer preview --dotenv)
     }  # set by the jobs themselves
     for name in sorted(used):
         assert re.search(rf"^#\s+{name}\s", header, re.M), f"{name} is not documented at the top"
@@ -191,6 +192,7 @@ def test_the_readme_for_platform_teams_names_every_variable_the_pipelines_read()
     names -= {n for n in names if n.startswith(("CI_", "GITLAB_"))}  # GitLab's own
     names -= {"RENDERER_PLATFORM", "RENDERER_ENV", "RENDERER_NEEDS"}  # the jobs set them
     names -= {"RENDERER_APP_PROJECT", "RENDERER_APP_SHA"}  # `renderer identity` prints them
+    names -= {"RENDERER_PREVIEW_URL"}  # `renderer preview --dotenv` writes it
     for name in sorted(names):
         assert f"`{name}`" in readme, f"README.md does not explain {name}"
 

@@ -248,7 +248,7 @@ def test_render_app_preview_publishes_then_removes_the_preview_the_token_proves(
     }
     proc = platform.run("render-app-preview", variables=variables, unset=["CI_COMMIT_BRANCH"], inputs=start)
     assert passed(proc, "render-app-preview"), proc.stdout + proc.stderr
-    assert "preview: https://preview-hello-7.preview.apps.example.com" in proc.stdout
+    assert "preview: preview-hello-7: no route" in proc.stdout  # hello has no Ingress: no URL
     assert token not in proc.stdout + proc.stderr
     files = git("--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "main").split()
     assert "kubernetes/preview/preview-hello-7/hello/deployment-hello.yaml" in files

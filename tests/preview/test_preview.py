@@ -3,11 +3,13 @@ that `publish` filled with the examples."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import Result
 
 from tests.conftest import git
@@ -66,7 +68,14 @@ def test_a_preview_published_and_removed_leaves_the_repo_exactly_as_before(
     before, head = tree(env_repo), git("--git-dir", str(env_repo), "rev-parse", "main")
     result = preview(cli, project, env_repo, "shop", "--preview", "7")
     assert result.exit_code == 0, result.output
-    assert "preview: https://preview-shop-7.preview.apps.example.com" in result.output
+    ingress = git(
+        "--git-dir",
+        str(env_repo),
+        "show",
+        "main:kubernetes/preview/preview-shop-7/web/ingress-web-route.yaml",
+    )
+    host = yaml.safe_load(ingress)["spec"]["rules"][0]["host"]
+    assert f"preview: https://{host}/\n" in result.output  # the host its Ingress routes, not a pattern
     touched = changed(env_repo, head)
     assert "kubernetes/preview/preview-shop-7/api/deployment-api.yaml" in touched
     assert ".render/previews/preview-shop-7/score.yaml" in touched
@@ -194,11 +203,17 @@ def test_the_diff_note_names_the_previews_url(cli: Cli, project: Path, env_repo:
     args = ("diff", "--root", str(project), "--env-repo", str(env_repo), "--env", "dev", "--preview", "7")
     result = cli(*args, "--app", str(project / "examples/apps/shop"), "--format", "markdown")
     assert result.exit_code == 0, result.output
-    assert "Preview environment: <https://preview-shop-7.preview.apps.example.com>" in result.output
+    published = preview(cli, project, env_repo, "shop", "--preview", "7")
+    assert published.exit_code == 0, published.output
+    urls = [line.split(": ", 1)[1] for line in published.output.splitlines() if line.startswith("preview")]
+    assert len(urls) == 2 and urls[0].endswith("/") and urls[1].endswith("/api"), urls  # web's root first
+    assert f"Preview environment: <{urls[0]}>" in result.output
+    assert f"- <{urls[1]}>" in result.output  # every URL it routes is listed
     as_json = cli(
         *args, "--app", str(project / "examples/apps/shop"), "--app-id", "team/shop", "--format", "json"
     )
-    assert '"preview_url": "https://preview-shop-7.preview.apps.example.com"' in as_json.output
+    body = json.loads(as_json.output)
+    assert (body["preview"], body["preview_url"], body["preview_urls"]) == ("preview-shop-7", urls[0], urls)
     plain = cli(
         "diff",
         "--root",

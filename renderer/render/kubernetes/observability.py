@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from renderer.data import Json, KubeObject
+from renderer.errors import Problem
 from renderer.model import Environment, MetricsSpec, Profile, Workload
 from renderer.render.kubernetes.labels import selector_for
 from renderer.resolve import templates
@@ -75,16 +76,7 @@ def alert_rules(
     if not rules or profile.doc is None:
         return None
     namespace = env.namespace(wl.app)
-    job = job_of(mon, namespace, wl.name)
-    context: dict[str, Json] = {
-        "app": wl.app,
-        "workload": wl.name,
-        "environment": env.id,
-        "namespace": namespace,
-        "job": job,
-        # PromQL string literals are JSON-compatible: a value is quoted, never spliced in as syntax
-        "matchers": f"namespace={json.dumps(namespace)},job={json.dumps(job)}",
-    }
+    context = _context(wl.app, wl.name, env.id, namespace, job_of(mon, namespace, wl.name))
     labels = {"app": wl.app, "workload": wl.name, "environment": env.id}
     body = [_rule(profile, i, r, context, labels) for i, r in enumerate(rules)]
     return {
@@ -93,6 +85,36 @@ def alert_rules(
         "metadata": meta,
         "spec": {"groups": [{"name": f"{wl.app}.{wl.name}.red", "rules": body}]},
     }
+
+
+def _context(app: str, workload: str, environment: str, namespace: str, job: str) -> dict[str, Json]:
+    """What an alert template may use; the names are values in it, never template text."""
+    return {
+        "app": app,
+        "workload": workload,
+        "environment": environment,
+        "namespace": namespace,
+        "job": job,
+        # PromQL string literals are JSON-compatible: a value is quoted, never spliced in as syntax
+        "matchers": f"namespace={json.dumps(namespace)},job={json.dumps(job)}",
+    }
+
+
+def check_alerts(profiles: Sequence[Profile]) -> list[Problem]:
+    """Render every profile's alert templates once with a stand-in workload, so a template error
+    (syntax, a name the context lacks) is reported when the platform loads, in every environment,
+    not first where a cluster runs the Prometheus Operator and a workload is monitored."""
+    sample = _context("app", "workload", "environment", "app-namespace", "workload")
+    labels = {"app": "app", "workload": "workload", "environment": "environment"}
+    problems: list[Problem] = []
+    for profile in profiles:
+        rules = (profile.observability or {}).get("alerts") or []
+        for i, rule in enumerate(rules if profile.doc is not None else []):
+            try:
+                _rule(profile, i, rule, sample, labels)
+            except templates.TemplateFailure as exc:
+                problems.extend(exc.problems())
+    return problems
 
 
 def _rule(
