@@ -55,6 +55,7 @@ def test_default_branch_pipeline_validates_then_publishes_each_environment(platf
         "publish-dev": "publish",
         "publish-staging": "publish",
         "publish-prod": "publish",
+        "publish-preview": "publish",  # every open preview re-rendered with the merged platform config
         "atlantis-apply": "apply",
     }
     proc = platform.run("validate")
