@@ -202,13 +202,18 @@ class FakeGitLab:
                             "web_url": f"{fake.url}/env/-/merge_requests/{len(fake.mrs) + 1}",
                             **body,
                         }
+                        mr["draft"] = str(mr.get("title", "")).startswith("Draft:")
                         fake.mrs.append(mr)
                         return self._reply(201, mr)
                     mr = next((x for x in fake.mrs if x["iid"] == iid), None)
                     if mr is None:
                         return self._reply(404, {"message": "404 Not Found"})
                     if method == "PUT":
-                        mr.update(self._body())
+                        body = self._body()
+                        if body.pop("state_event", None) == "close":  # as GitLab: closing is an event
+                            mr["state"] = "closed"
+                        mr.update(body)
+                    mr["draft"] = str(mr.get("title", "")).startswith("Draft:")
                     return self._reply(200, {**mr, "sha": fake.head(mr["source_branch"])})
 
             def _commit_route(self, method: str, path: str) -> bool:

@@ -23,6 +23,7 @@ DEFAULT_TIMEOUT = 10.0  # seconds per request; RENDERER_GITLAB_TIMEOUT overrides
 DEFAULT_RETRIES = 3
 
 
+DRAFT = "Draft: "  # GitLab holds a merge request whose title starts so as a draft
 NOTE_LIMIT = 1_000_000  # characters GitLab takes in one note (its `note` column's validation)
 
 
@@ -136,6 +137,29 @@ class MergeRequests:
             f"merge request for {branch}", lambda: self._upsert(branch, target, title, body)
         )
 
+    def draft(self, branch: str, target: str, title: str, body: str) -> str:
+        """A merge request GitLab holds as a draft (its title starts with `Draft: `): it cannot be
+        merged until someone marks it ready. Opened, or updated in place, as `__call__` does."""
+        return self(branch, target, title if title.startswith(DRAFT) else DRAFT + title, body)
+
+    def close(self, branch: str) -> bool:
+        """Close the open merge request from `branch`, if there is one; whether one was closed."""
+        return self._reported(f"closing the merge request for {branch}", lambda: self._close(branch))
+
+    def _close(self, branch: str) -> bool:
+        project = self._client.projects.get(self._project_id, lazy=True)
+        found = project.mergerequests.list(
+            source_branch=branch,
+            state="opened",
+            get_all=False,
+            max_retries=self._retries,
+            obey_rate_limit=True,
+        )
+        for mr in found:
+            mr.state_event = "close"
+            mr.save(max_retries=self._retries, obey_rate_limit=True)
+        return bool(found)
+
     def note(self, mr_iid: int, marker: str, body: str) -> str:
         """One sticky note per marker and author: the token's own note holding `marker` is updated in
         place, else one is created; another user's note holding the marker is left alone. A note over
@@ -152,6 +176,17 @@ class MergeRequests:
         """Every open merge request whose source branch starts with `prefix`, with what the Atlantis
         bot decides on: who opened it, the files it changes, its head's statuses, the bot's notes."""
         return self._reported(f"merge requests from {prefix}*", lambda: self._open_requests(prefix))
+
+    def statuses(self, sha: str) -> tuple[Status, ...]:
+        """The latest status of each name on a commit (Atlantis sets `atlantis/plan`, `atlantis/apply`)."""
+        return self._reported(f"statuses of {sha[:12]}", lambda: self._statuses(sha))
+
+    def _statuses(self, sha: str) -> tuple[Status, ...]:
+        project = self._client.projects.get(self._project_id, lazy=True)
+        found = project.commits.get(sha, lazy=True).statuses.list(
+            get_all=True, max_retries=self._retries, obey_rate_limit=True
+        )
+        return tuple(Status(str(s.name), str(s.status), _changed_at(s.attributes)) for s in found)
 
     def comment(self, mr_iid: int, body: str) -> None:
         """A plain note (a command for a bot that reads notes, such as Atlantis)."""

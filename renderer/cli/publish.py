@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import click
 
@@ -27,7 +28,7 @@ from renderer.cli.base import (
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Platform, Trust
-from renderer.publish import atlantis, delivery, pinning, preview_urls, previews
+from renderer.publish import atlantis, delivery, phases, preview_urls, previews
 from renderer.publish.identity import Identity, app_name, check_checkout, establish, in_ci
 
 
@@ -61,7 +62,8 @@ from renderer.publish.identity import Identity, app_name, check_checkout, establ
 @click.option(
     "--check-aws",
     is_flag=True,
-    help="Ask AWS (as the environment's check role) for the ECR digests of the images, where it pins them.",
+    help="Ask AWS (as the environment's check role) for image digests where the environment pins them, "
+    "and hold back objects whose secrets do not exist yet (a draft merge request carries them).",
 )
 @root_option
 @format_option
@@ -120,11 +122,13 @@ def command(
             sensitive=sensitive_values(os.environ),
             identity=identity,
             git_timeout=git_timeout,
-            pins=_pins(platform, loaded, envs, images(image_pairs)) if check_aws else {},
             progress=shown,
         )
+        if check_aws:
+            req = replace(req, gate=_gate(platform, loaded, envs, images(image_pairs)))
+            req = replace(req, pins=req.gate.pins)
         req = previews.select(platform, req, preview, unpreview)
-        outcomes = delivery.publish(platform, req, os.environ, merge_requests)
+        outcomes = delivery.publish(platform, req, os.environ, merge_requests, drafts=merge_requests)
     finally:
         shown.close()
     _report(outcomes, fmt)
@@ -132,16 +136,17 @@ def command(
         click.echo(preview_urls.url(platform, req).text(), nl=False)
 
 
-def _pins(
+def _gate(
     platform: Platform, apps: Sequence[App], envs: Sequence[str], image_map: Mapping[str, str]
-) -> pinning.Pins:
-    """`--check-aws`: the ECR digests of the images the apps publish, where an environment pins them."""
+) -> phases.Gate:
+    """`--check-aws`: the ECR digests of the images the apps publish, where an environment pins them;
+    the objects that wait for secrets AWS does not have yet."""
     from renderer.adapters.aws import Aws
     from renderer.cli.check import target
 
     selected = pipeline.select_envs(platform, list(envs) or None)
     options = pipeline.Options(image_map, roots.jobs(os.environ), sensitive=sensitive_values(os.environ))
-    return pinning.resolve(platform, apps, selected, options, lambda env: Aws(target(env)))
+    return phases.gate(platform, apps, selected, options, lambda env: Aws(target(env)))
 
 
 def _merge_requests(timeout: float) -> gitlab.MergeRequests | None:
@@ -168,6 +173,8 @@ def _report(outcomes: Sequence[delivery.Outcome], fmt: str) -> None:
         click.echo(_as_text(o))
         if o.terraform_commit:
             click.echo(_terraform_text(o))
+        if o.held:
+            click.echo(_held_text(o))
         if o.commit and o.target != "main" and not o.merge_request:
             missing = ", ".join(gitlab_missing(os.environ))
             click.echo(
@@ -209,6 +216,16 @@ def _terraform_text(o: delivery.Outcome) -> str:
     return f"{head}\n{step} (Atlantis merges it after the apply)"
 
 
+def _held_text(o: delivery.Outcome) -> str:
+    """The second phase: what waits for AWS, and where."""
+    where = f"draft merge request {o.held_merge_request}" if o.held_merge_request else "no merge request"
+    listed = "".join(f"\n  {p}" for p in o.held)
+    return (
+        f"{o.held_branch} ({', '.join(o.envs)}): {len(o.held)} object(s) held back until AWS has their "
+        f"secrets, {where}:{listed}\nnext: once the Terraform is applied, run this publish again"
+    )
+
+
 def _as_dict(o: delivery.Outcome) -> dict[str, object]:
     return {
         "branch": o.target,
@@ -222,6 +239,9 @@ def _as_dict(o: delivery.Outcome) -> dict[str, object]:
         "terraform_commit": o.terraform_commit,
         "terraform_merge_request": o.terraform_merge_request or None,
         "warnings": list(o.warnings),
+        "held": list(o.held),
+        "held_branch": o.held_branch or None,
+        "held_merge_request": o.held_merge_request or None,
     }
 
 

@@ -27,7 +27,7 @@ from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform
-from renderer.publish import atlantis, bookkeeping, naming, writer
+from renderer.publish import atlantis, bookkeeping, naming, phases, pinning, writer
 from renderer.publish.identity import Identity
 
 
@@ -92,6 +92,7 @@ class Request:
     identity: Identity = Identity("local", True, "local")  # who publishes: checked against owners.json
     render_into: RenderInto | None = None  # another render step (a preview's); default `_render_into`
     progress: pipeline.Progress = pipeline.silent  # (stage, done, total) of a long run, for the CLI to show
+    gate: phases.Gate = phases.Gate()  # `--check-aws`: objects waiting for secrets (publish/phases.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,9 @@ class Outcome:
     terraform_branch: str = ""  # direct environments: the branch holding their Terraform change
     terraform_commit: str | None = None
     terraform_merge_request: str = ""
+    held: tuple[str, ...] = ()  # objects held back until AWS has their secrets (publish/phases.py)
+    held_branch: str = ""
+    held_merge_request: str = ""  # the draft merge request of the second phase
 
 
 MergeRequests = Callable[[str, str, str, str], str]  # (branch, target, title, body) → url
@@ -127,6 +131,7 @@ def publish(
     environ: Mapping[str, str],
     merge_requests: MergeRequests | None = None,
     workdir: str | None = None,
+    drafts: phases.Drafts | None = None,
 ) -> list[Outcome]:
     if not req.apps and not req.all_apps and not req.remove_apps:
         raise UsageError("nothing to publish: give --app DIR, --all-apps or --remove-app")
@@ -150,7 +155,7 @@ def publish(
                 outcome = dataclasses.replace(outcome, merge_request=url)
             if outcome.terraform_commit and merge_requests is not None:
                 outcome = _terraform_merge_request(req, outcome, merge_requests)
-            outcomes.append(outcome)
+            outcomes.append(_second_phase(req, repo, outcome, drafts))
     return outcomes
 
 
@@ -268,6 +273,21 @@ def _terraform_merge_request(req: Request, outcome: Outcome, merge_requests: Mer
     return dataclasses.replace(outcome, terraform_merge_request=url)
 
 
+def _second_phase(
+    req: Request, repo: gitrepo.Repo, outcome: Outcome, drafts: phases.Drafts | None
+) -> Outcome:
+    """`--check-aws`: the objects held back go to a draft merge request (publish/phases.py)."""
+    if not req.gate.active:
+        return outcome
+    title = _subject(req, "render", outcome.envs)
+    where = phases.Where(outcome.envs, _scope_name(req), outcome.target)
+    second = phases.follow(repo, req.gate, where, title, req.provenance.author, drafts)
+    held = tuple(req.gate.waiting(outcome.envs))
+    return dataclasses.replace(
+        outcome, held=held, held_branch=second.branch, held_merge_request=second.merge_request
+    )
+
+
 def _mr_body(outcome: Outcome, req: Request) -> str:
     warnings = "".join(f"- {w}\n" for w in outcome.warnings) or "- none\n"
     scope = naming.headline(_changing(req), req.all_apps)
@@ -276,6 +296,7 @@ def _mr_body(outcome: Outcome, req: Request) -> str:
         f"Rendered by platform-renderer {__version__} for {scope}.\n\n"
         f"- environments: {', '.join(outcome.envs)}\n- files written: {outcome.written}\n"
         f"- files deleted: {outcome.deleted}\n- commit: {outcome.commit}\n\n"
+        f"{phases.section(req.gate, outcome.envs, _scope_name(req))}"
         f"{_with_blank(naming.app_list(_changing(req), req.all_apps))}{req.provenance.trailers()}"
     )
 
@@ -300,6 +321,9 @@ def _publish_group(
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         if branch != "main" and _branch_holds(req, repo, branch, expected, head, env_ids):
             return Outcome(branch, env_ids, None, attempt, 0, 0)
+        if branch != "main" and expected is not None:  # an open merge request: what it pins stays pinned
+            pins = pinning.on_branch(repo, branch, _changing(req), env_ids, req.pins)
+            req = dataclasses.replace(req, pins=pins)
         result, warnings = (req.render_into or _render_into)(platform, req, repo.path, envs, owners)
         message = _commit_message(req, env_ids, result)
         req.progress("commit", 0, 1)
@@ -338,6 +362,8 @@ def _branch_holds(
     on main's head and records these inputs, platform and images for these environments (what the
     render would produce again; `_same_tree` would then skip the push). No render needed."""
     if expected is None or req.all_apps or req.remove_apps or req.destroyed or not req.apps:
+        return False
+    if req.gate.active:  # AWS was asked: what is held back may have changed
         return False
     ref = f"refs/remotes/origin/{branch}"
     repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}")
@@ -463,6 +489,7 @@ def _render_into(
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     prefixes += bookkeeping.kept(sorted(broken), ids)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
+    phases.hold(tree, root, req.gate, ids)
     for app_id in owned_apps:
         if app_id in apps:
             previous = bookkeeping.read_index(root, app_id)
@@ -548,7 +575,7 @@ def _images(req: Request, root: str, apps: Mapping[str, App]) -> dict[str, str]:
 
 
 def _unchanged(req: Request, root: str, env_ids: Sequence[str]) -> bool:
-    if req.all_apps or req.remove_apps or req.destroyed or req.pins:  # digests just resolved: render
+    if req.all_apps or req.remove_apps or req.destroyed or req.pins or req.gate.active:  # AWS asked: render
         return False
     return bookkeeping.already_published(req.apps, _key(req), root, env_ids)
 

@@ -8,12 +8,15 @@ later render (a platform-wide publish, `diff`, `impact`) reads them from there, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 
 from renderer import pipeline
+from renderer.adapters import gitrepo
 from renderer.adapters.aws import Cloud, ecr_image
 from renderer.errors import PolicyDenied, Problem
 from renderer.model import App, Environment, Platform
+from renderer.publish import bookkeeping
 from renderer.review import awscheck
 
 Pins = dict[str, dict[str, dict[str, str]]]  # app → env → image (by tag) → digest
@@ -50,3 +53,30 @@ def resolve(
             missing,
         )
     return pins
+
+
+def on_branch(
+    repo: gitrepo.Repo,
+    branch: str,
+    app_ids: Sequence[str],
+    env_ids: Sequence[str],
+    resolved: Mapping[str, Mapping[str, Mapping[str, str]]],
+) -> Pins:
+    """An environment delivered by merge request: the digests the open branch recorded for the apps
+    published now (its index, not main's: the merge request is not merged yet), with those this run
+    resolved over them. A push without `--check-aws` then keeps what the merge request already pins."""
+    out: Pins = {app: {env: dict(images) for env, images in envs.items()} for app, envs in resolved.items()}
+    if gitrepo.remote_head(repo, branch) is None:
+        return out
+    ref = f"refs/remotes/origin/{branch}"
+    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}")
+    for app in app_ids:
+        code, text, _ = repo.run("show", f"{ref}:{bookkeeping.STORE}/{app}/index.json")
+        try:
+            index = json.loads(text) if code == 0 else {}
+        except ValueError:
+            continue  # unreadable: the render records a fresh index
+        for env, pins in bookkeeping.recorded_pins(index if isinstance(index, dict) else {}).items():
+            if env in env_ids:
+                out.setdefault(app, {})[env] = {**pins, **out.get(app, {}).get(env, {})}
+    return out

@@ -82,7 +82,7 @@ def needs(rendered: EnvRender, scopes: Sequence[str] | None = None) -> dict[str,
         if path.startswith("terraform/"):
             buckets.setdefault(scope, set()).update(_backend_bucket(doc))
             continue
-        for key, prop in _remote_refs(doc):
+        for key, prop in remote_refs(doc):
             secrets.setdefault(scope, {}).setdefault(key, set()).update([prop] if prop else [])
         images.setdefault(scope, set()).update(_images(doc))
     return {
@@ -181,7 +181,7 @@ def _backend_bucket(doc: Mapping[str, Json]) -> list[str]:
     return [bucket] if isinstance(bucket, str) else []
 
 
-def _remote_refs(doc: Mapping[str, Json]) -> Iterator[tuple[str, str]]:
+def remote_refs(doc: Mapping[str, Json]) -> Iterator[tuple[str, str]]:
     """ExternalSecret `spec.data[].remoteRef` and `spec.dataFrom[].extract` keys, with the property."""
     if doc.get("kind") != "ExternalSecret":
         return

@@ -11,7 +11,11 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from renderer import pipeline
+from renderer.inputs import roots
+from renderer.review import awscheck
 from tests.aws.proxy import FaultProxy
+from tests.conftest import ROOT
 
 PROD_ACCOUNT = "333333333333"
 PROD_REGION = "eu-central-1"
@@ -63,20 +67,25 @@ def _reset(moto_url: str) -> None:
 
 def prod_session(moto_url: str) -> boto3.Session:
     """A session in the production account, as the platform (not the renderer) would seed it."""
+    return account_session(moto_url, PROD_ACCOUNT, PROD_REGION)
+
+
+def account_session(moto_url: str, account: str, region: str) -> boto3.Session:
+    """A session in `account`, as the platform (not the renderer) would seed it."""
     sts = boto3.client(
         "sts",
         endpoint_url=moto_url,
-        region_name=PROD_REGION,
+        region_name=region,
         aws_access_key_id="seed",
         aws_secret_access_key="seed",
     )
-    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{PROD_ACCOUNT}:role/seed", RoleSessionName="seed")
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/seed", RoleSessionName="seed")
     c = creds["Credentials"]
     return boto3.Session(
         aws_access_key_id=c["AccessKeyId"],
         aws_secret_access_key=c["SecretAccessKey"],
         aws_session_token=c["SessionToken"],
-        region_name=PROD_REGION,
+        region_name=region,
     )
 
 
@@ -112,6 +121,16 @@ def seed_image(session: boto3.Session, url: str, repository: str, tag: str, laye
     }
     answer = client.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
     return str(answer["image"]["imageId"]["imageDigest"])
+
+
+def seed_app_secrets(session: boto3.Session, url: str, app: str, env: str) -> list[str]:
+    """Every Secrets Manager secret the app's output in `env` reads (what its Terraform has written)."""
+    inputs = roots.load(str(ROOT), [app])
+    rendered = pipeline.run(inputs.platform, inputs.apps, [env], pipeline.Options(skip_checks_for_tests=True))
+    names = list(awscheck.needs(rendered.envs[0], [a.id for a in inputs.apps])[inputs.apps[0].id].secrets)
+    for name in names:
+        seed_secret(session, url, name)
+    return names
 
 
 def seed_bucket(session: boto3.Session, url: str, bucket: str) -> None:

@@ -4,6 +4,7 @@ index (version 4), used offline by every later render, and only where the enviro
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from renderer import pipeline
 from renderer.inputs import roots
 from renderer.publish import bookkeeping
-from tests.aws.conftest import ECR, prod_session, seed_image
+from tests.aws.conftest import ECR, prod_session, seed_app_secrets, seed_image
 from tests.aws.proxy import FaultProxy
 from tests.conftest import ROOT, git, run_renderer
 
@@ -56,6 +57,7 @@ def test_publish_check_aws_pins_prod_and_later_renders_stay_offline(
     session = prod_session(moto_url)
     api = seed_image(session, moto_url, "shop/api", "1.14.2", "a")
     worker = seed_image(session, moto_url, "shop/worker", "1.14.2", "b")
+    seed_app_secrets(session, moto_url, SHOP, "prod")  # else --check-aws holds back what reads them
     code, out, err = pub("--env-repo", str(bare_repo), "--app", SHOP, "--env", "prod", "--check-aws")
     assert code == 0, err
     branch = "render/prod/shop"
@@ -77,8 +79,9 @@ def test_publish_check_aws_pins_prod_and_later_renders_stay_offline(
     assert code == 0, err
     assert "(prod): up to date, no commit" in out  # a platform-wide render too
 
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.url)  # --check-aws asks for dev's secrets (it holds none)
     code, out, err = pub("--env-repo", str(bare_repo), "--app", SHOP, "--env", "dev", "--check-aws")
-    assert code == 0, err  # dev does not pin: AWS is not asked
+    assert code == 0, err  # dev does not pin
     pinned = git(
         "--git-dir", str(bare_repo), "grep", "-l", "@sha256:", "main", "--", "kubernetes", "clusters"
     )
@@ -102,3 +105,28 @@ def test_an_index_before_version_4_has_no_pins() -> None:
     assert bookkeeping.recorded_pins({"version": 4, "pins": {"prod": {API: DIGEST, "x": 1}}}) == {
         "prod": {API: DIGEST}
     }
+
+
+def test_a_later_publish_of_an_open_merge_request_keeps_the_digests_it_resolved(
+    aws: FaultProxy, moto_url: str, bare_repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Production's merge request is not merged yet: the next push of the app (no --check-aws, AWS
+    unreachable) re-renders the branch with the digests the branch recorded, not main's (none)."""
+    session = prod_session(moto_url)
+    api = seed_image(session, moto_url, "shop/api", "1.14.2", "a")
+    seed_image(session, moto_url, "shop/worker", "1.14.2", "b")
+    seed_app_secrets(session, moto_url, SHOP, "prod")
+    code, out, err = pub("--env-repo", str(bare_repo), "--app", SHOP, "--env", "prod", "--check-aws")
+    assert code == 0, err
+    app = tmp_path / "shop"
+    shutil.copytree(SHOP, app)
+    override = app / "overrides/prod/api.yaml"
+    override.write_text(override.read_text().replace('POOL_SIZE: "40"', 'POOL_SIZE: "60"'))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    code, out, err = pub("--env-repo", str(bare_repo), "--app", str(app), "--env", "prod")
+    assert code == 0, err
+    deployment = show(bare_repo, "kubernetes/prod/shop/api/deployment-api.yaml", "render/prod/shop")
+    assert "value: '60'" in deployment or 'value: "60"' in deployment  # the new commit is there
+    assert f"image: {ECR}/shop/api@{api}" in deployment
+    index = json.loads(show(bare_repo, ".render/apps/shop/index.json", "render/prod/shop"))
+    assert index["pins"]["prod"][API] == api

@@ -28,14 +28,22 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def job(config: dict[str, Any], name: str) -> dict[str, Any]:
-    """A job with what it `extends` merged in (one level, as these files use it)."""
+    """A job with what it `extends` merged in as GitLab merges it (one level, as these files use
+    it): hashes deeply, later parents over earlier ones and the job over all; lists replaced."""
     body = dict(config[name])
-    parent = body.pop("extends", None)
-    if parent is None:
-        return body
-    merged = {**config[parent], **body}
-    merged["variables"] = {**config[parent].get("variables", {}), **body.get("variables", {})}
-    return merged
+    parents = body.pop("extends", [])
+    merged: dict[str, Any] = {}
+    for parent in [parents] if isinstance(parents, str) else parents:
+        merged = _deep_merge(merged, config[parent])
+    return _deep_merge(merged, body)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _deep_merge(out[key], value) if both else value
+    return out
 
 
 def jobs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -29,7 +29,7 @@ def slow_instance() -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            time.sleep(2)
+            time.sleep(30)  # far past every timeout below: a client that waits shows
             self.send_response(200)
             self.end_headers()
 
@@ -47,7 +47,7 @@ def test_keys_that_do_not_come_in_time(slow_instance: str) -> None:
     started = time.monotonic()
     with pytest.raises(idtoken.KeysUnavailable) as err:
         idtoken.verify(TOKEN, slow_instance, "renderer", timeout=0.3)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 15  # not waited out (30 s): a bound, not a speed
     assert str(err.value).startswith(
         f"could not fetch the signing keys from {slow_instance}/oauth/discovery/keys within 0.3 s: "
         "Fail to fetch data from the url, err: "
@@ -87,7 +87,7 @@ def test_the_key_fetch_timeout_comes_from_the_environment(
     started = time.monotonic()
     result = cli(command, *args)
     assert result.exit_code == EXIT_PUBLISH, result.output
-    assert "within 0.3 s" in result.output and time.monotonic() - started < 1.5
+    assert "within 0.3 s" in result.output and time.monotonic() - started < 15  # not the 30 s
     monkeypatch.setenv("RENDERER_OIDC_TIMEOUT", "soon")
     refused = cli(command, *args)
     assert refused.exit_code == EXIT_USAGE

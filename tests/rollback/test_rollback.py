@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
+from click.testing import CliRunner, Result
 
-from tests.conftest import edit, git
+from renderer.cli import main
+from tests.conftest import ROOT, edit, git
 
 Cli = Callable[..., Result]
 
@@ -36,24 +38,51 @@ def rollback(cli: Cli, project: Path, bare: Path, *args: str) -> Result:
     return cli("rollback", "--root", str(project), "--env-repo", str(bare), "--env", "dev", *args)
 
 
-@pytest.fixture
-def history(cli: Cli, project: Path, bare_repo: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """billing alone, then shop; shop changed; billing changed: the revisions of main after each."""
-    monkeypatch.setenv("RENDERER_JOBS", "1")
-    revs = {}
-    publish(cli, project, bare_repo, "billing")
-    revs["billing-only"] = head(bare_repo)
-    publish(cli, project, bare_repo, "shop")
-    revs["v1"] = head(bare_repo)
-    edit(project / "examples/apps/shop/score.yaml", 'POOL_SIZE: "10"', 'POOL_SIZE: "25"')
-    publish(cli, project, bare_repo, "shop")
-    revs["v2"] = head(bare_repo)
-    billing = project / "examples/apps/billing/score.yaml"
-    edit(billing, "    variables:\n", "    variables:\n      LATER: later\n")
-    publish(cli, project, bare_repo, "billing")
-    revs["later"] = head(bare_repo)
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
+    """billing alone, then shop; shop changed; billing changed: the revisions of main after each.
+    Built once for the module (four publishes); each test gets its own copies."""
+    base = tmp_path_factory.mktemp("history")
+    project, bare = base / "project", base / "env-repo.git"
+    for name in ("environments", "platform-config", "policies", "examples"):
+        shutil.copytree(ROOT / name, project / name)
+    git("init", "-q", "--bare", "-b", "main", str(bare))
+    cli = _cli()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RENDERER_JOBS", "1")
+        revs = {}
+        publish(cli, project, bare, "billing")
+        revs["billing-only"] = head(bare)
+        publish(cli, project, bare, "shop")
+        revs["v1"] = head(bare)
+        edit(project / "examples/apps/shop/score.yaml", 'POOL_SIZE: "10"', 'POOL_SIZE: "25"')
+        publish(cli, project, bare, "shop")
+        revs["v2"] = head(bare)
+        billing = project / "examples/apps/billing/score.yaml"
+        edit(billing, "    variables:\n", "    variables:\n      LATER: later\n")
+        publish(cli, project, bare, "billing")
+        revs["later"] = head(bare)
     assert len(set(revs.values())) == 4, revs
-    return revs
+    return project, bare, revs
+
+
+@pytest.fixture
+def history(
+    built: tuple[Path, Path, dict[str, str]], project: Path, bare_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """This test's `project` and `bare_repo` as the module's history left them."""
+    monkeypatch.setenv("RENDERER_JOBS", "1")
+    source, bare, revs = built
+    shutil.rmtree(project)
+    shutil.copytree(source, project)
+    shutil.rmtree(bare_repo)
+    git("clone", "-q", "--bare", str(bare), str(bare_repo))
+    return dict(revs)
+
+
+def _cli() -> Cli:
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)
 
 
 def test_rollback_is_one_commit_that_touches_only_that_app(
