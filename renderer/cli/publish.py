@@ -10,7 +10,7 @@ import click
 from renderer import pipeline
 from renderer.adapters import gitlab, gitrepo, idtoken
 from renderer.checks.secrets import sensitive_values
-from renderer.cli import progress
+from renderer.cli import progress, sharding
 from renderer.cli.base import (
     echo_json,
     echo_lines,
@@ -63,6 +63,11 @@ from renderer.publish.identity import Identity, app_name, check_checkout, establ
     is_flag=True,
     help="Ask AWS (as the environment's check role) for the ECR digests of the images, where it pins them.",
 )
+@click.option("--shard", "shard", default=None, help="I/N: only check shard I of N of --all-apps (no push).")
+@click.option("--shard-dir", default="shards", show_default=True, help="Where --shard writes its manifest.")
+@click.option(
+    "--merge-shards", "merge_dir", default=None, help="Publish --all-apps from the shards' manifests."
+)
 @root_option
 @format_option
 @quiet_option
@@ -82,6 +87,9 @@ def command(
     preview: int | None,
     unpreview: int | None,
     check_aws: bool,
+    shard: str | None,
+    shard_dir: str,
+    merge_dir: str | None,
     root: str | None,
     fmt: str,
     quiet: bool,
@@ -124,6 +132,10 @@ def command(
             progress=shown,
         )
         req = previews.select(platform, req, preview, unpreview)
+        if shard is not None:
+            click.echo(f"shard manifest: {sharding.run_shard(platform, req, shard, shard_dir)}")
+            return
+        req = sharding.merging(req, merge_dir)
         outcomes = delivery.publish(platform, req, os.environ, merge_requests)
     finally:
         shown.close()
