@@ -21,7 +21,8 @@ import jsonschema
 from renderer import __version__, pipeline
 from renderer.adapters import gitrepo
 from renderer.checks import collisions
-from renderer.checks.findings import Report
+from renderer.checks.findings import Finding, Report
+from renderer.checks.rego.policyset import Result
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import InputError, Problem, UsageError
 from renderer.model import App, Platform
@@ -33,10 +34,29 @@ MAX_SHARDS = 256
 MAX_MANIFEST = 64 * 1024 * 1024  # bytes: one manifest names every file of its apps, nothing more
 NAME = re.compile(r"^shard-([0-9]{1,3})-of-([0-9]{1,3})\.json$")
 _HEX = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_TEXT = {"type": "string", "maxLength": 65536}
+WARNING_FIELDS = (
+    "env",
+    "policy_set",
+    "mode",
+    "namespace",
+    "rule",
+    "kind",
+    "message",
+    "path",
+    "object",
+    "source",
+)
+_WARNING = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [*WARNING_FIELDS, "line"],
+    "properties": {**{k: _TEXT for k in WARNING_FIELDS}, "line": {"type": "integer", "minimum": 0}},
+}
 SCHEMA: Mapping[str, object] = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["version", "renderer", "index", "total", "platform_digest", "envs", "apps"],
+    "required": ["version", "renderer", "index", "total", "platform_digest", "envs", "apps", "warnings"],
     "properties": {
         "version": {"const": VERSION},
         "renderer": {"type": "string", "maxLength": 64},
@@ -44,6 +64,7 @@ SCHEMA: Mapping[str, object] = {
         "total": {"type": "integer", "minimum": 1, "maximum": MAX_SHARDS},
         "platform_digest": {"type": "string", "maxLength": 128},
         "envs": {"type": "array", "items": {"type": "string", "maxLength": 128}, "maxItems": 1000},
+        "warnings": {"type": "array", "maxItems": 100000, "items": _WARNING},
         "apps": {
             "type": "object",
             "propertyNames": {"maxLength": 128},
@@ -75,6 +96,7 @@ class Manifest:
     platform_digest: str
     envs: tuple[str, ...]
     apps: Mapping[str, tuple[str, Mapping[str, str]]]  # app → (inputs digest, path → sha256)
+    warnings: tuple[Finding, ...] = ()  # the policies' warnings, for the merge request and the log
 
     @property
     def file_name(self) -> str:
@@ -161,6 +183,7 @@ def render_shard(
         req.platform_digest,
         tuple(sorted(envs)),
         {k: (app_digest(apps[k]), app_files(rendered.tree, k, envs)) for k in sorted(apps)},
+        tuple(rendered.report.warnings),
     )
 
 
@@ -184,6 +207,7 @@ def write_manifest(directory: str, manifest: Manifest) -> str:
         "platform_digest": manifest.platform_digest,
         "envs": list(manifest.envs),
         "apps": {k: {"digest": d, "files": dict(f)} for k, (d, f) in manifest.apps.items()},
+        "warnings": [_warning_json(f) for f in manifest.warnings],
     }
     path = os.path.join(directory, manifest.file_name)
     with open(path, "w", encoding="utf-8") as fh:
@@ -257,8 +281,8 @@ def _manifest(data: Mapping[str, object]) -> Manifest:
     """The schema-checked JSON as a value (the casts the schema guarantees)."""
     apps = data["apps"]
     assert isinstance(apps, dict)
-    envs = data["envs"]
-    assert isinstance(envs, list)
+    envs, warnings = data["envs"], data["warnings"]
+    assert isinstance(envs, list) and isinstance(warnings, list)
     return Manifest(
         int(str(data["index"])),
         int(str(data["total"])),
@@ -268,6 +292,22 @@ def _manifest(data: Mapping[str, object]) -> Manifest:
             str(k): (str(v["digest"]), {str(p): str(h) for p, h in v["files"].items()})
             for k, v in apps.items()
         },
+        tuple(_finding(w) for w in warnings),
+    )
+
+
+def _warning_json(f: Finding) -> dict[str, object]:
+    r = f.result
+    values = (f.env, f.policy_set, f.mode, r.namespace, r.rule, r.kind, r.message, r.path, f.object, f.source)
+    return {**dict(zip(WARNING_FIELDS, values, strict=True)), "line": f.line}
+
+
+def _finding(w: Mapping[str, object]) -> Finding:
+    """A warning as the shard's checks found it (schema-checked: every field a string)."""
+    v = {k: str(w[k]) for k in WARNING_FIELDS}
+    result = Result(v["namespace"], v["rule"], v["kind"], v["message"], v["path"])
+    return Finding(
+        v["env"], v["policy_set"], v["mode"], result, v["object"], v["source"], int(str(w["line"]))
     )
 
 
@@ -304,6 +344,7 @@ def merged(manifests: Sequence[Manifest], platform_digest: str) -> Run:
             report = pipeline.run(platform, stale, ids, options, progress).report
         _verify(rendered, covered, ids)
         _no_shared_routes(routes(rendered))
+        report.findings = _warnings([*(f for m in manifests for f in m.warnings), *report.warnings], ids)
         return replace(rendered, report=report)
 
     return run
@@ -357,6 +398,30 @@ def _verify(
             )
     if problems:
         raise InputError(problems)
+
+
+def _warnings(found: Sequence[Finding], ids: Sequence[str]) -> list[Finding]:
+    """The shards' warnings for these environments, once each (a shared object's came from every
+    shard that rendered it), in a stable order."""
+    order = {env: i for i, env in enumerate(ids)}
+    unique = {_warning_key(f): f for f in found if f.env in order}
+    return [unique[k] for k in sorted(unique, key=lambda k: (order[k[0]], k))]
+
+
+def _warning_key(f: Finding) -> tuple[str, ...]:
+    r = f.result
+    return (
+        f.env,
+        r.path,
+        f.policy_set,
+        r.namespace,
+        r.rule,
+        r.kind,
+        r.message,
+        f.object,
+        f.source,
+        str(f.line),
+    )
 
 
 def _no_shared_routes(found: Sequence[tuple[str, str, str, str]]) -> None:
