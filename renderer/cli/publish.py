@@ -11,7 +11,7 @@ import click
 from renderer import pipeline
 from renderer.adapters import gitlab, gitrepo, idtoken
 from renderer.checks.secrets import sensitive_values
-from renderer.cli import progress
+from renderer.cli import progress, sharding
 from renderer.cli.base import (
     echo_json,
     echo_lines,
@@ -65,6 +65,11 @@ from renderer.publish.identity import Identity, app_name, check_checkout, establ
     help="Ask AWS (as the environment's check role) for image digests where the environment pins them, "
     "and hold back objects whose secrets do not exist yet (a draft merge request carries them).",
 )
+@click.option("--shard", "shard", default=None, help="I/N: only check shard I of N of --all-apps (no push).")
+@click.option("--shard-dir", default="shards", show_default=True, help="Where --shard writes its manifest.")
+@click.option(
+    "--merge-shards", "merge_dir", default=None, help="Publish --all-apps from the shards' manifests."
+)
 @root_option
 @format_option
 @quiet_option
@@ -84,6 +89,9 @@ def command(
     preview: int | None,
     unpreview: int | None,
     check_aws: bool,
+    shard: str | None,
+    shard_dir: str,
+    merge_dir: str | None,
     root: str | None,
     fmt: str,
     quiet: bool,
@@ -128,6 +136,10 @@ def command(
             req = replace(req, gate=_gate(platform, loaded, envs, images(image_pairs)))
             req = replace(req, pins=req.gate.pins)
         req = previews.select(platform, req, preview, unpreview)
+        if shard is not None:
+            click.echo(f"shard manifest: {sharding.run_shard(platform, req, shard, shard_dir)}")
+            return
+        req = sharding.merging(req, merge_dir)
         outcomes = delivery.publish(platform, req, os.environ, merge_requests, drafts=merge_requests)
     finally:
         shown.close()

@@ -66,6 +66,12 @@ RenderInto = Callable[
 ]
 
 
+# the pure render of one attempt: `pipeline.run`, or a merge of shards' (publish/shards.py)
+Run = Callable[
+    [Platform, Sequence[App], Sequence[str] | None, pipeline.Options, pipeline.Progress], pipeline.Rendered
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     url: str
@@ -93,6 +99,7 @@ class Request:
     render_into: RenderInto | None = None  # another render step (a preview's); default `_render_into`
     progress: pipeline.Progress = pipeline.silent  # (stage, done, total) of a long run, for the CLI to show
     gate: phases.Gate = phases.Gate()  # `--check-aws`: objects waiting for secrets (publish/phases.py)
+    run: Run | None = None  # the render; default `pipeline.run` (`--merge-shards`: publish/shards.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,7 +491,9 @@ def _render_into(
         app_owners,
         pins=_pins(req, root, apps),
     )
-    rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options, req.progress)
+    rendered = (req.run or pipeline.run)(
+        platform, tuple(apps[k] for k in sorted(apps)), ids, options, req.progress
+    )
     owned_apps = sorted(apps) if req.all_apps else changing
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     prefixes += bookkeeping.kept(sorted(broken), ids)

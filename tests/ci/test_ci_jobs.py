@@ -52,6 +52,7 @@ def test_default_branch_pipeline_validates_then_publishes_each_environment(platf
         "build": "build",
         "test": "test",
         "validate": "test",
+        **{f"render-shard: [{i}/3]": "shard" for i in (1, 2, 3)},  # tests/ci/test_ci_shards.py
         "publish-dev": "publish",
         "publish-staging": "publish",
         "publish-prod": "publish",
