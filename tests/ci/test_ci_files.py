@@ -225,3 +225,26 @@ def test_previews_open_and_close_a_gitlab_environment() -> None:
     script = "\n".join(job(platform, "render-app-preview")["script"])
     assert '--preview "$RENDERER_PREVIEW_MR" --app "$app"' in script
     assert '--remove-preview "$RENDERER_PREVIEW_MR"' in script
+
+
+def test_an_apps_publish_into_a_pinning_environment_asks_aws_with_gitlabs_oidc_token() -> None:
+    """Where the environment pins images (prod), the app's publish resolves digests and holds back
+    what waits for secrets (`--check-aws`), with a web-identity token for AWS_ROLE_ARN."""
+    config = load(PLATFORM_CI)
+    envs = {p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / "environments").glob("*.yaml")}
+    pinning = sorted(k for k, e in envs.items() if (e.get("aws") or {}).get("pin_images"))
+    assert pinning == ["prod"]
+    for env in envs:
+        name = f"render-app-{env}"
+        if name not in config:
+            continue
+        body = job(config, name)
+        asks = body["variables"].get("RENDERER_CHECK_AWS") == "yes"
+        assert asks == (env in pinning), name
+        if asks:
+            assert body["id_tokens"]["AWS_ID_TOKEN"] == {"aud": "sts.amazonaws.com"}
+            assert "AWS_ROLE_ARN" in body["variables"]["RENDERER_NEEDS"].split()
+            assert body["variables"]["AWS_WEB_IDENTITY_TOKEN_FILE"].startswith("$CI_BUILDS_DIR/")
+            script = "\n".join(body["script"])
+            assert "${RENDERER_CHECK_AWS:+--check-aws}" in script
+            assert '> "$AWS_WEB_IDENTITY_TOKEN_FILE"' in script

@@ -92,8 +92,8 @@ def test_publish_job_names_every_missing_variable_before_installing(platform: Ru
     assert proc.returncode != 0 and " FAIL  publish-prod" in proc.stdout
     assert (
         "error: publish-prod needs CI/CD variables that are not set: RENDERER_GIT_TOKEN "
-        "RENDERER_GITLAB_TOKEN RENDERER_ENV_REPO_PROJECT AWS_ROLE_ARN" in proc.stdout
-    )  # prod pins its images: it asks AWS (`--check-aws`) with GitLab's OIDC token for AWS_ROLE_ARN
+        "RENDERER_GITLAB_TOKEN RENDERER_ENV_REPO_PROJECT" in proc.stdout
+    )
     assert "pip install" not in proc.stdout  # stopped at the check, the first line
 
 
