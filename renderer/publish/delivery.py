@@ -27,7 +27,7 @@ from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform
-from renderer.publish import atlantis, bookkeeping, naming, writer
+from renderer.publish import atlantis, bookkeeping, naming, selective, writer
 from renderer.publish.identity import Identity
 
 
@@ -444,11 +444,13 @@ def _check_owner(req: Request, root: str) -> bookkeeping.Owners:
 def _render_into(
     platform: Platform, req: Request, root: str, envs: Sequence[Environment], owners: bookkeeping.Owners
 ) -> tuple[writer.WriteResult, list[str]]:
-    """Render every stored app with this publish's changes into the checkout; only owned paths change."""
+    """Render this publish's changes into the checkout; only owned paths change. Every stored app is
+    resolved; only the apps it changes (all with --all-apps) and the shared scope are rendered."""
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     apps, broken = _apps(root, req, platform.trust.limits)
     ids = [e.id for e in envs]
     app_owners = {**{a.id: req.identity.owner for a in req.apps}, **owners.apps}
+    focus = selective.focus(changing, apps, req.all_apps)
     options = pipeline.Options(
         _images(req, root, apps),
         req.jobs,
@@ -457,6 +459,8 @@ def _render_into(
         owners.resources,
         app_owners,
         pins=_pins(req, root, apps),
+        focus=focus,
+        elsewhere=selective.elsewhere(root, ids, focus),
     )
     rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options, req.progress)
     owned_apps = sorted(apps) if req.all_apps else changing

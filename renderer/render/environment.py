@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 
 from renderer.data import Json, KubeObject, json_object
 from renderer.errors import Collector, InputError
@@ -57,10 +57,13 @@ def render_env(
     images: Mapping[str, str],
     platform: Platform,
     pins: Mapping[str, Mapping[str, str]] | None = None,
+    focus: Collection[str] | None = None,
 ) -> EnvRender:
     """Every file of one environment; problems of all workloads are reported together. Every object
     carries its owner's labels (`ownership`), every Terraform provider its tags; `pins`: per app,
-    the digests of its images where the environment pins them."""
+    the digests of its images where the environment pins them. `focus`: render only these apps'
+    scopes and the shared scope (the graph stays whole); None: every app."""
+    analysis = focused(analysis, focus)
     env = analysis.env
     trust = platform.trust
     monitoring = platform.apis.serves(observability.GROUP, env.id)
@@ -107,6 +110,13 @@ def render_env(
     return EnvRender(analysis, tree, documents, catalog=entities)
 
 
+def focused(analysis: Analysis, focus: Collection[str] | None) -> Analysis:
+    """The analysis with only the workloads of the apps in `focus` (None: all); graph kept whole."""
+    if focus is None:
+        return analysis
+    return replace(analysis, workloads=tuple(w for w in analysis.workloads if w.app in focus))
+
+
 def _tenancy(
     tree: Tree, documents: Documents, analysis: Analysis, app: str, owner: Owner
 ) -> dict[str, Json] | None:
@@ -132,9 +142,12 @@ def _resources(
     """Each resource's own objects into its directory; its Terraform modules grouped by scope."""
     env = analysis.env
     modules: dict[str, list[Resolved]] = {}
+    apps = {w.app for w in analysis.workloads}
     for uid in analysis.graph.order:
         r = analysis.resolved[uid]
         node = r.node
+        if not node.shared and node.app not in apps:
+            continue  # an app outside the focus: its resources are resolved, not rendered
         scope = SHARED if node.shared else str(node.app)
         namespace = env.shared_namespace if node.shared else env.namespace(scope)
         directory = (
