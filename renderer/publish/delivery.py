@@ -449,20 +449,14 @@ def _render_into(
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     apps, broken = _apps(root, req, platform.trust.limits)
     ids = [e.id for e in envs]
-    app_owners = {**{a.id: req.identity.owner for a in req.apps}, **owners.apps}
-    focus = selective.focus(changing, apps, req.all_apps)
-    options = pipeline.Options(
-        _images(req, root, apps),
-        req.jobs,
-        req.skip_checks_for_tests,
-        req.sensitive,
-        owners.resources,
-        app_owners,
-        pins=_pins(req, root, apps),
-        focus=focus,
-        elsewhere=selective.elsewhere(root, ids, focus),
-    )
+    existing = writer.list_files(root)
+    prints = selective.Prints.of(platform.root)
+    focus = _focus(req, root, existing, changing, apps, ids, prints)
+    options = _options(req, root, apps, owners, focus, ids)
     rendered = pipeline.run(platform, tuple(apps[k] for k in sorted(apps)), ids, options, req.progress)
+    if req.all_apps and focus is not None:  # the apps not rendered again: their files as they are
+        kept = selective.kept_outputs(existing, ids, set(apps) - focus)
+        rendered = dataclasses.replace(rendered, tree={**kept, **rendered.tree})
     owned_apps = sorted(apps) if req.all_apps else changing
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     prefixes += bookkeeping.kept(sorted(broken), ids)
@@ -473,17 +467,55 @@ def _render_into(
             tree.update(
                 bookkeeping.store_inputs(apps[app_id], rendered, _key(req, app_id, previous), previous)
             )
+            selective.record(tree, app_id, previous, rendered.envs, prints)
     published = sorted(a.id for a in req.apps)
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
         owners, req.identity, published, req.remove_apps, rendered
     )
-    existing = writer.list_files(root)
     bookkeeping.terraform_tombstones(tree, existing, prefixes, req.destroyed)
     if not req.allow_mass_delete:
         bookkeeping.mass_delete_guard(tree, existing, prefixes, ids)
     warnings = [_broken_warning(name, problems) for name, problems in sorted(broken.items())]
     warnings += [f.render() for f in rendered.report.warnings]
     return writer.write_rendered(root, tree, prefixes, platform, req.progress), warnings
+
+
+def _focus(
+    req: Request,
+    root: str,
+    existing: Mapping[str, str],
+    changing: Sequence[str],
+    apps: Mapping[str, App],
+    ids: Sequence[str],
+    prints: selective.Prints,
+) -> frozenset[str] | None:
+    """The apps to render (None: all): those this publish changes; with --all-apps, also those whose
+    recorded platform files changed (every app when it removes apps, resolves digests or destroys)."""
+    if not req.all_apps or req.remove_apps or req.pins or req.destroyed:
+        return selective.focus(changing, apps, req.all_apps)
+    stale = selective.stale(root, existing, sorted(apps), ids, prints)
+    return stale | (frozenset(changing) & frozenset(apps))
+
+
+def _options(
+    req: Request,
+    root: str,
+    apps: Mapping[str, App],
+    owners: bookkeeping.Owners,
+    focus: frozenset[str] | None,
+    ids: Sequence[str],
+) -> pipeline.Options:
+    return pipeline.Options(
+        _images(req, root, apps),
+        req.jobs,
+        req.skip_checks_for_tests,
+        req.sensitive,
+        owners.resources,
+        {**{a.id: req.identity.owner for a in req.apps}, **owners.apps},
+        pins=_pins(req, root, apps),
+        focus=focus,
+        elsewhere=selective.elsewhere(root, ids, focus),
+    )
 
 
 def _broken_warning(name: str, problems: Sequence[Problem]) -> str:
