@@ -295,7 +295,7 @@ def _publish_group(
         head = gitrepo.fetch(repo, "main")
         req.progress("fetch", 1, 1)
         owners = _check_owner(req, repo.path)  # before any shortcut: an impostor is refused, not "up to date"
-        if branch == "main" and _unchanged(req, repo.path, env_ids):
+        if _unchanged(req, repo.path, env_ids):  # main holds this very publish: nothing to propose
             return Outcome(branch, env_ids, None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         if branch != "main" and _branch_holds(req, repo, branch, expected, head, env_ids):
