@@ -461,12 +461,12 @@ def _render_into(
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     prefixes += bookkeeping.kept(sorted(broken), ids)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
+    scopes = selective.by_scope(rendered.tree)
     for app_id in owned_apps:
         if app_id in apps:
             previous = bookkeeping.read_index(root, app_id)
-            tree.update(
-                bookkeeping.store_inputs(apps[app_id], rendered, _key(req, app_id, previous), previous)
-            )
+            key = _key(req, app_id, previous)
+            tree.update(bookkeeping.store_inputs(apps[app_id], rendered, key, previous, scopes))
             selective.record(tree, app_id, previous, rendered.envs, prints)
     published = sorted(a.id for a in req.apps)
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(

@@ -108,15 +108,23 @@ def stale(
     return frozenset(out)
 
 
-def _held(existing: Collection[str], env_ids: Sequence[str]) -> dict[tuple[str, str], list[str]]:
-    """(env, app) → the app's Kubernetes and Terraform files the checkout holds (what `outputs` lists)."""
-    envs = set(env_ids)
+def _held(
+    existing: Collection[str], env_ids: Sequence[str] | None = None
+) -> dict[tuple[str, str], list[str]]:
+    """(env, app) → the app's Kubernetes and Terraform files among these paths (what an index's
+    `outputs` lists); `env_ids`: only these environments (None: all)."""
     out: dict[tuple[str, str], list[str]] = {}
     for path in existing:
         parts = path.split("/", 3)
-        if parts[0] in ("kubernetes", "terraform") and len(parts) == 4 and parts[1] in envs:
+        mine = parts[0] in ("kubernetes", "terraform") and len(parts) == 4
+        if mine and (env_ids is None or parts[1] in env_ids):
             out.setdefault((parts[1], parts[2]), []).append(path)
     return out
+
+
+def by_scope(tree: Collection[str]) -> dict[tuple[str, str], list[str]]:
+    """(env, app) → the app's Kubernetes and Terraform files in a rendered tree, for its index."""
+    return _held(tree)
 
 
 def kept_outputs(existing: Mapping[str, str], env_ids: Sequence[str], apps: Collection[str]) -> Tree:

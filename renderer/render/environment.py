@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from renderer.data import Json, KubeObject, json_object
 from renderer.errors import Collector, InputError
-from renderer.model import Environment, Platform
+from renderer.model import Environment, Platform, Profile
 from renderer.render import catalog, kubernetes, terraform
 from renderer.render.catalog import Catalog
 from renderer.render.kubernetes import observability
@@ -95,7 +95,8 @@ def render_env(
     problems.raise_if_any()
     shared = [namespace(env.shared_namespace, SHARED, env.shared_namespace), secret_store(env)]
     add_objects(tree, documents, safe_join(root, SHARED), stamp(shared, owners[SHARED]), env.file)
-    access = {app: _tenancy(tree, documents, analysis, app, owners[app]) for app in apps}
+    by_app = _by_app(documents, analysis)
+    access = {app: _tenancy(tree, documents, analysis, app, owners[app], by_app[app]) for app in apps}
     for scope in sorted(set(modules) | {app for app, tf in access.items() if tf is not None}):
         main = terraform.project(env, scope, modules.get(scope, []), owners[scope].tags())
         add_json(tree, documents, terraform.main_file(env.id, scope), main)
@@ -117,15 +118,35 @@ def focused(analysis: Analysis, focus: Collection[str] | None) -> Analysis:
     return replace(analysis, workloads=tuple(w for w in analysis.workloads if w.app in focus))
 
 
+Mine = tuple[list[Mapping[str, Json]], list[Profile]]  # an app's objects so far, its workloads' profiles
+
+
+def _by_app(documents: Documents, analysis: Analysis) -> dict[str, Mine]:
+    """Each app's objects so far (in path order) and its workloads' profiles, in one pass."""
+    root = f"kubernetes/{analysis.env.id}/"
+    out: dict[str, Mine] = {}
+    for w in analysis.workloads:
+        out.setdefault(w.app, ([], []))[1].append(analysis.profiles[(w.app, w.name)])
+    for path, doc in sorted(documents.items()):
+        app = path[len(root) :].split("/")[0] if path.startswith(root) else ""
+        if app in out and path.startswith(f"{root}{app}/"):
+            out[app][0].append(json_object(doc))
+    return out
+
+
 def _tenancy(
-    tree: Tree, documents: Documents, analysis: Analysis, app: str, owner: Owner
+    tree: Tree,
+    documents: Documents,
+    analysis: Analysis,
+    app: str,
+    owner: Owner,
+    mine: Mine,
 ) -> dict[str, Json] | None:
     """The app namespace's tenancy objects beside its Namespace; its secret role's Terraform (None:
-    the app reads no Secrets Manager secret)."""
+    the app reads no Secrets Manager secret). `mine`: the app's objects and profiles (`_by_app`)."""
     env = analysis.env
     scope_dir = f"kubernetes/{env.id}/{app}/"
-    objects = [json_object(d) for p, d in sorted(documents.items()) if p.startswith(scope_dir)]
-    profiles = [analysis.profiles[(w.app, w.name)] for w in analysis.workloads if w.app == app]
+    objects, profiles = mine
     made = stamp(tenancy_objects(env, app, objects, profiles), owner)
     add_objects(tree, documents, scope_dir.rstrip("/"), made, app)
     return secret_access(env, app, objects)
