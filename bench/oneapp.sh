@@ -5,6 +5,7 @@ set -eu
 old=$1 new=$2 n=${3:-40}
 py=${PYTHON:-python}
 work=$(mktemp -d /tmp/renderer-oneapp-XXXX)
+cd "$work"  # not the repo root: python puts the current directory before PYTHONPATH
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 PYTHONPATH=$new $py - "$work" "$n" <<'PY'
 import os, sys
