@@ -121,6 +121,60 @@ def floor(output: str, work: str, env: dict[str, str]) -> tuple[float, float]:
     return result
 
 
+def merge_branches(repo: str, work: str, root: str) -> None:
+    """What reviewers and Atlantis do after a publish: every branch the publish opened (the
+    protected environments' `render/…`, the direct ones' `atlantis/…`) merged into main, then deleted."""
+    branches = subprocess.run(
+        ["git", "--git-dir", repo, "for-each-ref", "--format=%(refname:short)", "refs/heads"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    others = [b for b in branches if b != "main"]
+    if not others:
+        return
+    clone = os.path.join(work, "merge")
+    shutil.rmtree(clone, ignore_errors=True)
+    subprocess.run(["git", "clone", "-q", repo, clone], check=True)
+    for branch in sorted(others):
+        merged = subprocess.run(git("-C", clone, "merge", "-q", "--no-edit", f"origin/{branch}"), check=False)
+        if merged.returncode != 0:
+            _resolve_atlantis(clone, root)
+    subprocess.run(
+        ["git", "-C", clone, "push", "-q", "origin", "main", *(f":{b}" for b in others)], check=True
+    )
+    shutil.rmtree(clone)
+
+
+def _resolve_atlantis(clone: str, root: str) -> None:
+    """Both branches changed `atlantis.yaml` (derived from the projects present): derive it again,
+    as the next publish would; any other conflict stops the bench."""
+    from renderer.inputs import platform_config
+    from renderer.render.terraform import atlantis_file
+
+    conflicted = subprocess.run(
+        ["git", "-C", clone, "diff", "--name-only", "--diff-filter=U"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if conflicted != ["atlantis.yaml"]:
+        raise SystemExit(f"merging the publish's branches conflicts in {conflicted}")
+    paths = subprocess.run(
+        ["git", "-C", clone, "ls-files"], capture_output=True, text=True, check=True
+    ).stdout
+    environments = platform_config.load_platform(root).environments
+
+    def read(path: str) -> bytes:
+        with open(os.path.join(clone, path), "rb") as fh:
+            return fh.read()
+
+    with open(os.path.join(clone, "atlantis.yaml"), "wb") as fh:
+        fh.write(atlantis_file(sorted(set(paths.split())), environments, read))
+    subprocess.run(["git", "-C", clone, "add", "atlantis.yaml"], check=True)
+    subprocess.run(git("-C", clone, "commit", "-q", "--no-edit"), check=True)
+
+
 def noop_floor(repo: str, app: str, work: str, env: dict[str, str]) -> tuple[float, float]:
     """What a no-op publish cannot avoid: start the renderer, ask the remote its head, fetch one
     app's bookkeeping (a shallow, blob-less clone, then that app's files)."""
@@ -162,6 +216,7 @@ def measure(total: int, per_app: int, work: str, repeats: int) -> tuple[list[Row
     first, low = min(firsts), min(floors)
     rows.append(Row("full publish, empty repo", *first, f"{first[0] / low[0]:.2f}x floor"))
     rows.append(Row("floor: git add -A && commit && push", *low))
+    merge_branches(repo, work, root)
     again = run(renderer(*publish, "--env-repo", repo, *app_args), env=env)
     rows.append(Row("no-op publish, every app", *again))
     one = run(renderer(*publish, "--env-repo", repo, "--app", apps[0]), env=env)
@@ -171,6 +226,7 @@ def measure(total: int, per_app: int, work: str, repeats: int) -> tuple[list[Row
     fleet.change_workload(apps[0])
     changed = run(renderer(*publish, "--env-repo", repo, "--app", apps[0]), env=env)
     rows.append(Row("one workload changed", *changed, f"floor + {changed[0] - one_floor[0]:.2f} s"))
+    merge_branches(repo, work, root)
     fleet.change_platform(root)
     impact = run(renderer("impact", "--root", root, "--base", "HEAD~1", "--env-repo", repo), env=env)
     rows.append(Row("impact of a platform change (10% of apps)", *impact))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from renderer.checks import findings, secrets
 from renderer.checks.findings import Report
 from renderer.checks.rego.policyset import EVALUATION
+from renderer.data import Json
 from renderer.errors import Collector, InputError, Problem, of_kind
 from renderer.model import App, Environment, Platform
 from renderer.render import terraform
@@ -44,6 +45,12 @@ class Options:
     app_owners: Mapping[str, str] = field(default_factory=dict)  # app → owning project, for messages
     # app → env → image (by tag) → digest, resolved at the edge; used only where the env pins images
     pins: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    # render and check only these apps' scopes and the shared scope (None: every app); the graph of
+    # every app is still resolved, so shared resources come out the same (publish/selective.py)
+    focus: frozenset[str] | None = None
+    # env → documents of apps outside the focus, as their last publish wrote them: what the checks
+    # across apps (Ingress host and path) compare the focus apps' objects with
+    elsewhere: Mapping[str, tuple[tuple[str, Json], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +104,7 @@ def run(
         report.merge(env_report)
     problems.raise_if_any()
     if not options.skip_checks_for_tests:
-        for app in apps:
+        for app in apps if options.focus is None else [a for a in apps if a.id in options.focus]:
             report.secrets += secrets.scan_files(app, platform.trust.secret_allow)
     findings.enforce(report)
     tree.update(terraform.module_files(platform, [env.id for env in envs]))
@@ -132,13 +139,15 @@ EnvOutcome = tuple[EnvRender, Report] | InputError
 def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options: Options) -> EnvOutcome:
     try:
         analysis = analyse(platform, apps, env, options.owners)
-        env_render = render_env(analysis, options.images, platform, env_pins(options.pins, env))
+        pins = env_pins(options.pins, env)
+        env_render = render_env(analysis, options.images, platform, pins, options.focus)
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
     env_render = replace(env_render, dependencies=dependencies.record(platform, analysis))
     if options.skip_checks_for_tests:
         return env_render, Report()
-    report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners)
+    others = options.elsewhere.get(env.id, ())
+    report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners, others)
     return env_render, _fail_closed(report)
 
 

@@ -114,10 +114,12 @@ def evaluate(
     platform: Platform,
     sensitive: Sequence[str] = (),
     app_owners: Mapping[str, str] | None = None,
+    elsewhere: Sequence[tuple[str, Json]] = (),
 ) -> Report:
     """Secret scan, schemas, and the environment's policy sets on one environment's tree.
 
-    `sensitive`: values of the renderer's own credentials, which must appear in no file."""
+    `sensitive`: values of the renderer's own credentials, which must appear in no file;
+    `elsewhere`: objects of apps not rendered now (their last publish), for the collision check."""
     env = env_render.env
     tree = {**env_render.tree, **module_files(platform, [env.id])}
     versions = {env.id: env.kubernetes_version}
@@ -129,7 +131,7 @@ def evaluate(
         report.secrets += secrets.scan_workload(wl, platform.trust.secret_allow)
     report.secrets += secrets.scan_tree(tree, sensitive)
     documents = list(_documents(env_render, tree))
-    report.conflicts += collisions.ingress_collisions(documents, app_owners)
+    report.conflicts += collisions.ingress_collisions([*elsewhere, *documents], app_owners)
     for path, document in documents:
         if path.startswith(f"kubernetes/{env.id}/") and f"/{SHARED}/" not in path:
             report.secrets += secrets.scan_rendered(path, tree[path], document)

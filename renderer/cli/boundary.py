@@ -7,12 +7,8 @@ which CI keeps as an artifact. `renderer --debug` (or RENDERER_DEBUG=1) prints i
 
 from __future__ import annotations
 
-import datetime
 import os
-import platform
 import sys
-import tempfile
-import traceback
 from collections.abc import Mapping, Sequence
 
 import click
@@ -30,11 +26,15 @@ def trace_dir(environ: Mapping[str, str]) -> str:
         return environ["RENDERER_TRACE_DIR"]
     if environ.get("CI_PROJECT_DIR"):
         return os.path.join(environ["CI_PROJECT_DIR"], ".renderer", "traces")
+    import tempfile  # here, not at the top: `renderer --help` pays for no more than it uses
+
     return tempfile.gettempdir()
 
 
 def internal_error(exc: BaseException, argv: Sequence[str], environ: Mapping[str, str], debug: bool) -> int:
     """Report a bug: one line on stderr, the trace in a file (and on stderr with --debug); the exit code."""
+    import traceback
+
     from renderer.checks.secrets import sensitive_values
 
     secrets = sensitive_values(environ)
@@ -53,6 +53,10 @@ def internal_error(exc: BaseException, argv: Sequence[str], environ: Mapping[str
 
 
 def _write_trace(command: str, trace: str, environ: Mapping[str, str]) -> str:
+    import datetime
+    import platform
+    import tempfile
+
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     directory = trace_dir(environ)
     body = (

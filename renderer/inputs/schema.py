@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator as SchemaValidator
@@ -42,10 +43,28 @@ def compile_schema(schema: Mapping[str, Json]) -> SchemaValidator:
     return _VALIDATOR(schema)
 
 
+def _text(name: str) -> str:
+    return resources.files("renderer.inputs.schemas").joinpath(f"{name}.json").read_text("utf-8")
+
+
 @cache
 def validator(name: str) -> SchemaValidator:
-    text = resources.files("renderer.inputs.schemas").joinpath(f"{name}.json").read_text("utf-8")
-    return _VALIDATOR(json.loads(text))
+    return _VALIDATOR(json.loads(_text(name)))
+
+
+@cache
+def _fast(name: str) -> jsonschema_rs.Validator:
+    """The same schema compiled by jsonschema-rs: about 100x faster, and its `pattern` is ECMA's
+    (ASCII `\\d` and `\\w`, `$` at the very end; its `\\s` is wider, so at most stricter). It only
+    says "valid": anything it refuses is checked again by `validator`, which finds the errors."""
+    return jsonschema_rs.validator_for(json.loads(_text(name)))
+
+
+def _valid_fast(name: str, data: Json) -> bool:
+    try:
+        return bool(_fast(name).is_valid(data))
+    except (ValueError, TypeError):  # a value jsonschema-rs cannot take: the reference decides
+        return False
 
 
 def _leaf(error: ValidationError) -> ValidationError:
@@ -71,6 +90,8 @@ def _message(error: ValidationError) -> str:
 
 def check(name: str, data: Json, doc: Doc) -> list[Problem]:
     """Every schema error in `data`, each at its YAML path and line."""
+    if _valid_fast(name, data):
+        return []
     problems = []
     for error in validator(name).iter_errors(data):
         leaf = _leaf(error)
@@ -85,4 +106,4 @@ def check(name: str, data: Json, doc: Doc) -> list[Problem]:
 
 
 def is_valid(name: str, data: Json) -> bool:
-    return bool(validator(name).is_valid(data))
+    return _valid_fast(name, data) or bool(validator(name).is_valid(data))

@@ -147,7 +147,13 @@ def already_published(apps: Sequence[App], key: DigestKey, root: str, env_ids: S
     return True
 
 
-def store_inputs(app: App, rendered: Rendered, key: DigestKey, previous: Mapping[str, Json]) -> Tree:
+def store_inputs(
+    app: App,
+    rendered: Rendered,
+    key: DigestKey,
+    previous: Mapping[str, Json],
+    by_scope: Mapping[tuple[str, str], Sequence[str]] | None = None,
+) -> Tree:
     """The app's Score inputs, so a platform change re-renders it without its repo, and an index.
 
     `previous`: the index as stored; the environments this publish did not render keep their
@@ -158,7 +164,10 @@ def store_inputs(app: App, rendered: Rendered, key: DigestKey, previous: Mapping
     outputs, depends, published = (_entries(previous, name) for name in ("outputs", "depends", "published"))
     for env in rendered.envs:
         roots = (f"kubernetes/{env.env.id}/{app.id}/", f"terraform/{env.env.id}/{app.id}/")
-        outputs[env.env.id] = sorted(p for p in rendered.tree if p.startswith(roots))
+        if by_scope is not None:  # (env, app) → its files in `rendered.tree`, grouped once for many apps
+            outputs[env.env.id] = sorted(by_scope.get((env.env.id, app.id), ()))
+        else:
+            outputs[env.env.id] = sorted(p for p in rendered.tree if p.startswith(roots))
         depends[env.env.id] = _depends(env.dependencies, app.id)
         published[env.env.id] = digest
     index: dict[str, Json] = {

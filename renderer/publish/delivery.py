@@ -27,7 +27,7 @@ from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform
-from renderer.publish import atlantis, bookkeeping, naming, phases, pinning, writer
+from renderer.publish import atlantis, bookkeeping, naming, phases, pinning, selective, writer
 from renderer.publish.identity import Identity
 
 
@@ -323,7 +323,7 @@ def _publish_group(
         head = gitrepo.fetch(repo, "main")
         req.progress("fetch", 1, 1)
         owners = _check_owner(req, repo.path)  # before any shortcut: an impostor is refused, not "up to date"
-        if branch == "main" and _unchanged(req, repo.path, env_ids):
+        if _unchanged(req, repo.path, env_ids):  # main holds this very publish: nothing to propose
             return Outcome(branch, env_ids, None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         if branch != "main" and _branch_holds(req, repo, branch, expected, head, env_ids):
@@ -477,45 +477,81 @@ def _check_owner(req: Request, root: str) -> bookkeeping.Owners:
 def _render_into(
     platform: Platform, req: Request, root: str, envs: Sequence[Environment], owners: bookkeeping.Owners
 ) -> tuple[writer.WriteResult, list[str]]:
-    """Render every stored app with this publish's changes into the checkout; only owned paths change."""
+    """Render this publish's changes into the checkout; only owned paths change. Every stored app is
+    resolved; only the apps it changes (all with --all-apps) and the shared scope are rendered."""
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     apps, broken = _apps(root, req, platform.trust.limits)
     ids = [e.id for e in envs]
-    app_owners = {**{a.id: req.identity.owner for a in req.apps}, **owners.apps}
-    options = pipeline.Options(
-        _images(req, root, apps),
-        req.jobs,
-        req.skip_checks_for_tests,
-        req.sensitive,
-        owners.resources,
-        app_owners,
-        pins=_pins(req, root, apps),
-    )
-    rendered = (req.run or pipeline.run)(
-        platform, tuple(apps[k] for k in sorted(apps)), ids, options, req.progress
-    )
+    existing = writer.list_files(root)
+    prints = selective.Prints.of(platform.root)
+    # a merge of shards renders every app, as the shards checked them (publish/shards.py)
+    focus = None if req.run is not None else _focus(req, root, existing, changing, apps, ids, prints)
+    options = _options(req, root, apps, owners, focus, ids)
+    run = req.run or pipeline.run
+    rendered = run(platform, tuple(apps[k] for k in sorted(apps)), ids, options, req.progress)
+    if req.all_apps and focus is not None:  # the apps not rendered again: their files as they are
+        kept = selective.kept_outputs(existing, ids, set(apps) - focus)
+        rendered = dataclasses.replace(rendered, tree={**kept, **rendered.tree})
     owned_apps = sorted(apps) if req.all_apps else changing
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     prefixes += bookkeeping.kept(sorted(broken), ids)
     tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
     phases.hold(tree, root, req.gate, ids)
+    scopes = selective.by_scope(rendered.tree)
     for app_id in owned_apps:
         if app_id in apps:
             previous = bookkeeping.read_index(root, app_id)
-            tree.update(
-                bookkeeping.store_inputs(apps[app_id], rendered, _key(req, app_id, previous), previous)
-            )
+            key = _key(req, app_id, previous)
+            tree.update(bookkeeping.store_inputs(apps[app_id], rendered, key, previous, scopes))
+            selective.record(tree, app_id, previous, rendered.envs, prints)
     published = sorted(a.id for a in req.apps)
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
         owners, req.identity, published, req.remove_apps, rendered
     )
-    existing = writer.list_files(root)
     bookkeeping.terraform_tombstones(tree, existing, prefixes, req.destroyed)
     if not req.allow_mass_delete:
         bookkeeping.mass_delete_guard(tree, existing, prefixes, ids)
     warnings = [_broken_warning(name, problems) for name, problems in sorted(broken.items())]
     warnings += [f.render() for f in rendered.report.warnings]
     return writer.write_rendered(root, tree, prefixes, platform, req.progress), warnings
+
+
+def _focus(
+    req: Request,
+    root: str,
+    existing: Mapping[str, str],
+    changing: Sequence[str],
+    apps: Mapping[str, App],
+    ids: Sequence[str],
+    prints: selective.Prints,
+) -> frozenset[str] | None:
+    """The apps to render (None: all): those this publish changes; with --all-apps, also those whose
+    recorded platform files changed (every app when it removes apps, resolves digests or destroys)."""
+    if not req.all_apps or req.remove_apps or req.pins or req.destroyed:
+        return selective.focus(changing, apps, req.all_apps)
+    stale = selective.stale(root, existing, sorted(apps), ids, prints)
+    return stale | (frozenset(changing) & frozenset(apps))
+
+
+def _options(
+    req: Request,
+    root: str,
+    apps: Mapping[str, App],
+    owners: bookkeeping.Owners,
+    focus: frozenset[str] | None,
+    ids: Sequence[str],
+) -> pipeline.Options:
+    return pipeline.Options(
+        _images(req, root, apps),
+        req.jobs,
+        req.skip_checks_for_tests,
+        req.sensitive,
+        owners.resources,
+        {**{a.id: req.identity.owner for a in req.apps}, **owners.apps},
+        pins=_pins(req, root, apps),
+        focus=focus,
+        elsewhere=selective.elsewhere(root, ids, focus),
+    )
 
 
 def _broken_warning(name: str, problems: Sequence[Problem]) -> str:

@@ -6,7 +6,7 @@ import os
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 from renderer.errors import UsageError
 from renderer.model import Platform
@@ -44,10 +44,43 @@ def list_files(root: str) -> dict[str, str]:
 
 def owned(path: str, prefixes: Sequence[str]) -> bool:
     """Whether a write replaces `path`: it falls under a prefix, and under no `!prefix` (kept as is)."""
-    kept = [p[1:] for p in prefixes if p.startswith("!")]
-    if any(path == k.rstrip("/") or path.startswith(k) for k in kept):
-        return False
-    return any(path == p.rstrip("/") or path.startswith(p) for p in prefixes if not p.startswith("!"))
+    return _compiled(tuple(prefixes)).owns(path)
+
+
+class _Prefixes:
+    """Prefixes as sets of folders (`…/`: a path is under one when one of its own folders is it, so
+    the cost does not grow with their number) and the few others, tried one by one."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        kept = [p[1:] for p in prefixes if p.startswith("!")]
+        given = [p for p in prefixes if not p.startswith("!")]
+        self.kept = (
+            frozenset(p for p in kept if p.endswith("/")),
+            tuple(p for p in kept if not p.endswith("/")),
+        )
+        self.given = (
+            frozenset(p for p in given if p.endswith("/")),
+            tuple(p for p in given if not p.endswith("/")),
+        )
+
+    def owns(self, path: str) -> bool:
+        return not _under(path, *self.kept) and _under(path, *self.given)
+
+
+def _under(path: str, folders: frozenset[str], others: tuple[str, ...]) -> bool:
+    if path + "/" in folders:  # the folder itself
+        return True
+    i = path.find("/")
+    while i != -1:
+        if path[: i + 1] in folders:
+            return True
+        i = path.find("/", i + 1)
+    return any(path.startswith(p) for p in others)
+
+
+@lru_cache(maxsize=8)
+def _compiled(prefixes: tuple[str, ...]) -> _Prefixes:
+    return _Prefixes(prefixes)
 
 
 def write_tree(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 
 from renderer.data import Json, KubeObject, json_object
 from renderer.errors import Collector, InputError
-from renderer.model import Environment, Platform
+from renderer.model import Environment, Platform, Profile
 from renderer.render import catalog, kubernetes, terraform
 from renderer.render.catalog import Catalog
 from renderer.render.kubernetes import observability
@@ -57,10 +57,13 @@ def render_env(
     images: Mapping[str, str],
     platform: Platform,
     pins: Mapping[str, Mapping[str, str]] | None = None,
+    focus: Collection[str] | None = None,
 ) -> EnvRender:
     """Every file of one environment; problems of all workloads are reported together. Every object
     carries its owner's labels (`ownership`), every Terraform provider its tags; `pins`: per app,
-    the digests of its images where the environment pins them."""
+    the digests of its images where the environment pins them. `focus`: render only these apps'
+    scopes and the shared scope (the graph stays whole); None: every app."""
+    analysis = focused(analysis, focus)
     env = analysis.env
     trust = platform.trust
     monitoring = platform.apis.serves(observability.GROUP, env.id)
@@ -92,7 +95,8 @@ def render_env(
     problems.raise_if_any()
     shared = [namespace(env.shared_namespace, SHARED, env.shared_namespace), secret_store(env)]
     add_objects(tree, documents, safe_join(root, SHARED), stamp(shared, owners[SHARED]), env.file)
-    access = {app: _tenancy(tree, documents, analysis, app, owners[app]) for app in apps}
+    by_app = _by_app(documents, analysis)
+    access = {app: _tenancy(tree, documents, analysis, app, owners[app], by_app[app]) for app in apps}
     for scope in sorted(set(modules) | {app for app, tf in access.items() if tf is not None}):
         main = terraform.project(env, scope, modules.get(scope, []), owners[scope].tags())
         add_json(tree, documents, terraform.main_file(env.id, scope), main)
@@ -107,15 +111,42 @@ def render_env(
     return EnvRender(analysis, tree, documents, catalog=entities)
 
 
+def focused(analysis: Analysis, focus: Collection[str] | None) -> Analysis:
+    """The analysis with only the workloads of the apps in `focus` (None: all); graph kept whole."""
+    if focus is None:
+        return analysis
+    return replace(analysis, workloads=tuple(w for w in analysis.workloads if w.app in focus))
+
+
+Mine = tuple[list[Mapping[str, Json]], list[Profile]]  # an app's objects so far, its workloads' profiles
+
+
+def _by_app(documents: Documents, analysis: Analysis) -> dict[str, Mine]:
+    """Each app's objects so far (in path order) and its workloads' profiles, in one pass."""
+    root = f"kubernetes/{analysis.env.id}/"
+    out: dict[str, Mine] = {}
+    for w in analysis.workloads:
+        out.setdefault(w.app, ([], []))[1].append(analysis.profiles[(w.app, w.name)])
+    for path, doc in sorted(documents.items()):
+        app = path[len(root) :].split("/")[0] if path.startswith(root) else ""
+        if app in out and path.startswith(f"{root}{app}/"):
+            out[app][0].append(json_object(doc))
+    return out
+
+
 def _tenancy(
-    tree: Tree, documents: Documents, analysis: Analysis, app: str, owner: Owner
+    tree: Tree,
+    documents: Documents,
+    analysis: Analysis,
+    app: str,
+    owner: Owner,
+    mine: Mine,
 ) -> dict[str, Json] | None:
     """The app namespace's tenancy objects beside its Namespace; its secret role's Terraform (None:
-    the app reads no Secrets Manager secret)."""
+    the app reads no Secrets Manager secret). `mine`: the app's objects and profiles (`_by_app`)."""
     env = analysis.env
     scope_dir = f"kubernetes/{env.id}/{app}/"
-    objects = [json_object(d) for p, d in sorted(documents.items()) if p.startswith(scope_dir)]
-    profiles = [analysis.profiles[(w.app, w.name)] for w in analysis.workloads if w.app == app]
+    objects, profiles = mine
     made = stamp(tenancy_objects(env, app, objects, profiles), owner)
     add_objects(tree, documents, scope_dir.rstrip("/"), made, app)
     return secret_access(env, app, objects)
@@ -132,9 +163,12 @@ def _resources(
     """Each resource's own objects into its directory; its Terraform modules grouped by scope."""
     env = analysis.env
     modules: dict[str, list[Resolved]] = {}
+    apps = {w.app for w in analysis.workloads}
     for uid in analysis.graph.order:
         r = analysis.resolved[uid]
         node = r.node
+        if not node.shared and node.app not in apps:
+            continue  # an app outside the focus: its resources are resolved, not rendered
         scope = SHARED if node.shared else str(node.app)
         namespace = env.shared_namespace if node.shared else env.namespace(scope)
         directory = (

@@ -1,0 +1,190 @@
+"""Render only what a publish can change.
+
+A platform-wide publish (`--all-apps`) renders only the apps whose last render read a platform file
+that changed since (or that have no such record, or were rendered by another renderer version): each
+app's index records, per environment, a fingerprint of the platform files its render depended on
+(`resolve/dependencies.py`), the set of platform file names and the renderer version. The other apps'
+files are taken from the checkout as they are, and their index rewritten as a full render would.
+
+A publish of some apps replaces only their scopes and the shared scope (`bookkeeping.owned_prefixes`),
+so only those are rendered and checked: every stored app is still resolved (the graph decides the
+shared resources, their owners and each app's recorded dependencies), but the other apps' objects are
+neither rendered nor checked again (they were when they were published). The checks across apps
+compare the new objects with the others' as their last publish wrote them (`elsewhere`).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from collections.abc import Collection, Iterable, Mapping, Sequence
+
+from renderer import __version__
+from renderer.data import Json
+from renderer.inputs.yamlio import YamlLoadError, dump_json, load_generated
+from renderer.publish import bookkeeping
+from renderer.render.environment import EnvRender
+from renderer.render.tree import SHARED, Tree
+from renderer.resolve.dependencies import Files
+
+RECORD = "platform"  # in an app's index: env → fingerprint of the platform files its render read
+TOPS = ("environments", "platform-config", "policies")  # what the platform team owns (roots.platform_digest)
+SCOPED = ("kubernetes", "terraform", "catalog")  # <top>/<env>/<app>/…; and clusters/<env>/renderer/<app>/
+
+
+class Prints:
+    """The platform's files (path → sha256) and one digest of their names, read once per publish;
+    fingerprints are remembered (most apps read the same few files)."""
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        self.files = dict(sorted(files.items()))
+        self.names = hashlib.sha256("\0".join(self.files).encode()).hexdigest()
+        self._seen: dict[tuple[str, ...], str] = {}
+
+    @classmethod
+    def of(cls, root: str) -> Prints:
+        files = {}
+        for top in TOPS:
+            for base, dirs, found in os.walk(os.path.join(root, top)):
+                dirs.sort()
+                for name in found:
+                    path = os.path.join(base, name)
+                    with open(path, "rb") as fh:
+                        digest = hashlib.sha256(fh.read()).hexdigest()
+                    files[os.path.relpath(path, root).replace(os.sep, "/")] = digest
+        return cls(files)
+
+    def fingerprint(self, own: Files, shared: Files) -> str:
+        """The renderer version, the platform's file names, and the content of every recorded file
+        (a folder, `…/`: of every file below it; a file that is gone: `-`)."""
+        entries = tuple(sorted({*own.uses, *own.candidates, *shared.uses, *shared.candidates}))
+        if entries not in self._seen:
+            h = hashlib.sha256(f"{__version__}\0{self.names}\0".encode())
+            for entry in entries:
+                h.update(f"{entry}\0{self._digest(entry)}\0".encode())
+            self._seen[entries] = h.hexdigest()
+        return self._seen[entries]
+
+    def _digest(self, entry: str) -> str:
+        if not entry.endswith("/"):
+            return self.files.get(entry, "-")
+        below = [f"{p}={d}" for p, d in self.files.items() if p.startswith(entry)]
+        return hashlib.sha256("\n".join(below).encode()).hexdigest() if below else "-"
+
+
+def focus(changing: Collection[str], stored: Collection[str], platform_wide: bool) -> frozenset[str] | None:
+    """The apps to render: those this publish changes (that still exist); None: every app."""
+    if platform_wide:
+        return None
+    return frozenset(changing) & frozenset(stored)
+
+
+def stale(
+    checkout: str, existing: Collection[str], apps: Iterable[str], env_ids: Sequence[str], prints: Prints
+) -> frozenset[str]:
+    """The apps a platform-wide publish must render again: a recorded platform file (or the set of
+    files, or the renderer) changed since their last render in one of `env_ids`, nothing says, or
+    the checkout does not hold exactly the files the render recorded (a Terraform change still
+    waiting on its Atlantis branch, a file changed by hand)."""
+    held = _held(existing, env_ids)
+    out = set()
+    for app in apps:
+        index = bookkeeping.read_index(checkout, app)
+        recorded, outputs = index.get(RECORD), index.get("outputs")
+        depends = bookkeeping.recorded_dependencies(checkout, app)
+        if not isinstance(recorded, Mapping) or not isinstance(outputs, Mapping) or depends is None:
+            out.add(app)
+            continue
+        for env_id in env_ids:
+            if (
+                env_id not in depends
+                or recorded.get(env_id) != prints.fingerprint(*depends[env_id])
+                or outputs.get(env_id) != sorted(held.get((env_id, app), ()))
+            ):
+                out.add(app)
+                break
+    return frozenset(out)
+
+
+def _held(
+    existing: Collection[str], env_ids: Sequence[str] | None = None
+) -> dict[tuple[str, str], list[str]]:
+    """(env, app) → the app's Kubernetes and Terraform files among these paths (what an index's
+    `outputs` lists); `env_ids`: only these environments (None: all)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for path in existing:
+        parts = path.split("/", 3)
+        mine = parts[0] in ("kubernetes", "terraform") and len(parts) == 4
+        if mine and (env_ids is None or parts[1] in env_ids):
+            out.setdefault((parts[1], parts[2]), []).append(path)
+    return out
+
+
+def by_scope(tree: Collection[str]) -> dict[tuple[str, str], list[str]]:
+    """(env, app) → the app's Kubernetes and Terraform files in a rendered tree, for its index."""
+    return _held(tree)
+
+
+def kept_outputs(existing: Mapping[str, str], env_ids: Sequence[str], apps: Collection[str]) -> Tree:
+    """The files of `apps` in these environments as the checkout holds them (not rendered again)."""
+    envs = set(env_ids)
+    out = {}
+    for path, full in existing.items():
+        parts = path.split("/")
+        scope = parts[3] if parts[0] == "clusters" and len(parts) > 4 and parts[2] == "renderer" else None
+        if parts[0] in SCOPED and len(parts) > 3:
+            scope = parts[2]
+        if scope in apps and parts[1] in envs:
+            with open(full, "rb") as fh:
+                out[path] = fh.read()
+    return out
+
+
+def record(
+    tree: Tree, app: str, previous: Mapping[str, Json], envs: Sequence[EnvRender], prints: Prints
+) -> None:
+    """Add to the app's index in `tree` the fingerprint of what this render read, per environment
+    (the environments not rendered now keep theirs)."""
+    path = f"{bookkeeping.STORE}/{app}/index.json"
+    index = json.loads(tree[path])
+    before = previous.get(RECORD)
+    prints_by_env: dict[str, Json] = dict(before) if isinstance(before, Mapping) else {}
+    for env in envs:
+        deps = env.dependencies
+        prints_by_env[env.env.id] = prints.fingerprint(
+            deps.apps.get(app, Files()), deps.shared.get(app, Files())
+        )
+    index[RECORD] = dict(sorted(prints_by_env.items()))
+    tree[path] = dump_json(index).encode()
+
+
+def elsewhere(
+    root: str, env_ids: Sequence[str], rendered: frozenset[str] | None
+) -> dict[str, tuple[tuple[str, Json], ...]]:
+    """Per environment, the Ingress objects the checkout holds for apps outside `rendered` (none
+    when every app is rendered): what the host-and-path collision check needs of them."""
+    if rendered is None:
+        return {}
+    out: dict[str, tuple[tuple[str, Json], ...]] = {}
+    for env_id in env_ids:
+        base = os.path.join(root, "kubernetes", env_id)
+        found = []
+        for path in sorted(glob.glob(os.path.join(glob.escape(base), "*", "*", "ingress-*.yaml"))):
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            if rel.split("/")[2] in rendered or rel.split("/")[2] == SHARED:
+                continue
+            found += [(rel, doc) for doc in _objects(path, rel)]
+        out[env_id] = tuple(found)
+    return out
+
+
+def _objects(path: str, rel: str) -> list[Json]:
+    """The documents of one file the renderer wrote; one that no longer parses counts as none
+    (it is replaced or reported by the publish that owns it)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [d for d in load_generated(fh.read(), rel) if isinstance(d, Mapping)]
+    except (OSError, UnicodeDecodeError, YamlLoadError):
+        return []

@@ -1,0 +1,183 @@
+"""A publish renders only what it can change: one app's publish its app and the shared scope; a
+platform change (`--all-apps`) the apps whose recorded platform files it touches. The trees are
+those a full render gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench import fleet
+from renderer.errors import PolicyDenied
+from renderer.inputs import app_repo, platform_config, roots
+from renderer.model import Workload
+from renderer.publish import bookkeeping, selective
+from renderer.publish import delivery as publish
+from renderer.render import kubernetes
+from tests.conftest import git, write
+
+APPS = 4  # svc-0000 uses search (every 10th app of the fleet), the others do not
+
+
+@pytest.fixture
+def fleet_root(tmp_path: Path) -> str:
+    return fleet.platform_root(str(tmp_path / "platform"))
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """How many workloads of each app were rendered (the real renderer, counted)."""
+    counts: Counter[str] = Counter()
+    real = kubernetes.render_workload
+
+    def counted(wl: Workload, *args: object, **kwargs: object) -> object:
+        counts[wl.app] += 1
+        return real(wl, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kubernetes, "render_workload", counted)
+    yield counts
+
+
+def _publish(root: str, bare: Path, folders: list[str] | None = None, **kw: object) -> None:
+    platform = platform_config.load_platform(root)
+    apps = app_repo.load_apps(folders, root) if folders else ()
+    req = publish.Request(
+        url=str(bare),
+        apps=apps,
+        env_ids=("dev", "staging"),
+        platform_digest=roots.platform_digest(root),
+        **kw,  # type: ignore[arg-type]
+    )
+    publish.publish(platform, req, os.environ)
+
+
+def _trees(bare: Path) -> dict[str, str]:
+    refs = git("--git-dir", str(bare), "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    return {ref: git("--git-dir", str(bare), "rev-parse", f"{ref}^{{tree}}") for ref in refs}
+
+
+def _merge_atlantis(bare: Path) -> None:
+    """Atlantis applied and merged the Terraform branch (on top of main): main holds it."""
+    for ref in _trees(bare):
+        if ref.startswith("atlantis/"):
+            git("--git-dir", str(bare), "update-ref", "refs/heads/main", f"refs/heads/{ref}")
+            git("--git-dir", str(bare), "branch", "-q", "-D", ref)
+
+
+def _copy(bare: Path, name: str) -> Path:
+    dest = bare.parent / name
+    shutil.copytree(bare, dest)
+    return dest
+
+
+def _full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reference: every stored app rendered, as before selective renders."""
+    monkeypatch.setattr(publish, "_focus", lambda *args: None)
+    monkeypatch.setattr(selective, "focus", lambda *args: None)
+
+
+def test_platform_change_renders_only_the_apps_that_read_it(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, renders: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folders = fleet.generate(str(tmp_path / "apps"), APPS, 1)
+    _publish(fleet_root, bare_repo, folders)
+    assert renders == {f"svc-{i:04d}": 2 for i in range(APPS)}  # every app, in both environments
+    index = json.loads(
+        git("--git-dir", str(bare_repo), "show", f"main:{bookkeeping.STORE}/svc-0001/index.json")
+    )
+    assert sorted(index[selective.RECORD]) == ["dev", "staging"]
+    renders.clear()
+    _publish(fleet_root, bare_repo, all_apps=True)  # staging's Terraform is not on main yet
+    assert renders == {f"svc-{i:04d}": 2 for i in range(APPS)}
+    _merge_atlantis(bare_repo)
+    fleet.change_platform(fleet_root)  # a new Elasticsearch image: only svc-0000 uses search
+    reference = _copy(bare_repo, "reference.git")
+    renders.clear()
+    _publish(fleet_root, bare_repo, all_apps=True)
+    assert renders == {"svc-0000": 2}
+    with monkeypatch.context() as m:
+        _full(m)
+        _publish(fleet_root, reference, all_apps=True)
+    assert renders["svc-0001"] == 2  # the reference did render every app
+    assert _trees(bare_repo) == _trees(reference)
+    renders.clear()
+    _publish(fleet_root, bare_repo, all_apps=True)  # the records are current: only the shared scope
+    assert renders == {}
+
+
+def test_a_file_every_app_reads_renders_every_app(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, renders: Counter[str]
+) -> None:
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+    trust = Path(fleet_root) / "platform-config" / "trust.yaml"
+    trust.write_text(trust.read_text() + "\n# reviewed\n")
+    renders.clear()
+    _publish(fleet_root, bare_repo, all_apps=True)
+    assert renders == {"svc-0000": 2, "svc-0001": 2}
+
+
+def test_an_app_without_a_record_is_stale(tmp_path: Path, fleet_root: str) -> None:
+    prints = selective.Prints.of(fleet_root)
+    old = {"version": 1, "app": "old"}  # an index from before `depends`
+    write(tmp_path / bookkeeping.STORE / "old" / "index.json", json.dumps(old))
+    write(tmp_path / bookkeeping.STORE / "gone" / "readme.txt", "no index")
+    assert selective.stale(str(tmp_path), [], ["gone", "old"], ["dev"], prints) == {"gone", "old"}
+
+
+def test_one_app_publish_renders_that_app_alone(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, renders: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folders = fleet.generate(str(tmp_path / "apps"), APPS, 1)
+    _publish(fleet_root, bare_repo, folders)
+    fleet.change_workload(folders[1])
+    reference = _copy(bare_repo, "reference.git")
+    renders.clear()
+    _publish(fleet_root, bare_repo, [folders[1]])
+    assert renders == {"svc-0001": 2}
+    with monkeypatch.context() as m:
+        _full(m)
+        _publish(fleet_root, reference, [folders[1]])
+    assert renders["svc-0002"] == 2
+    assert _trees(bare_repo) == _trees(reference)
+
+
+ROUTE = """apiVersion: score.dev/v1b1
+metadata:
+  name: web
+containers:
+  main:
+    image: ghcr.io/example/web:1.0.0
+    resources:
+      limits: {cpu: 200m, memory: 128Mi}
+service:
+  ports:
+    http: {port: 80}
+resources:
+  route:
+    type: route
+    params: {host: shop.example.com, path: /, port: 80}
+"""
+
+
+def test_a_collision_with_an_app_not_rendered_again_is_refused(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    first = write(tmp_path / "apps" / "first" / "score.yaml", ROUTE).parent
+    _publish(fleet_root, bare_repo, [str(first)])
+    head = git("--git-dir", str(bare_repo), "rev-parse", "main")
+    second = write(tmp_path / "apps" / "second" / "score.yaml", ROUTE).parent
+    with pytest.raises(PolicyDenied) as caught:
+        _publish(fleet_root, bare_repo, [str(second)])
+    said = "\n".join(p.render() for p in caught.value.problems())
+    assert "is also routed by app 'first' (owner local)" in said
+    assert "kubernetes/dev/first/web/ingress-web-route.yaml" in said
+    assert "app 'second' (owner local) cannot take it" in said
+    assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
