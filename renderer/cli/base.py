@@ -160,3 +160,12 @@ def seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     if not (math.isfinite(value) and value > 0):
         raise UsageError(f"{name}={raw!r}: give a number of seconds greater than 0 (default {default:g})")
     return value
+
+
+def write_file(path: str, text: str) -> None:
+    """A report or artifact the user asked for at `path`; a path that cannot be written is a usage error."""
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None

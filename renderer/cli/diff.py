@@ -11,7 +11,7 @@ import click
 from renderer import pipeline
 from renderer.adapters import gitlab, gitrepo, idtoken
 from renderer.checks.secrets import sensitive_values
-from renderer.cli.base import handled, images, repo_url, report_options, root_option, seconds
+from renderer.cli.base import handled, images, repo_url, report_options, root_option, seconds, write_file
 from renderer.errors import UsageError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Trust
@@ -75,7 +75,7 @@ def command(
     gitrepo.check_url(url)
     diff, seen = treediff_of(url, apps, all_apps, envs, image_pairs, root, (token_var, app_id), preview)
     if artifact:
-        _write(artifact, treediff.text(diff))
+        write_file(artifact, treediff.text(diff))
     note = _markdown(diff, limit, artifact, seen)
     report = {
         "text": lambda: (seen.text() if seen else "") + treediff.text(diff),
@@ -83,7 +83,7 @@ def command(
         "markdown": lambda: note,
     }[fmt]()
     if output:
-        _write(output, report)
+        write_file(output, report)
     else:
         click.echo(report, nl=False)
     if target is not None:
@@ -155,11 +155,3 @@ def _markdown(
 def _json(diff: TreeDiff, seen: preview_urls.Located | None = None) -> str:
     body = {**treediff.as_json(diff), **(seen.as_json() if seen else {})}
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
-
-
-def _write(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None

@@ -10,8 +10,8 @@ import tempfile
 import click
 
 from renderer.adapters import gitlab, gitrepo
-from renderer.cli.base import echo_lines, handled, repo_url, report_options, root_option, seconds
-from renderer.errors import EXIT_INTERNAL, EXIT_INVALID, EXIT_POLICY, InputError, UsageError
+from renderer.cli.base import echo_lines, handled, repo_url, report_options, root_option, seconds, write_file
+from renderer.errors import EXIT_INTERNAL, EXIT_INVALID, EXIT_POLICY, InputError
 from renderer.inputs import platform_config, roots
 from renderer.model import Limits
 from renderer.publish import bookkeeping
@@ -55,7 +55,7 @@ def command(
         )
         impact = impactrun.run(req, workdir, os.environ)
     if artifact:
-        _write(artifact, impactreport.text(impact))
+        write_file(artifact, impactreport.text(impact))
     note = _markdown(impact, limit, artifact)
     report = {
         "text": lambda: impactreport.text(impact),
@@ -63,7 +63,7 @@ def command(
         "markdown": lambda: note,
     }[fmt]()
     if output:
-        _write(output, report)
+        write_file(output, report)
     else:
         click.echo(report, nl=False)
     if target is not None:
@@ -97,11 +97,3 @@ def _limits(root: str) -> Limits:
         return platform_config.load_platform(root).trust.limits
     except InputError:
         return Limits()  # the head side reports what is wrong; the apps load under the defaults
-
-
-def _write(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None

@@ -16,9 +16,8 @@ import click
 
 from renderer import pipeline
 from renderer.checks.secrets import sensitive_values
-from renderer.cli.base import handled, images, root_option
+from renderer.cli.base import handled, images, root_option, write_file
 from renderer.cli.diff import load_named
-from renderer.errors import UsageError
 from renderer.inputs import platform_config, roots
 from renderer.publish import preview_urls
 
@@ -62,7 +61,7 @@ def command(
     )
     located = preview_urls.of_merge_request(platform, apps, mr, options)  # does not render: exit 3 or 4
     if dotenv:
-        _write(dotenv, dotenv_text(located))
+        write_file(dotenv, dotenv_text(located))
     text = json.dumps(located.as_json(), indent=2, sort_keys=True) + "\n" if fmt == "json" else located.text()
     click.echo(text, nl=False)
 
@@ -72,11 +71,3 @@ def dotenv_text(located: preview_urls.Located) -> str:
     Names and URLs hold only DNS and plain path characters (`render.routes`): nothing to quote."""
     url = f"{URL_VAR}={located.url}\n" if located.url else ""
     return f"{NAME_VAR}={located.name}\n{url}"
-
-
-def _write(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None

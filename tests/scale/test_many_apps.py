@@ -6,20 +6,9 @@ from pathlib import Path
 
 from tests.conftest import ROOT, git, run_renderer, write
 from tests.fake_gitlab import TOKEN, FakeGitLab
+from tests.generated import SCORE
 
 APPS = 250
-SCORE = """apiVersion: score.dev/v1b1
-metadata:
-  name: web
-containers:
-  main:
-    image: ghcr.io/example/{app}:1.0.0
-    resources:
-      limits: {{cpu: 200m, memory: 128Mi}}
-service:
-  ports:
-    http: {{port: 8080}}
-"""
 BUCKET = "resources:\n  files:\n    type: s3\n"
 
 

@@ -10,20 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, git, run_renderer, write
+from tests.generated import SCORE
 
 GENERATED = 9
-SCORE = """apiVersion: score.dev/v1b1
-metadata:
-  name: web
-containers:
-  main:
-    image: ghcr.io/example/{app}:1.0.0
-    resources:
-      limits: {{cpu: 200m, memory: 128Mi}}
-service:
-  ports:
-    http: {{port: 8080}}
-"""
 
 
 def publish(root: Path, bare: Path, *args: str) -> str:
