@@ -463,3 +463,30 @@ def test_identical_render_leaves_the_merge_request_branch_alone(bare_repo: Path,
         assert log(bare_repo, "render/prod/quiet") != head
         assert [r for r in gl.requests if r.startswith("PUT ")] and len(gl.mrs) == 1
         assert gl.mrs[0]["title"] == "render(prod): quiet @ cafe0003"
+
+
+def test_a_reverted_change_is_not_left_proposed_and_a_merged_one_is_up_to_date(
+    bare_repo: Path, tmp_path: Path
+) -> None:
+    """A protected environment: once its merge request is merged, the same inputs are up to date
+    (no branch, no render); a change then reverted renders the open branch back to main's tree."""
+    app = make_app(tmp_path / "apps", "undo", {"web": "hello"})
+    git_dir = ("--git-dir", str(bare_repo))
+    with FakeGitLab() as gl:
+        gitlab = {"RENDERER_GITLAB_URL": gl.url, "RENDERER_GITLAB_TOKEN": TOKEN}
+        gitlab["RENDERER_ENV_REPO_PROJECT"] = "platform/env"
+        args = ("--env-repo", str(bare_repo), "--app", str(app), "--env", "prod")
+        assert pub(*args, env=gitlab).returncode == 0
+        git(*git_dir, "update-ref", "refs/heads/main", "refs/heads/render/prod/undo")  # merged
+        git(*git_dir, "update-ref", "-d", "refs/heads/render/prod/undo")  # and its branch removed
+        again = pub(*args, env=gitlab)
+        assert again.returncode == 0 and "up to date, no commit" in again.stdout, again.stdout
+        assert "render/prod/undo" not in git(*git_dir, "branch", "--list")
+        make_app(tmp_path / "apps", "undo", {"web": "changed"})
+        assert pub(*args, env=gitlab).returncode == 0
+        tree = ("rev-parse", "render/prod/undo^{tree}")
+        assert git(*git_dir, *tree) != git(*git_dir, "rev-parse", "main^{tree}")
+        make_app(tmp_path / "apps", "undo", {"web": "hello"})  # reverted
+        reverted = pub(*args, env=gitlab)
+        assert reverted.returncode == 0, reverted.stderr
+        assert git(*git_dir, *tree) == git(*git_dir, "rev-parse", "main^{tree}")  # proposes nothing now

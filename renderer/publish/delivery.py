@@ -323,9 +323,11 @@ def _publish_group(
         head = gitrepo.fetch(repo, "main")
         req.progress("fetch", 1, 1)
         owners = _check_owner(req, repo.path)  # before any shortcut: an impostor is refused, not "up to date"
-        if _unchanged(req, repo.path, env_ids):  # main holds this very publish: nothing to propose
-            return Outcome(branch, env_ids, None, attempt, 0, 0)
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
+        # main holds this very publish, and no open merge request proposes something else (one that
+        # does is rendered back to it: a reverted change must not stay proposed)
+        if (branch == "main" or expected is None) and _unchanged(req, repo.path, env_ids):
+            return Outcome(branch, env_ids, None, attempt, 0, 0)
         if branch != "main" and _branch_holds(req, repo, branch, expected, head, env_ids):
             return Outcome(branch, env_ids, None, attempt, 0, 0)
         if branch != "main" and expected is not None:  # an open merge request: what it pins stays pinned
@@ -336,6 +338,8 @@ def _publish_group(
         req.progress("commit", 0, 1)
         commit = gitrepo.commit_all(repo, message, req.provenance.author)
         req.progress("commit", 1, 1)
+        if commit is None and branch != "main" and expected is not None and head is not None:
+            commit = head  # the render is main's own tree: the open merge request must stop proposing more
         if commit is None or (branch != "main" and _same_tree(repo, branch, expected)):
             # the open merge request already holds this render: no push, no new pipeline, approvals kept
             return Outcome(branch, env_ids, None, attempt, 0, 0, warnings=tuple(warnings))
