@@ -338,6 +338,8 @@ def load_json(data: str | bytes, name: str) -> Json:
         raise YamlLoadError(Problem(name, exc.lineno, "", message, "fix the syntax")) from None
     except UnicodeDecodeError:
         raise YamlLoadError(Problem(name, 0, "", "not UTF-8 text", "save as UTF-8")) from None
+    except RecursionError:
+        raise YamlLoadError(Problem(name, 0, "", "not valid JSON: nested too deeply", "flatten it")) from None
     return value
 
 

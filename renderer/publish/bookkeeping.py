@@ -127,7 +127,7 @@ def read_index(root: str, app: str, store: str = STORE) -> dict[str, Json]:
     try:
         with open(os.path.join(root, store, app, "index.json"), encoding="utf-8") as fh:
             body = json.load(fh)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -254,7 +254,7 @@ def recorded_dependencies(root: str, app: str) -> dict[str, tuple[Files, Files]]
         if body.get("version", 1) < 2:
             return None
         return {env: (_files(item), _files(item["shared"])) for env, item in sorted(body["depends"].items())}
-    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+    except (OSError, ValueError, RecursionError, KeyError, AttributeError, TypeError):
         return None
 
 
@@ -377,7 +377,7 @@ def read_owners(root: str) -> Owners:
         if body.get("version") != OWNERS_VERSION:
             raise ValueError(f"version {body.get('version')!r}, expected {OWNERS_VERSION}")
         return Owners(_strings(body["apps"]), _strings(body["resources"]))
-    except (InputError, ValueError, KeyError, AttributeError, TypeError) as exc:
+    except (InputError, ValueError, RecursionError, KeyError, AttributeError, TypeError) as exc:
         raise PublishError(f"{OWNERS} is damaged ({exc}); restore it from the repo's history") from None
 
 

@@ -74,7 +74,7 @@ def on_branch(
         code, text, _ = repo.run("show", f"{ref}:{bookkeeping.STORE}/{app}/index.json")
         try:
             index = json.loads(text) if code == 0 else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # unreadable: the render records a fresh index
         for env, pins in bookkeeping.recorded_pins(index if isinstance(index, dict) else {}).items():
             if env in env_ids:

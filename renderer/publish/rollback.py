@@ -125,7 +125,7 @@ def _index(path: str) -> Mapping[str, object]:
     try:
         with open(path, encoding="utf-8") as fh:
             body = json.load(fh)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 

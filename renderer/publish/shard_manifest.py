@@ -184,6 +184,10 @@ def _read(directory: str, name: str) -> Manifest:
         raw = fh.read(MAX_MANIFEST + 1)
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise InputError(
+            [Problem(path, 0, "", "not JSON: nested too deeply", "use the shard job's artifact as made")]
+        ) from None
     except ValueError as exc:
         raise InputError(
             [Problem(path, 0, "", f"not JSON: {exc}", "use the shard job's artifact as made")]

@@ -64,7 +64,7 @@ def emptied(repo: gitrepo.Repo, env: str) -> Iterator[tuple[str, str, str]]:
             continue
         try:
             body = json.loads(repo.git("show", f"HEAD:{path}"))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # not ours to judge: `publish` reports a broken project file
         if isinstance(body, dict) and body.get("//") == EMPTIED:
             commit = repo.git("log", "-n1", "--format=%H", "-S", EMPTIED, "HEAD", "--", path)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from renderer.errors import UsageError
-from renderer.publish import shards
+from renderer.errors import InputError, UsageError
+from renderer.inputs import yamlio
+from renderer.inputs.yamlio import YamlLoadError
+from renderer.publish import shard_manifest, shards
 
 IDS = [f"team-{i:04d}" for i in range(400)]
 
@@ -31,3 +35,16 @@ def test_a_bad_shard_spec_is_a_usage_error(spec: str) -> None:
 
 def test_the_ci_variables_parse() -> None:
     assert shards.parse_spec("2/3") == (2, 3)
+
+
+def test_json_nested_past_the_parsers_depth_is_refused_as_input(tmp_path: Path) -> None:
+    """A manifest (or any JSON the renderer reads) nested a million levels deep is bad input with
+    a clear problem, not an internal error."""
+    deep = "[" * 1_000_000
+    (tmp_path / "shard-1-of-1.json").write_text(deep)
+    with pytest.raises(InputError) as err:
+        shard_manifest.read_manifests(str(tmp_path))
+    assert err.value.problems()[0].message == "not JSON: nested too deeply"
+    with pytest.raises(YamlLoadError) as loaded:
+        yamlio.load_json(deep, "deep.json")
+    assert "nested too deeply" in loaded.value.problems()[0].message
