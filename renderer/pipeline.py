@@ -179,8 +179,23 @@ def _each_env(
             outcomes.append(_one_env(platform, apps, env, options))
             progress("render", len(outcomes) * len(apps), total)
         return outcomes
-    with ProcessPoolExecutor(max_workers=min(options.jobs, len(envs))) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(options.jobs, len(envs)))
+    try:
         futures = [pool.submit(_one_env, platform, apps, env, options) for env in envs]
         for done, _ in enumerate(as_completed(futures), start=1):
             progress("render", done * len(apps), total)
         return [f.result() for f in futures]
+    except BaseException:  # an error, or a signal turned into one (publish): end the workers now
+        _end_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's worker processes instead of waiting for their renders to finish (leaving
+    the pool's block waits for them: minutes at scale, past a CI job's grace after SIGTERM).
+    Python 3.14 has `terminate_workers()`; before it the processes are only reachable here."""
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        process.terminate()

@@ -179,3 +179,44 @@ def test_stale_clones_are_swept_by_age_and_kind(tmp_path: Path) -> None:
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted({*made, "outside"} - {"renderer-publish-old"})
     assert (outside / "keep").read_text() == "x"
+
+
+_MID_RENDER = """
+import os, signal, sys, time
+from renderer import pipeline
+from renderer.inputs import roots
+
+def slow(platform, apps, env, options):  # a render far longer than the test's bound
+    with open(os.path.join(sys.argv[1], f"worker-{os.getpid()}"), "w"):
+        pass
+    time.sleep(600)
+
+def interrupted(signum, frame):
+    raise KeyboardInterrupt  # what publish's handler does with SIGTERM: an error, right here
+
+pipeline._one_env = slow
+inputs = roots.load(sys.argv[2], [])
+envs = [inputs.platform.environments[e] for e in ("dev", "staging")]
+signal.signal(signal.SIGALRM, interrupted)
+signal.setitimer(signal.ITIMER_REAL, 3)
+options = pipeline.Options({}, 2)
+try:
+    pipeline._each_env(inputs.platform, inputs.apps, envs, options, pipeline.silent)
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_a_signal_mid_render_ends_the_render_workers(tmp_path: Path) -> None:
+    """Publish turns SIGTERM into an error wherever the main process is; while environments render
+    in worker processes it must end them, not wait for their renders (here: 600 s each)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _MID_RENDER, str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a pool that waited for its workers would run 600 s
+    )
+    assert proc.stdout == "interrupted\n", proc.stderr[-2000:]
+    workers = [int(p.name.split("-")[1]) for p in tmp_path.glob("worker-*")]
+    assert len(workers) == 2  # both environments were rendering
+    assert not any(_alive(pid) for pid in workers)
