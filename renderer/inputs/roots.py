@@ -41,18 +41,29 @@ def jobs(environ: Mapping[str, str]) -> int:
     return int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
 
 
-def platform_digest(root: str) -> str:
-    """sha256 over every file the platform team owns (environments, platform-config, policies)."""
-    h = hashlib.sha256()
-    for top in ("environments", "platform-config", "policies"):
+PLATFORM_TOPS = ("environments", "platform-config", "policies")  # what the platform team owns
+
+
+def platform_files(root: str) -> dict[str, str]:
+    """Every file the platform team owns (path relative to the root → sha256 of its content), in
+    a stable walk order: folders sorted, each folder's files before its subfolders."""
+    out: dict[str, str] = {}
+    for top in PLATFORM_TOPS:
         for base, dirs, files in os.walk(os.path.join(root, top)):
             dirs.sort()
             for name in sorted(files):
                 path = os.path.join(base, name)
                 with open(path, "rb") as fh:
-                    h.update(
-                        os.path.relpath(path, root).encode() + b"\0" + hashlib.sha256(fh.read()).digest()
-                    )
+                    digest = hashlib.sha256(fh.read()).hexdigest()
+                out[os.path.relpath(path, root).replace(os.sep, "/")] = digest
+    return out
+
+
+def platform_digest(root: str) -> str:
+    """sha256 over every file the platform team owns (`platform_files`)."""
+    h = hashlib.sha256()
+    for rel, digest in platform_files(root).items():
+        h.update(rel.encode() + b"\0" + bytes.fromhex(digest))
     return h.hexdigest()
 
 

@@ -23,6 +23,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from renderer import __version__
 from renderer.data import Json
+from renderer.inputs import roots
 from renderer.inputs.yamlio import YamlLoadError, dump_json, load_generated
 from renderer.publish import bookkeeping
 from renderer.render.environment import EnvRender
@@ -30,7 +31,6 @@ from renderer.render.tree import SHARED, Tree
 from renderer.resolve.dependencies import Files
 
 RECORD = "platform"  # in an app's index: env → fingerprint of the platform files its render read
-TOPS = ("environments", "platform-config", "policies")  # what the platform team owns (roots.platform_digest)
 SCOPED = ("kubernetes", "terraform", "catalog")  # <top>/<env>/<app>/…; and clusters/<env>/renderer/<app>/
 
 
@@ -45,16 +45,7 @@ class Prints:
 
     @classmethod
     def of(cls, root: str) -> Prints:
-        files = {}
-        for top in TOPS:
-            for base, dirs, found in os.walk(os.path.join(root, top)):
-                dirs.sort()
-                for name in found:
-                    path = os.path.join(base, name)
-                    with open(path, "rb") as fh:
-                        digest = hashlib.sha256(fh.read()).hexdigest()
-                    files[os.path.relpath(path, root).replace(os.sep, "/")] = digest
-        return cls(files)
+        return cls(roots.platform_files(root))
 
     def fingerprint(self, own: Files, shared: Files) -> str:
         """The renderer version, the platform's file names, and the content of every recorded file
