@@ -17,7 +17,7 @@ import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from renderer.errors import PublishError, UsageError, redact
@@ -169,9 +169,21 @@ class Repo:
 
     def run(self, *args: str, input_text: str | None = None) -> tuple[int, str, str]:
         """Run git; (exit status, stdout, stderr). A timeout ends git's whole process group."""
-        proc = _start(["git", "-C", self.path, *args], dict(self.env), input_text is not None)
+        code, out, err = self._communicate(args, input_text, text=True)
+        return code, str(out), str(err)
+
+    def run_bytes(self, *args: str, data: bytes) -> tuple[int, bytes, str]:
+        """`run` with bytes in and out (stderr decoded): for file contents, whose sizes git counts
+        in bytes."""
+        code, out, err = self._communicate(args, data, text=False)
+        return code, bytes(out), bytes(err).decode("utf-8", "replace")
+
+    def _communicate(
+        self, args: Sequence[str], data: str | bytes | None, text: bool
+    ) -> tuple[int, str | bytes, str | bytes]:
+        proc = _start(["git", "-C", self.path, *args], dict(self.env), data is not None, text)
         try:
-            out, err = proc.communicate(input_text, timeout=self.timeout)
+            out, err = proc.communicate(data, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _end(proc)
             raise GitError(
@@ -201,14 +213,14 @@ def _operation(args: Sequence[str]) -> str:
     return rest[0] if rest else "git"
 
 
-def _start(argv: list[str], env: dict[str, str], stdin: bool) -> subprocess.Popen[str]:
+def _start(argv: list[str], env: dict[str, str], stdin: bool, text: bool = True) -> subprocess.Popen[Any]:
     """Start git in a process group of its own (killed whole; a terminal's ^C reaches only us, and
     we end git ourselves).
 
     The start runs in a helper thread: Python runs signal handlers only in the main thread, and one
     that raised while the main thread was forking would lose the new process's pid, leaving git
     running. Here an interruption waits for the start to finish, then ends what it started."""
-    started: list[subprocess.Popen[str]] = []
+    started: list[subprocess.Popen[Any]] = []
     failed: list[BaseException] = []
     done = threading.Event()
 
@@ -220,7 +232,7 @@ def _start(argv: list[str], env: dict[str, str], stdin: bool) -> subprocess.Pope
                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
-                    text=True,
+                    text=text,
                     env=env,
                     start_new_session=True,
                 )
@@ -243,7 +255,7 @@ def _start(argv: list[str], env: dict[str, str], stdin: bool) -> subprocess.Pope
     return started[0]
 
 
-def _end(proc: subprocess.Popen[str]) -> None:
+def _end(proc: subprocess.Popen[Any]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -303,19 +315,58 @@ def open_clone(
 
 def fetch(repo: Repo, branch: str) -> str | None:
     """Fetch the branch and check it out clean; the head we render from (None if absent)."""
-    remote = repo.git("ls-remote", "origin", f"refs/heads/{branch}")
-    if not remote:
-        # an empty remote: start from nothing, whatever an earlier attempt left here
+    head = fetch_head(repo, branch)
+    checkout(repo, branch, head)
+    return head
+
+
+def fetch_head(repo: Repo, branch: str) -> str | None:
+    """Fetch the branch's objects without touching the checkout; its head (None if absent). What
+    it holds can be read with `read_files` before anything is checked out."""
+    if not repo.git("ls-remote", "origin", f"refs/heads/{branch}"):
+        return None
+    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+    return repo.git("rev-parse", f"refs/remotes/origin/{branch}")
+
+
+def checkout(repo: Repo, branch: str, head: str | None) -> None:
+    """Check out `head` (fetched by `fetch_head`) clean as `branch`; None: start from nothing,
+    whatever an earlier attempt left here (an empty remote)."""
+    if head is None:
         repo.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
         repo.git("update-ref", "-d", f"refs/heads/{branch}")
         repo.git("read-tree", "--empty")
         repo.git("clean", "-qfdx")
-        return None
-    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
-    repo.git("checkout", "-q", "-B", branch, f"refs/remotes/origin/{branch}")
-    repo.git("reset", "-q", "--hard", f"refs/remotes/origin/{branch}")
+        return
+    repo.git("checkout", "-q", "-f", "-B", branch, head)  # -f: over what an earlier group left
+    repo.git("reset", "-q", "--hard", head)
     repo.git("clean", "-qfdx")
-    return repo.git("rev-parse", "HEAD")
+
+
+def read_files(repo: Repo, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
+    """The files at `paths` in `commit`, read from the object store in one git call (no checkout);
+    paths that are not files there are left out."""
+    if not paths:
+        return {}
+    if any("\n" in p for p in paths):
+        raise ValueError("a path with a newline cannot be asked of git cat-file --batch")
+    query = "".join(f"{commit}:{p}\n" for p in paths).encode()
+    code, out, err = repo.run_bytes("cat-file", "--batch", data=query)
+    if code != 0:
+        raise GitError("cat-file", classify(err), redact(err.strip(), repo.secrets))
+    found: dict[str, bytes] = {}
+    at = 0
+    for path in paths:
+        end = out.index(b"\n", at)
+        header = out[at:end].split()
+        at = end + 1
+        if header[-1] == b"missing" or header[-1] == b"ambiguous":
+            continue
+        size = int(header[2])
+        if header[1] == b"blob":
+            found[path] = out[at : at + size]
+        at += size + 1  # the content and its newline
+    return found
 
 
 def commit_all(repo: Repo, message: str, author: str) -> str | None:

@@ -121,11 +121,16 @@ def inputs_digest(key: DigestKey, inputs: Tree) -> str:
     return h.hexdigest()
 
 
+def index_relpath(app: str, store: str = STORE) -> str:
+    """Where an app's `index.json` sits in the environment repo."""
+    return f"{store}/{app}/index.json"
+
+
 def read_index(root: str, app: str, store: str = STORE) -> dict[str, Json]:
     """The app's `index.json` as stored (any version), or {} when it is missing or unreadable;
     `store`: the folder of records (previews keep theirs apart)."""
     try:
-        with open(os.path.join(root, store, app, "index.json"), encoding="utf-8") as fh:
+        with open(os.path.join(root, *index_relpath(app, store).split("/")), encoding="utf-8") as fh:
             body = json.load(fh)
     except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
         return {}

@@ -152,9 +152,11 @@ def publish(
     secrets = sensitive_values(environ)
     outcomes = []
     with _signals_as_errors(), _workspace(workdir) as base:
-        for i, (group, branch) in enumerate(groups):
-            path = os.path.join(base, f"clone-{i}")
-            repo = gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout)
+        # one clone for every group, each starting from main's head: the second group's checkout
+        # rewrites only what the first changed
+        path = os.path.join(base, "clone-0")
+        repo = gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout)
+        for group, branch in groups:
             outcome = _publish_group(platform, req, repo, group, branch)
             if branch != "main" and outcome.commit and merge_requests is not None:
                 title = _subject(req, "render", (group[0].id,))
@@ -320,16 +322,22 @@ def _publish_group(
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
         req.progress("fetch", 0, 1)
-        head = gitrepo.fetch(repo, "main")
+        head = gitrepo.fetch_head(repo, "main")
         req.progress("fetch", 1, 1)
-        owners = _check_owner(req, repo.path)  # before any shortcut: an impostor is refused, not "up to date"
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
-        # main holds this very publish, and no open merge request proposes something else (one that
-        # does is rendered back to it: a reverted change must not stay proposed)
-        if (branch == "main" or expected is None) and _unchanged(req, repo.path, env_ids):
-            return Outcome(branch, env_ids, None, attempt, 0, 0)
+        # decided from the bookkeeping alone, before anything is checked out: a publish that changes
+        # nothing costs a fetch, not a checkout of the whole environment
+        with _records(repo, head, req.apps) as records:
+            owners = _check_owner(req, records)  # before any shortcut: an impostor is refused, not "up to date"
+            # main holds this very publish, and no open merge request proposes something else (one
+            # that does is rendered back to it: a reverted change must not stay proposed)
+            if (branch == "main" or expected is None) and _unchanged(req, records, env_ids):
+                return Outcome(branch, env_ids, None, attempt, 0, 0)
         if branch != "main" and _branch_holds(req, repo, branch, expected, head, env_ids):
             return Outcome(branch, env_ids, None, attempt, 0, 0)
+        req.progress("checkout", 0, 1)
+        gitrepo.checkout(repo, "main", head)
+        req.progress("checkout", 1, 1)
         if branch != "main" and expected is not None:  # an open merge request: what it pins stays pinned
             pins = pinning.on_branch(repo, branch, _changing(req), env_ids, req.pins)
             req = dataclasses.replace(req, pins=pins)
@@ -380,17 +388,23 @@ def _branch_holds(
     repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}")
     if repo.git("rev-parse", f"{ref}^@") != head:  # one parent, main's head: nothing moved under it
         return False
-    with tempfile.TemporaryDirectory(prefix="renderer-index-") as tmp:
-        for app in req.apps:
-            code, text, _ = repo.run("show", f"{ref}:{bookkeeping.STORE}/{app.id}/index.json")
-            if code != 0:
-                return False
-            os.makedirs(os.path.join(tmp, bookkeeping.STORE, app.id))
-            with open(
-                os.path.join(tmp, bookkeeping.STORE, app.id, "index.json"), "w", encoding="utf-8"
-            ) as fh:
-                fh.write(text)
-        return bookkeeping.already_published(req.apps, _key(req), tmp, env_ids)
+    with _records(repo, ref, req.apps) as records:
+        return bookkeeping.already_published(req.apps, _key(req), records, env_ids)
+
+
+@contextlib.contextmanager
+def _records(repo: gitrepo.Repo, commit: str | None, apps: Sequence[App]) -> Iterator[str]:
+    """A directory holding what `commit` records of the owners and of `apps` (their `index.json`),
+    read from git's objects: enough to refuse an impostor or skip an unchanged publish."""
+    paths = [bookkeeping.OWNERS, *(bookkeeping.index_relpath(a.id) for a in apps)]
+    found = gitrepo.read_files(repo, commit, paths) if commit else {}
+    with tempfile.TemporaryDirectory(prefix="renderer-records-") as tmp:
+        for path, data in found.items():
+            full = os.path.join(tmp, *path.split("/"))
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as fh:
+                fh.write(data)
+        yield tmp
 
 
 def _at(repo: gitrepo.Repo, commit: str) -> str:

@@ -68,3 +68,37 @@ def test_main_moved_under_the_branch_renders_again(
     assert len(renders) == 1 and again.commit and again.commit != first.commit
     main = git("--git-dir", str(bare_repo), "rev-parse", "main")
     assert git("--git-dir", str(bare_repo), "rev-parse", "render/prod/shop^") == main
+
+
+def test_a_no_op_publish_checks_out_nothing_and_groups_share_one_clone(
+    tmp_path: Path, bare_repo: Path, platform: Platform
+) -> None:
+    """Up to date is decided from git's objects (the owners and the app's index), before any
+    checkout; the direct group and each protected one reuse one clone."""
+    shop = load(make_app(tmp_path / "apps", "shop", {"web": "hello"}))
+    work = tmp_path / "work"
+    req = delivery.Request(
+        url=str(bare_repo), apps=shop, env_ids=("dev", "prod"), platform_digest="p1", skip_checks_for_tests=True
+    )
+    first = delivery.publish(platform, req, {"PATH": os.environ["PATH"]}, workdir=str(work))
+    assert [o.target for o in first] == ["main", "render/prod/shop"] and all(o.commit for o in first)
+    assert sorted(os.listdir(work)) == ["clone-0"]
+    git("--git-dir", str(bare_repo), "update-ref", "refs/heads/main", "refs/heads/render/prod/shop")
+    git("--git-dir", str(bare_repo), "branch", "-q", "-D", "render/prod/shop")  # the MR merged
+    again_work = tmp_path / "again"
+    again = delivery.publish(platform, req, {"PATH": os.environ["PATH"]}, workdir=str(again_work))
+    assert [o.commit for o in again] == [None, None]
+    assert os.listdir(again_work / "clone-0") == [".git"]  # nothing was checked out
+
+
+def test_read_files_reads_from_objects_and_leaves_out_what_is_not_a_file(tmp_path: Path) -> None:
+    from renderer.adapters import gitrepo
+
+    repo = gitrepo.open_clone(str(tmp_path / "none.git"), str(tmp_path / "c"), "main", os.environ)
+    (tmp_path / "c" / "d").mkdir()
+    (tmp_path / "c" / "d" / "a.json").write_bytes(b'{"x":\n1}\n\xff')
+    (tmp_path / "c" / "b").write_bytes(b"")
+    head = gitrepo.commit_all(repo, "m", "a <a@b.invalid>")
+    assert head
+    found = gitrepo.read_files(repo, head, ["d/a.json", "missing", "d", "b", "d/a.json"])
+    assert found == {"d/a.json": b'{"x":\n1}\n\xff', "b": b""}
