@@ -11,6 +11,8 @@ limits: the values it expands to (each use of an alias counts) and its nesting.
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -377,30 +379,193 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
     def ignore_aliases(self, data: object) -> bool:
         return True  # every object stands alone: no &anchors in output
 
+    def resolve(self, kind: type, value: object, implicit: tuple[bool, bool]) -> str:
+        """The tag a reader would give a plain scalar (the emitter asks for every one, to decide
+        whether it may stay plain): remembered, as the same keys and values recur in every object."""
+        if kind is yaml.ScalarNode and isinstance(value, str) and len(value) <= 256:
+            return _scalar_tag(value, implicit)
+        return str(super().resolve(kind, value, implicit))
+
+
+_RESOLVER = yaml.resolver.Resolver()
+
+
+@functools.lru_cache(maxsize=65536)
+def _scalar_tag(value: str, implicit: tuple[bool, bool]) -> str:
+    return str(_RESOLVER.resolve(yaml.ScalarNode, value, implicit))
+
+
+def _str_style(value: str) -> str | None:
+    if "\n" in value and not any(line != line.rstrip() for line in value.split("\n")):
+        return "|"
+    if value == "" or _AMBIGUOUS.match(value):
+        return '"'
+    return None
+
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value and not any(line != line.rstrip() for line in value.split("\n")):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    if value == "" or _AMBIGUOUS.match(value):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=_str_style(value))
 
 
 _Dumper.add_representer(str, _represent_str)
 
+_TAG_STR, _TAG_INT, _TAG_BOOL, _TAG_NULL, _TAG_MAP, _TAG_SEQ = (
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "bool", "null", "map", "seq")
+)
+
+
+def _node(dumper: yaml.SafeDumper, data: object) -> yaml.Node:
+    """The node PyYAML's representer builds for `data` (sorted keys, block style, `_represent_str`),
+    built directly for the JSON types: the representer's generic dispatch and alias bookkeeping
+    cost more than the emitting. Anything else goes to the representer itself."""
+    kind = type(data)
+    if kind is str:
+        return yaml.ScalarNode(_TAG_STR, data, style=_str_style(data))  # type: ignore[arg-type]
+    if kind is dict:
+        try:
+            items = sorted(data.items())  # type: ignore[attr-defined]
+        except TypeError:  # keys of mixed types: kept in order, as PyYAML does
+            items = list(data.items())  # type: ignore[attr-defined]
+        pairs = [(_node(dumper, k), _node(dumper, v)) for k, v in items]
+        return yaml.MappingNode(_TAG_MAP, pairs, flow_style=False)
+    if kind is list:
+        return yaml.SequenceNode(_TAG_SEQ, [_node(dumper, v) for v in data], flow_style=False)  # type: ignore[attr-defined]
+    if kind is bool:
+        return yaml.ScalarNode(_TAG_BOOL, "true" if data else "false")
+    if kind is int:
+        return yaml.ScalarNode(_TAG_INT, str(data))
+    if data is None:
+        return yaml.ScalarNode(_TAG_NULL, "null")
+    node: yaml.Node = dumper.represent_data(data)
+    return node
+
 
 def dump(data: Json) -> str:
-    """Deterministic YAML: sorted keys, block style, quoted where a reader could misread."""
-    text: str = yaml.dump(
-        data,
-        Dumper=_Dumper,
-        sort_keys=True,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=4096,
-        explicit_start=False,
+    """Deterministic YAML: sorted keys, block style, quoted where a reader could misread. The
+    same bytes as `yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+    allow_unicode=True, width=4096)` (tests/property/test_property_yaml.py holds the two equal):
+    written directly where every scalar is of a kind whose form is certain, else by PyYAML."""
+    if type(data) in (dict, list) and data:
+        out: list[str] = []
+        try:
+            (_block_map if type(data) is dict else _block_seq)(data, 0, out, False)  # type: ignore[operator]
+            return "".join(out)
+        except _Unsure:
+            pass
+    stream = io.StringIO()
+    dumper = _Dumper(
+        stream, default_flow_style=False, allow_unicode=True, width=4096, sort_keys=True, explicit_start=False
     )
-    return text
+    dumper.open()
+    dumper.serialize(_node(dumper, data))
+    dumper.close()
+    return stream.getvalue()
+
+
+# ---- the direct writer: PyYAML's block layout, for scalars whose form is certain ------------------
+# Plain where libyaml's analysis certainly allows it (no indicator first, no `: ` or ` #`, no
+# leading or trailing space, short enough never to be folded) and its resolver reads a string;
+# double-quoted (`_str_style`) printable ASCII needing no escape; literal blocks of printable ASCII
+# lines. Anything else is `_Unsure`, and PyYAML writes the whole document.
+
+
+class _Unsure(Exception):
+    """A scalar whose exact form only PyYAML's emitter knows."""
+
+
+_PLAIN = re.compile(
+    r"(?:[A-Za-z0-9_/$(]|-(?!--)(?=[A-Za-z0-9_./$(-])|\.(?!\.\.))"  # no indicator, `---` or `...` first
+    r"[A-Za-z0-9_./=+@$%()~<>;^#,'\"!&*| -]*(?::+[A-Za-z0-9_./=+@$%()~<>;^#,'\"!&*|-]+)*"  # `:` before a non-space
+)
+_QUOTABLE = re.compile(r'[\x20-\x21\x23-\x5b\x5d-\x7e]*')  # printable ASCII but `"` and `\`
+_LITERAL = re.compile(r"[\x21-\x7e][\x20-\x7e\n]*")
+
+
+def _scalar(value: object, indent: int, key: bool) -> str:
+    kind = type(value)
+    if kind is str:
+        text: str = value  # type: ignore[assignment]
+        style = _str_style(text)
+        if style is None:
+            if (
+                len(text) <= 128
+                and _PLAIN.fullmatch(text)
+                and "  " not in text
+                and " #" not in text
+                and not text.endswith(" ")
+                and _scalar_tag(text, (True, False)) == _TAG_STR
+            ):
+                return text
+        elif style == '"':
+            if len(text) <= 128 and _QUOTABLE.fullmatch(text):
+                return f'"{text}"'
+        elif not key and len(text) <= 2048 and _LITERAL.fullmatch(text):
+            return _literal(text, indent + 2)
+        raise _Unsure
+    if key:
+        raise _Unsure
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "null"
+    if kind is dict and not value:
+        return "{}"
+    if kind is list and not value:
+        return "[]"
+    raise _Unsure
+
+
+def _literal(text: str, indent: int) -> str:
+    if text.endswith("\n\n") or text == "\n":
+        raise _Unsure  # kept trailing breaks (`|+`): rare, left to PyYAML
+    chomp = "" if text.endswith("\n") else "-"
+    pad = " " * indent
+    lines = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
+    body = "".join(f"{pad}{line}\n" if line else "\n" for line in lines)
+    return f"|{chomp}\n{body}"[:-1]  # the caller ends the line
+
+
+def _block_map(data: dict[str, object], indent: int, out: list[str], inline: bool) -> None:
+    try:
+        items = sorted(data.items())
+    except TypeError:
+        raise _Unsure from None
+    pad = " " * indent
+    for i, (key, value) in enumerate(items):
+        if i or not inline:
+            out.append(pad)
+        out.append(_scalar(key, indent, True))
+        kind = type(value)
+        if kind is dict and value:
+            out.append(":\n")
+            _block_map(value, indent + 2, out, False)  # type: ignore[arg-type]
+        elif kind is list and value:
+            out.append(":\n")
+            _block_seq(value, indent, out, False)  # type: ignore[arg-type]  # indentless, as PyYAML
+        else:
+            out.append(": ")
+            out.append(_scalar(value, indent, False))
+            out.append("\n")
+
+
+def _block_seq(data: list[object], indent: int, out: list[str], inline: bool) -> None:
+    pad = " " * indent
+    for i, value in enumerate(data):
+        if i or not inline:
+            out.append(pad)
+        kind = type(value)
+        if kind is dict and value:
+            out.append("- ")
+            _block_map(value, indent + 2, out, True)  # type: ignore[arg-type]
+        elif kind is list and value:
+            out.append("- ")
+            _block_seq(value, indent + 2, out, True)  # type: ignore[arg-type]
+        else:
+            out.append("- ")
+            out.append(_scalar(value, indent, False))
+            out.append("\n")
 
 
 def dump_json(data: Json) -> str:

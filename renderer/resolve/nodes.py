@@ -66,7 +66,11 @@ def peer_context(env: Environment, workloads: Sequence[Workload]) -> dict[str, M
 
 def resolve(graph: Graph, workloads: Sequence[Workload]) -> dict[str, Resolved]:
     """Every node in the graph's order; a node whose dependency failed is skipped (already reported)."""
-    scope = _Scope(graph, {(w.app, w.name): w for w in workloads}, peer_context(graph.env, workloads))
+    peers = peer_context(graph.env, workloads)
+    by_app: dict[str, dict[str, Mapping[str, Json]]] = {}
+    for key, entry in peers.items():
+        by_app.setdefault(str(entry["app"]), {})[key.split("/", 1)[1]] = entry
+    scope = _Scope(graph, {(w.app, w.name): w for w in workloads}, peers, by_app)
     done: dict[str, Resolved] = {}
     problems = Collector()
     for uid in graph.order:
@@ -96,9 +100,10 @@ class _Scope:
     graph: Graph
     by_key: Mapping[tuple[str, str], Workload]
     peers: Mapping[str, Mapping[str, Json]]
+    apps: Mapping[str, Mapping[str, Mapping[str, Json]]]  # app → its workloads' entries of `peers`
 
     def by_app(self, app: str) -> dict[str, Mapping[str, Json]]:
-        return {key.split("/", 1)[1]: v for key, v in self.peers.items() if v["app"] == app}
+        return dict(self.apps.get(app, {}))
 
 
 def _resolve_node(scope: _Scope, node: Node, done: Mapping[str, Resolved]) -> Resolved:

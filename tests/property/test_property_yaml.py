@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from renderer.inputs import yamlio
 from renderer.inputs.yamlio import DEFAULT_LIMITS, YamlLoadError, dump, load_bytes, load_text
 from renderer.model import Limits
 from tests.property.strategies import (
@@ -112,6 +114,29 @@ def test_dump_round_trip(value: object) -> None:
     assert len(docs) == 1, text
     assert same(docs[0].data, value), (value, text)
     assert dump(docs[0].data) == text  # deterministic: the same data, the same bytes
+
+
+# Text near the edges of the direct writer's certain forms: indicators, `: `, ` #`, quotes, breaks.
+_EDGY = st.text(alphabet=" -.:/_#'\"\n\tab01@$%()[]{},?!|>~=*&", max_size=12)
+
+
+@given(json_values() | json_values(st.one_of(st.integers(), st.booleans(), st.none(), _EDGY)))
+@example({"a": "x\ny\n", "b": ["", "0x1", 1.5, [], {}], "c": "multi\nline \nx", "d": {"é": " lead"}})
+@example({"kind": "Deployment", "spec": {"containers": [{"command": ["sh", "-c", "a b"], "image": "r/a:1"}]}})
+@example([[[1]], [["a", {"b": [1, "x\n\ny"]}]], {"k": ["-x", "./a", ".x", "a:b", "--", "-"]}])
+def test_dump_writes_what_pyyaml_s_representer_would(value: object) -> None:
+    """dump() writes most documents itself (for speed): the bytes are those of PyYAML's own
+    representer and emitter with the same settings."""
+    reference = yaml.dump(
+        value,
+        Dumper=yamlio._Dumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=4096,
+        explicit_start=False,
+    )
+    assert dump(value) == reference
 
 
 @given(
