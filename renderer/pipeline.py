@@ -166,6 +166,9 @@ def _fail_closed(report: Report) -> Report:
     return report
 
 
+IN_PROCESS_BELOW = 24  # app × environment renders: fewer are rendered without worker processes
+
+
 def _each_env(
     platform: Platform, apps: Sequence[App], envs: Sequence[Environment], options: Options, progress: Progress
 ) -> list[EnvOutcome]:
@@ -173,7 +176,9 @@ def _each_env(
     Progress counts app × environment renders, a whole environment at a time."""
     total = len(apps) * len(envs)
     progress("render", 0, total)
-    if options.jobs <= 1 or len(envs) <= 1:
+    rendered = len(options.focus) if options.focus is not None else len(apps)
+    # a worker costs a copy of the platform and every app: worth it only for a large render
+    if options.jobs <= 1 or len(envs) <= 1 or rendered * len(envs) < IN_PROCESS_BELOW:
         outcomes = []
         for env in envs:
             outcomes.append(_one_env(platform, apps, env, options))

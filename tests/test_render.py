@@ -222,7 +222,10 @@ def test_terraform_accepts_every_rendered_project(tmp_path: Path, cli: Callable[
         pytest.skip("configuration parsed; `terraform validate` needs providers from the registry")
 
 
-def test_parallel_render_is_byte_identical_and_keeps_errors(project: Path) -> None:
+def test_parallel_render_is_byte_identical_and_keeps_errors(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "IN_PROCESS_BELOW", 0)  # workers even for the few examples
     platform = platform_config.load_platform(str(ROOT))
     apps = app_repo.load_apps(app_repo.example_app_dirs(str(ROOT)), str(ROOT))
     serial = pipeline.run(platform, apps, None, pipeline.Options(jobs=1))

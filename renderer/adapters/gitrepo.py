@@ -15,7 +15,7 @@ import re
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -341,6 +341,37 @@ def checkout(repo: Repo, branch: str, head: str | None) -> None:
     repo.git("checkout", "-q", "-f", "-B", branch, head)  # -f: over what an earlier group left
     repo.git("reset", "-q", "--hard", head)
     repo.git("clean", "-qfdx")
+
+
+def checkout_part(repo: Repo, branch: str, head: str, wanted: Callable[[str], bool]) -> None:
+    """`checkout`, writing only the files `wanted` accepts: the others stay in the index, marked
+    skip-worktree, so `git add -A` keeps them as they are (`skipped` lists them). Thousands of
+    apps' files are not written to disk for a publish that changes one."""
+    repo.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+    repo.git("update-ref", f"refs/heads/{branch}", head)
+    repo.git("read-tree", head)
+    paths = [p for p in _raw(repo, "ls-files", "-z").split("\0") if p]
+    hidden = "".join(f"{p}\0" for p in paths if not wanted(p))
+    if hidden:
+        repo.git("update-index", "--skip-worktree", "-z", "--stdin", input_text=hidden)
+    repo.git("clean", "-qfdx")
+    shown = "".join(f"{p}\0" for p in paths if wanted(p))
+    if shown:
+        repo.git("checkout-index", "-f", "-z", "--stdin", input_text=shown)
+
+
+def skipped(path: str) -> list[str]:
+    """The paths a `checkout_part` left out of the checkout at `path` (none after a whole checkout)."""
+    repo = Repo(path, "", git_env({"PATH": os.environ.get("PATH", "")}))
+    return [entry[2:] for entry in _raw(repo, "ls-files", "-v", "-z").split("\0") if entry.startswith("S ")]
+
+
+def _raw(repo: Repo, *args: str) -> str:
+    """`Repo.git`'s output unstripped (NUL-separated paths may end in spaces)."""
+    code, out, err = repo.run(*args)
+    if code != 0:
+        raise GitError(_operation(args), classify(err or out), redact((err or out).strip(), repo.secrets))
+    return out
 
 
 def read_files(repo: Repo, commit: str, paths: Sequence[str]) -> dict[str, bytes]:

@@ -66,11 +66,11 @@ def _plans_something(repo: gitrepo.Repo, head: str | None, full: str, roots: Seq
     modules = {tuple(p.split("/")[1:4:2]) for p in changed if terraform.is_module_path(p)}
     if any(not terraform.is_module_path(p) for p in changed):
         return True
-    for path in repo.git("ls-tree", "-r", "--name-only", full, "--", *roots).splitlines():
-        project = terraform.project_of(path)
-        if project is None:
-            continue
-        called = terraform.used_modules(json.loads(repo.git("show", f"{full}:{path}")))
+    listed = repo.git("ls-tree", "-r", "--name-only", full, "--", *roots).splitlines()
+    projects = {path: project for path in listed if (project := terraform.project_of(path)) is not None}
+    files = gitrepo.read_files(repo, full, sorted(projects))  # one git call, not one per file
+    for path, project in sorted(projects.items()):
+        called = terraform.used_modules(json.loads(files[path]))
         if any((project[0], name) in modules for name in called):
             return True
     return False

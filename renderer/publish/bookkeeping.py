@@ -274,9 +274,10 @@ def terraform_tombstones(
     destroyed: Sequence[str],
 ) -> None:
     """A Terraform project never vanishes at once: first emptied (Atlantis plans the destroy)."""
+    owns = writer.owner(prefixes)
     for path, full in existing.items():
         project = project_of(path)
-        if project is None or path in tree or not writer.owned(path, prefixes):
+        if project is None or path in tree or not owns(path):
             continue
         env_id, scope = project
         with open(full, encoding="utf-8") as fh:
@@ -347,11 +348,12 @@ def _check_destroyed(item: str, tree: Tree, existing: Mapping[str, str], prefixe
 def mass_delete_guard(
     tree: Tree, existing: Mapping[str, str], prefixes: Sequence[str], env_ids: Sequence[str]
 ) -> None:
+    owns = writer.owner(prefixes)
     for env in env_ids:
         root = f"kubernetes/{env}/"
         before = [p for p in existing if p.startswith(root)]
         derived = f"{root}kustomization.yaml"  # rewritten from what is present, never just deleted
-        gone = [p for p in before if writer.owned(p, prefixes) and p not in tree and p != derived]
+        gone = [p for p in before if owns(p) and p not in tree and p != derived]
         if len(gone) >= MASS_DELETE_MIN and len(gone) > MASS_DELETE_SHARE * len(before):
             raise PublishError(
                 f"this publish would delete {len(gone)} of {len(before)} files in "

@@ -29,6 +29,7 @@ from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform
 from renderer.publish import atlantis, bookkeeping, naming, phases, pinning, selective, writer
 from renderer.publish.identity import Identity
+from renderer.render.terraform import project_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +337,7 @@ def _publish_group(
         if branch != "main" and _branch_holds(req, repo, branch, expected, head, env_ids):
             return Outcome(branch, env_ids, None, attempt, 0, 0)
         req.progress("checkout", 0, 1)
-        gitrepo.checkout(repo, "main", head)
+        _checkout(req, repo, head, env_ids)
         req.progress("checkout", 1, 1)
         if branch != "main" and expected is not None:  # an open merge request: what it pins stays pinned
             pins = pinning.on_branch(repo, branch, _changing(req), env_ids, req.pins)
@@ -367,6 +368,39 @@ def _publish_group(
         f"gave up after {req.max_attempts} attempts: {branch} kept moving (every push was rejected "
         "because another publisher had pushed first); run the job again"
     )
+
+
+def _checkout(req: Request, repo: gitrepo.Repo, head: str | None, env_ids: Sequence[str]) -> None:
+    """Main's head into the clone. A publish of some apps leaves most of the other apps' files out
+    (`_kept_in_checkout`): it neither reads nor changes them, and at thousands of apps writing them
+    to disk costs more than the render."""
+    partial = req.apps and not req.all_apps and req.render_into is None and req.run is None
+    if head is None or not partial or req.gate.active:
+        gitrepo.checkout(repo, "main", head)
+        return
+    gitrepo.checkout_part(repo, "main", head, _kept_in_checkout(env_ids, _changing(req)))
+
+
+def _kept_in_checkout(env_ids: Sequence[str], changing: Sequence[str]) -> Callable[[str], bool]:
+    """What a publish of `changing` to `env_ids` needs on disk: every path it owns, what is not one
+    app's, the other apps' Ingresses (the host check reads them: `selective.elsewhere`) and
+    Terraform projects (atlantis.yaml lists the modules they call). Never an owned path left out:
+    `_render_into` refuses to write one."""
+    owns = writer.owner(bookkeeping.owned_prefixes(env_ids, changing, False))
+
+    def wanted(path: str) -> bool:
+        if owns(path):
+            return True
+        parts = path.split("/")
+        if parts[0] == "clusters":
+            return not (len(parts) > 4 and parts[2] == "renderer")
+        if parts[0] == "kubernetes":
+            return len(parts) < 4 or parts[-1].startswith("ingress-")
+        if parts[0] == "terraform":
+            return len(parts) < 4 or project_of(path) is not None
+        return parts[0] != "catalog" or len(parts) < 4
+
+    return wanted
 
 
 def _branch_holds(
@@ -500,7 +534,9 @@ def _render_into(
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     apps, broken = _apps(root, req, platform.trust.limits)
     ids = [e.id for e in envs]
-    existing = writer.list_files(root)
+    # with the files a partial checkout left out (`_checkout`): present, though not on disk
+    hidden = frozenset(gitrepo.skipped(root))
+    existing = {**writer.list_files(root), **{p: os.path.join(root, p) for p in hidden}}
     prints = selective.Prints.of(platform.root)
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)
     focus = None if req.run is not None else _focus(req, root, existing, changing, apps, ids, prints)
@@ -513,7 +549,11 @@ def _render_into(
     owned_apps = sorted(apps) if req.all_apps else changing
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     prefixes += bookkeeping.kept(sorted(broken), ids)
-    tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
+    owns = writer.owner(prefixes)
+    lost = sorted(p for p in hidden if owns(p))
+    if lost:  # git keeps a left-out path as it was: a write or delete there would be lost
+        raise AssertionError(f"owned paths left out of the checkout: {lost[:5]}")
+    tree = {p: d for p, d in rendered.tree.items() if owns(p)}
     phases.hold(tree, root, req.gate, ids)
     scopes = selective.by_scope(rendered.tree)
     for app_id in owned_apps:
@@ -531,7 +571,7 @@ def _render_into(
         bookkeeping.mass_delete_guard(tree, existing, prefixes, ids)
     warnings = [_broken_warning(name, problems) for name, problems in sorted(broken.items())]
     warnings += [f.render() for f in rendered.report.warnings]
-    return writer.write_rendered(root, tree, prefixes, platform, req.progress), warnings
+    return writer.write_rendered(root, tree, prefixes, platform, req.progress, existing), warnings
 
 
 def _focus(

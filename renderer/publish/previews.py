@@ -182,7 +182,8 @@ def render_into(
     prefixes = [*_owned(env_ids, changing), bookkeeping.OWNERS, *_kept(sorted(broken), env_ids)]
     options = pipeline.Options(_images(root, req, apps), req.jobs, req.skip_checks_for_tests, req.sensitive)
     rendered = render(platform, apps, env_ids, options)
-    tree = {p: d for p, d in rendered.tree.items() if writer.owned(p, prefixes)}
+    owns = writer.owner(prefixes)
+    tree = {p: d for p, d in rendered.tree.items() if owns(p)}
     tree = _without_terraform(tree, env_ids, settings(platform))
     for app_id in changing:
         if app_id in apps:

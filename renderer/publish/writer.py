@@ -33,18 +33,32 @@ def _guard(root: str, rel: str) -> str:
 
 def list_files(root: str) -> dict[str, str]:
     """Repo-relative POSIX path → absolute path, for every file below root (git dir excluded)."""
-    out = {}
-    for base, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d != ".git")
-        for name in files:
-            full = os.path.join(base, name)
-            out[os.path.relpath(full, root).replace(os.sep, "/")] = full
-    return out
+    out: dict[str, str] = {}
+    folders = [(root, "")]
+    while folders:  # os.walk's rules (a link to a folder is neither listed nor entered), faster
+        folder, rel = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir():
+                if entry.name != ".git" and not entry.is_symlink():
+                    folders.append((entry.path, f"{rel}{entry.name}/"))
+            else:
+                out[f"{rel}{entry.name}"] = entry.path
+    return dict(sorted(out.items()))
 
 
 def owned(path: str, prefixes: Sequence[str]) -> bool:
     """Whether a write replaces `path`: it falls under a prefix, and under no `!prefix` (kept as is)."""
     return _compiled(tuple(prefixes)).owns(path)
+
+
+def owner(prefixes: Sequence[str]) -> Callable[[str], bool]:
+    """`owned` for many paths and the same prefixes: compiled once (thousands of apps make
+    thousands of prefixes, and every path would hash them all again)."""
+    return _compiled(tuple(prefixes)).owns
 
 
 class _Prefixes:
@@ -89,16 +103,19 @@ def write_tree(
     prefixes: Sequence[str],
     derived: Mapping[str, Callable[[Collection[str]], bytes | None]] | None = None,
     progress: Progress = silent,
+    existing: Mapping[str, str] | None = None,
 ) -> WriteResult:
-    """Replace everything under `prefixes` by `tree`; then write each derived file from the paths present."""
+    """Replace everything under `prefixes` by `tree`; then write each derived file from the paths
+    present (`existing`: what is there, when the caller knows more than the disk holds)."""
     os.makedirs(root, exist_ok=True)
+    owns = owner(prefixes)
     for path in tree:
-        if not owned(path, prefixes):
+        if not owns(path):
             raise UsageError(f"render produced {path}, outside the paths it owns")
-    existing = list_files(root)
+    existing = list_files(root) if existing is None else existing
     written, deleted, unchanged = [], [], 0
     for path in sorted(existing):
-        if owned(path, prefixes) and path not in tree and path not in (derived or {}):
+        if owns(path) and path not in tree and path not in (derived or {}):
             os.remove(existing[path])
             deleted.append(path)
             _prune(root, os.path.dirname(existing[path]))
@@ -111,12 +128,12 @@ def write_tree(
         if done % PROGRESS_EVERY == 0 or done == len(tree):
             progress("write", done, len(tree))
     if derived:
-        present = set(tree) | {p for p in existing if not owned(p, prefixes)}
+        present = set(tree) | {p for p in existing if not owns(p)}
         for path, make in sorted(derived.items()):
             made = make(present)
             if made is not None and _write_if_changed(root, path, made):
                 written.append(path)
-            elif made is None and path in existing and owned(path, prefixes):
+            elif made is None and path in existing and owns(path):
                 os.remove(existing[path])
                 deleted.append(path)
     return WriteResult(tuple(written), tuple(deleted), unchanged)
@@ -128,6 +145,7 @@ def write_rendered(
     prefixes: Sequence[str],
     platform: Platform,
     progress: Progress = silent,
+    existing: Mapping[str, str] | None = None,
 ) -> WriteResult:
     """The one way a render reaches disk: owned paths replaced, then the files derived from what is
     present: atlantis.yaml, and each environment's kustomization."""
@@ -136,7 +154,7 @@ def write_rendered(
     }
     for env in sorted(platform.environments):
         derived[f"kubernetes/{env}/kustomization.yaml"] = partial(env_kustomization, env=env)
-    return write_tree(root, tree, prefixes, derived, progress)
+    return write_tree(root, tree, prefixes, derived, progress, existing)
 
 
 def _read(root: str, rel: str) -> bytes:

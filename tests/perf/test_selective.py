@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench import fleet
+from renderer.adapters import gitrepo
 from renderer.errors import PolicyDenied
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import Workload
@@ -77,9 +78,10 @@ def _copy(bare: Path, name: str) -> Path:
 
 
 def _full(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The reference: every stored app rendered, as before selective renders."""
+    """The reference: every stored app rendered from a whole checkout, as before selective renders."""
     monkeypatch.setattr(publish, "_focus", lambda *args: None)
     monkeypatch.setattr(selective, "focus", lambda *args: None)
+    monkeypatch.setattr(publish, "_kept_in_checkout", lambda *args: lambda path: True)
 
 
 def test_platform_change_renders_only_the_apps_that_read_it(
@@ -140,8 +142,14 @@ def test_one_app_publish_renders_that_app_alone(
     fleet.change_workload(folders[1])
     reference = _copy(bare_repo, "reference.git")
     renders.clear()
+    left_out: list[str] = []
+    real_skipped = gitrepo.skipped
+    monkeypatch.setattr(gitrepo, "skipped", lambda root: left_out.extend(real_skipped(root)) or real_skipped(root))
     _publish(fleet_root, bare_repo, [folders[1]])
     assert renders == {"svc-0001": 2}
+    # the other apps' Kubernetes files were never checked out; their Ingresses and the app's own were
+    assert "kubernetes/dev/svc-0002/w0/deployment-w0.yaml" in left_out
+    assert not [p for p in left_out if "/svc-0001/" in p or p.split("/")[-1].startswith("ingress-")]
     with monkeypatch.context() as m:
         _full(m)
         _publish(fleet_root, reference, [folders[1]])
