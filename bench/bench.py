@@ -56,10 +56,18 @@ def run(
     argv: Sequence[str], cwd: str | None = None, env: dict[str, str] | None = None
 ) -> tuple[float, float]:
     """Run a whole process; (seconds, peak resident MiB of it and the children it waited for).
-    The process is reaped with wait4, whose rusage is that process's own; a failure stops the bench."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+
+    The peak comes from GNU time (`/usr/bin/time -f %M`), itself a small process: Linux starts a
+    forked child's peak at its parent's size, so the rusage `wait4` gives for a child of this
+    (large) process would report at least this process's own size, whatever the child used. Without
+    GNU time, that inflated figure is reported. A failure stops the bench."""
+    timer = shutil.which("time", path="/usr/bin:/bin")
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, tempfile.NamedTemporaryFile(
+        "r"
+    ) as peak:
+        command = [timer, "-f", "%M", "-o", peak.name, *argv] if timer else list(argv)
         start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=err)
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -68,7 +76,9 @@ def run(
             out.seek(0)
             said = err.read()[-4000:] + out.read()[-2000:]
             raise SystemExit(f"{' '.join(argv[:8])} ... failed ({proc.returncode}):\n{said}")
-    return seconds, usage.ru_maxrss / 1024
+        reported = peak.read().split()
+    kib = int(reported[-1]) if timer and reported and reported[-1].isdigit() else usage.ru_maxrss
+    return seconds, kib / 1024
 
 
 def git(*args: str) -> list[str]:
@@ -238,19 +248,26 @@ def measure(total: int, per_app: int, work: str, repeats: int) -> tuple[list[Row
 
 
 def _inner(stage: str, root: str, apps: Sequence[str], env: dict[str, str]) -> tuple[float, float]:
-    """A stage timed inside its own process (start-up and loading excluded), with that process's peak."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.stages", stage, root, *apps],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """A stage timed inside its own process (start-up and loading excluded), with that process's
+    peak (GNU time's, as in `run`, where it is installed; else the stage's own rusage)."""
+    timer = shutil.which("time", path="/usr/bin:/bin")
+    with tempfile.NamedTemporaryFile("r") as peak:
+        prefix = [timer, "-f", "%M", "-o", peak.name] if timer else []
+        proc = subprocess.run(
+            [*prefix, sys.executable, "-m", "bench.stages", stage, root, *apps],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        reported = peak.read().split()
     if proc.returncode != 0:
         raise SystemExit(f"bench.stages {stage} failed:\n{proc.stderr[-4000:]}")
-    seconds, peak = proc.stdout.split()
-    return float(seconds), float(peak)
+    seconds, own = proc.stdout.split()
+    if timer and reported and reported[-1].isdigit():
+        return float(seconds), int(reported[-1]) / 1024
+    return float(seconds), float(own)
 
 
 def table(sections: Sequence[tuple[str, list[Row]]]) -> str:

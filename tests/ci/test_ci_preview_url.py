@@ -70,7 +70,7 @@ def test_renderer_diffs_preview_line_writes_the_url_the_render_routes(
     url = written["RENDERER_PREVIEW_URL"]
     assert proc.stdout.splitlines()[0] == f"preview: {url}"
     # the web workload's Ingress (the host its dns resource derives), its root before the API's /api
-    assert re.fullmatch(r"https://web-[0-9a-f]{6}\.preview\.apps\.example\.com/", url), url
+    assert re.fullmatch(r"https://web-[0-9a-f]{10}\.preview\.apps\.example\.com/", url), url
     assert proc.stdout.splitlines()[1].startswith("preview also: https://api-")
 
 
