@@ -374,29 +374,41 @@ def _raw(repo: Repo, *args: str) -> str:
     return out
 
 
-def read_files(repo: Repo, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
-    """The files at `paths` in `commit`, read from the object store in one git call (no checkout);
-    paths that are not files there are left out."""
+REGULAR_MODES = ("100644", "100755")  # a file; not a symlink (120000), folder or submodule
+
+
+def entries(repo: Repo, commit: str, paths: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """path → (mode, object id) of those of `paths` that exist in `commit`, whatever they are."""
     if not paths:
         return {}
-    if any("\n" in p for p in paths):
-        raise ValueError("a path with a newline cannot be asked of git cat-file --batch")
-    query = "".join(f"{commit}:{p}\n" for p in paths).encode()
+    found: dict[str, tuple[str, str]] = {}
+    for entry in _raw(repo, "ls-tree", "-z", "--full-tree", commit, "--", *paths).split("\0"):
+        if entry:
+            meta, _, path = entry.partition("\t")
+            mode, _, oid = meta.split(" ")
+            found[path] = (mode, oid)
+    return found
+
+
+def read_files(repo: Repo, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
+    """The regular files at `paths` in `commit`, read from the object store in two git calls (no
+    checkout); a path that is missing, or is a symlink, folder or submodule, is left out (a
+    caller that must tell those apart asks `entries`)."""
+    listed = entries(repo, commit, paths)
+    wanted = sorted(p for p, (mode, _) in listed.items() if mode in REGULAR_MODES)
+    if not wanted:
+        return {}
+    query = "".join(f"{listed[p][1]}\n" for p in wanted).encode()
     code, out, err = repo.run_bytes("cat-file", "--batch", data=query)
     if code != 0:
         raise GitError("cat-file", classify(err), redact(err.strip(), repo.secrets))
     found: dict[str, bytes] = {}
     at = 0
-    for path in paths:
+    for path in wanted:
         end = out.index(b"\n", at)
-        header = out[at:end].split()
-        at = end + 1
-        if header[-1] == b"missing" or header[-1] == b"ambiguous":
-            continue
-        size = int(header[2])
-        if header[1] == b"blob":
-            found[path] = out[at : at + size]
-        at += size + 1  # the content and its newline
+        size = int(out[at:end].split()[2])
+        found[path] = out[end + 1 : end + 1 + size]
+        at = end + 1 + size + 1  # the header, the content and its newline
     return found
 
 

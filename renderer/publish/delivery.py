@@ -339,6 +339,7 @@ def _publish_group(
         req.progress("checkout", 0, 1)
         _checkout(req, repo, head, env_ids)
         req.progress("checkout", 1, 1)
+        owners = _check_owner(req, repo.path)  # again, as the checkout holds it (confined reads)
         if branch != "main" and expected is not None:  # an open merge request: what it pins stays pinned
             pins = pinning.on_branch(repo, branch, _changing(req), env_ids, req.pins)
             req = dataclasses.replace(req, pins=pins)
@@ -431,6 +432,12 @@ def _records(repo: gitrepo.Repo, commit: str | None, apps: Sequence[App]) -> Ite
     """A directory holding what `commit` records of the owners and of `apps` (their `index.json`),
     read from git's objects: enough to refuse an impostor or skip an unchanged publish."""
     paths = [bookkeeping.OWNERS, *(bookkeeping.index_relpath(a.id) for a in apps)]
+    if commit:
+        owners = gitrepo.entries(repo, commit, [bookkeeping.OWNERS]).get(bookkeeping.OWNERS)
+        if owners is not None and owners[0] not in gitrepo.REGULAR_MODES:  # as `read_owners` refuses it
+            raise PublishError(
+                f"{bookkeeping.OWNERS} is damaged (not a regular file); restore it from the repo's history"
+            )
     found = gitrepo.read_files(repo, commit, paths) if commit else {}
     with tempfile.TemporaryDirectory(prefix="renderer-records-") as tmp:
         for path, data in found.items():

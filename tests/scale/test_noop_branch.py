@@ -9,6 +9,7 @@ import pytest
 
 from renderer import pipeline
 from renderer.inputs import app_repo, platform_config
+from renderer.errors import PublishError
 from renderer.model import App, Platform
 from renderer.publish import delivery
 from tests.conftest import ROOT, git
@@ -102,3 +103,45 @@ def test_read_files_reads_from_objects_and_leaves_out_what_is_not_a_file(tmp_pat
     assert head
     found = gitrepo.read_files(repo, head, ["d/a.json", "missing", "d", "b", "d/a.json"])
     assert found == {"d/a.json": b'{"x":\n1}\n\xff', "b": b""}
+
+
+@pytest.mark.parametrize("kind", ["link", "folder"])
+def test_an_owners_record_that_is_not_a_file_refuses_before_any_shortcut(
+    tmp_path: Path, bare_repo: Path, platform: Platform, kind: str
+) -> None:
+    """Read from git's objects, `.render/owners.json` as a symlink (whose target text is valid
+    JSON) or a folder is damaged, as a checkout's confined read says: an impostor is refused, not
+    let through or told "up to date"."""
+    from renderer.publish.identity import Identity
+
+    shop = load(make_app(tmp_path / "apps", "shop", {"web": "hello"}))
+
+    def as_(who: str) -> list[delivery.Outcome]:
+        req = delivery.Request(
+            url=str(bare_repo),
+            apps=shop,
+            env_ids=("dev",),
+            platform_digest="p1",
+            skip_checks_for_tests=True,
+            identity=Identity(who, False, "gitlab-id-token"),
+        )
+        return delivery.publish(platform, req, {"PATH": os.environ["PATH"]})
+
+    as_("team-a/shop")
+    work = tmp_path / "w"
+    git("clone", "-q", str(bare_repo), str(work))
+    owners = work / ".render" / "owners.json"
+    owners.unlink()
+    if kind == "link":
+        owners.symlink_to('{"version": 1, "apps": {}, "resources": {}}')
+    else:
+        owners.mkdir()
+        (owners / "x").write_text("x")
+    git("-C", str(work), "add", "-A")
+    git("-C", str(work), "-c", "user.name=x", "-c", "user.email=x@y.invalid", "commit", "-qm", "break")
+    git("-C", str(work), "push", "-q", "origin", "main")
+    head = git("--git-dir", str(bare_repo), "rev-parse", "main")
+    for who in ("team-b/impostor", "team-a/shop"):  # unchanged inputs: the shortcut must not answer first
+        with pytest.raises(PublishError, match=r"owners.json is damaged \(not a regular file\)"):
+            as_(who)
+    assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
