@@ -555,17 +555,11 @@ def _block_seq(data: list[object], indent: int, out: list[str], inline: bool) ->
     for i, value in enumerate(data):
         if i or not inline:
             out.append(pad)
-        kind = type(value)
-        if kind is dict and value:
-            out.append("- ")
-            _block_map(value, indent + 2, out, True)  # type: ignore[arg-type]
-        elif kind is list and value:
-            out.append("- ")
-            _block_seq(value, indent + 2, out, True)  # type: ignore[arg-type]
+        out.append("- ")
+        if type(value) in (dict, list) and value:  # starts on the dash's line, two further in
+            (_block_map if type(value) is dict else _block_seq)(value, indent + 2, out, True)  # type: ignore[operator]
         else:
-            out.append("- ")
-            out.append(_scalar(value, indent, False))
-            out.append("\n")
+            out.append(f"{_scalar(value, indent, False)}\n")
 
 
 def dump_json(data: Json) -> str:
