@@ -17,7 +17,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from renderer.errors import PublishError, UsageError, redact
@@ -170,20 +170,23 @@ class Repo:
     def run(self, *args: str, input_text: str | None = None) -> tuple[int, str, str]:
         """Run git; (exit status, stdout, stderr). A timeout ends git's whole process group."""
         code, out, err = self._communicate(args, input_text, text=True)
-        return code, str(out), str(err)
+        assert isinstance(out, str) and isinstance(err, str)
+        return code, out, err
 
     def run_bytes(self, *args: str, data: bytes) -> tuple[int, bytes, str]:
         """`run` with bytes in and out (stderr decoded): for file contents, whose sizes git counts
         in bytes."""
         code, out, err = self._communicate(args, data, text=False)
-        return code, bytes(out), bytes(err).decode("utf-8", "replace")
+        assert isinstance(out, bytes) and isinstance(err, bytes)
+        return code, out, err.decode("utf-8", "replace")
 
     def _communicate(
         self, args: Sequence[str], data: str | bytes | None, text: bool
     ) -> tuple[int, str | bytes, str | bytes]:
         proc = _start(["git", "-C", self.path, *args], dict(self.env), data is not None, text)
         try:
-            out, err = proc.communicate(data, timeout=self.timeout)
+            # str for a text process, bytes for a binary one (`text` decides both)
+            out, err = proc.communicate(data, timeout=self.timeout)  # type: ignore[arg-type]
         except subprocess.TimeoutExpired:
             _end(proc)
             raise GitError(
@@ -205,6 +208,9 @@ class Repo:
         return self.run(*args)[0] == 0
 
 
+_Process = subprocess.Popen[str] | subprocess.Popen[bytes]
+
+
 def _operation(args: Sequence[str]) -> str:
     """The git subcommand in an argument list (skipping `-c key=value` pairs)."""
     rest = list(args)
@@ -213,14 +219,14 @@ def _operation(args: Sequence[str]) -> str:
     return rest[0] if rest else "git"
 
 
-def _start(argv: list[str], env: dict[str, str], stdin: bool, text: bool = True) -> subprocess.Popen[Any]:
+def _start(argv: list[str], env: dict[str, str], stdin: bool, text: bool = True) -> _Process:
     """Start git in a process group of its own (killed whole; a terminal's ^C reaches only us, and
     we end git ourselves).
 
     The start runs in a helper thread: Python runs signal handlers only in the main thread, and one
     that raised while the main thread was forking would lose the new process's pid, leaving git
     running. Here an interruption waits for the start to finish, then ends what it started."""
-    started: list[subprocess.Popen[Any]] = []
+    started: list[_Process] = []
     failed: list[BaseException] = []
     done = threading.Event()
 
@@ -255,7 +261,7 @@ def _start(argv: list[str], env: dict[str, str], stdin: bool, text: bool = True)
     return started[0]
 
 
-def _end(proc: subprocess.Popen[Any]) -> None:
+def _end(proc: _Process) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

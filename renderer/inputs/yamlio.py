@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import yaml
 
@@ -392,7 +393,7 @@ _RESOLVER = yaml.resolver.Resolver()
 
 @functools.lru_cache(maxsize=65536)
 def _scalar_tag(value: str, implicit: tuple[bool, bool]) -> str:
-    return str(_RESOLVER.resolve(yaml.ScalarNode, value, implicit))
+    return str(_RESOLVER.resolve(yaml.ScalarNode, value, implicit))  # type: ignore[no-untyped-call]
 
 
 def _str_style(value: str) -> str | None:
@@ -445,13 +446,12 @@ def dump(data: Json) -> str:
     same bytes as `yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
     allow_unicode=True, width=4096)` (tests/property/test_property_yaml.py holds the two equal):
     written directly where every scalar is of a kind whose form is certain, else by PyYAML."""
-    if type(data) in (dict, list) and data:
-        out: list[str] = []
-        try:
-            (_block_map if type(data) is dict else _block_seq)(data, 0, out, False)  # type: ignore[operator]
+    out: list[str] = []
+    try:
+        if _block(data, 0, out, False):
             return "".join(out)
-        except _Unsure:
-            pass
+    except _Unsure:
+        pass
     stream = io.StringIO()
     dumper = _Dumper(
         stream, default_flow_style=False, allow_unicode=True, width=4096, sort_keys=True, explicit_start=False
@@ -475,9 +475,10 @@ class _Unsure(Exception):
 
 _PLAIN = re.compile(
     r"(?:[A-Za-z0-9_/$(]|-(?!--)(?=[A-Za-z0-9_./$(-])|\.(?!\.\.))"  # no indicator, `---` or `...` first
-    r"[A-Za-z0-9_./=+@$%()~<>;^#,'\"!&*| -]*(?::+[A-Za-z0-9_./=+@$%()~<>;^#,'\"!&*|-]+)*"  # `:` before a non-space
+    # then any of these, `:` only before a non-space
+    r"[A-Za-z0-9_./=+@$%()~<>;^#,'\"!&*| -]*(?::+[A-Za-z0-9_./=+@$%()~<>;^#,'\"!&*|-]+)*"
 )
-_QUOTABLE = re.compile(r'[\x20-\x21\x23-\x5b\x5d-\x7e]*')  # printable ASCII but `"` and `\`
+_QUOTABLE = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]*")  # printable ASCII but `"` and `\`
 _LITERAL = re.compile(r"[\x21-\x7e][\x20-\x7e\n]*")
 
 
@@ -540,10 +541,10 @@ def _block_map(data: dict[str, object], indent: int, out: list[str], inline: boo
         kind = type(value)
         if kind is dict and value:
             out.append(":\n")
-            _block_map(value, indent + 2, out, False)  # type: ignore[arg-type]
+            _block_map(cast("dict[str, object]", value), indent + 2, out, False)
         elif kind is list and value:
             out.append(":\n")
-            _block_seq(value, indent, out, False)  # type: ignore[arg-type]  # indentless, as PyYAML
+            _block_seq(cast("list[object]", value), indent, out, False)  # indentless, as PyYAML
         else:
             out.append(": ")
             out.append(_scalar(value, indent, False))
@@ -556,10 +557,19 @@ def _block_seq(data: list[object], indent: int, out: list[str], inline: bool) ->
         if i or not inline:
             out.append(pad)
         out.append("- ")
-        if type(value) in (dict, list) and value:  # starts on the dash's line, two further in
-            (_block_map if type(value) is dict else _block_seq)(value, indent + 2, out, True)  # type: ignore[operator]
-        else:
+        if not _block(value, indent + 2, out, True):  # a collection starts on the dash's line
             out.append(f"{_scalar(value, indent, False)}\n")
+
+
+def _block(data: object, indent: int, out: list[str], inline: bool) -> bool:
+    """A non-empty dict or list in block style; False, writing nothing, for anything else."""
+    if type(data) is dict and data:
+        _block_map(cast("dict[str, object]", data), indent, out, inline)
+    elif type(data) is list and data:
+        _block_seq(cast("list[object]", data), indent, out, inline)
+    else:
+        return False
+    return True
 
 
 def dump_json(data: Json) -> str:

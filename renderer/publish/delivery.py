@@ -329,7 +329,9 @@ def _publish_group(
         # decided from the bookkeeping alone, before anything is checked out: a publish that changes
         # nothing costs a fetch, not a checkout of the whole environment
         with _records(repo, head, req.apps) as records:
-            owners = _check_owner(req, records)  # before any shortcut: an impostor is refused, not "up to date"
+            owners = _check_owner(
+                req, records
+            )  # before any shortcut: an impostor is refused, not "up to date"
             # main holds this very publish, and no open merge request proposes something else (one
             # that does is rendered back to it: a reverted change must not stay proposed)
             if (branch == "main" or expected is None) and _unchanged(req, records, env_ids):

@@ -144,7 +144,9 @@ def test_one_app_publish_renders_that_app_alone(
     renders.clear()
     left_out: list[str] = []
     real_skipped = gitrepo.skipped
-    monkeypatch.setattr(gitrepo, "skipped", lambda root: left_out.extend(real_skipped(root)) or real_skipped(root))
+    monkeypatch.setattr(
+        gitrepo, "skipped", lambda root: left_out.extend(real_skipped(root)) or real_skipped(root)
+    )
     _publish(fleet_root, bare_repo, [folders[1]])
     assert renders == {"svc-0001": 2}
     # the other apps' Kubernetes files were never checked out; their Ingresses and the app's own were

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from renderer import pipeline
-from renderer.inputs import app_repo, platform_config
 from renderer.errors import PublishError
+from renderer.inputs import app_repo, platform_config
 from renderer.model import App, Platform
 from renderer.publish import delivery
 from tests.conftest import ROOT, git
@@ -79,7 +79,11 @@ def test_a_no_op_publish_checks_out_nothing_and_groups_share_one_clone(
     shop = load(make_app(tmp_path / "apps", "shop", {"web": "hello"}))
     work = tmp_path / "work"
     req = delivery.Request(
-        url=str(bare_repo), apps=shop, env_ids=("dev", "prod"), platform_digest="p1", skip_checks_for_tests=True
+        url=str(bare_repo),
+        apps=shop,
+        env_ids=("dev", "prod"),
+        platform_digest="p1",
+        skip_checks_for_tests=True,
     )
     first = delivery.publish(platform, req, {"PATH": os.environ["PATH"]}, workdir=str(work))
     assert [o.target for o in first] == ["main", "render/prod/shop"] and all(o.commit for o in first)

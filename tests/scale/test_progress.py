@@ -57,7 +57,9 @@ def test_publish_reports_its_stages_in_a_log_and_not_when_quiet(tmp_path: Path, 
     shown = run_renderer(*argv)
     assert shown.returncode == 0, shown.stderr
     stages = [line.split(":")[0] for line in shown.stderr.splitlines()]
-    assert stages == ["load apps", "fetch", "checkout", "render", "write", "commit", "push main"], shown.stderr
+    assert stages == ["load apps", "fetch", "checkout", "render", "write", "commit", "push main"], (
+        shown.stderr
+    )
     assert "render: 1 in " in shown.stderr
     write(app / "score.yaml", (app / "score.yaml").read_text().replace("1.0.0", "1.0.1"))
     quiet = run_renderer(*argv, "--quiet")
