@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import IO, Literal
 from urllib.parse import urlsplit
 
 from renderer.errors import PublishError, UsageError, redact
@@ -180,10 +182,20 @@ class Repo:
         assert isinstance(out, bytes) and isinstance(err, bytes)
         return code, out, err.decode("utf-8", "replace")
 
+    def run_from(self, *args: str, stream: IO[bytes]) -> tuple[int, str]:
+        """`run` reading its input from an open file (a stream too large to hold twice in
+        memory); (exit status, stderr)."""
+        code, _, err = self._communicate(args, None, text=False, stdin=stream)
+        assert isinstance(err, bytes)
+        return code, err.decode("utf-8", "replace")
+
     def _communicate(
-        self, args: Sequence[str], data: str | bytes | None, text: bool
+        self, args: Sequence[str], data: str | bytes | None, text: bool, stdin: IO[bytes] | None = None
     ) -> tuple[int, str | bytes, str | bytes]:
-        proc = _start(["git", "-C", self.path, *args], dict(self.env), data is not None, text)
+        source: int | IO[bytes] = subprocess.PIPE if data is not None else subprocess.DEVNULL
+        if stdin is not None:
+            source = stdin
+        proc = _start(["git", "-C", self.path, *args], dict(self.env), source, text)
         try:
             # str for a text process, bytes for a binary one (`text` decides both)
             out, err = proc.communicate(data, timeout=self.timeout)  # type: ignore[arg-type]
@@ -219,7 +231,7 @@ def _operation(args: Sequence[str]) -> str:
     return rest[0] if rest else "git"
 
 
-def _start(argv: list[str], env: dict[str, str], stdin: bool, text: bool = True) -> _Process:
+def _start(argv: list[str], env: dict[str, str], stdin: int | IO[bytes], text: bool = True) -> _Process:
     """Start git in a process group of its own (killed whole; a terminal's ^C reaches only us, and
     we end git ourselves).
 
@@ -235,7 +247,7 @@ def _start(argv: list[str], env: dict[str, str], stdin: bool, text: bool = True)
             started.append(
                 subprocess.Popen(
                     argv,
-                    stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                    stdin=stdin,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=text,
@@ -351,25 +363,50 @@ def checkout(repo: Repo, branch: str, head: str | None) -> None:
 
 def checkout_part(repo: Repo, branch: str, head: str, wanted: Callable[[str], bool]) -> None:
     """`checkout`, writing only the files `wanted` accepts: the others stay in the index, marked
-    skip-worktree, so `git add -A` keeps them as they are (`skipped` lists them). Thousands of
+    skip-worktree (`index` lists them), so the commit keeps them as they are. Thousands of
     apps' files are not written to disk for a publish that changes one."""
     repo.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
     repo.git("update-ref", f"refs/heads/{branch}", head)
     repo.git("read-tree", head)
-    paths = [p for p in _raw(repo, "ls-files", "-z").split("\0") if p]
-    hidden = "".join(f"{p}\0" for p in paths if not wanted(p))
+    shown: list[str] = []
+    hidden: list[str] = []
+    for path in _raw(repo, "ls-files", "-z").split("\0"):
+        if path:
+            (shown if wanted(path) else hidden).append(f"{path}\0")
     if hidden:
-        repo.git("update-index", "--skip-worktree", "-z", "--stdin", input_text=hidden)
+        repo.git("update-index", "--skip-worktree", "-z", "--stdin", input_text="".join(hidden))
     repo.git("clean", "-qfdx")
-    shown = "".join(f"{p}\0" for p in paths if wanted(p))
     if shown:
-        repo.git("checkout-index", "-f", "-z", "--stdin", input_text=shown)
+        repo.git("checkout-index", "-f", "-z", "--stdin", input_text="".join(shown))
 
 
-def skipped(path: str) -> list[str]:
-    """The paths a `checkout_part` left out of the checkout at `path` (none after a whole checkout)."""
+def index(path: str) -> dict[str, tuple[str, str, bool]]:
+    """What the index of the checkout at `path` holds: path → (mode, object id, whether a
+    `checkout_part` left it out of the checkout)."""
     repo = Repo(path, "", git_env({"PATH": os.environ.get("PATH", "")}))
-    return [entry[2:] for entry in _raw(repo, "ls-files", "-v", "-z").split("\0") if entry.startswith("S ")]
+    found: dict[str, tuple[str, str, bool]] = {}
+    for entry in _raw(repo, "ls-files", "-s", "-v", "-z").split("\0"):
+        if entry:  # "<tag> <mode> <object> <stage>\t<path>"
+            meta, _, rel = entry.partition("\t")
+            tag, mode, oid, _ = meta.split(" ")
+            found[rel] = (mode, oid, tag == "S")
+    return found
+
+
+def holds(listed: Mapping[str, tuple[str, str, bool]]) -> Callable[[str, bytes], bool]:
+    """Whether a path `listed` (`index`) is a regular file with exactly these bytes: its object id
+    computed as git does, so nothing is read from disk."""
+
+    def same(path: str, data: bytes) -> bool:
+        entry = listed.get(path)
+        if entry is None or entry[0] not in REGULAR_MODES:
+            return False
+        digest = hashlib.sha1() if len(entry[1]) == 40 else hashlib.sha256()  # the repo's object format
+        digest.update(b"blob %d\0" % len(data))
+        digest.update(data)
+        return digest.hexdigest() == entry[1]
+
+    return same
 
 
 def _raw(repo: Repo, *args: str) -> str:
@@ -396,11 +433,13 @@ def entries(repo: Repo, commit: str, paths: Sequence[str]) -> dict[str, tuple[st
     return found
 
 
-def read_files(repo: Repo, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
+def read_files(
+    repo: Repo, commit: str, paths: Sequence[str], listed: Mapping[str, tuple[str, str]] | None = None
+) -> dict[str, bytes]:
     """The regular files at `paths` in `commit`, read from the object store in two git calls (no
-    checkout); a path that is missing, or is a symlink, folder or submodule, is left out (a
-    caller that must tell those apart asks `entries`)."""
-    listed = entries(repo, commit, paths)
+    checkout; one when the caller has their `entries` already); a path that is missing, or is a
+    symlink, folder or submodule, is left out (a caller that must tell those apart asks `entries`)."""
+    listed = entries(repo, commit, paths) if listed is None else listed
     wanted = sorted(p for p, (mode, _) in listed.items() if mode in REGULAR_MODES)
     if not wanted:
         return {}
@@ -418,27 +457,64 @@ def read_files(repo: Repo, commit: str, paths: Sequence[str]) -> dict[str, bytes
     return found
 
 
-def commit_all(repo: Repo, message: str, author: str) -> str | None:
-    """Stage everything and commit; None when nothing changed."""
-    repo.git("add", "-A")
-    if repo.ok("rev-parse", "--verify", "-q", "HEAD") and repo.ok("diff", "--cached", "--quiet"):
+COMMIT_REF = "refs/renderer/commit"  # where `commit_files` builds its commit; HEAD is the caller's
+
+
+def commit_files(
+    repo: Repo,
+    parent: str | None,
+    files: Mapping[str, bytes],
+    deleted: Sequence[str],
+    message: str,
+    author: str,
+) -> str | None:
+    """A commit of `parent`'s tree with `files` written and `deleted` removed; None when there is
+    nothing to change. Built by `git fast-import` from the bytes in memory: the working tree and
+    the index are not touched (writing thousands of rendered files to disk, then `git add` reading
+    and hashing them again, cost more than rendering them)."""
+    if not files and not deleted:
         return None
-    if not repo.ok("rev-parse", "--verify", "-q", "HEAD") and not repo.git("ls-files"):
-        return None
+    for path in (*files, *deleted):
+        _check_path(path)
     name, _, email = author.partition(" <")
-    repo.git(
-        "-c",
-        f"user.name={name or 'platform-renderer'}",
-        "-c",
-        f"user.email={email.rstrip('>') or 'renderer@platform.invalid'}",
-        "commit",
-        "-q",
-        "--no-verify",
-        "-F",
-        "-",
-        input_text=message,
-    )
-    return repo.git("rev-parse", "HEAD")
+    who = f"{_bare(name) or 'platform-renderer'} <{_bare(email.rstrip('>')) or 'renderer@platform.invalid'}>"
+    text = (repo.git("stripspace", input_text=message) + "\n").encode()
+    with tempfile.TemporaryFile(prefix="renderer-commit-") as stream:
+        stream.write(f"reset {COMMIT_REF}\ncommit {COMMIT_REF}\n".encode())
+        stream.write(f"author {who} now\ncommitter {who} now\ndata {len(text)}\n".encode() + text)
+        if parent:
+            stream.write(f"from {parent}\n".encode())
+        for path in deleted:
+            stream.write(f"D {path}\n".encode())
+        for path, data in files.items():
+            stream.write(f"M 100644 inline {path}\ndata {len(data)}\n".encode())
+            stream.write(data)
+            stream.write(b"\n")
+        stream.write(b"done\n")
+        stream.seek(0)
+        code, err = repo.run_from(
+            "fast-import", "--quiet", "--force", "--date-format=now", "--done", stream=stream
+        )
+    if code != 0:
+        raise GitError("fast-import", classify(err), redact(err.strip(), repo.secrets))
+    return repo.git("rev-parse", COMMIT_REF)
+
+
+def _check_path(path: str) -> None:
+    """A path fast-import takes as written and git checks out where it says: relative, normalized,
+    no control characters, nothing inside `.git`."""
+    parts = path.split("/")
+    if (
+        any(ord(c) < 32 or c == "\x7f" for c in path)
+        or path.startswith('"')
+        or any(p in ("", ".", "..") or p.lower() == ".git" for p in parts)
+    ):
+        raise PublishError(f"refusing to commit the path {path!r}: not a plain relative path")
+
+
+def _bare(text: str) -> str:
+    """A name or address as a commit header takes it: no angle brackets or line breaks."""
+    return "".join(c for c in text if c not in "<>\n\r\0").strip()
 
 
 def push_cas(repo: Repo, branch: str, expected: str | None, force: bool = False) -> bool:

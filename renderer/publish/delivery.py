@@ -329,9 +329,8 @@ def _publish_group(
         # decided from the bookkeeping alone, before anything is checked out: a publish that changes
         # nothing costs a fetch, not a checkout of the whole environment
         with _records(repo, head, req.apps) as records:
-            owners = _check_owner(
-                req, records
-            )  # before any shortcut: an impostor is refused, not "up to date"
+            # before any shortcut: an impostor is refused, not "up to date"
+            owners = _check_owner(req, records)
             # main holds this very publish, and no open merge request proposes something else (one
             # that does is rendered back to it: a reverted change must not stay proposed)
             if (branch == "main" or expected is None) and _unchanged(req, records, env_ids):
@@ -348,8 +347,10 @@ def _publish_group(
         result, warnings = (req.render_into or _render_into)(platform, req, repo.path, envs, owners)
         message = _commit_message(req, env_ids, result)
         req.progress("commit", 0, 1)
-        commit = gitrepo.commit_all(repo, message, req.provenance.author)
+        commit = gitrepo.commit_files(repo, head, result.data, result.deleted, message, req.provenance.author)
         req.progress("commit", 1, 1)
+        if commit is not None:
+            _at(repo, commit)
         if commit is None and branch != "main" and expected is not None and head is not None:
             commit = head  # the render is main's own tree: the open merge request must stop proposing more
         if commit is None or (branch != "main" and _same_tree(repo, branch, expected)):
@@ -434,13 +435,13 @@ def _records(repo: gitrepo.Repo, commit: str | None, apps: Sequence[App]) -> Ite
     """A directory holding what `commit` records of the owners and of `apps` (their `index.json`),
     read from git's objects: enough to refuse an impostor or skip an unchanged publish."""
     paths = [bookkeeping.OWNERS, *(bookkeeping.index_relpath(a.id) for a in apps)]
-    if commit:
-        owners = gitrepo.entries(repo, commit, [bookkeeping.OWNERS]).get(bookkeeping.OWNERS)
-        if owners is not None and owners[0] not in gitrepo.REGULAR_MODES:  # as `read_owners` refuses it
-            raise PublishError(
-                f"{bookkeeping.OWNERS} is damaged (not a regular file); restore it from the repo's history"
-            )
-    found = gitrepo.read_files(repo, commit, paths) if commit else {}
+    listed = gitrepo.entries(repo, commit, paths) if commit else {}
+    owners = listed.get(bookkeeping.OWNERS)
+    if owners is not None and owners[0] not in gitrepo.REGULAR_MODES:  # as `read_owners` refuses it
+        raise PublishError(
+            f"{bookkeeping.OWNERS} is damaged (not a regular file); restore it from the repo's history"
+        )
+    found = gitrepo.read_files(repo, commit, paths, listed) if commit else {}
     with tempfile.TemporaryDirectory(prefix="renderer-records-") as tmp:
         for path, data in found.items():
             full = os.path.join(tmp, *path.split("/"))
@@ -538,13 +539,15 @@ def _check_owner(req: Request, root: str) -> bookkeeping.Owners:
 def _render_into(
     platform: Platform, req: Request, root: str, envs: Sequence[Environment], owners: bookkeeping.Owners
 ) -> tuple[writer.WriteResult, list[str]]:
-    """Render this publish's changes into the checkout; only owned paths change. Every stored app is
-    resolved; only the apps it changes (all with --all-apps) and the shared scope are rendered."""
+    """What this publish changes in the checkout (nothing is written: the commit is built from
+    the bytes); only owned paths change. Every stored app is resolved; only the apps it changes
+    (all with --all-apps) and the shared scope are rendered."""
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     apps, broken = _apps(root, req, platform.trust.limits)
     ids = [e.id for e in envs]
     # with the files a partial checkout left out (`_checkout`): present, though not on disk
-    hidden = frozenset(gitrepo.skipped(root))
+    index = gitrepo.index(root)
+    hidden = frozenset(p for p, (_, _, left_out) in index.items() if left_out)
     existing = {**writer.list_files(root), **{p: os.path.join(root, p) for p in hidden}}
     prints = selective.Prints.of(platform.root)
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)
@@ -580,7 +583,10 @@ def _render_into(
         bookkeeping.mass_delete_guard(tree, existing, prefixes, ids)
     warnings = [_broken_warning(name, problems) for name, problems in sorted(broken.items())]
     warnings += [f.render() for f in rendered.report.warnings]
-    return writer.write_rendered(root, tree, prefixes, platform, req.progress, existing), warnings
+    change = writer.plan_rendered(
+        root, tree, prefixes, platform, existing, gitrepo.holds(index), req.progress
+    )
+    return change, warnings
 
 
 def _focus(
@@ -707,6 +713,8 @@ def targets(platform: Platform, req: Request) -> list[tuple[tuple[Environment, .
 def render_checkout(
     platform: Platform, req: Request, root: str, envs: Sequence[Environment]
 ) -> tuple[writer.WriteResult, list[str]]:
-    """What one publish attempt writes into the checkout at `root` (the same function), with no
-    commit and no push; owners as recorded, not checked (nothing reaches the remote)."""
-    return _render_into(platform, req, root, envs, bookkeeping.read_owners(root))
+    """What one publish attempt changes (the same function), written into the checkout at `root`,
+    with no commit and no push; owners as recorded, not checked (nothing reaches the remote)."""
+    result, warnings = _render_into(platform, req, root, envs, bookkeeping.read_owners(root))
+    writer.apply(root, result)
+    return result, warnings

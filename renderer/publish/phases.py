@@ -13,7 +13,6 @@ Only the second phase waits: the Terraform is never held.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -177,7 +176,9 @@ def follow(
         return Second(closed=closed)
     head = gitrepo.remote_head(repo, base)
     target = base if head is not None else "main"
-    commit = _commit(repo, head or gitrepo.remote_head(repo, "main"), files, f"held: {title}", author)
+    parent = head or gitrepo.remote_head(repo, "main")
+    commit = gitrepo.commit_files(repo, parent, files, (), f"held: {title}", author)
+    assert commit is not None  # `files` is not empty
     expected = gitrepo.remote_head(repo, branch)
     if not _holds(repo, branch, expected, commit):
         repo.git("update-ref", "HEAD", commit)
@@ -207,24 +208,6 @@ def _body(gate: Gate, env_ids: Sequence[str]) -> str:
         "Run the publish job again (`publish --check-aws`) once the Terraform is applied: it ships "
         "these objects with the usual delivery and closes this draft.\n"
     )
-
-
-def _commit(
-    repo: gitrepo.Repo, base: str | None, files: Mapping[str, bytes], message: str, author: str
-) -> str:
-    """`base`'s tree with `files` written over it, as a commit on `base`, built in an index of its
-    own (the checkout and its index are untouched)."""
-    with tempfile.TemporaryDirectory(prefix="renderer-held-") as tmp:
-        own = replace(repo, env={**repo.env, "GIT_INDEX_FILE": os.path.join(tmp, "index")})
-        own.git("read-tree", base) if base else own.git("read-tree", "--empty")
-        for path, data in sorted(files.items()):
-            blob = own.git("hash-object", "-w", "--stdin", input_text=data.decode())
-            own.git("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
-        tree = own.git("write-tree")
-    name, _, email = author.partition(" <")
-    who = ("-c", f"user.name={name or 'platform-renderer'}", "-c", f"user.email={email.rstrip('>')}")
-    parents = ("-p", base) if base else ()
-    return repo.git(*who, "commit-tree", tree, *parents, "-F", "-", input_text=message)
 
 
 def _kustomizations(paths: Sequence[str]) -> list[str]:

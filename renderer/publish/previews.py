@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from renderer import pipeline
+from renderer.adapters import gitrepo
 from renderer.checks.findings import Report
 from renderer.errors import InputError, PolicyDenied, Problem, UsageError
 from renderer.inputs import app_repo
@@ -173,7 +174,7 @@ def render_into(
     envs: Sequence[Environment],
     owners: bookkeeping.Owners,
 ) -> tuple[writer.WriteResult, list[str]]:
-    """Every stored preview with this one's change, into the checkout; only this preview's paths
+    """What every stored preview with this one's change makes of the checkout; only this preview's paths
     (`--all-apps --env <preview env>`: every preview's), the preview environment's shared parts and
     the owner records change."""
     env_ids = [e.id for e in envs]
@@ -192,10 +193,12 @@ def render_into(
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
         owners, req.identity, published, req.remove_apps, rendered
     )
-    bookkeeping.terraform_tombstones(tree, writer.list_files(root), prefixes, req.destroyed)
+    existing = writer.list_files(root)
+    bookkeeping.terraform_tombstones(tree, existing, prefixes, req.destroyed)
     warnings = [f"SKIPPED preview '{name}': its stored inputs no longer load" for name in sorted(broken)]
     warnings += [f.render() for f in rendered.report.warnings]
-    return writer.write_rendered(root, tree, prefixes, platform), warnings
+    same = gitrepo.holds(gitrepo.index(root))
+    return writer.plan_rendered(root, tree, prefixes, platform, existing, same), warnings
 
 
 def render(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
 from renderer.errors import UsageError
@@ -22,6 +22,7 @@ class WriteResult:
     written: tuple[str, ...]
     deleted: tuple[str, ...]
     unchanged: int
+    data: Mapping[str, bytes] = field(default_factory=dict)  # the bytes of each path written
 
 
 def _guard(root: str, rel: str) -> str:
@@ -97,64 +98,91 @@ def _compiled(prefixes: tuple[str, ...]) -> _Prefixes:
     return _Prefixes(prefixes)
 
 
-def write_tree(
-    root: str,
+Same = Callable[[str, bytes], bool]  # whether `path` already holds exactly these bytes
+
+
+def plan_tree(
     tree: Mapping[str, bytes],
     prefixes: Sequence[str],
+    existing: Collection[str],
+    same: Same,
     derived: Mapping[str, Callable[[Collection[str]], bytes | None]] | None = None,
     progress: Progress = silent,
-    existing: Mapping[str, str] | None = None,
 ) -> WriteResult:
-    """Replace everything under `prefixes` by `tree`; then write each derived file from the paths
-    present (`existing`: what is there, when the caller knows more than the disk holds)."""
-    os.makedirs(root, exist_ok=True)
+    """What replacing everything under `prefixes` by `tree` changes, given the paths `existing`
+    and what they hold (`same`); then each derived file, made from the paths present afterwards.
+    Nothing is written: `apply` writes the result to a directory, `gitrepo.commit_files` commits it."""
     owns = owner(prefixes)
     for path in tree:
         if not owns(path):
             raise UsageError(f"render produced {path}, outside the paths it owns")
-    existing = list_files(root) if existing is None else existing
-    written, deleted, unchanged = [], [], 0
-    for path in sorted(existing):
-        if owns(path) and path not in tree and path not in (derived or {}):
-            os.remove(existing[path])
-            deleted.append(path)
-            _prune(root, os.path.dirname(existing[path]))
+    derived = derived or {}
+    deleted = [p for p in sorted(existing) if owns(p) and p not in tree and p not in derived]
+    data: dict[str, bytes] = {}
+    unchanged = 0
     progress("write", 0, len(tree))
-    for done, (path, data) in enumerate(sorted(tree.items()), start=1):
-        if _write_if_changed(root, path, data):
-            written.append(path)
-        else:
+    for done, (path, blob) in enumerate(sorted(tree.items()), start=1):
+        if same(path, blob):
             unchanged += 1
+        else:
+            data[path] = blob
         if done % PROGRESS_EVERY == 0 or done == len(tree):
             progress("write", done, len(tree))
-    if derived:
-        present = set(tree) | {p for p in existing if not owns(p)}
-        for path, make in sorted(derived.items()):
-            made = make(present)
-            if made is not None and _write_if_changed(root, path, made):
-                written.append(path)
-            elif made is None and path in existing and owns(path):
-                os.remove(existing[path])
-                deleted.append(path)
-    return WriteResult(tuple(written), tuple(deleted), unchanged)
+    present = set(tree) | {p for p in existing if not owns(p)}
+    for path, make in sorted(derived.items()):
+        made = make(present)
+        if made is not None and not same(path, made):
+            data[path] = made
+        elif made is None and path in existing and owns(path):
+            deleted.append(path)
+    return WriteResult(tuple(data), tuple(deleted), unchanged, data)
 
 
-def write_rendered(
+def apply(root: str, result: WriteResult) -> None:
+    """Write a planned change into the directory `root`: each file replaced atomically, deleted
+    files removed with the folders they leave empty."""
+    for path in result.deleted:
+        folder = os.path.dirname(path)
+        # the folder confined to `root`; the file itself not resolved: a link is removed, never its target
+        full = os.path.join(_guard(root, folder) if folder else root, os.path.basename(path))
+        os.remove(full)
+        _prune(root, os.path.dirname(full))
+    for path, data in result.data.items():
+        _write(_guard(root, path), data)
+
+
+def plan_rendered(
     root: str,
     tree: Mapping[str, bytes],
     prefixes: Sequence[str],
     platform: Platform,
+    existing: Collection[str],
+    same: Same,
     progress: Progress = silent,
-    existing: Mapping[str, str] | None = None,
 ) -> WriteResult:
-    """The one way a render reaches disk: owned paths replaced, then the files derived from what is
-    present: atlantis.yaml, and each environment's kustomization."""
+    """The one way a render becomes a change: owned paths replaced, then the files derived from
+    what is present: atlantis.yaml, and each environment's kustomization (`root`: where present
+    files not in `tree` are read)."""
+
+    def read(rel: str) -> bytes:
+        return tree[rel] if rel in tree else _read(root, rel)
+
     derived: dict[str, Callable[[Collection[str]], bytes | None]] = {
-        "atlantis.yaml": lambda paths: atlantis_file(paths, platform.environments, partial(_read, root))
+        "atlantis.yaml": lambda paths: atlantis_file(paths, platform.environments, read)
     }
     for env in sorted(platform.environments):
         derived[f"kubernetes/{env}/kustomization.yaml"] = partial(env_kustomization, env=env)
-    return write_tree(root, tree, prefixes, derived, progress, existing)
+    return plan_tree(tree, prefixes, existing, same, derived, progress)
+
+
+def write_rendered(
+    root: str, tree: Mapping[str, bytes], prefixes: Sequence[str], platform: Platform
+) -> WriteResult:
+    """`plan_rendered` against what the directory `root` holds, written there."""
+    os.makedirs(root, exist_ok=True)
+    result = plan_rendered(root, tree, prefixes, platform, list_files(root), partial(_on_disk, root))
+    apply(root, result)
+    return result
 
 
 def _read(root: str, rel: str) -> bytes:
@@ -162,21 +190,20 @@ def _read(root: str, rel: str) -> bytes:
         return fh.read()
 
 
-def _write_if_changed(root: str, rel: str, data: bytes) -> bool:
-    full = _guard(root, rel)
+def _on_disk(root: str, rel: str, data: bytes) -> bool:
     try:
-        with open(full, "rb") as fh:
-            if fh.read() == data:
-                return False
+        return _read(root, rel) == data
     except FileNotFoundError:
-        pass
+        return False
+
+
+def _write(full: str, data: bytes) -> None:
     os.makedirs(os.path.dirname(full), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(full), prefix=".tmp-")
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.chmod(tmp, 0o644)
     os.replace(tmp, full)
-    return True
 
 
 def _prune(root: str, directory: str) -> None:

@@ -11,7 +11,7 @@ import re
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -50,15 +50,22 @@ def _other_push(tmp_path: Path, bare: Path, name: str) -> str:
 def _after_first_commit(monkeypatch: pytest.MonkeyPatch, action: Callable[[], str]) -> list[str]:
     """Run `action` once, right after the renderer's first commit and before its push."""
     done: list[str] = []
-    real = gitrepo.commit_all
+    real = gitrepo.commit_files
 
-    def commit_then_interfere(repo: gitrepo.Repo, message: str, author: str) -> str | None:
-        commit = real(repo, message, author)
+    def commit_then_interfere(
+        repo: gitrepo.Repo,
+        parent: str | None,
+        files: Mapping[str, bytes],
+        deleted: Sequence[str],
+        message: str,
+        author: str,
+    ) -> str | None:
+        commit = real(repo, parent, files, deleted, message, author)
         if not done:
             done.append(action())
         return commit
 
-    monkeypatch.setattr(delivery.gitrepo, "commit_all", commit_then_interfere)
+    monkeypatch.setattr(delivery.gitrepo, "commit_files", commit_then_interfere)
     return done
 
 
@@ -179,7 +186,7 @@ def test_disk_full_while_writing_the_checkout(
     def full(*args: object, **kwargs: object) -> object:
         raise OSError(errno.ENOSPC, "No space left on device", "kubernetes/dev/shop/web/deployment-web.yaml")
 
-    monkeypatch.setattr(delivery.writer, "write_rendered", full)
+    monkeypatch.setattr(delivery.writer, "plan_rendered", full)
     with pytest.raises(PublishError) as err:
         publish(str(bare_repo), make_app(tmp_path, "two"))
     assert re.fullmatch(
@@ -199,7 +206,7 @@ def test_an_os_error_that_is_not_the_disk_stays_a_bug(
     def broken(*args: object, **kwargs: object) -> object:
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", "x")
 
-    monkeypatch.setattr(delivery.writer, "write_rendered", broken)
+    monkeypatch.setattr(delivery.writer, "plan_rendered", broken)
     with pytest.raises(FileNotFoundError):
         publish(str(bare_repo), make_app(tmp_path, "one"))
     assert clones(tmp) == []
@@ -443,8 +450,8 @@ def test_classify_reads_what_git_says(output: str, kind: str) -> None:
 def test_a_branch_name_too_long_is_named_not_retried(tmp_path: Path, bare_repo: Path) -> None:
     """git's message says 'cannot lock ref', as for a moved head; the renderer must not retry it."""
     repo = gitrepo.open_clone(str(bare_repo), str(tmp_path / "clone"), "main", {"PATH": os.environ["PATH"]})
-    write(tmp_path / "clone" / "a.txt", "a")
-    assert gitrepo.commit_all(repo, "a", "t <t@t>")
+    assert gitrepo.commit_files(repo, None, {"a.txt": b"a"}, (), "a", "t <t@t>")
+    gitrepo.checkout(repo, "main", repo.git("rev-parse", gitrepo.COMMIT_REF))
     with pytest.raises(gitrepo.GitError) as err:
         gitrepo.push_cas(repo, "render/prod/" + "a+" * 150 + "b", None, force=True)
     assert err.value.kind == "too-long"
@@ -456,8 +463,8 @@ def test_a_branch_clashing_with_another_is_named_not_retried(tmp_path: Path, bar
     """`render/prod` exists, so `render/prod/x` cannot: git says 'cannot lock ref', and the push
     must fail once with what is wrong, not be retried as a moved head."""
     repo = gitrepo.open_clone(str(bare_repo), str(tmp_path / "clone"), "main", {"PATH": os.environ["PATH"]})
-    write(tmp_path / "clone" / "a.txt", "a")
-    assert gitrepo.commit_all(repo, "a", "t <t@t>")
+    assert gitrepo.commit_files(repo, None, {"a.txt": b"a"}, (), "a", "t <t@t>")
+    gitrepo.checkout(repo, "main", repo.git("rev-parse", gitrepo.COMMIT_REF))
     assert gitrepo.push_cas(repo, "render/prod", None, force=True)
     with pytest.raises(gitrepo.GitError) as err:
         gitrepo.push_cas(repo, "render/prod/x", None, force=True)

@@ -75,7 +75,7 @@ def _settled(bare: Path, old: str) -> str:
     ("step", "lands"),
     [
         ("fetch -q", False),  # the clone is set up, nothing fetched yet
-        ("add -A", False),  # the checkout is written, nothing committed
+        ("fast-import", False),  # rendered, its commit being built, nothing pushed
         ("push -q", False),  # committed, not pushed
         ("pre-receive", True),  # in the middle of the push: the remote's hook kills the publisher
     ],

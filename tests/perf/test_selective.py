@@ -143,10 +143,14 @@ def test_one_app_publish_renders_that_app_alone(
     reference = _copy(bare_repo, "reference.git")
     renders.clear()
     left_out: list[str] = []
-    real_skipped = gitrepo.skipped
-    monkeypatch.setattr(
-        gitrepo, "skipped", lambda root: left_out.extend(real_skipped(root)) or real_skipped(root)
-    )
+    real_index = gitrepo.index
+
+    def index(root: str) -> dict[str, tuple[str, str, bool]]:
+        listed = real_index(root)
+        left_out.extend(p for p, (_, _, skipped) in listed.items() if skipped)
+        return listed
+
+    monkeypatch.setattr(gitrepo, "index", index)
     _publish(fleet_root, bare_repo, [folders[1]])
     assert renders == {"svc-0001": 2}
     # the other apps' Kubernetes files were never checked out; their Ingresses and the app's own were

@@ -100,10 +100,8 @@ def test_read_files_reads_from_objects_and_leaves_out_what_is_not_a_file(tmp_pat
     from renderer.adapters import gitrepo
 
     repo = gitrepo.open_clone(str(tmp_path / "none.git"), str(tmp_path / "c"), "main", os.environ)
-    (tmp_path / "c" / "d").mkdir()
-    (tmp_path / "c" / "d" / "a.json").write_bytes(b'{"x":\n1}\n\xff')
-    (tmp_path / "c" / "b").write_bytes(b"")
-    head = gitrepo.commit_all(repo, "m", "a <a@b.invalid>")
+    files = {"d/a.json": b'{"x":\n1}\n\xff', "b": b""}
+    head = gitrepo.commit_files(repo, None, files, (), "m", "a <a@b.invalid>")
     assert head
     found = gitrepo.read_files(repo, head, ["d/a.json", "missing", "d", "b", "d/a.json"])
     assert found == {"d/a.json": b'{"x":\n1}\n\xff', "b": b""}
