@@ -138,7 +138,7 @@ EnvOutcome = tuple[EnvRender, Report] | InputError
 
 def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options: Options) -> EnvOutcome:
     try:
-        analysis = analyse(platform, apps, env, options.owners)
+        analysis = analyse(platform, apps, env, options.owners, options.focus)
         pins = env_pins(options.pins, env)
         env_render = render_env(analysis, options.images, platform, pins, options.focus)
     except InputError as exc:

@@ -117,7 +117,8 @@ def plan_tree(
         if not owns(path):
             raise UsageError(f"render produced {path}, outside the paths it owns")
     derived = derived or {}
-    deleted = [p for p in sorted(existing) if owns(p) and p not in tree and p not in derived]
+    replaced = {p for p in existing if owns(p)}
+    deleted = [p for p in sorted(replaced) if p not in tree and p not in derived]
     data: dict[str, bytes] = {}
     unchanged = 0
     progress("write", 0, len(tree))
@@ -128,12 +129,12 @@ def plan_tree(
             data[path] = blob
         if done % PROGRESS_EVERY == 0 or done == len(tree):
             progress("write", done, len(tree))
-    present = set(tree) | {p for p in existing if not owns(p)}
+    present = set(tree) | {p for p in existing if p not in replaced}
     for path, make in sorted(derived.items()):
         made = make(present)
         if made is not None and not same(path, made):
             data[path] = made
-        elif made is None and path in existing and owns(path):
+        elif made is None and path in replaced:
             deleted.append(path)
     return WriteResult(tuple(data), tuple(deleted), unchanged, data)
 

@@ -78,7 +78,8 @@ def catalog_tree(files: Catalog) -> Tree:
 
 
 def _ordered(analysis: Analysis) -> list[Resolved]:
-    return [analysis.resolved[uid] for uid in analysis.graph.order]
+    # in the graph's order; a focused analysis has not resolved the other apps' own nodes
+    return [analysis.resolved[uid] for uid in analysis.graph.order if uid in analysis.resolved]
 
 
 def _ref(kind: str, env: Environment, name: str) -> str:

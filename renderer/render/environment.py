@@ -62,7 +62,8 @@ def render_env(
     """Every file of one environment; problems of all workloads are reported together. Every object
     carries its owner's labels (`ownership`), every Terraform provider its tags; `pins`: per app,
     the digests of its images where the environment pins them. `focus`: render only these apps'
-    scopes and the shared scope (the graph stays whole); None: every app."""
+    scopes and the shared scope (the graph stays whole; the analysis resolved those alone); None:
+    every app."""
     analysis = focused(analysis, focus)
     env = analysis.env
     trust = platform.trust
@@ -165,10 +166,10 @@ def _resources(
     modules: dict[str, list[Resolved]] = {}
     apps = {w.app for w in analysis.workloads}
     for uid in analysis.graph.order:
-        r = analysis.resolved[uid]
-        node = r.node
+        node = analysis.graph.nodes[uid]
         if not node.shared and node.app not in apps:
-            continue  # an app outside the focus: its resources are resolved, not rendered
+            continue  # an app outside the focus: its resources are neither resolved nor rendered
+        r = analysis.resolved[uid]
         scope = SHARED if node.shared else str(node.app)
         namespace = env.shared_namespace if node.shared else env.namespace(scope)
         directory = (

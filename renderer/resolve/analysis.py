@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from renderer.errors import Collector
@@ -24,15 +24,20 @@ class Analysis:
 
 
 def analyse(
-    platform: Platform, apps: Sequence[App], env: Environment, owners: Mapping[str, str] | None = None
+    platform: Platform,
+    apps: Sequence[App],
+    env: Environment,
+    owners: Mapping[str, str] | None = None,
+    focus: Collection[str] | None = None,
 ) -> Analysis:
     """Everything up to the objects: graph, resolved resources, profiles (explain, graph, render).
 
-    `owners` are the shared resources' owners recorded by earlier publishes (uid → app)."""
+    `owners` are the shared resources' owners recorded by earlier publishes (uid → app). `focus`:
+    the graph is whole, but only these apps' resources and the shared ones are resolved."""
     _check_apps(platform, apps)
     workloads = tuple(w for app in apps for w in app.workloads_in(env.id))
     graph = graphs.build(env, workloads, platform.definitions, owners)
-    resolved = resolve(graph, workloads)
+    resolved = resolve(graph, workloads, focus)
     return Analysis(env, workloads, graph, resolved, _profiles(platform, env, workloads))
 
 

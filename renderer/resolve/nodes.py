@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from jsonschema.protocols import Validator as SchemaValidator
@@ -64,8 +64,12 @@ def peer_context(env: Environment, workloads: Sequence[Workload]) -> dict[str, M
     return out
 
 
-def resolve(graph: Graph, workloads: Sequence[Workload]) -> dict[str, Resolved]:
-    """Every node in the graph's order; a node whose dependency failed is skipped (already reported)."""
+def resolve(
+    graph: Graph, workloads: Sequence[Workload], focus: Collection[str] | None = None
+) -> dict[str, Resolved]:
+    """Every node in the graph's order; a node whose dependency failed is skipped (already reported).
+    `focus`: only the nodes of these apps, the shared ones, and what they depend on (a publish of
+    one app neither renders nor resolves the other apps' own resources)."""
     peers = peer_context(graph.env, workloads)
     by_app: dict[str, dict[str, Mapping[str, Json]]] = {}
     for key, entry in peers.items():
@@ -73,8 +77,11 @@ def resolve(graph: Graph, workloads: Sequence[Workload]) -> dict[str, Resolved]:
     scope = _Scope(graph, {(w.app, w.name): w for w in workloads}, peers, by_app)
     done: dict[str, Resolved] = {}
     problems = Collector()
+    needed = None if focus is None else _needed(graph, focus)
     for uid in graph.order:
         node = graph.nodes[uid]
+        if needed is not None and uid not in needed:
+            continue
         if any(dep not in done for dep in node.deps.values()):
             continue
         try:
@@ -87,6 +94,18 @@ def resolve(graph: Graph, workloads: Sequence[Workload]) -> dict[str, Resolved]:
             problems.extend(exc.problems())
     problems.raise_if_any()
     return done
+
+
+def _needed(graph: Graph, focus: Collection[str]) -> set[str]:
+    """The focus apps' nodes and the shared ones, with every node they depend on."""
+    todo = [uid for uid, node in graph.nodes.items() if node.shared or node.app in focus]
+    needed: set[str] = set()
+    while todo:
+        uid = todo.pop()
+        if uid not in needed and uid in graph.nodes:
+            needed.add(uid)
+            todo.extend(graph.nodes[uid].deps.values())
+    return needed
 
 
 class _NodeError(InputError):
