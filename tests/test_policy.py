@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import Result
 
-from renderer.checks.rego.engine import PolicyLoadError, Regorus
+from renderer.checks.rego.engine import BATCH, PolicyLoadError, Regorus
 from renderer.checks.rego.policyset import PolicySet, run_tests
 from renderer.cli.policy import duration
 from renderer.errors import EXIT_POLICY
@@ -166,6 +166,42 @@ def test_package_that_fails_to_evaluate_is_a_failure_beside_the_others() -> None
         ("main", "deny", "failure", "image busybox is denied", "d.yaml"),
     ]
     assert (counts.failures, counts.successes) == (2, 3)
+
+
+def test_documents_checked_in_batches_give_what_one_at_a_time_gives() -> None:
+    """`check_each` evaluates a package over many documents in one query; results, counts and
+    evaluation errors (one document's error must not spill onto its batch) are `check`'s, in order,
+    across more documents than one batch holds."""
+    broken = (
+        "package broken\nimport rego.v1\n"
+        'deny contains msg if {\n  input.metadata.name == "odd"\n  msg := input.spec.replicas / 0\n}\n'
+    )
+    v1 = (
+        "package team\nimport rego.v1\n"
+        'warn contains sprintf("big %d", [input.spec.replicas]) if input.spec.replicas > 7\n'
+    )
+    policies = PolicySet(source(**{"broken.rego": broken}, main=CONFTEST_V0, team=V1_POLICY, v1=v1))
+    images = ["alpine:3", "busybox", "nginx:latest"]
+    documents = [
+        (
+            f"d{i}.yaml",
+            deployment(
+                "odd" if i % 97 == 5 else ("legacy" if i % 13 == 0 else f"w{i}"),
+                images[i % 3],
+                limits=i % 4 != 0,
+                replicas=i % 12,
+                team=i % 5 != 0,
+            ),
+        )
+        for i in range(2 * BATCH + 7)
+    ]
+    documents.append(("notes.txt", "not an object"))
+    batched = policies.check_each(documents)
+    assert batched == [policies.check(path, doc) for path, doc in documents]
+    messages = {r.message for results, _ in batched for r in results}
+    assert "evaluation failed: broken.rego:5:30: divide by zero" in messages and "big 11" in messages
+    odd = [i for i in range(2 * BATCH + 7) if i % 97 == 5]
+    assert [i for i, (results, _) in enumerate(batched) if any(r.rule == "*" for r in results)] == odd
 
 
 def test_v0_unit_tests_with_with() -> None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 
 import jsonschema
+import jsonschema_rs
 
 from renderer.data import Json
 from renderer.errors import Problem
@@ -110,6 +111,21 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(SCHEMA)
 
 
+@cache
+def _fast() -> jsonschema_rs.Validator:
+    """The same schema in jsonschema-rs, which only says "valid" (as `inputs/schema.py`'s fast path:
+    its patterns are ECMA's, and these use ASCII classes and `$`, so it is at most stricter);
+    whatever it refuses, `_validator` checks again and words."""
+    return jsonschema_rs.validator_for(SCHEMA)
+
+
+def _valid(entity: Json) -> bool:
+    try:
+        return bool(_fast().is_valid(entity))
+    except (ValueError, TypeError):  # a value jsonschema-rs cannot take: the reference decides
+        return False
+
+
 def check_catalog(files: Mapping[str, Sequence[Json]]) -> list[Problem]:
     """Every entity of every catalog file (path → its entities, in order); references are checked to
     name an entity of the same files or a team's Group, as Backstage would show them resolved."""
@@ -117,7 +133,8 @@ def check_catalog(files: Mapping[str, Sequence[Json]]) -> list[Problem]:
     known = {_ref_of(e) for entities in files.values() for e in entities if isinstance(e, Mapping)}
     for path, entities in sorted(files.items()):
         for i, entity in enumerate(entities):
-            for error in sorted(_validator().iter_errors(entity), key=lambda e: list(e.absolute_path)):
+            errors = () if _valid(entity) else _validator().iter_errors(entity)
+            for error in sorted(errors, key=lambda e: list(e.absolute_path)):
                 where = ".".join(str(p) for p in (i, *error.absolute_path))
                 problems.append(Problem(path, 0, where, f"not a valid Backstage entity: {error.message}"))
             problems += _dangling(path, i, entity, known)

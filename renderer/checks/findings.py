@@ -140,8 +140,7 @@ def evaluate(
         if mode == "off":
             continue
         policies = PolicySet(platform.policies[set_name], data={"renderer": {"env": _env_data(env)}})
-        for path, document in documents:
-            results, counts = policies.check(path, document)
+        for results, counts in policies.check_each(documents):
             report.counts.add(counts)
             report.findings += [_finding(env.id, set_name, mode, r, sources) for r in results]
         if policies.combined:

@@ -127,7 +127,11 @@ def _check(
         report.problems.append(Problem(path, 0, "apiVersion", message, "use an API version it serves"))
         return
     report.against.add(against)
-    if who == "Kubernetes" and _valid_fast(minor, api_version, kind, obj):
+    if (
+        _valid_fast(minor, api_version, kind, obj)
+        if who == "Kubernetes"
+        else crdschema.valid_fast(who, version, api_version, kind, obj)
+    ):
         report.checked += 1
         return
     _validate(validator, obj, path, f"{name} is not valid for {against}", report)

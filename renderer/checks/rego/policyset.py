@@ -69,21 +69,40 @@ class PolicySet:
     def check(self, path: str, document: Json) -> tuple[list[Result], Counts]:
         return self._run(self.per_document, path, document)
 
+    def check_each(self, documents: Sequence[tuple[str, Json]]) -> list[tuple[list[Result], Counts]]:
+        """`check` of every document, in order; each package evaluated over many documents at once."""
+        inputs = [document for _, document in documents]
+        values = {p: self.engine.evaluate_each(p, inputs) for p in self.per_document}
+        return [
+            self._collect([(p, values[p][i]) for p in self.per_document], path)
+            for i, (path, _) in enumerate(documents)
+        ]
+
     def check_combined(self, documents: Iterable[tuple[str, Json]]) -> tuple[list[Result], Counts]:
         combined = [{"path": p, "contents": d} for p, d in documents]
         return self._run(self.combined, "(combined)", combined)
 
     def _run(self, packages: Sequence[str], path: str, document: Json) -> tuple[list[Result], Counts]:
+        return self._collect([(p, self._evaluate(p, document)) for p in packages], path)
+
+    def _evaluate(self, package: str, document: Json) -> Json | PolicyEvalError:
+        try:
+            return self.engine.evaluate(package, document)
+        except PolicyEvalError as exc:
+            return exc
+
+    def _collect(
+        self, values: Sequence[tuple[str, Json | PolicyEvalError]], path: str
+    ) -> tuple[list[Result], Counts]:
+        """The results and counts of each package's value (or evaluation error) for one document."""
         results: list[Result] = []
         counts = Counts()
-        for package in packages:
+        for package, value in values:
             namespace = package.removeprefix("data.")
-            try:
-                value = self.engine.evaluate(package, document)
-            except PolicyEvalError as exc:
+            if isinstance(value, PolicyEvalError):
                 # the package's rules did not run on this document: a failure naming where it stopped,
                 # reported with every other finding instead of ending the run
-                results.append(Result(namespace, EVALUATION, "failure", f"evaluation failed: {exc}", path))
+                results.append(Result(namespace, EVALUATION, "failure", f"evaluation failed: {value}", path))
                 counts.failures += 1
                 continue
             if not isinstance(value, Mapping):
