@@ -157,8 +157,11 @@ def publish(
         # rewrites only what the first changed
         path = os.path.join(base, "clone-0")
         repo = gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout)
+        heads: dict[str, str | None] = {}  # main's head as fetched, while no group of ours has moved it
         for group, branch in groups:
-            outcome = _publish_group(platform, req, repo, group, branch)
+            outcome = _publish_group(platform, req, repo, group, branch, heads)
+            if branch == "main" and outcome.commit:
+                heads.clear()
             if branch != "main" and outcome.commit and merge_requests is not None:
                 title = _subject(req, "render", (group[0].id,))
                 url = merge_requests(branch, "main", title, _mr_body(outcome, req))
@@ -317,14 +320,19 @@ def _publish_group(
     repo: gitrepo.Repo,
     envs: tuple[Environment, ...],
     branch: str,
+    heads: dict[str, str | None],
 ) -> Outcome:
-    """Fetch, render, commit, push with a lease; a moved head means fetch and render again."""
+    """Fetch, render, commit, push with a lease; a moved head means fetch and render again. The
+    first attempt takes main's head from `heads` when an earlier group fetched it and pushed
+    nothing to main (the lease still guards the push)."""
     env_ids = tuple(e.id for e in envs)
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
-        req.progress("fetch", 0, 1)
-        head = gitrepo.fetch_head(repo, "main")
-        req.progress("fetch", 1, 1)
+        if attempt > 1 or "main" not in heads:
+            req.progress("fetch", 0, 1)
+            heads["main"] = gitrepo.fetch_head(repo, "main")
+            req.progress("fetch", 1, 1)
+        head = heads["main"]
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
         # decided from the bookkeeping alone, before anything is checked out: a publish that changes
         # nothing costs a fetch, not a checkout of the whole environment
