@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Literal
 from urllib.parse import urlsplit
 
@@ -476,6 +476,10 @@ def commit_files(
         return None
     for path in (*files, *deleted):
         _check_path(path)
+    folders = {path[:i] for path in files for i, c in enumerate(path) if c == "/"}
+    both = sorted(folders.intersection(files))
+    if both:  # fast-import would keep whichever came last; a checkout on disk could hold neither
+        raise PublishError(f"refusing to commit {both[0]!r}: it is both a file and a folder")
     name, _, email = author.partition(" <")
     who = f"{_bare(name) or 'platform-renderer'} <{_bare(email.rstrip('>')) or 'renderer@platform.invalid'}>"
     text = (repo.git("stripspace", input_text=message) + "\n").encode()
@@ -497,7 +501,24 @@ def commit_files(
         )
     if code != 0:
         raise GitError("fast-import", classify(err), redact(err.strip(), repo.secrets))
-    return repo.git("rev-parse", COMMIT_REF)
+    commit = repo.git("rev-parse", COMMIT_REF)
+    _check_tree(repo, commit)
+    return commit
+
+
+def _check_tree(repo: Repo, commit: str) -> None:
+    """git's own rules for the paths of a tree, before anything is pushed: fast-import writes what
+    it is given, and a path git refuses to check out (`.git.`, `git~1`, `.git` with an invisible
+    character: a `.git` on NTFS or HFS+) would stop every later publish to the repo. Read into a
+    throwaway index with both protections on, whatever this machine's file system."""
+    with tempfile.TemporaryDirectory(prefix="renderer-index-") as tmp:
+        own = replace(repo, env={**repo.env, "GIT_INDEX_FILE": os.path.join(tmp, "index")})
+        code, out, err = own.run(
+            "-c", "core.protectNTFS=true", "-c", "core.protectHFS=true", "read-tree", commit
+        )
+    if code != 0:
+        detail = redact((err or out).strip(), repo.secrets)
+        raise PublishError(f"refusing to publish: git refuses a path of the rendered tree: {detail}")
 
 
 def _check_path(path: str) -> None:

@@ -35,6 +35,10 @@ def split(rel: str) -> list[str]:
     """The components of a relative path, or ValueError saying why it is not one we accept."""
     if not rel or "\0" in rel:
         raise ValueError("is empty or holds a NUL byte")
+    if any(ord(c) < 32 or c == "\x7f" for c in rel):
+        raise ValueError(
+            "holds a control character (a line break, a tab): git and the environment repo cannot carry it"
+        )
     if rel.startswith("/") or rel.startswith("\\"):
         raise ValueError("is absolute")
     parts = [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]

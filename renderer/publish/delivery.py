@@ -323,12 +323,14 @@ def _publish_group(
     heads: dict[str, str | None],
 ) -> Outcome:
     """Fetch, render, commit, push with a lease; a moved head means fetch and render again. The
-    first attempt takes main's head from `heads` when an earlier group fetched it and pushed
-    nothing to main (the lease still guards the push)."""
+    first attempt takes main's head from `heads` when an earlier group fetched it, pushed nothing
+    to main, and the remote's main is still there."""
     env_ids = tuple(e.id for e in envs)
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
-        if attempt > 1 or "main" not in heads:
+        # the head an earlier group fetched, while the remote still has it (`ls-remote`, no fetch):
+        # every decision below, the "up to date" shortcut included, is made on the current head
+        if attempt > 1 or "main" not in heads or gitrepo.remote_head(repo, "main") != heads["main"]:
             req.progress("fetch", 0, 1)
             heads["main"] = gitrepo.fetch_head(repo, "main")
             req.progress("fetch", 1, 1)

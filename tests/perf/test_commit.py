@@ -147,3 +147,21 @@ def test_apply_writes_the_plan_and_removes_a_link_not_its_target(tmp_path: Path)
     writer.apply(str(out), result)
     assert outside.read_text() == "keep me\n"
     assert sorted(writer.list_files(str(out))) == sorted(tree)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".render/apps/a/.git./x", ".render/apps/a/.GIT /x", ".render/apps/a/git~1/x", "a/.git\u200c/x"],
+)
+def test_a_path_git_would_not_check_out_is_refused_before_the_push(tmp_path: Path, path: str) -> None:
+    """fast-import writes any path; git refuses these on checkout (a `.git` on NTFS or HFS+), which
+    would stop every later publish to the repo. The tree is read by git with both protections on."""
+    repo = _repo(tmp_path)
+    with pytest.raises(PublishError, match="git refuses a path of the rendered tree"):
+        gitrepo.commit_files(repo, None, {"ok.txt": b"1", path: b"x"}, (), "m", "a <a@b>")
+
+
+def test_a_path_that_is_both_a_file_and_a_folder_is_refused(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    with pytest.raises(PublishError, match="'a/b': it is both a file and a folder"):
+        gitrepo.commit_files(repo, None, {"a/b": b"1", "a/b/c": b"2"}, (), "m", "a <a@b>")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 
+import jsonschema
+import jsonschema_rs
 import pytest
 
 from renderer import pipeline
-from renderer.checks import kubeschema
+from renderer.checks import crdschema, kubeschema
 from renderer.data import Json
 from renderer.inputs import app_repo, platform_config
 from tests.conftest import ROOT
@@ -74,3 +76,18 @@ def test_a_broken_object_is_never_a_fast_yes(
         obj["apiVersion"] = "apps/v1"
         spec["strategy"] = {"type": 7}
     assert both(minor, obj) == (False, False)
+
+
+def test_no_fast_path_where_jsonschema_rs_reads_a_pattern_more_loosely() -> None:
+    """ECMA-262's `\\s` lacks U+001C-U+001F and U+0085, so `[^\\s]` lets through what Python's
+    refuses: a schema with such a pattern (ExternalSecret's `schedule`) is checked by jsonschema
+    alone; one without keeps the fast path."""
+    loose = {"type": "string", "pattern": "^[^\\s]+$"}
+    assert jsonschema_rs.Draft4Validator(loose).is_valid("a\x1cb")
+    assert not jsonschema.Draft4Validator(loose).is_valid("a\x1cb")
+    assert not crdschema._reads_alike({"properties": {"schedule": loose}})
+    assert not crdschema._reads_alike({"type": "number", "multipleOf": 0.01})
+    assert crdschema._reads_alike({"properties": {"multipleOf": {"type": "number"}, "pattern": {}}})
+    assert crdschema._fast("external-secrets", "2.9.0", "external-secrets.io/v1", "ExternalSecret") is None
+    monitor = crdschema._fast("prometheus-operator", "0.93.0", "monitoring.coreos.com/v1", "ServiceMonitor")
+    assert monitor is not None

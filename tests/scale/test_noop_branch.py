@@ -147,3 +147,28 @@ def test_an_owners_record_that_is_not_a_file_refuses_before_any_shortcut(
         with pytest.raises(PublishError, match=r"owners.json is damaged \(not a regular file\)"):
             as_(who)
     assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
+
+
+def test_a_later_group_fetches_again_when_main_moved_after_the_first_fetched(
+    tmp_path: Path, bare_repo: Path, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The protected group takes main's head from the direct group only while the remote still has
+    it: another publisher's push in between is fetched, and the MR branch is built on it."""
+    apps = tmp_path / "apps"
+    shop = load(make_app(apps, "shop", {"web": "hello"}))
+    publish(platform, bare_repo, shop, ("dev",))  # dev is up to date for the next publish
+    real = delivery._publish_group
+    pushed: list[str] = []
+
+    def then_another_publisher(*args: object, **kwargs: object) -> delivery.Outcome:
+        outcome = real(*args, **kwargs)  # type: ignore[arg-type]
+        if not pushed:  # after the direct group (nothing to push): cart lands on main
+            pushed.append("")  # once (the other publisher's own groups come through here too)
+            publish(platform, bare_repo, load(make_app(apps, "cart", {"api": "hi"})), ("dev",))
+            pushed[0] = git("--git-dir", str(bare_repo), "rev-parse", "main")
+        return outcome
+
+    monkeypatch.setattr(delivery, "_publish_group", then_another_publisher)
+    direct, prod = publish(platform, bare_repo, shop, ("dev", "prod"))
+    assert direct.commit is None and prod.commit and prod.target == "render/prod/shop"
+    assert git("--git-dir", str(bare_repo), "rev-parse", "render/prod/shop^") == pushed[0]

@@ -21,6 +21,9 @@ from tests.conftest import write
         ("/etc/passwd", "is absolute"),
         ("a/../../b", "climbs out of its folder with '..'"),
         ("./.", "names the folder itself"),
+        ("conf\nig.yaml", "holds a control character"),
+        ("a\tb/c", "holds a control character"),
+        ("x\x7f", "holds a control character"),
     ],
 )
 def test_paths_that_are_refused_as_text(rel: str, why: str) -> None:
