@@ -13,11 +13,11 @@ workload of its app that a static resource names (`service`). Shared nodes are R
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from renderer.data import Json
 from renderer.inputs.yamlio import dump
-from renderer.model import Environment, Trust
+from renderer.model import Environment, Trust, Workload
 from renderer.render.kubernetes.labels import selector_for
 from renderer.render.ownership import owner_of
 from renderer.render.tree import SHARED, Tree, safe_join
@@ -62,9 +62,21 @@ def render_catalog(analysis: Analysis, trust: Trust) -> Catalog:
     """Every app's catalog file, and the shared scope's when a provisioned node is shared."""
     env = analysis.env
     files: Catalog = {}
-    for app in sorted({w.app for w in analysis.workloads}):
-        files[catalog_file(env.id, app)] = _app_entities(analysis, trust, app)
-    shared = [r for r in _ordered(analysis) if r.node.shared and provisioned(r)]
+    # each app's workloads and provisioned resources, grouped in one pass (asking every app of
+    # every workload and node grew as the square of the fleet)
+    workloads: dict[str, list[Workload]] = {}
+    for wl in analysis.workloads:
+        workloads.setdefault(wl.app, []).append(wl)
+    ordered = _ordered(analysis)
+    own: dict[str, list[Resolved]] = {}
+    for r in ordered:
+        if r.node.app is not None and not r.node.shared and provisioned(r):
+            own.setdefault(r.node.app, []).append(r)
+    for app in sorted(workloads):
+        files[catalog_file(env.id, app)] = _app_entities(
+            analysis, trust, app, workloads[app], own.get(app, [])
+        )
+    shared = [r for r in ordered if r.node.shared and provisioned(r)]
     if shared:
         team = owner_of(trust, env, None).team
         entities = [_resource(env, r, team, None, analysis.resolved) for r in shared]
@@ -86,7 +98,9 @@ def _ref(kind: str, env: Environment, name: str) -> str:
     return f"{kind}:{env.id}/{name}"
 
 
-def _app_entities(analysis: Analysis, trust: Trust, app: str) -> list[Mapping[str, Json]]:
+def _app_entities(
+    analysis: Analysis, trust: Trust, app: str, workloads: Sequence[Workload], own: Sequence[Resolved]
+) -> list[Mapping[str, Json]]:
     env = analysis.env
     owner = owner_of(trust, env, app)
     system: dict[str, Json] = {
@@ -95,7 +109,6 @@ def _app_entities(analysis: Analysis, trust: Trust, app: str) -> list[Mapping[st
         "metadata": _meta(env, app, f"The app {app} in {env.id}, as the platform renders it", owner.labels()),
         "spec": {"owner": f"group:default/{owner.team}"},
     }
-    workloads = [w for w in analysis.workloads if w.app == app]
     names = {w.name for w in workloads}
     entities: list[Mapping[str, Json]] = [system]
     for wl in sorted(workloads, key=lambda w: w.name):
@@ -119,7 +132,6 @@ def _app_entities(analysis: Analysis, trust: Trust, app: str) -> list[Mapping[st
             "backstage.io/kubernetes-namespace": env.namespace(app),
         }
         entities.append({"apiVersion": API_VERSION, "kind": "Component", "metadata": meta, "spec": spec})
-    own = [r for r in _ordered(analysis) if r.node.app == app and not r.node.shared and provisioned(r)]
     entities += [_resource(env, r, owner.team, app, analysis.resolved) for r in own]
     return entities
 
