@@ -9,14 +9,16 @@ workloads contains doc if {
 	doc.contents.metadata.annotations["renderer.platform/source"]
 }
 
-budgets contains doc.contents if {
+# the budgets of each namespace, built once: a workload looks only at its own namespace's, so the
+# rule grows with the number of objects, not with its square
+budgets[namespace] contains doc.contents if {
 	some doc in input
 	doc.contents.kind == "PodDisruptionBudget"
+	namespace := doc.contents.metadata.namespace
 }
 
 covered(w) if {
-	some pdb in budgets
-	pdb.metadata.namespace == w.metadata.namespace
+	some pdb in budgets[w.metadata.namespace]
 	every key, value in pdb.spec.selector.matchLabels {
 		w.spec.template.metadata.labels[key] == value
 	}
