@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, Literal
 from urllib.parse import urlsplit
@@ -476,8 +476,7 @@ def commit_files(
         return None
     for path in (*files, *deleted):
         _check_path(path)
-    folders = {path[:i] for path in files for i, c in enumerate(path) if c == "/"}
-    both = sorted(folders.intersection(files))
+    both = sorted(_folders(files).intersection(files))
     if both:  # fast-import would keep whichever came last; a checkout on disk could hold neither
         raise PublishError(f"refusing to commit {both[0]!r}: it is both a file and a folder")
     name, _, email = author.partition(" <")
@@ -519,6 +518,17 @@ def _check_tree(repo: Repo, commit: str) -> None:
     if code != 0:
         detail = redact((err or out).strip(), repo.secrets)
         raise PublishError(f"refusing to publish: git refuses a path of the rendered tree: {detail}")
+
+
+def _folders(paths: Iterable[str]) -> set[str]:
+    """Every folder the paths lie in (each one's parents added until one is known already)."""
+    folders: set[str] = set()
+    for path in paths:
+        end = path.rfind("/")
+        while end > 0 and path[:end] not in folders:
+            folders.add(path[:end])
+            end = path.rfind("/", 0, end)
+    return folders
 
 
 def _check_path(path: str) -> None:

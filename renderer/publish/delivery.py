@@ -550,8 +550,8 @@ def _render_into(
     platform: Platform, req: Request, root: str, envs: Sequence[Environment], owners: bookkeeping.Owners
 ) -> tuple[writer.WriteResult, list[str]]:
     """What this publish changes in the checkout (nothing is written: the commit is built from
-    the bytes); only owned paths change. Every stored app is resolved; only the apps it changes
-    (all with --all-apps) and the shared scope are rendered."""
+    the bytes); only owned paths change. Every stored app is loaded and its graph built; only the
+    apps it changes (all with --all-apps) and the shared scope are resolved and rendered."""
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     apps, broken = _apps(root, req, platform.trust.limits)
     ids = [e.id for e in envs]
