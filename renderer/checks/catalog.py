@@ -16,6 +16,7 @@ import jsonschema_rs
 
 from renderer.data import Json
 from renderer.errors import Problem
+from renderer.inputs.schema import says_valid
 
 _NAME = r"^[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*$"  # 1-63 characters
 _NAMESPACE = r"^[a-z0-9]+(-[a-z0-9]+)*$"  # 1-63 characters
@@ -119,13 +120,6 @@ def _fast() -> jsonschema_rs.Validator:
     return jsonschema_rs.validator_for(SCHEMA)
 
 
-def _valid(entity: Json) -> bool:
-    try:
-        return bool(_fast().is_valid(entity))
-    except (ValueError, TypeError):  # a value jsonschema-rs cannot take: the reference decides
-        return False
-
-
 def check_catalog(files: Mapping[str, Sequence[Json]]) -> list[Problem]:
     """Every entity of every catalog file (path → its entities, in order); references are checked to
     name an entity of the same files or a team's Group, as Backstage would show them resolved."""
@@ -133,7 +127,7 @@ def check_catalog(files: Mapping[str, Sequence[Json]]) -> list[Problem]:
     known = {_ref_of(e) for entities in files.values() for e in entities if isinstance(e, Mapping)}
     for path, entities in sorted(files.items()):
         for i, entity in enumerate(entities):
-            errors = () if _valid(entity) else _validator().iter_errors(entity)
+            errors = () if says_valid(_fast(), entity) else _validator().iter_errors(entity)
             for error in sorted(errors, key=lambda e: list(e.absolute_path)):
                 where = ".".join(str(p) for p in (i, *error.absolute_path))
                 problems.append(Problem(path, 0, where, f"not a valid Backstage entity: {error.message}"))

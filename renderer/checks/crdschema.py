@@ -18,6 +18,7 @@ import jsonschema
 import jsonschema_rs
 
 from renderer.data import Json
+from renderer.inputs.schema import says_valid
 
 _NESTED = ("items", "additionalProperties", "not")
 _LISTS = ("allOf", "anyOf", "oneOf")
@@ -50,11 +51,7 @@ def valid_fast(operator: str, version: str, api_version: str, kind: str, obj: Js
     """Whether jsonschema-rs finds the object valid against the same schema (as
     `kubeschema._valid_fast`; its patterns are ECMA's, at most stricter on these schemas). Only a
     yes is trusted: anything else goes to `validator`, whose messages the report shows."""
-    fast = _fast(operator, version, api_version, kind)
-    try:
-        return fast is not None and bool(fast.is_valid(obj))
-    except (ValueError, TypeError):  # a value it cannot take: the reference judges it
-        return False
+    return says_valid(_fast(operator, version, api_version, kind), obj)
 
 
 @cache

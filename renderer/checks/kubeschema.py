@@ -23,6 +23,7 @@ from referencing import Registry, Resource
 from renderer.checks import crdschema
 from renderer.data import Json, json_object
 from renderer.errors import Problem
+from renderer.inputs.schema import says_valid
 from renderer.inputs.yamlio import load_text
 from renderer.model import ApiStatus, ApiTable
 
@@ -208,11 +209,7 @@ def _valid_fast(minor: str, api_version: str, kind: str, obj: Mapping[str, Json]
     these schemas). Only a yes is trusted: an object it finds invalid, or cannot take, goes to
     jsonschema, whose messages the report has always shown."""
     version = schema_version(minor)
-    fast = _fast_validator(version, api_version, kind) if version else None
-    try:
-        return fast is not None and fast.is_valid(obj)
-    except (ValueError, TypeError):  # a value it cannot read as JSON: let jsonschema judge it
-        return False
+    return says_valid(_fast_validator(version, api_version, kind) if version else None, obj)
 
 
 @cache

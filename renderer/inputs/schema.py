@@ -61,9 +61,16 @@ def _fast(name: str) -> jsonschema_rs.Validator:
 
 
 def _valid_fast(name: str, data: Json) -> bool:
+    return says_valid(_fast(name), data)
+
+
+def says_valid(fast: jsonschema_rs.Validator | None, data: Json) -> bool:
+    """Whether jsonschema-rs finds `data` valid: the only answer of it ever trusted (every fast
+    path: Score and platform files here, Kubernetes objects, custom resources, catalog entities).
+    No validator, or a value it cannot take: False, and the reference decides."""
     try:
-        return bool(_fast(name).is_valid(data))
-    except (ValueError, TypeError):  # a value jsonschema-rs cannot take: the reference decides
+        return fast is not None and bool(fast.is_valid(data))
+    except (ValueError, TypeError):
         return False
 
 

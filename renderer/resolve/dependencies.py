@@ -16,6 +16,7 @@ from renderer.inputs.apis import APIS_FILE
 from renderer.inputs.platform_config import TRUST_FILE
 from renderer.model import Platform
 from renderer.resolve.analysis import Analysis
+from renderer.resolve.graph import reach
 
 MODULES = "platform-config/modules"
 POLICIES = "policies"
@@ -66,7 +67,7 @@ def record(platform: Platform, analysis: Analysis) -> Dependencies:
     apps: dict[str, Files] = {}
     shared: dict[str, Files] = {}
     for wl in analysis.workloads:
-        reached = _reach(analysis, set(analysis.graph.bindings.get((wl.app, wl.name), {}).values()))
+        reached = sorted(reach(analysis.graph, analysis.graph.bindings.get((wl.app, wl.name), {}).values()))
         own = [_node_files(platform, analysis, uid) for uid in reached]
         profile = analysis.profiles.get((wl.app, wl.name))
         if profile is not None:
@@ -77,19 +78,6 @@ def record(platform: Platform, analysis: Analysis) -> Dependencies:
         parts = [_node_files(platform, analysis, uid) for uid in reached if nodes[uid].shared]
         shared[wl.app] = _merge([shared.get(wl.app, Files()), *common, *parts])
     return Dependencies(dict(sorted(apps.items())), dict(sorted(shared.items())))
-
-
-def _reach(analysis: Analysis, start: set[str]) -> list[str]:
-    """The nodes a workload binds and every node they depend on (through `uses:` and outputs)."""
-    seen: set[str] = set()
-    todo = sorted(start)
-    while todo:
-        uid = todo.pop()
-        if uid in seen or uid not in analysis.graph.nodes:
-            continue
-        seen.add(uid)
-        todo.extend(sorted(analysis.graph.nodes[uid].deps.values()))
-    return sorted(seen)
 
 
 def _node_files(platform: Platform, analysis: Analysis, uid: str) -> Files:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from renderer.data import Json, PathKey
@@ -321,3 +321,15 @@ def _cycle_problem(nodes: Mapping[str, Node], stuck: set[str]) -> Problem:
     # requested by no workload: the edge is the definition's `uses` of the next member
     alias = min(key for key, dep in node.deps.items() if dep == cycle[1]).removeprefix("uses:")
     return node.definition.doc.problem(("uses", alias), message, hint)
+
+
+def reach(graph: Graph, start: Iterable[str]) -> set[str]:
+    """The nodes `start` names and every node they depend on (through `uses:` and outputs)."""
+    seen: set[str] = set()
+    todo = list(start)
+    while todo:
+        uid = todo.pop()
+        if uid not in seen and uid in graph.nodes:
+            seen.add(uid)
+            todo.extend(graph.nodes[uid].deps.values())
+    return seen

@@ -17,7 +17,7 @@ from renderer.model import Environment, ResourceDefinition, SecretRef, Workload
 from renderer.resolve import templates
 from renderer.resolve.drivers import DRIVERS
 from renderer.resolve.drivers.base import Artifacts
-from renderer.resolve.graph import Graph, Node
+from renderer.resolve.graph import Graph, Node, reach
 from renderer.resolve.templates import Context
 
 # A resolved output: plain data, or a reference to a secret (never its value).
@@ -77,7 +77,12 @@ def resolve(
     scope = _Scope(graph, {(w.app, w.name): w for w in workloads}, peers, by_app)
     done: dict[str, Resolved] = {}
     problems = Collector()
-    needed = None if focus is None else _needed(graph, focus)
+    # the focus apps' nodes and the shared ones, with every node they depend on
+    needed = (
+        None
+        if focus is None
+        else reach(graph, (u for u, n in graph.nodes.items() if n.shared or n.app in focus))
+    )
     for uid in graph.order:
         node = graph.nodes[uid]
         if needed is not None and uid not in needed:
@@ -94,18 +99,6 @@ def resolve(
             problems.extend(exc.problems())
     problems.raise_if_any()
     return done
-
-
-def _needed(graph: Graph, focus: Collection[str]) -> set[str]:
-    """The focus apps' nodes and the shared ones, with every node they depend on."""
-    todo = [uid for uid, node in graph.nodes.items() if node.shared or node.app in focus]
-    needed: set[str] = set()
-    while todo:
-        uid = todo.pop()
-        if uid not in needed and uid in graph.nodes:
-            needed.add(uid)
-            todo.extend(graph.nodes[uid].deps.values())
-    return needed
 
 
 class _NodeError(InputError):
