@@ -22,6 +22,7 @@ from renderer.render.environment import EnvRender, render_env
 from renderer.render.kubernetes import observability
 from renderer.render.tree import Tree
 from renderer.resolve import dependencies, templates
+from renderer.resolve import graph as graphs
 from renderer.resolve.analysis import Analysis, analyse
 
 PREVIEW_TYPE = "preview"  # environments of this type hold previews of merge requests (publish/previews.py)
@@ -54,11 +55,23 @@ class Options:
 
 
 @dataclass(frozen=True, slots=True)
+class Ahead:
+    """An environment of a later run, rendered with an earlier one in the same worker pool (the
+    protected environments of a publish, while the direct ones render: `publish/delivery.py`).
+    The later run takes it only for the very same inputs (`_taken`)."""
+
+    apps: tuple[App, ...]
+    options: Options
+    outcome: EnvOutcome
+
+
+@dataclass(frozen=True, slots=True)
 class Rendered:
     envs: tuple[EnvRender, ...]
     tree: Tree
     owned: tuple[str, ...]  # path prefixes this render replaces wholesale
     report: Report  # findings of the checks; denials have already raised
+    ahead: Mapping[str, Ahead] = field(default_factory=dict)  # env id → rendered for a later run
 
 
 def select_envs(platform: Platform, env_ids: Sequence[str] | None) -> list[Environment]:
@@ -89,12 +102,24 @@ def run(
     env_ids: Sequence[str] | None,
     options: Options,
     progress: Progress = silent,
+    ahead: Sequence[tuple[Environment, Options]] = (),
+    ready: Mapping[str, Ahead] | None = None,
 ) -> Rendered:
-    """Render and check; raises InputError (every render problem) or PolicyDenied (every denial)."""
+    """Render and check; raises InputError (every render problem) or PolicyDenied (every denial).
+
+    `ahead`: environments of a later run, rendered alongside when the run has worker processes, and
+    returned unchecked by this run (`Rendered.ahead`); `ready`: such renders from an earlier run."""
     envs = select_envs(platform, env_ids)
     _check_platform(platform, options)
     results, tree, report, problems = [], {}, Report(), Collector("platform")
-    for outcome in _each_env(platform, apps, envs, options, progress):
+    jobs = [(env, options) for env in envs]
+    outcomes, extra = _each_env(platform, apps, jobs, ahead, ready or {}, progress)
+    done = {
+        env.id: Ahead(tuple(apps), opts, o)
+        for (env, opts), o in zip(ahead, extra, strict=True)
+        if o is not None
+    }
+    for outcome in outcomes:
         if isinstance(outcome, InputError):
             problems.extend(outcome.problems())
             continue
@@ -118,7 +143,7 @@ def run(
             f"catalog/{env.id}/",
         )
     ]
-    return Rendered(tuple(results), tree, tuple(owned), report)
+    return Rendered(tuple(results), tree, tuple(owned), report, done)
 
 
 def _check_platform(platform: Platform, options: Options) -> None:
@@ -169,32 +194,73 @@ def _fail_closed(report: Report) -> Report:
 IN_PROCESS_BELOW = 24  # app × environment renders: fewer are rendered without worker processes
 
 
+Job = tuple[Environment, Options]
+
+
 def _each_env(
-    platform: Platform, apps: Sequence[App], envs: Sequence[Environment], options: Options, progress: Progress
-) -> list[EnvOutcome]:
-    """Each environment's outcome, in the order given (whatever order the workers finish in).
-    Progress counts app × environment renders, a whole environment at a time."""
-    total = len(apps) * len(envs)
+    platform: Platform,
+    apps: Sequence[App],
+    jobs: Sequence[Job],
+    ahead: Sequence[Job],
+    ready: Mapping[str, Ahead],
+    progress: Progress,
+) -> tuple[list[EnvOutcome], list[EnvOutcome | None]]:
+    """Each job's outcome, in the order given (whatever order the workers finish in), taken from
+    `ready` where it has the same inputs; and each `ahead` job's, None where it was not rendered
+    (without worker processes rendering ahead saves nothing) or failed. Progress counts app ×
+    environment renders, a whole environment at a time."""
+    taken = [_taken(ready.get(env.id), apps, env, opts) for env, opts in jobs]
+    todo = [job for job, outcome in zip(jobs, taken, strict=True) if outcome is None]
+    total = len(apps) * len(jobs)
     progress("render", 0, total)
-    rendered = len(options.focus) if options.focus is not None else len(apps)
+    done = len(apps) * (len(jobs) - len(todo))
+    pooled = [*todo, *ahead] if todo else []  # ahead of nothing, a render saves nothing
+    rendered = sum(len(o.focus) if o.focus is not None else len(apps) for _, o in pooled)
+    workers = min(max((o.jobs for _, o in pooled), default=1), len(pooled))
     # a worker costs a copy of the platform and every app: worth it only for a large render
-    if options.jobs <= 1 or len(envs) <= 1 or rendered * len(envs) < IN_PROCESS_BELOW:
+    if workers <= 1 or rendered < IN_PROCESS_BELOW:
         outcomes = []
-        for env in envs:
-            outcomes.append(_one_env(platform, apps, env, options))
-            progress("render", len(outcomes) * len(apps), total)
-        return outcomes
-    pool = ProcessPoolExecutor(max_workers=min(options.jobs, len(envs)))
+        for env, opts in todo:
+            outcomes.append(_one_env(platform, apps, env, opts))
+            progress("render", done + len(outcomes) * len(apps), total)
+        return _merged(taken, outcomes), [None] * len(ahead)
+    pool = ProcessPoolExecutor(max_workers=workers)
     try:
-        futures = [pool.submit(_one_env, platform, apps, env, options) for env in envs]
-        for done, _ in enumerate(as_completed(futures), start=1):
-            progress("render", done * len(apps), total)
-        return [f.result() for f in futures]
+        futures = [pool.submit(_one_env, platform, apps, env, opts) for env, opts in pooled]
+        for count, _ in enumerate(as_completed(futures[: len(todo)]), start=1):
+            progress("render", done + count * len(apps), total)
+        outcomes = [f.result() for f in futures[: len(todo)]]
+        # a render ahead that failed is not this run's failure: the later run renders it again
+        spare = [None if f.exception() is not None else f.result() for f in futures[len(todo) :]]
+        return _merged(taken, outcomes), spare
     except BaseException:  # an error, or a signal turned into one (publish): end the workers now
         _end_workers(pool)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _merged(taken: Sequence[EnvOutcome | None], rendered: Sequence[EnvOutcome]) -> list[EnvOutcome]:
+    """The outcomes in job order: the taken ones where there are, the rendered ones in between."""
+    fresh = iter(rendered)
+    return [outcome if outcome is not None else next(fresh) for outcome in taken]
+
+
+def _taken(ahead: Ahead | None, apps: Sequence[App], env: Environment, options: Options) -> EnvOutcome | None:
+    """A render made ahead, when it had this run's inputs: the same apps and options for the same
+    environment. The shared resources' recorded owners may differ (a run before this one records
+    them): they only refuse requests of another app's resource, so the render is taken when they
+    refuse none, as they refused none for it."""
+    if ahead is None or isinstance(ahead.outcome, InputError):
+        return None
+    env_render, _ = ahead.outcome
+    if env_render.env != env or ahead.apps != tuple(apps):
+        return None
+    if replace(ahead.options, owners={}) != replace(options, owners={}):
+        return None
+    if graphs.foreign_requests(env_render.analysis.graph.nodes, options.owners):
+        return None
+    return ahead.outcome
 
 
 def _end_workers(pool: ProcessPoolExecutor) -> None:

@@ -101,6 +101,9 @@ class Request:
     progress: pipeline.Progress = pipeline.silent  # (stage, done, total) of a long run, for the CLI to show
     gate: phases.Gate = phases.Gate()  # `--check-aws`: objects waiting for secrets (publish/phases.py)
     run: Run | None = None  # the render; default `pipeline.run` (`--merge-shards`: publish/shards.py)
+    # the later groups' environments, rendered alongside this group's in its worker pool (`publish`)
+    ahead: tuple[Environment, ...] = ()
+    ready: dict[str, pipeline.Ahead] = field(default_factory=dict)  # those renders: env id → render
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +161,11 @@ def publish(
         path = os.path.join(base, "clone-0")
         repo = gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout)
         heads: dict[str, str | None] = {}  # main's head as fetched, while no group of ours has moved it
-        for group, branch in groups:
-            outcome = _publish_group(platform, req, repo, group, branch, heads)
+        ready: dict[str, pipeline.Ahead] = {}  # renders made ahead by an earlier group
+        for i, (group, branch) in enumerate(groups):
+            ahead = _ahead(req, [e for g, _ in groups[i + 1 :] for e in g if e.id not in ready])
+            group_req = dataclasses.replace(req, ahead=ahead, ready=ready)
+            outcome = _publish_group(platform, group_req, repo, group, branch, heads)
             if branch == "main" and outcome.commit:
                 heads.clear()
             if branch != "main" and outcome.commit and merge_requests is not None:
@@ -170,6 +176,14 @@ def publish(
                 outcome = _terraform_merge_request(req, outcome, merge_requests)
             outcomes.append(_second_phase(req, repo, outcome, drafts))
     return outcomes
+
+
+def _ahead(req: Request, later: Sequence[Environment]) -> tuple[Environment, ...]:
+    """The later groups' environments to render with this group's (each protected environment is a
+    group of its own, so would render alone on one core): the default render, with workers."""
+    if req.jobs <= 1 or req.run is not None or req.render_into is not None or req.gate.active:
+        return ()
+    return tuple(later)
 
 
 def split_by_delivery(platform: Platform, req: Request) -> tuple[tuple[Environment, ...], list[Environment]]:
@@ -563,8 +577,15 @@ def _render_into(
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)
     focus = None if req.run is not None else _focus(req, root, existing, changing, apps, ids, prints)
     options = _options(req, root, apps, owners, focus, ids)
-    run = req.run or pipeline.run
-    rendered = run(platform, tuple(apps[k] for k in sorted(apps)), ids, options, req.progress)
+    ordered = tuple(apps[k] for k in sorted(apps))
+    if req.run is not None:
+        rendered = req.run(platform, ordered, ids, options, req.progress)
+    else:
+        ahead = [
+            (e, _options_for(req, root, options, existing, changing, apps, e, prints)) for e in req.ahead
+        ]
+        rendered = pipeline.run(platform, ordered, ids, options, req.progress, ahead, req.ready)
+        req.ready.update(rendered.ahead)
     if req.all_apps and focus is not None:  # the apps not rendered again: their files as they are
         kept = selective.kept_outputs(existing, ids, set(apps) - focus)
         rendered = dataclasses.replace(rendered, tree={**kept, **rendered.tree})
@@ -635,6 +656,21 @@ def _options(
         focus=focus,
         elsewhere=selective.elsewhere(root, ids, focus),
     )
+
+
+def _options_for(
+    req: Request,
+    root: str,
+    options: pipeline.Options,
+    existing: Mapping[str, str],
+    changing: Sequence[str],
+    apps: Mapping[str, App],
+    env: Environment,
+    prints: selective.Prints,
+) -> pipeline.Options:
+    """`options` as a render of `env` alone would have them: its own focus and other apps' objects."""
+    focus = _focus(req, root, existing, changing, apps, [env.id], prints)
+    return dataclasses.replace(options, focus=focus, elsewhere=selective.elsewhere(root, [env.id], focus))
 
 
 def _broken_warning(name: str, problems: Sequence[Problem]) -> str:

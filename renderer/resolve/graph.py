@@ -98,7 +98,7 @@ def build(
                 bound[rname] = node.uid
     for wl in workloads:
         _param_edges(wl, bindings[(wl.app, wl.name)], nodes, problems)
-    problems.extend(_foreign_requests(nodes, owners or {}))
+    problems.extend(foreign_requests(nodes, owners or {}))
     _uses(env, defs, nodes, problems)
     problems.raise_if_any()
     order = _topological(nodes)
@@ -220,7 +220,7 @@ def owner_of(node: Node, owners: Mapping[str, str]) -> str | None:
     return owners.get(node.uid) or (apps[0] if apps else None)
 
 
-def _foreign_requests(nodes: Mapping[str, Node], owners: Mapping[str, str]) -> list[Problem]:
+def foreign_requests(nodes: Mapping[str, Node], owners: Mapping[str, str]) -> list[Problem]:
     """Requests of another app's shared resource: refused, naming the owner."""
     problems = []
     for uid in sorted(nodes):

@@ -202,7 +202,7 @@ signal.signal(signal.SIGALRM, interrupted)
 signal.setitimer(signal.ITIMER_REAL, 3)
 options = pipeline.Options({}, 2)
 try:
-    pipeline._each_env(inputs.platform, inputs.apps, envs, options, pipeline.silent)
+    pipeline._each_env(inputs.platform, inputs.apps, [(e, options) for e in envs], (), {}, pipeline.silent)
 except KeyboardInterrupt:
     print("interrupted")
 """
