@@ -132,9 +132,10 @@ def evaluate(
     report.secrets += secrets.scan_tree(tree, sensitive)
     documents = list(_documents(env_render, tree))
     report.conflicts += collisions.ingress_collisions([*elsewhere, *documents], app_owners)
-    for path, document in documents:
-        if path.startswith(f"kubernetes/{env.id}/") and f"/{SHARED}/" not in path:
-            report.secrets += secrets.scan_rendered(path, tree[path], document)
+    apps_objects = f"kubernetes/{env.id}/"
+    report.secrets += secrets.scan_rendered(
+        [(p, tree[p], d) for p, d in documents if p.startswith(apps_objects) and f"/{SHARED}/" not in p]
+    )
     sources = _sources(env_render, documents)
     for set_name, mode in sorted(env.policies.items()):
         if mode == "off":

@@ -104,7 +104,7 @@ def scan_files(app: App, allow: Sequence[Allowance] = ()) -> list[Problem]:
         if _allowed(allow, app.id, rel, ""):
             continue
         text = data.decode("utf-8", errors="replace")
-        if not _detected(PLACEHOLDER.sub(" ", text)):  # one pass over the file: the common case
+        if not _detected(_plain(text.splitlines())):  # one pass over the file: the common case
             continue
         for number, line in enumerate(text.splitlines(), start=1):  # a hit: say on which line
             for kind in kinds_in(line):
@@ -112,13 +112,28 @@ def scan_files(app: App, allow: Sequence[Allowance] = ()) -> list[Problem]:
     return problems
 
 
-def scan_rendered(path: str, data: bytes, obj: Json) -> list[Problem]:  # obj None: say the file only
-    """A rendered object, whose strings an app's placeholders may have put together from parts
-    (`AKIA${metadata.annotations.rest}`): the token and key formats, first on the file's text (one
-    pass, the common case), then value by value to say where."""
-    text = data.decode("utf-8", errors="replace")
-    if not _detected(text):
+def scan_rendered(files: Sequence[tuple[str, bytes, Json]]) -> list[Problem]:
+    """Rendered objects (path, bytes, parsed), whose strings an app's placeholders may have put
+    together from parts (`AKIA${metadata.annotations.rest}`): the token and key formats, first on
+    all the files' text at once (the common case: nothing), then on halves of what had a hit down
+    to single files, then value by value to say where."""
+    texts = [data.decode("utf-8", errors="replace") for _, data, _ in files]
+    return [p for i in _hits(texts, 0, len(texts)) for p in _rendered_file(*files[i], texts[i])]
+
+
+def _hits(texts: Sequence[str], start: int, end: int) -> list[int]:
+    """Which of texts[start:end] detect-secrets sees a secret in: one pass over all of them, then
+    halves. Joined by newlines, which every chosen format stops at or treats as a boundary, so no
+    text's hit is lost; a hit across two texts ends at single texts, which have none."""
+    if start == end or not _detected("\n".join(texts[start:end])):
         return []
+    if end - start == 1:
+        return [start]
+    middle = (start + end) // 2
+    return _hits(texts, start, middle) + _hits(texts, middle, end)
+
+
+def _rendered_file(path: str, data: bytes, obj: Json, text: str) -> list[Problem]:  # obj None: the file only
     leaves = [(p, v) for p, v in walk(obj) if isinstance(v, str) and v]
     hits = [(p, kind) for p, v in leaves for kind in kinds_in(v)]
     lines = load_text(text, path)[0] if hits else None  # read again only to say on which line
@@ -130,6 +145,12 @@ def scan_rendered(path: str, data: bytes, obj: Json) -> list[Problem]:  # obj No
 
 def _detected(text: str) -> bool:
     return any(any(True for _ in d.analyze_string(text)) for d in detectors())
+
+
+def _plain(texts: Iterable[str]) -> str:
+    """Texts without their placeholders (each on its own: an unclosed `${` must not hide the next
+    text's secret), one per line, for one pass of `_detected`."""
+    return "\n".join(PLACEHOLDER.sub(" ", text) for text in texts)
 
 
 def scan_tree(tree: Mapping[str, bytes], sensitive: Sequence[str]) -> list[Problem]:
@@ -166,16 +187,20 @@ def _message(kind: str) -> str:
 
 
 def _spec_findings(wl: Workload) -> Iterator[tuple[PathKey, str]]:
-    for path, value in walk(wl.spec):
-        if not isinstance(value, str) or not value:
-            continue
-        for kind in kinds_in(value):
+    leaves = [(p, v) for p, v in walk(wl.spec) if isinstance(v, str) and v]
+    binary = {
+        p: _decoded(v).decode("utf-8", errors="replace") for p, v in leaves if p[-1:] == ("binaryContent",)
+    }
+    # the formats, first on every string at once: the common case is none
+    formats = _detected(_plain([*(v for _, v in leaves), *binary.values()]))
+    for path, value in leaves:
+        for kind in kinds_in(value) if formats else ():
             yield path, kind
         name = path[-1] if path else ""
         if isinstance(name, str) and SECRET_NAME.search(name) and _literal(value):
             yield path, "a literal value in a field named for a secret"
-        if path[-1:] == ("binaryContent",):
-            for kind in kinds_in(_decoded(value).decode("utf-8", errors="replace")):
+        if path in binary and formats:
+            for kind in kinds_in(binary[path]):
                 yield path, kind
 
 

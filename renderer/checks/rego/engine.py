@@ -70,7 +70,9 @@ class Engine(Protocol):
     def add_data(self, data: Mapping[str, Json]) -> None: ...
     def packages(self) -> list[str]: ...
     def evaluate(self, query: str, input_doc: Json) -> Json: ...
-    def evaluate_each(self, query: str, inputs: Sequence[Json]) -> list[Json | PolicyEvalError]: ...
+    def evaluate_each(
+        self, queries: Sequence[str], inputs: Sequence[Json]
+    ) -> dict[str, list[Json | PolicyEvalError]]: ...
     def rule_heads(self) -> list[RuleHead]: ...
     def query(self, query: str) -> Answer: ...
 
@@ -116,25 +118,30 @@ class Regorus:
             raise PolicyEvalError(_eval_message(str(exc))) from None
         return _value(result)
 
-    def evaluate_each(self, query: str, inputs: Sequence[Json]) -> list[Json | PolicyEvalError]:
-        """`evaluate` on each input, in order: a value, or the error that input's evaluation raised.
-        A batch of inputs is one query (`with input as`), which spares a call, an input and two
-        JSON conversions per document; a batch that fails is evaluated again one input at a time,
-        so each error belongs to its own document."""
-        out: list[Json | PolicyEvalError] = []
+    def evaluate_each(
+        self, queries: Sequence[str], inputs: Sequence[Json]
+    ) -> dict[str, list[Json | PolicyEvalError]]:
+        """`evaluate` of each query on each input, in order: a value, or the error that input's
+        evaluation raised. A batch of inputs is one input and one query per query (`with input as`),
+        which spares a call, an input and two JSON conversions per document and query; a batch
+        that fails is evaluated again one input at a time, so each error belongs to its own document."""
+        out: dict[str, list[Json | PolicyEvalError]] = {q: [] for q in queries}
         for start in range(0, len(inputs), BATCH):
             chunk = inputs[start : start + BATCH]
-            self._engine.set_input_json(json.dumps(chunk))
-            try:
-                text = self._engine.eval_query_as_json(
-                    f"{{i: x | some i, d in input; x := {query} with input as d}}"
-                )
-            except RuntimeError:
-                out.extend(self._one(query, doc) for doc in chunk)
-                continue
-            values = _value(json.loads(text))
-            assert isinstance(values, Mapping)
-            out.extend(values.get(str(i)) for i in range(len(chunk)))  # absent: undefined for that input
+            batch = json.dumps(chunk)
+            self._engine.set_input_json(batch)
+            for query in queries:
+                try:
+                    text = self._engine.eval_query_as_json(
+                        f"{{i: x | some i, d in input; x := {query} with input as d}}"
+                    )
+                except RuntimeError:
+                    out[query].extend(self._one(query, doc) for doc in chunk)
+                    self._engine.set_input_json(batch)  # `_one` set each input of its own
+                    continue
+                values = _value(json.loads(text))
+                assert isinstance(values, Mapping)
+                out[query].extend(values.get(str(i)) for i in range(len(chunk)))  # absent: undefined
         return out
 
     def _one(self, query: str, input_doc: Json) -> Json | PolicyEvalError:

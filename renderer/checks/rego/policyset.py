@@ -72,7 +72,7 @@ class PolicySet:
     def check_each(self, documents: Sequence[tuple[str, Json]]) -> list[tuple[list[Result], Counts]]:
         """`check` of every document, in order; each package evaluated over many documents at once."""
         inputs = [document for _, document in documents]
-        values = {p: self.engine.evaluate_each(p, inputs) for p in self.per_document}
+        values = self.engine.evaluate_each(self.per_document, inputs)
         return [
             self._collect([(p, values[p][i]) for p in self.per_document], path)
             for i, (path, _) in enumerate(documents)

@@ -1,0 +1,80 @@
+"""The secret scan looks at everything at once first (nothing found: the common case), and only
+then piece by piece to say where: the first pass must never miss what the pieces hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from renderer.checks import secrets
+from renderer.data import Json
+from renderer.inputs import app_repo
+from renderer.model import App
+from tests.conftest import ROOT
+
+AWS_KEY = "AKIA" + "IOSFODNN7QWERTYU"
+GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+ARTIFACTORY = "AKC" + "p8kqVYsH2cXdyBjFDJvdqyQ"  # its format wants a boundary (`^`, `$` or space) each side
+
+
+def _object(value: str) -> tuple[bytes, Json]:
+    doc: Json = {"kind": "ConfigMap", "data": {"KEY": value}}
+    return f"kind: ConfigMap\ndata:\n  KEY: {value}\n".encode(), doc
+
+
+def test_one_secret_among_many_rendered_files_is_found_where_it_is() -> None:
+    files = []
+    for i in range(300):
+        value = {17: AWS_KEY, 250: ARTIFACTORY}.get(i, f"plain-{i}")
+        data, doc = _object(value)
+        files.append((f"kubernetes/dev/a{i}/configmap.yaml", data, doc))
+    found = secrets.scan_rendered(files)
+    assert [(p.file, p.line, p.path) for p in found] == [
+        ("kubernetes/dev/a17/configmap.yaml", 3, "data.KEY"),
+        ("kubernetes/dev/a250/configmap.yaml", 3, "data.KEY"),
+    ]
+    assert AWS_KEY not in repr(found) and ARTIFACTORY not in repr(found)
+
+
+def test_a_file_that_is_only_a_secret_is_found_as_alone() -> None:
+    bare = [("kubernetes/dev/a/x.yaml", ARTIFACTORY.encode(), ARTIFACTORY)]  # `^` and `$` hold alone
+    padded = [("kubernetes/dev/b/y.yaml", b"kind: x", None), *bare, ("kubernetes/dev/c/z.yaml", b"z", None)]
+    assert [p.file for p in secrets.scan_rendered(bare)] == ["kubernetes/dev/a/x.yaml"]
+    assert [p.file for p in secrets.scan_rendered(padded)] == ["kubernetes/dev/a/x.yaml"]
+
+
+def test_a_secret_made_across_two_files_is_no_finding() -> None:
+    """npm's format may run over a line end: joined, two harmless files look like one token."""
+    first = ("kubernetes/dev/a/x.yaml", b"//registry.example/:_authToken=", None)
+    second = ("kubernetes/dev/b/y.yaml", b"npm_" + b"x" * 36, None)
+    assert secrets.scan_rendered([first, second]) == []
+
+
+def _app(tmp_path: Path, variables: str, comment: str = "") -> App:
+    folder = tmp_path / "victim"
+    folder.mkdir()
+    (folder / "score.yaml").write_text(
+        f"{comment}apiVersion: score.dev/v1b1\nmetadata:\n  name: web\ncontainers:\n  main:\n"
+        f"    image: nginx:1\n    variables:\n{variables}"
+    )
+    return app_repo.load_apps([str(folder)], str(ROOT))[0]
+
+
+def test_an_unclosed_placeholder_does_not_hide_the_next_value(tmp_path: Path) -> None:
+    """Placeholders are taken out of each string alone: `${` in one and `}` in a later one must not
+    swallow a key between them."""
+    variables = f'      A: "${{unclosed"\n      B: "{AWS_KEY}"\n      C: "}}"\n      D: "{GITHUB}"\n'
+    app = _app(tmp_path, variables)
+    found = secrets.scan_workload(app.workloads[0])
+    assert sorted(p.path for p in found) == ["containers.main.variables.B", "containers.main.variables.D"]
+
+
+def test_a_workload_without_secrets_has_no_finding(tmp_path: Path) -> None:
+    app = _app(tmp_path, '      A: "${metadata.name}"\n      B: "plain"\n')
+    assert secrets.scan_workload(app.workloads[0]) == []
+
+
+def test_a_placeholder_across_lines_of_a_file_does_not_hide_a_key(tmp_path: Path) -> None:
+    comment = f"# see ${{ the\n# {AWS_KEY}\n# next }} line\n"
+    app = _app(tmp_path, '      A: "plain"\n', comment)
+    found = secrets.scan_files(app)
+    assert [(p.file.endswith("/victim/score.yaml"), p.line) for p in found] == [(True, 2)]
