@@ -52,6 +52,9 @@ class Options:
     # env → documents of apps outside the focus, as their last publish wrote them: what the checks
     # across apps (Ingress host and path) compare the focus apps' objects with
     elsewhere: Mapping[str, tuple[tuple[str, Json], ...]] = field(default_factory=dict)
+    # keep each environment's parsed objects in the result once checked; a publish reads only the
+    # files, and parsed objects cost several times their bytes in memory and in the worker's reply
+    documents: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +176,8 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         return env_render, Report()
     others = options.elsewhere.get(env.id, ())
     report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners, others)
+    if not options.documents:
+        env_render = replace(env_render, documents={})
     return env_render, _fail_closed(report)
 
 
@@ -214,7 +219,9 @@ def _each_env(
     total = len(apps) * len(jobs)
     progress("render", 0, total)
     done = len(apps) * (len(jobs) - len(todo))
-    pooled = [*todo, *ahead] if todo else []  # ahead of nothing, a render saves nothing
+    # the renders ahead first: their environments are the protected ones, most checked and slowest,
+    # and this run waits for them too; ahead of nothing, a render saves nothing
+    pooled = [*ahead, *todo] if todo else []
     rendered = sum(len(o.focus) if o.focus is not None else len(apps) for _, o in pooled)
     workers = min(max((o.jobs for _, o in pooled), default=1), len(pooled))
     # a worker costs a copy of the platform and every app: worth it only for a large render
@@ -227,11 +234,12 @@ def _each_env(
     pool = ProcessPoolExecutor(max_workers=workers)
     try:
         futures = [pool.submit(_one_env, platform, apps, env, opts) for env, opts in pooled]
-        for count, _ in enumerate(as_completed(futures[: len(todo)]), start=1):
+        mine = futures[len(pooled) - len(todo) :]
+        for count, _ in enumerate(as_completed(mine), start=1):
             progress("render", done + count * len(apps), total)
-        outcomes = [f.result() for f in futures[: len(todo)]]
+        outcomes = [f.result() for f in mine]
         # a render ahead that failed is not this run's failure: the later run renders it again
-        spare = [None if f.exception() is not None else f.result() for f in futures[len(todo) :]]
+        spare = [None if f.exception() is not None else f.result() for f in futures[: len(ahead)]]
         return _merged(taken, outcomes), spare
     except BaseException:  # an error, or a signal turned into one (publish): end the workers now
         _end_workers(pool)
