@@ -37,6 +37,7 @@ SECRET_NAME = re.compile(
 # (Names only: AWS_REGION's value is in every Terraform project and is no secret.)
 SENSITIVE_ENV = re.compile(r"TOKEN|PASSWORD|SECRET|PRIVATE|CREDENTIAL|_KEY$", re.IGNORECASE)
 MIN_SENSITIVE_LENGTH = 8  # shorter values ("true", "1") would match everywhere
+SCAN_AT_ONCE = 1 << 20  # bytes of rendered files one pass of the formats reads (`scan_rendered`)
 
 
 class Detector(Protocol):
@@ -112,13 +113,23 @@ def scan_files(app: App, allow: Sequence[Allowance] = ()) -> list[Problem]:
     return problems
 
 
-def scan_rendered(files: Sequence[tuple[str, bytes, Json]]) -> list[Problem]:
+def scan_rendered(files: Iterable[tuple[str, bytes, Json]]) -> list[Problem]:
     """Rendered objects (path, bytes, parsed), whose strings an app's placeholders may have put
     together from parts (`AKIA${metadata.annotations.rest}`): the token and key formats, first on
-    all the files' text at once (the common case: nothing), then on halves of what had a hit down
-    to single files, then value by value to say where."""
-    texts = [data.decode("utf-8", errors="replace") for _, data, _ in files]
-    return [p for i in _hits(texts, 0, len(texts)) for p in _rendered_file(*files[i], texts[i])]
+    many files' text at once (the common case: nothing), then on halves of what had a hit down to
+    single files, then value by value to say where."""
+    problems: list[Problem] = []
+    group: list[tuple[str, bytes, Json]] = []
+    size = 0
+    for file in [*files, None]:  # None: the end, where the last group is scanned
+        if file is not None:
+            group.append(file)
+            size += len(file[1])
+        if group and (size >= SCAN_AT_ONCE or file is None):
+            texts = [data.decode("utf-8", errors="replace") for _, data, _ in group]
+            problems += [p for i in _hits(texts, 0, len(texts)) for p in _rendered_file(*group[i], texts[i])]
+            group, size = [], 0
+    return problems
 
 
 def _hits(texts: Sequence[str], start: int, end: int) -> list[int]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from renderer.checks import secrets
 from renderer.data import Json
 from renderer.inputs import app_repo
@@ -21,7 +23,11 @@ def _object(value: str) -> tuple[bytes, Json]:
     return f"kind: ConfigMap\ndata:\n  KEY: {value}\n".encode(), doc
 
 
-def test_one_secret_among_many_rendered_files_is_found_where_it_is() -> None:
+@pytest.mark.parametrize("at_once", [secrets.SCAN_AT_ONCE, 1000])  # one group; groups of a few files
+def test_one_secret_among_many_rendered_files_is_found_where_it_is(
+    at_once: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(secrets, "SCAN_AT_ONCE", at_once)
     files = []
     for i in range(300):
         value = {17: AWS_KEY, 250: ARTIFACTORY}.get(i, f"plain-{i}")

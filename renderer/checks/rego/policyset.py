@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from renderer.checks.rego.engine import Engine, PolicyEvalError, PolicyLoadError, Regorus, RuleHead
+from renderer.checks.rego.engine import BATCH, Engine, PolicyEvalError, PolicyLoadError, Regorus, RuleHead
 from renderer.data import Json, deep_merge
 from renderer.model import PolicySource
 
@@ -71,12 +71,15 @@ class PolicySet:
 
     def check_each(self, documents: Sequence[tuple[str, Json]]) -> list[tuple[list[Result], Counts]]:
         """`check` of every document, in order; each package evaluated over many documents at once."""
-        inputs = [document for _, document in documents]
-        values = self.engine.evaluate_each(self.per_document, inputs)
-        return [
-            self._collect([(p, values[p][i]) for p in self.per_document], path)
-            for i, (path, _) in enumerate(documents)
-        ]
+        out = []
+        for start in range(0, len(documents), BATCH):  # a batch's values only: they outweigh the results
+            batch = documents[start : start + BATCH]
+            values = self.engine.evaluate_each(self.per_document, [document for _, document in batch])
+            out += [
+                self._collect([(p, values[p][i]) for p in self.per_document], path)
+                for i, (path, _) in enumerate(batch)
+            ]
+        return out
 
     def check_combined(self, documents: Iterable[tuple[str, Json]]) -> tuple[list[Result], Counts]:
         combined = [{"path": p, "contents": d} for p, d in documents]
