@@ -52,9 +52,10 @@ class Options:
     # env → documents of apps outside the focus, as their last publish wrote them: what the checks
     # across apps (Ingress host and path) compare the focus apps' objects with
     elsewhere: Mapping[str, tuple[tuple[str, Json], ...]] = field(default_factory=dict)
-    # keep each environment's parsed objects in the result once checked; a publish reads only the
-    # files, and parsed objects cost several times their bytes in memory and in the worker's reply
-    documents: bool = True
+    # each environment's result once checked: only the files, the graph and the dependencies (what
+    # a publish reads), not the parsed objects and resolved resources, which cost several times
+    # the files' bytes in memory and in a worker's reply
+    lean: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +177,9 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         return env_render, Report()
     others = options.elsewhere.get(env.id, ())
     report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners, others)
-    if not options.documents:
-        env_render = replace(env_render, documents={})
+    if options.lean:
+        analysis = replace(analysis, workloads=(), resolved={}, profiles={})
+        env_render = replace(env_render, analysis=analysis, documents={})
     return env_render, _fail_closed(report)
 
 

@@ -243,16 +243,20 @@ def test_parallel_render_is_byte_identical_and_keeps_errors(
     assert len(err.value.problems()) == 3 and len(envs) == 1  # the same problem, once per environment
 
 
-def test_a_render_that_drops_its_parsed_objects_checks_them_all_the_same() -> None:
-    """A publish needs only the files: each environment drops its parsed objects once checked."""
+def test_a_lean_render_checks_all_the_same() -> None:
+    """A publish reads the files, the graph and the dependencies: each environment drops its parsed
+    objects and resolved resources once checked."""
     platform = platform_config.load_platform(str(ROOT))
     apps = app_repo.load_apps(app_repo.example_app_dirs(str(ROOT)), str(ROOT))
     kept = pipeline.run(platform, apps, ["dev", "prod"], pipeline.Options())
-    dropped = pipeline.run(platform, apps, ["dev", "prod"], pipeline.Options(documents=False))
+    dropped = pipeline.run(platform, apps, ["dev", "prod"], pipeline.Options(lean=True))
     assert kept.tree == dropped.tree and kept.report.findings == dropped.report.findings
     assert kept.report.counts == dropped.report.counts
     assert kept.report.schema.checked == dropped.report.schema.checked
     assert all(env.documents for env in kept.envs) and not any(env.documents for env in dropped.envs)
+    assert not any(env.analysis.workloads or env.analysis.resolved for env in dropped.envs)
+    assert [e.analysis.graph for e in kept.envs] == [e.analysis.graph for e in dropped.envs]
+    assert [e.dependencies for e in kept.envs] == [e.dependencies for e in dropped.envs]
 
 
 def test_render_reports_what_the_schema_did_not_check(tmp_path: Path, cli: Callable[..., Result]) -> None:

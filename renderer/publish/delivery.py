@@ -655,7 +655,7 @@ def _options(
         pins=_pins(req, root, apps),
         focus=focus,
         elsewhere=selective.elsewhere(root, ids, focus),
-        documents=False,
+        lean=True,
     )
 
 
