@@ -25,9 +25,12 @@ def scan(platform: Platform, apps: tuple[App, ...], rendered: pipeline.Rendered)
     for env in rendered.envs:
         for wl in env.analysis.workloads:
             hits += len(secrets.scan_workload(wl, allow))
-    for path, data in rendered.tree.items():
-        if path.startswith("kubernetes/") and "/_shared/" not in path and path.endswith(".yaml"):
-            hits += len(secrets.scan_rendered(path, data, None))
+    objects = [
+        (path, data, None)
+        for path, data in rendered.tree.items()
+        if path.startswith("kubernetes/") and "/_shared/" not in path and path.endswith(".yaml")
+    ]
+    hits += len(secrets.scan_rendered(objects))
     return hits + len(secrets.scan_tree(rendered.tree, ("bench-canary-0123456789abcdef",)))
 
 

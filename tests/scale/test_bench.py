@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench import fleet
 from tests.conftest import ROOT
 
 
-def test_the_generated_fleet_passes_the_checks_in_four_environments(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stage", ["checks", "secrets"])
+def test_the_generated_fleet_passes_the_checks_in_four_environments(tmp_path: Path, stage: str) -> None:
     root = fleet.platform_root(str(tmp_path / "platform"))
     assert sorted(os.listdir(os.path.join(root, "environments"))) == [
         "dev.yaml",
@@ -21,7 +24,7 @@ def test_the_generated_fleet_passes_the_checks_in_four_environments(tmp_path: Pa
     ]
     apps = fleet.generate(str(tmp_path / "apps"), 2, 2)
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.stages", "checks", root, *apps],
+        [sys.executable, "-m", "bench.stages", stage, root, *apps],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), "RENDERER_JOBS": "1"},
         capture_output=True,
