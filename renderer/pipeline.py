@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 
 from renderer.checks import findings, secrets
@@ -243,11 +244,17 @@ def _each_env(
         # a render ahead that failed is not this run's failure: the later run renders it again
         spare = [None if f.exception() is not None else f.result() for f in futures[: len(ahead)]]
         return _merged(taken, outcomes), spare
+    except BrokenProcessPool:
+        if not ahead:
+            raise
     except BaseException:  # an error, or a signal turned into one (publish): end the workers now
         _end_workers(pool)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    # a worker died (killed for its memory, say) with renders ahead in the pool: whichever render it
+    # was, this run's own environments render again without them, as they would have alone
+    return _each_env(platform, apps, jobs, (), ready, progress)[0], [None] * len(ahead)
 
 
 def _merged(taken: Sequence[EnvOutcome | None], rendered: Sequence[EnvOutcome]) -> list[EnvOutcome]:

@@ -82,10 +82,20 @@ def detectors() -> tuple[Detector, ...]:
     return tuple(found)
 
 
+def formats_in(text: str) -> list[str]:
+    """The kinds of secret detect-secrets' chosen plugins see in `text`, as it is: rendered output,
+    where what looks like a placeholder is literal text (an input's `$${…}`)."""
+    return sorted({d.secret_type for d in detectors() if any(True for _ in d.analyze_string(text))})
+
+
 def kinds_in(text: str) -> list[str]:
-    """The kinds of secret detect-secrets' chosen plugins see in `text`, placeholders excluded."""
-    plain = PLACEHOLDER.sub(" ", text)
-    return sorted({d.secret_type for d in detectors() if any(True for _ in d.analyze_string(plain))})
+    """The kinds of secret in an input's `text`, its placeholders left out (what they put together
+    is checked once rendered); an escaped `$${…}` or `$$` is literal text, kept (`_unplaced`)."""
+    return formats_in(_unplaced(text))
+
+
+def _unplaced(text: str) -> str:
+    return PLACEHOLDER.sub(lambda m: m.group(0)[1:] if m.group(0).startswith("$$") else " ", text)
 
 
 def scan_workload(wl: Workload, allow: Sequence[Allowance] = ()) -> list[Problem]:
@@ -145,8 +155,10 @@ def _hits(texts: Sequence[str], start: int, end: int) -> list[int]:
 
 
 def _rendered_file(path: str, data: bytes, obj: Json, text: str) -> list[Problem]:  # obj None: the file only
+    if obj is None:
+        return [Problem(path, 0, "", _message(kind), _HINT) for kind in formats_in(text)]
     leaves = [(p, v) for p, v in walk(obj) if isinstance(v, str) and v]
-    hits = [(p, kind) for p, v in leaves for kind in kinds_in(v)]
+    hits = [(p, kind) for p, v in leaves for kind in formats_in(v)]
     lines = load_text(text, path)[0] if hits else None  # read again only to say on which line
     return [
         Problem(path, lines.line(p) if lines else 0, format_path(p), _message(kind), _HINT)
@@ -159,9 +171,9 @@ def _detected(text: str) -> bool:
 
 
 def _plain(texts: Iterable[str]) -> str:
-    """Texts without their placeholders (each on its own: an unclosed `${` must not hide the next
-    text's secret), one per line, for one pass of `_detected`."""
-    return "\n".join(PLACEHOLDER.sub(" ", text) for text in texts)
+    """Input texts without their placeholders (each on its own: an unclosed `${` must not hide the
+    next text's secret), one per line, for one pass of `_detected`."""
+    return "\n".join(_unplaced(text) for text in texts)
 
 
 def scan_tree(tree: Mapping[str, bytes], sensitive: Sequence[str]) -> list[Problem]:

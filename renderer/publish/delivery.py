@@ -342,6 +342,8 @@ def _publish_group(
     env_ids = tuple(e.id for e in envs)
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):
+        if attempt > 1:  # main moved: render this group alone, as soon as it can be
+            req = dataclasses.replace(req, ahead=())
         # the head an earlier group fetched, while the remote still has it (`ls-remote`, no fetch):
         # every decision below, the "up to date" shortcut included, is made on the current head
         if attempt > 1 or "main" not in heads or gitrepo.remote_head(repo, "main") != heads["main"]:

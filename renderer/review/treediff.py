@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from renderer.checks.secrets import kinds_in
+from renderer.checks.secrets import formats_in
 from renderer.data import Json, json_object
 from renderer.errors import InputError, redact
 from renderer.inputs.yamlio import dump, dump_json, load_generated, load_json
@@ -293,11 +293,11 @@ def _masked(lines: list[str], sensitive: Sequence[str]) -> str:
         return ""
     text = "\n".join(lines) + "\n"
     text = redact(text, sensitive) if sensitive else text
-    if not kinds_in(text):
+    if not formats_in(text):
         return text
     out = []
     for line in text.splitlines():
-        kinds = kinds_in(line) if not line.startswith(("---", "+++", "@@")) else []
+        kinds = formats_in(line) if not line.startswith(("---", "+++", "@@")) else []
         out.append(f"{line[:1]} <masked: looks like a secret ({', '.join(kinds)})>" if kinds else line)
     return "\n".join(out) + "\n"
 

@@ -27,6 +27,14 @@ def _logged(platform: Platform, apps: tuple[App, ...], env: Environment, options
     return _RENDER(platform, apps, env, options)
 
 
+def _dies_on_prod(
+    platform: Platform, apps: tuple[App, ...], env: Environment, options: pipeline.Options
+) -> object:
+    if env.id == "prod" and os.getpid() != _LOG[1]:
+        os._exit(9)  # a worker killed mid-render, as for its memory
+    return _logged(platform, apps, env, options)
+
+
 @pytest.fixture
 def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], Counter[str]]:
     """Every environment render, in this process or a worker's (forked: the patch is inherited),
@@ -112,3 +120,17 @@ def test_without_workers_nothing_renders_ahead(counted: Callable[[], Counter[str
     serial = pipeline.Options(jobs=1)
     assert pipeline.run(platform, apps, ["dev"], serial, ahead=[(prod, serial)]).ahead == {}
     assert counted() == {"dev": 1}
+
+
+def test_a_worker_dying_on_a_render_ahead_does_not_fail_this_run(
+    counted: Callable[[], Counter[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A render ahead that kills its worker breaks the whole pool: this run's own environments
+    render again, without it, and the later run renders its environment itself."""
+    monkeypatch.setattr(pipeline, "_one_env", _dies_on_prod)
+    platform, apps = _examples()
+    options = pipeline.Options(jobs=2)
+    prod = platform.environments["prod"]
+    first = pipeline.run(platform, apps, ["dev", "staging"], options, ahead=[(prod, options)])
+    assert first.ahead == {} and {e.env.id for e in first.envs} == {"dev", "staging"}
+    assert first.tree == pipeline.run(platform, apps, ["dev", "staging"], pipeline.Options()).tree

@@ -84,3 +84,17 @@ def test_a_placeholder_across_lines_of_a_file_does_not_hide_a_key(tmp_path: Path
     app = _app(tmp_path, '      A: "plain"\n', comment)
     found = secrets.scan_files(app)
     assert [(p.file.endswith("/victim/score.yaml"), p.line) for p in found] == [(True, 2)]
+
+
+def test_an_escaped_placeholder_is_literal_text_and_is_scanned(tmp_path: Path) -> None:
+    """`$${…}` renders as the literal `${…}`: what it holds reaches git, so every scan reads it."""
+    app = _app(tmp_path, f'      A: "$${{{GITHUB}}}"\n      B: "$$"\n')
+    assert [p.path for p in secrets.scan_workload(app.workloads[0])] == ["containers.main.variables.A"]
+    assert [p.line for p in secrets.scan_files(app)] == [8]
+    data, doc = _object("${" + GITHUB + "}")  # as it renders
+    found = secrets.scan_rendered([("kubernetes/dev/victim/configmap.yaml", data, doc)])
+    assert [(p.path, p.message.split("(")[1]) for p in found] == [
+        ("data.KEY", "GitHub Token); secrets never go into the environment repo")
+    ]
+    unparsed = secrets.scan_rendered([("kubernetes/dev/victim/notes.yaml", data, None)])
+    assert [(p.file, p.line) for p in unparsed] == [("kubernetes/dev/victim/notes.yaml", 0)]
