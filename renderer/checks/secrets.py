@@ -129,17 +129,24 @@ def scan_rendered(files: Iterable[tuple[str, bytes, Json]]) -> list[Problem]:
     many files' text at once (the common case: nothing), then on halves of what had a hit down to
     single files, then value by value to say where."""
     problems: list[Problem] = []
+    for group in _groups(files):
+        texts = [data.decode("utf-8", errors="replace") for _, data, _ in group]
+        problems += [p for i in _hits(texts, 0, len(texts)) for p in _rendered_file(*group[i], texts[i])]
+    return problems
+
+
+def _groups(files: Iterable[tuple[str, bytes, Json]]) -> Iterator[list[tuple[str, bytes, Json]]]:
+    """The files in runs of about SCAN_AT_ONCE bytes."""
     group: list[tuple[str, bytes, Json]] = []
     size = 0
-    for file in [*files, None]:  # None: the end, where the last group is scanned
-        if file is not None:
-            group.append(file)
-            size += len(file[1])
-        if group and (size >= SCAN_AT_ONCE or file is None):
-            texts = [data.decode("utf-8", errors="replace") for _, data, _ in group]
-            problems += [p for i in _hits(texts, 0, len(texts)) for p in _rendered_file(*group[i], texts[i])]
+    for file in files:
+        group.append(file)
+        size += len(file[1])
+        if size >= SCAN_AT_ONCE:
+            yield group
             group, size = [], 0
-    return problems
+    if group:
+        yield group
 
 
 def _hits(texts: Sequence[str], start: int, end: int) -> list[int]:
