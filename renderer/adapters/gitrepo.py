@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, Literal
 from urllib.parse import urlsplit
@@ -391,6 +391,16 @@ def index(path: str) -> dict[str, tuple[str, str, bool]]:
             tag, mode, oid, _ = meta.split(" ")
             found[rel] = (mode, oid, tag == "S")
     return found
+
+
+def read_indexed(
+    path: str, listed: Mapping[str, tuple[str, str, bool]], paths: Collection[str]
+) -> dict[str, bytes]:
+    """The files at `paths` as the index of the checkout at `path` records them (`listed`: its
+    `index`), read from git's objects in one call: a file `checkout_part` left out is read like any
+    other, and nothing on disk is followed."""
+    repo = Repo(path, "", git_env({"PATH": os.environ.get("PATH", "")}))
+    return read_files(repo, "", sorted(paths), {p: listed[p][:2] for p in paths})
 
 
 def holds(listed: Mapping[str, tuple[str, str, bool]]) -> Callable[[str, bytes], bool]:

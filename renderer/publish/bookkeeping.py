@@ -269,19 +269,23 @@ def _files(item: Mapping[str, Sequence[str]]) -> Files:
 
 def terraform_tombstones(
     tree: Tree,
-    existing: Mapping[str, str],
+    held: writer.Held,
     prefixes: Sequence[str],
     destroyed: Sequence[str],
 ) -> None:
     """A Terraform project never vanishes at once: first emptied (Atlantis plans the destroy)."""
     owns = writer.owner(prefixes)
-    for path, full in existing.items():
-        project = project_of(path)
-        if project is None or path in tree or not owns(path):
-            continue
-        env_id, scope = project
-        with open(full, encoding="utf-8") as fh:
-            current = json.load(fh)
+    vanishing = {p: project for p in held.paths if (project := project_of(p)) and p not in tree and owns(p)}
+    files = held.read(vanishing)
+    for path, (env_id, scope) in sorted(vanishing.items()):
+        if path not in files:
+            raise PublishError(f"{path} is not a regular file; restore it from the repo's history")
+        try:
+            current = json.loads(files[path])
+        except (ValueError, UnicodeDecodeError):
+            raise PublishError(f"{path} is not valid JSON; restore it from the repo's history") from None
+        if not isinstance(current, dict):
+            raise PublishError(f"{path} is not a Terraform project; restore it from the repo's history")
         already_empty = current.get("//") == EMPTIED and _only_emptied_modules(current)
         if f"{env_id}/{scope}" in destroyed:
             if not already_empty:
@@ -292,7 +296,7 @@ def terraform_tombstones(
             continue  # applied: let it go
         tree[path] = dump_json(_tombstone(current, env_id, tree)).encode()
     for item in destroyed:
-        _check_destroyed(item, tree, existing, prefixes)
+        _check_destroyed(item, tree, held.paths, prefixes)
 
 
 def _tombstone(current: Mapping[str, Json], env_id: str, tree: Tree) -> dict[str, Json]:
@@ -329,7 +333,7 @@ def _only_emptied_modules(project: Mapping[str, Json]) -> bool:
     )
 
 
-def _check_destroyed(item: str, tree: Tree, existing: Mapping[str, str], prefixes: Sequence[str]) -> None:
+def _check_destroyed(item: str, tree: Tree, existing: Collection[str], prefixes: Sequence[str]) -> None:
     """`--destroyed ENV/APP` names a project this publish owns and no longer renders: never
     silently ignored (an app publish owns its own projects; `--all-apps` every project)."""
     path = main_file(*item.partition("/")[::2])
@@ -346,7 +350,7 @@ def _check_destroyed(item: str, tree: Tree, existing: Mapping[str, str], prefixe
 
 
 def mass_delete_guard(
-    tree: Tree, existing: Mapping[str, str], prefixes: Sequence[str], env_ids: Sequence[str]
+    tree: Tree, existing: Collection[str], prefixes: Sequence[str], env_ids: Sequence[str]
 ) -> None:
     owns = writer.owner(prefixes)
     for env in env_ids:

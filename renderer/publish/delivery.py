@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import functools
 import os
 import random
 import shutil
@@ -29,7 +30,6 @@ from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform
 from renderer.publish import atlantis, bookkeeping, naming, phases, pinning, selective, writer
 from renderer.publish.identity import Identity
-from renderer.render.terraform import project_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +364,7 @@ def _publish_group(
         if branch != "main" and _branch_holds(req, repo, branch, expected, head, env_ids):
             return Outcome(branch, env_ids, None, attempt, 0, 0)
         req.progress("checkout", 0, 1)
-        _checkout(req, repo, head, env_ids)
+        _checkout(req, repo, head)
         req.progress("checkout", 1, 1)
         owners = _check_owner(req, repo.path)  # again, as the checkout holds it (confined reads)
         if branch != "main" and expected is not None:  # an open merge request: what it pins stays pinned
@@ -400,37 +400,23 @@ def _publish_group(
     )
 
 
-def _checkout(req: Request, repo: gitrepo.Repo, head: str | None, env_ids: Sequence[str]) -> None:
-    """Main's head into the clone. A publish of some apps leaves most of the other apps' files out
-    (`_kept_in_checkout`): it neither reads nor changes them, and at thousands of apps writing them
-    to disk costs more than the render."""
-    partial = req.apps and not req.all_apps and req.render_into is None and req.run is None
-    if head is None or not partial or req.gate.active:
+def _checkout(req: Request, repo: gitrepo.Repo, head: str | None) -> None:
+    """Main's head into the clone, with only the bookkeeping on disk (`_on_disk`). Every other file
+    is read from git's objects when something needs it (`_render_into`), and the commit is built
+    from bytes over main's tree (`gitrepo.commit_files`): at thousands of apps, files nobody reads
+    are neither written nor removed again. A preview's own render step reads the directory, so it
+    gets everything."""
+    if head is None or req.render_into is not None:
         gitrepo.checkout(repo, "main", head)
         return
-    gitrepo.checkout_part(repo, "main", head, _kept_in_checkout(env_ids, _changing(req)))
+    gitrepo.checkout_part(repo, "main", head, _on_disk)
 
 
-def _kept_in_checkout(env_ids: Sequence[str], changing: Sequence[str]) -> Callable[[str], bool]:
-    """What a publish of `changing` to `env_ids` needs on disk: every path it owns, what is not one
-    app's, the other apps' Ingresses (the host check reads them: `selective.elsewhere`) and
-    Terraform projects (atlantis.yaml lists the modules they call). Never an owned path left out:
-    `_render_into` refuses to write one."""
-    owns = writer.owner(bookkeeping.owned_prefixes(env_ids, changing, False))
-
-    def wanted(path: str) -> bool:
-        if owns(path):
-            return True
-        parts = path.split("/")
-        if parts[0] == "clusters":
-            return not (len(parts) > 4 and parts[2] == "renderer")
-        if parts[0] == "kubernetes":
-            return len(parts) < 4 or parts[-1].startswith("ingress-")
-        if parts[0] == "terraform":
-            return len(parts) < 4 or project_of(path) is not None
-        return parts[0] != "catalog" or len(parts) < 4
-
-    return wanted
+def _on_disk(path: str) -> bool:
+    """What a publish reads from the directory: the stored inputs and indexes (`.render/`, read
+    confined and within the limits, as an app's own files are), and the few files outside any
+    app's folder."""
+    return path.startswith(".render/") or path.count("/") < 3
 
 
 def _branch_holds(
@@ -571,35 +557,30 @@ def _render_into(
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     apps, broken = _apps(root, req, platform.trust.limits)
     ids = [e.id for e in envs]
-    # with the files a partial checkout left out (`_checkout`): present, though not on disk
+    # what the index holds, read from git's objects: a partial checkout (`_checkout`) leaves most
+    # files out of the directory
     index = gitrepo.index(root)
-    hidden = frozenset(p for p, (_, _, left_out) in index.items() if left_out)
-    existing = {**writer.list_files(root), **{p: os.path.join(root, p) for p in hidden}}
+    held = writer.Held(index, functools.partial(gitrepo.read_indexed, root, index))
     prints = selective.Prints.of(platform.root)
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)
-    focus = None if req.run is not None else _focus(req, root, existing, changing, apps, ids, prints)
-    options = _options(req, root, apps, owners, focus, ids)
+    focus = None if req.run is not None else _focus(req, root, held, changing, apps, ids, prints)
+    options = _options(req, root, held, apps, owners, focus, ids)
     ordered = tuple(apps[k] for k in sorted(apps))
     if req.run is not None:
         rendered = req.run(platform, ordered, ids, options, req.progress)
     else:
-        ahead = [
-            (e, _options_for(req, root, options, existing, changing, apps, e, prints)) for e in req.ahead
-        ]
+        ahead = [(e, _options_for(req, root, options, held, changing, apps, e, prints)) for e in req.ahead]
         rendered = pipeline.run(platform, ordered, ids, options, req.progress, ahead, req.ready)
         req.ready.update(rendered.ahead)
     if req.all_apps and focus is not None:  # the apps not rendered again: their files as they are
-        kept = selective.kept_outputs(existing, ids, set(apps) - focus)
+        kept = selective.kept_outputs(held, ids, set(apps) - focus)
         rendered = dataclasses.replace(rendered, tree={**kept, **rendered.tree})
     owned_apps = sorted(apps) if req.all_apps else changing
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     prefixes += bookkeeping.kept(sorted(broken), ids)
     owns = writer.owner(prefixes)
-    lost = sorted(p for p in hidden if owns(p))
-    if lost:  # git keeps a left-out path as it was: a write or delete there would be lost
-        raise AssertionError(f"owned paths left out of the checkout: {lost[:5]}")
     tree = {p: d for p, d in rendered.tree.items() if owns(p)}
-    phases.hold(tree, root, req.gate, ids)
+    phases.hold(tree, held, req.gate, ids)
     scopes = selective.by_scope(rendered.tree)
     for app_id in owned_apps:
         if app_id in apps:
@@ -611,21 +592,19 @@ def _render_into(
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
         owners, req.identity, published, req.remove_apps, rendered
     )
-    bookkeeping.terraform_tombstones(tree, existing, prefixes, req.destroyed)
+    bookkeeping.terraform_tombstones(tree, held, prefixes, req.destroyed)
     if not req.allow_mass_delete:
-        bookkeeping.mass_delete_guard(tree, existing, prefixes, ids)
+        bookkeeping.mass_delete_guard(tree, held.paths, prefixes, ids)
     warnings = [_broken_warning(name, problems) for name, problems in sorted(broken.items())]
     warnings += [f.render() for f in rendered.report.warnings]
-    change = writer.plan_rendered(
-        root, tree, prefixes, platform, existing, gitrepo.holds(index), req.progress
-    )
+    change = writer.plan_rendered(tree, prefixes, platform, held, gitrepo.holds(index), req.progress)
     return change, warnings
 
 
 def _focus(
     req: Request,
     root: str,
-    existing: Mapping[str, str],
+    held: writer.Held,
     changing: Sequence[str],
     apps: Mapping[str, App],
     ids: Sequence[str],
@@ -635,13 +614,14 @@ def _focus(
     recorded platform files changed (every app when it removes apps, resolves digests or destroys)."""
     if not req.all_apps or req.remove_apps or req.pins or req.destroyed:
         return selective.focus(changing, apps, req.all_apps)
-    stale = selective.stale(root, existing, sorted(apps), ids, prints)
+    stale = selective.stale(root, held.paths, sorted(apps), ids, prints)
     return stale | (frozenset(changing) & frozenset(apps))
 
 
 def _options(
     req: Request,
     root: str,
+    held: writer.Held,
     apps: Mapping[str, App],
     owners: bookkeeping.Owners,
     focus: frozenset[str] | None,
@@ -656,7 +636,7 @@ def _options(
         {**{a.id: req.identity.owner for a in req.apps}, **owners.apps},
         pins=_pins(req, root, apps),
         focus=focus,
-        elsewhere=selective.elsewhere(root, ids, focus),
+        elsewhere=selective.elsewhere(held, ids, focus),
         lean=True,
     )
 
@@ -665,15 +645,15 @@ def _options_for(
     req: Request,
     root: str,
     options: pipeline.Options,
-    existing: Mapping[str, str],
+    held: writer.Held,
     changing: Sequence[str],
     apps: Mapping[str, App],
     env: Environment,
     prints: selective.Prints,
 ) -> pipeline.Options:
     """`options` as a render of `env` alone would have them: its own focus and other apps' objects."""
-    focus = _focus(req, root, existing, changing, apps, [env.id], prints)
-    return dataclasses.replace(options, focus=focus, elsewhere=selective.elsewhere(root, [env.id], focus))
+    focus = _focus(req, root, held, changing, apps, [env.id], prints)
+    return dataclasses.replace(options, focus=focus, elsewhere=selective.elsewhere(held, [env.id], focus))
 
 
 def _broken_warning(name: str, problems: Sequence[Problem]) -> str:

@@ -12,7 +12,6 @@ Only the second phase waits: the Terraform is never held.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -22,7 +21,7 @@ from renderer.adapters import gitrepo
 from renderer.adapters.aws import Cloud
 from renderer.data import Json
 from renderer.model import App, Environment, Platform
-from renderer.publish import pinning
+from renderer.publish import pinning, writer
 from renderer.render import tree as trees
 from renderer.render.environment import EnvRender
 from renderer.review import awscheck
@@ -109,17 +108,15 @@ def waiting(rendered: EnvRender, report: awscheck.Report) -> list[str]:
     return sorted(held)
 
 
-def hold(tree: dict[str, bytes], root: str, gate: Gate, env_ids: Sequence[str]) -> None:
+def hold(tree: dict[str, bytes], held: writer.Held, gate: Gate, env_ids: Sequence[str]) -> None:
     """The first phase: each held object keeps the checkout's version, or is left out when it is new
     (and its folder's kustomization no longer lists it)."""
     dropped: set[str] = set()
-    for path in gate.waiting(env_ids):
-        if path not in tree:
-            continue
-        previous = os.path.join(root, path)
-        if os.path.isfile(previous):
-            with open(previous, "rb") as fh:
-                tree[path] = fh.read()
+    waiting = [p for p in gate.waiting(env_ids) if p in tree]
+    previous = held.read([p for p in waiting if p in held.paths])
+    for path in waiting:
+        if path in previous:
+            tree[path] = bytes(previous[path])
         else:
             del tree[path]
             dropped.add(path)

@@ -193,12 +193,12 @@ def render_into(
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
         owners, req.identity, published, req.remove_apps, rendered
     )
-    existing = writer.list_files(root)
-    bookkeeping.terraform_tombstones(tree, existing, prefixes, req.destroyed)
+    held = writer.on_disk(root)
+    bookkeeping.terraform_tombstones(tree, held, prefixes, req.destroyed)
     warnings = [f"SKIPPED preview '{name}': its stored inputs no longer load" for name in sorted(broken)]
     warnings += [f.render() for f in rendered.report.warnings]
     same = gitrepo.holds(gitrepo.index(root))
-    return writer.plan_rendered(root, tree, prefixes, platform, existing, same), warnings
+    return writer.plan_rendered(tree, prefixes, platform, held, same), warnings
 
 
 def render(

@@ -15,17 +15,15 @@ compare the new objects with the others' as their last publish wrote them (`else
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
-import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from renderer import __version__
 from renderer.data import Json
 from renderer.inputs import roots
 from renderer.inputs.yamlio import YamlLoadError, dump_json, load_generated
-from renderer.publish import bookkeeping
+from renderer.publish import bookkeeping, writer
 from renderer.render.environment import EnvRender
 from renderer.render.tree import SHARED, Tree
 from renderer.resolve.dependencies import Files
@@ -118,19 +116,18 @@ def by_scope(tree: Collection[str]) -> dict[tuple[str, str], list[str]]:
     return _held(tree)
 
 
-def kept_outputs(existing: Mapping[str, str], env_ids: Sequence[str], apps: Collection[str]) -> Tree:
+def kept_outputs(held: writer.Held, env_ids: Sequence[str], apps: Collection[str]) -> Tree:
     """The files of `apps` in these environments as the checkout holds them (not rendered again)."""
     envs = set(env_ids)
-    out = {}
-    for path, full in existing.items():
+    kept = []
+    for path in held.paths:
         parts = path.split("/")
         scope = parts[3] if parts[0] == "clusters" and len(parts) > 4 and parts[2] == "renderer" else None
         if parts[0] in SCOPED and len(parts) > 3:
             scope = parts[2]
         if scope in apps and parts[1] in envs:
-            with open(full, "rb") as fh:
-                out[path] = fh.read()
-    return out
+            kept.append(path)
+    return dict(held.read(kept))
 
 
 def record(
@@ -152,30 +149,36 @@ def record(
 
 
 def elsewhere(
-    root: str, env_ids: Sequence[str], rendered: frozenset[str] | None
+    held: writer.Held, env_ids: Sequence[str], rendered: frozenset[str] | None
 ) -> dict[str, tuple[tuple[str, Json], ...]]:
     """Per environment, the Ingress objects the checkout holds for apps outside `rendered` (none
     when every app is rendered): what the host-and-path collision check needs of them."""
     if rendered is None:
         return {}
+    wanted: dict[str, list[str]] = {env_id: [] for env_id in env_ids}
+    for path in held.paths:  # kubernetes/<env>/<app>/<folder>/ingress-*.yaml
+        parts = path.split("/")
+        if (
+            len(parts) == 5
+            and parts[0] == "kubernetes"
+            and parts[1] in wanted
+            and parts[4].startswith("ingress-")
+            and parts[4].endswith(".yaml")
+            and parts[2] not in rendered
+            and parts[2] != SHARED
+        ):
+            wanted[parts[1]].append(path)
+    texts = held.read([p for paths in wanted.values() for p in paths])
     out: dict[str, tuple[tuple[str, Json], ...]] = {}
-    for env_id in env_ids:
-        base = os.path.join(root, "kubernetes", env_id)
-        found = []
-        for path in sorted(glob.glob(os.path.join(glob.escape(base), "*", "*", "ingress-*.yaml"))):
-            rel = os.path.relpath(path, root).replace(os.sep, "/")
-            if rel.split("/")[2] in rendered or rel.split("/")[2] == SHARED:
-                continue
-            found += [(rel, doc) for doc in _objects(path, rel)]
-        out[env_id] = tuple(found)
+    for env_id, paths in wanted.items():
+        out[env_id] = tuple((p, doc) for p in sorted(paths) if p in texts for doc in _objects(texts[p], p))
     return out
 
 
-def _objects(path: str, rel: str) -> list[Json]:
+def _objects(data: bytes, rel: str) -> list[Json]:
     """The documents of one file the renderer wrote; one that no longer parses counts as none
     (it is replaced or reported by the publish that owns it)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return [d for d in load_generated(fh.read(), rel) if isinstance(d, Mapping)]
-    except (OSError, UnicodeDecodeError, YamlLoadError):
+        return [d for d in load_generated(data.decode("utf-8"), rel) if isinstance(d, Mapping)]
+    except (UnicodeDecodeError, YamlLoadError):
         return []

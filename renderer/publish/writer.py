@@ -51,6 +51,26 @@ def list_files(root: str) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
+# path → bytes, for many paths at once; a path that is not a regular file is left out
+ReadMany = Callable[[Collection[str]], Mapping[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The files a checkout holds: their paths, and their bytes read many at a time. On disk
+    (`on_disk`), or as git's index records them (`delivery`): a partial checkout leaves most files
+    out of the directory, and a reader cannot tell them from the others."""
+
+    paths: Collection[str]
+    read: ReadMany
+
+
+def on_disk(root: str) -> Held:
+    """The files below `root` (`list_files`), read from disk, never from outside it."""
+    files = list_files(root)
+    return Held(files, lambda paths: {p: _read(root, p) for p in paths if os.path.isfile(files[p])})
+
+
 def owned(path: str, prefixes: Sequence[str]) -> bool:
     """Whether a write replaces `path`: it falls under a prefix, and under no `!prefix` (kept as is)."""
     return _compiled(tuple(prefixes)).owns(path)
@@ -153,27 +173,26 @@ def apply(root: str, result: WriteResult) -> None:
 
 
 def plan_rendered(
-    root: str,
     tree: Mapping[str, bytes],
     prefixes: Sequence[str],
     platform: Platform,
-    existing: Collection[str],
+    held: Held,
     same: Same,
     progress: Progress = silent,
 ) -> WriteResult:
     """The one way a render becomes a change: owned paths replaced, then the files derived from
-    what is present: atlantis.yaml, and each environment's kustomization (`root`: where present
-    files not in `tree` are read)."""
+    what is present: atlantis.yaml, and each environment's kustomization (`held`: what is present
+    before, and where a file not in `tree` is read)."""
 
-    def read(rel: str) -> bytes:
-        return tree[rel] if rel in tree else _read(root, rel)
+    def read(paths: Collection[str]) -> Mapping[str, bytes]:
+        return {**held.read([p for p in paths if p not in tree]), **{p: tree[p] for p in paths if p in tree}}
 
     derived: dict[str, Callable[[Collection[str]], bytes | None]] = {
         "atlantis.yaml": lambda paths: atlantis_file(paths, platform.environments, read)
     }
     for env in sorted(platform.environments):
         derived[f"kubernetes/{env}/kustomization.yaml"] = partial(env_kustomization, env=env)
-    return plan_tree(tree, prefixes, existing, same, derived, progress)
+    return plan_tree(tree, prefixes, held.paths, same, derived, progress)
 
 
 def write_rendered(
@@ -181,7 +200,7 @@ def write_rendered(
 ) -> WriteResult:
     """`plan_rendered` against what the directory `root` holds, written there."""
     os.makedirs(root, exist_ok=True)
-    result = plan_rendered(root, tree, prefixes, platform, list_files(root), partial(_on_disk, root))
+    result = plan_rendered(tree, prefixes, platform, on_disk(root), partial(_on_disk, root))
     apply(root, result)
     return result
 

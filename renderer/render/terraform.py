@@ -103,15 +103,19 @@ def used_modules(project: Mapping[str, object]) -> list[str]:
 
 
 def atlantis_file(
-    paths: Collection[str], envs: Mapping[str, Environment], read: Callable[[str], bytes]
+    paths: Collection[str],
+    envs: Mapping[str, Environment],
+    read: Callable[[Collection[str]], Mapping[str, bytes]],
 ) -> bytes:
     """atlantis.yaml from the Terraform projects present in the environment repo after a write
-    (`read`: a present file's bytes, for the modules each project calls)."""
+    (`read`: present files' bytes, all at once, for the modules each project calls; a project that
+    is not a regular file calls none)."""
+    found = {path: project_of(path) for path in paths}
+    files = read([path for path, project in found.items() if project is not None])
     projects = {}
-    for path in paths:
-        project = project_of(path)
+    for path, project in found.items():
         if project is not None:
-            projects[project_dir(*project)] = used_modules(json.loads(read(path)))
+            projects[project_dir(*project)] = used_modules(json.loads(files[path])) if path in files else []
     return dump(atlantis(projects, envs)).encode()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from renderer.publish import phases
+from renderer.publish import phases, writer
 from renderer.render import tree as trees
 from tests.atlantis.conftest import settings
 from tests.aws.conftest import account_session, prod_session, seed_app_secrets, seed_image, seed_secret
@@ -172,7 +172,7 @@ def test_phase_one_keeps_a_held_objects_previous_version_and_leaves_a_new_one_ou
         "terraform/prod/shop/main.tf.json": b"{}\n",
     }
     held = phases.Held((new, old), {}, "report")
-    phases.hold(tree, str(tmp_path), phases.Gate(("prod",), {"prod": held}), ["prod"])
+    phases.hold(tree, writer.on_disk(str(tmp_path)), phases.Gate(("prod",), {"prod": held}), ["prod"])
     assert tree[old] == b"previous\n"
     assert new not in tree
     assert tree[f"{app}/kustomization.yaml"] == trees.kustomization(
@@ -184,5 +184,5 @@ def test_phase_one_keeps_a_held_objects_previous_version_and_leaves_a_new_one_ou
 def test_nothing_is_held_where_the_gate_did_not_look(tmp_path: Path) -> None:
     tree = {"kubernetes/dev/shop/a.yaml": b"a\n"}
     held = phases.Held(("kubernetes/dev/shop/a.yaml",), {}, "report")
-    phases.hold(tree, str(tmp_path), phases.Gate(("dev",), {"dev": held}), ["staging"])
+    phases.hold(tree, writer.on_disk(str(tmp_path)), phases.Gate(("dev",), {"dev": held}), ["staging"])
     assert tree == {"kubernetes/dev/shop/a.yaml": b"a\n"}

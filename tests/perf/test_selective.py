@@ -81,7 +81,7 @@ def _full(monkeypatch: pytest.MonkeyPatch) -> None:
     """The reference: every stored app rendered from a whole checkout, as before selective renders."""
     monkeypatch.setattr(publish, "_focus", lambda *args: None)
     monkeypatch.setattr(selective, "focus", lambda *args: None)
-    monkeypatch.setattr(publish, "_kept_in_checkout", lambda *args: lambda path: True)
+    monkeypatch.setattr(publish, "_on_disk", lambda path: True)
 
 
 def test_platform_change_renders_only_the_apps_that_read_it(
@@ -153,9 +153,12 @@ def test_one_app_publish_renders_that_app_alone(
     monkeypatch.setattr(gitrepo, "index", index)
     _publish(fleet_root, bare_repo, [folders[1]])
     assert renders == {"svc-0001": 2}
-    # the other apps' Kubernetes files were never checked out; their Ingresses and the app's own were
+    # only the bookkeeping was checked out: every app's files, the Ingresses the host check reads
+    # and the app's own among them, were read from git's objects
     assert "kubernetes/dev/svc-0002/w0/deployment-w0.yaml" in left_out
-    assert not [p for p in left_out if "/svc-0001/" in p or p.split("/")[-1].startswith("ingress-")]
+    assert "kubernetes/dev/svc-0001/w0/deployment-w0.yaml" in left_out
+    assert "kubernetes/dev/svc-0000/w0/ingress-w0-route.yaml" in left_out
+    assert not [p for p in left_out if p.startswith(".render/")]
     with monkeypatch.context() as m:
         _full(m)
         _publish(fleet_root, reference, [folders[1]])
