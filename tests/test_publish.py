@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from renderer import pipeline
-from renderer.errors import EXIT_PUBLISH, PublishError
+from renderer.errors import EXIT_PUBLISH, EXIT_USAGE, PublishError
 from renderer.inputs import app_repo, platform_config
 from renderer.publish import bookkeeping
 from renderer.publish import delivery as publish
@@ -137,6 +137,22 @@ def test_change_removal_and_app_removal(bare_repo: Path, tmp_path: Path) -> None
     assert removed.returncode == 0, removed.stderr
     assert not any(p.startswith(("kubernetes/dev/one/", ".render/apps/one/")) for p in files_at(bare_repo))
     assert "kubernetes/dev/_shared/kustomization.yaml" in files_at(bare_repo)
+
+
+def test_removing_an_app_reaches_its_protected_environment_too(bare_repo: Path, tmp_path: Path) -> None:
+    """The direct group removes the app's stored inputs from main first; the protected group that
+    follows still finds the app's files there, and its merge request removes them."""
+    app = make_app(tmp_path / "apps", "gone", {"alpha": "hi"})
+    both = ("--env", "dev", "--env", "prod")
+    assert pub("--env-repo", str(bare_repo), "--app", str(app), *both).returncode == 0
+    git("--git-dir", str(bare_repo), "update-ref", "refs/heads/main", "render/prod/gone")  # merged
+    assert "kubernetes/prod/gone/alpha/deployment-alpha.yaml" in files_at(bare_repo)
+    removed = pub("--env-repo", str(bare_repo), "--remove-app", "gone", "--allow-mass-delete", *both)
+    assert removed.returncode == 0, removed.stderr
+    assert not any(p.startswith(("kubernetes/dev/gone/", ".render/apps/gone/")) for p in files_at(bare_repo))
+    assert not any("/gone/" in p for p in files_at(bare_repo, "render/prod/gone"))
+    ghost = pub("--env-repo", str(bare_repo), "--remove-app", "ghost", *both)
+    assert ghost.returncode == EXIT_USAGE and "holds no such app" in ghost.stderr
 
 
 def test_terraform_is_emptied_before_it_goes(bare_repo: Path, tmp_path: Path) -> None:

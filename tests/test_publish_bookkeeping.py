@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from renderer.adapters import gitrepo
 from renderer.errors import EXIT_USAGE
+from renderer.model import Limits
 from renderer.publish import bookkeeping
-from tests.conftest import write
+from tests.conftest import git, write
 from tests.test_publish import SIMPLE, files_at, log, make_app, merge_terraform, pub, show, store_app
 
 BUILT_HERE = """apiVersion: score.dev/v1b1
@@ -119,3 +121,40 @@ def test_an_emptied_project_keeps_the_provider_its_module_configured(bare_repo: 
     assert gone.returncode == 0, gone.stderr
     merge_terraform(bare_repo)
     assert project not in files_at(bare_repo)
+
+
+def test_a_stored_app_loads_again_only_when_its_folder_changed(tmp_path: Path) -> None:
+    """The second delivery group reuses the first one's loads, keyed by the folder's git tree."""
+    root = tmp_path / "clone"
+    for name in ("steady", "moving"):
+        write(root / bookkeeping.STORE / name / "score.yaml", SCORE.format(name=name, image="nginx:1"))
+    git("init", "-q", str(root))
+    git("-C", str(root), "add", "-A")
+    git("-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    loaded: bookkeeping.Loaded = {}
+    limits = Limits()
+    first, _ = bookkeeping.stored_apps(
+        str(root), limits, gitrepo.subtrees(str(root), bookkeeping.STORE), loaded
+    )
+    write(root / bookkeeping.STORE / "moving" / "score.yaml", SCORE.format(name="moving", image="nginx:2"))
+    write(root / bookkeeping.STORE / "broken" / "score.yaml", "containers: [")
+    git("-C", str(root), "add", "-A")
+    git("-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "two")
+    again, broken = bookkeeping.stored_apps(
+        str(root), limits, gitrepo.subtrees(str(root), bookkeeping.STORE), loaded
+    )
+    assert again["steady"] is first["steady"]  # the same tree: not read again
+    assert again["moving"] is not first["moving"]
+    assert again["moving"].workloads[0].spec["containers"]["main"]["image"] == "nginx:2"
+    assert list(broken) == ["broken"]
+    fresh, _ = bookkeeping.stored_apps(str(root), limits)  # no memo: the same result
+    assert {k: a.files for k, a in fresh.items()} == {k: a.files for k, a in again.items()}
+
+
+SCORE = """apiVersion: score.dev/v1b1
+metadata:
+  name: {name}
+containers:
+  main:
+    image: {image}
+"""

@@ -403,6 +403,19 @@ def read_indexed(
     return read_files(repo, "", sorted(paths), {p: listed[p][:2] for p in paths})
 
 
+def subtrees(path: str, folder: str) -> dict[str, str]:
+    """Each folder directly inside `folder` at the checkout's HEAD: name → git tree id (the same id:
+    the very same files)."""
+    repo = Repo(path, "", git_env({"PATH": os.environ.get("PATH", "")}))
+    code, out, _ = repo.run("ls-tree", "-z", "HEAD", f"{folder}/")
+    found: dict[str, str] = {}
+    for entry in out.split("\0") if code == 0 else ():  # no HEAD yet: an empty repo
+        meta, _, rel = entry.partition("\t")  # "<mode> <type> <object>\t<path>"
+        if meta.split(" ")[1:2] == ["tree"]:
+            found[rel[len(folder) + 1 :]] = meta.split(" ")[2]
+    return found
+
+
 def holds(listed: Mapping[str, tuple[str, str, bool]]) -> Callable[[str, bytes], bool]:
     """Whether a path `listed` (`index`) is a regular file with exactly these bytes: its object id
     computed as git does, so nothing is read from disk."""

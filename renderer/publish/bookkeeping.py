@@ -64,32 +64,58 @@ def owned_prefixes(env_ids: Sequence[str], apps: Sequence[str], platform_wide: b
             f"catalog/{env}/{SHARED}/",  # the Backstage catalog (render/catalog.py)
             f"{modules_dir(env)}/",  # the environment's modules: every publish to it owns them
         ]
-        scoped = (
-            "kubernetes/{env}/{a}/",
-            "terraform/{env}/{a}/",
-            "clusters/{env}/renderer/{a}/",
-            "catalog/{env}/{a}/",
-        )
-        prefixes += [p.format(env=env, a=a) for a in apps for p in scoped]
+        prefixes += app_prefixes([env], apps)
     return prefixes + [f"{STORE}/{a}/" for a in apps]
 
 
-def stored_apps(root: str, limits: Limits) -> tuple[dict[str, App], dict[str, list[Problem]]]:
+def app_prefixes(env_ids: Sequence[str], apps: Sequence[str]) -> list[str]:
+    """The folders that hold the apps' own files in these environments."""
+    scoped = (
+        "kubernetes/{env}/{a}/",
+        "terraform/{env}/{a}/",
+        "clusters/{env}/renderer/{a}/",
+        "catalog/{env}/{a}/",
+    )
+    return [p.format(env=env, a=a) for env in env_ids for a in apps for p in scoped]
+
+
+Loaded = dict[tuple[str, str, str, Limits], App | list[Problem]]  # (root, app, tree id, limits) → load
+
+
+def stored_apps(
+    root: str,
+    limits: Limits,
+    trees: Mapping[str, str] | None = None,
+    loaded: Loaded | None = None,
+    replaced: Collection[str] = (),
+) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     """The apps stored in the environment repo, and those whose inputs no longer load (with why).
 
-    Each app loads on its own: one app's broken inputs never stop the others' publishes."""
+    Each app loads on its own: one app's broken inputs never stop the others' publishes. `trees`:
+    each stored app's folder as a git tree id (`gitrepo.subtrees`); an app whose folder had that
+    very tree when loaded into `loaded` before is not read again (the same bytes load the same).
+    The apps named in `replaced` are not read at all: the caller has their new inputs."""
     store = os.path.join(root, STORE)
     if not os.path.isdir(store):
         return {}, {}
     apps: dict[str, App] = {}
     broken: dict[str, list[Problem]] = {}
-    for name in sorted(os.listdir(store)):
-        try:
-            (app,) = app_repo.load_apps([os.path.join(store, name)], root, limits=limits)
-        except InputError as exc:
-            broken[name] = exc.problems()
-            continue
-        apps[app.id] = app
+    memo: Loaded = {} if loaded is None else loaded
+    for name in sorted(set(os.listdir(store)) - set(replaced)):
+        tree = (trees or {}).get(name)
+        key = (root, name, tree or "", limits)
+        found = memo.get(key) if tree else None
+        if found is None:
+            try:
+                (found,) = app_repo.load_apps([os.path.join(store, name)], root, limits=limits)
+            except InputError as exc:
+                found = exc.problems()
+            if tree:
+                memo[key] = found
+        if isinstance(found, list):
+            broken[name] = found
+        else:
+            apps[found.id] = found
     return apps, broken
 
 

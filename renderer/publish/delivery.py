@@ -104,6 +104,7 @@ class Request:
     # the later groups' environments, rendered alongside this group's in its worker pool (`publish`)
     ahead: tuple[Environment, ...] = ()
     ready: dict[str, pipeline.Ahead] = field(default_factory=dict)  # those renders: env id → render
+    loaded: bookkeeping.Loaded = field(default_factory=dict)  # stored apps as loaded by an earlier group
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,12 +556,12 @@ def _render_into(
     the bytes); only owned paths change. Every stored app is loaded and its graph built; only the
     apps it changes (all with --all-apps) and the shared scope are resolved and rendered."""
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
-    apps, broken = _apps(root, req, platform.trust.limits)
     ids = [e.id for e in envs]
     # what the index holds, read from git's objects: a partial checkout (`_checkout`) leaves most
     # files out of the directory
     index = gitrepo.index(root)
     held = writer.Held(index, functools.partial(gitrepo.read_indexed, root, index))
+    apps, broken = _apps(root, req, platform.trust.limits, _has_files(held, ids))
     prints = selective.Prints.of(platform.root)
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)
     focus = None if req.run is not None else _focus(req, root, held, changing, apps, ids, prints)
@@ -662,20 +663,41 @@ def _broken_warning(name: str, problems: Sequence[Problem]) -> str:
     return f"SKIPPED app '{name}': its stored inputs no longer load, its last output is kept: {first}{more}"
 
 
-def _apps(root: str, req: Request, limits: Limits) -> tuple[dict[str, App], dict[str, list[Problem]]]:
+def _apps(
+    root: str, req: Request, limits: Limits, has_files: Callable[[str], bool]
+) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     """The stored apps with this publish's new inputs and without the apps it removes; and the
     stored apps that no longer load (unless this publish replaces or removes them)."""
-    return with_change(*bookkeeping.stored_apps(root, limits), req, "app")
+    trees = gitrepo.subtrees(root, bookkeeping.STORE)
+    # the apps this publish brings replace their stored inputs: those are not even read
+    stored = bookkeeping.stored_apps(root, limits, trees, req.loaded, [a.id for a in req.apps])
+    return with_change(*stored, req, "app", has_files)
+
+
+def _has_files(held: writer.Held, env_ids: Sequence[str]) -> Callable[[str], bool]:
+    """Whether the checkout holds files of an app in these environments: a protected environment's
+    group still finds a removed app's files there after the direct group removed its inputs."""
+
+    def has(name: str) -> bool:
+        owns = writer.owner(bookkeeping.app_prefixes(env_ids, [name]))
+        return any(owns(p) for p in held.paths)
+
+    return has
 
 
 def with_change(
-    stored: dict[str, App], broken: dict[str, list[Problem]], req: Request, what: str
+    stored: dict[str, App],
+    broken: dict[str, list[Problem]],
+    req: Request,
+    what: str,
+    has_files: Callable[[str], bool] = lambda name: False,
 ) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     """`stored` with this publish's new inputs and without what it removes; and the stored
-    `what`s (apps, previews) that no longer load, unless this publish replaces or removes them."""
+    `what`s (apps, previews) that no longer load, unless this publish replaces or removes them.
+    Removing one that is not stored is refused, unless files of it are left (`has_files`)."""
     apps = {**stored, **{a.id: a for a in req.apps}}
     for name in req.remove_apps:
-        if name not in apps and name not in broken:
+        if name not in apps and name not in broken and not has_files(name):
             raise UsageError(f"cannot remove {what} '{name}': the environment repo holds no such {what}")
         apps.pop(name, None)
     changed = {a.id for a in req.apps} | set(req.remove_apps)

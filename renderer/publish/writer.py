@@ -83,34 +83,36 @@ def owner(prefixes: Sequence[str]) -> Callable[[str], bool]:
 
 
 class _Prefixes:
-    """Prefixes as sets of folders (`…/`: a path is under one when one of its own folders is it, so
-    the cost does not grow with their number) and the few others, tried one by one."""
+    """Prefixes as sets of folders (`…/`: a path is under one when its own folder at that depth is
+    it, so the cost does not grow with their number) and the few others, tried one by one."""
 
     def __init__(self, prefixes: tuple[str, ...]) -> None:
         kept = [p[1:] for p in prefixes if p.startswith("!")]
         given = [p for p in prefixes if not p.startswith("!")]
-        self.kept = (
-            frozenset(p for p in kept if p.endswith("/")),
-            tuple(p for p in kept if not p.endswith("/")),
-        )
-        self.given = (
-            frozenset(p for p in given if p.endswith("/")),
-            tuple(p for p in given if not p.endswith("/")),
-        )
+        self.kept = _Under(kept)
+        self.given = _Under(given)
 
     def owns(self, path: str) -> bool:
-        return not _under(path, *self.kept) and _under(path, *self.given)
+        return not self.kept.holds(path) and self.given.holds(path)
 
 
-def _under(path: str, folders: frozenset[str], others: tuple[str, ...]) -> bool:
-    if path + "/" in folders:  # the folder itself
-        return True
-    i = path.find("/")
-    while i != -1:
-        if path[: i + 1] in folders:
-            return True
-        i = path.find("/", i + 1)
-    return any(path.startswith(p) for p in others)
+class _Under:
+    """Whether a path is one of `prefixes` or under one."""
+
+    def __init__(self, prefixes: Sequence[str]) -> None:
+        self.folders = frozenset(p for p in prefixes if p.endswith("/"))
+        self.depths = sorted({f.count("/") for f in self.folders})  # parts a folder of each has
+        self.others = tuple(p for p in prefixes if not p.endswith("/"))
+
+    def holds(self, path: str) -> bool:
+        if self.folders:
+            if path + "/" in self.folders:  # the folder itself
+                return True
+            parts = path.split("/")
+            for depth in self.depths:
+                if depth < len(parts) and "/".join(parts[:depth]) + "/" in self.folders:
+                    return True
+        return any(path.startswith(p) for p in self.others)
 
 
 @lru_cache(maxsize=8)
