@@ -105,6 +105,7 @@ class Request:
     ahead: tuple[Environment, ...] = ()
     ready: dict[str, pipeline.Ahead] = field(default_factory=dict)  # those renders: env id → render
     loaded: bookkeeping.Loaded = field(default_factory=dict)  # stored apps as loaded by an earlier group
+    removed: set[str] = field(default_factory=set)  # apps an earlier group removed, their owner checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +164,11 @@ def publish(
         repo = gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout)
         heads: dict[str, str | None] = {}  # main's head as fetched, while no group of ours has moved it
         ready: dict[str, pipeline.Ahead] = {}  # renders made ahead by an earlier group
+        loaded: bookkeeping.Loaded = {}  # stored apps loaded by an earlier group, in this run only
+        removed: set[str] = set()  # apps an earlier group of this run removed
         for i, (group, branch) in enumerate(groups):
             ahead = _ahead(req, [e for g, _ in groups[i + 1 :] for e in g if e.id not in ready])
-            group_req = dataclasses.replace(req, ahead=ahead, ready=ready)
+            group_req = dataclasses.replace(req, ahead=ahead, ready=ready, loaded=loaded, removed=removed)
             outcome = _publish_group(platform, group_req, repo, group, branch, heads)
             if branch == "main" and outcome.commit:
                 heads.clear()
@@ -561,7 +564,7 @@ def _render_into(
     # files out of the directory
     index = gitrepo.index(root)
     held = writer.Held(index, functools.partial(gitrepo.read_indexed, root, index))
-    apps, broken = _apps(root, req, platform.trust.limits, _has_files(held, ids))
+    apps, broken = _apps(root, req, platform.trust.limits, _leftovers(req, held, ids))
     prints = selective.Prints.of(platform.root)
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)
     focus = None if req.run is not None else _focus(req, root, held, changing, apps, ids, prints)
@@ -664,25 +667,32 @@ def _broken_warning(name: str, problems: Sequence[Problem]) -> str:
 
 
 def _apps(
-    root: str, req: Request, limits: Limits, has_files: Callable[[str], bool]
+    root: str, req: Request, limits: Limits, leftover: Callable[[str], bool]
 ) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     """The stored apps with this publish's new inputs and without the apps it removes; and the
     stored apps that no longer load (unless this publish replaces or removes them)."""
     trees = gitrepo.subtrees(root, bookkeeping.STORE)
     # the apps this publish brings replace their stored inputs: those are not even read
-    stored = bookkeeping.stored_apps(root, limits, trees, req.loaded, [a.id for a in req.apps])
-    return with_change(*stored, req, "app", has_files)
+    stored, broken = bookkeeping.stored_apps(root, limits, trees, req.loaded, [a.id for a in req.apps])
+    # removed here with their owner checked (`_check_owner`): a later group may remove what is left
+    req.removed.update(n for n in req.remove_apps if n in stored or n in broken)
+    return with_change(stored, broken, req, "app", leftover)
 
 
-def _has_files(held: writer.Held, env_ids: Sequence[str]) -> Callable[[str], bool]:
-    """Whether the checkout holds files of an app in these environments: a protected environment's
-    group still finds a removed app's files there after the direct group removed its inputs."""
+def _leftovers(req: Request, held: writer.Held, env_ids: Sequence[str]) -> Callable[[str], bool]:
+    """Whether an app no longer stored may still be removed: its files are left in these
+    environments, and either an earlier group of this run removed it (a protected environment's
+    group runs after the direct group removed its inputs and its owner record), or the platform
+    asks. Anyone else could otherwise remove another team's leftovers: without a record, nobody
+    owns them."""
 
-    def has(name: str) -> bool:
+    def may(name: str) -> bool:
+        if name not in req.removed and not req.identity.platform:
+            return False
         owns = writer.owner(bookkeeping.app_prefixes(env_ids, [name]))
         return any(owns(p) for p in held.paths)
 
-    return has
+    return may
 
 
 def with_change(
@@ -690,14 +700,14 @@ def with_change(
     broken: dict[str, list[Problem]],
     req: Request,
     what: str,
-    has_files: Callable[[str], bool] = lambda name: False,
+    leftover: Callable[[str], bool] = lambda name: False,
 ) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     """`stored` with this publish's new inputs and without what it removes; and the stored
     `what`s (apps, previews) that no longer load, unless this publish replaces or removes them.
-    Removing one that is not stored is refused, unless files of it are left (`has_files`)."""
+    Removing one that is not stored is refused, unless what is left of it may go (`leftover`)."""
     apps = {**stored, **{a.id: a for a in req.apps}}
     for name in req.remove_apps:
-        if name not in apps and name not in broken and not has_files(name):
+        if name not in apps and name not in broken and not leftover(name):
             raise UsageError(f"cannot remove {what} '{name}': the environment repo holds no such {what}")
         apps.pop(name, None)
     changed = {a.id for a in req.apps} | set(req.remove_apps)

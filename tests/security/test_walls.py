@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from renderer.errors import EXIT_INVALID, EXIT_POLICY
+from renderer.errors import EXIT_INVALID, EXIT_POLICY, EXIT_USAGE
 from tests.conftest import ROOT, git, run_renderer, write
 
 CANARY = "canary-0f9e8d7c6b5a4f3e2d1c"
@@ -203,6 +203,30 @@ def test_publish_and_remove_by_another_owner_are_refused(tmp_path: Path, bare_re
     proc = publish(bare_repo, "--app", str(same), "--app-id", "team-b/billing")
     assert_refused(proc, EXIT_POLICY, "app 'billing' belongs to team-a/billing")
     assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
+
+
+def test_leftovers_of_a_removed_app_are_nobody_elses_to_remove(tmp_path: Path, bare_repo: Path) -> None:
+    """Removed from dev alone, an app leaves its prod files on main with no inputs and no owner
+    record. Another team may not remove them (without a record anyone would pass the owner check);
+    the platform may."""
+    billing = app(tmp_path, name="billing")
+
+    def pub(*args: str, owner: str) -> subprocess.CompletedProcess[str]:
+        return run("publish", "--root", str(ROOT), "--env-repo", str(bare_repo), *args, "--app-id", owner)
+
+    both = ("--env", "dev", "--env", "prod")
+    assert pub("--app", str(billing), *both, owner="team-a/billing").returncode == 0
+    git("--git-dir", str(bare_repo), "update-ref", "refs/heads/main", "render/prod/billing")  # merged
+    removed = pub("--remove-app", "billing", "--env", "dev", "--allow-mass-delete", owner="team-a/billing")
+    assert removed.returncode == 0, removed.stderr
+    proc = pub("--remove-app", "billing", "--env", "prod", "--allow-mass-delete", owner="team-b/other")
+    assert_refused(proc, EXIT_USAGE, "cannot remove app 'billing': the environment repo holds no such app")
+    platform = pub(
+        "--remove-app", "billing", "--env", "prod", "--allow-mass-delete", owner="platform/platform-config"
+    )
+    assert platform.returncode == 0, platform.stderr
+    left = git("--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "render/prod/billing")
+    assert "kubernetes/prod/billing/" not in left
 
 
 @pytest.mark.parametrize(
