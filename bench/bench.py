@@ -62,9 +62,11 @@ def run(
     (large) process would report at least this process's own size, whatever the child used. Without
     GNU time, that inflated figure is reported. A failure stops the bench."""
     timer = shutil.which("time", path="/usr/bin:/bin")
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, tempfile.NamedTemporaryFile(
-        "r"
-    ) as peak:
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.NamedTemporaryFile("r") as peak,
+    ):
         command = [timer, "-f", "%M", "-o", peak.name, *argv] if timer else list(argv)
         start = time.perf_counter()
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
@@ -160,6 +162,7 @@ def _resolve_atlantis(clone: str, root: str) -> None:
     """Both branches changed `atlantis.yaml` (derived from the projects present): derive it again,
     as the next publish would; any other conflict stops the bench."""
     from renderer.inputs import platform_config
+    from renderer.publish.writer import on_disk
     from renderer.render.terraform import atlantis_file
 
     conflicted = subprocess.run(
@@ -174,13 +177,8 @@ def _resolve_atlantis(clone: str, root: str) -> None:
         ["git", "-C", clone, "ls-files"], capture_output=True, text=True, check=True
     ).stdout
     environments = platform_config.load_platform(root).environments
-
-    def read(path: str) -> bytes:
-        with open(os.path.join(clone, path), "rb") as fh:
-            return fh.read()
-
     with open(os.path.join(clone, "atlantis.yaml"), "wb") as fh:
-        fh.write(atlantis_file(sorted(set(paths.split())), environments, read))
+        fh.write(atlantis_file(sorted(set(paths.split())), environments, on_disk(clone).read))
     subprocess.run(["git", "-C", clone, "add", "atlantis.yaml"], check=True)
     subprocess.run(git("-C", clone, "commit", "-q", "--no-edit"), check=True)
 

@@ -46,3 +46,32 @@ def test_the_changes_the_benchmark_makes(tmp_path: Path) -> None:
         ["git", "-C", root, "log", "--format=%s"], capture_output=True, text=True, check=True
     )
     assert log.stdout.splitlines() == ["elasticsearch 8.15.4", "platform"]
+
+
+def test_the_benchmark_merges_what_a_publish_leaves_on_branches(tmp_path: Path) -> None:
+    """Each step after the first publish starts from main holding everything: the Terraform and
+    protected-environment branches merged, atlantis.yaml derived again where both changed it."""
+    from bench import bench
+
+    root = fleet.platform_root(str(tmp_path / "platform"))
+    apps = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    repo = str(tmp_path / "env.git")
+    bench.bare(repo)
+    env = {**bench.bench_env(), "RENDERER_JOBS": "1"}
+    args = [a for app in apps for a in ("--app", app)]
+    bench.run(
+        bench.renderer("publish", "--root", root, "--all-envs", "--quiet", "--env-repo", repo, *args), env=env
+    )
+    bench.merge_branches(repo, str(tmp_path / "work"), root)
+    heads = subprocess.run(
+        ["git", "--git-dir", repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert heads.stdout.split() == ["main"]
+    atlantis = subprocess.run(
+        ["git", "--git-dir", repo, "show", "main:atlantis.yaml"], capture_output=True, text=True, check=True
+    ).stdout
+    for env_id in ("dev", "qa", "staging", "prod"):
+        assert f"dir: terraform/{env_id}/svc-0000" in atlantis
