@@ -400,7 +400,8 @@ def read_indexed(
     `index`), read from git's objects in one call: a file `checkout_part` left out is read like any
     other, and nothing on disk is followed."""
     repo = Repo(path, "", git_env({"PATH": os.environ.get("PATH", "")}))
-    return read_files(repo, "", sorted(paths), {p: listed[p][:2] for p in paths})
+    held = {p: listed[p][:2] for p in paths if p in listed}  # a path it does not hold: left out
+    return read_files(repo, "", sorted(held), held)
 
 
 def subtrees(path: str, folder: str) -> dict[str, str]:

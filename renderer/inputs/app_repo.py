@@ -36,6 +36,11 @@ class _Reader:
         byte budget (reported once). Confinement problems raise, as `Root.read` does."""
         if self.full:
             return None
+        if any(part.lower().startswith(".git") for part in rel.split("/")):
+            # stored under .render/apps/<app>/, a .gitattributes would change how git checks the
+            # app's stored inputs out (line endings, encodings) before they are read back
+            what = "is one of git's own files (.git*), which the environment repo cannot store"
+            raise self.source.refuse(rel, yaml_path, owner_file, what, "rename it")
         data = self.source.read(rel, yaml_path, owner_file)
         self.size += len(data)
         if self.size > self.limits.app_bytes:

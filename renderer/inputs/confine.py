@@ -170,6 +170,12 @@ class Root:
             return self._error(rel, yaml_path, owner_file, "passes through something that is not a folder")
         return self._error(rel, yaml_path, owner_file, f"cannot be read ({exc.strerror})")
 
+    def refuse(
+        self, rel: str, yaml_path: str, owner_file: str, what: str, hint: str = ""
+    ) -> ConfinementError:
+        """The error for a path this root will not read: `what` it is, named as `read` names it."""
+        return self._error(rel, yaml_path, owner_file, what, hint)
+
     def _error(
         self, rel: str, yaml_path: str, owner_file: str, what: str, hint: str = ""
     ) -> ConfinementError:

@@ -101,6 +101,8 @@ def stored_apps(
     apps: dict[str, App] = {}
     broken: dict[str, list[Problem]] = {}
     memo: Loaded = {} if loaded is None else loaded
+    if memo and next(iter(memo))[0] != root:  # another clone's (`diff` has one per group): of no use
+        memo.clear()
     for name in sorted(set(os.listdir(store)) - set(replaced)):
         tree = (trees or {}).get(name)
         key = (root, name, tree or "", limits)

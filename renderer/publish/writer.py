@@ -68,7 +68,9 @@ class Held:
 def on_disk(root: str) -> Held:
     """The files below `root` (`list_files`), read from disk, never from outside it."""
     files = list_files(root)
-    return Held(files, lambda paths: {p: _read(root, p) for p in paths if os.path.isfile(files[p])})
+    return Held(
+        files, lambda paths: {p: _read(root, p) for p in paths if p in files and os.path.isfile(files[p])}
+    )
 
 
 def owned(path: str, prefixes: Sequence[str]) -> bool:

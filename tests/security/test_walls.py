@@ -230,6 +230,21 @@ def test_leftovers_of_a_removed_app_are_nobody_elses_to_remove(tmp_path: Path, b
 
 
 @pytest.mark.parametrize(
+    "name", ["billing/web", "billing/web/deployment-web.yaml", "_shared", "modules", "../x"]
+)
+def test_only_an_app_name_can_be_removed(tmp_path: Path, bare_repo: Path, name: str) -> None:
+    """A removed name becomes a folder the publish owns: a path inside another app (one file of it,
+    its Terraform project) or a platform folder would be deleted, whoever asks."""
+    billing = app(tmp_path, name="billing")
+    assert publish(bare_repo, "--app", str(billing), "--app-id", "team-a/billing").returncode == 0
+    head = git("--git-dir", str(bare_repo), "rev-parse", "main")
+    for owner in ("team-b/other", "platform/platform-config"):
+        proc = publish(bare_repo, "--remove-app", name, "--app-id", owner)
+        assert_refused(proc, EXIT_USAGE, f"cannot remove app {name!r}: not an app name")
+    assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
+
+
+@pytest.mark.parametrize(
     ("name", "why"),
     [
         ("kube-system", "is reserved for the platform"),
