@@ -103,6 +103,8 @@ def command(
     gitlab_timeout = seconds(os.environ, "RENDERER_GITLAB_TIMEOUT", gitlab.DEFAULT_TIMEOUT)
     base = roots.find_root(root, os.environ)
     platform = platform_config.load_platform(base)
+    for name in remove:
+        delivery.check_removable(name, platform.trust)
     merge_requests = _merge_requests(gitlab_timeout)
     previewing = preview is not None or unpreview is not None  # the preview environment: always direct
     if (

@@ -27,7 +27,7 @@ from renderer import __version__, pipeline
 from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import Problem, PublishError, UsageError
-from renderer.model import App, Environment, Limits, Platform
+from renderer.model import App, Environment, Limits, Platform, Trust
 from renderer.publish import atlantis, bookkeeping, naming, phases, pinning, selective, writer
 from renderer.publish.identity import Identity
 from renderer.resolve import access
@@ -139,6 +139,15 @@ class Interrupted(PublishError):
     """SIGINT or SIGTERM arrived while publishing: raised so every `finally` runs."""
 
 
+def check_removable(name: str, trust: Trust) -> None:
+    """A name given to `--remove-app` becomes a folder the publish owns: never a path, one file of
+    another app, or a platform folder."""
+    if not access.DNS_LABEL.fullmatch(name) or trust.reserved(name):
+        raise UsageError(
+            f"cannot remove app {name!r}: not an app name (a DNS label the platform does not reserve)"
+        )
+
+
 def publish(
     platform: Platform,
     req: Request,
@@ -150,11 +159,6 @@ def publish(
     if not req.apps and not req.all_apps and not req.remove_apps:
         raise UsageError("nothing to publish: give --app DIR, --all-apps or --remove-app")
     gitrepo.check_url(req.url)
-    for name in req.remove_apps:  # it becomes a folder name: never a path, a file or a platform folder
-        if not access.DNS_LABEL.fullmatch(name) or platform.trust.reserved(name):
-            raise UsageError(
-                f"cannot remove app {name!r}: not an app name (a DNS label the platform does not reserve)"
-            )
     direct, reviewed = split_by_delivery(platform, req)
     groups: list[tuple[tuple[Environment, ...], str]] = []
     if direct:
