@@ -107,6 +107,7 @@ class Request:
     ready: dict[str, pipeline.Ahead] = field(default_factory=dict)  # those renders: env id → render
     loaded: bookkeeping.Loaded = field(default_factory=dict)  # stored apps as loaded by an earlier group
     removed: set[str] = field(default_factory=set)  # apps an earlier group removed, their owner checked
+    parsed: selective.Parsed = field(default_factory=dict)  # other apps' Ingresses parsed by an earlier group
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +177,12 @@ def publish(
         ready: dict[str, pipeline.Ahead] = {}  # renders made ahead by an earlier group
         loaded: bookkeeping.Loaded = {}  # stored apps loaded by an earlier group, in this run only
         removed: set[str] = set()  # apps an earlier group of this run removed
+        parsed: selective.Parsed = {}  # other apps' Ingresses parsed by an earlier group
         for i, (group, branch) in enumerate(groups):
             ahead = _ahead(req, [e for g, _ in groups[i + 1 :] for e in g if e.id not in ready])
-            group_req = dataclasses.replace(req, ahead=ahead, ready=ready, loaded=loaded, removed=removed)
+            group_req = dataclasses.replace(
+                req, ahead=ahead, ready=ready, loaded=loaded, removed=removed, parsed=parsed
+            )
             outcome = _publish_group(platform, group_req, repo, group, branch, heads)
             if branch == "main" and outcome.commit:
                 heads.clear()
@@ -650,7 +654,7 @@ def _options(
         {**{a.id: req.identity.owner for a in req.apps}, **owners.apps},
         pins=_pins(req, root, apps),
         focus=focus,
-        elsewhere=selective.elsewhere(held, ids, focus),
+        elsewhere=selective.elsewhere(held, ids, focus, req.parsed),
         lean=True,
     )
 
@@ -667,7 +671,9 @@ def _options_for(
 ) -> pipeline.Options:
     """`options` as a render of `env` alone would have them: its own focus and other apps' objects."""
     focus = _focus(req, root, held, changing, apps, [env.id], prints)
-    return dataclasses.replace(options, focus=focus, elsewhere=selective.elsewhere(held, [env.id], focus))
+    return dataclasses.replace(
+        options, focus=focus, elsewhere=selective.elsewhere(held, [env.id], focus, req.parsed)
+    )
 
 
 def _broken_warning(name: str, problems: Sequence[Problem]) -> str:

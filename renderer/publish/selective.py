@@ -148,11 +148,16 @@ def record(
     tree[path] = dump_json(index).encode()
 
 
+Parsed = dict[tuple[str, bytes], list[Json]]  # (path, sha-256 of its bytes) → its documents
+
+
 def elsewhere(
-    held: writer.Held, env_ids: Sequence[str], rendered: frozenset[str] | None
+    held: writer.Held, env_ids: Sequence[str], rendered: frozenset[str] | None, parsed: Parsed | None = None
 ) -> dict[str, tuple[tuple[str, Json], ...]]:
     """Per environment, the Ingress objects the checkout holds for apps outside `rendered` (none
-    when every app is rendered): what the host-and-path collision check needs of them."""
+    when every app is rendered): what the host-and-path collision check needs of them. `parsed`:
+    files parsed before, by path and bytes (a protected environment's group parses the same files
+    its render ahead did)."""
     if rendered is None:
         return {}
     wanted: dict[str, list[str]] = {env_id: [] for env_id in env_ids}
@@ -169,9 +174,16 @@ def elsewhere(
         ):
             wanted[parts[1]].append(path)
     texts = held.read([p for paths in wanted.values() for p in paths])
+    memo: Parsed = {} if parsed is None else parsed
     out: dict[str, tuple[tuple[str, Json], ...]] = {}
     for env_id, paths in wanted.items():
-        out[env_id] = tuple((p, doc) for p in sorted(paths) if p in texts for doc in _objects(texts[p], p))
+        found: list[tuple[str, Json]] = []
+        for path in sorted(p for p in paths if p in texts):
+            key = (path, hashlib.sha256(texts[path]).digest())
+            if key not in memo:
+                memo[key] = _objects(texts[path], path)
+            found += [(path, doc) for doc in memo[key]]
+        out[env_id] = tuple(found)
     return out
 
 

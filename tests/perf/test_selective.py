@@ -18,7 +18,7 @@ from renderer.adapters import gitrepo
 from renderer.errors import PolicyDenied
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import Workload
-from renderer.publish import bookkeeping, selective
+from renderer.publish import bookkeeping, selective, writer
 from renderer.publish import delivery as publish
 from renderer.render import kubernetes
 from tests.conftest import git, write
@@ -198,3 +198,36 @@ def test_a_collision_with_an_app_not_rendered_again_is_refused(
     assert "kubernetes/dev/first/web/ingress-web-route.yaml" in said
     assert "app 'second' (owner local) cannot take it" in said
     assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
+
+
+INGRESS = """apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+spec:
+  rules:
+  - host: {host}
+    http:
+      paths:
+      - path: /
+"""
+
+
+def test_another_groups_ingresses_are_parsed_once() -> None:
+    """The protected group compares its inputs with its render ahead's: the other apps' Ingresses
+    the direct group parsed for that render are not parsed again, unless their bytes changed."""
+    theirs = "kubernetes/prod/theirs/web/ingress-web.yaml"
+    files = {
+        theirs: INGRESS.format(host="a.example").encode(),
+        "kubernetes/prod/mine/web/ingress-web.yaml": INGRESS.format(host="b.example").encode(),
+    }
+    held = writer.Held(files, lambda paths: {p: files[p] for p in paths})
+    parsed: selective.Parsed = {}
+    first = selective.elsewhere(held, ["prod"], frozenset({"mine"}), parsed)
+    again = selective.elsewhere(held, ["prod"], frozenset({"mine"}), parsed)
+    assert first == again == selective.elsewhere(held, ["prod"], frozenset({"mine"}))
+    assert [path for path, _ in first["prod"]] == [theirs]
+    assert again["prod"][0][1] is first["prod"][0][1]  # the same parse
+    files[theirs] = INGRESS.format(host="c.example").encode()
+    changed = selective.elsewhere(held, ["prod"], frozenset({"mine"}), parsed)
+    assert changed["prod"][0][1]["spec"]["rules"][0]["host"] == "c.example"
