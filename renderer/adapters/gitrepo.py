@@ -383,7 +383,7 @@ def checkout_part(repo: Repo, branch: str, head: str, wanted: Callable[[str], bo
 def index(path: str) -> dict[str, tuple[str, str, bool]]:
     """What the index of the checkout at `path` holds: path → (mode, object id, whether a
     `checkout_part` left it out of the checkout)."""
-    repo = Repo(path, "", git_env({"PATH": os.environ.get("PATH", "")}))
+    repo = _local(path)
     found: dict[str, tuple[str, str, bool]] = {}
     for entry in _raw(repo, "ls-files", "-s", "-v", "-z").split("\0"):
         if entry:  # "<tag> <mode> <object> <stage>\t<path>"
@@ -393,13 +393,18 @@ def index(path: str) -> dict[str, tuple[str, str, bool]]:
     return found
 
 
+def _local(path: str) -> Repo:
+    """The checkout at `path`, for git commands that only read it (no remote, no credentials)."""
+    return Repo(path, "", git_env({"PATH": os.environ.get("PATH", "")}))
+
+
 def read_indexed(
     path: str, listed: Mapping[str, tuple[str, str, bool]], paths: Collection[str]
 ) -> dict[str, bytes]:
     """The files at `paths` as the index of the checkout at `path` records them (`listed`: its
     `index`), read from git's objects in one call: a file `checkout_part` left out is read like any
     other, and nothing on disk is followed."""
-    repo = Repo(path, "", git_env({"PATH": os.environ.get("PATH", "")}))
+    repo = _local(path)
     held = {p: listed[p][:2] for p in paths if p in listed}  # a path it does not hold: left out
     return read_files(repo, "", sorted(held), held)
 
@@ -407,7 +412,7 @@ def read_indexed(
 def subtrees(path: str, folder: str) -> dict[str, str]:
     """Each folder directly inside `folder` at the checkout's HEAD: name → git tree id (the same id:
     the very same files)."""
-    repo = Repo(path, "", git_env({"PATH": os.environ.get("PATH", "")}))
+    repo = _local(path)
     code, out, _ = repo.run("ls-tree", "-z", "HEAD", f"{folder}/")
     found: dict[str, str] = {}
     for entry in out.split("\0") if code == 0 else ():  # no HEAD yet: an empty repo

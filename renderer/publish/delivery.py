@@ -74,6 +74,17 @@ Run = Callable[
 ]
 
 
+@dataclass(slots=True)
+class Carried:
+    """What a delivery group learns for the later groups of the same run (`publish` makes one per
+    run; never kept across runs)."""
+
+    ready: dict[str, pipeline.Ahead] = field(default_factory=dict)  # renders made ahead: env id → render
+    loaded: bookkeeping.Loaded = field(default_factory=dict)  # stored apps, by their folder's tree
+    removed: set[str] = field(default_factory=set)  # apps removed with their owner checked
+    parsed: selective.Parsed = field(default_factory=dict)  # other apps' Ingresses, by path and bytes
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     url: str
@@ -104,10 +115,7 @@ class Request:
     run: Run | None = None  # the render; default `pipeline.run` (`--merge-shards`: publish/shards.py)
     # the later groups' environments, rendered alongside this group's in its worker pool (`publish`)
     ahead: tuple[Environment, ...] = ()
-    ready: dict[str, pipeline.Ahead] = field(default_factory=dict)  # those renders: env id → render
-    loaded: bookkeeping.Loaded = field(default_factory=dict)  # stored apps as loaded by an earlier group
-    removed: set[str] = field(default_factory=set)  # apps an earlier group removed, their owner checked
-    parsed: selective.Parsed = field(default_factory=dict)  # other apps' Ingresses parsed by an earlier group
+    carried: Carried = field(default_factory=Carried)  # what earlier groups of this run learnt
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,20 +177,14 @@ def publish(
     secrets = sensitive_values(environ)
     outcomes = []
     with _signals_as_errors(), _workspace(workdir) as base:
-        # one clone for every group, each starting from main's head: the second group's checkout
-        # rewrites only what the first changed
+        # one clone for every group, each checking main's head out again (`_checkout`)
         path = os.path.join(base, "clone-0")
         repo = gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout)
         heads: dict[str, str | None] = {}  # main's head as fetched, while no group of ours has moved it
-        ready: dict[str, pipeline.Ahead] = {}  # renders made ahead by an earlier group
-        loaded: bookkeeping.Loaded = {}  # stored apps loaded by an earlier group, in this run only
-        removed: set[str] = set()  # apps an earlier group of this run removed
-        parsed: selective.Parsed = {}  # other apps' Ingresses parsed by an earlier group
+        carried = Carried()
         for i, (group, branch) in enumerate(groups):
-            ahead = _ahead(req, [e for g, _ in groups[i + 1 :] for e in g if e.id not in ready])
-            group_req = dataclasses.replace(
-                req, ahead=ahead, ready=ready, loaded=loaded, removed=removed, parsed=parsed
-            )
+            ahead = _ahead(req, [e for g, _ in groups[i + 1 :] for e in g if e.id not in carried.ready])
+            group_req = dataclasses.replace(req, ahead=ahead, carried=carried)
             outcome = _publish_group(platform, group_req, repo, group, branch, heads)
             if branch == "main" and outcome.commit:
                 heads.clear()
@@ -588,8 +590,8 @@ def _render_into(
         rendered = req.run(platform, ordered, ids, options, req.progress)
     else:
         ahead = [(e, _options_for(req, root, options, held, changing, apps, e, prints)) for e in req.ahead]
-        rendered = pipeline.run(platform, ordered, ids, options, req.progress, ahead, req.ready)
-        req.ready.update(rendered.ahead)
+        rendered = pipeline.run(platform, ordered, ids, options, req.progress, ahead, req.carried.ready)
+        req.carried.ready.update(rendered.ahead)
     if req.all_apps and focus is not None:  # the apps not rendered again: their files as they are
         kept = selective.kept_outputs(held, ids, set(apps) - focus)
         rendered = dataclasses.replace(rendered, tree={**kept, **rendered.tree})
@@ -654,7 +656,7 @@ def _options(
         {**{a.id: req.identity.owner for a in req.apps}, **owners.apps},
         pins=_pins(req, root, apps),
         focus=focus,
-        elsewhere=selective.elsewhere(held, ids, focus, req.parsed),
+        elsewhere=selective.elsewhere(held, ids, focus, req.carried.parsed),
         lean=True,
     )
 
@@ -672,7 +674,7 @@ def _options_for(
     """`options` as a render of `env` alone would have them: its own focus and other apps' objects."""
     focus = _focus(req, root, held, changing, apps, [env.id], prints)
     return dataclasses.replace(
-        options, focus=focus, elsewhere=selective.elsewhere(held, [env.id], focus, req.parsed)
+        options, focus=focus, elsewhere=selective.elsewhere(held, [env.id], focus, req.carried.parsed)
     )
 
 
@@ -689,9 +691,11 @@ def _apps(
     stored apps that no longer load (unless this publish replaces or removes them)."""
     trees = gitrepo.subtrees(root, bookkeeping.STORE)
     # the apps this publish brings replace their stored inputs: those are not even read
-    stored, broken = bookkeeping.stored_apps(root, limits, trees, req.loaded, [a.id for a in req.apps])
+    stored, broken = bookkeeping.stored_apps(
+        root, limits, trees, req.carried.loaded, [a.id for a in req.apps]
+    )
     # removed here with their owner checked (`_check_owner`): a later group may remove what is left
-    req.removed.update(n for n in req.remove_apps if n in stored or n in broken)
+    req.carried.removed.update(n for n in req.remove_apps if n in stored or n in broken)
     return with_change(stored, broken, req, "app", leftover)
 
 
@@ -703,7 +707,7 @@ def _leftovers(req: Request, held: writer.Held, env_ids: Sequence[str]) -> Calla
     owns them."""
 
     def may(name: str) -> bool:
-        if name not in req.removed and not req.identity.platform:
+        if name not in req.carried.removed and not req.identity.platform:
             return False
         owns = writer.owner(bookkeeping.app_prefixes(env_ids, [name]))
         return any(owns(p) for p in held.paths)
