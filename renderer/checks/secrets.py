@@ -38,6 +38,7 @@ SECRET_NAME = re.compile(
 SENSITIVE_ENV = re.compile(r"TOKEN|PASSWORD|SECRET|PRIVATE|CREDENTIAL|_KEY$", re.IGNORECASE)
 MIN_SENSITIVE_LENGTH = 8  # shorter values ("true", "1") would match everywhere
 SCAN_AT_ONCE = 1 << 20  # bytes of rendered files one pass of the formats reads (`scan_rendered`)
+CROSSES_LINES = "_authToken="  # what npm's format needs before it may run over a line end
 
 
 class Detector(Protocol):
@@ -129,10 +130,32 @@ def scan_rendered(files: Iterable[tuple[str, bytes, Json]]) -> list[Problem]:
     many files' text at once (the common case: nothing), then on halves of what had a hit down to
     single files, then value by value to say where."""
     problems: list[Problem] = []
+    clean: set[str] = set()  # lines of earlier groups that held nothing
     for group in _groups(files):
         texts = [data.decode("utf-8", errors="replace") for _, data, _ in group]
+        fresh = _fresh_lines(texts, clean)
+        if fresh is not None and not _detected("\n".join(fresh)):
+            clean.update(fresh)
+            continue
         problems += [p for i in _hits(texts, 0, len(texts)) for p in _rendered_file(*group[i], texts[i])]
     return problems
+
+
+def _fresh_lines(texts: Sequence[str], clean: set[str]) -> list[str] | None:
+    """The group's distinct lines not already known clean, in order; None when a text must be read
+    whole. Rendered objects repeat most of their lines (every environment, every app's keys), and
+    each chosen format matches within one line, so a line scanned once need not be scanned again:
+    at 250 apps × 4 environments, 15 MB of rendered objects hold 1.5 MB of distinct lines. The one
+    format that may run over a line end is npm's (`_authToken=` then any whitespace):
+    a text holding that is read whole. (`tests/security/test_secret_scan.py` keeps the list of
+    formats whose patterns could match a line end.)"""
+    if any(CROSSES_LINES in text for text in texts):
+        return None
+    return [
+        line
+        for line in dict.fromkeys(line for text in texts for line in text.split("\n"))
+        if line not in clean
+    ]
 
 
 def _groups(files: Iterable[tuple[str, bytes, Json]]) -> Iterator[list[tuple[str, bytes, Json]]]:
