@@ -486,21 +486,10 @@ def _scalar(value: object, indent: int, key: bool) -> str:
     kind = type(value)
     if kind is str:
         text: str = value  # type: ignore[assignment]
-        style = _str_style(text)
-        if style is None:
-            if (
-                len(text) <= 128
-                and _PLAIN.fullmatch(text)
-                and "  " not in text
-                and " #" not in text
-                and not text.endswith(" ")
-                and _scalar_tag(text, (True, False)) == _TAG_STR
-            ):
-                return text
-        elif style == '"':
-            if len(text) <= 128 and _QUOTABLE.fullmatch(text):
-                return f'"{text}"'
-        elif not key and len(text) <= 2048 and _LITERAL.fullmatch(text):
+        form = _short_form(text) if len(text) <= 128 else _LONG
+        if form is not _LONG and form is not _UNSURE:
+            return form
+        if not key and _str_style(text) == "|" and len(text) <= 2048 and _LITERAL.fullmatch(text):
             return _literal(text, indent + 2)
         raise _Unsure
     if key:
@@ -516,6 +505,32 @@ def _scalar(value: object, indent: int, key: bool) -> str:
     if kind is list and not value:
         return "[]"
     raise _Unsure
+
+
+_LONG, _UNSURE = "|", ""  # never a plain or quoted form: plain starts otherwise, quoted with `"`
+
+
+@functools.lru_cache(maxsize=65536)
+def _short_form(text: str) -> str:
+    """A string of at most 128 characters as it stands in the output: plain or double-quoted;
+    `_LONG` when only a literal block could hold it, `_UNSURE` when PyYAML must say. Remembered:
+    the same keys and values recur in every object."""
+    style = _str_style(text)
+    if style is None:
+        if (
+            _PLAIN.fullmatch(text)
+            and "  " not in text
+            and " #" not in text
+            and not text.endswith(" ")
+            and _scalar_tag(text, (True, False)) == _TAG_STR
+        ):
+            return text
+    elif style == '"':
+        if _QUOTABLE.fullmatch(text):
+            return f'"{text}"'
+    else:
+        return _LONG
+    return _UNSURE
 
 
 def _literal(text: str, indent: int) -> str:
