@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 
-from renderer.checks import findings, secrets
+from renderer.checks import collisions, findings, secrets
 from renderer.checks.findings import Report
 from renderer.checks.rego.policyset import EVALUATION
 from renderer.data import Json
@@ -174,6 +174,10 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
     env_render = replace(env_render, dependencies=dependencies.record(platform, analysis))
+    if options.lean:  # a publish: the rendered apps' Ingress routes go into their indexes
+        rendered = [a.id for a in apps if options.focus is None or a.id in options.focus]
+        routes = collisions.routes_by_app(env.id, rendered, env_render.tree, env_render.documents)
+        env_render = replace(env_render, routes=routes)
     if options.skip_checks_for_tests:
         return env_render, Report()
     others = options.elsewhere.get(env.id, ())

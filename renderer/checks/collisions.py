@@ -6,10 +6,50 @@ the ingress controller reads them; the renderer refuses it and names both apps.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import hashlib
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from renderer.data import Json
 from renderer.errors import Problem
+from renderer.render.tree import SHARED, Route
+
+
+def ingress_file(path: str, env_ids: Collection[str]) -> str | None:
+    """The app an Ingress file the renderer writes belongs to (`kubernetes/<env>/<app>/<workload>/
+    ingress-*.yaml`, env in `env_ids`), None for any other path."""
+    parts = path.split("/")
+    if (
+        len(parts) == 5
+        and parts[0] == "kubernetes"
+        and parts[1] in env_ids
+        and parts[4].startswith("ingress-")
+        and parts[4].endswith(".yaml")
+        and parts[2] != SHARED
+    ):
+        return parts[2]
+    return None
+
+
+def routes_by_app(
+    env_id: str, apps: Collection[str], tree: Mapping[str, bytes], documents: Mapping[str, Json]
+) -> dict[str, dict[str, tuple[str, tuple[Route, ...]]]]:
+    """For each of `apps` (rendered now), its Ingress files' digests and routes, for its index: a
+    later publish of another app checks against these instead of parsing the files again, while
+    the file's bytes still have that digest (`publish/selective.elsewhere`)."""
+    out: dict[str, dict[str, tuple[str, tuple[Route, ...]]]] = {app: {} for app in apps}
+    for path, data in tree.items():
+        app = ingress_file(path, (env_id,))
+        if app in out and path in documents:
+            digest = hashlib.sha256(data).hexdigest()
+            out[app][path] = (digest, tuple(ingress_routes(documents[path])))
+    return out
+
+
+def stand_in(routes: Sequence[Route]) -> Json:
+    """An Ingress holding exactly `routes`, as `ingress_routes` reads them: what the check needs of
+    a recorded file."""
+    rules: list[Json] = [{"host": host, "http": {"paths": [{"path": path}]}} for host, path in routes]
+    return {"kind": "Ingress", "spec": {"rules": rules}}
 
 
 def ingress_routes(obj: Json) -> Iterator[tuple[str, str]]:

@@ -29,9 +29,10 @@ from renderer.resolve.dependencies import Dependencies, Files
 from renderer.resolve.graph import owner_of
 
 STORE = ".render/apps"
-INDEX_VERSION = 4  # 1 (or no `version`): no `depends`, read as "depends on everything";
+INDEX_VERSION = 5  # 1 (or no `version`): no `depends`, read as "depends on everything";
 # 2: no `published` (read as "never published": one render rewrites it) and no `images`;
-# 3: no `pins` (read as "no image pinned": a publish with --check-aws records them)
+# 3: no `pins` (read as "no image pinned": a publish with --check-aws records them);
+# 4: no `ingress` (read as "nothing recorded": the host check parses the app's Ingress files)
 EMPTIED = "emptied by platform-renderer"
 MASS_DELETE_SHARE = 0.5
 MASS_DELETE_MIN = 10

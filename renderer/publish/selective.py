@@ -20,15 +20,17 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from renderer import __version__
+from renderer.checks import collisions
 from renderer.data import Json
 from renderer.inputs import roots
 from renderer.inputs.yamlio import YamlLoadError, dump_json, load_generated
 from renderer.publish import bookkeeping, writer
 from renderer.render.environment import EnvRender
-from renderer.render.tree import SHARED, Tree
+from renderer.render.tree import Tree
 from renderer.resolve.dependencies import Files
 
 RECORD = "platform"  # in an app's index: env → fingerprint of the platform files its render read
+ROUTES = "ingress"  # in an app's index: env → its Ingress files' digests and routes (index version 5)
 SCOPED = ("kubernetes", "terraform", "catalog")  # <top>/<env>/<app>/…; and clusters/<env>/renderer/<app>/
 
 
@@ -145,7 +147,21 @@ def record(
             deps.apps.get(app, Files()), deps.shared.get(app, Files())
         )
     index[RECORD] = dict(sorted(prints_by_env.items()))
+    index[ROUTES] = _routes(app, previous.get(ROUTES), envs)
     tree[path] = dump_json(index).encode()
+
+
+def _routes(app: str, before: Json, envs: Sequence[EnvRender]) -> dict[str, Json]:
+    """The app's Ingress files per environment, each with its bytes' digest and its routes; the
+    environments it was not rendered in now keep theirs (the digest says whether they still hold)."""
+    out: dict[str, Json] = dict(before) if isinstance(before, Mapping) else {}
+    for env in envs:
+        if app in env.routes:
+            out[env.env.id] = {
+                path: {"sha256": digest, "routes": [list(route) for route in routes]}
+                for path, (digest, routes) in sorted(env.routes[app].items())
+            }
+    return dict(sorted(out.items()))
 
 
 Parsed = dict[tuple[str, bytes], list[Json]]  # (path, sha-256 of its bytes) → its documents
@@ -155,35 +171,58 @@ def elsewhere(
     held: writer.Held, env_ids: Sequence[str], rendered: frozenset[str] | None, parsed: Parsed | None = None
 ) -> dict[str, tuple[tuple[str, Json], ...]]:
     """Per environment, the Ingress objects the checkout holds for apps outside `rendered` (none
-    when every app is rendered): what the host-and-path collision check needs of them. `parsed`:
-    files parsed before, by path and bytes (a protected environment's group parses the same files
-    its render ahead did)."""
+    when every app is rendered): what the host-and-path collision check needs of them. A file
+    whose bytes still have the digest its app's index records is not parsed: the recorded routes
+    stand in for it (`collisions.stand_in`). `parsed`: files parsed before, by path and bytes (a
+    protected environment's group parses the same files its render ahead did)."""
     if rendered is None:
         return {}
     wanted: dict[str, list[str]] = {env_id: [] for env_id in env_ids}
+    apps: set[str] = set()
     for path in held.paths:  # kubernetes/<env>/<app>/<folder>/ingress-*.yaml
-        parts = path.split("/")
-        if (
-            len(parts) == 5
-            and parts[0] == "kubernetes"
-            and parts[1] in wanted
-            and parts[4].startswith("ingress-")
-            and parts[4].endswith(".yaml")
-            and parts[2] not in rendered
-            and parts[2] != SHARED
-        ):
-            wanted[parts[1]].append(path)
-    texts = held.read([p for paths in wanted.values() for p in paths])
+        app = collisions.ingress_file(path, wanted)
+        if app is not None and app not in rendered:
+            wanted[path.split("/", 2)[1]].append(path)
+            apps.add(app)
+    indexes = {bookkeeping.index_relpath(app): app for app in sorted(apps)}
+    texts = held.read([*indexes, *(p for paths in wanted.values() for p in paths)])
+    recorded = {app: _recorded_routes(texts.get(path)) for path, app in indexes.items()}
     memo: Parsed = {} if parsed is None else parsed
     out: dict[str, tuple[tuple[str, Json], ...]] = {}
     for env_id, paths in wanted.items():
         found: list[tuple[str, Json]] = []
         for path in sorted(p for p in paths if p in texts):
-            key = (path, hashlib.sha256(texts[path]).digest())
+            digest = hashlib.sha256(texts[path]).digest()
+            routes = recorded[path.split("/", 3)[2]].get(env_id, {}).get((path, digest.hex()))
+            if routes is not None:
+                found.append((path, collisions.stand_in(routes)))
+                continue
+            key = (path, digest)
             if key not in memo:
                 memo[key] = _objects(texts[path], path)
             found += [(path, doc) for doc in memo[key]]
         out[env_id] = tuple(found)
+    return out
+
+
+def _recorded_routes(data: bytes | None) -> dict[str, dict[tuple[str, str], list[tuple[str, str]]]]:
+    """An index's recorded Ingress files: env → (path, digest) → routes. Anything not of the
+    recorded shape (an older index, a damaged one) is left out: those files are parsed."""
+    try:
+        index = json.loads(data) if data is not None else None
+    except (ValueError, RecursionError):
+        return {}
+    by_env = index.get(ROUTES) if isinstance(index, dict) else None
+    out: dict[str, dict[tuple[str, str], list[tuple[str, str]]]] = {}
+    for env_id, files in by_env.items() if isinstance(by_env, dict) else ():
+        for path, entry in files.items() if isinstance(files, dict) else ():
+            digest = entry.get("sha256") if isinstance(entry, dict) else None
+            routes = entry.get("routes") if isinstance(entry, dict) else None
+            if not isinstance(digest, str) or not isinstance(routes, list):
+                continue
+            pairs = [tuple(r) for r in routes if isinstance(r, list) and len(r) == 2]
+            if len(pairs) == len(routes) and all(isinstance(x, str) for r in pairs for x in r):
+                out.setdefault(env_id, {})[(path, digest)] = pairs
     return out
 
 

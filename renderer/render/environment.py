@@ -25,6 +25,7 @@ from renderer.render.tree import (
     CLUSTER_SCOPED,
     SHARED,
     Documents,
+    Routes,
     Tree,
     add_json,
     add_kustomizations,
@@ -46,6 +47,7 @@ class EnvRender:
     # the platform files each app (and the shared scope) depended on; set by the pipeline
     dependencies: Dependencies = field(default_factory=lambda: Dependencies({}, {}))
     catalog: Catalog = field(default_factory=dict)  # the Backstage catalog as data (in `tree` too)
+    routes: Routes = field(default_factory=dict)  # the rendered apps' Ingress routes; set by the pipeline
 
     @property
     def env(self) -> Environment:

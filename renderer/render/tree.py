@@ -13,6 +13,9 @@ from renderer.inputs.yamlio import dump, dump_json
 Tree = dict[str, bytes]
 # The same files as data, before they were dumped: the checks read these, never the bytes back.
 Documents = dict[str, Json]
+Route = tuple[str, str]  # an Ingress rule's (host, path)
+# per app: each of its Ingress files → (sha-256 of the file's bytes, the routes it holds)
+Routes = Mapping[str, Mapping[str, tuple[str, tuple[Route, ...]]]]
 
 CLUSTER_SCOPED = frozenset(
     {

@@ -4,9 +4,11 @@ those a full render gives."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from bench import fleet
 from renderer.adapters import gitrepo
+from renderer.checks import collisions
 from renderer.errors import PolicyDenied
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import Workload
@@ -221,7 +224,7 @@ def test_another_groups_ingresses_are_parsed_once() -> None:
         theirs: INGRESS.format(host="a.example").encode(),
         "kubernetes/prod/mine/web/ingress-web.yaml": INGRESS.format(host="b.example").encode(),
     }
-    held = writer.Held(files, lambda paths: {p: files[p] for p in paths})
+    held = writer.Held(files, lambda paths: {p: files[p] for p in paths if p in files})
     parsed: selective.Parsed = {}
     first = selective.elsewhere(held, ["prod"], frozenset({"mine"}), parsed)
     again = selective.elsewhere(held, ["prod"], frozenset({"mine"}), parsed)
@@ -231,3 +234,52 @@ def test_another_groups_ingresses_are_parsed_once() -> None:
     files[theirs] = INGRESS.format(host="c.example").encode()
     changed = selective.elsewhere(held, ["prod"], frozenset({"mine"}), parsed)
     assert changed["prod"][0][1]["spec"]["rules"][0]["host"] == "c.example"
+
+
+def test_a_recorded_ingress_stands_in_for_its_file_while_its_bytes_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The host check of another app's Ingress reads the routes its index records, not the file,
+    as long as the file's bytes have the recorded digest; a changed file or a damaged record is
+    parsed, and both give the check the same routes."""
+    theirs = "kubernetes/prod/theirs/web/ingress-web.yaml"
+    data = INGRESS.format(host="a.example").encode()
+    entry = {"sha256": hashlib.sha256(data).hexdigest(), "routes": [["a.example", "/"]]}
+    index = {"version": 5, "ingress": {"prod": {theirs: entry}}}
+    files = {theirs: data, ".render/apps/theirs/index.json": json.dumps(index).encode()}
+    held = writer.Held(files, lambda paths: {p: files[p] for p in paths if p in files})
+    parses: list[str] = []
+    parse = selective._objects
+    monkeypatch.setattr(selective, "_objects", lambda data, rel: parses.append(rel) or parse(data, rel))
+
+    def routes() -> list[tuple[str, str]]:
+        found = selective.elsewhere(held, ["prod"], frozenset({"mine"}))["prod"]
+        return [route for _, obj in found for route in collisions.ingress_routes(obj)]
+
+    assert routes() == [("a.example", "/")] and parses == []  # recorded: not parsed
+    files[theirs] = INGRESS.format(host="c.example").encode()  # changed since it was recorded
+    assert routes() == [("c.example", "/")] and parses == [theirs]
+    files[theirs] = data
+    for damaged in ({"sha256": 1, "routes": []}, {"sha256": entry["sha256"], "routes": [["a"]]}, "x"):
+        index["ingress"] = {"prod": {theirs: damaged}}
+        files[".render/apps/theirs/index.json"] = json.dumps(index).encode()
+        parses.clear()
+        assert routes() == [("a.example", "/")] and parses == [theirs]
+    files[".render/apps/theirs/index.json"] = b"{not json"
+    assert routes() == [("a.example", "/")]
+
+
+def test_a_publish_records_each_apps_ingress_routes_in_its_index(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    first = write(tmp_path / "apps" / "first" / "score.yaml", ROUTE).parent
+    _publish(fleet_root, bare_repo, [str(first)])
+    path = "kubernetes/dev/first/web/ingress-web-route.yaml"
+    index = json.loads(git("--git-dir", str(bare_repo), "show", "main:.render/apps/first/index.json"))
+    stored = subprocess.run(
+        ["git", "--git-dir", str(bare_repo), "show", f"main:{path}"], capture_output=True, check=True
+    ).stdout
+    assert index["version"] == 5
+    assert index["ingress"]["dev"] == {
+        path: {"sha256": hashlib.sha256(stored).hexdigest(), "routes": [["shop.example.com", "/"]]}
+    }
