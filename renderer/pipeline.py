@@ -3,6 +3,10 @@
 `render`, `validate`, `publish` (and `diff`/`impact` as they come) all call `run`, so a dry run can
 never differ from the real one. Environments are independent: with `jobs > 1` each one is resolved,
 rendered and checked in its own worker process; the result is the same bytes either way.
+
+The stages are imported by the functions that run them, not with this module: a command that ends
+before any render (a publish with nothing to do) does not load the render, the checks and the
+policy engine (`tests/perf/test_help_imports.py`).
 """
 
 from __future__ import annotations
@@ -11,20 +15,17 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, TypeAlias
 
-from renderer.checks import collisions, findings, secrets
-from renderer.checks.findings import Report
-from renderer.checks.rego.policyset import EVALUATION
 from renderer.data import Json
 from renderer.errors import Collector, InputError, Problem, of_kind
 from renderer.model import App, Environment, Platform
-from renderer.render import terraform
-from renderer.render.environment import EnvRender, render_env
-from renderer.render.kubernetes import observability
-from renderer.render.tree import Tree
-from renderer.resolve import dependencies, templates
-from renderer.resolve import graph as graphs
-from renderer.resolve.analysis import Analysis, analyse
+
+if TYPE_CHECKING:
+    from renderer.checks.findings import Report
+    from renderer.render.environment import EnvRender
+    from renderer.render.tree import Tree
+    from renderer.resolve.analysis import Analysis
 
 PREVIEW_TYPE = "preview"  # environments of this type hold previews of merge requests (publish/previews.py)
 
@@ -95,6 +96,8 @@ def select_envs(platform: Platform, env_ids: Sequence[str] | None) -> list[Envir
 
 def analyse_env(platform: Platform, apps: Sequence[App], env_id: str) -> Analysis:
     """One environment up to the resolved graph, for `explain` and `graph`."""
+    from renderer.resolve.analysis import analyse
+
     try:
         return analyse(platform, apps, select_envs(platform, [env_id])[0])
     except InputError as exc:
@@ -114,9 +117,12 @@ def run(
 
     `ahead`: environments of a later run, rendered alongside when the run has worker processes, and
     returned unchecked by this run (`Rendered.ahead`); `ready`: such renders from an earlier run."""
+    from renderer.checks import findings, secrets
+    from renderer.render import terraform
+
     envs = select_envs(platform, env_ids)
     _check_platform(platform, options)
-    results, tree, report, problems = [], {}, Report(), Collector("platform")
+    results, tree, report, problems = [], {}, findings.Report(), Collector("platform")
     jobs = [(env, options) for env in envs]
     outcomes, extra = _each_env(platform, apps, jobs, ahead, ready or {}, progress)
     done = {
@@ -154,6 +160,10 @@ def run(
 def _check_platform(platform: Platform, options: Options) -> None:
     """Problems in platform files no workload may use: template syntax, alert templates that do not
     render, policies that do not compile."""
+    from renderer.checks import findings
+    from renderer.render.kubernetes import observability
+    from renderer.resolve import templates
+
     problems = Collector("platform")
     for definition in platform.definitions:
         problems.extend(templates.check_definition(definition.doc))
@@ -163,10 +173,15 @@ def _check_platform(platform: Platform, options: Options) -> None:
     problems.raise_if_any()
 
 
-EnvOutcome = tuple[EnvRender, Report] | InputError
+EnvOutcome: TypeAlias = "tuple[EnvRender, Report] | InputError"
 
 
 def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options: Options) -> EnvOutcome:
+    from renderer.checks import collisions, findings
+    from renderer.render.environment import render_env
+    from renderer.resolve import dependencies
+    from renderer.resolve.analysis import analyse
+
     try:
         analysis = analyse(platform, apps, env, options.owners, options.focus)
         pins = env_pins(options.pins, env)
@@ -179,7 +194,7 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         routes = collisions.routes_by_app(env.id, rendered, env_render.tree, env_render.documents)
         env_render = replace(env_render, routes=routes)
     if options.skip_checks_for_tests:
-        return env_render, Report()
+        return env_render, findings.Report()
     others = options.elsewhere.get(env.id, ())
     report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners, others)
     if options.lean:
@@ -199,6 +214,8 @@ def env_pins(
 
 def _fail_closed(report: Report) -> Report:
     """A policy package that failed to evaluate checked nothing: it denies, whatever its set's mode."""
+    from renderer.checks.rego.policyset import EVALUATION
+
     report.findings = [replace(f, mode="deny") if f.result.rule == EVALUATION else f for f in report.findings]
     return report
 
@@ -272,6 +289,8 @@ def _taken(ahead: Ahead | None, apps: Sequence[App], env: Environment, options: 
     environment. The shared resources' recorded owners may differ (a run before this one records
     them): they only refuse requests of another app's resource, so the render is taken when they
     refuse none, as they refused none for it."""
+    from renderer.resolve import graph as graphs
+
     if ahead is None or isinstance(ahead.outcome, InputError):
         return None
     env_render, _ = ahead.outcome

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from renderer import pipeline
 from renderer.adapters import gitrepo
@@ -23,8 +23,10 @@ from renderer.data import Json
 from renderer.model import App, Environment, Platform
 from renderer.publish import pinning, writer
 from renderer.render import tree as trees
-from renderer.render.environment import EnvRender
 from renderer.review import awscheck
+
+if TYPE_CHECKING:
+    from renderer.render.environment import EnvRender
 
 DRAFT = "Draft: "  # GitLab marks a merge request whose title starts so as a draft: it cannot be merged
 

@@ -26,7 +26,6 @@ from typing import cast
 
 from renderer import pipeline
 from renderer.adapters import gitrepo
-from renderer.checks.findings import Report
 from renderer.errors import InputError, PolicyDenied, Problem, UsageError
 from renderer.inputs import app_repo
 from renderer.model import App, Environment, Limits, Platform, ScoreResource, Trust, Workload, WorkloadSpec
@@ -205,6 +204,8 @@ def render(
     platform: Platform, apps: Mapping[str, App], env_ids: Sequence[str], options: pipeline.Options
 ) -> pipeline.Rendered:
     """The stored previews rendered together (so shared resources see all of them); none: nothing."""
+    from renderer.checks.findings import Report  # the checks load with the render, not before
+
     if not apps:
         return pipeline.Rendered((), {}, (), Report())
     return pipeline.run(

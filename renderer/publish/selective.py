@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from renderer import __version__
 from renderer.checks import collisions
@@ -25,9 +26,11 @@ from renderer.data import Json
 from renderer.inputs import roots
 from renderer.inputs.yamlio import YamlLoadError, dump_json, load_generated
 from renderer.publish import bookkeeping, writer
-from renderer.render.environment import EnvRender
 from renderer.render.tree import Tree
 from renderer.resolve.dependencies import Files
+
+if TYPE_CHECKING:
+    from renderer.render.environment import EnvRender
 
 RECORD = "platform"  # in an app's index: env → fingerprint of the platform files its render read
 ROUTES = "ingress"  # in an app's index: env → its Ingress files' digests and routes (index version 5)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from renderer import __version__
 from renderer.data import Json
 from renderer.inputs.yamlio import dump, dump_json
 from renderer.model import Environment, Platform
 from renderer.render.tree import Tree
-from renderer.resolve.nodes import Resolved
+
+if TYPE_CHECKING:
+    from renderer.resolve.nodes import Resolved
 
 MODULES = "modules"  # terraform/<env>/modules/: no app may have this name (model.Trust.reserved)
 

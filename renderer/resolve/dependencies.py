@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from renderer.inputs.apis import APIS_FILE
 from renderer.inputs.platform_config import TRUST_FILE
 from renderer.model import Platform
-from renderer.resolve.analysis import Analysis
 from renderer.resolve.graph import reach
+
+if TYPE_CHECKING:
+    from renderer.resolve.analysis import Analysis
 
 MODULES = "platform-config/modules"
 POLICIES = "policies"

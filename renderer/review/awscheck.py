@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from renderer.adapters.aws import Cloud, Secret, ecr_image
 from renderer.data import Json
-from renderer.render.environment import EnvRender
+
+if TYPE_CHECKING:
+    from renderer.render.environment import EnvRender
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 MISSING = ("missing", "no-current-version", "deleted", "missing-key")

@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_renderer
+from tests.test_publish import make_app
 
 PROBE = """
 import json, sys
@@ -32,3 +34,45 @@ def test_help_imports_no_command_and_no_heavy_library() -> None:
     ours = [m for m in modules if m == "renderer" or m.startswith("renderer.")]
     assert ours == ["renderer", "renderer.cli", "renderer.cli.boundary", "renderer.errors"]
     assert [m for m in modules if m.split(".")[0] in HEAVY] == []
+
+
+NO_OP = """
+import json, sys
+from renderer.cli import main
+try:
+    main(sys.argv[1:], prog_name="renderer")
+except SystemExit as exc:
+    assert exc.code == 0, exc.code
+print(json.dumps(sorted(sys.modules)))
+"""
+# what only a render or its checks use: a publish that changes nothing never loads them
+RENDER_ONLY = (
+    "renderer.checks.findings",
+    "renderer.checks.rego.gatekeeper",
+    "renderer.render.environment",
+    "renderer.render.kubernetes",
+    "renderer.publish.shards",
+    "regorus",
+    "detect_secrets",
+)
+
+
+def test_a_publish_that_changes_nothing_loads_no_render_or_check(tmp_path: Path, bare_repo: Path) -> None:
+    """An up-to-date publish costs a fetch and its bookkeeping; the render and check modules (and
+    the policy engine) are imported only when something is rendered."""
+    app = make_app(tmp_path / "apps", "shop", {"web": "hello"})
+    args = ["publish", "--root", str(ROOT), "--env-repo", str(bare_repo), "--env", "dev", "--app", str(app)]
+    first = run_renderer(*args)
+    assert first.returncode == 0, first.stderr
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_OP, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "up to date" in proc.stderr + proc.stdout
+    modules = set(json.loads(proc.stdout.splitlines()[-1]))
+    assert [m for m in RENDER_ONLY if m in modules] == []
