@@ -465,8 +465,9 @@ def dump(data: Json) -> str:
 # ---- the direct writer: PyYAML's block layout, for scalars whose form is certain ------------------
 # Plain where libyaml's analysis certainly allows it (no indicator first, no `: ` or ` #`, no
 # leading or trailing space, short enough never to be folded) and its resolver reads a string;
-# double-quoted (`_str_style`) printable ASCII needing no escape; literal blocks of printable ASCII
-# lines. Anything else is `_Unsure`, and PyYAML writes the whole document.
+# double-quoted (`_str_style`) printable ASCII needing no escape; single-quoted printable ASCII
+# that an indicator first keeps from being plain; literal blocks of printable ASCII lines. Anything
+# else is `_Unsure`, and PyYAML writes the whole document.
 
 
 class _Unsure(Exception):
@@ -479,6 +480,10 @@ _PLAIN = re.compile(
     r"[A-Za-z0-9_./=+@$%()~<>;^#,'\"!&*| -]*(?::+[A-Za-z0-9_./=+@$%()~<>;^#,'\"!&*|-]+)*"
 )
 _QUOTABLE = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]*")  # printable ASCII but `"` and `\`
+# A first character that rules plain out for libyaml's analysis whatever follows (`*.tf.json`);
+# such a string of printable ASCII, no line break and no trailing space is single-quoted.
+_LEADING_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
+_SINGLE_QUOTABLE = re.compile(r"[\x20-\x7e]*[\x21-\x7e]")
 _LITERAL = re.compile(r"[\x21-\x7e][\x20-\x7e\n]*")
 
 
@@ -525,6 +530,8 @@ def _short_form(text: str) -> str:
             and _scalar_tag(text, (True, False)) == _TAG_STR
         ):
             return text
+        if text[0] in _LEADING_INDICATORS and _SINGLE_QUOTABLE.fullmatch(text):
+            return "'" + text.replace("'", "''") + "'"  # never plain; PyYAML's next choice
     elif style == '"':
         if _QUOTABLE.fullmatch(text):
             return f'"{text}"'
