@@ -5,6 +5,7 @@ import yaml
 
 from renderer.data import format_path
 from renderer.errors import InputError
+from renderer.inputs import yamlio
 from renderer.inputs.yamlio import YamlLoadError, dump, json_line, load_json, load_text
 
 
@@ -91,6 +92,19 @@ def test_dump_is_sorted_block_style_without_anchors() -> None:
     assert "&" not in text and "*" not in text
     assert text.index("b:") < text.index("m:") < text.index("z:")
     assert "m: |\n  line1\n  line2\n" in text
+
+
+def test_a_string_an_indicator_keeps_from_plain_is_single_quoted_without_pyyaml(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """atlantis.yaml's `*.tf.json` in every project: written directly, as PyYAML writes it."""
+    doc = {"when_modified": ["*.tf.json", "../modules/x/**/*.tf.json", "@it's", "`x`"], "&k": "!v"}
+    expected = yaml.dump(
+        doc, Dumper=yamlio._Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096
+    )
+    monkeypatch.setattr(yamlio, "_node", lambda *a: pytest.fail("fell back to PyYAML"))
+    assert dump(doc) == expected
+    assert "- '*.tf.json'\n" in expected and "- '@it''s'\n" in expected
 
 
 def test_format_path_quotes_odd_keys() -> None:
