@@ -24,7 +24,7 @@ from renderer.model import App, Environment, Platform
 if TYPE_CHECKING:
     from renderer.checks.findings import Report
     from renderer.render.environment import EnvRender
-    from renderer.render.tree import Tree
+    from renderer.render.tree import StoredShared, Tree
     from renderer.resolve.analysis import Analysis
 
 PREVIEW_TYPE = "preview"  # environments of this type hold previews of merge requests (publish/previews.py)
@@ -54,6 +54,10 @@ class Options:
     # env → documents of apps outside the focus, as their last publish wrote them: what the checks
     # across apps (Ingress host and path) compare the focus apps' objects with
     elsewhere: Mapping[str, tuple[tuple[str, Json], ...]] = field(default_factory=dict)
+    # env → its shared scope as stored: with a focus, the shared resources the focus apps cannot
+    # change are kept as stored, neither resolved, rendered nor checked again (an environment not
+    # here: every shared resource is)
+    stored: Mapping[str, StoredShared] = field(default_factory=dict)
     # each environment's result once checked: only the files, the graph and the dependencies (what
     # a publish reads), not the parsed objects and resolved resources, which cost several times
     # the files' bytes in memory and in a worker's reply
@@ -182,10 +186,12 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     from renderer.resolve import dependencies
     from renderer.resolve.analysis import analyse
 
+    stored = options.stored.get(env.id) if options.focus is not None else None
     try:
-        analysis = analyse(platform, apps, env, options.owners, options.focus)
+        before = stored.requested if stored is not None else None
+        analysis = analyse(platform, apps, env, options.owners, options.focus, before)
         pins = env_pins(options.pins, env)
-        env_render = render_env(analysis, options.images, platform, pins, options.focus)
+        env_render = render_env(analysis, options.images, platform, pins, options.focus, stored)
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
     env_render = replace(env_render, dependencies=dependencies.record(platform, analysis))
@@ -195,12 +201,25 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         env_render = replace(env_render, routes=routes)
     if options.skip_checks_for_tests:
         return env_render, findings.Report()
-    others = options.elsewhere.get(env.id, ())
+    others = _elsewhere(options.elsewhere.get(env.id, ()), env.id, env_render.kept)
     report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners, others)
     if options.lean:
         analysis = replace(analysis, workloads=(), resolved={}, profiles={})
         env_render = replace(env_render, analysis=analysis, documents={})
     return env_render, _fail_closed(report)
+
+
+def _elsewhere(
+    others: Sequence[tuple[str, Json]], env_id: str, kept: Sequence[str]
+) -> tuple[tuple[str, Json], ...]:
+    """The stored objects the checks across apps compare the render with: other apps', and the
+    shared resources' the render kept as stored (those it rendered again are in the render)."""
+    shared = f"kubernetes/{env_id}/_shared/"
+    return tuple(
+        (path, doc)
+        for path, doc in others
+        if not path.startswith(shared) or any(path.startswith(folder) for folder in kept)
+    )
 
 
 def env_pins(

@@ -11,12 +11,13 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from renderer.data import Json
 from renderer.errors import Problem
-from renderer.render.tree import SHARED, Route
+from renderer.render.tree import Route
 
 
 def ingress_file(path: str, env_ids: Collection[str]) -> str | None:
-    """The app an Ingress file the renderer writes belongs to (`kubernetes/<env>/<app>/<workload>/
-    ingress-*.yaml`, env in `env_ids`), None for any other path."""
+    """The scope an Ingress file the renderer writes belongs to (`kubernetes/<env>/<app>/<workload>/
+    ingress-*.yaml`, or `_shared` for `kubernetes/<env>/_shared/<resource>/ingress-*.yaml`; env
+    in `env_ids`), None for any other path."""
     parts = path.split("/")
     if (
         len(parts) == 5
@@ -24,7 +25,6 @@ def ingress_file(path: str, env_ids: Collection[str]) -> str | None:
         and parts[1] in env_ids
         and parts[4].startswith("ingress-")
         and parts[4].endswith(".yaml")
-        and parts[2] != SHARED
     ):
         return parts[2]
     return None

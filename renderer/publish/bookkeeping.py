@@ -29,10 +29,11 @@ from renderer.resolve.dependencies import Dependencies, Files
 from renderer.resolve.graph import owner_of
 
 STORE = ".render/apps"
-INDEX_VERSION = 5  # 1 (or no `version`): no `depends`, read as "depends on everything";
+INDEX_VERSION = 6  # 1 (or no `version`): no `depends`, read as "depends on everything";
 # 2: no `published` (read as "never published": one render rewrites it) and no `images`;
 # 3: no `pins` (read as "no image pinned": a publish with --check-aws records them);
-# 4: no `ingress` (read as "nothing recorded": the host check parses the app's Ingress files)
+# 4: no `ingress` (read as "nothing recorded": the host check parses the app's Ingress files);
+# 5: no `shared` (read as "unknown": a publish of the app renders every shared resource again)
 EMPTIED = "emptied by platform-renderer"
 MASS_DELETE_SHARE = 0.5
 MASS_DELETE_MIN = 10

@@ -30,6 +30,7 @@ from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform, Trust
 from renderer.publish import atlantis, bookkeeping, naming, phases, pinning, selective, writer
 from renderer.publish.identity import Identity
+from renderer.render.tree import StoredShared
 from renderer.resolve import access
 
 
@@ -598,9 +599,11 @@ def _render_into(
     owned_apps = sorted(apps) if req.all_apps else changing
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     prefixes += bookkeeping.kept(sorted(broken), ids)
+    as_stored = [folder for env in rendered.envs for folder in env.kept]  # shared resources kept
+    prefixes += [f"!{folder}" for folder in as_stored]
     owns = writer.owner(prefixes)
     tree = {p: d for p, d in rendered.tree.items() if owns(p)}
-    phases.hold(tree, held, req.gate, ids)
+    phases.hold(tree, held, req.gate, ids, as_stored)
     scopes = selective.by_scope(rendered.tree)
     for app_id in owned_apps:
         if app_id in apps:
@@ -657,8 +660,17 @@ def _options(
         pins=_pins(req, root, apps),
         focus=focus,
         elsewhere=selective.elsewhere(held, ids, focus, req.carried.parsed),
+        stored=_stored(req, held, ids, focus),
         lean=True,
     )
+
+
+def _stored(
+    req: Request, held: writer.Held, ids: Sequence[str], focus: frozenset[str] | None
+) -> dict[str, StoredShared]:
+    """The shared scopes as stored, for a render that keeps what its focus cannot change; none
+    when this publish removes apps (what they requested is not read: everything is rendered)."""
+    return {} if req.remove_apps else selective.stored_shared(held, ids, focus)
 
 
 def _options_for(
@@ -674,7 +686,10 @@ def _options_for(
     """`options` as a render of `env` alone would have them: its own focus and other apps' objects."""
     focus = _focus(req, root, held, changing, apps, [env.id], prints)
     return dataclasses.replace(
-        options, focus=focus, elsewhere=selective.elsewhere(held, [env.id], focus, req.carried.parsed)
+        options,
+        focus=focus,
+        elsewhere=selective.elsewhere(held, [env.id], focus, req.carried.parsed),
+        stored=_stored(req, held, [env.id], focus),
     )
 
 

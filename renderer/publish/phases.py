@@ -110,9 +110,12 @@ def waiting(rendered: EnvRender, report: awscheck.Report) -> list[str]:
     return sorted(held)
 
 
-def hold(tree: dict[str, bytes], held: writer.Held, gate: Gate, env_ids: Sequence[str]) -> None:
+def hold(
+    tree: dict[str, bytes], held: writer.Held, gate: Gate, env_ids: Sequence[str], kept: Sequence[str] = ()
+) -> None:
     """The first phase: each held object keeps the checkout's version, or is left out when it is new
-    (and its folder's kustomization no longer lists it)."""
+    (and its folder's kustomization no longer lists it, nor stops listing the files of the `kept`
+    folders, which the render left as they are)."""
     dropped: set[str] = set()
     waiting = [p for p in gate.waiting(env_ids) if p in tree]
     previous = held.read([p for p in waiting if p in held.paths])
@@ -124,7 +127,8 @@ def hold(tree: dict[str, bytes], held: writer.Held, gate: Gate, env_ids: Sequenc
             dropped.add(path)
     for kustomization in _kustomizations(sorted(dropped)):
         folder = kustomization[: -len("kustomization.yaml")]
-        inner = [p[len(folder) :] for p in tree if p.startswith(folder) and p != kustomization]
+        stay = [p for p in held.paths if any(p.startswith(k) for k in kept)]
+        inner = [p[len(folder) :] for p in [*tree, *stay] if p.startswith(folder) and p != kustomization]
         tree[kustomization] = trees.kustomization(inner)
 
 

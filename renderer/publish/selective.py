@@ -26,7 +26,8 @@ from renderer.data import Json
 from renderer.inputs import roots
 from renderer.inputs.yamlio import YamlLoadError, dump_json, load_generated
 from renderer.publish import bookkeeping, writer
-from renderer.render.tree import Tree
+from renderer.render.tree import SHARED, StoredShared, Tree
+from renderer.resolve import graph as graphs
 from renderer.resolve.dependencies import Files
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 RECORD = "platform"  # in an app's index: env → fingerprint of the platform files its render read
 ROUTES = "ingress"  # in an app's index: env → its Ingress files' digests and routes (index version 5)
+REQUESTED = "shared"  # in an app's index: env → the shared resources (uids) it requests
+REQUESTS_SINCE = 6  # the index version that records them
 SCOPED = ("kubernetes", "terraform", "catalog")  # <top>/<env>/<app>/…; and clusters/<env>/renderer/<app>/
 
 
@@ -151,7 +154,88 @@ def record(
         )
     index[RECORD] = dict(sorted(prints_by_env.items()))
     index[ROUTES] = _routes(app, previous.get(ROUTES), envs)
+    before = previous.get(REQUESTED)
+    requested: dict[str, Json] = dict(before) if isinstance(before, Mapping) else {}
+    for env in envs:
+        requested[env.env.id] = sorted(graphs.requested_shared(env.analysis.graph, {app}))
+    index[REQUESTED] = dict(sorted(requested.items()))
     tree[path] = dump_json(index).encode()
+
+
+def stored_shared(
+    held: writer.Held, env_ids: Sequence[str], rendered: frozenset[str] | None
+) -> dict[str, StoredShared]:
+    """Per environment, its shared scope as stored, for a render of the `rendered` apps that keeps
+    the shared resources they cannot change (`render/environment.py`). None when every app is
+    rendered; none for an environment where one of them has an index but no record of what it
+    requested there (an older index, another environment): the whole shared scope is rendered, as
+    before the record. An app without an index is new: it requested nothing."""
+    from renderer.render.catalog import catalog_file
+
+    if rendered is None:
+        return {}
+    indexes = [bookkeeping.index_relpath(app) for app in sorted(rendered)]
+    catalogs = {env_id: catalog_file(env_id, SHARED) for env_id in env_ids}
+    held_indexes = [p for p in indexes if p in held.paths]
+    texts = held.read([*held_indexes, *(p for p in catalogs.values() if p in held.paths)])
+    requested: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
+    for path in held_indexes:
+        by_env = _recorded_requests(texts.get(path), env_ids)
+        for env_id in env_ids:
+            if env_id not in by_env:
+                requested.pop(env_id, None)
+            elif env_id in requested:
+                requested[env_id].update(by_env[env_id])
+    paths: dict[str, list[str]] = {env_id: [] for env_id in requested}
+    for path in held.paths:  # kubernetes/<env>/_shared/…
+        parts = path.split("/", 3)
+        if len(parts) == 4 and parts[0] == "kubernetes" and parts[2] == SHARED and parts[1] in paths:
+            paths[parts[1]].append(path)
+    out = {}
+    for env_id, uids in sorted(requested.items()):
+        entities = _entities(texts.get(catalogs[env_id]), catalogs[env_id])
+        if entities is not None:
+            out[env_id] = StoredShared(frozenset(uids), tuple(sorted(paths[env_id])), entities)
+    return out
+
+
+def _entities(data: bytes | None, rel: str) -> dict[str, Mapping[str, Json]] | None:
+    """A stored catalog's entities by name; None when it is not one the renderer wrote (then the
+    environment's shared scope is rendered whole)."""
+    if data is None:
+        return {}
+    out: dict[str, Mapping[str, Json]] = {}
+    for doc in _objects(data, rel) if data.strip() else []:
+        if not isinstance(doc, Mapping):
+            return None
+        meta = doc.get("metadata")
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        if not isinstance(name, str) or name in out:
+            return None
+        out[name] = doc
+    return out if out or not data.strip() else None
+
+
+def _recorded_requests(data: bytes | None, env_ids: Sequence[str]) -> dict[str, list[str]]:
+    """An index's record of the shared resources its app requested: env → uids; an environment
+    the app was never rendered in (an index of version 6 or later without its fingerprint) has
+    none. Anything else not of the recorded shape (an older index, a damaged one) is left out:
+    unknown."""
+    try:
+        index = json.loads(data) if data is not None else None
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(index, dict) or not isinstance(index.get(REQUESTED), dict):
+        return {}
+    by_env, prints, version = index[REQUESTED], index.get(RECORD), index.get("version")
+    out: dict[str, list[str]] = {}
+    for env_id in env_ids:
+        uids = by_env.get(env_id)
+        if uids is None and isinstance(prints, dict) and env_id not in prints and isinstance(version, int):
+            uids = [] if version >= REQUESTS_SINCE else None
+        if isinstance(uids, list) and all(isinstance(u, str) for u in uids):
+            out[env_id] = uids
+    return out
 
 
 def _routes(app: str, before: Json, envs: Sequence[EnvRender]) -> dict[str, Json]:
@@ -173,8 +257,9 @@ Parsed = dict[tuple[str, bytes], list[Json]]  # (path, sha-256 of its bytes) →
 def elsewhere(
     held: writer.Held, env_ids: Sequence[str], rendered: frozenset[str] | None, parsed: Parsed | None = None
 ) -> dict[str, tuple[tuple[str, Json], ...]]:
-    """Per environment, the Ingress objects the checkout holds for apps outside `rendered` (none
-    when every app is rendered): what the host-and-path collision check needs of them. A file
+    """Per environment, the Ingress objects the checkout holds for apps outside `rendered` and for
+    the shared scope (none when every app is rendered): what the host-and-path collision check
+    needs of them (the render drops the shared resources it renders again: `pipeline`). A file
     whose bytes still have the digest its app's index records is not parsed: the recorded routes
     stand in for it (`collisions.stand_in`). `parsed`: files parsed before, by path and bytes (a
     protected environment's group parses the same files its render ahead did)."""
@@ -187,9 +272,10 @@ def elsewhere(
         if app is not None and app not in rendered:
             wanted[path.split("/", 2)[1]].append(path)
             apps.add(app)
-    indexes = {bookkeeping.index_relpath(app): app for app in sorted(apps)}
+    indexes = {bookkeeping.index_relpath(app): app for app in sorted(apps - {SHARED})}
     texts = held.read([*indexes, *(p for paths in wanted.values() for p in paths)])
     recorded = {app: _recorded_routes(texts.get(path)) for path, app in indexes.items()}
+    recorded[SHARED] = {}  # the shared scope has no index: its few Ingress files are parsed
     memo: Parsed = {} if parsed is None else parsed
     out: dict[str, tuple[tuple[str, Json], ...]] = {}
     for env_id, paths in wanted.items():

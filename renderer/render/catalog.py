@@ -22,7 +22,7 @@ from renderer.render.kubernetes.labels import selector_for
 from renderer.render.ownership import owner_of
 from renderer.render.tree import SHARED, Tree, safe_join
 from renderer.resolve.analysis import Analysis
-from renderer.resolve.graph import stable_id
+from renderer.resolve.graph import Node, stable_id
 from renderer.resolve.nodes import Resolved
 
 API_VERSION = "backstage.io/v1alpha1"
@@ -48,8 +48,7 @@ def provisioned(r: Resolved) -> bool:
     return bool(r.artifacts.objects) or r.artifacts.module is not None
 
 
-def resource_name(r: Resolved) -> str:
-    node = r.node
+def resource_name(node: Node) -> str:
     if node.shared:
         return entity_name(f"{node.type}-{node.klass}-{node.id}")
     return entity_name(f"{node.app}-{node.workload}-{node.name}")
@@ -58,8 +57,11 @@ def resource_name(r: Resolved) -> str:
 Catalog = dict[str, list[Mapping[str, Json]]]  # catalog file → its entities, in order
 
 
-def render_catalog(analysis: Analysis, trust: Trust) -> Catalog:
-    """Every app's catalog file, and the shared scope's when a provisioned node is shared."""
+def render_catalog(
+    analysis: Analysis, trust: Trust, kept: Mapping[str, Mapping[str, Json]] | None = None
+) -> Catalog:
+    """Every app's catalog file, and the shared scope's when a provisioned node is shared. `kept`:
+    entities of shared nodes not resolved again, by name, as the stored catalog has them."""
     env = analysis.env
     files: Catalog = {}
     # each app's workloads and provisioned resources, grouped in one pass (asking every app of
@@ -76,11 +78,17 @@ def render_catalog(analysis: Analysis, trust: Trust) -> Catalog:
         files[catalog_file(env.id, app)] = _app_entities(
             analysis, trust, app, workloads[app], own.get(app, [])
         )
-    shared = [r for r in ordered if r.node.shared and provisioned(r)]
-    if shared:
-        team = owner_of(trust, env, None).team
-        entities = [_resource(env, r, team, None, analysis.resolved) for r in shared]
-        files[catalog_file(env.id, SHARED)] = list(entities)
+    team = owner_of(trust, env, None).team
+    entities: list[Mapping[str, Json]] = []
+    for uid in analysis.graph.order:  # in the graph's order, the kept ones where they stand
+        node = analysis.graph.nodes[uid]
+        done = analysis.resolved.get(uid)
+        if done is not None and node.shared and provisioned(done):
+            entities.append(_resource(env, done, team, None, analysis.resolved))
+        elif done is None and node.shared and resource_name(node) in (kept or {}):
+            entities.append((kept or {})[resource_name(node)])
+    if entities:
+        files[catalog_file(env.id, SHARED)] = entities
     return files
 
 
@@ -140,7 +148,7 @@ def _dependency(env: Environment, r: Resolved, app: str, workloads: set[str]) ->
     """What a workload's binding to `r` means in the catalog: a Resource it depends on, another of
     its app's workloads that a static resource names, or nothing (a fact, a volume)."""
     if provisioned(r):
-        return _ref("resource", env, resource_name(r))
+        return _ref("resource", env, resource_name(r.node))
     named = r.outputs.get("name")
     if r.node.app == app and isinstance(named, str) and named in workloads:
         return _ref("component", env, entity_name(f"{app}-{named}"))
@@ -155,12 +163,12 @@ def _resource(
     if app is not None:
         spec["system"] = _ref("system", env, app)
     used = (resolved[uid] for uid in sorted(set(node.deps.values())) if uid in resolved)
-    deps = sorted({_ref("resource", env, resource_name(d)) for d in used if provisioned(d)})
+    deps = sorted({_ref("resource", env, resource_name(d.node)) for d in used if provisioned(d)})
     if deps:
         spec["dependsOn"] = list(deps)
     where = f"{node.workload}/{node.name}" if node.workload else node.id or node.name
     description = f"{node.type} ({node.definition.id}) for {where} in {env.id}"
-    meta = _meta(env, resource_name(r), description, {})
+    meta = _meta(env, resource_name(r.node), description, {})
     return {"apiVersion": API_VERSION, "kind": "Resource", "metadata": meta, "spec": spec}
 
 

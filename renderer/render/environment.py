@@ -26,6 +26,7 @@ from renderer.render.tree import (
     SHARED,
     Documents,
     Routes,
+    StoredShared,
     Tree,
     add_json,
     add_kustomizations,
@@ -34,6 +35,7 @@ from renderer.render.tree import (
 )
 from renderer.resolve.analysis import Analysis
 from renderer.resolve.dependencies import Dependencies
+from renderer.resolve.graph import Node
 from renderer.resolve.nodes import Resolved
 
 SECRET_ACCESS = "secret-access.tf.json"  # the app's secret-reading role, beside its main.tf.json
@@ -48,6 +50,9 @@ class EnvRender:
     dependencies: Dependencies = field(default_factory=lambda: Dependencies({}, {}))
     catalog: Catalog = field(default_factory=dict)  # the Backstage catalog as data (in `tree` too)
     routes: Routes = field(default_factory=dict)  # the rendered apps' Ingress routes; set by the pipeline
+    # the folders of the shared resources this render kept as stored (`StoredShared`): a publish
+    # leaves them as they are
+    kept: tuple[str, ...] = ()
 
     @property
     def env(self) -> Environment:
@@ -60,13 +65,17 @@ def render_env(
     platform: Platform,
     pins: Mapping[str, Mapping[str, str]] | None = None,
     focus: Collection[str] | None = None,
+    stored: StoredShared | None = None,
 ) -> EnvRender:
     """Every file of one environment; problems of all workloads are reported together. Every object
     carries its owner's labels (`ownership`), every Terraform provider its tags; `pins`: per app,
     the digests of its images where the environment pins them. `focus`: render only these apps'
     scopes and the shared scope (the graph stays whole; the analysis resolved those alone); None:
-    every app."""
+    every app. `stored`: the shared scope as stored, where the analysis left shared resources
+    unresolved (`analysis.analyse`): their folders stay, their modules and catalog entities are
+    taken from the stored files, so the aggregate files are those a whole render writes."""
     analysis = focused(analysis, focus)
+    kept = _kept(analysis, stored)
     env = analysis.env
     trust = platform.trust
     monitoring = platform.apis.serves(observability.GROUP, env.id)
@@ -94,7 +103,7 @@ def render_env(
         ns = namespace(env.namespace(app), app, app, env.kubernetes_version)
         add_objects(tree, documents, safe_join(root, app), stamp([ns], owner_of(trust, env, app)), app)
     owners = {scope: owner_of(trust, env, scope) for scope in apps} | {SHARED: owner_of(trust, env, None)}
-    modules = _resources(tree, documents, analysis, root, versions, owners)
+    modules = _resources(tree, documents, analysis, root, versions, owners, kept.uids)
     problems.raise_if_any()
     shared = [namespace(env.shared_namespace, SHARED, env.shared_namespace), secret_store(env)]
     add_objects(tree, documents, safe_join(root, SHARED), stamp(shared, owners[SHARED]), env.file)
@@ -106,12 +115,44 @@ def render_env(
     for app, tf in sorted(access.items()):
         if tf is not None:
             add_json(tree, documents, f"{terraform.project_dir(env.id, app)}/{SECRET_ACCESS}", tf)
-    add_kustomizations(tree, env.id)
-    entities = catalog.render_catalog(analysis, trust)
+    add_kustomizations(tree, env.id, kept.paths)
+    entities = catalog.render_catalog(analysis, trust, kept.entities)
     tree.update(catalog.catalog_tree(entities))
     for scope, entry in entry_points(env, [SHARED, *apps]).items():
         add_objects(tree, documents, entry_dir(env.id, scope), stamp([entry], owners[scope]), env.file)
-    return EnvRender(analysis, tree, documents, catalog=entities)
+    return EnvRender(analysis, tree, documents, catalog=entities, kept=kept.folders)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """The shared resources an analysis left unresolved, with their parts of the stored files."""
+
+    uids: frozenset[str] = frozenset()
+    folders: tuple[str, ...] = ()  # kubernetes/<env>/_shared/<type>-<name>/
+    paths: tuple[str, ...] = ()  # the stored files below those folders
+    entities: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)  # entity name → stored
+
+
+def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
+    graph = analysis.graph
+    uids = frozenset(u for u, n in graph.nodes.items() if n.shared and u not in analysis.resolved)
+    if stored is None or not uids:
+        return _Kept()
+    nodes = [graph.nodes[u] for u in sorted(uids)]
+    folders = tuple(sorted({f"{shared_dir(analysis.env.id, n)}/" for n in nodes}))
+    paths = tuple(p for p in stored.paths if any(p.startswith(f) for f in folders))
+    wanted = {catalog.resource_name(n) for n in nodes}
+    return _Kept(
+        uids,
+        folders,
+        paths,
+        {k: v for k, v in stored.catalog.items() if k in wanted},
+    )
+
+
+def shared_dir(env: str, node: Node) -> str:
+    """The folder of a shared resource's objects."""
+    return safe_join(f"kubernetes/{env}", SHARED, f"{node.type}-{node.name}")
 
 
 def focused(analysis: Analysis, focus: Collection[str] | None) -> Analysis:
@@ -162,23 +203,21 @@ def _resources(
     root: str,
     versions: Mapping[tuple[str, str], str | None],
     owners: Mapping[str, Owner],
+    kept: Collection[str],
 ) -> dict[str, list[Resolved]]:
-    """Each resource's own objects into its directory; its Terraform modules grouped by scope."""
+    """Each resource's own objects into its directory; its Terraform modules grouped by scope.
+    `kept`: shared resources left as stored, neither resolved nor rendered."""
     env = analysis.env
     modules: dict[str, list[Resolved]] = {}
     apps = {w.app for w in analysis.workloads}
     for uid in analysis.graph.order:
         node = analysis.graph.nodes[uid]
-        if not node.shared and node.app not in apps:
+        if (not node.shared and node.app not in apps) or uid in kept:
             continue  # an app outside the focus: its resources are neither resolved nor rendered
         r = analysis.resolved[uid]
         scope = SHARED if node.shared else str(node.app)
         namespace = env.shared_namespace if node.shared else env.namespace(scope)
-        directory = (
-            safe_join(root, SHARED, f"{node.type}-{node.name}")
-            if node.shared
-            else safe_join(root, scope, str(node.workload))
-        )
+        directory = shared_dir(env.id, node) if node.shared else safe_join(root, scope, str(node.workload))
         version = versions.get((str(node.app), str(node.workload)))
         objects = stamp([_stamp(o, namespace, r, env, version) for o in r.artifacts.objects], owners[scope])
         add_objects(tree, documents, directory, objects, node.definition.file)

@@ -15,6 +15,7 @@ from renderer.model import Environment, Platform
 from renderer.render.tree import Tree
 
 if TYPE_CHECKING:
+    from renderer.resolve.graph import Node
     from renderer.resolve.nodes import Resolved
 
 MODULES = "modules"  # terraform/<env>/modules/: no app may have this name (model.Trust.reserved)
@@ -122,8 +123,7 @@ def atlantis_file(
     return dump(atlantis(projects, envs)).encode()
 
 
-def module_name(resolved: Resolved) -> str:
-    node = resolved.node
+def module_name(node: Node) -> str:
     base = f"{node.type}_{node.name}" if node.shared else f"{node.workload}_{node.name}"
     return re.sub(r"[^a-zA-Z0-9_-]", "_", base)
 
@@ -137,7 +137,7 @@ def project(
     for r in resources:
         module = r.artifacts.module
         assert module is not None
-        modules[module_name(r)] = {
+        modules[module_name(r.node)] = {
             "source": module_source(str(module["source"])),
             **dict(sorted(module["inputs"].items())),
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 
 from renderer.data import Json, object_name
 from renderer.errors import InputError, Problem
@@ -16,6 +17,18 @@ Documents = dict[str, Json]
 Route = tuple[str, str]  # an Ingress rule's (host, path)
 # per app: each of its Ingress files → (sha-256 of the file's bytes, the routes it holds)
 Routes = Mapping[str, Mapping[str, tuple[str, tuple[Route, ...]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredShared:
+    """An environment's shared scope as the environment repo holds it, for a render of some apps
+    that keeps the shared resources they cannot change (`render/environment.py`): what those apps
+    requested at their last render, and the files the kept resources have a part in."""
+
+    requested: frozenset[str]  # the shared uids the rendered apps requested at their last render
+    paths: tuple[str, ...]  # every stored path under kubernetes/<env>/_shared/
+    catalog: Mapping[str, Mapping[str, Json]]  # catalog/<env>/_shared/catalog-info.yaml: name → entity
+
 
 CLUSTER_SCOPED = frozenset(
     {
@@ -95,14 +108,15 @@ def kustomization(resources: Iterable[str]) -> bytes:
     ).encode()
 
 
-def add_kustomizations(tree: Tree, env: str) -> None:
-    """Per-scope (app or `_shared`) kustomizations listing exactly the files below them.
+def add_kustomizations(tree: Tree, env: str, kept: Iterable[str] = ()) -> None:
+    """Per-scope (app or `_shared`) kustomizations listing exactly the files below them, and those
+    `kept` as they are (paths outside the tree this render leaves in place).
 
     The environment's own kustomization is derived after a write from the scopes present
     (`env_kustomization`): scopes this render did not produce (an app kept as it was) stay listed."""
     root = f"kubernetes/{env}"
     scopes: dict[str, list[str]] = {}
-    for path in tree:
+    for path in [*tree, *kept]:
         if path.startswith(root + "/"):
             rel = path[len(root) + 1 :]
             scope, _, inner = rel.partition("/")

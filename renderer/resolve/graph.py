@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from renderer.data import Json, PathKey
@@ -333,3 +333,47 @@ def reach(graph: Graph, start: Iterable[str]) -> set[str]:
             seen.add(uid)
             todo.extend(graph.nodes[uid].deps.values())
     return seen
+
+
+def requested_shared(graph: Graph, apps: Collection[str]) -> set[str]:
+    """The shared nodes a workload of one of these apps requests."""
+    return {
+        uid
+        for uid, node in graph.nodes.items()
+        if node.shared and any(r.app in apps for r in node.requesters)
+    }
+
+
+def shared_to_resolve(graph: Graph, focus: Collection[str], before: Collection[str]) -> set[str]:
+    """The shared nodes a render of the `focus` apps alone must resolve again; the others come out
+    as their last render left them. A shared node is resolved from its definition, the
+    environment, its params and first requester (and that requester's workloads) and the outputs
+    of what it depends on: it changes only when a focus app requests it now or requested it at its
+    last render (`before`: those shared uids), when its definition reads every workload
+    (`all_workloads`), or when something it depends on does (a focus app's own node among them).
+    Terraform nodes are always resolved (below)."""
+    seeds = requested_shared(graph, focus) | {u for u in before if u in graph.nodes}
+    seeds |= {u for u, n in graph.nodes.items() if n.app in focus}
+    seeds |= {u for u, n in graph.nodes.items() if n.shared and reads_every_workload(n.definition)}
+    users: dict[str, list[str]] = {}
+    for uid, node in graph.nodes.items():
+        for dep in node.deps.values():
+            users.setdefault(dep, []).append(uid)
+    changed, todo = set(), list(seeds)
+    while todo:
+        uid = todo.pop()
+        if uid not in changed:
+            changed.add(uid)
+            todo.extend(users.get(uid, ()))
+    # the environment repo's main holds the Terraform Atlantis applied, not the Terraform rendered
+    # since (it waits on its branch): a Terraform node is resolved whether it changed or not
+    changed |= {u for u, n in graph.nodes.items() if n.shared and n.definition.driver == "terraform"}
+    # nodes that share a type and a name share a folder and a module name: resolved together
+    together = {(graph.nodes[u].type, graph.nodes[u].name) for u in changed if graph.nodes[u].shared}
+    return {u for u, n in graph.nodes.items() if n.shared and (n.type, n.name) in together}
+
+
+def reads_every_workload(definition: ResourceDefinition) -> bool:
+    """Whether the definition's templates may read `all_workloads` (any mention of the name counts:
+    a template cannot reach a variable whose name it does not spell)."""
+    return "all_workloads" in repr(definition.doc.data)

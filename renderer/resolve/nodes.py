@@ -65,11 +65,11 @@ def peer_context(env: Environment, workloads: Sequence[Workload]) -> dict[str, M
 
 
 def resolve(
-    graph: Graph, workloads: Sequence[Workload], focus: Collection[str] | None = None
+    graph: Graph, workloads: Sequence[Workload], only: Collection[str] | None = None
 ) -> dict[str, Resolved]:
     """Every node in the graph's order; a node whose dependency failed is skipped (already reported).
-    `focus`: only the nodes of these apps, the shared ones, and what they depend on (a publish of
-    one app neither renders nor resolves the other apps' own resources)."""
+    `only`: these nodes and what they depend on (a publish of one app neither resolves nor renders
+    the other apps' own resources: `analysis.analyse`); None: every node."""
     peers = peer_context(graph.env, workloads)
     by_app: dict[str, dict[str, Mapping[str, Json]]] = {}
     for key, entry in peers.items():
@@ -77,12 +77,7 @@ def resolve(
     scope = _Scope(graph, {(w.app, w.name): w for w in workloads}, peers, by_app)
     done: dict[str, Resolved] = {}
     problems = Collector()
-    # the focus apps' nodes and the shared ones, with every node they depend on
-    needed = (
-        None
-        if focus is None
-        else reach(graph, (u for u, n in graph.nodes.items() if n.shared or n.app in focus))
-    )
+    needed = None if only is None else reach(graph, only)
     for uid in graph.order:
         node = graph.nodes[uid]
         if needed is not None and uid not in needed:

@@ -67,7 +67,7 @@ def test_publish_check_aws_pins_prod_and_later_renders_stay_offline(
     web = show(bare_repo, "kubernetes/prod/shop/web/deployment-web.yaml", branch)
     assert "image: ghcr.io/example/shop-web:2.3.0" in web  # not ECR: left by tag
     index = json.loads(show(bare_repo, ".render/apps/shop/index.json", branch))
-    assert index["version"] == bookkeeping.INDEX_VERSION == 5
+    assert index["version"] == bookkeeping.INDEX_VERSION == 6
     assert index["pins"] == {"prod": {API: api, WORKER: worker}}
 
     merge(bare_repo, branch)  # the reviewer merged the production MR: its index is on main now

@@ -12,6 +12,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,7 @@ from renderer.model import Workload
 from renderer.publish import bookkeeping, selective, writer
 from renderer.publish import delivery as publish
 from renderer.render import kubernetes
+from renderer.resolve import nodes
 from tests.conftest import git, write
 
 APPS = 4  # svc-0000 uses search (every 10th app of the fleet), the others do not
@@ -279,7 +281,141 @@ def test_a_publish_records_each_apps_ingress_routes_in_its_index(
     stored = subprocess.run(
         ["git", "--git-dir", str(bare_repo), "show", f"main:{path}"], capture_output=True, check=True
     ).stdout
-    assert index["version"] == 5
+    assert index["version"] == 6
     assert index["ingress"]["dev"] == {
         path: {"sha256": hashlib.sha256(stored).hexdigest(), "routes": [["shop.example.com", "/"]]}
     }
+
+
+@pytest.fixture
+def resolved(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
+    """Each (environment, uid) resolved, in order (the real resolver, recorded)."""
+    seen: list[tuple[str, str]] = []
+    real = nodes._resolve_node
+
+    def recorded(scope: Any, node: Any, done: Any) -> Any:
+        seen.append((scope.graph.env.id, node.uid))
+        return real(scope, node, done)
+
+    monkeypatch.setattr(nodes, "_resolve_node", recorded)
+    yield seen
+
+
+def _db(folder: str, old: str, new: str) -> None:
+    """The app asks for another shared database id."""
+    path = Path(folder) / "score-w0.yaml"
+    text = path.read_text()
+    assert f"id: {old}\n" in text
+    path.write_text(text.replace(f"id: {old}\n", f"id: {new}\n"))
+
+
+def _shared_dbs(seen: list[tuple[str, str]], env: str) -> set[str]:
+    return {uid.split("#")[1] for e, uid in seen if e == env and uid.startswith("postgres.default#")}
+
+
+def test_one_app_publish_resolves_only_the_shared_resources_it_can_change(
+    tmp_path: Path,
+    bare_repo: Path,
+    fleet_root: str,
+    resolved: list[tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An app's publish keeps the other apps' shared resources as stored: it resolves those it
+    requests now or requested at its last publish, and the tree is the one a whole render gives,
+    whichever requester comes first (what the definition says of its `app` below)."""
+    definition = Path(fleet_root) / "platform-config" / "resources" / "postgres-in-cluster.yaml"
+    for name in ("postgres-in-cluster.yaml", "postgres-rds.yaml"):  # any app may share a database
+        shared = definition.with_name(name)
+        shared.write_text(shared.read_text().replace("\ndriver: ", "\naccess: {shared: platform}\ndriver: "))
+    text = definition.read_text()
+    first = "    annotations: {first: '{{ app }}'}\n"  # the first app to request it
+    definition.write_text(
+        text.replace("    name: pg-{{ res.guid }}\n", f"    name: pg-{{{{ res.guid }}}}\n{first}", 1)
+    )
+    folders = fleet.generate(str(tmp_path / "apps"), APPS, 1)
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+
+    # svc-0001 shares svc-0000's database (first requester svc-0000) and leaves its own behind
+    _db(folders[1], "svc-0001-db", "svc-0000-db")
+    reference = _copy(bare_repo, "reference.git")
+    resolved.clear()
+    _publish(fleet_root, bare_repo, [folders[1]])
+    assert _shared_dbs(resolved, "dev") == {"svc-0000-db"}  # the other apps' are kept as stored
+    assert _shared_dbs(resolved, "staging") >= {"svc-0002-db"}  # Terraform: always resolved
+    with monkeypatch.context() as m:
+        _full(m)
+        _publish(fleet_root, reference, [folders[1]])
+    assert _trees(bare_repo) == _trees(reference)
+    listed = git("--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "main").split()
+    assert not [p for p in listed if "postgres-svc-0001-db/" in p]  # gone with its last requester
+    assert [p for p in listed if p.startswith("kubernetes/dev/_shared/postgres-svc-0002-db/")]
+    _merge_atlantis(bare_repo)
+    _merge_atlantis(reference)
+
+    # svc-0000 leaves its database: svc-0001 is its first requester now, and it changes
+    _db(folders[0], "svc-0000-db", "svc-0000-own")
+    resolved.clear()
+    _publish(fleet_root, bare_repo, [folders[0]])
+    assert _shared_dbs(resolved, "dev") == {"svc-0000-db", "svc-0000-own"}
+    with monkeypatch.context() as m:
+        _full(m)
+        _publish(fleet_root, reference, [folders[0]])
+    assert _trees(bare_repo) == _trees(reference)
+    catalog = git("--git-dir", str(bare_repo), "show", "main:catalog/dev/_shared/catalog-info.yaml")
+    assert catalog.count("kind: Resource") == APPS  # svc-0000-own, svc-0000-db, svc-0002-db, svc-0003-db
+
+
+def test_a_definition_that_reads_every_workload_is_resolved_for_any_app(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, resolved: list[tuple[str, str]]
+) -> None:
+    definition = Path(fleet_root) / "platform-config" / "resources" / "postgres-in-cluster.yaml"
+    text = definition.read_text()
+    count = "    annotations: {peers: '{{ all_workloads | length }}'}\n"
+    definition.write_text(
+        text.replace("    name: pg-{{ res.guid }}\n", f"    name: pg-{{{{ res.guid }}}}\n{count}", 1)
+    )
+    folders = fleet.generate(str(tmp_path / "apps"), APPS, 1)
+    _publish(fleet_root, bare_repo, folders)
+    fleet.change_workload(folders[1])
+    resolved.clear()
+    _publish(fleet_root, bare_repo, [folders[1]])
+    assert _shared_dbs(resolved, "dev") == {f"svc-{i:04d}-db" for i in range(APPS)}
+
+
+def test_an_index_without_the_record_of_requests_renders_the_whole_shared_scope() -> None:
+    """The record is per environment: an older index (or one from another environment) is
+    'unknown', and the environment's shared scope is rendered whole; a new app requested nothing."""
+    files = {
+        ".render/apps/old/index.json": json.dumps({"version": 5}).encode(),
+        ".render/apps/known/index.json": json.dumps({"version": 6, "shared": {"dev": ["a#x"]}}).encode(),
+        ".render/apps/bad/index.json": json.dumps({"version": 6, "shared": {"dev": [1]}}).encode(),
+        "kubernetes/dev/_shared/postgres-x/statefulset-x.yaml": b"kind: StatefulSet\n",
+        "kubernetes/dev/_shared/kustomization.yaml": b"resources: []\n",
+        "kubernetes/dev/app/w/deployment-w.yaml": b"kind: Deployment\n",
+    }
+    held = writer.Held(files, lambda paths: {p: files[p] for p in paths if p in files})
+    assert selective.stored_shared(held, ["dev"], None) == {}
+    assert selective.stored_shared(held, ["dev"], frozenset({"old"})) == {}
+    assert selective.stored_shared(held, ["dev"], frozenset({"bad"})) == {}
+    assert selective.stored_shared(held, ["dev", "prod"], frozenset({"known"})).keys() == {"dev"}
+    # rendered in dev alone (its fingerprints say so) by a renderer that records: nothing in prod
+    dev_only = {"version": 6, "platform": {"dev": "f"}, "shared": {"dev": ["a#x"]}}
+    files[".render/apps/known/index.json"] = json.dumps(dev_only).encode()
+    assert selective.stored_shared(held, ["dev", "prod"], frozenset({"known"}))["prod"].requested == set()
+    files[".render/apps/known/index.json"] = json.dumps({**dev_only, "version": 5}).encode()
+    assert selective.stored_shared(held, ["dev", "prod"], frozenset({"known"})).keys() == {"dev"}
+    stored = selective.stored_shared(held, ["dev"], frozenset({"known", "new"}))["dev"]
+    assert stored.requested == {"a#x"}
+    assert stored.paths == (
+        "kubernetes/dev/_shared/kustomization.yaml",
+        "kubernetes/dev/_shared/postgres-x/statefulset-x.yaml",
+    )
+    assert stored.catalog == {}
+    entity = b"apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {name: postgres-default-x}\n"
+    files["catalog/dev/_shared/catalog-info.yaml"] = entity
+    stored = selective.stored_shared(held, ["dev"], frozenset({"known"}))["dev"]
+    assert list(stored.catalog) == ["postgres-default-x"]
+    for damaged in (b"{not yaml", b"- a list\n", entity + b"---\n" + entity, b"kind: Resource\n"):
+        files["catalog/dev/_shared/catalog-info.yaml"] = damaged  # whole again, not half kept
+        assert selective.stored_shared(held, ["dev"], frozenset({"known"})) == {}
