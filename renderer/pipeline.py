@@ -182,16 +182,20 @@ EnvOutcome: TypeAlias = "tuple[EnvRender, Report] | InputError"
 
 def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options: Options) -> EnvOutcome:
     from renderer.checks import collisions, findings
-    from renderer.render.environment import render_env
+    from renderer.render.environment import StoredUnreadable, render_env
     from renderer.resolve import dependencies
     from renderer.resolve.analysis import analyse
 
     stored = options.stored.get(env.id) if options.focus is not None else None
+    pins = env_pins(options.pins, env)
     try:
-        before = stored.requested if stored is not None else None
-        analysis = analyse(platform, apps, env, options.owners, options.focus, before)
-        pins = env_pins(options.pins, env)
-        env_render = render_env(analysis, options.images, platform, pins, options.focus, stored)
+        try:
+            before = stored.requested if stored is not None else None
+            analysis = analyse(platform, apps, env, options.owners, options.focus, before)
+            env_render = render_env(analysis, options.images, platform, pins, options.focus, stored)
+        except StoredUnreadable:  # the shared scope rendered whole, as without a record
+            analysis = analyse(platform, apps, env, options.owners, options.focus)
+            env_render = render_env(analysis, options.images, platform, pins, options.focus)
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
     env_render = replace(env_render, dependencies=dependencies.record(platform, analysis))

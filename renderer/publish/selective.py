@@ -191,29 +191,10 @@ def stored_shared(
         parts = path.split("/", 3)
         if len(parts) == 4 and parts[0] == "kubernetes" and parts[2] == SHARED and parts[1] in paths:
             paths[parts[1]].append(path)
-    out = {}
-    for env_id, uids in sorted(requested.items()):
-        entities = _entities(texts.get(catalogs[env_id]), catalogs[env_id])
-        if entities is not None:
-            out[env_id] = StoredShared(frozenset(uids), tuple(sorted(paths[env_id])), entities)
-    return out
-
-
-def _entities(data: bytes | None, rel: str) -> dict[str, Mapping[str, Json]] | None:
-    """A stored catalog's entities by name; None when it is not one the renderer wrote (then the
-    environment's shared scope is rendered whole)."""
-    if data is None:
-        return {}
-    out: dict[str, Mapping[str, Json]] = {}
-    for doc in _objects(data, rel) if data.strip() else []:
-        if not isinstance(doc, Mapping):
-            return None
-        meta = doc.get("metadata")
-        name = meta.get("name") if isinstance(meta, Mapping) else None
-        if not isinstance(name, str) or name in out:
-            return None
-        out[name] = doc
-    return out if out or not data.strip() else None
+    return {
+        env_id: StoredShared(frozenset(uids), tuple(sorted(paths[env_id])), texts.get(catalogs[env_id]))
+        for env_id, uids in sorted(requested.items())
+    }
 
 
 def _recorded_requests(data: bytes | None, env_ids: Sequence[str]) -> dict[str, list[str]]:

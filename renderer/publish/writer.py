@@ -95,7 +95,7 @@ class _Prefixes:
         self.given = _Under(given)
 
     def owns(self, path: str) -> bool:
-        return not self.kept.holds(path) and self.given.holds(path)
+        return self.given.holds(path) and not self.kept.holds(path)  # most paths fail the first
 
 
 class _Under:

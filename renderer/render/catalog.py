@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from renderer.data import Json
-from renderer.inputs.yamlio import dump
+from renderer.inputs.yamlio import YamlLoadError, dump, load_generated
 from renderer.model import Environment, Trust, Workload
 from renderer.render.kubernetes.labels import selector_for
 from renderer.render.ownership import owner_of
@@ -90,6 +90,25 @@ def render_catalog(
     if entities:
         files[catalog_file(env.id, SHARED)] = entities
     return files
+
+
+def stored_entities(data: bytes | None, rel: str) -> dict[str, Mapping[str, Json]] | None:
+    """The entities of a catalog file the renderer wrote, by name; None when it is not one (it
+    does not parse, or holds something other than named entities, once each)."""
+    if data is None or not data.strip():
+        return {}
+    try:
+        docs = load_generated(data.decode("utf-8"), rel)
+    except (UnicodeDecodeError, YamlLoadError):
+        return None
+    out: dict[str, Mapping[str, Json]] = {}
+    for doc in docs:
+        meta = doc.get("metadata") if isinstance(doc, Mapping) else None
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        if not isinstance(doc, Mapping) or not isinstance(name, str) or name in out:
+            return None
+        out[name] = doc
+    return out or None
 
 
 def catalog_tree(files: Catalog) -> Tree:

@@ -123,6 +123,10 @@ def render_env(
     return EnvRender(analysis, tree, documents, catalog=entities, kept=kept.folders)
 
 
+class StoredUnreadable(Exception):
+    """The stored shared scope cannot be kept as it is: render it whole (`pipeline._one_env`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Kept:
     """The shared resources an analysis left unresolved, with their parts of the stored files."""
@@ -140,13 +144,18 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
         return _Kept()
     nodes = [graph.nodes[u] for u in sorted(uids)]
     folders = tuple(sorted({f"{shared_dir(analysis.env.id, n)}/" for n in nodes}))
-    paths = tuple(p for p in stored.paths if any(p.startswith(f) for f in folders))
+    within = set(folders)
+    paths = tuple(p for p in stored.paths if "/".join(p.split("/", 4)[:4]) + "/" in within)
+    rel = catalog.catalog_file(analysis.env.id, SHARED)
+    stored_catalog = catalog.stored_entities(stored.catalog, rel)
+    if stored_catalog is None:
+        raise StoredUnreadable(f"{rel} is not a catalog the renderer wrote")
     wanted = {catalog.resource_name(n) for n in nodes}
     return _Kept(
         uids,
         folders,
         paths,
-        {k: v for k, v in stored.catalog.items() if k in wanted},
+        {k: v for k, v in stored_catalog.items() if k in wanted},
     )
 
 

@@ -27,7 +27,7 @@ class StoredShared:
 
     requested: frozenset[str]  # the shared uids the rendered apps requested at their last render
     paths: tuple[str, ...]  # every stored path under kubernetes/<env>/_shared/
-    catalog: Mapping[str, Mapping[str, Json]]  # catalog/<env>/_shared/catalog-info.yaml: name → entity
+    catalog: bytes | None  # catalog/<env>/_shared/catalog-info.yaml (parsed only when needed)
 
 
 CLUSTER_SCOPED = frozenset(

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bench import fleet
+from renderer import pipeline
 from renderer.adapters import gitrepo
 from renderer.checks import collisions
 from renderer.errors import PolicyDenied
@@ -24,7 +25,8 @@ from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import Workload
 from renderer.publish import bookkeeping, selective, writer
 from renderer.publish import delivery as publish
-from renderer.render import kubernetes
+from renderer.render import catalog, kubernetes
+from renderer.render.tree import StoredShared
 from renderer.resolve import nodes
 from tests.conftest import git, write
 
@@ -411,11 +413,26 @@ def test_an_index_without_the_record_of_requests_renders_the_whole_shared_scope(
         "kubernetes/dev/_shared/kustomization.yaml",
         "kubernetes/dev/_shared/postgres-x/statefulset-x.yaml",
     )
-    assert stored.catalog == {}
+    assert stored.catalog is None
     entity = b"apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {name: postgres-default-x}\n"
     files["catalog/dev/_shared/catalog-info.yaml"] = entity
     stored = selective.stored_shared(held, ["dev"], frozenset({"known"}))["dev"]
-    assert list(stored.catalog) == ["postgres-default-x"]
-    for damaged in (b"{not yaml", b"- a list\n", entity + b"---\n" + entity, b"kind: Resource\n"):
-        files["catalog/dev/_shared/catalog-info.yaml"] = damaged  # whole again, not half kept
-        assert selective.stored_shared(held, ["dev"], frozenset({"known"})) == {}
+    assert list(catalog.stored_entities(stored.catalog, "c") or {}) == ["postgres-default-x"]
+    for damaged in (b"{not yaml", b"- a list\n", entity + b"---\n" + entity, b"kind: Resource\n", b"\xff"):
+        assert catalog.stored_entities(damaged, "c") is None
+
+
+def test_a_stored_catalog_that_does_not_parse_renders_the_shared_scope_whole(
+    tmp_path: Path, fleet_root: str, resolved: list[tuple[str, str]]
+) -> None:
+    platform = platform_config.load_platform(fleet_root)
+    folders = fleet.generate(str(tmp_path / "apps"), APPS, 1)
+    apps = tuple(app_repo.load_apps(folders, fleet_root))
+    focus = frozenset({"svc-0001"})
+    whole = pipeline.run(platform, apps, ["dev"], pipeline.Options(focus=focus))
+    assert _shared_dbs(resolved, "dev") == {f"svc-{i:04d}-db" for i in range(APPS)}
+    damaged = StoredShared(frozenset({"postgres.default#svc-0001-db"}), (), b"{not yaml")
+    resolved.clear()
+    again = pipeline.run(platform, apps, ["dev"], pipeline.Options(focus=focus, stored={"dev": damaged}))
+    assert _shared_dbs(resolved, "dev") == {"svc-0001-db"} | {f"svc-{i:04d}-db" for i in range(APPS)}
+    assert again.tree == whole.tree and again.envs[0].kept == ()
