@@ -605,12 +605,13 @@ def _render_into(
     tree = {p: d for p, d in rendered.tree.items() if owns(p)}
     phases.hold(tree, held, req.gate, ids, as_stored)
     scopes = selective.by_scope(rendered.tree)
+    asked = selective.requests(rendered.envs)
     for app_id in owned_apps:
         if app_id in apps:
             previous = bookkeeping.read_index(root, app_id)
             key = _key(req, app_id, previous)
             tree.update(bookkeeping.store_inputs(apps[app_id], rendered, key, previous, scopes))
-            selective.record(tree, app_id, previous, rendered.envs, prints)
+            selective.record(tree, app_id, previous, rendered.envs, prints, asked)
     published = sorted(a.id for a in req.apps)
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
         owners, req.identity, published, req.remove_apps, rendered

@@ -138,11 +138,25 @@ def kept_outputs(held: writer.Held, env_ids: Sequence[str], apps: Collection[str
     return dict(held.read(kept))
 
 
+Requests = Mapping[str, Mapping[str, list[str]]]  # env → app → the shared uids it requests
+
+
+def requests(envs: Sequence[EnvRender]) -> Requests:
+    """What `record` writes of each app's shared requests, worked out once per environment."""
+    return {env.env.id: graphs.shared_by_app(env.analysis.graph) for env in envs}
+
+
 def record(
-    tree: Tree, app: str, previous: Mapping[str, Json], envs: Sequence[EnvRender], prints: Prints
+    tree: Tree,
+    app: str,
+    previous: Mapping[str, Json],
+    envs: Sequence[EnvRender],
+    prints: Prints,
+    asked: Requests,
 ) -> None:
     """Add to the app's index in `tree` the fingerprint of what this render read, per environment
-    (the environments not rendered now keep theirs)."""
+    (the environments not rendered now keep theirs), its routes and its shared requests (`asked`:
+    `requests(envs)`)."""
     path = f"{bookkeeping.STORE}/{app}/index.json"
     index = json.loads(tree[path])
     before = previous.get(RECORD)
@@ -157,7 +171,7 @@ def record(
     before = previous.get(REQUESTED)
     requested: dict[str, Json] = dict(before) if isinstance(before, Mapping) else {}
     for env in envs:
-        requested[env.env.id] = sorted(graphs.requested_shared(env.analysis.graph, {app}))
+        requested[env.env.id] = list(asked[env.env.id].get(app, []))
     index[REQUESTED] = dict(sorted(requested.items()))
     tree[path] = dump_json(index).encode()
 

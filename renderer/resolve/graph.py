@@ -344,6 +344,15 @@ def requested_shared(graph: Graph, apps: Collection[str]) -> set[str]:
     }
 
 
+def shared_by_app(graph: Graph) -> dict[str, list[str]]:
+    """Each app's `requested_shared`, in one pass over the graph (sorted uids)."""
+    out: dict[str, set[str]] = {}
+    for uid, node in graph.nodes.items():
+        for r in node.requesters if node.shared else ():
+            out.setdefault(r.app, set()).add(uid)
+    return {app: sorted(uids) for app, uids in sorted(out.items())}
+
+
 def shared_to_resolve(graph: Graph, focus: Collection[str], before: Collection[str]) -> set[str]:
     """The shared nodes a render of the `focus` apps alone must resolve again; the others come out
     as their last render left them. A shared node is resolved from its definition, the
