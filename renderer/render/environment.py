@@ -72,8 +72,8 @@ def render_env(
     the digests of its images where the environment pins them. `focus`: render only these apps'
     scopes and the shared scope (the graph stays whole; the analysis resolved those alone); None:
     every app. `stored`: the shared scope as stored, where the analysis left shared resources
-    unresolved (`analysis.analyse`): their folders stay, their modules and catalog entities are
-    taken from the stored files, so the aggregate files are those a whole render writes."""
+    unresolved (`analysis.analyse`; never Terraform ones): their folders stay, and the `_shared`
+    kustomization and catalog take their parts from the stored files, as a whole render writes them."""
     analysis = focused(analysis, focus)
     kept = _kept(analysis, stored)
     env = analysis.env
