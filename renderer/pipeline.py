@@ -190,7 +190,7 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     pins = env_pins(options.pins, env)
     try:
         try:
-            before = stored.requested if stored is not None else None
+            before = (stored.requested, stored.newer) if stored is not None else None
             analysis = analyse(platform, apps, env, options.owners, options.focus, before)
             env_render = render_env(analysis, options.images, platform, pins, options.focus, stored)
         except StoredUnreadable:  # the shared scope rendered whole, as without a record

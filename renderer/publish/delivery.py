@@ -661,17 +661,21 @@ def _options(
         pins=_pins(req, root, apps),
         focus=focus,
         elsewhere=selective.elsewhere(held, ids, focus, req.carried.parsed),
-        stored=_stored(req, held, ids, focus),
+        stored=_stored(req, held, ids, focus, apps),
         lean=True,
     )
 
 
 def _stored(
-    req: Request, held: writer.Held, ids: Sequence[str], focus: frozenset[str] | None
+    req: Request,
+    held: writer.Held,
+    ids: Sequence[str],
+    focus: frozenset[str] | None,
+    loaded: Mapping[str, App],
 ) -> dict[str, StoredShared]:
     """The shared scopes as stored, for a render that keeps what its focus cannot change; none
     when this publish removes apps (what they requested is not read: everything is rendered)."""
-    return {} if req.remove_apps else selective.stored_shared(held, ids, focus)
+    return {} if req.remove_apps else selective.stored_shared(held, ids, focus, loaded)
 
 
 def _options_for(
@@ -690,7 +694,7 @@ def _options_for(
         options,
         focus=focus,
         elsewhere=selective.elsewhere(held, [env.id], focus, req.carried.parsed),
-        stored=_stored(req, held, [env.id], focus),
+        stored=_stored(req, held, [env.id], focus, apps),
     )
 
 

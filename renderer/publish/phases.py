@@ -125,9 +125,10 @@ def hold(
         else:
             del tree[path]
             dropped.add(path)
+    folders = set(kept)
+    stay = [p for p in held.paths if "/".join(p.split("/", 4)[:4]) + "/" in folders] if dropped else []
     for kustomization in _kustomizations(sorted(dropped)):
         folder = kustomization[: -len("kustomization.yaml")]
-        stay = [p for p in held.paths if any(p.startswith(k) for k in kept)]
         inner = [p[len(folder) :] for p in [*tree, *stay] if p.startswith(folder) and p != kustomization]
         tree[kustomization] = trees.kustomization(inner)
 

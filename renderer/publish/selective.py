@@ -177,49 +177,80 @@ def record(
 
 
 def stored_shared(
-    held: writer.Held, env_ids: Sequence[str], rendered: frozenset[str] | None
+    held: writer.Held, env_ids: Sequence[str], rendered: frozenset[str] | None, loaded: Collection[str]
 ) -> dict[str, StoredShared]:
     """Per environment, its shared scope as stored, for a render of the `rendered` apps that keeps
     the shared resources they cannot change (`render/environment.py`). None when every app is
-    rendered; none for an environment where one of them has an index but no record of what it
-    requested there (an older index, another environment): the whole shared scope is rendered, as
-    before the record. An app without an index is new: it requested nothing."""
+    rendered. What the rendered apps requested at their last render counts as a change, and so
+    does every app whose stored inputs are newer than its render in the environment (published
+    to another environment only, a protected environment's merge request not merged yet, a
+    rollback), with what it requested then, and what an app that no longer loads (not in
+    `loaded`) requested. None for an environment where one of those has an index without the
+    record (an older index, a damaged one): the whole shared scope is rendered, as before the
+    record. An app without an index is new: it requested nothing."""
     from renderer.render.catalog import catalog_file
 
     if rendered is None:
         return {}
-    indexes = [bookkeeping.index_relpath(app) for app in sorted(rendered)]
+    indexes = {p: p.split("/")[-2] for p in held.paths if _is_index(p)}
     catalogs = {env_id: catalog_file(env_id, SHARED) for env_id in env_ids}
-    held_indexes = [p for p in indexes if p in held.paths]
-    texts = held.read([*held_indexes, *(p for p in catalogs.values() if p in held.paths)])
+    texts = held.read([*indexes, *(p for p in catalogs.values() if p in held.paths)])
     requested: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
-    for path in held_indexes:
-        by_env = _recorded_requests(texts.get(path), env_ids)
+    newer: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
+    for path, app in sorted(indexes.items()):
+        index = _json(texts.get(path))
+        by_env = _recorded_requests(index, env_ids)
         for env_id in env_ids:
+            ahead = app not in rendered and _ahead_of_render(index, env_id)
+            if app not in rendered and app in loaded and not ahead:
+                continue  # rendered here from the inputs it has: it changes nothing
             if env_id not in by_env:
                 requested.pop(env_id, None)
             elif env_id in requested:
                 requested[env_id].update(by_env[env_id])
+                if ahead:
+                    newer[env_id].add(app)
     paths: dict[str, list[str]] = {env_id: [] for env_id in requested}
     for path in held.paths:  # kubernetes/<env>/_shared/…
         parts = path.split("/", 3)
         if len(parts) == 4 and parts[0] == "kubernetes" and parts[2] == SHARED and parts[1] in paths:
             paths[parts[1]].append(path)
     return {
-        env_id: StoredShared(frozenset(uids), tuple(sorted(paths[env_id])), texts.get(catalogs[env_id]))
+        env_id: StoredShared(
+            frozenset(uids),
+            tuple(sorted(paths[env_id])),
+            texts.get(catalogs[env_id]),
+            frozenset(newer[env_id]),
+        )
         for env_id, uids in sorted(requested.items())
     }
 
 
-def _recorded_requests(data: bytes | None, env_ids: Sequence[str]) -> dict[str, list[str]]:
+def _is_index(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) == 4 and f"{parts[0]}/{parts[1]}" == bookkeeping.STORE and parts[3] == "index.json"
+
+
+def _json(data: bytes | None) -> Json:
+    try:
+        return json.loads(data) if data is not None else None
+    except (ValueError, RecursionError):
+        return None
+
+
+def _ahead_of_render(index: Json, env_id: str) -> bool:
+    """Whether the app's stored inputs are not those its render in `env_id` came from (or the
+    index cannot say)."""
+    published = index.get("published") if isinstance(index, dict) else None
+    digest = index.get("digest") if isinstance(index, dict) else None
+    return not isinstance(published, dict) or not isinstance(digest, str) or published.get(env_id) != digest
+
+
+def _recorded_requests(index: Json, env_ids: Sequence[str]) -> dict[str, list[str]]:
     """An index's record of the shared resources its app requested: env → uids; an environment
     the app was never rendered in (an index of version 6 or later without its fingerprint) has
     none. Anything else not of the recorded shape (an older index, a damaged one) is left out:
     unknown."""
-    try:
-        index = json.loads(data) if data is not None else None
-    except (ValueError, RecursionError):
-        return {}
     if not isinstance(index, dict) or not isinstance(index.get(REQUESTED), dict):
         return {}
     by_env, prints, version = index[REQUESTED], index.get(RECORD), index.get("version")

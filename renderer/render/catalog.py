@@ -93,9 +93,11 @@ def render_catalog(
 
 
 def stored_entities(data: bytes | None, rel: str) -> dict[str, Mapping[str, Json]] | None:
-    """The entities of a catalog file the renderer wrote, by name; None when it is not one (it
-    does not parse, or holds something other than named entities, once each)."""
-    if data is None or not data.strip():
+    """The entities of a catalog file the renderer wrote, by name; None when it is not one (it is
+    missing, does not parse, or holds something other than named entities, once each)."""
+    if data is None:
+        return None  # gone by hand: what it held of the kept resources is unknown
+    if not data.strip():
         return {}
     try:
         docs = load_generated(data.decode("utf-8"), rel)

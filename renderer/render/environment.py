@@ -35,7 +35,7 @@ from renderer.render.tree import (
 )
 from renderer.resolve.analysis import Analysis
 from renderer.resolve.dependencies import Dependencies
-from renderer.resolve.graph import Node
+from renderer.resolve.graph import Node, shared_folder
 from renderer.resolve.nodes import Resolved
 
 SECRET_ACCESS = "secret-access.tf.json"  # the app's secret-reading role, beside its main.tf.json
@@ -161,7 +161,7 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
 
 def shared_dir(env: str, node: Node) -> str:
     """The folder of a shared resource's objects."""
-    return safe_join(f"kubernetes/{env}", SHARED, f"{node.type}-{node.name}")
+    return safe_join(f"kubernetes/{env}", SHARED, shared_folder(node))
 
 
 def focused(analysis: Analysis, focus: Collection[str] | None) -> Analysis:

@@ -28,6 +28,9 @@ class StoredShared:
     requested: frozenset[str]  # the shared uids the rendered apps requested at their last render
     paths: tuple[str, ...]  # every stored path under kubernetes/<env>/_shared/
     catalog: bytes | None  # catalog/<env>/_shared/catalog-info.yaml (parsed only when needed)
+    # apps not rendered whose stored inputs are newer than their render here: their requests count
+    # as changes too (`graph.shared_to_resolve`)
+    newer: frozenset[str] = frozenset()
 
 
 CLUSTER_SCOPED = frozenset(

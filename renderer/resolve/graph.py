@@ -358,12 +358,14 @@ def shared_to_resolve(graph: Graph, focus: Collection[str], before: Collection[s
     as their last render left them. A shared node is resolved from its definition, the
     environment, its params and first requester (and that requester's workloads) and the outputs
     of what it depends on: it changes only when a focus app requests it now or requested it at its
-    last render (`before`: those shared uids), when its definition reads every workload
-    (`all_workloads`), or when something it depends on does (a focus app's own node among them).
-    Terraform nodes are always resolved (below)."""
+    last render (`before`: those shared uids), when a node it depends on changes (a focus app's own
+    among them), or when its definition, or that of a node it depends on, reads every workload
+    (`all_workloads`). Terraform nodes are always resolved (below). `focus` also names the apps
+    whose stored inputs are newer than their render here (`publish/selective.stored_shared`)."""
+    definitions = {n.definition.id: n.definition for n in graph.nodes.values()}
+    every = {d: reads_every_workload(definition) for d, definition in definitions.items()}
     seeds = requested_shared(graph, focus) | {u for u in before if u in graph.nodes}
-    seeds |= {u for u, n in graph.nodes.items() if n.app in focus}
-    seeds |= {u for u, n in graph.nodes.items() if n.shared and reads_every_workload(n.definition)}
+    seeds |= {u for u, n in graph.nodes.items() if n.app in focus or every[n.definition.id]}
     users: dict[str, list[str]] = {}
     for uid, node in graph.nodes.items():
         for dep in node.deps.values():
@@ -377,12 +379,20 @@ def shared_to_resolve(graph: Graph, focus: Collection[str], before: Collection[s
     # the environment repo's main holds the Terraform Atlantis applied, not the Terraform rendered
     # since (it waits on its branch): a Terraform node is resolved whether it changed or not
     changed |= {u for u, n in graph.nodes.items() if n.shared and n.definition.driver == "terraform"}
-    # nodes that share a type and a name share a folder and a module name: resolved together
-    together = {(graph.nodes[u].type, graph.nodes[u].name) for u in changed if graph.nodes[u].shared}
-    return {u for u, n in graph.nodes.items() if n.shared and (n.type, n.name) in together}
+    # nodes that write to one folder (`<type>-<name>`: `postgres` `instance-x` and
+    # `postgres-instance` `x` meet) are resolved together
+    together = {shared_folder(graph.nodes[u]) for u in changed if graph.nodes[u].shared}
+    return {u for u, n in graph.nodes.items() if n.shared and shared_folder(n) in together}
+
+
+def shared_folder(node: Node) -> str:
+    """The folder a shared node's objects go to, below the environment's `_shared/`."""
+    return f"{node.type}-{node.name}"
 
 
 def reads_every_workload(definition: ResourceDefinition) -> bool:
-    """Whether the definition's templates may read `all_workloads` (any mention of the name counts:
-    a template cannot reach a variable whose name it does not spell)."""
-    return "all_workloads" in repr(definition.doc.data)
+    """Whether the definition's templates may read `all_workloads`: any mention of the name counts
+    (a template cannot reach a variable whose name it does not spell), and so does any `include` or
+    `import` (another template may spell it)."""
+    text = repr(definition.doc.data)
+    return "all_workloads" in text or "include" in text or "import" in text

@@ -55,10 +55,11 @@ def renders(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
 def _publish(root: str, bare: Path, folders: list[str] | None = None, **kw: object) -> None:
     platform = platform_config.load_platform(root)
     apps = app_repo.load_apps(folders, root) if folders else ()
+    envs = kw.pop("env_ids", ("dev", "staging"))
     req = publish.Request(
         url=str(bare),
         apps=apps,
-        env_ids=("dev", "staging"),
+        env_ids=envs,  # type: ignore[arg-type]
         platform_digest=roots.platform_digest(root),
         **kw,  # type: ignore[arg-type]
     )
@@ -305,10 +306,27 @@ def resolved(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]
 
 def _db(folder: str, old: str, new: str) -> None:
     """The app asks for another shared database id."""
+    _db_text(folder, f"id: {old}\n", f"id: {new}\n")
+
+
+def _db_text(folder: str, old: str, new: str) -> None:
     path = Path(folder) / "score-w0.yaml"
     text = path.read_text()
-    assert f"id: {old}\n" in text
-    path.write_text(text.replace(f"id: {old}\n", f"id: {new}\n"))
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def _shareable(fleet_root: str) -> None:
+    """Any app may share a database; the in-cluster one names its first requester."""
+    definition = Path(fleet_root) / "platform-config" / "resources" / "postgres-in-cluster.yaml"
+    for name in ("postgres-in-cluster.yaml", "postgres-rds.yaml"):
+        shared = definition.with_name(name)
+        shared.write_text(shared.read_text().replace("\ndriver: ", "\naccess: {shared: platform}\ndriver: "))
+    first = "    annotations: {first: '{{ app }}'}\n"
+    text = definition.read_text()
+    definition.write_text(
+        text.replace("    name: pg-{{ res.guid }}\n", f"    name: pg-{{{{ res.guid }}}}\n{first}", 1)
+    )
 
 
 def _shared_dbs(seen: list[tuple[str, str]], env: str) -> set[str]:
@@ -325,15 +343,7 @@ def test_one_app_publish_resolves_only_the_shared_resources_it_can_change(
     """An app's publish keeps the other apps' shared resources as stored: it resolves those it
     requests now or requested at its last publish, and the tree is the one a whole render gives,
     whichever requester comes first (what the definition says of its `app` below)."""
-    definition = Path(fleet_root) / "platform-config" / "resources" / "postgres-in-cluster.yaml"
-    for name in ("postgres-in-cluster.yaml", "postgres-rds.yaml"):  # any app may share a database
-        shared = definition.with_name(name)
-        shared.write_text(shared.read_text().replace("\ndriver: ", "\naccess: {shared: platform}\ndriver: "))
-    text = definition.read_text()
-    first = "    annotations: {first: '{{ app }}'}\n"  # the first app to request it
-    definition.write_text(
-        text.replace("    name: pg-{{ res.guid }}\n", f"    name: pg-{{{{ res.guid }}}}\n{first}", 1)
-    )
+    _shareable(fleet_root)
     folders = fleet.generate(str(tmp_path / "apps"), APPS, 1)
     _publish(fleet_root, bare_repo, folders)
     _merge_atlantis(bare_repo)
@@ -385,38 +395,59 @@ def test_a_definition_that_reads_every_workload_is_resolved_for_any_app(
     assert _shared_dbs(resolved, "dev") == {f"svc-{i:04d}-db" for i in range(APPS)}
 
 
+def _stored(
+    indexes: dict[str, object], focus: set[str], envs: list[str], loaded: set[str] | None = None
+) -> Any:
+    files = {f".render/apps/{app}/index.json": json.dumps(index).encode() for app, index in indexes.items()}
+    files["kubernetes/dev/_shared/postgres-x/statefulset-x.yaml"] = b"kind: StatefulSet\n"
+    files["kubernetes/dev/_shared/kustomization.yaml"] = b"resources: []\n"
+    files["kubernetes/dev/app/w/deployment-w.yaml"] = b"kind: Deployment\n"
+    held = writer.Held(files, lambda paths: {p: files[p] for p in paths if p in files})
+    return selective.stored_shared(held, envs, frozenset(focus), set(indexes) if loaded is None else loaded)
+
+
 def test_an_index_without_the_record_of_requests_renders_the_whole_shared_scope() -> None:
     """The record is per environment: an older index (or one from another environment) is
     'unknown', and the environment's shared scope is rendered whole; a new app requested nothing."""
-    files = {
-        ".render/apps/old/index.json": json.dumps({"version": 5}).encode(),
-        ".render/apps/known/index.json": json.dumps({"version": 6, "shared": {"dev": ["a#x"]}}).encode(),
-        ".render/apps/bad/index.json": json.dumps({"version": 6, "shared": {"dev": [1]}}).encode(),
-        "kubernetes/dev/_shared/postgres-x/statefulset-x.yaml": b"kind: StatefulSet\n",
-        "kubernetes/dev/_shared/kustomization.yaml": b"resources: []\n",
-        "kubernetes/dev/app/w/deployment-w.yaml": b"kind: Deployment\n",
-    }
-    held = writer.Held(files, lambda paths: {p: files[p] for p in paths if p in files})
-    assert selective.stored_shared(held, ["dev"], None) == {}
-    assert selective.stored_shared(held, ["dev"], frozenset({"old"})) == {}
-    assert selective.stored_shared(held, ["dev"], frozenset({"bad"})) == {}
-    assert selective.stored_shared(held, ["dev", "prod"], frozenset({"known"})).keys() == {"dev"}
+    known = {"version": 6, "shared": {"dev": ["a#x"]}}
+    assert _stored({"known": known}, {"known"}, ["dev"], None) != {}
+    assert selective.stored_shared(writer.Held({}, lambda paths: {}), ["dev"], None, set()) == {}
+    assert _stored({"old": {"version": 5}}, {"old"}, ["dev"]) == {}
+    assert _stored({"bad": {"version": 6, "shared": {"dev": [1]}}}, {"bad"}, ["dev"]) == {}
+    assert _stored({"known": known}, {"known"}, ["dev", "prod"]).keys() == {"dev"}
     # rendered in dev alone (its fingerprints say so) by a renderer that records: nothing in prod
     dev_only = {"version": 6, "platform": {"dev": "f"}, "shared": {"dev": ["a#x"]}}
-    files[".render/apps/known/index.json"] = json.dumps(dev_only).encode()
-    assert selective.stored_shared(held, ["dev", "prod"], frozenset({"known"}))["prod"].requested == set()
-    files[".render/apps/known/index.json"] = json.dumps({**dev_only, "version": 5}).encode()
-    assert selective.stored_shared(held, ["dev", "prod"], frozenset({"known"})).keys() == {"dev"}
-    stored = selective.stored_shared(held, ["dev"], frozenset({"known", "new"}))["dev"]
-    assert stored.requested == {"a#x"}
+    assert _stored({"known": dev_only}, {"known"}, ["dev", "prod"])["prod"].requested == set()
+    assert _stored({"known": {**dev_only, "version": 5}}, {"known"}, ["dev", "prod"]).keys() == {"dev"}
+    stored = _stored({"known": known}, {"known", "new"}, ["dev"])["dev"]
+    assert stored.requested == {"a#x"} and stored.newer == set()
     assert stored.paths == (
         "kubernetes/dev/_shared/kustomization.yaml",
         "kubernetes/dev/_shared/postgres-x/statefulset-x.yaml",
     )
     assert stored.catalog is None
+
+
+def test_other_apps_whose_inputs_are_newer_than_their_render_count_as_changes() -> None:
+    """An app not rendered now adds its recorded requests when its stored inputs are not those
+    its render in the environment came from (and names itself), or when it no longer loads."""
+    current = {"version": 6, "digest": "d2", "published": {"dev": "d2"}, "shared": {"dev": ["a#x"]}}
+    behind = {**current, "published": {"dev": "d1"}, "shared": {"dev": ["a#y"]}}
+    mine = {"version": 6, "digest": "m", "published": {"dev": "m"}, "shared": {"dev": []}}
+    stored = _stored({"mine": mine, "same": current, "behind": behind}, {"mine"}, ["dev"])["dev"]
+    assert stored.requested == {"a#y"} and stored.newer == {"behind"}
+    broken = _stored({"mine": mine, "same": current}, {"mine"}, ["dev"], loaded={"mine"})["dev"]
+    assert broken.requested == {"a#x"} and broken.newer == set()
+    unknown = {**behind, "shared": {}}
+    assert _stored({"mine": mine, "behind": unknown}, {"mine"}, ["dev"]) == {}
+
+
+def test_a_stored_catalog_is_read_by_entity_name() -> None:
+    files = {".render/apps/known/index.json": json.dumps({"version": 6, "shared": {"dev": []}}).encode()}
+    held = writer.Held(files, lambda paths: {p: files[p] for p in paths if p in files})
     entity = b"apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {name: postgres-default-x}\n"
     files["catalog/dev/_shared/catalog-info.yaml"] = entity
-    stored = selective.stored_shared(held, ["dev"], frozenset({"known"}))["dev"]
+    stored = selective.stored_shared(held, ["dev"], frozenset({"known"}), {"known"})["dev"]
     assert list(catalog.stored_entities(stored.catalog, "c") or {}) == ["postgres-default-x"]
     for damaged in (b"{not yaml", b"- a list\n", entity + b"---\n" + entity, b"kind: Resource\n", b"\xff"):
         assert catalog.stored_entities(damaged, "c") is None
@@ -436,3 +467,126 @@ def test_a_stored_catalog_that_does_not_parse_renders_the_shared_scope_whole(
     again = pipeline.run(platform, apps, ["dev"], pipeline.Options(focus=focus, stored={"dev": damaged}))
     assert _shared_dbs(resolved, "dev") == {"svc-0001-db"} | {f"svc-{i:04d}-db" for i in range(APPS)}
     assert again.tree == whole.tree and again.envs[0].kept == ()
+
+
+POOLED = """apiVersion: renderer.platform/v1
+kind: ResourceDefinition
+id: postgres-pooled-in-cluster
+type: postgres
+class: pooled
+description: a database on the shared in-cluster instance
+criteria:
+  - env_type: development
+driver: kubernetes
+uses:
+  instance: {type: postgres-instance, id: shared}
+template: |
+  apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: pooled-{{ res.guid }}
+  data:
+    host: {{ uses.instance.host }}
+outputs:
+  host: "{{ uses.instance.host }}"
+  port: 5432
+  username: "u"
+secret_outputs:
+  password:
+    secret: "pooled-{{ res.guid }}"
+    key: password
+"""
+
+
+def test_two_types_that_spell_one_shared_folder_are_rendered_together(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`postgres` `instance-shared` and `postgres-instance` `shared` write one folder: keeping one
+    while rendering the other would drop the new files and list them anyway (a hostile review)."""
+    (Path(fleet_root) / "platform-config" / "resources" / "postgres-pooled.yaml").write_text(POOLED)
+    folders = fleet.generate(str(tmp_path / "apps"), APPS, 1)
+    pool = "  pool:\n    type: postgres\n    class: pooled\n    id: pool-2\n  cache:\n"
+    _db_text(folders[2], "  cache:\n", pool)
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+    _db(folders[1], "svc-0001-db", "instance-shared")
+    reference = _copy(bare_repo, "reference.git")
+    _publish(fleet_root, bare_repo, [folders[1]])
+    with monkeypatch.context() as m:
+        _full(m)
+        _publish(fleet_root, reference, [folders[1]])
+    assert _trees(bare_repo) == _trees(reference)
+
+
+PEERS = """apiVersion: renderer.platform/v1
+kind: ResourceDefinition
+id: peers-count
+type: peers
+description: how many workloads the environment has (a private fact)
+driver: static
+outputs:
+  count: "{{ all_workloads | length }}"
+"""
+
+NOTE = """apiVersion: renderer.platform/v1
+kind: ResourceDefinition
+id: shared-note
+type: note
+description: a shared ConfigMap holding a note
+driver: kubernetes
+params_schema:
+  type: object
+  properties:
+    text: {type: string}
+template: |
+  apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: note-{{ res.guid }}
+  data:
+    text: {{ res.params.text | tojson }}
+outputs:
+  name: "note-{{ res.guid }}"
+"""
+
+
+def test_a_private_resource_reading_every_workload_changes_the_shared_one_it_feeds(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resources = Path(fleet_root) / "platform-config" / "resources"
+    (resources / "peers.yaml").write_text(PEERS)
+    (resources / "note.yaml").write_text(NOTE)
+    folders = fleet.generate(str(tmp_path / "apps"), 5, 1)
+    note = "  peers:\n    type: peers\n  note:\n    type: note\n    id: note-2\n"
+    note += '    params: {text: "peers=${resources.peers.count}"}\n  cache:\n'
+    _db_text(folders[2], "  cache:\n", note)
+    _publish(fleet_root, bare_repo, folders[:4])
+    _merge_atlantis(bare_repo)
+    reference = _copy(bare_repo, "reference.git")
+    _publish(fleet_root, bare_repo, [folders[4]])  # a new app: one more workload everywhere
+    with monkeypatch.context() as m:
+        _full(m)
+        _publish(fleet_root, reference, [folders[4]])
+    assert _trees(bare_repo) == _trees(reference)
+
+
+def test_an_app_published_to_another_environment_counts_as_a_change_here(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """svc-0000 leaves the database it shares with svc-0001, published to staging only: dev's
+    render still has it as the first requester, and svc-0002's dev publish must change that."""
+    _shareable(fleet_root)
+    folders = fleet.generate(str(tmp_path / "apps"), APPS, 1)
+    _db(folders[1], "svc-0001-db", "svc-0000-db")
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+    _db(folders[0], "svc-0000-db", "svc-0000-own")
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    fleet.change_workload(folders[2])
+    reference = _copy(bare_repo, "reference.git")
+    _publish(fleet_root, bare_repo, [folders[2]], env_ids=("dev",))
+    with monkeypatch.context() as m:
+        _full(m)
+        _publish(fleet_root, reference, [folders[2]], env_ids=("dev",))
+    assert _trees(bare_repo) == _trees(reference)
