@@ -323,10 +323,7 @@ def elsewhere(
 def _recorded_routes(data: bytes | None) -> dict[str, dict[tuple[str, str], list[tuple[str, str]]]]:
     """An index's recorded Ingress files: env → (path, digest) → routes. Anything not of the
     recorded shape (an older index, a damaged one) is left out: those files are parsed."""
-    try:
-        index = json.loads(data) if data is not None else None
-    except (ValueError, RecursionError):
-        return {}
+    index = _json(data)
     by_env = index.get(ROUTES) if isinstance(index, dict) else None
     out: dict[str, dict[tuple[str, str], list[tuple[str, str]]]] = {}
     for env_id, files in by_env.items() if isinstance(by_env, dict) else ():
