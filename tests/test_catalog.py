@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from renderer import pipeline
 from renderer.checks import findings
@@ -16,7 +18,9 @@ from renderer.data import Json
 from renderer.errors import PolicyDenied
 from renderer.inputs import roots as settings
 from renderer.publish.bookkeeping import owned_prefixes
-from renderer.render.catalog import entity_name
+from renderer.render.catalog import component_name, entity_name, resource_name
+from renderer.resolve.graph import Node, shared_uid
+from renderer.resolve.matching import Match
 from tests.conftest import ROOT
 
 TRUST = yaml.safe_load((ROOT / "platform-config" / "trust.yaml").read_text())["ownership"]
@@ -71,7 +75,7 @@ def test_systems_components_and_resources_follow_the_graph(rendered: pipeline.Re
             assert kinds.count("System") == 1 and kinds[0] == "System"
             workloads = sorted(w.name for w in analysis.workloads if w.app == app)
             components = {e["metadata"]["name"]: e for e in entities if e["kind"] == "Component"}
-            assert sorted(components) == [f"{app}-{w}" for w in workloads]
+            assert sorted(components) == [f"{app}.{w}" for w in workloads]
             provisioned = {
                 r.node.uid
                 for r in analysis.resolved.values()
@@ -85,15 +89,15 @@ def test_systems_components_and_resources_follow_the_graph(rendered: pipeline.Re
 def test_depends_on_names_what_the_workload_binds(rendered: pipeline.Rendered) -> None:
     shop = _files(rendered)["catalog/prod/shop/catalog-info.yaml"]
     by_name = {e["metadata"]["name"]: e for e in shop}
-    assert by_name["shop-web"]["spec"]["dependsOn"] == [
-        "component:prod/shop-api",  # its `service` resource names the api workload
-        "resource:prod/shop-web-autoscale",
-        "resource:prod/shop-web-route",
+    assert by_name["shop.web"]["spec"]["dependsOn"] == [
+        "component:prod/shop.api",  # its `service` resource names the api workload
+        "resource:prod/shop.web.autoscale",
+        "resource:prod/shop.web.route",
     ]
     # a database on the shared RDS instance (`uses:`), which the platform's team owns
-    assert by_name["shop-api-db"]["spec"]["dependsOn"] == ["resource:prod/postgres-instance-default-shared"]
+    assert by_name["shop.api.db"]["spec"]["dependsOn"] == ["resource:prod/postgres-instance.default.shared"]
     shared = _files(rendered)["catalog/prod/_shared/catalog-info.yaml"]
-    instance = next(e for e in shared if e["metadata"]["name"] == "postgres-instance-default-shared")
+    instance = next(e for e in shared if e["metadata"]["name"] == "postgres-instance.default.shared")
     assert instance["spec"] == {"owner": "group:default/platform", "type": "postgres-instance"}
 
 
@@ -116,6 +120,55 @@ def test_entity_names_follow_backstage_rules(text: str, name: str) -> None:
     got = entity_name(text)
     assert got.startswith(name) and len(got) <= 63
     assert check_catalog({"f": [_component(got)]}) == []
+
+
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"  # an app's, a workload's, a resource's name
+_TYPE = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"  # a Score resource's type or class (2+ chars)
+_ID = r"[a-z0-9]+(-+[a-z0-9]+)*(\.[a-z0-9]+(-+[a-z0-9]+)*)*"  # a Score resource's id
+
+
+_NODE = Node("u", "t", "c", None, "n", None, None, {}, {}, Match(None, ()))
+
+
+def _shared(type_: str, klass: str, id_: str) -> Node:
+    return replace(_NODE, uid=shared_uid(type_, klass, id_), type=type_, klass=klass, id=id_)
+
+
+@given(
+    st.tuples(st.from_regex(_LABEL, fullmatch=True), st.from_regex(_LABEL, fullmatch=True)),
+    st.tuples(st.from_regex(_LABEL, fullmatch=True), st.from_regex(_LABEL, fullmatch=True)),
+    st.tuples(*(st.from_regex(r, fullmatch=True) for r in (_TYPE, _TYPE, _ID))),
+    st.tuples(*(st.from_regex(r, fullmatch=True) for r in (_TYPE, _TYPE, _ID))),
+)
+def test_different_parts_never_give_one_entity_name(
+    one: tuple[str, str], two: tuple[str, str], first: tuple[str, str, str], second: tuple[str, str, str]
+) -> None:
+    """Hyphen-joined, app `a-b` workload `c` and app `a` workload `b-c` were one Component, and type
+    `postgres` class `a-b` and class `a` id `b-...` one Resource: Backstage keeps only one."""
+    assert (component_name(*one) == component_name(*two)) == (one == two)
+    assert (resource_name(_shared(*first)) == resource_name(_shared(*second))) == (first == second)
+    assert check_catalog({"f": [_component(component_name(*one))]}) == []
+
+
+def test_names_that_hyphens_made_one_are_two() -> None:
+    assert component_name("a-b", "c") != component_name("a", "b-c")
+    assert resource_name(_shared("postgres", "a-b", "c")) != resource_name(_shared("postgres", "a", "b-c"))
+
+
+def test_an_entity_defined_twice_is_refused() -> None:
+    files = {
+        "catalog/dev/a/catalog-info.yaml": [_component("x")],
+        "catalog/dev/b/catalog-info.yaml": [_component("x")],
+    }
+    problems = check_catalog(files)
+    assert [(p.file, p.path, p.message) for p in problems] == [
+        (
+            "catalog/dev/b/catalog-info.yaml",
+            "0.metadata.name",
+            "component:dev/x is defined twice (also at catalog/dev/a/catalog-info.yaml entity 0); "
+            "rename the app, workload or resource of one",
+        )
+    ]
 
 
 def _component(name: str, **spec: Json) -> dict[str, Json]:

@@ -125,8 +125,16 @@ def check_catalog(files: Mapping[str, Sequence[Json]]) -> list[Problem]:
     name an entity of the same files or a team's Group, as Backstage would show them resolved."""
     problems: list[Problem] = []
     known = {_ref_of(e) for entities in files.values() for e in entities if isinstance(e, Mapping)}
+    first: dict[str, str] = {}  # an entity's ref → where it is defined first
     for path, entities in sorted(files.items()):
         for i, entity in enumerate(entities):
+            ref = _ref_of(entity) if isinstance(entity, Mapping) else ""
+            if ref in first:  # Backstage keeps one of them and reports the other as a conflict
+                why = f"{ref} is defined twice (also at {first[ref]})"
+                why += "; rename the app, workload or resource of one"
+                problems.append(Problem(path, 0, f"{i}.metadata.name", why))
+            elif ref:
+                first[ref] = f"{path} entity {i}"
             errors = () if says_valid(_fast(), entity) else _validator().iter_errors(entity)
             for error in sorted(errors, key=lambda e: list(e.absolute_path)):
                 where = ".".join(str(p) for p in (i, *error.absolute_path))

@@ -2,7 +2,7 @@
 
 Each environment is a Backstage namespace (its id), so the same app in dev and prod are distinct
 entities and no two files define one entity. Per app: a System (the app), a Component per workload
-(`<app>-<workload>`) in it, a Resource per node of the graph the renderer provisions (a Kubernetes or
+(`<app>.<workload>`) in it, a Resource per node of the graph the renderer provisions (a Kubernetes or
 Terraform definition; static facts and references to other workloads provision nothing). `dependsOn`
 follows the graph: a workload on what it binds, a resource on what it `uses:`, a workload on another
 workload of its app that a static resource names (`service`). Shared nodes are Resources in
@@ -48,10 +48,27 @@ def provisioned(r: Resolved) -> bool:
     return bool(r.artifacts.objects) or r.artifacts.module is not None
 
 
+def joined(*parts: str) -> str:
+    """Parts of an entity name, joined so that two different lists never meet: each part but the
+    last is a DNS label or a Score type or class, none of which holds a '.' (a hyphen would not do:
+    app `a-b` workload `c` and app `a` workload `b-c` both spell `a-b-c`)."""
+    return ".".join(parts)
+
+
+def component_name(app: str, workload: str) -> str:
+    return entity_name(joined(app, workload))
+
+
 def resource_name(node: Node) -> str:
     if node.shared:
-        return entity_name(f"{node.type}-{node.klass}-{node.id}")
-    return entity_name(f"{node.app}-{node.workload}-{node.name}")
+        return shared_name(node.uid)
+    return entity_name(joined(str(node.app), str(node.workload), node.name))
+
+
+def shared_name(uid: str) -> str:
+    """A shared resource's entity name, from its uid (`graph.shared_uid`: `<type>.<class>#<id>`)."""
+    kind, _, id_ = uid.partition("#")
+    return entity_name(joined(*kind.split(".", 1), id_))
 
 
 Catalog = dict[str, list[Mapping[str, Json]]]  # catalog file → its entities, in order
@@ -153,7 +170,7 @@ def _app_entities(
         }
         if depends:
             spec["dependsOn"] = list(depends)
-        meta = _meta(env, entity_name(f"{app}-{wl.name}"), f"{wl.origin} in {env.id}", owner.labels())
+        meta = _meta(env, component_name(app, wl.name), f"{wl.origin} in {env.id}", owner.labels())
         meta["title"] = f"{app}/{wl.name}"
         selector = ",".join(f"{k}={v}" for k, v in sorted(selector_for(wl).items()))
         meta["annotations"] = {
@@ -172,7 +189,7 @@ def _dependency(env: Environment, r: Resolved, app: str, workloads: set[str]) ->
         return _ref("resource", env, resource_name(r.node))
     named = r.outputs.get("name")
     if r.node.app == app and isinstance(named, str) and named in workloads:
-        return _ref("component", env, entity_name(f"{app}-{named}"))
+        return _ref("component", env, component_name(app, named))
     return ""
 
 

@@ -150,6 +150,12 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
     stored_catalog = catalog.stored_entities(stored.catalog, rel)
     if stored_catalog is None:
         raise StoredUnreadable(f"{rel} is not a catalog the renderer wrote")
+    # an entity of no shared resource of the graph, nor of one a focus app requested before (whose
+    # entity the render drops): written under other names (an older renderer) or by hand, so a
+    # kept resource's entity may be missing from it
+    known = {*(u for u, n in graph.nodes.items() if n.shared), *stored.requested}
+    if not stored_catalog.keys() <= {catalog.shared_name(u) for u in known}:
+        raise StoredUnreadable(f"{rel} holds entities this render does not name")
     wanted = {catalog.resource_name(n) for n in nodes}
     return _Kept(
         uids,

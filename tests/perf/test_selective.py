@@ -445,15 +445,15 @@ def test_other_apps_whose_inputs_are_newer_than_their_render_count_as_changes() 
 def test_a_stored_catalog_is_read_by_entity_name() -> None:
     files = {".render/apps/known/index.json": json.dumps({"version": 6, "shared": {"dev": []}}).encode()}
     held = writer.Held(files, lambda paths: {p: files[p] for p in paths if p in files})
-    entity = b"apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {name: postgres-default-x}\n"
+    entity = b"apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {name: postgres.default.x}\n"
     files["catalog/dev/_shared/catalog-info.yaml"] = entity
     stored = selective.stored_shared(held, ["dev"], frozenset({"known"}), {"known"})["dev"]
-    assert list(catalog.stored_entities(stored.catalog, "c") or {}) == ["postgres-default-x"]
+    assert list(catalog.stored_entities(stored.catalog, "c") or {}) == ["postgres.default.x"]
     for damaged in (b"{not yaml", b"- a list\n", entity + b"---\n" + entity, b"kind: Resource\n", b"\xff"):
         assert catalog.stored_entities(damaged, "c") is None
 
 
-def test_a_stored_catalog_that_does_not_parse_renders_the_shared_scope_whole(
+def test_a_stored_catalog_not_of_this_render_renders_the_shared_scope_whole(
     tmp_path: Path, fleet_root: str, resolved: list[tuple[str, str]]
 ) -> None:
     platform = platform_config.load_platform(fleet_root)
@@ -462,11 +462,17 @@ def test_a_stored_catalog_that_does_not_parse_renders_the_shared_scope_whole(
     focus = frozenset({"svc-0001"})
     whole = pipeline.run(platform, apps, ["dev"], pipeline.Options(focus=focus))
     assert _shared_dbs(resolved, "dev") == {f"svc-{i:04d}-db" for i in range(APPS)}
-    damaged = StoredShared(frozenset({"postgres.default#svc-0001-db"}), (), b"{not yaml")
-    resolved.clear()
-    again = pipeline.run(platform, apps, ["dev"], pipeline.Options(focus=focus, stored={"dev": damaged}))
-    assert _shared_dbs(resolved, "dev") == {"svc-0001-db"} | {f"svc-{i:04d}-db" for i in range(APPS)}
-    assert again.tree == whole.tree and again.envs[0].kept == ()
+    # one that does not parse, and one an older renderer wrote (hyphen-joined names): a kept
+    # resource's entity cannot be told apart from one that is not in it
+    older = (
+        b"apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {name: postgres-default-svc-0002-db}\n"
+    )
+    for stored_catalog in (b"{not yaml", older):
+        damaged = StoredShared(frozenset({"postgres.default#svc-0001-db"}), (), stored_catalog)
+        resolved.clear()
+        again = pipeline.run(platform, apps, ["dev"], pipeline.Options(focus=focus, stored={"dev": damaged}))
+        assert _shared_dbs(resolved, "dev") == {"svc-0001-db"} | {f"svc-{i:04d}-db" for i in range(APPS)}
+        assert again.tree == whole.tree and again.envs[0].kept == ()
 
 
 POOLED = """apiVersion: renderer.platform/v1
