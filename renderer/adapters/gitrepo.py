@@ -338,12 +338,18 @@ def fetch(repo: Repo, branch: str) -> str | None:
     return head
 
 
-def fetch_head(repo: Repo, branch: str) -> str | None:
+def fetch_head(repo: Repo, branch: str, history: bool = True) -> str | None:
     """Fetch the branch's objects without touching the checkout; its head (None if absent). What
-    it holds can be read with `read_files` before anything is checked out."""
+    it holds can be read with `read_files` before anything is checked out. `history=False`: the
+    head commit alone (`--depth 1`), for a caller that only reads and commits on top of it: an
+    environment repo gains a commit per publish, and fetching them all grew every publish with
+    the repo's age. A later plain fetch into it brings what it needs and stops at what it has."""
     if not repo.git("ls-remote", "origin", f"refs/heads/{branch}"):
         return None
-    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+    depth = () if history else ("--depth", "1")
+    repo.git(
+        "fetch", "-q", "--no-tags", *depth, "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
+    )
     return repo.git("rev-parse", f"refs/remotes/origin/{branch}")
 
 

@@ -369,7 +369,7 @@ def _publish_group(
         # every decision below, the "up to date" shortcut included, is made on the current head
         if attempt > 1 or "main" not in heads or gitrepo.remote_head(repo, "main") != heads["main"]:
             req.progress("fetch", 0, 1)
-            heads["main"] = gitrepo.fetch_head(repo, "main")
+            heads["main"] = gitrepo.fetch_head(repo, "main", history=False)
             req.progress("fetch", 1, 1)
         head = heads["main"]
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)

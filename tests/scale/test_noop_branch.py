@@ -96,6 +96,32 @@ def test_a_no_op_publish_checks_out_nothing_and_groups_share_one_clone(
     assert os.listdir(again_work / "clone-0") == [".git"]  # nothing was checked out
 
 
+def test_a_publish_fetches_main_s_head_not_its_history(
+    tmp_path: Path, bare_repo: Path, platform: Platform
+) -> None:
+    """Every publish adds a commit: fetching them all made each publish slower as the environment
+    repo aged. The clone holds main's head alone (`--depth 1`); the commit pushed on top of it
+    keeps the remote's history whole."""
+    environ = {"PATH": os.environ["PATH"]}
+    for n, greeting in enumerate(("one", "two", "three")):
+        req = delivery.Request(
+            url=str(bare_repo),
+            apps=load(make_app(tmp_path / "apps", "shop", {"web": greeting})),
+            env_ids=("dev",),
+            platform_digest="p1",
+            skip_checks_for_tests=True,
+        )
+        work = tmp_path / f"work-{n}"
+        [outcome] = delivery.publish(platform, req, environ, workdir=str(work))
+        assert outcome.commit
+    clone = str(work / "clone-0")
+    assert git("-C", clone, "rev-list", "--count", "HEAD") == "2"  # the new commit and the head it fetched
+    fetched = git("--git-dir", str(bare_repo), "rev-parse", "main^")
+    assert (work / "clone-0" / ".git" / "shallow").read_text().strip() == fetched
+    assert git("--git-dir", str(bare_repo), "rev-list", "--count", "main") == "3"
+    git("--git-dir", str(bare_repo), "fsck", "--no-progress", "--strict")  # nothing missing on the remote
+
+
 def test_read_files_reads_from_objects_and_leaves_out_what_is_not_a_file(tmp_path: Path) -> None:
     from renderer.adapters import gitrepo
 
