@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,6 +23,15 @@ Json: TypeAlias = None | bool | int | float | str | Sequence["Json"] | Mapping[s
 # A Kubernetes object as the renderer builds it: a dict it may still fill, Json inside. Parts of
 # objects (a container, a volume) and other documents (Terraform) are plain `dict[str, Json]`.
 KubeObject: TypeAlias = dict[str, Json]
+
+
+def blob_id(data: bytes, sha256: bool = False) -> str:
+    """git's object id of a file with these bytes (`git hash-object`): SHA-1, or SHA-256 in a
+    repository of that object format."""
+    digest = hashlib.sha256() if sha256 else hashlib.sha1()
+    digest.update(b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def json_object(value: Json) -> Mapping[str, Json]:

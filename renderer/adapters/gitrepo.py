@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import os
 import re
 import signal
@@ -22,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import IO, Literal
 from urllib.parse import urlsplit
 
+from renderer.data import blob_id
 from renderer.errors import PublishError, UsageError, redact
 
 DEFAULT_TIMEOUT = 300.0  # seconds; RENDERER_GIT_TIMEOUT overrides it at the edge
@@ -428,6 +428,11 @@ def subtrees(path: str, folder: str) -> dict[str, str]:
     return found
 
 
+def blobs(listed: Mapping[str, tuple[str, str, bool]]) -> dict[str, str]:
+    """The regular files an `index` lists: path → git's object id of its bytes."""
+    return {path: oid for path, (mode, oid, _) in listed.items() if mode in REGULAR_MODES}
+
+
 def holds(listed: Mapping[str, tuple[str, str, bool]]) -> Callable[[str, bytes], bool]:
     """Whether a path `listed` (`index`) is a regular file with exactly these bytes: its object id
     computed as git does, so nothing is read from disk."""
@@ -436,10 +441,7 @@ def holds(listed: Mapping[str, tuple[str, str, bool]]) -> Callable[[str, bytes],
         entry = listed.get(path)
         if entry is None or entry[0] not in REGULAR_MODES:
             return False
-        digest = hashlib.sha1() if len(entry[1]) == 40 else hashlib.sha256()  # the repo's object format
-        digest.update(b"blob %d\0" % len(data))
-        digest.update(data)
-        return digest.hexdigest() == entry[1]
+        return blob_id(data, sha256=len(entry[1]) != 40) == entry[1]  # the repo's object format
 
     return same
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
-from renderer.data import Json
+from renderer.data import Json, blob_id
 from renderer.errors import Problem
 from renderer.render.tree import Route
 
@@ -32,16 +32,17 @@ def ingress_file(path: str, env_ids: Collection[str]) -> str | None:
 
 def routes_by_app(
     env_id: str, apps: Collection[str], tree: Mapping[str, bytes], documents: Mapping[str, Json]
-) -> dict[str, dict[str, tuple[str, tuple[Route, ...]]]]:
+) -> dict[str, dict[str, tuple[str, str, tuple[Route, ...]]]]:
     """For each of `apps` (rendered now), its Ingress files' digests and routes, for its index: a
     later publish of another app checks against these instead of parsing the files again, while
-    the file's bytes still have that digest (`publish/selective.elsewhere`)."""
-    out: dict[str, dict[str, tuple[str, tuple[Route, ...]]]] = {app: {} for app in apps}
+    the file's bytes still have that digest (`publish/selective.elsewhere`). Two digests: SHA-256,
+    and git's object id, which git's index already holds, so that such a file is not even read."""
+    out: dict[str, dict[str, tuple[str, str, tuple[Route, ...]]]] = {app: {} for app in apps}
     for path, data in tree.items():
         app = ingress_file(path, (env_id,))
         if app in out and path in documents:
             digest = hashlib.sha256(data).hexdigest()
-            out[app][path] = (digest, tuple(ingress_routes(documents[path])))
+            out[app][path] = (digest, blob_id(data), tuple(ingress_routes(documents[path])))
     return out
 
 

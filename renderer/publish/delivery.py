@@ -580,7 +580,7 @@ def _render_into(
     # what the index holds, read from git's objects: a partial checkout (`_checkout`) leaves most
     # files out of the directory
     index = gitrepo.index(root)
-    held = writer.Held(index, functools.partial(gitrepo.read_indexed, root, index))
+    held = writer.Held(index, functools.partial(gitrepo.read_indexed, root, index), gitrepo.blobs(index))
     apps, broken = _apps(root, req, platform.trust.limits, _leftovers(req, held, ids))
     prints = selective.Prints.of(platform.root)
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)

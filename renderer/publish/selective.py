@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from renderer import __version__
 from renderer.checks import collisions
@@ -265,14 +265,14 @@ def _recorded_requests(index: Json, env_ids: Sequence[str]) -> dict[str, list[st
 
 
 def _routes(app: str, before: Json, envs: Sequence[EnvRender]) -> dict[str, Json]:
-    """The app's Ingress files per environment, each with its bytes' digest and its routes; the
-    environments it was not rendered in now keep theirs (the digest says whether they still hold)."""
+    """The app's Ingress files per environment, each with its bytes' digests and its routes; the
+    environments it was not rendered in now keep theirs (the digests say whether they still hold)."""
     out: dict[str, Json] = dict(before) if isinstance(before, Mapping) else {}
     for env in envs:
         if app in env.routes:
             out[env.env.id] = {
-                path: {"sha256": digest, "routes": [list(route) for route in routes]}
-                for path, (digest, routes) in sorted(env.routes[app].items())
+                path: {"sha256": digest, "blob": blob, "routes": [list(route) for route in routes]}
+                for path, (digest, blob, routes) in sorted(env.routes[app].items())
             }
     return dict(sorted(out.items()))
 
@@ -299,18 +299,30 @@ def elsewhere(
             wanted[path.split("/", 2)[1]].append(path)
             apps.add(app)
     indexes = {bookkeeping.index_relpath(app): app for app in sorted(apps - {SHARED})}
-    texts = held.read([*indexes, *(p for paths in wanted.values() for p in paths)])
+    texts = held.read(list(indexes))
     recorded = {app: _recorded_routes(texts.get(path)) for path, app in indexes.items()}
     recorded[SHARED] = {}  # the shared scope has no index: its few Ingress files are parsed
+
+    def record(env_id: str, path: str) -> _Recorded | None:
+        return recorded[path.split("/", 3)[2]].get(env_id, {}).get(path)
+
+    # a file whose git object id is the recorded one holds the recorded bytes: it is not even read
+    unread = {
+        path
+        for env_id, paths in wanted.items()
+        for path in paths
+        if (entry := record(env_id, path)) is not None and entry.blob and held.blobs.get(path) == entry.blob
+    }
+    texts = held.read([p for paths in wanted.values() for p in paths if p not in unread])
     memo: Parsed = {} if parsed is None else parsed
     out: dict[str, tuple[tuple[str, Json], ...]] = {}
     for env_id, paths in wanted.items():
         found: list[tuple[str, Json]] = []
-        for path in sorted(p for p in paths if p in texts):
-            digest = hashlib.sha256(texts[path]).digest()
-            routes = recorded[path.split("/", 3)[2]].get(env_id, {}).get((path, digest.hex()))
-            if routes is not None:
-                found.append((path, collisions.stand_in(routes)))
+        for path in sorted(p for p in paths if p in texts or p in unread):
+            entry = record(env_id, path)
+            digest = hashlib.sha256(texts[path]).digest() if path not in unread else b""
+            if entry is not None and (path in unread or entry.sha256 == digest.hex()):
+                found.append((path, collisions.stand_in(entry.routes)))
                 continue
             key = (path, digest)
             if key not in memo:
@@ -320,21 +332,30 @@ def elsewhere(
     return out
 
 
-def _recorded_routes(data: bytes | None) -> dict[str, dict[tuple[str, str], list[tuple[str, str]]]]:
-    """An index's recorded Ingress files: env → (path, digest) → routes. Anything not of the
+class _Recorded(NamedTuple):
+    """One Ingress file as its app's index records it."""
+
+    sha256: str
+    blob: str  # git's object id of the same bytes; "" in an index written before it was recorded
+    routes: list[tuple[str, str]]
+
+
+def _recorded_routes(data: bytes | None) -> dict[str, dict[str, _Recorded]]:
+    """An index's recorded Ingress files: env → path → what it records. Anything not of the
     recorded shape (an older index, a damaged one) is left out: those files are parsed."""
     index = _json(data)
     by_env = index.get(ROUTES) if isinstance(index, dict) else None
-    out: dict[str, dict[tuple[str, str], list[tuple[str, str]]]] = {}
+    out: dict[str, dict[str, _Recorded]] = {}
     for env_id, files in by_env.items() if isinstance(by_env, dict) else ():
         for path, entry in files.items() if isinstance(files, dict) else ():
             digest = entry.get("sha256") if isinstance(entry, dict) else None
+            blob = entry.get("blob", "") if isinstance(entry, dict) else None
             routes = entry.get("routes") if isinstance(entry, dict) else None
-            if not isinstance(digest, str) or not isinstance(routes, list):
+            if not isinstance(digest, str) or not isinstance(blob, str) or not isinstance(routes, list):
                 continue
-            pairs = [tuple(r) for r in routes if isinstance(r, list) and len(r) == 2]
+            pairs = [(r[0], r[1]) for r in routes if isinstance(r, list) and len(r) == 2]
             if len(pairs) == len(routes) and all(isinstance(x, str) for r in pairs for x in r):
-                out.setdefault(env_id, {})[(path, digest)] = pairs
+                out.setdefault(env_id, {})[path] = _Recorded(digest, blob, pairs)
     return out
 
 

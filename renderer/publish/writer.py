@@ -63,6 +63,9 @@ class Held:
 
     paths: Collection[str]
     read: ReadMany
+    # path → git's object id of a regular file, where git's index says (`delivery`): a file whose
+    # id is known need not be read to know its bytes are the same
+    blobs: Mapping[str, str] = field(default_factory=dict)
 
 
 def on_disk(root: str) -> Held:

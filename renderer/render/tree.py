@@ -15,8 +15,9 @@ Tree = dict[str, bytes]
 # The same files as data, before they were dumped: the checks read these, never the bytes back.
 Documents = dict[str, Json]
 Route = tuple[str, str]  # an Ingress rule's (host, path)
-# per app: each of its Ingress files → (sha-256 of the file's bytes, the routes it holds)
-Routes = Mapping[str, Mapping[str, tuple[str, tuple[Route, ...]]]]
+# per app: each of its Ingress files → (sha-256 of the file's bytes, git's object id of them, the
+# routes it holds)
+Routes = Mapping[str, Mapping[str, tuple[str, str, tuple[Route, ...]]]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from bench import fleet
 from renderer import pipeline
 from renderer.adapters import gitrepo
 from renderer.checks import collisions
+from renderer.data import blob_id
 from renderer.errors import PolicyDenied
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import Workload
@@ -285,9 +286,48 @@ def test_a_publish_records_each_apps_ingress_routes_in_its_index(
         ["git", "--git-dir", str(bare_repo), "show", f"main:{path}"], capture_output=True, check=True
     ).stdout
     assert index["version"] == 6
+    blob = git("--git-dir", str(bare_repo), "rev-parse", f"main:{path}")
     assert index["ingress"]["dev"] == {
-        path: {"sha256": hashlib.sha256(stored).hexdigest(), "routes": [["shop.example.com", "/"]]}
+        path: {
+            "sha256": hashlib.sha256(stored).hexdigest(),
+            "blob": blob,
+            "routes": [["shop.example.com", "/"]],
+        }
     }
+
+
+def test_a_recorded_ingress_whose_git_object_is_the_same_is_not_even_read() -> None:
+    """git's index holds each file's object id: one equal to the recorded id means the recorded
+    bytes, so the file is not read; another id (or none recorded) reads it, as before."""
+    theirs = "kubernetes/prod/theirs/web/ingress-web.yaml"
+    data = INGRESS.format(host="a.example").encode()
+    entry = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "blob": blob_id(data),
+        "routes": [["a.example", "/"]],
+    }
+    files = {
+        theirs: data,
+        ".render/apps/theirs/index.json": json.dumps(
+            {"version": 6, "ingress": {"prod": {theirs: entry}}}
+        ).encode(),
+    }
+    asked: list[str] = []
+
+    def read(paths: Collection[str]) -> dict[str, bytes]:
+        asked.extend(paths)
+        return {p: files[p] for p in paths if p in files}
+
+    def routes(blobs: dict[str, str]) -> list[tuple[str, str]]:
+        asked.clear()
+        found = selective.elsewhere(writer.Held(files, read, blobs), ["prod"], frozenset({"mine"}))["prod"]
+        return [route for _, obj in found for route in collisions.ingress_routes(obj)]
+
+    assert routes({theirs: blob_id(data)}) == [("a.example", "/")] and theirs not in asked
+    assert routes({theirs: blob_id(b"other bytes")}) == [("a.example", "/")] and theirs in asked
+    assert routes({}) == [("a.example", "/")] and theirs in asked
+    files[theirs] = INGRESS.format(host="c.example").encode()  # changed: its id is another
+    assert routes({theirs: blob_id(files[theirs])}) == [("c.example", "/")] and theirs in asked
 
 
 @pytest.fixture
