@@ -97,7 +97,9 @@ def bench_env() -> dict[str, str]:
 
 
 def bare(path: str) -> str:
+    """An empty environment repo serving clones without file contents, as GitLab does."""
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", path], check=True)
+    subprocess.run(["git", "--git-dir", path, "config", "uploadpack.allowFilter", "true"], check=True)
     return path
 
 

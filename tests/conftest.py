@@ -77,8 +77,14 @@ def git(*args: str, cwd: Path | str | None = None) -> str:
 
 @pytest.fixture
 def bare_repo(tmp_path: Path) -> Path:
-    path = tmp_path / "env-repo.git"
+    return init_bare(tmp_path / "env-repo.git")
+
+
+def init_bare(path: Path) -> Path:
+    """An empty environment repo that serves clones without file contents, as GitLab does
+    (`uploadpack.allowFilter`): a publish fetches main without them and reads what it needs."""
     git("init", "-q", "--bare", "-b", "main", str(path))
+    git("--git-dir", str(path), "config", "uploadpack.allowFilter", "true")
     return path
 
 

@@ -45,7 +45,7 @@ from click.testing import CliRunner
 from renderer.cli import main
 from renderer.inputs import platform_config
 from renderer.model import Platform
-from tests.conftest import ROOT, git
+from tests.conftest import ROOT, git, init_bare
 
 CASES = Path(__file__).resolve().parent / "cases" / "hostile"
 EXPECTED = "expected.yaml"
@@ -365,7 +365,7 @@ def record(case: str) -> dict[str, object]:
         os.chdir(project)
         for command in COMMANDS:
             repo = base / f"{command}.git"
-            git("init", "-q", "--bare", "-b", "main", str(repo))
+            init_bare(repo)
             try:
                 code, report = _run(command, project, app, base / f"{command}-out", repo)
             except Exception as exc:  # a bug: recorded so that the expectation can be written by hand

@@ -327,6 +327,7 @@ def open_clone(
     repo.git("config", "user.name", "platform-renderer")
     repo.git("config", "user.email", "renderer@platform.invalid")
     repo.git("config", "core.autocrlf", "false")
+    repo.git("config", "gc.auto", "0")  # a throwaway clone; one fetched without blobs cannot be repacked
     repo.git("remote", "add", "origin", url)
     return repo
 
@@ -338,24 +339,80 @@ def fetch(repo: Repo, branch: str) -> str | None:
     return head
 
 
-def fetch_head(repo: Repo, branch: str, history: bool = True) -> str | None:
+def fetch_head(repo: Repo, branch: str, history: bool = True, blobs: bool = True) -> str | None:
     """Fetch the branch's objects without touching the checkout; its head (None if absent). What
     it holds can be read with `read_files` before anything is checked out. `history=False`: the
     head commit alone (`--depth 1`), for a caller that only reads and commits on top of it: an
     environment repo gains a commit per publish, and fetching them all grew every publish with
-    the repo's age. A later plain fetch into it brings what it needs and stops at what it has."""
+    the repo's age. A later plain fetch into it brings what it needs and stops at what it has.
+
+    `blobs=False`: commits and trees, no file contents (`--filter=blob:none`, where the server
+    allows it, as GitLab does; one that does not sends everything). Only the clone's own reads
+    (`read_files`, `checkout_part`) may then touch file contents: they fetch what is missing in
+    one request (`ensure`). git would fetch each missing file by itself, one request per file (a
+    thousand files took 33 s here), so the clone does not keep a partial clone's settings: a
+    read not routed through `ensure` fails instead of crawling."""
     if not repo.git("ls-remote", "origin", f"refs/heads/{branch}"):
         return None
-    depth = () if history else ("--depth", "1")
-    repo.git(
-        "fetch", "-q", "--no-tags", *depth, "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
-    )
+    fetch_branch(repo, branch, ("--depth", "1") if not history else (), blobs)
     return repo.git("rev-parse", f"refs/remotes/origin/{branch}")
+
+
+def fetch_branch(repo: Repo, branch: str, depth: Sequence[str] = (), blobs: bool = True) -> None:
+    """Fetch the remote branch into `refs/remotes/origin/<branch>`. Into a clone fetched without
+    file contents, without them too, whatever `blobs` says: the server would send the branch's
+    files as deltas against files it takes the clone to have ("unresolved deltas")."""
+    contents = ("--filter=blob:none",) if not blobs or _partial(repo) else ()
+    ref = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
+    try:
+        repo.git("fetch", "-q", "--no-tags", *depth, *contents, "origin", ref)
+    finally:
+        if contents:
+            _forget_promisor(repo)
+
+
+def _forget_promisor(repo: Repo) -> None:
+    """Drop the settings a filtered fetch leaves (with them, git fetches any missing object it
+    meets, one request each, inside whatever command met it)."""
+    for key in ("remote.origin.promisor", "remote.origin.partialclonefilter", "extensions.partialclone"):
+        code, _, err = repo.run("config", "--unset-all", key)
+        if code not in (0, 5):  # 5: it was not set
+            raise GitError("config", classify(err), redact(err.strip(), repo.secrets))
+
+
+def ensure(repo: Repo, oids: Collection[str]) -> None:
+    """Fetch, in one request, those of `oids` the clone lacks (a clone `fetch_head` fetched
+    without blobs); nothing when it has them all, or was never fetched without them."""
+    if not oids or not _partial(repo):
+        return
+    query = "".join(f"{oid}\n" for oid in sorted(oids))
+    code, out, err = repo.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input_text=query)
+    if code != 0:
+        raise GitError("cat-file", classify(err), redact(err.strip(), repo.secrets))
+    missing = [line.split(" ")[0] for line in out.splitlines() if line.endswith(" missing")]
+    if not missing:
+        return
+    fetch = ("-c", "fetch.negotiationAlgorithm=noop", "-c", "remote.origin.promisor=true", "fetch", "-q")
+    options = ("--no-tags", "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none")
+    try:
+        repo.git(*fetch, *options, "origin", "--stdin", input_text="".join(f"{oid}\n" for oid in missing))
+    finally:
+        _forget_promisor(repo)
+
+
+def _partial(repo: Repo) -> bool:
+    """Whether some fetch into the clone left file contents on the server (git marks what such a
+    fetch brought with a `.promisor` file beside its pack)."""
+    packs = os.path.join(repo.path, ".git", "objects", "pack")
+    return os.path.isdir(packs) and any(name.endswith(".promisor") for name in os.listdir(packs))
 
 
 def checkout(repo: Repo, branch: str, head: str | None) -> None:
     """Check out `head` (fetched by `fetch_head`) clean as `branch`; None: start from nothing,
     whatever an earlier attempt left here (an empty remote)."""
+    if head is not None and _partial(repo):  # every file is written: all of their contents
+        metas = [e.partition("\t")[0].split(" ") for e in _raw(repo, "ls-tree", "-r", "-z", head).split("\0")]
+        ensure(repo, {meta[2] for meta in metas if meta[1:2] == ["blob"]})  # "<mode> <type> <object>"
     if head is None:
         repo.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
         repo.git("update-ref", "-d", f"refs/heads/{branch}")
@@ -376,12 +433,19 @@ def checkout_part(repo: Repo, branch: str, head: str, wanted: Callable[[str], bo
     repo.git("read-tree", head)
     shown: list[str] = []
     hidden: list[str] = []
-    for path in _raw(repo, "ls-files", "-z").split("\0"):
-        if path:
-            (shown if wanted(path) else hidden).append(f"{path}\0")
+    contents: set[str] = set()
+    for entry in _raw(repo, "ls-files", "-s", "-z").split("\0"):
+        if entry:  # "<mode> <object> <stage>\t<path>"
+            meta, _, path = entry.partition("\t")
+            if wanted(path):
+                shown.append(f"{path}\0")
+                contents.add(meta.split(" ")[1])
+            else:
+                hidden.append(f"{path}\0")
     if hidden:
         repo.git("update-index", "--skip-worktree", "-z", "--stdin", input_text="".join(hidden))
     repo.git("clean", "-qfdx")
+    ensure(repo, contents)
     if shown:
         repo.git("checkout-index", "-f", "-z", "--stdin", input_text="".join(shown))
 
@@ -389,7 +453,7 @@ def checkout_part(repo: Repo, branch: str, head: str, wanted: Callable[[str], bo
 def index(path: str) -> dict[str, tuple[str, str, bool]]:
     """What the index of the checkout at `path` holds: path → (mode, object id, whether a
     `checkout_part` left it out of the checkout)."""
-    repo = _local(path)
+    repo = local(path)
     found: dict[str, tuple[str, str, bool]] = {}
     for entry in _raw(repo, "ls-files", "-s", "-v", "-z").split("\0"):
         if entry:  # "<tag> <mode> <object> <stage>\t<path>"
@@ -399,18 +463,17 @@ def index(path: str) -> dict[str, tuple[str, str, bool]]:
     return found
 
 
-def _local(path: str) -> Repo:
+def local(path: str) -> Repo:
     """The checkout at `path`, for git commands that only read it (no remote, no credentials)."""
     return Repo(path, "", git_env({"PATH": os.environ.get("PATH", "")}))
 
 
 def read_indexed(
-    path: str, listed: Mapping[str, tuple[str, str, bool]], paths: Collection[str]
+    repo: Repo, listed: Mapping[str, tuple[str, str, bool]], paths: Collection[str]
 ) -> dict[str, bytes]:
-    """The files at `paths` as the index of the checkout at `path` records them (`listed`: its
+    """The files at `paths` as the index of the checkout `repo` records them (`listed`: its
     `index`), read from git's objects in one call: a file `checkout_part` left out is read like any
     other, and nothing on disk is followed."""
-    repo = _local(path)
     held = {p: listed[p][:2] for p in paths if p in listed}  # a path it does not hold: left out
     return read_files(repo, "", sorted(held), held)
 
@@ -418,7 +481,7 @@ def read_indexed(
 def subtrees(path: str, folder: str) -> dict[str, str]:
     """Each folder directly inside `folder` at the checkout's HEAD: name → git tree id (the same id:
     the very same files)."""
-    repo = _local(path)
+    repo = local(path)
     code, out, _ = repo.run("ls-tree", "-z", "HEAD", f"{folder}/")
     found: dict[str, str] = {}
     for entry in out.split("\0") if code == 0 else ():  # no HEAD yet: an empty repo
@@ -480,6 +543,7 @@ def read_files(
     wanted = sorted(p for p, (mode, _) in listed.items() if mode in REGULAR_MODES)
     if not wanted:
         return {}
+    ensure(repo, {listed[p][1] for p in wanted})
     query = "".join(f"{listed[p][1]}\n" for p in wanted).encode()
     code, out, err = repo.run_bytes("cat-file", "--batch", data=query)
     if code != 0:
@@ -609,5 +673,5 @@ def remote_head(repo: Repo, branch: str) -> str | None:
 
 def contains(repo: Repo, branch: str, commit: str) -> bool:
     """Whether the remote branch has `commit` in its history (fetched fresh)."""
-    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+    fetch_branch(repo, branch)
     return repo.ok("merge-base", "--is-ancestor", commit, f"refs/remotes/origin/{branch}")

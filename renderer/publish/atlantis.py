@@ -43,12 +43,17 @@ def split_commit(
     paths = terraform_paths(env_ids)
     if not _plans_something(repo, head, full, paths[:-1]):
         return Split(full, None)  # nothing Atlantis would plan: straight to main, as the objects
+    # the index alone, no file read (a clone fetched without contents has few of them): the render
+    # without those paths, then head's entries under them
     repo.git("read-tree", full)
+    repo.git("rm", "--cached", "-r", "-q", "--ignore-unmatch", "--", *paths)
     if head:
-        repo.git("reset", "-q", head, "--", *paths)
-    else:
-        repo.git("rm", "--cached", "-r", "-q", "--ignore-unmatch", "--", *paths)
-    main_tree = repo.git("write-tree")
+        entries = repo.git("ls-tree", "-r", "-z", "--full-tree", head, "--", *paths)  # each ends in NUL
+        if entries:
+            repo.git("update-index", "-z", "--index-info", input_text=entries)
+    # every entry comes from `full` or `head`, both on the remote: not checking that their files
+    # are here too (they need not be)
+    main_tree = repo.git("write-tree", "--missing-ok")
     head_tree = repo.git("rev-parse", f"{head}^{{tree}}") if head else EMPTY_TREE
     main = None if main_tree == head_tree else _commit_tree(repo, main_tree, head, message, author)
     subject, _, rest = message.partition("\n")
@@ -62,7 +67,10 @@ def _plans_something(repo: gitrepo.Repo, head: str | None, full: str, roots: Seq
     """Whether the change has a project Atlantis plans: a project's files changed, or a module
     changed that a project of the same environment calls. A module nothing calls (yet) goes to
     main with the objects: a merge request with nothing to plan would never be applied or merged."""
-    changed = repo.git("diff", "--name-only", head or EMPTY_TREE, full, "--", *roots).splitlines()
+    # names only, no rename detection: that would read the contents of added and removed files
+    changed = repo.git(
+        "diff", "--name-only", "--no-renames", head or EMPTY_TREE, full, "--", *roots
+    ).splitlines()
     modules = {tuple(p.split("/")[1:4:2]) for p in changed if terraform.is_module_path(p)}
     if any(not terraform.is_module_path(p) for p in changed):
         return True

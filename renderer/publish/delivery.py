@@ -64,7 +64,7 @@ class Provenance:
 
 # the render step of one attempt (`_render_into`, or a preview's: publish/previews.py)
 RenderInto = Callable[
-    [Platform, "Request", str, Sequence[Environment], bookkeeping.Owners],
+    [Platform, "Request", gitrepo.Repo, Sequence[Environment], bookkeeping.Owners],
     tuple[writer.WriteResult, list[str]],
 ]
 
@@ -369,7 +369,7 @@ def _publish_group(
         # every decision below, the "up to date" shortcut included, is made on the current head
         if attempt > 1 or "main" not in heads or gitrepo.remote_head(repo, "main") != heads["main"]:
             req.progress("fetch", 0, 1)
-            heads["main"] = gitrepo.fetch_head(repo, "main", history=False)
+            heads["main"] = gitrepo.fetch_head(repo, "main", history=False, blobs=not _reads_little(req))
             req.progress("fetch", 1, 1)
         head = heads["main"]
         expected = head if branch == "main" else gitrepo.remote_head(repo, branch)
@@ -391,7 +391,7 @@ def _publish_group(
         if branch != "main" and expected is not None:  # an open merge request: what it pins stays pinned
             pins = pinning.on_branch(repo, branch, _changing(req), env_ids, req.pins)
             req = dataclasses.replace(req, pins=pins)
-        result, warnings = (req.render_into or _render_into)(platform, req, repo.path, envs, owners)
+        result, warnings = (req.render_into or _render_into)(platform, req, repo, envs, owners)
         message = _commit_message(req, env_ids, result)
         req.progress("commit", 0, 1)
         commit = gitrepo.commit_files(repo, head, result.data, result.deleted, message, req.provenance.author)
@@ -419,6 +419,14 @@ def _publish_group(
         f"gave up after {req.max_attempts} attempts: {branch} kept moving (every push was rejected "
         "because another publisher had pushed first); run the job again"
     )
+
+
+def _reads_little(req: Request) -> bool:
+    """Whether this publish reads few of the environment repo's files (the bookkeeping, the other
+    apps' Ingresses and Terraform projects), so main is fetched without file contents and those
+    are fetched as read (`gitrepo.fetch_head`). A platform-wide publish takes the other apps'
+    files as they are, and a preview's render step checks everything out: both read all of it."""
+    return not req.all_apps and req.render_into is None
 
 
 def _checkout(req: Request, repo: gitrepo.Repo, head: str | None) -> None:
@@ -456,7 +464,7 @@ def _branch_holds(
     if req.gate.active:  # AWS was asked: what is held back may have changed
         return False
     ref = f"refs/remotes/origin/{branch}"
-    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}")
+    gitrepo.fetch_branch(repo, branch)
     if repo.git("rev-parse", f"{ref}^@") != head:  # one parent, main's head: nothing moved under it
         return False
     with _records(repo, ref, req.apps) as records:
@@ -538,7 +546,7 @@ def _same_tree(repo: gitrepo.Repo, branch: str, expected: str | None) -> bool:
     if expected is None:
         return False
     ref = f"refs/remotes/origin/{branch}"
-    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}")
+    gitrepo.fetch_branch(repo, branch)
     return repo.git("rev-parse", f"{ref}^{{tree}}") == repo.git("rev-parse", "HEAD^{tree}")
 
 
@@ -570,17 +578,22 @@ def _check_owner(req: Request, root: str) -> bookkeeping.Owners:
 
 
 def _render_into(
-    platform: Platform, req: Request, root: str, envs: Sequence[Environment], owners: bookkeeping.Owners
+    platform: Platform,
+    req: Request,
+    repo: gitrepo.Repo,
+    envs: Sequence[Environment],
+    owners: bookkeeping.Owners,
 ) -> tuple[writer.WriteResult, list[str]]:
-    """What this publish changes in the checkout (nothing is written: the commit is built from
-    the bytes); only owned paths change. Every stored app is loaded and its graph built; only the
-    apps it changes (all with --all-apps) and the shared scope are resolved and rendered."""
+    """What this publish changes in the checkout `repo` (nothing is written: the commit is built
+    from the bytes); only owned paths change. Every stored app is loaded and its graph built; only
+    the apps it changes (all with --all-apps) and the shared scope are resolved and rendered."""
+    root = repo.path
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     ids = [e.id for e in envs]
     # what the index holds, read from git's objects: a partial checkout (`_checkout`) leaves most
     # files out of the directory
     index = gitrepo.index(root)
-    held = writer.Held(index, functools.partial(gitrepo.read_indexed, root, index), gitrepo.blobs(index))
+    held = writer.Held(index, functools.partial(gitrepo.read_indexed, repo, index), gitrepo.blobs(index))
     apps, broken = _apps(root, req, platform.trust.limits, _leftovers(req, held, ids))
     prints = selective.Prints.of(platform.root)
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)
@@ -816,6 +829,6 @@ def render_checkout(
 ) -> tuple[writer.WriteResult, list[str]]:
     """What one publish attempt changes (the same function), written into the checkout at `root`,
     with no commit and no push; owners as recorded, not checked (nothing reaches the remote)."""
-    result, warnings = _render_into(platform, req, root, envs, bookkeeping.read_owners(root))
+    result, warnings = _render_into(platform, req, gitrepo.local(root), envs, bookkeeping.read_owners(root))
     writer.apply(root, result)
     return result, warnings

@@ -28,11 +28,11 @@ class Summary(TypedDict):
 def run(root: str, bare: str, platform_commit: str, environ: Mapping[str, str]) -> Summary:
     if not os.path.isdir(bare):
         os.makedirs(bare)
-        subprocess.run(
-            ["git", "init", "-q", "--bare", "-b", "main", bare],
-            check=True,
-            env=gitrepo.git_env(environ),
-        )
+        for argv in (
+            ["init", "-q", "--bare", "-b", "main", bare],
+            ["--git-dir", bare, "config", "uploadpack.allowFilter", "true"],  # as GitLab serves clones
+        ):
+            subprocess.run(["git", *argv], check=True, env=gitrepo.git_env(environ))
     inputs = roots.load(root, [])
     req = publish.Request(
         url=os.path.abspath(bare),

@@ -198,7 +198,7 @@ def _holds(repo: gitrepo.Repo, branch: str, expected: str | None, commit: str) -
     """Whether the remote branch already holds `commit`'s tree: no push, the draft's pipeline kept."""
     if expected is None:
         return False
-    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+    gitrepo.fetch_branch(repo, branch)
     return repo.git("rev-parse", f"{expected}^{{tree}}") == repo.git("rev-parse", f"{commit}^{{tree}}")
 
 

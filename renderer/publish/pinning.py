@@ -69,11 +69,12 @@ def on_branch(
     if gitrepo.remote_head(repo, branch) is None:
         return out
     ref = f"refs/remotes/origin/{branch}"
-    repo.git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}")
-    for app in app_ids:
-        code, text, _ = repo.run("show", f"{ref}:{bookkeeping.STORE}/{app}/index.json")
+    gitrepo.fetch_branch(repo, branch)
+    paths = {bookkeeping.index_relpath(app): app for app in app_ids}
+    texts = gitrepo.read_files(repo, ref, sorted(paths))  # one read, however many apps
+    for path, app in paths.items():
         try:
-            index = json.loads(text) if code == 0 else {}
+            index = json.loads(texts[path]) if path in texts else {}
         except (ValueError, RecursionError):
             continue  # unreadable: the render records a fresh index
         for env, pins in bookkeeping.recorded_pins(index if isinstance(index, dict) else {}).items():

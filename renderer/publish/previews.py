@@ -169,13 +169,14 @@ def _own_id(resource: ScoreResource, name: str) -> ScoreResource:
 def render_into(
     platform: Platform,
     req: delivery.Request,
-    root: str,
+    repo: gitrepo.Repo,
     envs: Sequence[Environment],
     owners: bookkeeping.Owners,
 ) -> tuple[writer.WriteResult, list[str]]:
     """What every stored preview with this one's change makes of the checkout; only this preview's paths
     (`--all-apps --env <preview env>`: every preview's), the preview environment's shared parts and
     the owner records change."""
+    root = repo.path
     env_ids = [e.id for e in envs]
     apps, broken = _apps(root, req, platform.trust.limits)
     changing = sorted(apps) if req.all_apps else sorted({a.id for a in req.apps} | set(req.remove_apps))

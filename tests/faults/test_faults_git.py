@@ -20,7 +20,7 @@ from click.testing import Result
 from renderer.adapters import gitrepo
 from renderer.errors import EXIT_PUBLISH, EXIT_USAGE, PublishError
 from renderer.publish import delivery
-from tests.conftest import ROOT, git, run_renderer, write
+from tests.conftest import ROOT, git, init_bare, run_renderer, write
 from tests.faults.git_http import GitHttp
 from tests.faults.helpers import clones, greeting, head, hook, make_app, platform, publish, refs, request
 
@@ -301,7 +301,7 @@ def test_every_form_of_a_url_with_credentials_is_refused(url: str) -> None:
 def http_remote(tmp_path: Path) -> tuple[GitHttp, Path]:
     root = tmp_path / "served"
     root.mkdir()
-    git("init", "-q", "--bare", "-b", "main", str(root / "env.git"))
+    init_bare(root / "env.git")
     return GitHttp(root, TOKEN), root / "env.git"
 
 

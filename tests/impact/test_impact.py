@@ -13,7 +13,7 @@ import pytest
 from renderer.adapters.gitlab import MergeRequests
 from renderer.cli.impact import MARKER
 from renderer.publish import bookkeeping
-from tests.conftest import ROOT, edit, git, run_renderer
+from tests.conftest import ROOT, edit, git, init_bare, run_renderer
 from tests.fake_gitlab import OTHER_TOKEN, TOKEN, FakeGitLab
 
 PROFILES = "platform-config/profiles"
@@ -30,7 +30,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     git("add", "-A", cwd=plat)
     git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "base", cwd=plat)
     env = top / "env.git"
-    git("init", "-q", "--bare", "-b", "main", str(env))
+    init_bare(env)
     apps = [str(plat / "examples" / "apps" / a) for a in ("billing", "shop")]
     args = ["--root", str(plat), "--env-repo", str(env), "--env", "dev"]
     proc = run_renderer("publish", *args, *(x for a in apps for x in ("--app", a)))

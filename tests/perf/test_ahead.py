@@ -15,7 +15,7 @@ from renderer.errors import InputError
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import App, Environment, Platform
 from renderer.publish import delivery
-from tests.conftest import ROOT, git
+from tests.conftest import ROOT, git, init_bare
 
 _RENDER = pipeline._one_env
 _LOG: list[object] = []  # where `_logged` appends, and the main pid: set before workers fork
@@ -74,7 +74,7 @@ def test_the_protected_environment_renders_once_with_the_direct_one(
 ) -> None:
     serial, parallel = tmp_path / "serial.git", tmp_path / "parallel.git"
     for bare in (serial, parallel):
-        git("init", "-q", "--bare", "-b", "main", str(bare))
+        init_bare(bare)
     _publish(serial, jobs=1)
     assert counted() == {"dev": 1, "prod": 1}  # one group after the other, each in this process
     _publish(parallel, jobs=2)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from tests.conftest import ROOT, edit, git, run_renderer, write
+from tests.conftest import ROOT, edit, git, init_bare, run_renderer, write
 from tests.fake_gitlab import OTHER_TOKEN, TOKEN, FakeGitLab
 from tests.review.test_diff_markdown import fences
 from tests.test_publish import merge_terraform
@@ -24,7 +24,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The examples published once, every environment: dev and staging on main (their Terraform
     merged from its Atlantis branch), prod on its MR branch."""
     bare = tmp_path_factory.mktemp("published") / "env-repo.git"
-    git("init", "-q", "--bare", "-b", "main", str(bare))
+    init_bare(bare)
     apps = ["--app", str(EXAMPLES / "shop"), "--app", str(EXAMPLES / "billing")]
     argv = ("publish", "--root", str(ROOT), "--env-repo", str(bare), "--all-apps", *apps)
     result = run_renderer(*argv, "--env", "dev", "--env", "staging")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from renderer.cli import main
-from tests.conftest import ROOT, edit, git
+from tests.conftest import ROOT, edit, git, init_bare
 
 Cli = Callable[..., Result]
 
@@ -46,7 +46,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
     project, bare = base / "project", base / "env-repo.git"
     for name in ("environments", "platform-config", "policies", "examples"):
         shutil.copytree(ROOT / name, project / name)
-    git("init", "-q", "--bare", "-b", "main", str(bare))
+    init_bare(bare)
     cli = _cli()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RENDERER_JOBS", "1")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -120,6 +122,48 @@ def test_a_publish_fetches_main_s_head_not_its_history(
     assert (work / "clone-0" / ".git" / "shallow").read_text().strip() == fetched
     assert git("--git-dir", str(bare_repo), "rev-list", "--count", "main") == "3"
     git("--git-dir", str(bare_repo), "fsck", "--no-progress", "--strict")  # nothing missing on the remote
+
+
+def test_an_app_publish_fetches_only_the_file_contents_it_reads(
+    tmp_path: Path, bare_repo: Path, platform: Platform
+) -> None:
+    """The environment repo serves clones without file contents (as GitLab does): an app's publish
+    fetches main's commits and trees, then only the files it reads (the bookkeeping, what it
+    checks against), each group in one request. The other app's manifests stay on the server, and
+    the clone does not keep git's partial-clone settings, which would fetch a missing file by
+    itself, one request per file."""
+    environ = {"PATH": os.environ["PATH"]}
+    shop = load(make_app(tmp_path / "apps", "shop", {"web": "hello"}))
+    other = load(make_app(tmp_path / "apps", "other", {"api": "hi"}))
+    first = delivery.Request(
+        url=str(bare_repo),
+        apps=shop + other,
+        env_ids=("dev",),
+        platform_digest="p1",
+        skip_checks_for_tests=True,
+    )
+    delivery.publish(platform, first, environ, workdir=str(tmp_path / "first"))
+    shop = load(make_app(tmp_path / "apps", "shop", {"web": "changed"}))
+    again = dataclasses.replace(first, apps=shop)
+    work = tmp_path / "again"
+    [outcome] = delivery.publish(platform, again, environ, workdir=str(work))
+    assert outcome.commit and outcome.written
+    clone = str(work / "clone-0")
+    theirs = git(
+        "--git-dir", str(bare_repo), "rev-parse", "main:kubernetes/dev/other/api/deployment-api.yaml"
+    )
+    mine = git("--git-dir", str(bare_repo), "rev-parse", "main:.render/apps/other/index.json")
+    env = {"PATH": os.environ["PATH"], "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+
+    def has(oid: str) -> bool:  # without partial-clone settings, asking fetches nothing
+        return (
+            subprocess.run(["git", "-C", clone, "cat-file", "-e", oid], env=env, check=False).returncode == 0
+        )
+
+    assert has(mine) and not has(theirs)
+    assert "promisor" not in git("-C", clone, "config", "--list", "--local")
+    assert not has(theirs)  # still: nothing fetched it behind our back
+    git("--git-dir", str(bare_repo), "fsck", "--no-progress", "--strict")
 
 
 def test_read_files_reads_from_objects_and_leaves_out_what_is_not_a_file(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, git, run_renderer, write
+from tests.conftest import ROOT, git, init_bare, run_renderer, write
 from tests.generated import SCORE
 
 GENERATED = 9
@@ -40,7 +40,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     platform; and a platform root whose dev environment changed (every app renders again)."""
     base = tmp_path_factory.mktemp("fleet")
     bare = base / "env.git"
-    git("init", "-q", "--bare", "-b", "main", str(bare))
+    init_bare(bare)
     folders = [str(ROOT / "examples" / "apps" / name) for name in ("billing", "shop")]
     for i in range(GENERATED):
         app = f"gen-{i:02d}"
