@@ -1,3 +1,3 @@
 """The platform renderer: Score workloads + platform definitions → GitOps environment repo."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

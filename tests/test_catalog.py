@@ -95,9 +95,11 @@ def test_depends_on_names_what_the_workload_binds(rendered: pipeline.Rendered) -
         "resource:prod/shop.web.route",
     ]
     # a database on the shared RDS instance (`uses:`), which the platform's team owns
-    assert by_name["shop.api.db"]["spec"]["dependsOn"] == ["resource:prod/postgres-instance.default.shared"]
+    assert by_name["shop.api.db"]["spec"]["dependsOn"] == [
+        "resource:prod/shared.postgres-instance.default.shared"
+    ]
     shared = _files(rendered)["catalog/prod/_shared/catalog-info.yaml"]
-    instance = next(e for e in shared if e["metadata"]["name"] == "postgres-instance.default.shared")
+    instance = next(e for e in shared if e["metadata"]["name"] == "shared.postgres-instance.default.shared")
     assert instance["spec"] == {"owner": "group:default/platform", "type": "postgres-instance"}
 
 
@@ -150,9 +152,26 @@ def test_different_parts_never_give_one_entity_name(
     assert check_catalog({"f": [_component(component_name(*one))]}) == []
 
 
+@given(
+    st.tuples(*(st.from_regex(_LABEL, fullmatch=True) for _ in range(3))),
+    st.tuples(*(st.from_regex(r, fullmatch=True) for r in (_TYPE, _TYPE, _ID))),
+)
+def test_an_apps_resource_and_a_shared_one_never_share_a_name(
+    own: tuple[str, str, str], shared: tuple[str, str, str]
+) -> None:
+    """Both are Resources in one Backstage namespace: an app's may not take a shared one's name
+    (the duplicate check would then stop that app's every publish, for another team's file)."""
+    app, workload, name = own
+    mine = replace(_NODE, app=app, workload=workload, name=name)
+    assert resource_name(mine) != resource_name(_shared(*shared))
+
+
 def test_names_that_hyphens_made_one_are_two() -> None:
     assert component_name("a-b", "c") != component_name("a", "b-c")
     assert resource_name(_shared("postgres", "a-b", "c")) != resource_name(_shared("postgres", "a", "b-c"))
+    # app `postgres`, workload `default`, resource `db` against the shared postgres/default/db
+    own = replace(_NODE, app="postgres", workload="default", name="db")
+    assert resource_name(own) == "postgres.default.db" != resource_name(_shared("postgres", "default", "db"))
 
 
 def test_an_entity_defined_twice_is_refused() -> None:

@@ -101,7 +101,7 @@ def test_first_publish_then_no_op(bare_repo: Path) -> None:
         "Source-Repo: https://git.example/shop",
         "Source-Commit: a1b2c3d4e5f6",
         "Platform-Config-Commit: ",
-        "Renderer-Version: 0.1.0",
+        "Renderer-Version: 0.2.0",
         "Rendered-For: ",
     ):
         assert trailer in message

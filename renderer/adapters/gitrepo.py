@@ -361,7 +361,10 @@ def fetch_head(repo: Repo, branch: str, history: bool = True, blobs: bool = True
 def fetch_branch(repo: Repo, branch: str, depth: Sequence[str] = (), blobs: bool = True) -> None:
     """Fetch the remote branch into `refs/remotes/origin/<branch>`. Into a clone fetched without
     file contents, without them too, whatever `blobs` says: the server would send the branch's
-    files as deltas against files it takes the clone to have ("unresolved deltas")."""
+    files as deltas against files it takes the clone to have ("unresolved deltas"). `depth`
+    `("--depth", "1")` for a caller that reads only the tip (its tree, files, parent ids): into a
+    clone of main's head alone, a branch made on an older main would otherwise bring the whole
+    history behind it."""
     contents = ("--filter=blob:none",) if not blobs or _partial(repo) else ()
     ref = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
     try:
@@ -369,6 +372,16 @@ def fetch_branch(repo: Repo, branch: str, depth: Sequence[str] = (), blobs: bool
     finally:
         if contents:
             _forget_promisor(repo)
+
+
+TIP = ("--depth", "1")  # `fetch_branch` for a caller that reads only the branch's tip
+
+
+def parents(repo: Repo, commit: str) -> list[str]:
+    """The parent ids a commit records, even where a shallow fetch cut them off (`^@` gives none
+    there)."""
+    header = repo.git("cat-file", "commit", commit).partition("\n\n")[0]
+    return [line.split(" ")[1] for line in header.splitlines() if line.startswith("parent ")]
 
 
 def _forget_promisor(repo: Repo) -> None:
@@ -385,19 +398,47 @@ def ensure(repo: Repo, oids: Collection[str]) -> None:
     without blobs); nothing when it has them all, or was never fetched without them."""
     if not oids or not _partial(repo):
         return
-    query = "".join(f"{oid}\n" for oid in sorted(oids))
-    code, out, err = repo.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input_text=query)
-    if code != 0:
-        raise GitError("cat-file", classify(err), redact(err.strip(), repo.secrets))
-    missing = [line.split(" ")[0] for line in out.splitlines() if line.endswith(" missing")]
+    bad = sorted(oid for oid in oids if not _OBJECT_ID.fullmatch(oid))
+    if bad:
+        raise GitError("cat-file", "other", f"not an object id: {bad[0]!r}")
+    missing = _missing(repo, oids)
     if not missing:
         return
     fetch = ("-c", "fetch.negotiationAlgorithm=noop", "-c", "remote.origin.promisor=true", "fetch", "-q")
     options = ("--no-tags", "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none")
     try:
-        repo.git(*fetch, *options, "origin", "--stdin", input_text="".join(f"{oid}\n" for oid in missing))
+        code, out, err = repo.run(
+            *fetch, *options, "origin", "--stdin", input_text="".join(f"{o}\n" for o in missing)
+        )
     finally:
         _forget_promisor(repo)
+    if code != 0 and classify(err or out) != "other":  # the network, the credentials, the server
+        raise GitError("fetch", classify(err or out), redact((err or out).strip(), repo.secrets))
+    if code != 0:  # a server that sends no object by its id (protocol v0 without allowAnySHA1InWant)
+        for ref in repo.git("for-each-ref", "--format=%(refname:lstrip=3)", "refs/remotes/origin/").split():
+            repo.git(
+                "fetch",
+                "-q",
+                "--no-tags",
+                "--refetch",
+                "origin",
+                f"+refs/heads/{ref}:refs/remotes/origin/{ref}",
+            )
+    still = _missing(repo, missing)
+    if still:
+        raise GitError("fetch", "other", f"the remote did not send {len(still)} file(s), e.g. {still[0]}")
+
+
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _missing(repo: Repo, oids: Collection[str]) -> list[str]:
+    """Those of `oids` (full object ids) the clone lacks."""
+    query = "".join(f"{oid}\n" for oid in sorted(oids))
+    code, out, err = repo.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input_text=query)
+    if code != 0:
+        raise GitError("cat-file", classify(err), redact(err.strip(), repo.secrets))
+    return [line.split(" ")[0] for line in out.splitlines() if line.endswith(" missing")]
 
 
 def _partial(repo: Repo) -> bool:
@@ -439,7 +480,9 @@ def checkout_part(repo: Repo, branch: str, head: str, wanted: Callable[[str], bo
             meta, _, path = entry.partition("\t")
             if wanted(path):
                 shown.append(f"{path}\0")
-                contents.add(meta.split(" ")[1])
+                mode, oid = meta.split(" ")[:2]
+                if mode != "160000":  # a submodule's commit lives elsewhere: git writes an empty folder
+                    contents.add(oid)
             else:
                 hidden.append(f"{path}\0")
     if hidden:
@@ -552,7 +595,10 @@ def read_files(
     at = 0
     for path in wanted:
         end = out.index(b"\n", at)
-        size = int(out[at:end].split()[2])
+        header = out[at:end].split()
+        if len(header) != 3:  # "<object> missing": the clone lacks it (`ensure` could not fetch it)
+            raise GitError("cat-file", "other", f"cannot read {path}: {out[at:end].decode(errors='replace')}")
+        size = int(header[2])
         found[path] = out[end + 1 : end + 1 + size]
         at = end + 1 + size + 1  # the header, the content and its newline
     return found

@@ -464,8 +464,8 @@ def _branch_holds(
     if req.gate.active:  # AWS was asked: what is held back may have changed
         return False
     ref = f"refs/remotes/origin/{branch}"
-    gitrepo.fetch_branch(repo, branch)
-    if repo.git("rev-parse", f"{ref}^@") != head:  # one parent, main's head: nothing moved under it
+    gitrepo.fetch_branch(repo, branch, gitrepo.TIP)
+    if gitrepo.parents(repo, ref) != [head]:  # one parent, main's head: nothing moved under it
         return False
     with _records(repo, ref, req.apps) as records:
         return bookkeeping.already_published(req.apps, _key(req), records, env_ids)
@@ -546,7 +546,7 @@ def _same_tree(repo: gitrepo.Repo, branch: str, expected: str | None) -> bool:
     if expected is None:
         return False
     ref = f"refs/remotes/origin/{branch}"
-    gitrepo.fetch_branch(repo, branch)
+    gitrepo.fetch_branch(repo, branch, gitrepo.TIP)
     return repo.git("rev-parse", f"{ref}^{{tree}}") == repo.git("rev-parse", "HEAD^{tree}")
 
 

@@ -198,7 +198,7 @@ def _holds(repo: gitrepo.Repo, branch: str, expected: str | None, commit: str) -
     """Whether the remote branch already holds `commit`'s tree: no push, the draft's pipeline kept."""
     if expected is None:
         return False
-    gitrepo.fetch_branch(repo, branch)
+    gitrepo.fetch_branch(repo, branch, gitrepo.TIP)
     return repo.git("rev-parse", f"{expected}^{{tree}}") == repo.git("rev-parse", f"{commit}^{{tree}}")
 
 

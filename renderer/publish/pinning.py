@@ -69,7 +69,7 @@ def on_branch(
     if gitrepo.remote_head(repo, branch) is None:
         return out
     ref = f"refs/remotes/origin/{branch}"
-    gitrepo.fetch_branch(repo, branch)
+    gitrepo.fetch_branch(repo, branch, gitrepo.TIP)
     paths = {bookkeeping.index_relpath(app): app for app in app_ids}
     texts = gitrepo.read_files(repo, ref, sorted(paths))  # one read, however many apps
     for path, app in paths.items():

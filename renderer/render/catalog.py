@@ -51,7 +51,9 @@ def provisioned(r: Resolved) -> bool:
 def joined(*parts: str) -> str:
     """Parts of an entity name, joined so that two different lists never meet: each part but the
     last is a DNS label or a Score type or class, none of which holds a '.' (a hyphen would not do:
-    app `a-b` workload `c` and app `a` workload `b-c` both spell `a-b-c`)."""
+    app `a-b` workload `c` and app `a` workload `b-c` both spell `a-b-c`). An app's Resource has
+    three parts, so two dots; a shared one starts with `shared` and has four parts (a shared id may
+    hold dots of its own), so three or more: the two never meet either."""
     return ".".join(parts)
 
 
@@ -68,7 +70,10 @@ def resource_name(node: Node) -> str:
 def shared_name(uid: str) -> str:
     """A shared resource's entity name, from its uid (`graph.shared_uid`: `<type>.<class>#<id>`)."""
     kind, _, id_ = uid.partition("#")
-    return entity_name(joined(*kind.split(".", 1), id_))
+    return entity_name(joined(SHARED_PART, *kind.split(".", 1), id_))
+
+
+SHARED_PART = "shared"  # the first part of a shared resource's entity name
 
 
 Catalog = dict[str, list[Mapping[str, Json]]]  # catalog file → its entities, in order

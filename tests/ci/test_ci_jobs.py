@@ -12,6 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
+from renderer import __version__
 from tests.ci.conftest import MERGE_REQUEST, Runner, StaticGitLab, as_checkout, copy_project
 from tests.conftest import ROOT, git, run_renderer, write
 from tests.security.test_identity import Instance
@@ -208,7 +209,7 @@ def test_app_template_validates_against_the_pinned_platform_config(tmp_path: Pat
     folder, installs the renderer from it and checks the app's Score files with it."""
     platform = copy_project(tmp_path / "platform-config")
     as_checkout(platform, "https://gitlab.example.com/platform/platform-config.git")
-    git("tag", "v0.1.0", cwd=platform)
+    git("tag", f"v{__version__}", cwd=platform)  # the release the template pins
     app = app_repo(tmp_path, job_python, APP_CI)
     variables = {"RENDERER_PLATFORM_URL": str(platform)}
     proc = app.run("renderer-validate", variables=variables, timeout=600)

@@ -485,10 +485,12 @@ def test_other_apps_whose_inputs_are_newer_than_their_render_count_as_changes() 
 def test_a_stored_catalog_is_read_by_entity_name() -> None:
     files = {".render/apps/known/index.json": json.dumps({"version": 6, "shared": {"dev": []}}).encode()}
     held = writer.Held(files, lambda paths: {p: files[p] for p in paths if p in files})
-    entity = b"apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {name: postgres.default.x}\n"
+    entity = (
+        b"apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {name: shared.postgres.default.x}\n"
+    )
     files["catalog/dev/_shared/catalog-info.yaml"] = entity
     stored = selective.stored_shared(held, ["dev"], frozenset({"known"}), {"known"})["dev"]
-    assert list(catalog.stored_entities(stored.catalog, "c") or {}) == ["postgres.default.x"]
+    assert list(catalog.stored_entities(stored.catalog, "c") or {}) == ["shared.postgres.default.x"]
     for damaged in (b"{not yaml", b"- a list\n", entity + b"---\n" + entity, b"kind: Resource\n", b"\xff"):
         assert catalog.stored_entities(damaged, "c") is None
 

@@ -14,7 +14,7 @@ from renderer.errors import PublishError
 from renderer.inputs import app_repo, platform_config
 from renderer.model import App, Platform
 from renderer.publish import delivery
-from tests.conftest import ROOT, git
+from tests.conftest import ROOT, git, init_bare
 from tests.test_publish import make_app
 
 
@@ -175,6 +175,68 @@ def test_read_files_reads_from_objects_and_leaves_out_what_is_not_a_file(tmp_pat
     assert head
     found = gitrepo.read_files(repo, head, ["d/a.json", "missing", "d", "b", "d/a.json"])
     assert found == {"d/a.json": b'{"x":\n1}\n\xff', "b": b""}
+
+
+def _served(tmp_path: Path, commits: int) -> tuple[Path, list[str]]:
+    """A repo serving filtered fetches, with `commits` commits on main (one file each, and one
+    file every commit keeps), and a branch `mr` made on main~3."""
+    from renderer.adapters import gitrepo
+
+    bare = init_bare(tmp_path / "served.git")
+    repo = gitrepo.open_clone(str(bare), str(tmp_path / "writer"), "main", os.environ)
+    heads: list[str] = []
+    for n in range(commits):
+        files = {f"f{n}": f"{n}\n".encode(), "kept": b"the same\n"}
+        head = gitrepo.commit_files(repo, heads[-1] if heads else None, files, (), f"c{n}", "a <a@b.invalid>")
+        assert head
+        heads.append(head)
+    mr = gitrepo.commit_files(repo, heads[-4], {"mr": b"mr\n"}, (), "mr", "a <a@b.invalid>")
+    assert mr
+    git(
+        "-C",
+        str(tmp_path / "writer"),
+        "push",
+        "-q",
+        str(bare),
+        f"{heads[-1]}:refs/heads/main",
+        f"{mr}:refs/heads/mr",
+    )
+    return bare, heads
+
+
+def test_a_branch_made_on_an_older_main_is_fetched_without_its_history(tmp_path: Path) -> None:
+    """Into a clone of main's head alone, a branch made on an older main would bring every commit
+    behind it; its tip is what the publish reads (its tree, files, parent ids)."""
+    from renderer.adapters import gitrepo
+
+    bare, heads = _served(tmp_path, 30)
+    repo = gitrepo.open_clone(str(bare), str(tmp_path / "c"), "main", os.environ)
+    assert gitrepo.fetch_head(repo, "main", history=False, blobs=False) == heads[-1]
+    gitrepo.fetch_branch(repo, "mr", gitrepo.TIP)
+    assert git("-C", str(tmp_path / "c"), "rev-list", "--count", "refs/remotes/origin/mr") == "1"
+    assert gitrepo.parents(repo, "refs/remotes/origin/mr") == [heads[-4]]  # as recorded, not cut off
+    assert gitrepo.read_files(repo, "refs/remotes/origin/mr", ["mr", "kept"]) == {
+        "mr": b"mr\n",
+        "kept": b"the same\n",
+    }
+
+
+def test_a_server_that_sends_no_file_by_its_id_gets_a_full_fetch(tmp_path: Path) -> None:
+    """Protocol v0 without `uploadpack.allowAnySHA1InWant` serves filtered fetches but refuses
+    objects asked for by id: the clone then fetches its branches whole, once, and reads on."""
+    from renderer.adapters import gitrepo
+
+    bare, heads = _served(tmp_path, 5)
+    environ = {**os.environ, "GIT_CONFIG_PARAMETERS": "'protocol.version=0'"}
+    repo = gitrepo.open_clone(str(bare), str(tmp_path / "c"), "main", environ)
+    repo = dataclasses.replace(repo, env={**repo.env, "GIT_CONFIG_PARAMETERS": "'protocol.version=0'"})
+    gitrepo.fetch_head(repo, "main", history=False, blobs=False)
+    unread = git("--git-dir", str(bare), "rev-parse", "main:f0")
+    assert gitrepo._missing(repo, [unread]) == [unread]  # fetched without file contents
+    assert gitrepo.read_files(repo, heads[-1], ["f4", "kept"]) == {"f4": b"4\n", "kept": b"the same\n"}
+    assert gitrepo._missing(repo, [unread]) == []  # the full fetch brought the rest too
+    with pytest.raises(gitrepo.GitError, match="not an object id"):
+        gitrepo.ensure(repo, ["origin/main:kept"])
 
 
 @pytest.mark.parametrize("kind", ["link", "folder"])
