@@ -239,6 +239,26 @@ def test_a_server_that_sends_no_file_by_its_id_gets_a_full_fetch(tmp_path: Path)
         gitrepo.ensure(repo, ["origin/main:kept"])
 
 
+def test_a_partial_checkout_does_not_ask_the_server_for_a_submodule_commit(tmp_path: Path) -> None:
+    """A submodule entry (by hand: the renderer writes none) names a commit of another repository:
+    the checkout writes an empty folder for it, and `ensure` must not ask this server for it."""
+    from renderer.adapters import gitrepo
+
+    bare, heads = _served(tmp_path, 4)
+    writer = tmp_path / "writer"
+    elsewhere = "1234567890123456789012345678901234567890"
+    git("-C", str(writer), "read-tree", heads[-1])
+    git("-C", str(writer), "update-index", "--add", "--cacheinfo", f"160000,{elsewhere},sub")
+    tree = git("-C", str(writer), "write-tree")
+    commit = git("-C", str(writer), "commit-tree", tree, "-p", heads[-1], "-m", "a submodule")
+    git("-C", str(writer), "push", "-q", str(bare), f"{commit}:refs/heads/main")
+    repo = gitrepo.open_clone(str(bare), str(tmp_path / "c"), "main", os.environ)
+    head = gitrepo.fetch_head(repo, "main", history=False, blobs=False)
+    assert head == commit
+    gitrepo.checkout_part(repo, "main", head, lambda path: "/" not in path)
+    assert (tmp_path / "c" / "kept").read_bytes() == b"the same\n" and (tmp_path / "c" / "sub").is_dir()
+
+
 @pytest.mark.parametrize("kind", ["link", "folder"])
 def test_an_owners_record_that_is_not_a_file_refuses_before_any_shortcut(
     tmp_path: Path, bare_repo: Path, platform: Platform, kind: str
