@@ -37,11 +37,13 @@ def catalog_file(env: str, scope: str) -> str:
 
 def entity_name(text: str) -> str:
     """A valid Backstage entity name (63 characters, single separators); a changed or long one
-    keeps a hash of the original, so two names never meet."""
+    keeps a hash of the original, so two names never meet. The hash has 64 bits: with 32, an app
+    could search out a long name that ends like another team's entity, and the duplicate check
+    (`checks/catalog.py`) would then stop every platform-wide publish."""
     if len(text) <= 63 and _NAME.match(text):
         return text
     cleaned = re.sub(r"[-_.]{2,}", "-", re.sub(r"[^A-Za-z0-9_.-]", "-", text)).strip("-_.")
-    return f"{cleaned[:54].rstrip('-_.')}-{stable_id(text, length=8)}".lstrip("-")
+    return f"{cleaned[:46].rstrip('-_.')}-{stable_id(text, length=16)}".lstrip("-")
 
 
 def provisioned(r: Resolved) -> bool:
