@@ -12,8 +12,6 @@ policy engine (`tests/perf/test_help_imports.py`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -22,6 +20,8 @@ from renderer.errors import Collector, InputError, Problem, of_kind
 from renderer.model import App, Environment, Platform
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     from renderer.checks.findings import Report
     from renderer.render.environment import EnvRender
     from renderer.render.tree import StoredShared, Tree
@@ -278,6 +278,9 @@ def _each_env(
             outcomes.append(_one_env(platform, apps, env, opts))
             progress("render", done + len(outcomes) * len(apps), total)
         return _merged(taken, outcomes), [None] * len(ahead)
+    from concurrent.futures import ProcessPoolExecutor, as_completed  # 15 ms of start-up: imported when used
+    from concurrent.futures.process import BrokenProcessPool
+
     pool = ProcessPoolExecutor(max_workers=workers)
     try:
         futures = [pool.submit(_one_env, platform, apps, env, opts) for env, opts in pooled]

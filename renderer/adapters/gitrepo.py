@@ -377,6 +377,52 @@ def fetch_branch(repo: Repo, branch: str, depth: Sequence[str] = (), blobs: bool
 TIP = ("--depth", "1")  # `fetch_branch` for a caller that reads only the branch's tip
 
 
+@dataclass(slots=True)
+class Pending:
+    """A fetch running while the caller does other work (`start_fetch`)."""
+
+    repo: Repo
+    branch: str
+    proc: _Process | None
+    filtered: bool
+
+    def wait(self) -> str | None:
+        """The branch's head, once fetched; None where the fetch failed (the branch is absent, the
+        remote unreachable, too slow): the caller then fetches as usual, and reports what fails."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        try:
+            proc.communicate(timeout=self.repo.timeout)
+        except subprocess.TimeoutExpired:
+            _end(proc)
+            return None
+        except BaseException:  # interrupted: git must not outlive us
+            _end(proc)
+            raise
+        finally:
+            if self.filtered:
+                _forget_promisor(self.repo)
+        if proc.returncode != 0:
+            return None
+        return self.repo.git("rev-parse", f"refs/remotes/origin/{self.branch}")
+
+    def cancel(self) -> None:
+        """End the fetch where it is (nothing waits for it any more)."""
+        if self.proc is not None:
+            proc, self.proc = self.proc, None
+            _end(proc)
+
+
+def start_fetch(repo: Repo, branch: str, blobs: bool = True) -> Pending:
+    """`fetch_head(repo, branch, history=False, blobs=blobs)` started, not waited for: git fetches
+    while the caller goes on (`Pending.wait` for the head). Into a fresh clone (`open_clone`)."""
+    contents = ("--filter=blob:none",) if not blobs else ()
+    ref = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
+    argv = ["git", "-C", repo.path, "fetch", "-q", "--no-tags", *TIP, *contents, "origin", ref]
+    return Pending(repo, branch, _start(argv, dict(repo.env), subprocess.DEVNULL), bool(contents))
+
+
 def parents(repo: Repo, commit: str) -> list[str]:
     """The parent ids a commit records, even where a shallow fetch cut them off (`^@` gives none
     there)."""

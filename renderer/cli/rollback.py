@@ -24,7 +24,7 @@ from renderer.cli.publish import gitlab_missing
 from renderer.errors import AccessDenied
 from renderer.inputs import platform_config, roots
 from renderer.model import Platform
-from renderer.publish import delivery, preview, rollback
+from renderer.publish import delivery, preview, rollback, workspace
 from renderer.publish.identity import Identity, app_name, establish, in_ci
 from renderer.review import treediff
 
@@ -62,7 +62,7 @@ def command(
     _check_may_roll_back(platform, identity, app_id)
     secrets = sensitive_values(os.environ)
     source = rollback.Source(repo_url(url), os.environ, secrets, timeout)
-    with tempfile.TemporaryDirectory(prefix=delivery.CLONE_PREFIX) as work:
+    with tempfile.TemporaryDirectory(prefix=workspace.CLONE_PREFIX) as work:
         stored = rollback.stored_at(source, app_id, revision, work, platform.trust.limits)
         rollback.check_env(stored, env_id, revision)
         if stored.others(env_id):

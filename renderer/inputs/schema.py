@@ -7,14 +7,16 @@ import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
-from jsonschema.protocols import Validator as SchemaValidator
 
 from renderer.data import Doc, Json
 from renderer.errors import Problem
+
+if TYPE_CHECKING:  # jsonschema itself is imported when an error is worded: it costs 50 ms at start-up
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator as SchemaValidator
 
 
 def _pattern(
@@ -29,18 +31,25 @@ def _pattern(
     anchored = pattern.endswith("$") and not pattern.endswith("\\$")
     end = pattern[:-1] + r"\Z" if anchored else pattern
     if re.search(end, instance, re.ASCII) is None:  # ECMA's (and Go's) \d and \w are ASCII only
+        from jsonschema.exceptions import ValidationError
+
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-# Draft 2020-12 with the ECMA-262 reading of `pattern`; every schema the renderer checks uses it.
-# jsonschema leaves `extend` unannotated; its result is a validator class like the one it extends.
-_VALIDATOR: type[SchemaValidator] = validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator, {"pattern": _pattern}
-)
+@cache
+def _validator_class() -> type[SchemaValidator]:
+    """Draft 2020-12 with the ECMA-262 reading of `pattern`; every schema the renderer checks uses it.
+    jsonschema leaves `extend` unannotated; its result is a validator class like the one it extends."""
+    from jsonschema import Draft202012Validator, validators
+
+    extended: type[SchemaValidator] = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, {"pattern": _pattern}
+    )
+    return extended
 
 
 def compile_schema(schema: Mapping[str, Json]) -> SchemaValidator:
-    return _VALIDATOR(schema)
+    return _validator_class()(schema)
 
 
 def _text(name: str) -> str:
@@ -49,7 +58,7 @@ def _text(name: str) -> str:
 
 @cache
 def validator(name: str) -> SchemaValidator:
-    return _VALIDATOR(json.loads(_text(name)))
+    return compile_schema(json.loads(_text(name)))
 
 
 @cache

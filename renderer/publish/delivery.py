@@ -9,26 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import functools
 import os
 import random
-import shutil
-import signal
-import stat
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import FrameType
 
 from renderer import __version__, pipeline
 from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform, Trust
-from renderer.publish import atlantis, bookkeeping, naming, phases, pinning, selective, writer
+from renderer.publish import atlantis, bookkeeping, naming, phases, pinning, selective, workspace, writer
 from renderer.publish.identity import Identity
 from renderer.render.tree import StoredShared
 from renderer.resolve import access
@@ -140,15 +134,6 @@ class Outcome:
 MergeRequests = Callable[[str, str, str, str], str]  # (branch, target, title, body) → url
 
 
-STALE_AFTER = 3600.0  # seconds: a clone this old in the temp dir belongs to a run that was killed
-CLONE_PREFIX = "renderer-publish-"
-_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
-
-
-class Interrupted(PublishError):
-    """SIGINT or SIGTERM arrived while publishing: raised so every `finally` runs."""
-
-
 def check_removable(name: str, trust: Trust) -> None:
     """A name given to `--remove-app` becomes a folder the publish owns: never a path, one file of
     another app, or a platform folder."""
@@ -165,6 +150,7 @@ def publish(
     merge_requests: MergeRequests | None = None,
     workdir: str | None = None,
     drafts: phases.Drafts | None = None,
+    early: workspace.Early | None = None,
 ) -> list[Outcome]:
     if not req.apps and not req.all_apps and not req.remove_apps:
         raise UsageError("nothing to publish: give --app DIR, --all-apps or --remove-app")
@@ -177,11 +163,9 @@ def publish(
         groups.append(((env,), f"render/{env.id}/{_scope_name(req)}"))
     secrets = sensitive_values(environ)
     outcomes = []
-    with _signals_as_errors(), _workspace(workdir) as base:
+    with workspace.signals_as_errors(), workspace.directory(workdir) as base:
         # one clone for every group, each checking main's head out again (`_checkout`)
-        path = os.path.join(base, "clone-0")
-        repo = gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout)
-        heads: dict[str, str | None] = {}  # main's head as fetched, while no group of ours has moved it
+        repo, heads = _clone(req, base, environ, secrets, early)
         carried = Carried()
         for i, (group, branch) in enumerate(groups):
             ahead = _ahead(req, [e for g, _ in groups[i + 1 :] for e in g if e.id not in carried.ready])
@@ -197,6 +181,25 @@ def publish(
                 outcome = _terraform_merge_request(req, outcome, merge_requests)
             outcomes.append(_second_phase(req, repo, outcome, drafts))
     return outcomes
+
+
+def _clone(
+    req: Request,
+    base: str,
+    environ: Mapping[str, str],
+    secrets: tuple[str, ...],
+    early: workspace.Early | None,
+) -> tuple[gitrepo.Repo, dict[str, str | None]]:
+    """The clone every group uses, and main's head as fetched, while no group of ours has moved it:
+    the `early` fetch's where it fetched what this publish would (`_reads_little`, same remote and
+    timeout), else a new clone with nothing fetched yet."""
+    if early is not None:
+        if _reads_little(req) and (early.repo.url, early.repo.timeout) == (req.url, req.git_timeout):
+            repo, head = early.head(secrets)  # no "fetch" stage: it ran while the inputs loaded
+            return repo, {"main": head} if head is not None else {}
+        early.cancel()
+    path = os.path.join(base, "clone-0")
+    return gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout), {}
 
 
 def _ahead(req: Request, later: Sequence[Environment]) -> tuple[Environment, ...]:
@@ -226,79 +229,6 @@ def require_merge_requests(platform: Platform, env_ids: Sequence[str], missing: 
         "not set); nothing was pushed. Set them as CI/CD variables (the token masked and protected), "
         "or publish only the environments committed directly (--env)"
     )
-
-
-@contextlib.contextmanager
-def _workspace(workdir: str | None) -> Iterator[str]:
-    """The directory the clones go in: a fresh temp dir (swept of killed runs' clones first and
-    removed afterwards, however the run ends), or the caller's `workdir`, kept."""
-    if workdir is None:
-        sweep_stale(tempfile.gettempdir(), time.time())
-    try:
-        base = workdir or tempfile.mkdtemp(prefix=CLONE_PREFIX)
-    except OSError as exc:
-        raise PublishError(f"cannot create a temporary directory for the clone: {exc.strerror}") from None
-    try:
-        yield base
-    except OSError as exc:
-        if exc.errno not in _DISK_ERRORS:
-            raise  # not the disk: a bug, reported as one
-        where = f" ({exc.filename})" if exc.filename else ""
-        raise PublishError(
-            f"writing the clone under {base} failed: {exc.strerror}{where}; nothing was pushed"
-        ) from None
-    finally:
-        if workdir is None:
-            shutil.rmtree(base, ignore_errors=True)
-
-
-def sweep_stale(tmp: str, now: float, older_than: float = STALE_AFTER) -> list[str]:
-    """Remove clones that killed runs left in `tmp`: ours (our uid), real directories, old enough
-    that no live publish can still be using them. The paths removed."""
-    removed: list[str] = []
-    try:
-        names = sorted(os.listdir(tmp))
-    except OSError:
-        return removed
-    for name in names:
-        if not name.startswith(CLONE_PREFIX):
-            continue
-        path = os.path.join(tmp, name)
-        try:
-            info = os.lstat(path)
-        except OSError:
-            continue  # gone already (another run swept it)
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or now - info.st_mtime < older_than:
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed
-
-
-@contextlib.contextmanager
-def _signals_as_errors() -> Iterator[None]:
-    """While publishing, SIGINT and SIGTERM raise `Interrupted` (once: a second signal does not
-    cut the clean-up short); the previous handlers come back afterwards."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers; its own handlers stay in force
-        return
-    fired: list[int] = []
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if fired:
-            return
-        fired.append(signum)
-        raise Interrupted(
-            f"interrupted by {signal.Signals(signum).name}: the clone was removed; the remote holds "
-            "either its old head or this run's commit, never part of one"
-        )
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _changing(req: Request) -> list[str]:

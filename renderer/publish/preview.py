@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from renderer.adapters import gitrepo
 from renderer.model import Environment, Platform
-from renderer.publish import bookkeeping, delivery, writer
+from renderer.publish import bookkeeping, delivery, workspace, writer
 from renderer.review import treediff
 from renderer.review.treediff import TreeDiff
 
@@ -32,7 +32,7 @@ class Compared:
 def preview(platform: Platform, req: delivery.Request, environ: Mapping[str, str]) -> list[Compared]:
     """Every group's diff against what it would replace; nothing is committed or pushed."""
     out = []
-    with tempfile.TemporaryDirectory(prefix=delivery.CLONE_PREFIX) as base:
+    with tempfile.TemporaryDirectory(prefix=workspace.CLONE_PREFIX) as base:
         for i, (group, branch) in enumerate(delivery.targets(platform, req)):
             out.append(_one_group(platform, req, environ, os.path.join(base, f"clone-{i}"), group, branch))
     return out

@@ -6,8 +6,7 @@ import dataclasses
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-
-from jsonschema.protocols import Validator as SchemaValidator
+from typing import TYPE_CHECKING
 
 from renderer.data import Json, PathKey
 from renderer.errors import Collector, InputError
@@ -19,6 +18,9 @@ from renderer.resolve.drivers import DRIVERS
 from renderer.resolve.drivers.base import Artifacts
 from renderer.resolve.graph import Graph, Node, reach
 from renderer.resolve.templates import Context
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator as SchemaValidator
 
 # A resolved output: plain data, or a reference to a secret (never its value).
 Output = Json | SecretRef

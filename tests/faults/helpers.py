@@ -8,7 +8,7 @@ from pathlib import Path
 
 from renderer.inputs import app_repo, platform_config
 from renderer.model import Platform
-from renderer.publish import delivery
+from renderer.publish import delivery, workspace
 from tests.conftest import ROOT, git, write
 
 SCORE = """apiVersion: score.dev/v1b1
@@ -82,4 +82,4 @@ def hook(bare: Path, name: str, body: str) -> None:
 
 
 def clones(tmp: Path) -> list[str]:
-    return sorted(p.name for p in tmp.iterdir() if p.name.startswith(delivery.CLONE_PREFIX))
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith(workspace.CLONE_PREFIX))

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from renderer.errors import EXIT_PUBLISH
-from renderer.publish import delivery
+from renderer.publish import workspace
 from tests.conftest import ROOT, git
 from tests.faults.helpers import clones, greeting, head, hook, make_app, publish, refs
 
@@ -106,7 +106,7 @@ def test_kill_9_at_each_step_leaves_the_remote_whole_and_the_next_run_sweeps(
     stale = tmp / left[0]
     hour_ago = time.time() - 2 * 3600
     os.utime(stale, (hour_ago, hour_ago))
-    fresh = tmp / f"{delivery.CLONE_PREFIX}running"  # as if another publisher were at work
+    fresh = tmp / f"{workspace.CLONE_PREFIX}running"  # as if another publisher were at work
     fresh.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     hook(bare_repo, "pre-receive", "exit 0\n")
@@ -174,7 +174,7 @@ def test_stale_clones_are_swept_by_age_and_kind(tmp_path: Path) -> None:
             path.symlink_to(outside)
         if kind != "dir-fresh":
             os.utime(path, (old, old), follow_symlinks=False)
-    removed = delivery.sweep_stale(str(tmp_path), now)
+    removed = workspace.sweep_stale(str(tmp_path), now)
     assert removed == [str(tmp_path / "renderer-publish-old")]
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted({*made, "outside"} - {"renderer-publish-old"})

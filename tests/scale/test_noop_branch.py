@@ -323,3 +323,104 @@ def test_a_later_group_fetches_again_when_main_moved_after_the_first_fetched(
     direct, prod = publish(platform, bare_repo, shop, ("dev", "prod"))
     assert direct.commit is None and prod.commit and prod.target == "render/prod/shop"
     assert git("--git-dir", str(bare_repo), "rev-parse", "render/prod/shop^") == pushed[0]
+
+
+def _fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The branches `gitrepo.fetch_head` fetches from now on (it still fetches them)."""
+    from renderer.adapters import gitrepo
+
+    seen: list[str] = []
+    real = gitrepo.fetch_head
+
+    def fetch_head(repo: gitrepo.Repo, branch: str, *args: bool, **kwargs: bool) -> str | None:
+        seen.append(branch)
+        return real(repo, branch, *args, **kwargs)
+
+    monkeypatch.setattr(gitrepo, "fetch_head", fetch_head)
+    return seen
+
+
+def _early_publish(
+    platform: Platform, bare: Path, apps: tuple[App, ...], work: Path, **request: object
+) -> tuple[list[delivery.Outcome], list[str]]:
+    """A publish given main's head fetched early (as `renderer publish` starts it); the clones
+    made in `work`."""
+    from renderer.adapters import gitrepo
+    from renderer.publish import workspace
+
+    early = workspace.fetch_early(str(bare), str(work), os.environ, gitrepo.DEFAULT_TIMEOUT)
+    req = delivery.Request(
+        url=str(bare),
+        apps=apps,
+        env_ids=("dev",),
+        platform_digest="p1",
+        skip_checks_for_tests=True,
+        **request,
+    )
+    environ = {"PATH": os.environ["PATH"]}
+    try:
+        outcomes = delivery.publish(platform, req, environ, workdir=str(work), early=early)
+    finally:
+        early.cancel()
+    return outcomes, [p.name for p in work.iterdir()]
+
+
+def test_main_fetched_early_is_taken_while_it_is_main_s_head(
+    tmp_path: Path, bare_repo: Path, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One app's publish takes main's head from the early fetch (no fetch of its own); one whose
+    main moved after that fetch fetches again, and one that reads all of main (`--all-apps`)
+    ends the early fetch and clones as always."""
+    from renderer.adapters import gitrepo
+
+    apps = tmp_path / "apps"
+    shop = load(make_app(apps, "shop", {"web": "hello"}))
+    publish(platform, bare_repo, shop, ("dev",))
+    fetched = _fetches(monkeypatch)
+    [same], clones = _early_publish(platform, bare_repo, shop, tmp_path / "w1")
+    assert same.commit is None and fetched == [] and clones == ["clone-early"]
+    changed = load(make_app(apps, "shop", {"web": "changed"}))
+    [moved] = _early_publish(platform, bare_repo, changed, tmp_path / "w2")[0]
+    assert moved.commit and fetched == []  # took the early head, rendered, pushed on it
+    assert git("--git-dir", str(bare_repo), "rev-parse", "main") == moved.commit
+
+    real = gitrepo.Pending.wait
+
+    def main_moves_meanwhile(pending: gitrepo.Pending) -> str | None:
+        head = real(pending)
+        publish(platform, bare_repo, load(make_app(apps, "cart", {"api": "hi"})), ("dev",))
+        fetched.clear()  # that publish's own fetch
+        return head
+
+    monkeypatch.setattr(gitrepo.Pending, "wait", main_moves_meanwhile)
+    again = load(make_app(apps, "shop", {"web": "again"}))
+    [late] = _early_publish(platform, bare_repo, again, tmp_path / "w3")[0]
+    assert fetched == ["main"] and late.commit  # main moved: fetched again, nothing lost
+    assert git("--git-dir", str(bare_repo), "rev-parse", f"{late.commit}^") != moved.commit
+    stored = git("--git-dir", str(bare_repo), "ls-tree", "--name-only", "main:.render/apps").split()
+    assert stored == ["cart", "shop"]  # the other publisher's app is kept
+    monkeypatch.setattr(gitrepo.Pending, "wait", real)
+    fetched.clear()
+    [whole], clones = _early_publish(platform, bare_repo, (), tmp_path / "w4", all_apps=True)
+    assert whole.commit is None and fetched == ["main"] and sorted(clones) == ["clone-0", "clone-early"]
+
+
+def test_an_early_fetch_of_an_empty_remote_leaves_the_publish_to_fetch(
+    tmp_path: Path, bare_repo: Path, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched = _fetches(monkeypatch)
+    shop = load(make_app(tmp_path / "apps", "shop", {"web": "hello"}))
+    [first] = _early_publish(platform, bare_repo, shop, tmp_path / "w")[0]
+    assert first.commit and fetched == ["main"]
+
+
+def test_a_cancelled_early_fetch_leaves_no_git_behind(tmp_path: Path, bare_repo: Path) -> None:
+    from renderer.adapters import gitrepo
+    from renderer.publish import workspace
+
+    early = workspace.fetch_early(str(bare_repo), str(tmp_path), os.environ, gitrepo.DEFAULT_TIMEOUT)
+    proc = early.pending.proc
+    assert proc is not None
+    early.cancel()
+    assert proc.returncode is not None and early.pending.proc is None  # ended and waited for
+    assert early.head(())[1] is None and isinstance(early.repo, gitrepo.Repo)
