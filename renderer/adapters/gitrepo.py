@@ -389,29 +389,30 @@ class Pending:
     def wait(self) -> str | None:
         """The branch's head, once fetched; None where the fetch failed (the branch is absent, the
         remote unreachable, too slow): the caller then fetches as usual, and reports what fails."""
-        if self.proc is None:
+        proc = self.proc
+        if proc is None:
             return None
-        proc, self.proc = self.proc, None
         try:
             proc.communicate(timeout=self.repo.timeout)
         except subprocess.TimeoutExpired:
-            _end(proc)
+            self.cancel()
             return None
         except BaseException:  # interrupted: git must not outlive us
-            _end(proc)
+            self.cancel()
             raise
-        finally:
-            if self.filtered:
-                _forget_promisor(self.repo)
+        self.proc = None
+        if self.filtered:
+            _forget_promisor(self.repo)
         if proc.returncode != 0:
             return None
         return self.repo.git("rev-parse", f"refs/remotes/origin/{self.branch}")
 
     def cancel(self) -> None:
-        """End the fetch where it is (nothing waits for it any more)."""
+        """End the fetch where it is (nothing waits for it any more); then nothing to wait for."""
         if self.proc is not None:
-            proc, self.proc = self.proc, None
-            _end(proc)
+            if self.proc.returncode is None:  # never signal a pid already reaped (and maybe reused)
+                _end(self.proc)
+            self.proc = None
 
 
 def start_fetch(repo: Repo, branch: str, blobs: bool = True) -> Pending:

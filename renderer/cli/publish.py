@@ -86,15 +86,21 @@ def command(
     git_timeout = seconds(os.environ, "RENDERER_GIT_TIMEOUT", gitrepo.DEFAULT_TIMEOUT)
     # one app's publish reads little of main: start fetching it now (the publish checks it fits)
     little = not all_apps and preview is None and unpreview is None and shard is None and merge_dir is None
-    with workspace.signals_as_errors(), workspace.directory(None, disk_errors=False) as base:
-        early = workspace.fetch_early(repo_url(url), base, os.environ, git_timeout) if little else None
+    started: list[workspace.Early] = []
+    with (
+        workspace.signals_as_errors(workspace.LOADING),
+        workspace.directory(None, disk_errors=False) as base,
+    ):
         try:
+            if little:
+                workspace.fetch_early(repo_url(url), base, os.environ, git_timeout, started)
             from renderer.cli import publishing
 
+            early = started[0] if started else None
             publishing.run(early, base, git_timeout, **click.get_current_context().params)
         finally:
-            if early is not None:
-                early.cancel()
+            for fetch in started:
+                fetch.cancel()
 
 
 def gitlab_missing(environ: Mapping[str, str]) -> list[str]:

@@ -192,11 +192,13 @@ def _clone(
 ) -> tuple[gitrepo.Repo, dict[str, str | None]]:
     """The clone every group uses, and main's head as fetched, while no group of ours has moved it:
     the `early` fetch's where it fetched what this publish would (`_reads_little`, same remote and
-    timeout), else a new clone with nothing fetched yet."""
+    timeout), else a new clone with nothing fetched yet. An early fetch that failed leaves its clone
+    behind (one ended mid-transfer holds git's `shallow.lock`): the publish starts afresh."""
     if early is not None:
         if _reads_little(req) and (early.repo.url, early.repo.timeout) == (req.url, req.git_timeout):
             repo, head = early.head(secrets)  # no "fetch" stage: it ran while the inputs loaded
-            return repo, {"main": head} if head is not None else {}
+            if head is not None:
+                return repo, {"main": head}
         early.cancel()
     path = os.path.join(base, "clone-0")
     return gitrepo.open_clone(req.url, path, "main", environ, secrets, req.git_timeout), {}

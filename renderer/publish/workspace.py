@@ -81,30 +81,70 @@ def sweep_stale(tmp: str, now: float, older_than: float = STALE_AFTER) -> list[s
     return removed
 
 
+PUBLISHING = (
+    "the clone was removed; the remote holds either its old head or this run's commit, never part of one"
+)
+LOADING = "nothing was published"
+
+
+@dataclass(slots=True)
+class _Handling:
+    """The handlers in force (`signals_as_errors`): the signal that fired, what its error says."""
+
+    fired: list[int]
+    outcome: str
+
+
+_handling: list[_Handling] = []  # at most one: nested calls reword the handlers in force
+
+
 @contextlib.contextmanager
-def signals_as_errors() -> Iterator[None]:
-    """While publishing, SIGINT and SIGTERM raise `Interrupted` (once: a second signal does not
-    cut the clean-up short); the previous handlers come back afterwards."""
+def signals_as_errors(outcome: str = PUBLISHING) -> Iterator[None]:
+    """While publishing, SIGINT and SIGTERM raise `Interrupted`, saying `outcome` (once: a second
+    signal does not cut the clean-up short, however deeply this is nested); the previous handlers
+    come back afterwards."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers; its own handlers stay in force
         return
-    fired: list[int] = []
+    if _handling:  # inside the CLI's: the same handlers, saying what this part leaves behind
+        outer = _handling[0]
+        before, outer.outcome = outer.outcome, outcome
+        try:
+            yield
+        finally:
+            outer.outcome = before
+        return
+    state = _Handling([], outcome)
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if fired:
+        if state.fired:
             return
-        fired.append(signum)
-        raise Interrupted(
-            f"interrupted by {signal.Signals(signum).name}: the clone was removed; the remote holds "
-            "either its old head or this run's commit, never part of one"
-        )
+        state.fired.append(signum)
+        raise Interrupted(f"interrupted by {signal.Signals(signum).name}: {state.outcome}")
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _handling.append(state)
     try:
         yield
     finally:
+        _handling.clear()
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back until the block ends: a process it starts is handed to its
+    owner before a signal can raise in between."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +167,13 @@ class Early:
         self.pending.cancel()
 
 
-def fetch_early(url: str, base: str, environ: Mapping[str, str], timeout: float) -> Early:
-    """Start fetching main's head into `base`'s clone (`Early`)."""
-    repo = gitrepo.open_clone(url, os.path.join(base, "clone-early"), "main", environ, (), timeout)
-    return Early(repo, gitrepo.start_fetch(repo, "main", blobs=False))
+def fetch_early(url: str, base: str, environ: Mapping[str, str], timeout: float, into: list[Early]) -> None:
+    """Start fetching main's head into a clone in `base` (`Early`), added to `into` (whose owner
+    cancels it), signals held until it is there. Where the clone cannot even be made (a full
+    disk), nothing: the publish makes its own and reports why that fails."""
+    with signals_held():
+        try:
+            repo = gitrepo.open_clone(url, os.path.join(base, "clone-early"), "main", environ, (), timeout)
+            into.append(Early(repo, gitrepo.start_fetch(repo, "main", blobs=False)))
+        except (OSError, PublishError):
+            return

@@ -348,7 +348,9 @@ def _early_publish(
     from renderer.adapters import gitrepo
     from renderer.publish import workspace
 
-    early = workspace.fetch_early(str(bare), str(work), os.environ, gitrepo.DEFAULT_TIMEOUT)
+    started: list[workspace.Early] = []
+    workspace.fetch_early(str(bare), str(work), os.environ, gitrepo.DEFAULT_TIMEOUT, started)
+    [early] = started
     req = delivery.Request(
         url=str(bare),
         apps=apps,
@@ -418,9 +420,53 @@ def test_a_cancelled_early_fetch_leaves_no_git_behind(tmp_path: Path, bare_repo:
     from renderer.adapters import gitrepo
     from renderer.publish import workspace
 
-    early = workspace.fetch_early(str(bare_repo), str(tmp_path), os.environ, gitrepo.DEFAULT_TIMEOUT)
+    started: list[workspace.Early] = []
+    workspace.fetch_early(str(bare_repo), str(tmp_path), os.environ, gitrepo.DEFAULT_TIMEOUT, started)
+    [early] = started
     proc = early.pending.proc
     assert proc is not None
     early.cancel()
     assert proc.returncode is not None and early.pending.proc is None  # ended and waited for
     assert early.head(())[1] is None and isinstance(early.repo, gitrepo.Repo)
+
+
+def test_an_early_fetch_ended_mid_transfer_leaves_the_publish_a_fresh_clone(
+    tmp_path: Path, bare_repo: Path, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An early fetch that ran past its timeout is ended mid-transfer, leaving git's
+    `shallow.lock` in its clone: the publish fetches into a clone of its own, not that one."""
+    from renderer.adapters import gitrepo
+
+    shop = load(make_app(tmp_path / "apps", "shop", {"web": "hello"}))
+    publish(platform, bare_repo, shop, ("dev",))
+
+    def timed_out(pending: gitrepo.Pending) -> str | None:
+        pending.cancel()
+        (Path(pending.repo.path) / ".git" / "shallow.lock").write_text("")
+        return None
+
+    monkeypatch.setattr(gitrepo.Pending, "wait", timed_out)
+    fetched = _fetches(monkeypatch)
+    changed = load(make_app(tmp_path / "apps", "shop", {"web": "changed"}))
+    [outcome], clones = _early_publish(platform, bare_repo, changed, tmp_path / "w")
+    assert outcome.commit and fetched == ["main"] and sorted(clones) == ["clone-0", "clone-early"]
+
+
+def test_signals_nested_in_the_cli_s_handlers_say_where_they_struck_and_fire_once() -> None:
+    """The CLI's handlers (`LOADING`) stay in force inside a publish's, which only rewords them;
+    once one signal has raised, a second does not cut the clean-up short."""
+    import signal
+
+    from renderer.publish import workspace
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    loading = pytest.raises(workspace.Interrupted, match="SIGTERM: nothing was published")
+    with loading, workspace.signals_as_errors(workspace.LOADING):
+        os.kill(os.getpid(), signal.SIGTERM)
+    publishing = pytest.raises(workspace.Interrupted, match="SIGINT: the clone was removed")
+    with workspace.signals_as_errors(workspace.LOADING):
+        with publishing, workspace.signals_as_errors():
+            os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)  # the clean-up after it: not interrupted again
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+    assert workspace._handling == []
