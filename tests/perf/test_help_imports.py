@@ -36,6 +36,33 @@ def test_help_imports_no_command_and_no_heavy_library() -> None:
     assert [m for m in modules if m.split(".")[0] in HEAVY] == []
 
 
+def test_the_publish_command_starts_main_s_fetch_before_it_loads_the_renderer() -> None:
+    """`renderer publish` starts fetching main, then imports the renderer proper
+    (cli/publishing.py): the module that starts the fetch holds none of it, or the two would not
+    run side by side (docs/decisions.md, "Main fetched while the renderer loads")."""
+    probe = "import json, sys\nimport renderer.cli.publish\nprint(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    modules = json.loads(proc.stdout.splitlines()[-1])
+    ours = {m for m in modules if m.startswith("renderer.")}
+    assert ours <= {
+        "renderer.adapters",
+        "renderer.adapters.gitrepo",
+        "renderer.cli",
+        "renderer.cli.base",
+        "renderer.cli.boundary",
+        "renderer.cli.publish",
+        "renderer.data",
+        "renderer.errors",
+        "renderer.publish",
+        "renderer.publish.workspace",
+    }, sorted(ours)
+    assert [m for m in modules if m.split(".")[0] in HEAVY] == []
+
+
 NO_OP = """
 import json, sys
 from renderer.cli import main
@@ -76,3 +103,4 @@ def test_a_publish_that_changes_nothing_loads_no_render_or_check(tmp_path: Path,
     assert "up to date" in proc.stderr + proc.stdout
     modules = set(json.loads(proc.stdout.splitlines()[-1]))
     assert [m for m in RENDER_ONLY if m in modules] == []
+    assert "concurrent.futures.process" not in modules  # the render's worker pool: imported when it starts
