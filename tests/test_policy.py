@@ -439,3 +439,21 @@ def test_denied_publish_reaches_nothing(project: Path, bare_repo: Path) -> None:
     )
     assert "hunter2" not in result.stdout + result.stderr  # the report names, never repeats, a secret
     assert git("--git-dir", str(bare_repo), "for-each-ref") == ""
+
+
+def test_an_error_of_ours_while_a_policy_parses_is_not_taken_for_a_parse_error() -> None:
+    """A signal turned into an error (`Interrupted`) while regorus parsed is raised as it is: not
+    reported as invalid Rego, which would hide the interruption behind exit 3."""
+    from renderer.errors import PublishError
+
+    class Parsing:
+        def set_rego_v0(self, v0: bool) -> None:
+            pass
+
+        def add_policy(self, name: str, text: str) -> str:
+            raise PublishError("interrupted by SIGTERM: nothing was published")
+
+    engine = Regorus()
+    engine._engine = Parsing()
+    with pytest.raises(PublishError, match="interrupted by SIGTERM"):
+        engine.add_policy("p.rego", "package p")

@@ -95,6 +95,8 @@ class Regorus:
             self._engine.set_rego_v0(v0)
             try:
                 package = str(self._engine.add_policy(name, text))
+            except RendererError:  # ours (a signal turned into an error while it parsed): not Rego's
+                raise
             except Exception as exc:  # regorus raises plain exceptions with the parse error
                 errors.append(_first_lines(str(exc)) or repr(exc))
                 continue
