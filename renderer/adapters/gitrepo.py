@@ -231,30 +231,39 @@ def _operation(args: Sequence[str]) -> str:
     return rest[0] if rest else "git"
 
 
-def _start(argv: list[str], env: dict[str, str], stdin: int | IO[bytes], text: bool = True) -> _Process:
+def _start(
+    argv: list[str],
+    env: dict[str, str],
+    stdin: int | IO[bytes],
+    text: bool = True,
+    owner: Callable[[_Process], None] | None = None,
+) -> _Process:
     """Start git in a process group of its own (killed whole; a terminal's ^C reaches only us, and
     we end git ourselves).
 
     The start runs in a helper thread: Python runs signal handlers only in the main thread, and one
     that raised while the main thread was forking would lose the new process's pid, leaving git
-    running. Here an interruption waits for the start to finish, then ends what it started."""
+    running. Here an interruption waits for the start to finish, then ends what it started. A
+    process the caller does not wait for goes to `owner` in that thread too, so no signal falls
+    between its start and whoever ends it (`Pending`)."""
     started: list[_Process] = []
     failed: list[BaseException] = []
     done = threading.Event()
 
     def start() -> None:
         try:
-            started.append(
-                subprocess.Popen(
-                    argv,
-                    stdin=stdin,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=text,
-                    env=env,
-                    start_new_session=True,
-                )
+            proc = subprocess.Popen(
+                argv,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=text,
+                env=env,
+                start_new_session=True,
             )
+            started.append(proc)
+            if owner is not None:
+                owner(proc)
         except BaseException as exc:  # handed to the caller's thread below
             failed.append(exc)
         finally:
@@ -379,12 +388,23 @@ TIP = ("--depth", "1")  # `fetch_branch` for a caller that reads only the branch
 
 @dataclass(slots=True)
 class Pending:
-    """A fetch running while the caller does other work (`start_fetch`)."""
+    """A fetch of `branch`'s head (`--depth 1`) that runs while the caller does other work: made,
+    handed to whoever ends it, then started (`start`); `wait` for the head, or `cancel`.
+    `filtered`: without file contents (`--filter=blob:none`), as `fetch_head(blobs=False)`."""
 
     repo: Repo
     branch: str
-    proc: _Process | None
     filtered: bool
+    proc: _Process | None = None
+
+    def start(self) -> None:
+        contents = ("--filter=blob:none",) if self.filtered else ()
+        ref = f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}"
+        argv = ["git", "-C", self.repo.path, "fetch", "-q", "--no-tags", *TIP, *contents, "origin", ref]
+        _start(argv, dict(self.repo.env), subprocess.DEVNULL, owner=self._started)
+
+    def _started(self, proc: _Process) -> None:
+        self.proc = proc
 
     def wait(self) -> str | None:
         """The branch's head, once fetched; None where the fetch failed (the branch is absent, the
@@ -413,15 +433,6 @@ class Pending:
             if self.proc.returncode is None:  # never signal a pid already reaped (and maybe reused)
                 _end(self.proc)
             self.proc = None
-
-
-def start_fetch(repo: Repo, branch: str, blobs: bool = True) -> Pending:
-    """`fetch_head(repo, branch, history=False, blobs=blobs)` started, not waited for: git fetches
-    while the caller goes on (`Pending.wait` for the head). Into a fresh clone (`open_clone`)."""
-    contents = ("--filter=blob:none",) if not blobs else ()
-    ref = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
-    argv = ["git", "-C", repo.path, "fetch", "-q", "--no-tags", *TIP, *contents, "origin", ref]
-    return Pending(repo, branch, _start(argv, dict(repo.env), subprocess.DEVNULL), bool(contents))
 
 
 def parents(repo: Repo, commit: str) -> list[str]:

@@ -132,21 +132,6 @@ def signals_as_errors(outcome: str = PUBLISHING) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM held back until the block ends: a process it starts is handed to its
-    owner before a signal can raise in between."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-
-
 @dataclass(frozen=True, slots=True)
 class Early:
     """Main's head being fetched (`--depth 1`, without file contents) into the clone a publish
@@ -168,12 +153,14 @@ class Early:
 
 
 def fetch_early(url: str, base: str, environ: Mapping[str, str], timeout: float, into: list[Early]) -> None:
-    """Start fetching main's head into a clone in `base` (`Early`), added to `into` (whose owner
-    cancels it), signals held until it is there. Where the clone cannot even be made (a full
-    disk), nothing: the publish makes its own and reports why that fails."""
-    with signals_held():
-        try:
-            repo = gitrepo.open_clone(url, os.path.join(base, "clone-early"), "main", environ, (), timeout)
-            into.append(Early(repo, gitrepo.start_fetch(repo, "main", blobs=False)))
-        except (OSError, PublishError):
-            return
+    """Start fetching main's head into a clone in `base` (`Early`), in `into` (whose owner cancels
+    it) before git starts. Where the clone cannot even be made (a full disk), nothing: the publish
+    makes its own and reports why that fails."""
+    try:
+        repo = gitrepo.open_clone(url, os.path.join(base, "clone-early"), "main", environ, (), timeout)
+    except (OSError, PublishError):
+        return
+    early = Early(repo, gitrepo.Pending(repo, "main", filtered=True))
+    into.append(early)
+    with contextlib.suppress(OSError):  # git could not start: no head, the publish fetches itself
+        early.pending.start()
