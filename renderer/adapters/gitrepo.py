@@ -16,6 +16,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, Literal
@@ -243,39 +244,46 @@ def _start(
 
     The start runs in a helper thread: Python runs signal handlers only in the main thread, and one
     that raised while the main thread was forking would lose the new process's pid, leaving git
-    running. Here an interruption waits for the start to finish, then ends what it started. A
-    process the caller does not wait for goes to `owner` in that thread too, so no signal falls
-    between its start and whoever ends it (`Pending`)."""
+    running. A process the caller does not wait for goes to `owner` in that thread too, so no
+    signal falls between its start and whoever ends it (`Pending`). An interruption (here, or in
+    starting the thread) takes the lock the start holds: either git was started, and is ended, or
+    it never will be."""
     started: list[_Process] = []
     failed: list[BaseException] = []
+    abandoned: list[bool] = []
     done = threading.Event()
+    lock = threading.Lock()
 
     def start() -> None:
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=stdin,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=text,
-                env=env,
-                start_new_session=True,
-            )
-            started.append(proc)
-            if owner is not None:
-                owner(proc)
+            with lock:
+                if abandoned:
+                    return
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=stdin,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=text,
+                    env=env,
+                    start_new_session=True,
+                )
+                started.append(proc)
+                if owner is not None:
+                    owner(proc)
         except BaseException as exc:  # handed to the caller's thread below
             failed.append(exc)
         finally:
             done.set()
 
-    threading.Thread(target=start, name="git-start", daemon=True).start()
     try:
+        threading.Thread(target=start, name="git-start", daemon=True).start()
         done.wait()  # not Thread.join: one interrupted by a signal can return early after that
     except BaseException:
-        done.wait()  # quick: the fork has happened or is about to
-        for proc in started:
-            _end(proc)
+        with lock:  # quick: held only while git is forked
+            abandoned.append(True)
+            for proc in started:
+                _end(proc)
         raise
     if failed:
         raise failed[0]
@@ -396,11 +404,13 @@ class Pending:
     branch: str
     filtered: bool
     proc: _Process | None = None
+    deadline: float = 0.0  # the repo's timeout counts from the start, not from `wait`
 
     def start(self) -> None:
         contents = ("--filter=blob:none",) if self.filtered else ()
         ref = f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}"
         argv = ["git", "-C", self.repo.path, "fetch", "-q", "--no-tags", *TIP, *contents, "origin", ref]
+        self.deadline = time.monotonic() + self.repo.timeout
         _start(argv, dict(self.repo.env), subprocess.DEVNULL, owner=self._started)
 
     def _started(self, proc: _Process) -> None:
@@ -413,7 +423,7 @@ class Pending:
         if proc is None:
             return None
         try:
-            proc.communicate(timeout=self.repo.timeout)
+            proc.communicate(timeout=max(self.deadline - time.monotonic(), 0.001))
         except subprocess.TimeoutExpired:
             self.cancel()
             return None
@@ -421,11 +431,14 @@ class Pending:
             self.cancel()
             raise
         self.proc = None
-        if self.filtered:
-            _forget_promisor(self.repo)
         if proc.returncode != 0:
             return None
-        return self.repo.git("rev-parse", f"refs/remotes/origin/{self.branch}")
+        try:
+            if self.filtered:
+                _forget_promisor(self.repo)
+            return self.repo.git("rev-parse", f"refs/remotes/origin/{self.branch}")
+        except GitError:  # a clone in a state of its own: the caller starts afresh
+            return None
 
     def cancel(self) -> None:
         """End the fetch where it is (nothing waits for it any more); then nothing to wait for."""

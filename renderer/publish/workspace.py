@@ -102,17 +102,14 @@ _handling: list[_Handling] = []  # at most one: nested calls reword the handlers
 def signals_as_errors(outcome: str = PUBLISHING) -> Iterator[None]:
     """While publishing, SIGINT and SIGTERM raise `Interrupted`, saying `outcome` (once: a second
     signal does not cut the clean-up short, however deeply this is nested); the previous handlers
-    come back afterwards."""
+    come back afterwards. Nested inside another, it only changes what the error says from then on:
+    once a publish began, "nothing was published" is no longer sure, even after it returned."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers; its own handlers stay in force
         return
-    if _handling:  # inside the CLI's: the same handlers, saying what this part leaves behind
-        outer = _handling[0]
-        before, outer.outcome = outer.outcome, outcome
-        try:
-            yield
-        finally:
-            outer.outcome = before
+    if _handling:  # inside the CLI's: the same handlers, saying from now on what this part leaves
+        _handling[0].outcome = outcome
+        yield
         return
     state = _Handling([], outcome)
 
@@ -122,14 +119,17 @@ def signals_as_errors(outcome: str = PUBLISHING) -> Iterator[None]:
         state.fired.append(signum)
         raise Interrupted(f"interrupted by {signal.Signals(signum).name}: {state.outcome}")
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    _handling.append(state)
+    previous: dict[signal.Signals, signal._HANDLER] = {}
     try:
+        _handling.append(state)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
         yield
     finally:
-        _handling.clear()
+        state.fired.append(0)  # from here on the handler raises nothing, whatever lands meanwhile
         for sig, old in previous.items():
             signal.signal(sig, old)
+        _handling.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +158,7 @@ def fetch_early(url: str, base: str, environ: Mapping[str, str], timeout: float,
     makes its own and reports why that fails."""
     try:
         repo = gitrepo.open_clone(url, os.path.join(base, "clone-early"), "main", environ, (), timeout)
-    except (OSError, PublishError):
+    except (OSError, gitrepo.GitError):  # not `Interrupted`: a signal ends the run, here too
         return
     early = Early(repo, gitrepo.Pending(repo, "main", filtered=True))
     into.append(early)

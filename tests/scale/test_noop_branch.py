@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -468,5 +469,66 @@ def test_signals_nested_in_the_cli_s_handlers_say_where_they_struck_and_fire_onc
         with publishing, workspace.signals_as_errors():
             os.kill(os.getpid(), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGTERM)  # the clean-up after it: not interrupted again
+    after = pytest.raises(workspace.Interrupted, match="SIGTERM: the clone was removed")
+    with after, workspace.signals_as_errors(workspace.LOADING):
+        with workspace.signals_as_errors():
+            pass  # a publish that returned: "nothing was published" is no longer sure
+        os.kill(os.getpid(), signal.SIGTERM)
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
     assert workspace._handling == []
+
+
+def test_an_interruption_while_the_early_clone_is_made_ends_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clone that cannot be made leaves the publish to make its own; a signal while it is made
+    (`Interrupted`, a `PublishError` too) is not taken for that, or the run would go on."""
+    from renderer.adapters import gitrepo
+    from renderer.publish import workspace
+
+    def failing(error: Exception) -> None:
+        def open_clone(*args: object, **kwargs: object) -> gitrepo.Repo:
+            raise error
+
+        monkeypatch.setattr(gitrepo, "open_clone", open_clone)
+
+    started: list[workspace.Early] = []
+    failing(gitrepo.GitError("init", "other", "cannot"))
+    workspace.fetch_early("/nowhere.git", str(tmp_path), os.environ, 5.0, started)
+    assert started == []
+    failing(workspace.Interrupted("interrupted by SIGTERM: nothing was published"))
+    with pytest.raises(workspace.Interrupted):
+        workspace.fetch_early("/nowhere.git", str(tmp_path), os.environ, 5.0, started)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_git_interrupted_while_it_starts_is_ended_or_never_started(
+    when: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interruption while the helper thread starts (before or after it ran) leaves no process:
+    the one started is ended, or none starts once the caller gave up."""
+    import threading
+
+    from renderer.adapters import gitrepo
+    from renderer.publish import workspace
+
+    real = threading.Thread.start
+    owned: list[subprocess.Popen[str] | subprocess.Popen[bytes]] = []
+
+    def start(thread: threading.Thread) -> None:
+        if when == "after":
+            real(thread)
+            deadline = time.monotonic() + 10
+            while not owned and time.monotonic() < deadline:  # the helper has started the process
+                time.sleep(0.01)
+        raise workspace.Interrupted("interrupted by SIGTERM")
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with pytest.raises(workspace.Interrupted):
+        gitrepo._start(["sleep", "30"], dict(os.environ), subprocess.DEVNULL, owner=owned.append)
+    monkeypatch.setattr(threading.Thread, "start", real)
+    if when == "after":
+        [proc] = owned
+        assert proc.returncode is not None  # ended and reaped
+    else:
+        assert owned == []
