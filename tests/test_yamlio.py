@@ -194,6 +194,16 @@ def test_a_long_hex_or_octal_number_is_refused_where_it_is(text: str) -> None:
     )
 
 
+def test_a_hex_number_read_is_one_its_decimal_form_can_be_read_back() -> None:
+    """Found by the fuzzer: 0x and 90 hex digits fit the limit, and are written out (dump) as 107
+    decimal digits, which the reader refused. The limit holds for the decimal form too."""
+    with pytest.raises(YamlLoadError) as err:
+        load_text("n: 0x1" + "D" * 87 + "F\n", "big.yaml")
+    assert err.value.problems()[0].message == "a number of 107 digits is too long to read"
+    fits = load_text("n: 0x" + "f" * 80 + "\n", "ok.yaml")[0].data
+    assert load_text(dump(fits), "again.yaml")[0].data == fits
+
+
 def test_the_value_budget_is_the_files_not_each_documents() -> None:
     """Many documents each under the budget, together far over it: refused (it grew past 1.7 GB)."""
     doc = "a: &a [" + ", ".join(["x"] * 100) + "]\nb: [" + ", ".join(["*a"] * 100) + "]\n"

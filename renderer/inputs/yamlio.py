@@ -82,10 +82,12 @@ _MAX_DIGITS = 100  # no field of anything we render holds a longer number (Kuber
 def _int(text: str) -> int:
     if len(text) > _MAX_DIGITS:
         raise ValueError(f"a number of {len(text)} digits is too long to read")
-    if text.startswith("0o"):
-        return int(text[2:], 8)
-    if text.startswith("0x"):
-        return int(text[2:], 16)
+    if text.startswith(("0o", "0x")):
+        value = int(text[2:], 8 if text.startswith("0o") else 16)
+        decimal = len(str(value))  # as it is written out again: the reader must take that back
+        if decimal > _MAX_DIGITS:
+            raise ValueError(f"a number of {decimal} digits is too long to read")
+        return value
     return int(text, 10)  # ValueError past 4300 digits: reported where the value is
 
 
