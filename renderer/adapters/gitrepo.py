@@ -371,7 +371,7 @@ def fetch_head(repo: Repo, branch: str, history: bool = True, blobs: bool = True
     read not routed through `ensure` fails instead of crawling."""
     if not repo.git("ls-remote", "origin", f"refs/heads/{branch}"):
         return None
-    fetch_branch(repo, branch, ("--depth", "1") if not history else (), blobs)
+    fetch_branch(repo, branch, TIP if not history else (), blobs)
     return repo.git("rev-parse", f"refs/remotes/origin/{branch}")
 
 
@@ -382,16 +382,30 @@ def fetch_branch(repo: Repo, branch: str, depth: Sequence[str] = (), blobs: bool
     `("--depth", "1")` for a caller that reads only the tip (its tree, files, parent ids): into a
     clone of main's head alone, a branch made on an older main would otherwise bring the whole
     history behind it."""
-    contents = ("--filter=blob:none",) if not blobs or _partial(repo) else ()
-    ref = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
+    filtered = not blobs or _partial(repo)
     try:
-        repo.git("fetch", "-q", "--no-tags", *depth, *contents, "origin", ref)
+        repo.git(*_fetch_args(branch, depth, filtered))
     finally:
-        if contents:
+        if filtered:
             _forget_promisor(repo)
 
 
 TIP = ("--depth", "1")  # `fetch_branch` for a caller that reads only the branch's tip
+
+
+def _fetch_args(branch: str, depth: Sequence[str], filtered: bool) -> list[str]:
+    """`git fetch` of the remote branch into `refs/remotes/origin/<branch>` (`fetch_branch`,
+    `Pending`); `filtered`: without file contents."""
+    contents = ("--filter=blob:none",) if filtered else ()
+    return [
+        "fetch",
+        "-q",
+        "--no-tags",
+        *depth,
+        *contents,
+        "origin",
+        f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+    ]
 
 
 @dataclass(slots=True)
@@ -407,9 +421,7 @@ class Pending:
     deadline: float = 0.0  # the repo's timeout counts from the start, not from `wait`
 
     def start(self) -> None:
-        contents = ("--filter=blob:none",) if self.filtered else ()
-        ref = f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}"
-        argv = ["git", "-C", self.repo.path, "fetch", "-q", "--no-tags", *TIP, *contents, "origin", ref]
+        argv = ["git", "-C", self.repo.path, *_fetch_args(self.branch, TIP, self.filtered)]
         self.deadline = time.monotonic() + self.repo.timeout
         _start(argv, dict(self.repo.env), subprocess.DEVNULL, owner=self._started)
 

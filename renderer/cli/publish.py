@@ -60,27 +60,17 @@ from renderer.publish import workspace
 @handled
 def command(
     url: str,
-    apps: tuple[str, ...],
     all_apps: bool,
-    remove: tuple[str, ...],
     envs: tuple[str, ...],
     all_envs: bool,
-    image_pairs: tuple[str, ...],
-    allow_mass_delete: bool,
-    destroyed: tuple[str, ...],
-    token_var: str | None,
-    app_id: str | None,
     preview: int | None,
     unpreview: int | None,
-    check_aws: bool,
     shard: str | None,
-    shard_dir: str,
     merge_dir: str | None,
-    root: str | None,
-    fmt: str,
-    quiet: bool,
+    **rest: object,
 ) -> None:
-    """Render, commit what changed and push to the environment repo (CI runs this)."""
+    """Render, commit what changed and push to the environment repo (CI runs this). Named here:
+    the options this part reads; every option goes on to `publishing.run`, which types them all."""
     exclusive(envs, all_envs)
     gitrepo.check_url(url)  # before anything else: a token in the URL is refused, not used
     git_timeout = seconds(os.environ, "RENDERER_GIT_TIMEOUT", gitrepo.DEFAULT_TIMEOUT)
