@@ -165,7 +165,7 @@ def _resolve_atlantis(clone: str, root: str) -> None:
     as the next publish would; any other conflict stops the bench."""
     from renderer.inputs import platform_config
     from renderer.publish.writer import on_disk
-    from renderer.render.terraform import atlantis_file
+    from renderer.render.terraform import atlantis_file, project_modules
 
     conflicted = subprocess.run(
         ["git", "-C", clone, "diff", "--name-only", "--diff-filter=U"],
@@ -180,7 +180,8 @@ def _resolve_atlantis(clone: str, root: str) -> None:
     ).stdout
     environments = platform_config.load_platform(root).environments
     with open(os.path.join(clone, "atlantis.yaml"), "wb") as fh:
-        fh.write(atlantis_file(sorted(set(paths.split())), environments, on_disk(clone).read))
+        projects = project_modules(sorted(set(paths.split())), on_disk(clone).read)
+        fh.write(atlantis_file(projects, environments))
     subprocess.run(["git", "-C", clone, "add", "atlantis.yaml"], check=True)
     subprocess.run(git("-C", clone, "commit", "-q", "--no-edit"), check=True)
 

@@ -2,7 +2,8 @@
 
 Atlantis plans and applies only on merge requests, so a direct publish (dev, staging) commits its
 Kubernetes objects and bookkeeping straight to `main` as before, and its Terraform changes (the
-environments' `terraform/<env>/` and `atlantis.yaml`) as one commit on top of that, on the branch
+environments' `terraform/<env>/`, `atlantis.yaml` and the record of their projects) as one commit
+on top of that, on the branch
 `atlantis/<envs>/<scope>`, for which `publish` opens a merge request. Atlantis autoplans it; the
 platform bot comments `APPLY_COMMENT`; `automerge` (atlantis.yaml) merges it once applied.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from renderer.adapters import gitlab, gitrepo
+from renderer.publish.writer import PROJECTS
 from renderer.render import terraform
 
 APPLY_COMMENT = "atlantis apply"
@@ -32,7 +34,13 @@ def branch_name(env_ids: Sequence[str], scope: str) -> str:
 
 
 def terraform_paths(env_ids: Sequence[str]) -> list[str]:
-    return [*(f"terraform/{env}/" for env in env_ids), "atlantis.yaml"]
+    """What goes to the Terraform branch: the environments' Terraform, then the files derived from
+    it (the record of their projects goes with them, so main's record describes main's projects)."""
+    return [*_roots(env_ids), *(f"{PROJECTS}/{env}.json" for env in env_ids), "atlantis.yaml"]
+
+
+def _roots(env_ids: Sequence[str]) -> list[str]:
+    return [f"terraform/{env}/" for env in env_ids]
 
 
 def split_commit(
@@ -41,7 +49,7 @@ def split_commit(
     """`full` (the whole render, on `head`) as two commits: main's without the Terraform of
     `env_ids`, then the Terraform on top of it. The checkout's index is left at main's commit."""
     paths = terraform_paths(env_ids)
-    if not _plans_something(repo, head, full, paths[:-1]):
+    if not _plans_something(repo, head, full, _roots(env_ids)):
         return Split(full, None)  # nothing Atlantis would plan: straight to main, as the objects
     # the index alone, no file read (a clone fetched without contents has few of them): the render
     # without those paths, then head's entries under them
@@ -124,12 +132,13 @@ def decide(mr: gitlab.OpenRequest, direct: frozenset[str], status_name: str = "a
         return Decision("skip", "not only directly delivered environments: a person applies it")
     if not mr.mine:
         return Decision("skip", "not opened by the platform renderer")
-    stray = [
-        p for p in mr.paths if p != "atlantis.yaml" and not any(p.startswith(f"terraform/{e}/") for e in envs)
-    ]
+    allowed = terraform_paths(sorted(envs))  # what `split_commit` puts on the branch
+    stray = [p for p in mr.paths if not any(p == a or (a.endswith("/") and p.startswith(a)) for a in allowed)]
     if stray:
         return Decision(
-            "refuse", f"changes {stray[0]}, outside terraform/<{'|'.join(sorted(envs))}>/ and atlantis.yaml"
+            "refuse",
+            f"changes {stray[0]}, outside terraform/<{'|'.join(sorted(envs))}>/, atlantis.yaml and "
+            "the record of their projects",
         )
     by_name = {s.name: s for s in mr.statuses}
     apply, plan = by_name.get(f"{status_name}/apply"), by_name.get(f"{status_name}/plan")

@@ -566,7 +566,9 @@ def _render_into(
         bookkeeping.mass_delete_guard(tree, held.paths, prefixes, ids)
     warnings = [_broken_warning(name, problems) for name, problems in sorted(broken.items())]
     warnings += [f.render() for f in rendered.report.warnings]
-    change = writer.plan_rendered(tree, prefixes, platform, held, gitrepo.holds(index), req.progress)
+    change = writer.plan_rendered(
+        tree, prefixes, platform, held, gitrepo.holds(index), req.progress, record=ids
+    )
     return change, warnings
 
 

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
+from renderer.data import Json, blob_id
 from renderer.errors import UsageError
+from renderer.inputs.yamlio import dump_json
 from renderer.model import Platform
 from renderer.pipeline import Progress, silent
-from renderer.render.terraform import atlantis_file
+from renderer.render.terraform import atlantis_file, project_modules
 from renderer.render.tree import env_kustomization
 
 PROGRESS_EVERY = 500  # files between two progress reports
+# .render/projects/<env>.json: each Terraform project of the environment → the git object id of its
+# main.tf.json and the modules it calls, as the last publish derived atlantis.yaml (format in
+# docs/decisions.md): a publish of one app reads the projects whose file changed since, not
+# thousands. One file per environment, so that merge requests of different environments do not
+# conflict on it.
+PROJECTS = ".render/projects"
+PROJECTS_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,20 +196,90 @@ def plan_rendered(
     held: Held,
     same: Same,
     progress: Progress = silent,
+    record: Sequence[str] = (),
 ) -> WriteResult:
     """The one way a render becomes a change: owned paths replaced, then the files derived from
     what is present: atlantis.yaml, and each environment's kustomization (`held`: what is present
-    before, and where a file not in `tree` is read)."""
+    before, and where a file not in `tree` is read). `record`: the environments whose record of
+    their projects (`PROJECTS`) is kept too: those a publish renders (an environment repo, whose
+    `held.blobs` are git's object ids); another environment's record stays as it is, as its
+    projects do."""
 
     def read(paths: Collection[str]) -> Mapping[str, bytes]:
         return {**held.read([p for p in paths if p not in tree]), **{p: tree[p] for p in paths if p in tree}}
 
+    projects = _Projects(tree, held, read, sorted(platform.environments) if record else [])
     derived: dict[str, Callable[[Collection[str]], bytes | None]] = {
-        "atlantis.yaml": lambda paths: atlantis_file(paths, platform.environments, read)
+        "atlantis.yaml": lambda paths: atlantis_file(projects.modules(paths), platform.environments)
     }
     for env in sorted(platform.environments):
         derived[f"kubernetes/{env}/kustomization.yaml"] = partial(env_kustomization, env=env)
+    for env in sorted(set(record) & set(platform.environments)):
+        derived[f"{PROJECTS}/{env}.json"] = partial(projects.record, env=env)
     return plan_tree(tree, prefixes, held.paths, same, derived, progress)
+
+
+class _Projects:
+    """The Terraform projects present after a write and the modules each calls, worked out once
+    for atlantis.yaml and the records (`PROJECTS`). A project whose file has the object id its
+    environment's record says is not read: the record says what it calls (a file changed by hand,
+    or changed only on an Atlantis branch, has another id, and is read)."""
+
+    def __init__(self, tree: Mapping[str, bytes], held: Held, read: ReadMany, envs: Sequence[str]) -> None:
+        self.tree, self.held, self.read = tree, held, read
+        self.recorded = _recorded_projects(held, envs)  # every environment's: atlantis.yaml lists all
+        self._present: Collection[str] | None = None
+        self._modules: dict[str, list[str]] = {}
+
+    def modules(self, present: Collection[str]) -> dict[str, list[str]]:
+        """Project folder → the modules it calls, for the paths `present` after the write."""
+        if self._present is not present:
+            known = {
+                folder: modules
+                for folder, (blob, modules) in self.recorded.items()
+                if f"{folder}/main.tf.json" not in self.tree
+                and self.held.blobs.get(f"{folder}/main.tf.json") == blob
+            }
+            self._present, self._modules = present, project_modules(present, self.read, known)
+        return self._modules
+
+    def record(self, present: Collection[str], env: str) -> bytes:
+        """`PROJECTS`/<env>.json for the paths `present` after the write."""
+        sha256 = any(len(oid) != 40 for oid in self.held.blobs.values())  # the repo's object format
+        projects: dict[str, Json] = {}
+        for folder, modules in self.modules(present).items():
+            if folder.split("/")[1] != env:
+                continue
+            path = f"{folder}/main.tf.json"
+            blob = blob_id(self.tree[path], sha256) if path in self.tree else self.held.blobs.get(path)
+            if blob is not None:  # none: not a regular file (it calls nothing), read every time
+                projects[folder.split("/")[2]] = {"blob": blob, "modules": list(modules)}
+        return dump_json({"version": PROJECTS_VERSION, "projects": projects}).encode()
+
+
+def _recorded_projects(held: Held, envs: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """What the environments' records (`PROJECTS`) say: project folder → (object id, modules). A
+    record that is absent, of another version or damaged says nothing: its projects are read."""
+    files = held.read([f"{PROJECTS}/{env}.json" for env in envs])
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for env in envs:
+        try:
+            recorded = json.loads(files.get(f"{PROJECTS}/{env}.json", b"null"))
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(recorded, dict) or recorded.get("version") != PROJECTS_VERSION:
+            continue
+        projects = recorded.get("projects")
+        for scope, entry in projects.items() if isinstance(projects, dict) else ():
+            blob = entry.get("blob") if isinstance(entry, dict) else None
+            modules = entry.get("modules") if isinstance(entry, dict) else None
+            if (
+                isinstance(blob, str)
+                and isinstance(modules, list)
+                and all(isinstance(m, str) for m in modules)
+            ):
+                out[f"terraform/{env}/{scope}"] = (blob, tuple(str(m) for m in modules))
+    return out
 
 
 def write_rendered(

@@ -106,20 +106,30 @@ def used_modules(project: Mapping[str, object]) -> list[str]:
     return sorted(names)
 
 
-def atlantis_file(
+def project_modules(
     paths: Collection[str],
-    envs: Mapping[str, Environment],
     read: Callable[[Collection[str]], Mapping[str, bytes]],
-) -> bytes:
-    """atlantis.yaml from the Terraform projects present in the environment repo after a write
-    (`read`: present files' bytes, all at once, for the modules each project calls; a project that
-    is not a regular file calls none)."""
-    found = {path: project_of(path) for path in paths}
-    files = read([path for path, project in found.items() if project is not None])
-    projects = {}
-    for path, project in found.items():
-        if project is not None:
-            projects[project_dir(*project)] = used_modules(json.loads(files[path])) if path in files else []
+    known: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, list[str]]:
+    """Each Terraform project among `paths` (its folder) → the environment's modules it calls:
+    from `known` where it says (a project whose file the caller knows unchanged), else from the
+    project's bytes (`read`: present files' bytes, all at once; a project that is not a regular
+    file calls none)."""
+    known = known or {}
+    found = {path: project_dir(*project) for path in paths if (project := project_of(path)) is not None}
+    files = read([path for path, folder in found.items() if folder not in known])
+    out: dict[str, list[str]] = {}
+    for path, folder in sorted(found.items()):
+        if folder in known:
+            out[folder] = list(known[folder])
+        else:
+            out[folder] = used_modules(json.loads(files[path])) if path in files else []
+    return out
+
+
+def atlantis_file(projects: Mapping[str, Sequence[str]], envs: Mapping[str, Environment]) -> bytes:
+    """atlantis.yaml for the Terraform projects present in the environment repo after a write
+    (`projects`: `project_modules`)."""
     return dump(atlantis(projects, envs)).encode()
 
 

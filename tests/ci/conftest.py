@@ -193,6 +193,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory, job_python: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         built = sorted((shared / "dist").glob("*.whl")) if (shared / "dist").is_dir() else []
         if not built:
+            # an earlier worker's attempt that failed or skipped (no gitlab-ci-local) left its copy
+            shutil.rmtree(shared / "platform", ignore_errors=True)
             project = copy_project(shared / "platform")
             as_checkout(project, PLATFORM_URL)
             proc = Runner(project, job_python, shared / "home").run("build", timeout=600)
