@@ -82,6 +82,8 @@ def _plans_something(repo: gitrepo.Repo, head: str | None, full: str, roots: Seq
     modules = {tuple(p.split("/")[1:4:2]) for p in changed if terraform.is_module_path(p)}
     if any(not terraform.is_module_path(p) for p in changed):
         return True
+    if not modules:  # no Terraform changed: no project to read
+        return False
     listed = repo.git("ls-tree", "-r", "--name-only", full, "--", *roots).splitlines()
     projects = {path: project for path in listed if (project := terraform.project_of(path)) is not None}
     files = gitrepo.read_files(repo, full, sorted(projects))  # one git call, not one per file

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from renderer import __version__
@@ -160,11 +160,41 @@ def read_index(root: str, app: str, store: str = STORE) -> dict[str, Json]:
     """The app's `index.json` as stored (any version), or {} when it is missing or unreadable;
     `store`: the folder of records (previews keep theirs apart)."""
     try:
-        with open(os.path.join(root, *index_relpath(app, store).split("/")), encoding="utf-8") as fh:
-            body = json.load(fh)
-    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
+        with open(os.path.join(root, *index_relpath(app, store).split("/")), "rb") as fh:
+            return parse_index(fh.read())
+    except OSError:
+        return {}
+
+
+def parse_index(data: bytes | None) -> dict[str, Json]:
+    """An `index.json`'s bytes as `read_index` reads them: {} when absent or unreadable."""
+    try:
+        body = json.loads(data) if data is not None else None
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
         return {}
     return body if isinstance(body, dict) else {}
+
+
+class Indexes:
+    """The stored apps' `index.json`, each read and parsed at most once in a publish (several of
+    its steps look at every app's): read through `read` (many files at once: a partial checkout
+    leaves them in git's objects, `delivery._on_disk`), as `read_index` reads them."""
+
+    def __init__(self, read: writer.ReadMany, store: str = STORE) -> None:
+        self._read, self._store = read, store
+        self._parsed: dict[str, dict[str, Json]] = {}
+
+    def load(self, apps: Collection[str]) -> None:
+        """Read the indexes of `apps` not read yet, in one call."""
+        paths = {index_relpath(a, self._store): a for a in sorted(set(apps)) if a not in self._parsed}
+        if paths:
+            found = self._read(list(paths))
+            for path, app in paths.items():
+                self._parsed[app] = parse_index(found.get(path))
+
+    def get(self, app: str) -> dict[str, Json]:
+        self.load([app])
+        return self._parsed[app]
 
 
 def already_published(apps: Sequence[App], key: DigestKey, root: str, env_ids: Sequence[str]) -> bool:
@@ -249,7 +279,7 @@ def _entries(index: Mapping[str, Json], name: str) -> dict[str, Json]:
 
 
 def recorded_images(
-    root: str, apps: Mapping[str, App], skip: Collection[str], store: str = STORE
+    index: Callable[[str], Mapping[str, Json]], apps: Mapping[str, App], skip: Collection[str]
 ) -> dict[str, str]:
     """The `--image` values the stored apps (except `skip`, published now) were last published
     with, so re-rendering them needs no image from this run. A bare image (`""`: every `image: .`)
@@ -258,7 +288,7 @@ def recorded_images(
     for name, app in sorted(apps.items()):
         if name in skip:
             continue
-        images = read_index(root, name, store).get("images")
+        images = index(name).get("images")
         if not isinstance(images, Mapping):
             continue
         for key, image in sorted(images.items()):
@@ -280,21 +310,30 @@ def _depends(deps: Dependencies, app: str) -> dict[str, Json]:
     }
 
 
-def recorded_dependencies(root: str, app: str) -> dict[str, tuple[Files, Files]] | None:
-    """env → (the app's files, its part of `_shared`) as the last publish recorded them; None when
-    the index predates the record (version 1) or cannot be read: then the app depends on everything."""
-    try:
-        with open(os.path.join(root, STORE, app, "index.json"), encoding="utf-8") as fh:
-            body = json.load(fh)
-        if body.get("version", 1) < 2:
-            return None
-        return {env: (_files(item), _files(item["shared"])) for env, item in sorted(body["depends"].items())}
-    except (OSError, ValueError, RecursionError, KeyError, AttributeError, TypeError):
+def recorded_dependencies(body: Mapping[str, Json]) -> dict[str, tuple[Files, Files]] | None:
+    """env → (the app's files, its part of `_shared`) as the last publish recorded them in its
+    index (`body`); None when the index predates the record (version 1) or cannot be read: then
+    the app depends on everything."""
+    version, depends = body.get("version", 1), body.get("depends")
+    if not isinstance(version, int) or version < 2 or not isinstance(depends, Mapping):
         return None
+    out = {}
+    for env, item in sorted(depends.items()):
+        own = _files(item)
+        shared = _files(item.get("shared") if isinstance(item, Mapping) else None)
+        if own is None or shared is None:
+            return None
+        out[env] = (own, shared)
+    return out
 
 
-def _files(item: Mapping[str, Sequence[str]]) -> Files:
-    return Files(tuple(str(p) for p in item["uses"]), tuple(str(p) for p in item["candidates"]))
+def _files(item: Json) -> Files | None:
+    """One recorded `Files`; None when it is not of the recorded shape."""
+    uses = item.get("uses") if isinstance(item, Mapping) else None
+    candidates = item.get("candidates") if isinstance(item, Mapping) else None
+    if not isinstance(uses, list) or not isinstance(candidates, list):
+        return None
+    return Files(tuple(str(p) for p in uses), tuple(str(p) for p in candidates))
 
 
 def terraform_tombstones(

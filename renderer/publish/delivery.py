@@ -374,9 +374,12 @@ def _checkout(req: Request, repo: gitrepo.Repo, head: str | None) -> None:
 
 
 def _on_disk(path: str) -> bool:
-    """What a publish reads from the directory: the stored inputs and indexes (`.render/`, read
-    confined and within the limits, as an app's own files are), and the few files outside any
-    app's folder."""
+    """What a publish reads from the directory: the stored inputs (`.render/`, read confined and
+    within the limits, as an app's own files are), and the few files outside any app's folder.
+    The apps' indexes are read from git's objects (`bookkeeping.Indexes`): writing thousands of
+    files costs more than reading them."""
+    if path.startswith(bookkeeping.STORE + "/") and path.endswith("/index.json") and path.count("/") == 3:
+        return False
     return path.startswith(".render/") or path.count("/") < 3
 
 
@@ -526,16 +529,17 @@ def _render_into(
     # files out of the directory
     index = gitrepo.index(root)
     held = writer.Held(index, functools.partial(gitrepo.read_indexed, repo, index), gitrepo.blobs(index))
+    indexes = bookkeeping.Indexes(held.read)  # left out of the directory (`_on_disk`)
     apps, broken = _apps(root, req, platform.trust.limits, _leftovers(req, held, ids))
     prints = selective.Prints.of(platform.root)
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)
-    focus = None if req.run is not None else _focus(req, root, held, changing, apps, ids, prints)
-    options = _options(req, root, held, apps, owners, focus, ids)
+    focus = None if req.run is not None else _focus(req, indexes, held, changing, apps, ids, prints)
+    options = _options(req, indexes, held, apps, owners, focus, ids)
     ordered = tuple(apps[k] for k in sorted(apps))
     if req.run is not None:
         rendered = req.run(platform, ordered, ids, options, req.progress)
     else:
-        ahead = [(e, _options_for(req, root, options, held, changing, apps, e, prints)) for e in req.ahead]
+        ahead = [(e, _options_for(req, indexes, options, held, changing, apps, e, prints)) for e in req.ahead]
         rendered = pipeline.run(platform, ordered, ids, options, req.progress, ahead, req.carried.ready)
         req.carried.ready.update(rendered.ahead)
     if req.all_apps and focus is not None:  # the apps not rendered again: their files as they are
@@ -553,7 +557,7 @@ def _render_into(
     asked = selective.requests(rendered.envs)
     for app_id in owned_apps:
         if app_id in apps:
-            previous = bookkeeping.read_index(root, app_id)
+            previous = indexes.get(app_id)
             key = _key(req, app_id, previous)
             tree.update(bookkeeping.store_inputs(apps[app_id], rendered, key, previous, scopes))
             selective.record(tree, app_id, previous, rendered.envs, prints, asked)
@@ -574,7 +578,7 @@ def _render_into(
 
 def _focus(
     req: Request,
-    root: str,
+    indexes: bookkeeping.Indexes,
     held: writer.Held,
     changing: Sequence[str],
     apps: Mapping[str, App],
@@ -585,13 +589,13 @@ def _focus(
     recorded platform files changed (every app when it removes apps, resolves digests or destroys)."""
     if not req.all_apps or req.remove_apps or req.pins or req.destroyed:
         return selective.focus(changing, apps, req.all_apps)
-    stale = selective.stale(root, held.paths, sorted(apps), ids, prints)
+    stale = selective.stale(indexes, held.paths, sorted(apps), ids, prints)
     return stale | (frozenset(changing) & frozenset(apps))
 
 
 def _options(
     req: Request,
-    root: str,
+    indexes: bookkeeping.Indexes,
     held: writer.Held,
     apps: Mapping[str, App],
     owners: bookkeeping.Owners,
@@ -599,16 +603,16 @@ def _options(
     ids: Sequence[str],
 ) -> pipeline.Options:
     return pipeline.Options(
-        _images(req, root, apps),
+        _images(req, indexes, apps),
         req.jobs,
         req.skip_checks_for_tests,
         req.sensitive,
         owners.resources,
         {**{a.id: req.identity.owner for a in req.apps}, **owners.apps},
-        pins=_pins(req, root, apps),
+        pins=_pins(req, indexes, apps),
         focus=focus,
-        elsewhere=selective.elsewhere(held, ids, focus, req.carried.parsed),
-        stored=_stored(req, held, ids, focus, apps),
+        elsewhere=selective.elsewhere(held, ids, focus, req.carried.parsed, indexes),
+        stored=_stored(req, held, indexes, ids, focus, apps),
         lean=True,
     )
 
@@ -616,18 +620,19 @@ def _options(
 def _stored(
     req: Request,
     held: writer.Held,
+    indexes: bookkeeping.Indexes,
     ids: Sequence[str],
     focus: frozenset[str] | None,
     loaded: Mapping[str, App],
 ) -> dict[str, StoredShared]:
     """The shared scopes as stored, for a render that keeps what its focus cannot change; none
     when this publish removes apps (what they requested is not read: everything is rendered)."""
-    return {} if req.remove_apps else selective.stored_shared(held, ids, focus, loaded)
+    return {} if req.remove_apps else selective.stored_shared(held, ids, focus, loaded, indexes)
 
 
 def _options_for(
     req: Request,
-    root: str,
+    indexes: bookkeeping.Indexes,
     options: pipeline.Options,
     held: writer.Held,
     changing: Sequence[str],
@@ -636,12 +641,12 @@ def _options_for(
     prints: selective.Prints,
 ) -> pipeline.Options:
     """`options` as a render of `env` alone would have them: its own focus and other apps' objects."""
-    focus = _focus(req, root, held, changing, apps, [env.id], prints)
+    focus = _focus(req, indexes, held, changing, apps, [env.id], prints)
     return dataclasses.replace(
         options,
         focus=focus,
-        elsewhere=selective.elsewhere(held, [env.id], focus, req.carried.parsed),
-        stored=_stored(req, held, [env.id], focus, apps),
+        elsewhere=selective.elsewhere(held, [env.id], focus, req.carried.parsed, indexes),
+        stored=_stored(req, held, indexes, [env.id], focus, apps),
     )
 
 
@@ -720,22 +725,26 @@ def _key(
     return bookkeeping.DigestKey(req.platform_digest, images, pins)
 
 
-def _pins(req: Request, root: str, apps: Mapping[str, App]) -> dict[str, dict[str, Mapping[str, str]]]:
+def _pins(
+    req: Request, indexes: bookkeeping.Indexes, apps: Mapping[str, App]
+) -> dict[str, dict[str, Mapping[str, str]]]:
     """The digests each app's index recorded, with those this run resolved over them."""
     out: dict[str, dict[str, Mapping[str, str]]] = {}
+    indexes.load(apps)
     for name in sorted(apps):
-        pins = {**bookkeeping.recorded_pins(bookkeeping.read_index(root, name)), **req.pins.get(name, {})}
+        pins = {**bookkeeping.recorded_pins(indexes.get(name)), **req.pins.get(name, {})}
         if pins:
             out[name] = pins
     return out
 
 
-def _images(req: Request, root: str, apps: Mapping[str, App]) -> dict[str, str]:
+def _images(req: Request, indexes: bookkeeping.Indexes, apps: Mapping[str, App]) -> dict[str, str]:
     """This run's `--image` values over those the other stored apps were published with (never
     for a workload of an app published now: its images come from this run alone)."""
     now = {a.id for a in req.apps}
     ours = {wl.name for a in req.apps for wl in a.workloads}
-    recorded = bookkeeping.recorded_images(root, apps, now)
+    indexes.load(apps)
+    recorded = bookkeeping.recorded_images(indexes.get, apps, now)
     kept = {k: v for k, v in recorded.items() if k.partition(".")[0] not in ours}
     return {**kept, **req.images}
 

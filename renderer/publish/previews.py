@@ -301,7 +301,7 @@ def _images(root: str, req: delivery.Request, apps: Mapping[str, App]) -> dict[s
     re-render of every preview needs none), as `delivery` does for apps."""
     now = {a.id for a in req.apps}
     ours = {wl.name for a in req.apps for wl in a.workloads}
-    recorded = bookkeeping.recorded_images(root, apps, now, STORE)
+    recorded = bookkeeping.recorded_images(lambda name: bookkeeping.read_index(root, name, STORE), apps, now)
     return {**{k: v for k, v in recorded.items() if k.partition(".")[0] not in ours}, **req.images}
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from renderer import __version__
@@ -79,7 +79,11 @@ def focus(changing: Collection[str], stored: Collection[str], platform_wide: boo
 
 
 def stale(
-    checkout: str, existing: Collection[str], apps: Iterable[str], env_ids: Sequence[str], prints: Prints
+    indexes: bookkeeping.Indexes,
+    existing: Collection[str],
+    apps: Collection[str],
+    env_ids: Sequence[str],
+    prints: Prints,
 ) -> frozenset[str]:
     """The apps a platform-wide publish must render again: a recorded platform file (or the set of
     files, or the renderer) changed since their last render in one of `env_ids`, nothing says, or
@@ -87,10 +91,11 @@ def stale(
     waiting on its Atlantis branch, a file changed by hand)."""
     held = _held(existing, env_ids)
     out = set()
+    indexes.load(apps)
     for app in apps:
-        index = bookkeeping.read_index(checkout, app)
+        index = indexes.get(app)
         recorded, outputs = index.get(RECORD), index.get("outputs")
-        depends = bookkeeping.recorded_dependencies(checkout, app)
+        depends = bookkeeping.recorded_dependencies(index)
         if not isinstance(recorded, Mapping) or not isinstance(outputs, Mapping) or depends is None:
             out.add(app)
             continue
@@ -177,7 +182,11 @@ def record(
 
 
 def stored_shared(
-    held: writer.Held, env_ids: Sequence[str], rendered: frozenset[str] | None, loaded: Collection[str]
+    held: writer.Held,
+    env_ids: Sequence[str],
+    rendered: frozenset[str] | None,
+    loaded: Collection[str],
+    indexes: bookkeeping.Indexes | None = None,
 ) -> dict[str, StoredShared]:
     """Per environment, its shared scope as stored, for a render of the `rendered` apps that keeps
     the shared resources they cannot change (`render/environment.py`). None when every app is
@@ -192,13 +201,15 @@ def stored_shared(
 
     if rendered is None:
         return {}
-    indexes = {p: p.split("/")[-2] for p in held.paths if _is_index(p)}
+    indexes = bookkeeping.Indexes(held.read) if indexes is None else indexes  # a publish passes its own
+    stored = sorted(p.split("/")[-2] for p in held.paths if _is_index(p))
     catalogs = {env_id: catalog_file(env_id, SHARED) for env_id in env_ids}
-    texts = held.read([*indexes, *(p for p in catalogs.values() if p in held.paths)])
+    texts = held.read([p for p in catalogs.values() if p in held.paths])
+    indexes.load(stored)
     requested: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     newer: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
-    for path, app in sorted(indexes.items()):
-        index = _json(texts.get(path))
+    for app in stored:
+        index = indexes.get(app)
         by_env = _recorded_requests(index, env_ids)
         for env_id in env_ids:
             ahead = app not in rendered and _ahead_of_render(index, env_id)
@@ -229,13 +240,6 @@ def stored_shared(
 def _is_index(path: str) -> bool:
     parts = path.split("/")
     return len(parts) == 4 and f"{parts[0]}/{parts[1]}" == bookkeeping.STORE and parts[3] == "index.json"
-
-
-def _json(data: bytes | None) -> Json:
-    try:
-        return json.loads(data) if data is not None else None
-    except (ValueError, RecursionError):
-        return None
 
 
 def _ahead_of_render(index: Json, env_id: str) -> bool:
@@ -281,7 +285,11 @@ Parsed = dict[tuple[str, bytes], list[Json]]  # (path, sha-256 of its bytes) →
 
 
 def elsewhere(
-    held: writer.Held, env_ids: Sequence[str], rendered: frozenset[str] | None, parsed: Parsed | None = None
+    held: writer.Held,
+    env_ids: Sequence[str],
+    rendered: frozenset[str] | None,
+    parsed: Parsed | None = None,
+    indexes: bookkeeping.Indexes | None = None,
 ) -> dict[str, tuple[tuple[str, Json], ...]]:
     """Per environment, the Ingress objects the checkout holds for apps outside `rendered` and for
     the shared scope (none when every app is rendered): what the host-and-path collision check
@@ -298,9 +306,10 @@ def elsewhere(
         if app is not None and app not in rendered:
             wanted[path.split("/", 2)[1]].append(path)
             apps.add(app)
-    indexes = {bookkeeping.index_relpath(app): app for app in sorted(apps - {SHARED})}
-    texts = held.read(list(indexes))
-    recorded = {app: _recorded_routes(texts.get(path)) for path, app in indexes.items()}
+    others = sorted(apps - {SHARED})
+    indexes = bookkeeping.Indexes(held.read) if indexes is None else indexes
+    indexes.load(others)
+    recorded = {app: _recorded_routes(indexes.get(app)) for app in others}
     recorded[SHARED] = {}  # the shared scope has no index: its few Ingress files are parsed
 
     def record(env_id: str, path: str) -> _Recorded | None:
@@ -340,11 +349,10 @@ class _Recorded(NamedTuple):
     routes: list[tuple[str, str]]
 
 
-def _recorded_routes(data: bytes | None) -> dict[str, dict[str, _Recorded]]:
+def _recorded_routes(index: Mapping[str, Json]) -> dict[str, dict[str, _Recorded]]:
     """An index's recorded Ingress files: env → path → what it records. Anything not of the
     recorded shape (an older index, a damaged one) is left out: those files are parsed."""
-    index = _json(data)
-    by_env = index.get(ROUTES) if isinstance(index, dict) else None
+    by_env = index.get(ROUTES)
     out: dict[str, dict[str, _Recorded]] = {}
     for env_id, files in by_env.items() if isinstance(by_env, dict) else ():
         for path, entry in files.items() if isinstance(files, dict) else ():

@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 
 from renderer import pipeline
 from renderer.adapters import gitrepo
@@ -64,7 +65,10 @@ def render_shard(
         stored, _broken = bookkeeping.stored_apps(repo.path, platform.trust.limits)
         apps = {k: v for k, v in stored.items() if member(k, index, total)}
         options = pipeline.Options(
-            {**bookkeeping.recorded_images(repo.path, stored, ()), **req.images},
+            {
+                **bookkeeping.recorded_images(partial(bookkeeping.read_index, repo.path), stored, ()),
+                **req.images,
+            },
             req.jobs,
             req.skip_checks_for_tests,
             req.sensitive,

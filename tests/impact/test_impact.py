@@ -224,7 +224,7 @@ def test_every_publish_records_what_each_app_depended_on(repo: tuple[Path, Path]
     _, env = repo
     clone = tmp_path / "clone"
     git("clone", "-q", str(env), str(clone))
-    record = bookkeeping.recorded_dependencies(str(clone), "billing")
+    record = bookkeeping.recorded_dependencies(bookkeeping.read_index(str(clone), "billing"))
     assert record is not None and sorted(record) == ["dev"]
     own, shared = record["dev"]
     assert {"environments/dev.yaml", f"{PROFILES}/development.yaml", "platform-config/trust.yaml"} <= set(
@@ -236,4 +236,6 @@ def test_every_publish_records_what_each_app_depended_on(repo: tuple[Path, Path]
     old = json.loads(index.read_text())
     del old["version"], old["depends"]
     index.write_text(json.dumps(old))
-    assert bookkeeping.recorded_dependencies(str(clone), "billing") is None  # version 1: depends on all
+    assert (
+        bookkeeping.recorded_dependencies(bookkeeping.read_index(str(clone), "billing")) is None
+    )  # version 1

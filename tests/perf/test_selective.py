@@ -140,7 +140,8 @@ def test_an_app_without_a_record_is_stale(tmp_path: Path, fleet_root: str) -> No
     old = {"version": 1, "app": "old"}  # an index from before `depends`
     write(tmp_path / bookkeeping.STORE / "old" / "index.json", json.dumps(old))
     write(tmp_path / bookkeeping.STORE / "gone" / "readme.txt", "no index")
-    assert selective.stale(str(tmp_path), [], ["gone", "old"], ["dev"], prints) == {"gone", "old"}
+    indexes = bookkeeping.Indexes(writer.on_disk(str(tmp_path)).read)
+    assert selective.stale(indexes, [], ["gone", "old"], ["dev"], prints) == {"gone", "old"}
 
 
 def test_one_app_publish_renders_that_app_alone(
@@ -162,12 +163,13 @@ def test_one_app_publish_renders_that_app_alone(
     monkeypatch.setattr(gitrepo, "index", index)
     _publish(fleet_root, bare_repo, [folders[1]])
     assert renders == {"svc-0001": 2}
-    # only the bookkeeping was checked out: every app's files, the Ingresses the host check reads
-    # and the app's own among them, were read from git's objects
+    # only the stored inputs were checked out: every app's files, the Ingresses the host check
+    # reads and the app's own among them, and the apps' indexes were read from git's objects
     assert "kubernetes/dev/svc-0002/w0/deployment-w0.yaml" in left_out
     assert "kubernetes/dev/svc-0001/w0/deployment-w0.yaml" in left_out
     assert "kubernetes/dev/svc-0000/w0/ingress-w0-route.yaml" in left_out
-    assert not [p for p in left_out if p.startswith(".render/")]
+    assert ".render/apps/svc-0000/index.json" in left_out
+    assert not [p for p in left_out if p.startswith(".render/") and not p.endswith("/index.json")]
     with monkeypatch.context() as m:
         _full(m)
         _publish(fleet_root, reference, [folders[1]])
