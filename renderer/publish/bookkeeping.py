@@ -175,22 +175,43 @@ def parse_index(data: bytes | None) -> dict[str, Json]:
     return body if isinstance(body, dict) else {}
 
 
+ParsedIndexes = dict[tuple[str, str], dict[str, Json]]  # (path, git's object id) → the index
+
+
 class Indexes:
     """The stored apps' `index.json`, each read and parsed at most once in a publish (several of
-    its steps look at every app's): read through `read` (many files at once: a partial checkout
-    leaves them in git's objects, `delivery._on_disk`), as `read_index` reads them."""
+    its steps look at every app's), as `read_index` reads them: through `read` (many files at
+    once: a partial checkout leaves them in git's objects, `delivery._on_disk`). `blobs` and
+    `memo`: an index whose object id a group of the same run parsed before is not read again
+    (`delivery.Carried`). The values are shared: read them, never change them."""
 
-    def __init__(self, read: writer.ReadMany, store: str = STORE) -> None:
+    def __init__(
+        self,
+        read: writer.ReadMany,
+        blobs: Mapping[str, str] | None = None,
+        memo: ParsedIndexes | None = None,
+        store: str = STORE,
+    ) -> None:
         self._read, self._store = read, store
+        self._blobs = blobs or {}
+        self._memo: ParsedIndexes = {} if memo is None else memo
         self._parsed: dict[str, dict[str, Json]] = {}
 
     def load(self, apps: Collection[str]) -> None:
         """Read the indexes of `apps` not read yet, in one call."""
-        paths = {index_relpath(a, self._store): a for a in sorted(set(apps)) if a not in self._parsed}
-        if paths:
-            found = self._read(list(paths))
-            for path, app in paths.items():
-                self._parsed[app] = parse_index(found.get(path))
+        paths: dict[str, str] = {}
+        for app in sorted(set(apps) - set(self._parsed)):
+            path = index_relpath(app, self._store)
+            known = self._memo.get((path, self._blobs.get(path, "")))
+            if known is not None:
+                self._parsed[app] = known
+            else:
+                paths[path] = app
+        found = self._read(list(paths)) if paths else {}
+        for path, app in paths.items():
+            self._parsed[app] = parse_index(found.get(path))
+            if path in self._blobs:
+                self._memo[(path, self._blobs[path])] = self._parsed[app]
 
     def get(self, app: str) -> dict[str, Json]:
         self.load([app])

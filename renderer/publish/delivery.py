@@ -78,6 +78,7 @@ class Carried:
     loaded: bookkeeping.Loaded = field(default_factory=dict)  # stored apps, by their folder's tree
     removed: set[str] = field(default_factory=set)  # apps removed with their owner checked
     parsed: selective.Parsed = field(default_factory=dict)  # other apps' Ingresses, by path and bytes
+    indexes: bookkeeping.ParsedIndexes = field(default_factory=dict)  # apps' indexes, by object id
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,7 +530,7 @@ def _render_into(
     # files out of the directory
     index = gitrepo.index(root)
     held = writer.Held(index, functools.partial(gitrepo.read_indexed, repo, index), gitrepo.blobs(index))
-    indexes = bookkeeping.Indexes(held.read)  # left out of the directory (`_on_disk`)
+    indexes = bookkeeping.Indexes(held.read, held.blobs, req.carried.indexes)  # not on disk (`_on_disk`)
     apps, broken = _apps(root, req, platform.trust.limits, _leftovers(req, held, ids))
     prints = selective.Prints.of(platform.root)
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)

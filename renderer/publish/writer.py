@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import tempfile
@@ -135,6 +136,24 @@ def _compiled(prefixes: tuple[str, ...]) -> _Prefixes:
     return _Prefixes(prefixes)
 
 
+def owned_among(paths: Collection[str], prefixes: Sequence[str]) -> set[str]:
+    """The `paths` a write under `prefixes` replaces (`owned`), found by looking each prefix up
+    in the sorted paths: a publish of one app owns a few folders of an environment repo of many
+    thousands of files, and need not test each file."""
+    ordered = sorted(paths)
+    lookup = paths if isinstance(paths, (set, frozenset, dict)) else frozenset(ordered)
+    found: set[str] = set()
+    for prefix in (p for p in prefixes if not p.startswith("!")):
+        if prefix.endswith("/") and prefix[:-1] in lookup:  # a file where the folder should be
+            found.add(prefix[:-1])
+        for i in range(bisect.bisect_left(ordered, prefix), len(ordered)):
+            if not ordered[i].startswith(prefix):
+                break
+            found.add(ordered[i])
+    owns = owner(prefixes)
+    return {p for p in found if owns(p)}  # less what a `!prefix` keeps
+
+
 Same = Callable[[str, bytes], bool]  # whether `path` already holds exactly these bytes
 
 
@@ -154,7 +173,7 @@ def plan_tree(
         if not owns(path):
             raise UsageError(f"render produced {path}, outside the paths it owns")
     derived = derived or {}
-    replaced = {p for p in existing if owns(p)}
+    replaced = owned_among(existing, prefixes)
     deleted = [p for p in sorted(replaced) if p not in tree and p not in derived]
     data: dict[str, bytes] = {}
     unchanged = 0

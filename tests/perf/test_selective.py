@@ -640,3 +640,32 @@ def test_an_app_published_to_another_environment_counts_as_a_change_here(
         _full(m)
         _publish(fleet_root, reference, [folders[2]], env_ids=("dev",))
     assert _trees(bare_repo) == _trees(reference)
+
+
+def test_each_index_is_read_and_parsed_once_per_run() -> None:
+    files = {
+        ".render/apps/a/index.json": json.dumps({"version": 6, "app": "a"}).encode(),
+        ".render/apps/b/index.json": b"{damaged",
+        ".render/apps/c/index.json": b"[1]",
+    }
+    reads: list[str] = []
+
+    def read(paths: Collection[str]) -> dict[str, bytes]:
+        reads.extend(paths)
+        return {p: files[p] for p in paths if p in files}
+
+    blobs = {p: blob_id(d) for p, d in files.items()}
+    memo: bookkeeping.ParsedIndexes = {}
+    first = bookkeeping.Indexes(read, blobs, memo)
+    first.load(["a", "b", "c", "gone"])
+    assert [first.get(app) for app in ("a", "b", "c", "gone")] == [{"version": 6, "app": "a"}, {}, {}, {}]
+    assert sorted(reads) == sorted([*files, ".render/apps/gone/index.json"])
+    first.get("a")
+    assert len(reads) == 4  # parsed once
+    # a later group of the same run: an index with the same object id is not read again
+    files[".render/apps/c/index.json"] = json.dumps({"version": 6, "app": "c"}).encode()
+    blobs[".render/apps/c/index.json"] = blob_id(files[".render/apps/c/index.json"])
+    reads.clear()
+    later = bookkeeping.Indexes(read, blobs, memo)
+    assert later.get("a") == {"version": 6, "app": "a"} and later.get("c") == {"version": 6, "app": "c"}
+    assert reads == [".render/apps/c/index.json"]
