@@ -173,7 +173,9 @@ def publish(
             group_req = dataclasses.replace(req, ahead=ahead, carried=carried)
             outcome = _publish_group(platform, group_req, repo, group, branch, heads)
             if branch == "main" and outcome.commit:
-                heads.clear()
+                # main is now the commit this group built and pushed: the next group starts from it
+                # without fetching it back, while the remote's main is still that commit
+                heads["main"] = outcome.commit
             if branch != "main" and outcome.commit and merge_requests is not None:
                 title = _subject(req, "render", (group[0].id,))
                 url = merge_requests(branch, "main", title, _mr_body(outcome, req))
@@ -291,8 +293,8 @@ def _publish_group(
     heads: dict[str, str | None],
 ) -> Outcome:
     """Fetch, render, commit, push with a lease; a moved head means fetch and render again. The
-    first attempt takes main's head from `heads` when an earlier group fetched it, pushed nothing
-    to main, and the remote's main is still there."""
+    first attempt takes main's head from `heads` (what an earlier group fetched, or pushed to
+    main) while the remote's main is still that commit."""
     env_ids = tuple(e.id for e in envs)
     rng = random.Random()  # jitter only: it never reaches the output
     for attempt in range(1, req.max_attempts + 1):

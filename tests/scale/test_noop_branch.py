@@ -326,6 +326,19 @@ def test_a_later_group_fetches_again_when_main_moved_after_the_first_fetched(
     assert git("--git-dir", str(bare_repo), "rev-parse", "render/prod/shop^") == pushed[0]
 
 
+def test_a_later_group_builds_on_what_the_first_pushed_without_fetching_it_back(
+    tmp_path: Path, bare_repo: Path, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apps = tmp_path / "apps"
+    publish(platform, bare_repo, load(make_app(apps, "shop", {"web": "hello"})), ("dev",))
+    fetched = _fetches(monkeypatch)
+    changed = load(make_app(apps, "shop", {"web": "changed"}))
+    direct, prod = publish(platform, bare_repo, changed, ("dev", "prod"))
+    assert direct.commit and prod.commit and fetched == ["main"]  # the direct group's fetch alone
+    assert git("--git-dir", str(bare_repo), "rev-parse", "render/prod/shop^") == direct.commit
+    assert git("--git-dir", str(bare_repo), "rev-parse", "main") == direct.commit
+
+
 def _fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The branches `gitrepo.fetch_head` fetches from now on (it still fetches them)."""
     from renderer.adapters import gitrepo
