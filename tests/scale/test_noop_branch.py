@@ -259,6 +259,45 @@ def test_a_partial_checkout_does_not_ask_the_server_for_a_submodule_commit(tmp_p
     assert (tmp_path / "c" / "kept").read_bytes() == b"the same\n" and (tmp_path / "c" / "sub").is_dir()
 
 
+def test_a_second_partial_checkout_writes_only_what_changed(tmp_path: Path) -> None:
+    """The next delivery group checks out the commit the first one pushed: only the files that
+    differ are written again (a file left as the first checkout wrote it stays untouched), the
+    ones gone are removed, and a file that became a link with the same bytes is a link."""
+    from renderer.adapters import gitrepo
+
+    bare = init_bare(tmp_path / "served.git")
+    writer = gitrepo.open_clone(str(bare), str(tmp_path / "writer"), "main", os.environ)
+    files = {"a/x": b"1\n", "a/y": b"same\n", "a/gone": b"g\n", "a/m": b"target", "b/hidden": b"h\n"}
+    first = gitrepo.commit_files(writer, None, files, (), "c1", "a <a@b.invalid>")
+    assert first
+    second = gitrepo.commit_files(
+        writer, first, {"a/x": b"2\n", "a/w": b"new\n"}, ["a/gone"], "c2", "a <a@b.invalid>"
+    )
+    assert second
+    link = git("-C", str(tmp_path / "writer"), "ls-tree", second, "a/m").split()[2]
+    git("-C", str(tmp_path / "writer"), "read-tree", second)
+    git("-C", str(tmp_path / "writer"), "update-index", "--cacheinfo", f"120000,{link},a/m")
+    tree = git("-C", str(tmp_path / "writer"), "write-tree")
+    second = git("-C", str(tmp_path / "writer"), "commit-tree", tree, "-p", second, "-m", "a link")
+    git("-C", str(tmp_path / "writer"), "push", "-q", str(bare), f"{second}:refs/heads/main")
+
+    repo = gitrepo.open_clone(str(bare), str(tmp_path / "c"), "main", os.environ)
+    assert gitrepo.fetch_head(repo, "main", history=True, blobs=False) == second
+    wanted = lambda path: path.startswith("a/")  # noqa: E731
+    out = tmp_path / "c"
+    gitrepo.checkout_part(repo, "main", first, wanted)
+    assert (out / "a/x").read_bytes() == b"1\n" and not (out / "b/hidden").exists()
+    (out / "a/y").write_bytes(b"as left\n")  # stands for "not written again"
+    gitrepo.checkout_part(repo, "main", second, wanted)
+    assert (out / "a/x").read_bytes() == b"2\n" and (out / "a/w").read_bytes() == b"new\n"
+    assert not (out / "a/gone").exists() and (out / "a/m").is_symlink()
+    assert (out / "a/y").read_bytes() == b"as left\n"
+    gitrepo.checkout(repo, "main", second)  # writes everything: the next partial checkout does too
+    (out / "a/y").write_bytes(b"as left\n")
+    gitrepo.checkout_part(repo, "main", second, wanted)
+    assert (out / "a/y").read_bytes() == b"same\n"
+
+
 @pytest.mark.parametrize("kind", ["link", "folder"])
 def test_an_owners_record_that_is_not_a_file_refuses_before_any_shortcut(
     tmp_path: Path, bare_repo: Path, platform: Platform, kind: str
