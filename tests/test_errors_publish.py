@@ -97,6 +97,26 @@ def test_stored_inputs_that_no_longer_load_skip_that_app_only(
         assert "- one/" in listed and "- two/" in listed
 
 
+def test_an_app_whose_stored_inputs_are_gone_but_its_index_is_kept_is_skipped(
+    cli: Callable[..., Result], bare_repo: Path, tmp_path: Path
+) -> None:
+    """Its index alone is not checked out (it is read from git's objects), so its folder is not
+    on disk: the app is still one whose inputs no longer load, and its output is kept."""
+    assert _publish(cli, bare_repo, "--app", str(_app(tmp_path))).exit_code == 0
+    checkout = tmp_path / "checkout"
+    git("clone", "-q", str(bare_repo), str(checkout))
+    git("rm", "-q", ".render/apps/one/score-alpha.yaml", cwd=checkout)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "inputs gone", cwd=checkout)
+    git("push", "-q", "origin", "main", cwd=checkout)
+    deployment = "main:kubernetes/dev/one/alpha/deployment-alpha.yaml"
+    kept = git("--git-dir", str(bare_repo), "show", deployment)
+    for args in (("--app", str(_app(tmp_path, "two", "beta"))), ("--all-apps",)):
+        result = _publish(cli, bare_repo, *args)
+        assert result.exit_code == 0, result.output
+        assert "SKIPPED app 'one': its stored inputs no longer load" in result.output
+        assert git("--git-dir", str(bare_repo), "show", deployment) == kept
+
+
 def test_file_source_outside_the_app_directory(
     cli: Callable[..., Result], bare_repo: Path, tmp_path: Path
 ) -> None:

@@ -2,8 +2,7 @@
 
 Atlantis plans and applies only on merge requests, so a direct publish (dev, staging) commits its
 Kubernetes objects and bookkeeping straight to `main` as before, and its Terraform changes (the
-environments' `terraform/<env>/`, `atlantis.yaml` and the record of their projects) as one commit
-on top of that, on the branch
+environments' `terraform/<env>/` and `atlantis.yaml`) as one commit on top of that, on the branch
 `atlantis/<envs>/<scope>`, for which `publish` opens a merge request. Atlantis autoplans it; the
 platform bot comments `APPLY_COMMENT`; `automerge` (atlantis.yaml) merges it once applied.
 """
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from renderer.adapters import gitlab, gitrepo
-from renderer.publish.writer import PROJECTS
 from renderer.render import terraform
 
 APPLY_COMMENT = "atlantis apply"
@@ -34,9 +32,11 @@ def branch_name(env_ids: Sequence[str], scope: str) -> str:
 
 
 def terraform_paths(env_ids: Sequence[str]) -> list[str]:
-    """What goes to the Terraform branch: the environments' Terraform, then the files derived from
-    it (the record of their projects goes with them, so main's record describes main's projects)."""
-    return [*_roots(env_ids), *(f"{PROJECTS}/{env}.json" for env in env_ids), "atlantis.yaml"]
+    """What goes to the Terraform branch: the environments' Terraform and atlantis.yaml. The record
+    of their projects (`writer.PROJECTS`) stays with main's part: the branch then never changes it,
+    so it cannot conflict with main on it (main's record may name a project's file that is still
+    on the branch: that project is read, as any whose file is not the recorded one)."""
+    return [*_roots(env_ids), "atlantis.yaml"]
 
 
 def _roots(env_ids: Sequence[str]) -> list[str]:
@@ -134,13 +134,12 @@ def decide(mr: gitlab.OpenRequest, direct: frozenset[str], status_name: str = "a
         return Decision("skip", "not only directly delivered environments: a person applies it")
     if not mr.mine:
         return Decision("skip", "not opened by the platform renderer")
-    allowed = terraform_paths(sorted(envs))  # what `split_commit` puts on the branch
-    stray = [p for p in mr.paths if not any(p == a or (a.endswith("/") and p.startswith(a)) for a in allowed)]
+    stray = [
+        p for p in mr.paths if p != "atlantis.yaml" and not any(p.startswith(f"terraform/{e}/") for e in envs)
+    ]
     if stray:
         return Decision(
-            "refuse",
-            f"changes {stray[0]}, outside terraform/<{'|'.join(sorted(envs))}>/, atlantis.yaml and "
-            "the record of their projects",
+            "refuse", f"changes {stray[0]}, outside terraform/<{'|'.join(sorted(envs))}>/ and atlantis.yaml"
         )
     by_name = {s.name: s for s in mr.statuses}
     apply, plan = by_name.get(f"{status_name}/apply"), by_name.get(f"{status_name}/plan")

@@ -96,16 +96,20 @@ def stored_apps(
     Each app loads on its own: one app's broken inputs never stop the others' publishes. `trees`:
     each stored app's folder as a git tree id (`gitrepo.subtrees`); an app whose folder had that
     very tree when loaded into `loaded` before is not read again (the same bytes load the same).
-    The apps named in `replaced` are not read at all: the caller has their new inputs."""
+    The apps named in `replaced` are not read at all: the caller has their new inputs.
+
+    The apps are the folders git's tree holds (`trees`) and whatever the directory holds: a partial
+    checkout leaves each `index.json` out of it, so an app folder with nothing else in it is not
+    on disk, and counts as an app whose inputs no longer load (its output is kept)."""
     store = os.path.join(root, STORE)
-    if not os.path.isdir(store):
-        return {}, {}
+    names = set(os.listdir(store)) if os.path.isdir(store) else set()
+    names |= set(trees or {})
     apps: dict[str, App] = {}
     broken: dict[str, list[Problem]] = {}
     memo: Loaded = {} if loaded is None else loaded
     if memo and next(iter(memo))[0] != root:  # another clone's (`diff` has one per group): of no use
         memo.clear()
-    for name in sorted(set(os.listdir(store)) - set(replaced)):
+    for name in sorted(names - set(replaced)):
         tree = (trees or {}).get(name)
         key = (root, name, tree or "", limits)
         found = memo.get(key) if tree else None

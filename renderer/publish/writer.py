@@ -10,13 +10,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
+from renderer import __version__
 from renderer.data import Json, blob_id
 from renderer.errors import UsageError
 from renderer.inputs.yamlio import dump_json
 from renderer.model import Platform
 from renderer.pipeline import Progress, silent
 from renderer.render.terraform import atlantis_file, project_modules
-from renderer.render.tree import env_kustomization
+from renderer.render.tree import env_kustomizations
 
 PROGRESS_EVERY = 500  # files between two progress reports
 # .render/projects/<env>.json: each Terraform project of the environment → the git object id of its
@@ -231,11 +232,40 @@ def plan_rendered(
     derived: dict[str, Callable[[Collection[str]], bytes | None]] = {
         "atlantis.yaml": lambda paths: atlantis_file(projects.modules(paths), platform.environments)
     }
+    kustomizations = _Once(env_kustomizations)
     for env in sorted(platform.environments):
-        derived[f"kubernetes/{env}/kustomization.yaml"] = partial(env_kustomization, env=env)
+        derived[f"kubernetes/{env}/kustomization.yaml"] = partial(kustomizations.get, key=env)
     for env in sorted(set(record) & set(platform.environments)):
         derived[f"{PROJECTS}/{env}.json"] = partial(projects.record, env=env)
-    return plan_tree(tree, prefixes, held.paths, same, derived, progress)
+    result = plan_tree(tree, prefixes, held.paths, same, derived, progress)
+    if result.written and not result.deleted and all(p.startswith(f"{PROJECTS}/") for p in result.written):
+        # the record alone (after an Atlantis merge request merged a project it names otherwise)
+        # makes no commit: it is brought up to date by the next change
+        return WriteResult((), (), result.unchanged + len(result.written))
+    return result
+
+
+def _module_names(value: object) -> tuple[str, ...] | None:
+    """`value` as module names, if it is a list of them as `used_modules` gives them."""
+    if not isinstance(value, list):
+        return None
+    names = tuple(m for m in value if isinstance(m, str) and m and "/" not in m)
+    return names if list(names) == value == sorted(set(names)) else None
+
+
+class _Once:
+    """`make(present)` worked out once for the paths present after a write (every derived file is
+    made from the same ones), then looked up by key."""
+
+    def __init__(self, make: Callable[[Collection[str]], Mapping[str, bytes]]) -> None:
+        self._make = make
+        self._present: Collection[str] | None = None
+        self._made: Mapping[str, bytes] = {}
+
+    def get(self, present: Collection[str], key: str) -> bytes | None:
+        if self._present is not present:
+            self._present, self._made = present, self._make(present)
+        return self._made.get(key)
 
 
 class _Projects:
@@ -273,12 +303,16 @@ class _Projects:
             blob = blob_id(self.tree[path], sha256) if path in self.tree else self.held.blobs.get(path)
             if blob is not None:  # none: not a regular file (it calls nothing), read every time
                 projects[folder.split("/")[2]] = {"blob": blob, "modules": list(modules)}
-        return dump_json({"version": PROJECTS_VERSION, "projects": projects}).encode()
+        return dump_json(
+            {"version": PROJECTS_VERSION, "renderer": __version__, "projects": projects}
+        ).encode()
 
 
 def _recorded_projects(held: Held, envs: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
     """What the environments' records (`PROJECTS`) say: project folder → (object id, modules). A
-    record that is absent, of another version or damaged says nothing: its projects are read."""
+    record that is absent, of another version, written by another renderer version (which may
+    read a project's modules otherwise) or damaged says nothing, nor does an entry whose modules
+    are not as `used_modules` gives them (sorted, once each, no `/`): their projects are read."""
     files = held.read([f"{PROJECTS}/{env}.json" for env in envs])
     out: dict[str, tuple[str, tuple[str, ...]]] = {}
     for env in envs:
@@ -288,16 +322,15 @@ def _recorded_projects(held: Held, envs: Sequence[str]) -> dict[str, tuple[str, 
             continue
         if not isinstance(recorded, dict) or recorded.get("version") != PROJECTS_VERSION:
             continue
+        if recorded.get("renderer") != __version__:
+            continue
         projects = recorded.get("projects")
         for scope, entry in projects.items() if isinstance(projects, dict) else ():
             blob = entry.get("blob") if isinstance(entry, dict) else None
             modules = entry.get("modules") if isinstance(entry, dict) else None
-            if (
-                isinstance(blob, str)
-                and isinstance(modules, list)
-                and all(isinstance(m, str) for m in modules)
-            ):
-                out[f"terraform/{env}/{scope}"] = (blob, tuple(str(m) for m in modules))
+            names = _module_names(modules)
+            if isinstance(blob, str) and names is not None:
+                out[f"terraform/{env}/{scope}"] = (blob, names)
     return out
 
 

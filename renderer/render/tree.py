@@ -133,10 +133,17 @@ def add_kustomizations(tree: Tree, env: str, kept: Iterable[str] = ()) -> None:
 def env_kustomization(paths: Collection[str], env: str) -> bytes | None:
     """`kubernetes/<env>/kustomization.yaml`: every scope folder that holds a kustomization (None:
     the environment has none, and gets no file)."""
-    root = f"kubernetes/{env}/"
-    scopes = sorted({p[len(root) :].split("/")[0] for p in paths if p.startswith(root) and p.count("/") == 3})
-    listed = [f"{s}/" for s in scopes if f"{root}{s}/kustomization.yaml" in paths]
-    return kustomization(listed) if listed else None
+    return env_kustomizations(paths).get(env)
+
+
+def env_kustomizations(paths: Collection[str]) -> dict[str, bytes]:
+    """`env_kustomization` of every environment that has one, from one pass over the paths."""
+    scopes: dict[str, list[str]] = {}
+    for path in paths:  # kubernetes/<env>/<scope>/kustomization.yaml
+        if path.endswith("/kustomization.yaml") and path.startswith("kubernetes/") and path.count("/") == 3:
+            _, env, scope, _ = path.split("/")
+            scopes.setdefault(env, []).append(f"{scope}/")
+    return {env: kustomization(sorted(listed)) for env, listed in sorted(scopes.items())}
 
 
 def add_json(tree: Tree, documents: Documents, path: str, data: Json) -> None:

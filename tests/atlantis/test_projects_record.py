@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from renderer import __version__
 from renderer.data import blob_id
 from renderer.inputs import platform_config
 from renderer.model import Platform
@@ -81,6 +82,7 @@ def test_the_record_names_each_project_by_its_object_id_and_modules(platform: Pl
     recorded = json.loads(repo.files[RECORD])
     assert recorded == {
         "version": 1,
+        "renderer": __version__,
         "projects": {
             f"app{i:02}": {
                 "blob": blob_id(repo.files[f"terraform/dev/app{i:02}/main.tf.json"]),
@@ -131,12 +133,34 @@ def test_a_project_changed_behind_the_record_is_read_again(platform: Platform) -
         json.dumps({"version": 1, "projects": {"app01": {"blob": 7, "modules": []}}}).encode(),
         json.dumps({"version": 1, "projects": {"app01": {"blob": "x", "modules": [1]}}}).encode(),
         json.dumps({"version": 1, "projects": {"app01": "x"}}).encode(),
+        # as a record that would mislead: another renderer's, or modules not as `used_modules` says
+        json.dumps(
+            {"version": 1, "renderer": "0.0.1", "projects": {"app01": {"blob": "@", "modules": []}}}
+        ).encode(),
+        json.dumps(
+            {
+                "version": 1,
+                "renderer": __version__,
+                "projects": {"app01": {"blob": "@", "modules": ["b", "a"]}},
+            }
+        ).encode(),
+        json.dumps(
+            {
+                "version": 1,
+                "renderer": __version__,
+                "projects": {"app01": {"blob": "@", "modules": ["a", "a"]}},
+            }
+        ).encode(),
+        json.dumps(
+            {"version": 1, "renderer": __version__, "projects": {"app01": {"blob": "@", "modules": ["a/b"]}}}
+        ).encode(),
     ],
 )
 def test_a_damaged_record_says_nothing(platform: Platform, damaged: bytes) -> None:
     repo = fleet(platform)
-    repo.files[RECORD] = damaged
     repo.files["terraform/dev/app01/main.tf.json"] = project("queue")  # the record would mislead
+    blob = blob_id(repo.files["terraform/dev/app01/main.tf.json"])
+    repo.files[RECORD] = damaged.replace(b'"@"', json.dumps(blob).encode())
     repo.plan(platform, {"terraform/dev/app05/main.tf.json": project()}, ["app05"])
     assert repo.files["atlantis.yaml"] == derived_from_scratch(platform, repo)
     assert json.loads(repo.files[RECORD])["version"] == 1  # written again, whole
@@ -147,11 +171,23 @@ def test_a_publish_records_git_s_own_object_ids(bare_repo: Path, tmp_path: Path)
     argv = ("publish", "--root", str(ROOT), "--env-repo", str(bare_repo), "--env", "dev")
     done = run_renderer(*argv, "--app", str(app))
     assert done.returncode == 0, done.stderr
-    # the record goes with the Terraform, on the Atlantis branch: main's describes main's projects
-    on_main = git("--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "main", writer.PROJECTS)
-    assert on_main == ""
-    assert merge_terraform(bare_repo) == ["refs/heads/atlantis/dev/store"]
+    # the record stays with main's part: the Atlantis branch never changes it (no conflict on it)
+    branch = "atlantis/dev/store"
+    assert git("--git-dir", str(bare_repo), "diff", "--name-only", "main", branch, "--", ".render/") == ""
+    assert merge_terraform(bare_repo) == [f"refs/heads/{branch}"]
     recorded = json.loads(show(bare_repo, RECORD))["projects"]
     main_file = git("--git-dir", str(bare_repo), "rev-parse", "main:terraform/dev/store/main.tf.json")
     assert recorded["store"]["blob"] == main_file.strip()
     assert recorded["store"]["modules"]
+
+
+def test_the_record_alone_makes_no_commit(platform: Platform) -> None:
+    repo = fleet(platform)
+    recorded = json.loads(repo.files[RECORD])
+    del recorded["projects"]["app03"]  # as after an Atlantis merge request merged its project
+    repo.files[RECORD] = json.dumps(recorded).encode()
+    held = repo.held()
+    result = writer.plan_rendered({}, [], platform, held, repo.same, record=("dev",))
+    assert (result.written, result.deleted) == ((), ())
+    repo.plan(platform, {"terraform/dev/app05/main.tf.json": project("queue")}, ["app05"])
+    assert "app03" in json.loads(repo.files[RECORD])["projects"]  # brought up to date by a change
