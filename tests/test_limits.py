@@ -10,7 +10,9 @@ import pytest
 from click.testing import Result
 
 from renderer.errors import EXIT_INVALID
-from tests.conftest import ROOT, located, write
+from renderer.model import Limits
+from renderer.publish import bookkeeping
+from tests.conftest import ROOT, git, located, write
 
 HINT = "make it smaller; the platform team sets limits.{} in platform-config/trust.yaml"
 
@@ -222,3 +224,24 @@ def test_limits_hold_for_stored_apps_too(project: Path, bare_repo: Path, cli: Ca
     result = cli(*args, "--all-apps")
     assert result.exit_code == 0, result.output
     assert "SKIPPED app 'solo'" in result.stderr and "limits.containers" in result.stderr
+
+
+def test_a_stored_app_at_the_entry_limit_loads_with_its_index_beside_it(
+    project: Path, bare_repo: Path, cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    """The stored folder holds the app's inputs and its `index.json`: an app at `app_files` loads
+    back from a full checkout (which has the index on disk) as from a publish's partial one."""
+    app = _app(project)
+    for name in ("a", "b", "c"):
+        write(app / f"score-{name}.yaml", _score(name=f"wl-{name}"))
+    _limits(project, app_files=3)
+    args = ("publish", "--root", str(project), "--env-repo", str(bare_repo), "--env", "dev")
+    first = cli(*args, "--app", str(app))
+    assert first.exit_code == 0, first.output
+    result = cli(*args, "--all-apps")
+    assert result.exit_code == 0 and "SKIPPED" not in result.output, result.output
+    clone = tmp_path / "full"
+    git("clone", "-q", str(bare_repo), str(clone))
+    assert (clone / ".render/apps/solo/index.json").is_file()
+    stored, broken = bookkeeping.stored_apps(str(clone), Limits(app_files=3))
+    assert (sorted(stored), broken) == (["solo"], {})

@@ -337,6 +337,7 @@ def open_clone(
     """Clone (or init, for an empty remote) into `path`."""
     check_url(url)
     os.makedirs(path, exist_ok=True)
+    _written.pop(os.path.realpath(path), None)  # a clone made here before (`checkout_part`) is gone
     token = environ.get("RENDERER_GIT_TOKEN", "")
     hidden = (*secrets, *((token, _basic(token)) if token else ()))
     repo = Repo(path, url, git_env(environ), hidden, timeout)
@@ -751,13 +752,20 @@ def _check_paths(repo: Repo, files: Mapping[str, bytes], sha256: bool) -> None:
     into a throwaway index with both protections on, whatever this machine's file system; git
     leaves out each path it refuses. Only the written paths: the parent's were checked when they
     were written, and reading its whole tree (80,000 files at 1,000 apps) cost a fifth of a second."""
-    entries = "".join(f"100644 {blob_id(data, sha256)}\t{path}\0" for path, data in files.items())
+    # as bytes, as fast-import wrote them: whatever this process's locale would make of them
+    entries = b"".join(
+        b"100644 %s\t%s\0" % (blob_id(d, sha256).encode(), p.encode()) for p, d in files.items()
+    )
     with tempfile.TemporaryDirectory(prefix="renderer-index-") as tmp:
         own = replace(repo, env={**repo.env, "GIT_INDEX_FILE": os.path.join(tmp, "index")})
         protected = ("-c", "core.protectNTFS=true", "-c", "core.protectHFS=true")
-        own.git(*protected, "update-index", "-z", "--add", "--index-info", input_text=entries)
-        taken = set(_raw(own, "ls-files", "-z").split("\0"))
-    refused = sorted(p for p in files if p not in taken)
+        calls = ((*protected, "update-index", "-z", "--add", "--index-info"), ("ls-files", "-z"))
+        for args, data in zip(calls, (entries, b""), strict=True):
+            code, out, err = own.run_bytes(*args, data=data)
+            if code != 0:
+                raise GitError(_operation(args), classify(err), redact(err.strip(), repo.secrets))
+    taken = set(out.split(b"\0"))
+    refused = sorted(p for p in files if p.encode() not in taken)
     if refused:
         shown = redact(refused[0], repo.secrets)
         raise PublishError(

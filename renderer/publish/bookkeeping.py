@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from renderer import __version__
 from renderer.data import Json
@@ -104,6 +104,9 @@ def stored_apps(
     store = os.path.join(root, STORE)
     names = set(os.listdir(store)) if os.path.isdir(store) else set()
     names |= set(trees or {})
+    # the folder holds the app's inputs and its `index.json` (on disk or not: a partial checkout
+    # leaves it out), so that one more entry is not the app's
+    stored_limits = replace(limits, app_files=limits.app_files + 1)
     apps: dict[str, App] = {}
     broken: dict[str, list[Problem]] = {}
     memo: Loaded = {} if loaded is None else loaded
@@ -115,7 +118,7 @@ def stored_apps(
         found = memo.get(key) if tree else None
         if found is None:
             try:
-                (found,) = app_repo.load_apps([os.path.join(store, name)], root, limits=limits)
+                (found,) = app_repo.load_apps([os.path.join(store, name)], root, limits=stored_limits)
             except InputError as exc:
                 found = exc.problems()
             if tree:

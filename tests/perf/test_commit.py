@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,33 @@ def test_a_path_git_would_not_check_out_is_refused_before_the_push(tmp_path: Pat
     repo = _repo(tmp_path)
     with pytest.raises(PublishError, match="git refuses a path of the rendered tree"):
         gitrepo.commit_files(repo, None, {"ok.txt": b"1", path: b"x"}, (), "m", "a <a@b>")
+
+
+def test_a_path_s_bytes_reach_git_s_check_whatever_the_locale(tmp_path: Path) -> None:
+    """The written paths go to git's check as UTF-8 bytes, as fast-import wrote them: a process
+    whose locale is ASCII commits a non-ASCII path and still refuses a `.git` HFS+ would see."""
+    script = (
+        "import os, sys\n"
+        "from renderer.adapters import gitrepo\n"
+        "from renderer.errors import PublishError\n"
+        "repo = gitrepo.open_clone(sys.argv[1] + '/none.git', sys.argv[1] + '/clone', 'main', os.environ)\n"
+        "print(bool(gitrepo.commit_files(repo, None, {'apps/caf\\u00e9.yaml': b'1'}, (), 'm', 'a <a@b>')))\n"
+        "try:\n"
+        "    gitrepo.commit_files(repo, None, {'a/.git\\u200c/x': b'1'}, (), 'm', 'a <a@b>')\n"
+        "except PublishError as exc:\n"
+        "    print(exc)\n"
+    )
+    ascii_env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env=ascii_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first == "True" and "git refuses a path of the rendered tree" in second
 
 
 def test_a_path_that_is_both_a_file_and_a_folder_is_refused(tmp_path: Path) -> None:

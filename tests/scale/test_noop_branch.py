@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -294,6 +295,11 @@ def test_a_second_partial_checkout_writes_only_what_changed(tmp_path: Path) -> N
     assert (out / "a/y").read_bytes() == b"as left\n"
     gitrepo.checkout(repo, "main", second)  # writes everything: the next partial checkout does too
     (out / "a/y").write_bytes(b"as left\n")
+    gitrepo.checkout_part(repo, "main", second, wanted)
+    assert (out / "a/y").read_bytes() == b"same\n"
+    shutil.rmtree(out)  # a new clone at the same path knows nothing of the old one's files
+    repo = gitrepo.open_clone(str(bare), str(out), "main", os.environ)
+    gitrepo.fetch_head(repo, "main", history=False, blobs=False)
     gitrepo.checkout_part(repo, "main", second, wanted)
     assert (out / "a/y").read_bytes() == b"same\n"
 
