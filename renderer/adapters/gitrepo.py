@@ -264,7 +264,10 @@ def _start(
                     stdin=stdin,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
-                    text=text,
+                    # paths as git has them (UTF-8, any other byte kept), whatever this process's
+                    # locale: a path is the same str here as in a file's name or a tree
+                    encoding="utf-8" if text else None,
+                    errors="surrogateescape" if text else None,
                     env=env,
                     start_new_session=True,
                 )

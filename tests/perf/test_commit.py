@@ -163,14 +163,18 @@ def test_a_path_git_would_not_check_out_is_refused_before_the_push(tmp_path: Pat
 
 
 def test_a_path_s_bytes_reach_git_s_check_whatever_the_locale(tmp_path: Path) -> None:
-    """The written paths go to git's check as UTF-8 bytes, as fast-import wrote them: a process
-    whose locale is ASCII commits a non-ASCII path and still refuses a `.git` HFS+ would see."""
+    """Paths go to git and come back as UTF-8, as fast-import writes them: a process whose locale
+    is ASCII commits a non-ASCII path, reads it back from git's index, and still refuses a `.git`
+    HFS+ would see."""
     script = (
         "import os, sys\n"
         "from renderer.adapters import gitrepo\n"
         "from renderer.errors import PublishError\n"
         "repo = gitrepo.open_clone(sys.argv[1] + '/none.git', sys.argv[1] + '/clone', 'main', os.environ)\n"
         "print(bool(gitrepo.commit_files(repo, None, {'apps/caf\\u00e9.yaml': b'1'}, (), 'm', 'a <a@b>')))\n"
+        "repo.git('update-ref', 'HEAD', gitrepo.COMMIT_REF)\n"
+        "repo.git('read-tree', 'HEAD')\n"
+        "print(ascii(list(gitrepo.index(repo.path))))\n"  # git's text output, decoded as UTF-8
         "try:\n"
         "    gitrepo.commit_files(repo, None, {'a/.git\\u200c/x': b'1'}, (), 'm', 'a <a@b>')\n"
         "except PublishError as exc:\n"
@@ -185,8 +189,9 @@ def test_a_path_s_bytes_reach_git_s_check_whatever_the_locale(tmp_path: Path) ->
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    first, second = done.stdout.splitlines()
-    assert first == "True" and "git refuses a path of the rendered tree" in second
+    first, listed, refused = done.stdout.splitlines()
+    assert first == "True" and "git refuses a path of the rendered tree" in refused
+    assert listed == "['apps/caf\\xe9.yaml']"
 
 
 def test_a_path_that_is_both_a_file_and_a_folder_is_refused(tmp_path: Path) -> None:
