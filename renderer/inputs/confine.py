@@ -46,6 +46,12 @@ def split(rel: str) -> list[str]:
         raise ValueError("climbs out of its folder with '..'")
     if not parts:
         raise ValueError("names the folder itself")
+    try:
+        os.fsencode(rel)
+    except UnicodeEncodeError:  # a locale Python was told to keep (PYTHONUTF8=0 and LC_ALL=C, say)
+        raise ValueError(
+            "cannot be named in this machine's file-name encoding: run with a UTF-8 locale"
+        ) from None
     return parts
 
 

@@ -92,11 +92,18 @@ def commit_of(root: str, ref: str, environ: Mapping[str, str]) -> str:
 def changed_files(root: str, base: str, head: str | None, environ: Mapping[str, str]) -> tuple[str, ...]:
     """Files that differ between `base` and `head`, or the work tree (untracked files included)."""
     repo = gitrepo.Repo(root, "", gitrepo.git_env(environ))
+
+    def names(*args: str) -> list[str]:  # NUL-separated: git quotes a non-ASCII name otherwise
+        code, out, err = repo.run(*args)
+        if code != 0:
+            raise gitrepo.GitError(args[0], gitrepo.classify(err or out), (err or out).strip())
+        return [p for p in out.split("\0") if p]
+
     if head is not None:
-        return tuple(sorted(repo.git("diff", "--name-only", "--no-renames", base, head, "--").splitlines()))
-    tracked = repo.git("diff", "--name-only", "--no-renames", base, "--").splitlines()
-    untracked = repo.git("ls-files", "--others", "--exclude-standard").splitlines()
-    return tuple(sorted({p for p in (*tracked, *untracked) if p}))
+        return tuple(sorted(names("diff", "--name-only", "-z", "--no-renames", base, head, "--")))
+    tracked = names("diff", "--name-only", "-z", "--no-renames", base, "--")
+    untracked = names("ls-files", "-z", "--others", "--exclude-standard")
+    return tuple(sorted({*tracked, *untracked}))
 
 
 def checkout(root: str, commit: str, dest: str, environ: Mapping[str, str]) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
+from pathlib import Path
 
 from renderer.resolve.dependencies import Dependencies, covers, files
-from renderer.review import impactreport
+from renderer.review import impactreport, sides
 from renderer.review.impact import assess
 from renderer.review.sides import TOGETHER, Failure, Side
+from tests.conftest import git
 
 DEPLOY = "kubernetes/prod/shop/api/deployment-api.yaml"
 OBJECT = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: {n}\n"
@@ -109,3 +112,21 @@ def test_the_note_draws_each_environments_affected_graph_in_its_own_section() ->
     section = "<details><summary>The affected part of the resource graph in prod</summary>\n\n```mermaid\n"
     assert section in note and note.index(section) < note.index("```diff")
     assert impactreport.as_json(drawn)["pictures"] == {"prod": drawn.pictures["prod"]}
+
+
+def test_changed_files_are_named_as_they_are_even_when_not_ascii(tmp_path: Path) -> None:
+    """git quotes a non-ASCII name in a plain listing (`"caf\\303\\251.yaml"`): read NUL-separated."""
+    root = tmp_path / "platform"
+    git("init", "-q", "-b", "main", str(root))
+    (root / "a.yaml").write_text("a\n")
+    git("add", "-A", cwd=root)
+    git("-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "base", cwd=root)
+    base = git("rev-parse", "HEAD", cwd=root)
+    (root / "environments").mkdir()
+    (root / "environments" / "caf\u00e9.yaml").write_text("x\n")
+    (root / "a.yaml").write_text("b\n")
+    assert sides.changed_files(str(root), base, None, os.environ) == ("a.yaml", "environments/caf\u00e9.yaml")
+    git("add", "-A", cwd=root)
+    git("-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "head", cwd=root)
+    head = git("rev-parse", "HEAD", cwd=root)
+    assert sides.changed_files(str(root), base, head, os.environ) == ("a.yaml", "environments/caf\u00e9.yaml")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,23 @@ def test_a_damaged_owners_record_stops_the_publish(tmp_path: Path, text: str, wh
     assert str(err.value).startswith(".render/owners.json is damaged (")
     assert why in str(err.value)
     assert str(err.value).endswith("restore it from the repo's history")
+
+
+def test_a_name_this_machine_cannot_encode_is_an_input_error(tmp_path: Path) -> None:
+    """Under a locale whose file-name encoding is ASCII (only when Python is told to keep it), a
+    non-ASCII name is refused with a clear message instead of an internal error."""
+    write(tmp_path / "app" / "caf\u00e9.txt", "x")
+    script = (
+        "import sys\n"
+        "from renderer.inputs.confine import ConfinementError, Root\n"
+        "try:\n"
+        "    Root(sys.argv[1], 'app').read('caf\\u00e9.txt')\n"
+        "except ConfinementError as exc:\n"
+        "    print(ascii(exc.problems()[0].message))\n"
+    )
+    ascii_env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "app")], env=ascii_env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "file-name encoding: run with a UTF-8 locale" in done.stdout
