@@ -146,3 +146,14 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, (path, old)
     path.write_text(text.replace(old, new, 1))
+
+
+def python_in_ascii_locale(script: str, *args: str) -> str:
+    """What `python -c script args` prints in a locale Python is told to keep as ASCII (no UTF-8
+    mode, no locale coercion); it must exit 0."""
+    environ = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], env=environ, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

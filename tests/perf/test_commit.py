@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from renderer.adapters import gitrepo
 from renderer.errors import PublishError
 from renderer.publish import writer
-from tests.conftest import git
+from tests.conftest import git, python_in_ascii_locale
 
 FILES = {
     "kubernetes/dev/shop/web/deployment-web.yaml": b"kind: Deployment\r\nname: caf\xc3\xa9\n",
@@ -180,16 +179,7 @@ def test_a_path_s_bytes_reach_git_s_check_whatever_the_locale(tmp_path: Path) ->
         "except PublishError as exc:\n"
         "    print(exc)\n"
     )
-    ascii_env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        env=ascii_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    first, listed, refused = done.stdout.splitlines()
+    first, listed, refused = python_in_ascii_locale(script, str(tmp_path)).splitlines()
     assert first == "True" and "git refuses a path of the rendered tree" in refused
     assert listed == "['apps/caf\\xe9.yaml']"
 

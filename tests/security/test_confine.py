@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from renderer.errors import PublishError
 from renderer.inputs.confine import ConfinementError, Root, split
 from renderer.publish import bookkeeping
-from tests.conftest import write
+from tests.conftest import python_in_ascii_locale, write
 
 
 @pytest.mark.parametrize(
@@ -118,9 +116,5 @@ def test_a_name_this_machine_cannot_encode_is_an_input_error(tmp_path: Path) -> 
         "except ConfinementError as exc:\n"
         "    print(ascii(exc.problems()[0].message))\n"
     )
-    ascii_env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "app")], env=ascii_env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert "file-name encoding: run with a UTF-8 locale" in done.stdout
+    printed = python_in_ascii_locale(script, str(tmp_path / "app"))
+    assert "file-name encoding: run with a UTF-8 locale" in printed
