@@ -648,6 +648,12 @@ def holds(listed: Mapping[str, tuple[str, str, bool]]) -> Callable[[str, bytes],
     return same
 
 
+def listing(repo: Repo, *args: str) -> list[str]:
+    """The paths a git command lists NUL-separated (`-z`): as they are, where a plain listing
+    quotes a name that is not ASCII."""
+    return [p for p in _raw(repo, *args).split("\0") if p]
+
+
 def _raw(repo: Repo, *args: str) -> str:
     """`Repo.git`'s output unstripped (NUL-separated paths may end in spaces)."""
     code, out, err = repo.run(*args)

@@ -207,7 +207,7 @@ class Indexes:
     def load(self, apps: Collection[str]) -> None:
         """Read the indexes of `apps` not read yet, in one call."""
         paths: dict[str, str] = {}
-        for app in sorted(set(apps) - set(self._parsed)):
+        for app in sorted(a for a in set(apps) if a not in self._parsed):
             path = index_relpath(app, self._store)
             known = self._memo.get((path, self._blobs.get(path, "")))
             if known is not None:
@@ -221,7 +221,8 @@ class Indexes:
                 self._memo[(path, self._blobs[path])] = self._parsed[app]
 
     def get(self, app: str) -> dict[str, Json]:
-        self.load([app])
+        if app not in self._parsed:
+            self.load([app])
         return self._parsed[app]
 
 

@@ -294,7 +294,7 @@ class _Projects:
 
     def record(self, present: Collection[str], env: str) -> bytes:
         """`PROJECTS`/<env>.json for the paths `present` after the write."""
-        sha256 = any(len(oid) != 40 for oid in self.held.blobs.values())  # the repo's object format
+        sha256 = len(next(iter(self.held.blobs.values()), "0" * 40)) != 40  # the repo's object format
         projects: dict[str, Json] = {}
         for folder, modules in self.modules(present).items():
             if folder.split("/")[1] != env:

@@ -92,17 +92,11 @@ def commit_of(root: str, ref: str, environ: Mapping[str, str]) -> str:
 def changed_files(root: str, base: str, head: str | None, environ: Mapping[str, str]) -> tuple[str, ...]:
     """Files that differ between `base` and `head`, or the work tree (untracked files included)."""
     repo = gitrepo.Repo(root, "", gitrepo.git_env(environ))
-
-    def names(*args: str) -> list[str]:  # NUL-separated: git quotes a non-ASCII name otherwise
-        code, out, err = repo.run(*args)
-        if code != 0:
-            raise gitrepo.GitError(args[0], gitrepo.classify(err or out), (err or out).strip())
-        return [p for p in out.split("\0") if p]
-
+    diff = ("diff", "--name-only", "-z", "--no-renames", base)
     if head is not None:
-        return tuple(sorted(names("diff", "--name-only", "-z", "--no-renames", base, head, "--")))
-    tracked = names("diff", "--name-only", "-z", "--no-renames", base, "--")
-    untracked = names("ls-files", "-z", "--others", "--exclude-standard")
+        return tuple(sorted(gitrepo.listing(repo, *diff, head, "--")))
+    tracked = gitrepo.listing(repo, *diff, "--")
+    untracked = gitrepo.listing(repo, "ls-files", "-z", "--others", "--exclude-standard")
     return tuple(sorted({*tracked, *untracked}))
 
 

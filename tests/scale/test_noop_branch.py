@@ -29,12 +29,22 @@ def load(folder: Path) -> tuple[App, ...]:
     return app_repo.load_apps([str(folder)], str(ROOT))
 
 
+def request(bare: Path, apps: tuple[App, ...], envs: tuple[str, ...], **extra: object) -> delivery.Request:
+    """A publish of `apps` to `envs` of the repo `bare`, as these tests make it (checks skipped)."""
+    return delivery.Request(
+        url=str(bare),
+        apps=apps,
+        env_ids=envs,
+        platform_digest="p1",
+        skip_checks_for_tests=True,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
 def publish(
     platform: Platform, bare: Path, apps: tuple[App, ...], envs: tuple[str, ...]
 ) -> list[delivery.Outcome]:
-    req = delivery.Request(
-        url=str(bare), apps=apps, env_ids=envs, platform_digest="p1", skip_checks_for_tests=True
-    )
+    req = request(bare, apps, envs)
     return delivery.publish(platform, req, {"PATH": os.environ["PATH"]})
 
 
@@ -82,13 +92,7 @@ def test_a_no_op_publish_checks_out_nothing_and_groups_share_one_clone(
     checkout; the direct group and each protected one reuse one clone."""
     shop = load(make_app(tmp_path / "apps", "shop", {"web": "hello"}))
     work = tmp_path / "work"
-    req = delivery.Request(
-        url=str(bare_repo),
-        apps=shop,
-        env_ids=("dev", "prod"),
-        platform_digest="p1",
-        skip_checks_for_tests=True,
-    )
+    req = request(bare_repo, shop, ("dev", "prod"))
     first = delivery.publish(platform, req, {"PATH": os.environ["PATH"]}, workdir=str(work))
     assert [o.target for o in first] == ["main", "render/prod/shop"] and all(o.commit for o in first)
     assert sorted(os.listdir(work)) == ["clone-0"]
@@ -108,13 +112,7 @@ def test_a_publish_fetches_main_s_head_not_its_history(
     keeps the remote's history whole."""
     environ = {"PATH": os.environ["PATH"]}
     for n, greeting in enumerate(("one", "two", "three")):
-        req = delivery.Request(
-            url=str(bare_repo),
-            apps=load(make_app(tmp_path / "apps", "shop", {"web": greeting})),
-            env_ids=("dev",),
-            platform_digest="p1",
-            skip_checks_for_tests=True,
-        )
+        req = request(bare_repo, load(make_app(tmp_path / "apps", "shop", {"web": greeting})), ("dev",))
         work = tmp_path / f"work-{n}"
         [outcome] = delivery.publish(platform, req, environ, workdir=str(work))
         assert outcome.commit
@@ -137,13 +135,7 @@ def test_an_app_publish_fetches_only_the_file_contents_it_reads(
     environ = {"PATH": os.environ["PATH"]}
     shop = load(make_app(tmp_path / "apps", "shop", {"web": "hello"}))
     other = load(make_app(tmp_path / "apps", "other", {"api": "hi"}))
-    first = delivery.Request(
-        url=str(bare_repo),
-        apps=shop + other,
-        env_ids=("dev",),
-        platform_digest="p1",
-        skip_checks_for_tests=True,
-    )
+    first = request(bare_repo, shop + other, ("dev",))
     delivery.publish(platform, first, environ, workdir=str(tmp_path / "first"))
     shop = load(make_app(tmp_path / "apps", "shop", {"web": "changed"}))
     again = dataclasses.replace(first, apps=shop)
@@ -316,14 +308,7 @@ def test_an_owners_record_that_is_not_a_file_refuses_before_any_shortcut(
     shop = load(make_app(tmp_path / "apps", "shop", {"web": "hello"}))
 
     def as_(who: str) -> list[delivery.Outcome]:
-        req = delivery.Request(
-            url=str(bare_repo),
-            apps=shop,
-            env_ids=("dev",),
-            platform_digest="p1",
-            skip_checks_for_tests=True,
-            identity=Identity(who, False, "gitlab-id-token"),
-        )
+        req = request(bare_repo, shop, ("dev",), identity=Identity(who, False, "gitlab-id-token"))
         return delivery.publish(platform, req, {"PATH": os.environ["PATH"]})
 
     as_("team-a/shop")
@@ -400,7 +385,7 @@ def _fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def _early_publish(
-    platform: Platform, bare: Path, apps: tuple[App, ...], work: Path, **request: object
+    platform: Platform, bare: Path, apps: tuple[App, ...], work: Path, **extra: object
 ) -> tuple[list[delivery.Outcome], list[str]]:
     """A publish given main's head fetched early (as `renderer publish` starts it); the clones
     made in `work`."""
@@ -410,14 +395,7 @@ def _early_publish(
     started: list[workspace.Early] = []
     workspace.fetch_early(str(bare), str(work), os.environ, gitrepo.DEFAULT_TIMEOUT, started)
     [early] = started
-    req = delivery.Request(
-        url=str(bare),
-        apps=apps,
-        env_ids=("dev",),
-        platform_digest="p1",
-        skip_checks_for_tests=True,
-        **request,
-    )
+    req = request(bare, apps, ("dev",), **extra)
     environ = {"PATH": os.environ["PATH"]}
     try:
         outcomes = delivery.publish(platform, req, environ, workdir=str(work), early=early)
