@@ -156,6 +156,37 @@ def test_combined_mode_sees_every_document() -> None:
     assert [r.message for r in results] == ["duplicate name x"]
 
 
+def test_combined_package_is_asked_for_its_reported_rules_only() -> None:
+    """As conftest queries each deny, violation, warn and exception rule by name: a helper that
+    gathers every document is not copied out, one that would fail is not evaluated, and the
+    counts and exceptions are those of the rules."""
+    rego = (
+        "package combined.names\nimport rego.v1\n"
+        "everything contains doc if some doc in input\n"
+        "broken := x if x := count(input) / 0\n"
+        'deny_duplicate contains sprintf("duplicate name %s", [n]) if {\n'
+        "  some i, j; input[i].contents.name == input[j].contents.name\n"
+        "  i < j; n := input[i].contents.name }\n"
+        'deny_empty contains "empty" if count(input) == 0\n'
+        'warn_many contains "many" if count(everything) > 2\n'
+        'exception contains ["empty"] if true\n'
+    )
+    helpers_only = "package combined.helpers\nimport rego.v1\nbroken := x if x := count(input) / 0\n"
+    policies = PolicySet(source(c=rego, h=helpers_only))
+    docs = [("a", {"name": "x"}), ("b", {"name": "x"}), ("c", {"name": "y"})]
+    results, counts = policies.check_combined(docs)
+    assert [(r.namespace, r.rule, r.kind, r.message) for r in results] == [
+        ("combined.names", "deny_duplicate", "failure", "duplicate name x"),
+        ("combined.names", "warn_many", "warning", "many"),
+    ]
+    assert (counts.failures, counts.warnings, counts.exceptions, counts.successes) == (1, 1, 0, 1)
+    results, counts = policies.check_combined([])
+    assert [(r.rule, r.kind) for r in results] == [("deny_empty", "exception")]
+    assert (counts.failures, counts.warnings, counts.exceptions, counts.successes) == (0, 0, 1, 2)
+    # every object of the environment is the input: the engine lets go of it once the rules ran
+    assert policies.engine.query("input").value == {}
+
+
 def test_package_that_fails_to_evaluate_is_a_failure_beside_the_others() -> None:
     """One package erroring on a document stops neither the document's other packages nor the run."""
     broken = "package broken\nimport rego.v1\ndeny contains msg if {\n  msg := input.spec.replicas / 0\n}\n"

@@ -123,6 +123,17 @@ def evaluate(
     env = env_render.env
     tree = {**env_render.tree, **module_files(platform, [env.id])}
     versions = {env.id: env.kubernetes_version}
+    documents = list(_documents(env_render, tree))
+    sources = _sources(env_render, documents)
+    sets = [
+        (name, mode, PolicySet(platform.policies[name], data={"renderer": {"env": _env_data(env)}}))
+        for name, mode in sorted(env.policies.items())
+        if mode != "off"
+    ]
+    # the combined packages before anything else: the engine then holds every object of the
+    # environment at once (several times their JSON), and the memory it gives back is what the
+    # later checks reuse instead of adding to (docs/decisions.md, "Combined policies first")
+    combined = {name: policies.check_combined(documents) for name, _, policies in sets if policies.combined}
     report = Report(
         schema=kubeschema.check_documents(env_render.documents, versions, platform.apis, env_render.tree)
     )
@@ -130,22 +141,17 @@ def evaluate(
     for wl in env_render.analysis.workloads:
         report.secrets += secrets.scan_workload(wl, platform.trust.secret_allow)
     report.secrets += secrets.scan_tree(tree, sensitive)
-    documents = list(_documents(env_render, tree))
     report.conflicts += collisions.ingress_collisions([*elsewhere, *documents], app_owners)
     apps_objects = f"kubernetes/{env.id}/"
     report.secrets += secrets.scan_rendered(
         [(p, tree[p], d) for p, d in documents if p.startswith(apps_objects) and f"/{SHARED}/" not in p]
     )
-    sources = _sources(env_render, documents)
-    for set_name, mode in sorted(env.policies.items()):
-        if mode == "off":
-            continue
-        policies = PolicySet(platform.policies[set_name], data={"renderer": {"env": _env_data(env)}})
+    for set_name, mode, policies in sets:  # each set's findings in the order they always came in
         for results, counts in policies.check_each(documents):
             report.counts.add(counts)
             report.findings += [_finding(env.id, set_name, mode, r, sources) for r in results]
-        if policies.combined:
-            results, counts = policies.check_combined(documents)
+        if set_name in combined:
+            results, counts = combined[set_name]
             report.counts.add(counts)
             report.findings += [_finding(env.id, set_name, mode, r, sources) for r in results]
         if platform.policies[set_name].constraints:

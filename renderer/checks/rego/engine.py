@@ -73,6 +73,7 @@ class Engine(Protocol):
     def evaluate_each(
         self, queries: Sequence[str], inputs: Sequence[Json]
     ) -> dict[str, list[Json | PolicyEvalError]]: ...
+    def evaluate_rules(self, package: str, rules: Sequence[str], input_doc: Json) -> Json: ...
     def rule_heads(self) -> list[RuleHead]: ...
     def query(self, query: str) -> Answer: ...
 
@@ -145,6 +146,25 @@ class Regorus:
                 assert isinstance(values, Mapping)
                 out[query].extend(values.get(str(i)) for i in range(len(chunk)))  # absent: undefined
         return out
+
+    def evaluate_rules(self, package: str, rules: Sequence[str], input_doc: Json) -> Json:
+        """The package's value as far as `rules` go, each rule queried by name on one input, as
+        conftest queries them: only what those rules use is evaluated, and only their values are
+        copied out. A rule that is undefined is absent, as in the package's value; an error in
+        any of them is the package's (`PolicyEvalError`)."""
+        self._engine.set_input_json(json.dumps(input_doc))
+        value: dict[str, Json] = {}
+        try:
+            for rule in rules:
+                try:
+                    result = json.loads(self._engine.eval_query_as_json(f"{package}.{rule}"))
+                except RuntimeError as exc:
+                    raise PolicyEvalError(_eval_message(str(exc))) from None
+                if result.get("result"):  # defined (its value may be anything, null included)
+                    value[rule] = _value(result)
+        finally:
+            self._engine.set_input_json("{}")  # a combined input is every object: not kept a moment longer
+        return value
 
     def _one(self, query: str, input_doc: Json) -> Json | PolicyEvalError:
         try:

@@ -65,6 +65,13 @@ class PolicySet:
         chosen = [p for p in packages if namespaces is None or p.removeprefix("data.") in namespaces]
         self.per_document = [p for p in chosen if not _combined(p)]
         self.combined = [p for p in chosen if _combined(p)]
+        # a combined package's value holds its helper rules too, which often gather whole documents
+        # (every Deployment of the environment): it is asked for its rules alone, as conftest asks
+        heads = self.engine.rule_heads() if self.combined else []
+        self._rules = {
+            p: sorted({h.path[0] for h in heads if h.package == p and h.kind != "function" and _reported(h.path[0])})
+            for p in self.combined
+        }
 
     def check(self, path: str, document: Json) -> tuple[list[Result], Counts]:
         return self._run(self.per_document, path, document)
@@ -82,8 +89,20 @@ class PolicySet:
         return out
 
     def check_combined(self, documents: Iterable[tuple[str, Json]]) -> tuple[list[Result], Counts]:
+        """The combined packages on every document at once. Each is asked for its deny, violation,
+        warn and exception rules only (conftest queries each of them by name): its helper rules'
+        values (which, in a combined package, often gather every document of a kind) are neither
+        copied out of the engine nor parsed, and a helper no reported rule uses is not evaluated."""
         combined = [{"path": p, "contents": d} for p, d in documents]
-        return self._run(self.combined, "(combined)", combined)
+        values: list[tuple[str, Json | PolicyEvalError]] = []
+        for package in self.combined:
+            if not self._rules[package]:
+                continue  # nothing to report: conftest queries nothing in it
+            try:
+                values.append((package, self.engine.evaluate_rules(package, self._rules[package], combined)))
+            except PolicyEvalError as exc:
+                values.append((package, exc))
+        return self._collect(values, "(combined)")
 
     def _run(self, packages: Sequence[str], path: str, document: Json) -> tuple[list[Result], Counts]:
         return self._collect([(p, self._evaluate(p, document)) for p in packages], path)
@@ -133,6 +152,11 @@ class PolicySet:
                     Result(r.namespace, r.rule, kind, r.message, r.path, r.metadata) for r in found
                 )
         return sorted(results, key=lambda r: (r.path, r.namespace, r.rule, r.message)), counts
+
+
+def _reported(rule: str) -> bool:
+    """A rule whose value `_collect` reads: deny, violation and warn rules, and the exceptions."""
+    return RULE.match(rule) is not None or rule == "exception"
 
 
 def _combined(package: str) -> bool:
