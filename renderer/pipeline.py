@@ -58,9 +58,10 @@ class Options:
     # change are kept as stored, neither resolved, rendered nor checked again (an environment not
     # here: every shared resource is)
     stored: Mapping[str, StoredShared] = field(default_factory=dict)
-    # each environment's result once checked: only the files, the graph and the dependencies (what
-    # a publish reads), not the parsed objects and resolved resources, which cost several times
-    # the files' bytes in memory and in a worker's reply
+    # each environment's result once checked: only the files, the graph's shared nodes and the
+    # dependencies (what a publish reads), not the parsed objects, the resolved resources, the
+    # apps' own nodes or the catalog as data, which cost several times the files' bytes in memory
+    # and in a worker's reply
     lean: bool = False
 
 
@@ -207,9 +208,12 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         return env_render, findings.Report()
     others = _elsewhere(options.elsewhere.get(env.id, ()), env.id, env_render.kept)
     report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners, others)
-    if options.lean:
-        analysis = replace(analysis, workloads=(), resolved={}, profiles={})
-        env_render = replace(env_render, analysis=analysis, documents={})
+    if options.lean:  # what a publish reads of a render: the files, the shared nodes, the records
+        graph = analysis.graph
+        shared = {uid: node for uid, node in graph.nodes.items() if node.shared}
+        graph = replace(graph, nodes=shared, order=tuple(u for u in graph.order if u in shared), bindings={})
+        analysis = replace(analysis, graph=graph, workloads=(), resolved={}, profiles={})
+        env_render = replace(env_render, analysis=analysis, documents={}, catalog={})
     return env_render, _fail_closed(report)
 
 
