@@ -20,6 +20,7 @@ from renderer.data import Json
 from renderer.errors import InputError
 from renderer.inputs import app_repo, platform_config
 from renderer.inputs import roots as settings
+from renderer.resolve import graph as graphs
 from tests.conftest import ROOT, run_renderer
 
 CASES = ROOT / "tests" / "cases"
@@ -244,8 +245,9 @@ def test_parallel_render_is_byte_identical_and_keeps_errors(
 
 
 def test_a_lean_render_checks_all_the_same() -> None:
-    """A publish reads the files, the graph and the dependencies: each environment drops its parsed
-    objects and resolved resources once checked."""
+    """A publish reads the files, the graph's shared nodes and the dependencies: each environment
+    drops its parsed objects, resolved resources, apps' own nodes and catalog data once checked,
+    and what a publish records from the graph comes out the same."""
     platform = platform_config.load_platform(str(ROOT))
     apps = app_repo.load_apps(app_repo.example_app_dirs(str(ROOT)), str(ROOT))
     kept = pipeline.run(platform, apps, ["dev", "prod"], pipeline.Options())
@@ -255,8 +257,18 @@ def test_a_lean_render_checks_all_the_same() -> None:
     assert kept.report.schema.checked == dropped.report.schema.checked
     assert all(env.documents for env in kept.envs) and not any(env.documents for env in dropped.envs)
     assert not any(env.analysis.workloads or env.analysis.resolved for env in dropped.envs)
-    assert [e.analysis.graph for e in kept.envs] == [e.analysis.graph for e in dropped.envs]
     assert [e.dependencies for e in kept.envs] == [e.dependencies for e in dropped.envs]
+    assert all(env.catalog for env in kept.envs) and not any(env.catalog for env in dropped.envs)
+    for whole, lean in zip(kept.envs, dropped.envs, strict=True):
+        shared = {uid: node for uid, node in whole.analysis.graph.nodes.items() if node.shared}
+        assert shared and len(shared) < len(whole.analysis.graph.nodes)
+        assert lean.analysis.graph.nodes == shared
+        assert lean.analysis.graph.order == tuple(u for u in whole.analysis.graph.order if u in shared)
+        assert graphs.shared_by_app(lean.analysis.graph) == graphs.shared_by_app(whole.analysis.graph)
+        owners = {uid: "shop" for uid in shared}
+        assert graphs.foreign_requests(lean.analysis.graph.nodes, owners) == graphs.foreign_requests(
+            whole.analysis.graph.nodes, owners
+        )
 
 
 def test_render_reports_what_the_schema_did_not_check(tmp_path: Path, cli: Callable[..., Result]) -> None:
