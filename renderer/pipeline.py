@@ -247,7 +247,9 @@ def _fail_closed(report: Report) -> Report:
     return report
 
 
-IN_PROCESS_BELOW = 24  # app × environment renders: fewer are rendered without worker processes
+# apps × environments a run analyses (every render resolves every app's graph): fewer are rendered
+# without worker processes
+IN_PROCESS_BELOW = 24
 
 
 Job = tuple[Environment, Options]
@@ -273,10 +275,9 @@ def _each_env(
     # the renders ahead first: their environments are the protected ones, most checked and slowest,
     # and this run waits for them too; ahead of nothing, a render saves nothing
     pooled = [*ahead, *todo] if todo else []
-    rendered = sum(len(o.focus) if o.focus is not None else len(apps) for _, o in pooled)
     workers = min(max((o.jobs for _, o in pooled), default=1), len(pooled))
-    # a worker costs a copy of the platform and every app: worth it only for a large render
-    if workers <= 1 or rendered < IN_PROCESS_BELOW:
+    # every render resolves every app's graph; a worker costs a fork and its reply
+    if workers <= 1 or len(apps) * len(pooled) < IN_PROCESS_BELOW:
         outcomes = []
         for env, opts in todo:
             outcomes.append(_one_env(platform, apps, env, opts))
@@ -285,9 +286,18 @@ def _each_env(
     from concurrent.futures import ProcessPoolExecutor, as_completed  # 15 ms of start-up: imported when used
     from concurrent.futures.process import BrokenProcessPool
 
+    import multiprocessing
+
+    global _INHERITED
     pool = ProcessPoolExecutor(max_workers=workers)
     try:
-        futures = [pool.submit(_one_env, platform, apps, env, opts) for env, opts in pooled]
+        if multiprocessing.get_start_method() == "fork":
+            # the workers are forked at the first submit: they find the platform and the apps in
+            # memory they share with this process, instead of each unpickling its own copy of them
+            _INHERITED = (platform, apps)
+            futures = [pool.submit(_inherited_env, env, opts) for env, opts in pooled]
+        else:  # spawn, forkserver (Python 3.14's default on Linux): a worker gets them pickled
+            futures = [pool.submit(_one_env, platform, apps, env, opts) for env, opts in pooled]
         mine = futures[len(pooled) - len(todo) :]
         for count, _ in enumerate(as_completed(mine), start=1):
             progress("render", done + count * len(apps), total)
@@ -303,9 +313,20 @@ def _each_env(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _INHERITED = None
     # a worker died (killed for its memory, say) with renders ahead in the pool: whichever render it
     # was, this run's own environments render again without them, as they would have alone
     return _each_env(platform, apps, jobs, (), ready, progress)[0], [None] * len(ahead)
+
+
+# the platform and the apps of the pool being started, for its forked workers (`_each_env`)
+_INHERITED: tuple[Platform, Sequence[App]] | None = None
+
+
+def _inherited_env(env: Environment, options: Options) -> EnvOutcome:
+    """`_one_env` in a forked worker, on the platform and apps it inherited."""
+    assert _INHERITED is not None, "a worker forked without the inputs"
+    return _one_env(*_INHERITED, env, options)
 
 
 def _merged(taken: Sequence[EnvOutcome | None], rendered: Sequence[EnvOutcome]) -> list[EnvOutcome]:

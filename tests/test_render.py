@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -223,10 +224,15 @@ def test_terraform_accepts_every_rendered_project(tmp_path: Path, cli: Callable[
         pytest.skip("configuration parsed; `terraform validate` needs providers from the registry")
 
 
+@pytest.mark.parametrize("start", ["fork", "pickled"])
 def test_parallel_render_is_byte_identical_and_keeps_errors(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, monkeypatch: pytest.MonkeyPatch, start: str
 ) -> None:
+    """Workers give the render one process gives, whether they inherit the platform and the apps
+    (forked) or receive them pickled (any other start method, Python 3.14's default among them)."""
     monkeypatch.setattr(pipeline, "IN_PROCESS_BELOW", 0)  # workers even for the few examples
+    if start == "pickled":
+        monkeypatch.setattr(multiprocessing, "get_start_method", lambda: "forkserver")
     platform = platform_config.load_platform(str(ROOT))
     apps = app_repo.load_apps(app_repo.example_app_dirs(str(ROOT)), str(ROOT))
     serial = pipeline.run(platform, apps, None, pipeline.Options(jobs=1))
@@ -235,6 +241,7 @@ def test_parallel_render_is_byte_identical_and_keeps_errors(
     report_serial, report_parallel = serial.report, parallel.report
     assert report_serial.findings == report_parallel.findings
     assert report_serial.schema.checked == report_parallel.schema.checked
+    assert pipeline._INHERITED is None  # the pool's inputs are not held once it is done
     bad = project / "examples/apps/shop/score.yaml"
     bad.write_text(bad.read_text().replace("${resources.db.port}", "${resources.db.nope}"))
     broken = app_repo.load_apps(app_repo.example_app_dirs(str(project)), str(project))
