@@ -206,13 +206,16 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         env_render = replace(env_render, routes=routes)
     if options.skip_checks_for_tests:
         return env_render, findings.Report()
+    if options.lean:  # the checks read neither the resolved resources nor the profiles
+        analysis = replace(analysis, resolved={}, profiles={})
+        env_render = replace(env_render, analysis=analysis)
     others = _elsewhere(options.elsewhere.get(env.id, ()), env.id, env_render.kept)
     report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners, others)
     if options.lean:  # what a publish reads of a render: the files, the shared nodes, the records
         graph = analysis.graph
         shared = {uid: node for uid, node in graph.nodes.items() if node.shared}
         graph = replace(graph, nodes=shared, order=tuple(u for u in graph.order if u in shared), bindings={})
-        analysis = replace(analysis, graph=graph, workloads=(), resolved={}, profiles={})
+        analysis = replace(analysis, graph=graph, workloads=())
         env_render = replace(env_render, analysis=analysis, documents={}, catalog={})
     return env_render, _fail_closed(report)
 
@@ -283,10 +286,9 @@ def _each_env(
             outcomes.append(_one_env(platform, apps, env, opts))
             progress("render", done + len(outcomes) * len(apps), total)
         return _merged(taken, outcomes), [None] * len(ahead)
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed  # 15 ms of start-up: imported when used
     from concurrent.futures.process import BrokenProcessPool
-
-    import multiprocessing
 
     global _INHERITED
     pool = ProcessPoolExecutor(max_workers=workers)

@@ -15,6 +15,7 @@ import functools
 import io
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import cast
@@ -180,7 +181,9 @@ class _Builder:
             value = self.scalar(ev, path, line)
             if ev.anchor:
                 self.anchors[ev.anchor] = (value, 1, len(ev.value), ev.value)
-            self.complete(ev.value if is_key else value, path, line, is_key)  # a key is its text
+            # a key is its text: one string however many objects spell it (the 20,000 objects of
+            # an environment repeat a few hundred keys)
+            self.complete(sys.intern(ev.value) if is_key else value, path, line, is_key)
         elif isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
             if is_key:
                 raise _Refused(path, line, "a key must be a plain value, not a mapping or list")

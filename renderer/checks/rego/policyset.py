@@ -68,10 +68,8 @@ class PolicySet:
         # a combined package's value holds its helper rules too, which often gather whole documents
         # (every Deployment of the environment): it is asked for its rules alone, as conftest asks
         heads = self.engine.rule_heads() if self.combined else []
-        self._rules = {
-            p: sorted({h.path[0] for h in heads if h.package == p and h.kind != "function" and _reported(h.path[0])})
-            for p in self.combined
-        }
+        reported = [h for h in heads if h.kind != "function" and _reported(h.path[0])]
+        self._rules = {p: sorted({h.path[0] for h in reported if h.package == p}) for p in self.combined}
 
     def check(self, path: str, document: Json) -> tuple[list[Result], Counts]:
         return self._run(self.per_document, path, document)
