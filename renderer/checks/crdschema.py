@@ -9,7 +9,6 @@ rather than a silently dropped setting.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -18,7 +17,7 @@ import jsonschema
 import jsonschema_rs
 
 from renderer.data import Json
-from renderer.inputs.schema import says_valid
+from renderer.inputs.schema import reads_alike, says_valid
 
 _NESTED = ("items", "additionalProperties", "not")
 _LISTS = ("allOf", "anyOf", "oneOf")
@@ -57,29 +56,12 @@ def valid_fast(operator: str, version: str, api_version: str, kind: str, obj: Js
 @cache
 def _fast(operator: str, version: str, api_version: str, kind: str) -> jsonschema_rs.Draft4Validator | None:
     schema = _strict_schema(operator, version, api_version, kind)
-    if schema is None or not _reads_alike(schema):
+    if schema is None or not reads_alike(schema):
         return None
     try:
         return jsonschema_rs.Draft4Validator(schema)
     except ValueError:  # a pattern ECMA-262 has no reading of (an inline flag): the reference alone
         return None
-
-
-def _reads_alike(schema: Json) -> bool:
-    """Whether jsonschema-rs can only be stricter than jsonschema on this schema. Not so with `\\s`
-    or `\\S` in a pattern (Python's `\\s` also takes U+001C-U+001F and U+0085, ECMA-262's takes
-    U+FEFF, so `[^\\s]` lets through what Python refuses), nor with `multipleOf` (floats rounded
-    differently)."""
-    if isinstance(schema, Mapping):
-        pattern = schema.get("pattern")
-        if isinstance(pattern, str) and re.search(r"\\[sS]", pattern):
-            return False
-        if isinstance(schema.get("multipleOf"), int | float):  # the keyword (a property so named is a schema)
-            return False
-        return all(_reads_alike(v) for v in schema.values())
-    if isinstance(schema, list):
-        return all(_reads_alike(v) for v in schema)
-    return True
 
 
 def _strict_schema(operator: str, version: str, api_version: str, kind: str) -> dict[str, Json] | None:

@@ -7,11 +7,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from renderer.data import Doc, Json
 from renderer.errors import Collector, InputError, Problem
+from renderer.inputs import schema
 from renderer.inputs.apis import check_versions, load_apis
 from renderer.inputs.confine import read_file
 from renderer.inputs.documents import display, glob_files, valid_docs
@@ -295,7 +293,10 @@ def _definition(
 ) -> ResourceDefinition:
     d = cast(ResourceDefinitionDoc, doc.data)  # sound: valid_docs checked it (resource-definition.json)
     params_schema = d.get("params_schema")
-    if params_schema is not None:
+    if params_schema is not None and not schema.meta_valid_fast(params_schema):
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
         try:
             Draft202012Validator.check_schema(params_schema)
         except SchemaError as exc:

@@ -83,6 +83,75 @@ def says_valid(fast: jsonschema_rs.Validator | None, data: Json) -> bool:
         return False
 
 
+def reads_alike(schema: Json) -> bool:
+    """Whether jsonschema-rs can only be stricter than jsonschema on this schema. Not so with `\\s`
+    or `\\S` in a pattern (Python's `\\s` also takes U+001C-U+001F and U+0085, ECMA-262's takes
+    U+FEFF, so `[^\\s]` lets through what Python refuses), nor with `multipleOf` (floats rounded
+    differently)."""
+    if isinstance(schema, Mapping):
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str) and re.search(r"\\[sS]", pattern):
+            return False
+        if isinstance(schema.get("multipleOf"), int | float):  # the keyword (a property so named is a schema)
+            return False
+        return all(reads_alike(v) for v in schema.values())
+    if isinstance(schema, list):
+        return all(reads_alike(v) for v in schema)
+    return True
+
+
+def valid_fast_against(schema: Mapping[str, Json], data: Json) -> bool:
+    """Whether jsonschema-rs finds `data` valid against `schema` read as Draft 2020-12, as
+    `compile_schema` reads it: a yes only where it can only be stricter (`reads_alike`). Anything
+    else (a no, a schema it cannot compile) is for `compile_schema` to decide."""
+    if not reads_alike(schema):
+        return False
+    try:
+        fast = jsonschema_rs.Draft202012Validator(dict(schema))
+    except (ValueError, TypeError):
+        return False
+    return says_valid(fast, data)
+
+
+# The 2020-12 meta-schema's keywords whose values it checks with a `format` (uri, uri-reference,
+# regex): jsonschema asserts those formats when it checks a schema, jsonschema-rs does not
+_FORMATTED = frozenset({"$id", "$schema", "$ref", "$dynamicRef", "$vocabulary", "$anchor", "$dynamicAnchor"})
+
+
+def meta_valid_fast(schema: Json) -> bool:
+    """Whether `Draft202012Validator.check_schema` would surely accept `schema`, known without
+    loading jsonschema (50 ms of a publish that renders nothing): jsonschema-rs finds it valid
+    against the meta-schema, every regular expression in it compiles in Python, and it has none
+    of the keywords whose format only jsonschema checks. A no is for jsonschema to decide."""
+    if not isinstance(schema, Mapping) or not _formats_alike(schema):
+        return False
+    try:
+        return bool(jsonschema_rs.meta.is_valid(dict(schema)))
+    except (ValueError, TypeError):
+        return False
+
+
+def _formats_alike(value: Json) -> bool:
+    """Over every object, whatever it is (a keyword's value, or data in `const`, `enum`,
+    `default`): no formatted keyword, and `pattern` and `patternProperties` Python reads."""
+    if isinstance(value, list):
+        return all(_formats_alike(v) for v in value)
+    if not isinstance(value, Mapping):
+        return True
+    if _FORMATTED & value.keys():
+        return False
+    pattern = value.get("pattern")
+    properties = value.get("patternProperties")
+    regexes = [pattern] if isinstance(pattern, str) else []
+    regexes += list(properties) if isinstance(properties, Mapping) else []
+    for regex in regexes:
+        try:
+            re.compile(regex)
+        except (re.error, TypeError, ValueError, RecursionError, OverflowError):
+            return False
+    return all(_formats_alike(v) for v in value.values())
+
+
 def _leaf(error: ValidationError) -> ValidationError:
     """For oneOf/anyOf failures pick the branch that got furthest: its message is the useful one."""
     if error.context and error.validator in ("oneOf", "anyOf"):

@@ -81,6 +81,7 @@ RENDER_ONLY = (
     "renderer.publish.shards",
     "regorus",
     "detect_secrets",
+    "jsonschema",  # it words schema errors; jsonschema-rs says "valid" without it
 )
 
 

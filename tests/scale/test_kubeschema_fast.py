@@ -11,7 +11,7 @@ import pytest
 from renderer import pipeline
 from renderer.checks import crdschema, kubeschema
 from renderer.data import Json
-from renderer.inputs import app_repo, platform_config
+from renderer.inputs import app_repo, platform_config, schema
 from tests.conftest import ROOT
 
 
@@ -85,9 +85,9 @@ def test_no_fast_path_where_jsonschema_rs_reads_a_pattern_more_loosely() -> None
     loose = {"type": "string", "pattern": "^[^\\s]+$"}
     assert jsonschema_rs.Draft4Validator(loose).is_valid("a\x1cb")
     assert not jsonschema.Draft4Validator(loose).is_valid("a\x1cb")
-    assert not crdschema._reads_alike({"properties": {"schedule": loose}})
-    assert not crdschema._reads_alike({"type": "number", "multipleOf": 0.01})
-    assert crdschema._reads_alike({"properties": {"multipleOf": {"type": "number"}, "pattern": {}}})
+    assert not schema.reads_alike({"properties": {"schedule": loose}})
+    assert not schema.reads_alike({"type": "number", "multipleOf": 0.01})
+    assert schema.reads_alike({"properties": {"multipleOf": {"type": "number"}, "pattern": {}}})
     assert crdschema._fast("external-secrets", "2.9.0", "external-secrets.io/v1", "ExternalSecret") is None
     monitor = crdschema._fast("prometheus-operator", "0.93.0", "monitoring.coreos.com/v1", "ServiceMonitor")
     assert monitor is not None
