@@ -250,8 +250,8 @@ def _fail_closed(report: Report) -> Report:
     return report
 
 
-# apps × environments a run analyses (every render resolves every app's graph): fewer are rendered
-# without worker processes
+# apps × environments a run analyses (every render resolves every app's graph), or, where workers
+# are not forked, apps × environments it renders: fewer are rendered without worker processes
 IN_PROCESS_BELOW = 24
 
 
@@ -279,21 +279,25 @@ def _each_env(
     # and this run waits for them too; ahead of nothing, a render saves nothing
     pooled = [*ahead, *todo] if todo else []
     workers = min(max((o.jobs for _, o in pooled), default=1), len(pooled))
-    # every render resolves every app's graph; a worker costs a fork and its reply
-    if workers <= 1 or len(apps) * len(pooled) < IN_PROCESS_BELOW:
+    import multiprocessing
+
+    forked = multiprocessing.get_start_method() == "fork"
+    # every render resolves every app's graph; a forked worker costs a fork and its reply, any
+    # other a copy of the platform and every app: then only a large render is worth it
+    size = len(apps) * len(pooled) if forked else sum(len(o.focus or apps) for _, o in pooled)
+    if workers <= 1 or size < IN_PROCESS_BELOW:
         outcomes = []
         for env, opts in todo:
             outcomes.append(_one_env(platform, apps, env, opts))
             progress("render", done + len(outcomes) * len(apps), total)
         return _merged(taken, outcomes), [None] * len(ahead)
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed  # 15 ms of start-up: imported when used
     from concurrent.futures.process import BrokenProcessPool
 
     global _INHERITED
     pool = ProcessPoolExecutor(max_workers=workers)
     try:
-        if multiprocessing.get_start_method() == "fork":
+        if forked:
             # the workers are forked at the first submit: they find the platform and the apps in
             # memory they share with this process, instead of each unpickling its own copy of them
             _INHERITED = (platform, apps)

@@ -157,13 +157,13 @@ def test_combined_mode_sees_every_document() -> None:
 
 
 def test_combined_package_is_asked_for_its_reported_rules_only() -> None:
-    """As conftest queries each deny, violation, warn and exception rule by name: a helper that
-    gathers every document is not copied out, one that would fail is not evaluated, and the
-    counts and exceptions are those of the rules."""
+    """Only the deny, violation, warn and exception rules' values come out (a helper that gathers
+    every document is not copied out), with the counts and exceptions of the whole package; a
+    package with none of those rules is not evaluated, and an error in any helper still fails
+    its package."""
     rego = (
         "package combined.names\nimport rego.v1\n"
         "everything contains doc if some doc in input\n"
-        "broken := x if x := count(input) / 0\n"
         'deny_duplicate contains sprintf("duplicate name %s", [n]) if {\n'
         "  some i, j; input[i].contents.name == input[j].contents.name\n"
         "  i < j; n := input[i].contents.name }\n"
@@ -185,6 +185,24 @@ def test_combined_package_is_asked_for_its_reported_rules_only() -> None:
     assert (counts.failures, counts.warnings, counts.exceptions, counts.successes) == (0, 0, 1, 2)
     # every object of the environment is the input: the engine lets go of it once the rules ran
     assert policies.engine.query("input").value == {}
+    broken = rego + "broken := x if x := count(input) / 0\n"
+    results, counts = PolicySet(source(c=broken)).check_combined(docs)
+    assert [(r.namespace, r.rule, r.kind) for r in results] == [("combined.names", "*", "failure")]
+    assert counts.failures == 1
+
+
+def test_an_input_the_engine_refuses_fails_its_document_not_the_run() -> None:
+    """regorus takes no NaN (the readers refuse one; this is the engine's own guard): the document
+    that holds one fails every package, alone or in a batch, and the others are checked."""
+    policies = PolicySet(source(main=CONFTEST_V0))
+    odd = {**deployment("web", "busybox"), "x": float("nan")}
+    results, _ = policies.check("odd.yaml", odd)
+    assert [(r.rule, r.kind) for r in results] == [("*", "failure")]
+    each = policies.check_each([("ok.yaml", deployment("ok", "alpine:3")), ("odd.yaml", odd)])
+    assert [[(r.rule, r.path) for r in found] for found, _ in each] == [[], [("*", "odd.yaml")]]
+    combined = PolicySet(source(c="package combined.x\nimport rego.v1\ndeny contains 1 if false\n"))
+    results, _ = combined.check_combined([("odd.yaml", odd)])
+    assert [(r.namespace, r.rule) for r in results] == [("combined.x", "*")]
 
 
 def test_package_that_fails_to_evaluate_is_a_failure_beside_the_others() -> None:

@@ -225,8 +225,26 @@ def test_aliases_of_a_long_string_count_its_bytes() -> None:
 
 
 def test_keys_are_their_text() -> None:
-    (doc,) = load_text(".nan: a\n1e3: b\n0x1F: c\ntrue: d\n", "k.yaml")
-    assert doc.data == {".nan": "a", "1e3": "b", "0x1F": "c", "true": "d"}
+    (doc,) = load_text(".nan: a\n1e3: b\n0x1F: c\ntrue: d\n1e400: e\n", "k.yaml")
+    assert doc.data == {".nan": "a", "1e3": "b", "0x1F": "c", "true": "d", "1e400": "e"}
+
+
+@pytest.mark.parametrize("value", [".nan", ".NaN", "-.inf", "+.Inf", "1e400", "-1e999", "!!float .nan"])
+def test_numbers_json_cannot_hold_are_refused_where_they_stand(value: str) -> None:
+    """A Score file's `.nan` reached the policy engine, which cannot take it, as an internal error:
+    it is an input error at its line and path, and quoted it is the string it reads as."""
+    with pytest.raises(YamlLoadError) as err:
+        load_text(f"params:\n  size: small\n  extra: [1, {value}]\n", "score.yaml")
+    (problem,) = err.value.problems()
+    assert (problem.file, problem.line, problem.path, problem.kind) == (
+        "score.yaml",
+        3,
+        "params.extra[1]",
+        "yaml",
+    )
+    assert "a number JSON cannot hold" in problem.message and problem.hint == "quote it for a string"
+    (doc,) = load_text(f'v: "{value}"\n', "score.yaml")
+    assert doc.data == {"v": value}
 
 
 @pytest.mark.parametrize("value", ["+0o17", "-0o17", "-_1", "+_1_", "-_0x1f", "1_000", "0b101"])

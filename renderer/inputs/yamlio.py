@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 import io
 import json
+import math
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import cast
@@ -75,6 +75,23 @@ def _plain_scalar(text: str) -> Json:
     if _INF.match(text):
         return float("-inf") if text.startswith("-") else float("inf")
     return float("nan") if _NAN.match(text) else text
+
+
+_KEYS: dict[str, str] = {}  # short keys already read, each kept as one string (`_key`)
+
+
+def _key(text: str) -> str:
+    """A key is its text: one string however many objects spell it (the 20,000 objects of an
+    environment repeat a few hundred keys). Not `sys.intern`, whose strings Python 3.12 never
+    frees; and only short keys, the first few thousand, so hostile input cannot make it grow."""
+    if len(text) > 64:
+        return text
+    known = _KEYS.get(text)
+    if known is not None:
+        return known
+    if len(_KEYS) < 4096:
+        _KEYS[text] = text
+    return text
 
 
 _MAX_DIGITS = 100  # no field of anything we render holds a longer number (Kubernetes' are 64-bit)
@@ -179,11 +196,14 @@ class _Builder:
                 raise _Refused(path, line, "merge keys (<<:) are not read: write the keys out")
             self.spend(1, path, line, len(ev.value))
             value = self.scalar(ev, path, line)
+            if not is_key and isinstance(value, float) and not math.isfinite(value):
+                # YAML reads `.inf`, `.nan` and `1e400` as numbers JSON cannot write: nothing the
+                # renderer writes or checks (objects, Terraform, the policies' input) could hold one
+                why = f"{ev.value!r} is a number JSON cannot hold (infinite or not a number)"
+                raise _Refused(path, line, why, hint="quote it for a string")
             if ev.anchor:
                 self.anchors[ev.anchor] = (value, 1, len(ev.value), ev.value)
-            # a key is its text: one string however many objects spell it (the 20,000 objects of
-            # an environment repeat a few hundred keys)
-            self.complete(sys.intern(ev.value) if is_key else value, path, line, is_key)
+            self.complete(_key(ev.value) if is_key else value, path, line, is_key)
         elif isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
             if is_key:
                 raise _Refused(path, line, "a key must be a plain value, not a mapping or list")

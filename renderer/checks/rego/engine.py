@@ -114,8 +114,8 @@ class Regorus:
         return sorted(set(self._packages))
 
     def evaluate(self, query: str, input_doc: Json) -> Json:
-        self._engine.set_input_json(json.dumps(input_doc))
-        try:
+        try:  # an input regorus refuses is the evaluation's failure too: the package checked nothing
+            self._engine.set_input_json(json.dumps(input_doc))
             result = json.loads(self._engine.eval_query_as_json(query))
         except RuntimeError as exc:
             raise PolicyEvalError(_eval_message(str(exc))) from None
@@ -132,7 +132,12 @@ class Regorus:
         for start in range(0, len(inputs), BATCH):
             chunk = inputs[start : start + BATCH]
             batch = json.dumps(chunk)
-            self._engine.set_input_json(batch)
+            try:
+                self._engine.set_input_json(batch)
+            except RuntimeError:  # one document regorus refuses: each of them alone says which
+                for query in queries:
+                    out[query].extend(self._one(query, doc) for doc in chunk)
+                continue
             for query in queries:
                 try:
                     text = self._engine.eval_query_as_json(
@@ -148,23 +153,20 @@ class Regorus:
         return out
 
     def evaluate_rules(self, package: str, rules: Sequence[str], input_doc: Json) -> Json:
-        """The package's value as far as `rules` go, each rule queried by name on one input, as
-        conftest queries them: only what those rules use is evaluated, and only their values are
-        copied out. A rule that is undefined is absent, as in the package's value; an error in
-        any of them is the package's (`PolicyEvalError`)."""
-        self._engine.set_input_json(json.dumps(input_doc))
-        value: dict[str, Json] = {}
+        """The package's value restricted to `rules`, in one query on one input. The package is
+        evaluated as a whole (a helper that many rules use is computed once; an error anywhere in
+        it is the package's `PolicyEvalError`), but only the values of `rules` are copied out of
+        the engine and parsed. A rule that is undefined is absent, as in the package's value."""
+        query = f"{{r: v | some r in {json.dumps(list(rules))}; v := {package}[r]}}"
         try:
-            for rule in rules:
-                try:
-                    result = json.loads(self._engine.eval_query_as_json(f"{package}.{rule}"))
-                except RuntimeError as exc:
-                    raise PolicyEvalError(_eval_message(str(exc))) from None
-                if result.get("result"):  # defined (its value may be anything, null included)
-                    value[rule] = _value(result)
+            self._engine.set_input_json(json.dumps(input_doc))
+            result = json.loads(self._engine.eval_query_as_json(query))
+        except RuntimeError as exc:
+            raise PolicyEvalError(_eval_message(str(exc))) from None
         finally:
             self._engine.set_input_json("{}")  # a combined input is every object: not kept a moment longer
-        return value
+        value = _value(result)
+        return dict(value) if isinstance(value, Mapping) else {}
 
     def _one(self, query: str, input_doc: Json) -> Json | PolicyEvalError:
         try:

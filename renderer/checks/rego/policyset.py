@@ -66,7 +66,7 @@ class PolicySet:
         self.per_document = [p for p in chosen if not _combined(p)]
         self.combined = [p for p in chosen if _combined(p)]
         # a combined package's value holds its helper rules too, which often gather whole documents
-        # (every Deployment of the environment): it is asked for its rules alone, as conftest asks
+        # (every Deployment of the environment): only its reported rules' values are asked for
         heads = self.engine.rule_heads() if self.combined else []
         reported = [h for h in heads if h.kind != "function" and _reported(h.path[0])]
         self._rules = {p: sorted({h.path[0] for h in reported if h.package == p}) for p in self.combined}
@@ -87,10 +87,11 @@ class PolicySet:
         return out
 
     def check_combined(self, documents: Iterable[tuple[str, Json]]) -> tuple[list[Result], Counts]:
-        """The combined packages on every document at once. Each is asked for its deny, violation,
-        warn and exception rules only (conftest queries each of them by name): its helper rules'
-        values (which, in a combined package, often gather every document of a kind) are neither
-        copied out of the engine nor parsed, and a helper no reported rule uses is not evaluated."""
+        """The combined packages on every document at once. Each is asked for the values of its
+        deny, violation, warn and exception rules only (the rules conftest asks for by name): its
+        helper rules' values, which in a combined package often gather every document of a kind,
+        are neither copied out of the engine nor parsed. A package without such rules is not
+        evaluated, as conftest asks nothing of it."""
         combined = [{"path": p, "contents": d} for p, d in documents]
         values: list[tuple[str, Json | PolicyEvalError]] = []
         for package in self.combined:
