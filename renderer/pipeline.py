@@ -284,7 +284,8 @@ def _each_env(
     forked = multiprocessing.get_start_method() == "fork"
     # every render resolves every app's graph; a forked worker costs a fork and its reply, any
     # other a copy of the platform and every app: then only a large render is worth it
-    size = len(apps) * len(pooled) if forked else sum(len(o.focus or apps) for _, o in pooled)
+    rendered = sum(len(o.focus) if o.focus is not None else len(apps) for _, o in pooled)
+    size = len(apps) * len(pooled) if forked else rendered
     if workers <= 1 or size < IN_PROCESS_BELOW:
         outcomes = []
         for env, opts in todo:
