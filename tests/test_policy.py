@@ -191,6 +191,17 @@ def test_combined_package_is_asked_for_its_reported_rules_only() -> None:
     assert counts.failures == 1
 
 
+def test_a_package_no_query_can_reach_is_refused_at_load() -> None:
+    """regorus names `package combined["a.b"]` data.combined.a.b, a path that reaches nothing: its
+    rules would silently never run (fail open). A quoted part that is a plain name is fine."""
+    rule = '\nimport rego.v1\ndeny contains "x" if true\n'
+    with pytest.raises(PolicyLoadError, match='the package part "a.b" is not a plain name'):
+        PolicySet(source(c='# about it\npackage combined["a.b"]' + rule))
+    policies = PolicySet(source(c='package combined["ab"] # "a.b" in a comment' + rule))
+    assert policies.combined == ["data.combined.ab"]
+    assert [r.message for r in policies.check_combined([("a", {})])[0]] == ["x"]
+
+
 def test_an_input_the_engine_refuses_fails_its_document_not_the_run() -> None:
     """regorus takes no NaN (the readers refuse one; this is the engine's own guard): the document
     that holds one fails every package, alone or in a batch, and the others are checked."""

@@ -7,6 +7,7 @@ Chosen by measurement (see docs/decisions.md): regopy mis-evaluated v0 rules and
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -101,6 +102,12 @@ class Regorus:
             except Exception as exc:  # regorus raises plain exceptions with the parse error
                 errors.append(_first_lines(str(exc)) or repr(exc))
                 continue
+            unnamed = _unaddressable(text)
+            if unnamed:  # regorus joins the parts with dots: the package would never be queried
+                raise PolicyLoadError(
+                    f"{name}: the package part {unnamed} is not a plain name, so the package could "
+                    "never be evaluated; write the package as dotted names (a.b.c)"
+                )
             self._packages.append(package)
             return package
         if len(errors) == 1:
@@ -197,6 +204,29 @@ class Regorus:
                 if head is not None:
                     heads.append(head)
         return heads
+
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"|#.*')  # a quoted part, or the comment that ends the clause
+
+
+def _unaddressable(text: str) -> str:
+    """A quoted part of the package clause that is not a plain name (`package combined["a.b"]`),
+    as written; "" when every part is one. regorus names such a package `data.combined.a.b`, a
+    path that reaches nothing: its rules would silently never run."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not stripped.startswith("package"):
+            return ""  # regorus parsed it: the clause comes first, so there is none to check
+        for match in _QUOTED.finditer(stripped.removeprefix("package")):
+            if match.group(1) is None:
+                return ""  # the comment: the clause ended
+            if not _PLAIN.fullmatch(match.group(1)):
+                return match.group(0)
+        return ""
+    return ""
 
 
 def _value(result: Mapping[str, Json]) -> Json:
