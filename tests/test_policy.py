@@ -197,6 +197,15 @@ def test_a_package_no_query_can_reach_is_refused_at_load() -> None:
     rule = '\nimport rego.v1\ndeny contains "x" if true\n'
     with pytest.raises(PolicyLoadError, match='the package part "a.b" is not a plain name'):
         PolicySet(source(c='# about it\npackage combined["a.b"]' + rule))
+    for clause in ('package combined[\n  "a.b"\n]', 'package combined[ # a comment\n"a.b"]'):
+        with pytest.raises(PolicyLoadError, match='the package part "a.b"'):
+            PolicySet(source(c=clause + rule))
+    with pytest.raises(PolicyLoadError, match='the package part "\\\\u0062"'):  # named literally
+        PolicySet(source(c='package combined["\\u0062"]' + rule))
+    # the clause ends where the ref does: what follows on its line is the next statement
+    assert PolicySet(source(c='package combined.x deny contains "a.b" if true\n')).combined == [
+        "data.combined.x"
+    ]
     policies = PolicySet(source(c='package combined["ab"] # "a.b" in a comment' + rule))
     assert policies.combined == ["data.combined.ab"]
     assert [r.message for r in policies.check_combined([("a", {})])[0]] == ["x"]

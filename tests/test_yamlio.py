@@ -247,6 +247,23 @@ def test_numbers_json_cannot_hold_are_refused_where_they_stand(value: str) -> No
     assert doc.data == {"v": value}
 
 
+def test_a_key_s_number_brought_back_as_a_value_is_refused_too() -> None:
+    """A key is its text, but an anchor on it keeps the number YAML read: as a value, an alias to
+    it is refused like the number written there."""
+    with pytest.raises(YamlLoadError) as err:
+        load_text("params:\n  &n .nan : unused\n  size: [*n]\n", "score.yaml")
+    (problem,) = err.value.problems()
+    assert (problem.line, problem.path) == (3, "params.size[0]") and "JSON cannot hold" in problem.message
+    (doc,) = load_text("&k name : 1\nother: *k\n", "k.yaml")
+    assert doc.data == {"name": 1, "other": "name"}
+
+
+@pytest.mark.parametrize("text", ['{"a": NaN}', "[1, Infinity]", "-Infinity"])
+def test_json_constants_json_has_not_are_refused(text: str) -> None:
+    with pytest.raises(YamlLoadError, match="is not a JSON number"):
+        load_json(text, "data.json")
+
+
 @pytest.mark.parametrize("value", ["+0o17", "-0o17", "-_1", "+_1_", "-_0x1f", "1_000", "0b101"])
 def test_strings_go_yaml_reads_as_numbers_are_quoted(value: str) -> None:
     assert dump({"v": value}) == f'v: "{value}"\n'

@@ -77,6 +77,15 @@ def _plain_scalar(text: str) -> Json:
     return float("nan") if _NAN.match(text) else text
 
 
+def _finite(value: Json, text: str, path: PathKey, line: int) -> None:
+    """YAML reads `.inf`, `.nan` and `1e400` as numbers JSON cannot write: nothing the renderer
+    writes or checks (objects, Terraform, the policies' input) could hold one as a value. A key
+    is its text, so there it stays."""
+    if isinstance(value, float) and not math.isfinite(value):
+        why = f"{text!r} is a number JSON cannot hold (infinite or not a number)"
+        raise _Refused(path, line, why, hint="quote it for a string")
+
+
 _KEYS: dict[str, str] = {}  # short keys already read, each kept as one string (`_key`)
 
 
@@ -196,11 +205,8 @@ class _Builder:
                 raise _Refused(path, line, "merge keys (<<:) are not read: write the keys out")
             self.spend(1, path, line, len(ev.value))
             value = self.scalar(ev, path, line)
-            if not is_key and isinstance(value, float) and not math.isfinite(value):
-                # YAML reads `.inf`, `.nan` and `1e400` as numbers JSON cannot write: nothing the
-                # renderer writes or checks (objects, Terraform, the policies' input) could hold one
-                why = f"{ev.value!r} is a number JSON cannot hold (infinite or not a number)"
-                raise _Refused(path, line, why, hint="quote it for a string")
+            if not is_key:
+                _finite(value, ev.value, path, line)
             if ev.anchor:
                 self.anchors[ev.anchor] = (value, 1, len(ev.value), ev.value)
             self.complete(_key(ev.value) if is_key else value, path, line, is_key)
@@ -229,6 +235,8 @@ class _Builder:
             self.spend(size, path, line, text_bytes)
             if is_key and text is None:
                 raise _Refused(path, line, "a key must be a plain value, not a mapping or list")
+            if not is_key and text is not None:  # a key's scalar, anchored, may come back as a value
+                _finite(value, text, path, line)
             self.complete(text if is_key else _copy(value), path, line, is_key)
 
     def scalar(self, ev: yaml.ScalarEvent, path: PathKey, line: int) -> Json:
@@ -360,15 +368,25 @@ def load_generated(text: str, name: str) -> list[Json]:
 def load_json(data: str | bytes, name: str) -> Json:
     """A JSON file's value; a syntax error raises InputError at the line the parser gives."""
     try:
-        value: Json = json.loads(data)
+        value: Json = json.loads(data, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         message = f"not valid JSON: {exc.msg} (column {exc.colno})"
         raise YamlLoadError(Problem(name, exc.lineno, "", message, "fix the syntax")) from None
+    except _NotJson as exc:
+        raise YamlLoadError(Problem(name, 0, "", f"not valid JSON: {exc}", "write a number")) from None
     except UnicodeDecodeError:
         raise YamlLoadError(Problem(name, 0, "", "not UTF-8 text", "save as UTF-8")) from None
     except RecursionError:
         raise YamlLoadError(Problem(name, 0, "", "not valid JSON: nested too deeply", "flatten it")) from None
     return value
+
+
+class _NotJson(ValueError):
+    """A constant Python's reader takes that JSON has not (`NaN`, `Infinity`, `-Infinity`)."""
+
+
+def _no_constant(name: str) -> Json:
+    raise _NotJson(f"{name} is not a JSON number")
 
 
 def json_line(data: str | bytes, name: str, path: PathKey) -> int:

@@ -115,7 +115,10 @@ class Regorus:
         raise PolicyLoadError(f"{name}: not valid Rego (v1: {errors[0]}; v0: {errors[-1]})")
 
     def add_data(self, data: Mapping[str, Json]) -> None:
-        self._engine.add_data_json(json.dumps(data))
+        try:
+            self._engine.add_data_json(json.dumps(data))
+        except RuntimeError as exc:  # a value regorus cannot take (the readers refuse those they know)
+            raise PolicyLoadError(f"data: {_first_lines(str(exc))}") from None
 
     def packages(self) -> list[str]:
         return sorted(set(self._packages))
@@ -207,26 +210,48 @@ class Regorus:
 
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"|#.*')  # a quoted part, or the comment that ends the clause
+_CLAUSE = re.compile(r"\A(?:[ \t\r\f]*(?:#[^\n]*)?\n)*[ \t]*package(?=[ \t\n\r#])")
 
 
 def _unaddressable(text: str) -> str:
     """A quoted part of the package clause that is not a plain name (`package combined["a.b"]`),
-    as written; "" when every part is one. regorus names such a package `data.combined.a.b`, a
-    path that reaches nothing: its rules would silently never run."""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if not stripped.startswith("package"):
-            return ""  # regorus parsed it: the clause comes first, so there is none to check
-        for match in _QUOTED.finditer(stripped.removeprefix("package")):
-            if match.group(1) is None:
-                return ""  # the comment: the clause ended
-            if not _PLAIN.fullmatch(match.group(1)):
-                return match.group(0)
-        return ""
+    as written; "" when every part is one. regorus names such a package `data.combined.a.b` (and
+    `"\\u0062"` literally), a path that reaches nothing: its rules would silently never run. The
+    clause may run over lines inside brackets, with comments there; it ends at whitespace or a
+    comment outside them."""
+    start = _CLAUSE.match(text)
+    if start is None:
+        return ""  # regorus parsed it, so there is a clause; one this does not find is not checked
+    i, depth, started = start.end(), 0, False
+    while i < len(text):
+        c = text[i]
+        if c in '"`':
+            end = _string_end(text, i)
+            part = text[i:end]
+            if not _PLAIN.fullmatch(part[1:-1]):
+                return part
+            i, started = end, True
+        elif c == "#":
+            if depth == 0 and started:
+                return ""
+            newline = text.find("\n", i)
+            i = len(text) if newline < 0 else newline
+        elif c.isspace():
+            if depth == 0 and started:
+                return ""
+            i += 1
+        else:
+            depth += (c == "[") - (c == "]")
+            i, started = i + 1, True
     return ""
+
+
+def _string_end(text: str, at: int) -> int:
+    """The index after the string that starts at `at` (a quoted one, escapes skipped, or a raw one)."""
+    quote, i = text[at], at + 1
+    while i < len(text) and text[i] != quote:
+        i += 2 if quote == '"' and text[i] == "\\" else 1
+    return min(i + 1, len(text))
 
 
 def _value(result: Mapping[str, Json]) -> Json:
