@@ -281,7 +281,10 @@ def _each_env(
     workers = min(max((o.jobs for _, o in pooled), default=1), len(pooled))
     import multiprocessing
 
-    forked = multiprocessing.get_start_method() == "fork"
+    # the start method a pool would use, without fixing it for the process (an in-process render
+    # starts no pool, and whoever embeds the renderer may still choose one)
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+    forked = method == "fork"
     # every render resolves every app's graph; a forked worker costs a fork and its reply, any
     # other a copy of the platform and every app: then only a large render is worth it
     rendered = sum(len(o.focus) if o.focus is not None else len(apps) for _, o in pooled)

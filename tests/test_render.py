@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -232,7 +233,7 @@ def test_parallel_render_is_byte_identical_and_keeps_errors(
     (forked) or receive them pickled (any other start method, Python 3.14's default among them)."""
     monkeypatch.setattr(pipeline, "IN_PROCESS_BELOW", 0)  # workers even for the few examples
     if start == "pickled":
-        monkeypatch.setattr(multiprocessing, "get_start_method", lambda: "forkserver")
+        monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "forkserver")
     platform = platform_config.load_platform(str(ROOT))
     apps = app_repo.load_apps(app_repo.example_app_dirs(str(ROOT)), str(ROOT))
     serial = pipeline.run(platform, apps, None, pipeline.Options(jobs=1))
@@ -249,6 +250,26 @@ def test_parallel_render_is_byte_identical_and_keeps_errors(
         pipeline.run(platform, broken, None, pipeline.Options(jobs=3))
     envs = {p.message.split("(")[0] for p in err.value.problems()}
     assert len(err.value.problems()) == 3 and len(envs) == 1  # the same problem, once per environment
+
+
+def test_a_render_leaves_the_start_method_to_whoever_embeds_the_renderer() -> None:
+    """Deciding whether to fork workers does not fix the process's start method."""
+    probe = (
+        "import multiprocessing\n"
+        "from renderer import pipeline\n"
+        "from renderer.inputs import app_repo, platform_config\n"
+        f"root = {str(ROOT)!r}\n"
+        "platform = platform_config.load_platform(root)\n"
+        "apps = app_repo.load_apps(app_repo.example_app_dirs(root), root)\n"
+        "pipeline.run(platform, apps, ['dev'], pipeline.Options(jobs=2, skip_checks_for_tests=True))\n"
+        "print(multiprocessing.get_start_method(allow_none=True))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "None"
 
 
 def test_a_lean_render_checks_all_the_same() -> None:
