@@ -210,7 +210,9 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         analysis = replace(analysis, resolved={}, profiles={})
         env_render = replace(env_render, analysis=analysis)
     others = _elsewhere(options.elsewhere.get(env.id, ()), env.id, env_render.kept)
-    report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners, others)
+    report = findings.evaluate(
+        env_render, platform, options.sensitive, options.app_owners, others, options.focus
+    )
     if options.lean:  # what a publish reads of a render: the files, the shared nodes, the records
         graph = analysis.graph
         shared = {uid: node for uid, node in graph.nodes.items() if node.shared}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from renderer.checks import catalog, collisions, kubeschema, secrets
@@ -13,7 +13,7 @@ from renderer.checks.rego.policyset import Counts, PolicySet, Result
 from renderer.data import Json, as_json, json_object
 from renderer.errors import PolicyDenied, Problem, of_kind
 from renderer.inputs.yamlio import load_json
-from renderer.model import Environment, Platform, PolicySource
+from renderer.model import Environment, Platform, PolicySource, Workload
 from renderer.render.environment import EnvRender
 from renderer.render.kubernetes.labels import ANNOTATION_SOURCE, ANNOTATION_UID
 from renderer.render.terraform import is_module_path, module_files
@@ -115,15 +115,20 @@ def evaluate(
     sensitive: Sequence[str] = (),
     app_owners: Mapping[str, str] | None = None,
     elsewhere: Sequence[tuple[str, Json]] = (),
+    focus: Collection[str] | None = None,
 ) -> Report:
     """Secret scan, schemas, and the environment's policy sets on one environment's tree.
 
     `sensitive`: values of the renderer's own credentials, which must appear in no file;
-    `elsewhere`: objects of apps not rendered now (their last publish), for the collision check."""
+    `elsewhere`: objects of apps not rendered now (their last publish), for the collision check;
+    `focus`: the apps rendered now (None: every app). Only their Score workloads are scanned and
+    checked, as only their objects are: another app's workloads were checked at its own publish,
+    and a team's publish is not refused for another team's file."""
     env = env_render.env
     tree = {**env_render.tree, **module_files(platform, [env.id])}
     versions = {env.id: env.kubernetes_version}
-    documents = list(_documents(env_render, tree))
+    workloads = [wl for wl in env_render.analysis.workloads if focus is None or wl.app in focus]
+    documents = list(_documents(workloads, env_render, tree))
     sources = _sources(env_render, documents)
     sets = [
         (name, mode, PolicySet(platform.policies[name], data={"renderer": {"env": _env_data(env)}}))
@@ -138,7 +143,7 @@ def evaluate(
         schema=kubeschema.check_documents(env_render.documents, versions, platform.apis, env_render.tree)
     )
     report.schema.problems += catalog.check_catalog(env_render.catalog)
-    for wl in env_render.analysis.workloads:
+    for wl in workloads:
         report.secrets += secrets.scan_workload(wl, platform.trust.secret_allow)
     report.secrets += secrets.scan_tree(tree, sensitive)
     report.conflicts += collisions.ingress_collisions([*elsewhere, *documents], app_owners)
@@ -175,9 +180,11 @@ def _env_data(env: Environment) -> dict[str, Json]:
     return {**env.as_context(), "allowed_registries": list(env.allowed_registries), "delivery": env.delivery}
 
 
-def _documents(result: EnvRender, tree: Mapping[str, bytes]) -> Iterator[tuple[str, Json]]:
+def _documents(
+    workloads: Sequence[Workload], result: EnvRender, tree: Mapping[str, bytes]
+) -> Iterator[tuple[str, Json]]:
     """Score workloads, every rendered Kubernetes object, and the Terraform as conftest reads .tf.json."""
-    for wl in result.analysis.workloads:
+    for wl in workloads:
         yield wl.file, as_json(wl.spec)
     for path in sorted(tree):
         if path in result.documents:  # the environment's objects and Terraform, as rendered

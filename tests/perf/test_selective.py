@@ -177,6 +177,37 @@ def test_one_app_publish_renders_that_app_alone(
     assert _trees(bare_repo) == _trees(reference)
 
 
+FROZEN = """package kubernetes
+
+import rego.v1
+
+deny_frozen_team contains msg if {
+	input.metadata.annotations["example.com/team"] == "svc-0001"
+	msg := "team svc-0001 is frozen"
+}
+"""
+
+
+def test_one_app_publish_is_not_refused_for_another_apps_workload(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the workloads a publish renders are scanned and checked: a policy another app's stored
+    Score file now breaks refuses that app's next publish, not another team's."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _publish(fleet_root, bare_repo, folders, env_ids=("staging",))
+    write(Path(fleet_root) / "policies" / "baseline" / "frozen.rego", FROZEN)  # staging denies baseline
+    fleet.change_workload(folders[0])
+    reference = _copy(bare_repo, "reference.git")
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))  # svc-0000: published
+    fleet.change_workload(folders[1])
+    with pytest.raises(PolicyDenied) as caught:
+        _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+    assert "team svc-0001 is frozen" in "\n".join(p.render() for p in caught.value.problems())
+    with monkeypatch.context() as m, pytest.raises(PolicyDenied):  # every workload checked: refused
+        _full(m)
+        _publish(fleet_root, reference, [folders[0]], env_ids=("staging",))
+
+
 ROUTE = """apiVersion: score.dev/v1b1
 metadata:
   name: web
