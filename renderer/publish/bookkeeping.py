@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from renderer import __version__
 from renderer.data import Json
@@ -25,8 +26,9 @@ from renderer.publish import writer
 from renderer.publish.identity import Identity
 from renderer.render.terraform import EMPTIED_MODULE, main_file, modules_dir, project_of
 from renderer.render.tree import SHARED, Tree
-from renderer.resolve.dependencies import Dependencies, Files
-from renderer.resolve.graph import owner_of
+
+if TYPE_CHECKING:  # the resolver's: a render loads it, a publish that changes nothing does not
+    from renderer.resolve.dependencies import Dependencies, Files
 
 STORE = ".render/apps"
 INDEX_VERSION = 6  # 1 (or no `version`): no `depends`, read as "depends on everything";
@@ -331,6 +333,8 @@ def recorded_images(
 
 def _depends(deps: Dependencies, app: str) -> dict[str, Json]:
     """The platform files the app's render read in one environment, and its part of `_shared`."""
+    from renderer.resolve.dependencies import Files
+
     own, shared = deps.apps.get(app, Files()), deps.shared.get(app, Files())
     return {
         "uses": list(own.uses),
@@ -358,6 +362,8 @@ def recorded_dependencies(body: Mapping[str, Json]) -> dict[str, tuple[Files, Fi
 
 def _files(item: Json) -> Files | None:
     """One recorded `Files`; None when it is not of the recorded shape."""
+    from renderer.resolve.dependencies import Files
+
     uses = item.get("uses") if isinstance(item, Mapping) else None
     candidates = item.get("candidates") if isinstance(item, Mapping) else None
     if not isinstance(uses, list) or not isinstance(candidates, list):
@@ -511,6 +517,8 @@ def owners_file(
     owners: Owners, identity: Identity, published: Sequence[str], removed: Sequence[str], rendered: Rendered
 ) -> bytes:
     """The record after this publish: new apps owned by who published them, removed apps gone."""
+    from renderer.resolve.graph import owner_of
+
     apps = {k: v for k, v in owners.apps.items() if k not in removed}
     for name in published:
         apps.setdefault(name, identity.owner)

@@ -22,7 +22,7 @@ from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform, Trust
-from renderer.publish import atlantis, bookkeeping, naming, phases, pinning, selective, workspace, writer
+from renderer.publish import atlantis, bookkeeping, naming, phases, selective, workspace, writer
 from renderer.publish.identity import Identity
 from renderer.render.tree import StoredShared
 from renderer.resolve import access
@@ -324,6 +324,8 @@ def _publish_group(
         req.progress("checkout", 1, 1)
         owners = _check_owner(req, repo.path)  # again, as the checkout holds it (confined reads)
         if branch != "main" and expected is not None:  # an open merge request: what it pins stays pinned
+            from renderer.publish import pinning  # here: a publish that changes nothing never loads it
+
             pins = pinning.on_branch(repo, branch, _changing(req), env_ids, req.pins)
             req = dataclasses.replace(req, pins=pins)
         result, warnings = (req.render_into or _render_into)(platform, req, repo, envs, owners)

@@ -18,15 +18,16 @@ from typing import TYPE_CHECKING, Protocol
 
 from renderer import pipeline
 from renderer.adapters import gitrepo
-from renderer.adapters.aws import Cloud
 from renderer.data import Json
 from renderer.model import App, Environment, Platform
-from renderer.publish import pinning, writer
+from renderer.publish import writer
 from renderer.render import tree as trees
-from renderer.review import awscheck
 
 if TYPE_CHECKING:
+    from renderer.adapters.aws import Cloud
+    from renderer.publish import pinning
     from renderer.render.environment import EnvRender
+    from renderer.review import awscheck
 
 DRAFT = "Draft: "  # GitLab marks a merge request whose title starts so as a draft: it cannot be merged
 
@@ -72,6 +73,9 @@ def gate(
     cloud_for: Callable[[Environment], Cloud],
 ) -> Gate:
     """Pin images where the environment pins them, then check each environment's secrets."""
+    from renderer.publish import pinning  # only `--check-aws` asks: a publish without it never loads it
+    from renderer.review import awscheck
+
     pins = pinning.resolve(platform, apps, envs, options, cloud_for)
     if not apps:
         return Gate(pins=pins)
@@ -93,6 +97,8 @@ def gate(
 def waiting(rendered: EnvRender, report: awscheck.Report) -> list[str]:
     """The Kubernetes objects that need a missing secret: ExternalSecrets that reference one, and the
     objects of the same app and namespace that read the Secret such an ExternalSecret fills."""
+    from renderer.review import awscheck
+
     env = rendered.env.id
     missing = {(f.scope, f.name) for f in report.findings if f.kind == "secret" and f.missing}
     held: set[str] = set()

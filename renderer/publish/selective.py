@@ -27,11 +27,10 @@ from renderer.inputs import roots
 from renderer.inputs.yamlio import YamlLoadError, dump_json, load_generated
 from renderer.publish import bookkeeping, writer
 from renderer.render.tree import SHARED, StoredShared, Tree
-from renderer.resolve import graph as graphs
-from renderer.resolve.dependencies import Files
 
 if TYPE_CHECKING:
     from renderer.render.environment import EnvRender
+    from renderer.resolve.dependencies import Files
 
 RECORD = "platform"  # in an app's index: env → fingerprint of the platform files its render read
 ROUTES = "ingress"  # in an app's index: env → its Ingress files' digests and routes (index version 5)
@@ -148,6 +147,8 @@ Requests = Mapping[str, Mapping[str, list[str]]]  # env → app → the shared u
 
 def requests(envs: Sequence[EnvRender]) -> Requests:
     """What `record` writes of each app's shared requests, worked out once per environment."""
+    from renderer.resolve import graph as graphs  # the resolver's: loaded by a render, not before
+
     return {env.env.id: graphs.shared_by_app(env.analysis.graph) for env in envs}
 
 
@@ -163,6 +164,8 @@ def record(
     (the environments not rendered now keep theirs), its routes and its shared requests (`asked`:
     `requests(envs)`)."""
     path = f"{bookkeeping.STORE}/{app}/index.json"
+    from renderer.resolve.dependencies import Files
+
     index = json.loads(tree[path])
     before = previous.get(RECORD)
     prints_by_env: dict[str, Json] = dict(before) if isinstance(before, Mapping) else {}

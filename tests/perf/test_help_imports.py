@@ -79,6 +79,11 @@ RENDER_ONLY = (
     "renderer.render.environment",
     "renderer.render.kubernetes",
     "renderer.publish.shards",
+    "renderer.publish.pinning",  # and `--check-aws`'s: asked for, it renders
+    "renderer.review.awscheck",
+    "renderer.adapters.aws",
+    "renderer.resolve.graph",  # the resolver
+    "renderer.resolve.dependencies",
     "regorus",
     "detect_secrets",
     "jsonschema",  # it words schema errors; jsonschema-rs says "valid" without it
