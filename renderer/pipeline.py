@@ -195,6 +195,7 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
             analysis = analyse(platform, apps, env, options.owners, options.focus, before)
             env_render = render_env(analysis, options.images, platform, pins, options.focus, stored)
         except StoredUnreadable:  # the shared scope rendered whole, as without a record
+            stored = None
             analysis = analyse(platform, apps, env, options.owners, options.focus)
             env_render = render_env(analysis, options.images, platform, pins, options.focus)
     except InputError as exc:
@@ -211,7 +212,7 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         env_render = replace(env_render, analysis=analysis)
     others = _elsewhere(options.elsewhere.get(env.id, ()), env.id, env_render.kept)
     report = findings.evaluate(
-        env_render, platform, options.sensitive, options.app_owners, others, options.focus
+        env_render, platform, options.sensitive, options.app_owners, others, _checked(options.focus, stored)
     )
     if options.lean:  # what a publish reads of a render: the files, the shared nodes, the records
         graph = analysis.graph
@@ -220,6 +221,18 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         analysis = replace(analysis, graph=graph, workloads=())
         env_render = replace(env_render, analysis=analysis, documents={}, catalog={})
     return env_render, _fail_closed(report)
+
+
+def _checked(focus: frozenset[str] | None, stored: StoredShared | None) -> frozenset[str] | None:
+    """The apps whose Score workloads the checks read (None: every app's). The shared resources
+    rendered now come from the current inputs of every app that requests them; those inputs were
+    checked here at their own render, except for the apps rendered now and the apps whose stored
+    inputs are newer than their render here (published to another environment only, say). With no
+    record of the shared scope (`stored` None), it is rendered from every app's inputs as they are
+    now, and every app's workloads are checked."""
+    if focus is None or stored is None:
+        return None
+    return focus | stored.newer
 
 
 def _elsewhere(

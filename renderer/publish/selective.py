@@ -85,9 +85,11 @@ def stale(
     prints: Prints,
 ) -> frozenset[str]:
     """The apps a platform-wide publish must render again: a recorded platform file (or the set of
-    files, or the renderer) changed since their last render in one of `env_ids`, nothing says, or
-    the checkout does not hold exactly the files the render recorded (a Terraform change still
-    waiting on its Atlantis branch, a file changed by hand)."""
+    files, or the renderer) changed since their last render in one of `env_ids`, nothing says, the
+    checkout does not hold exactly the files the render recorded (a Terraform change still
+    waiting on its Atlantis branch, a file changed by hand), or the app's stored inputs are not
+    those of its render there (published to another environment only): a publish records every
+    app it owns as published with its stored inputs, so it must have rendered them."""
     held = _held(existing, env_ids)
     out = set()
     indexes.load(apps)
@@ -103,6 +105,7 @@ def stale(
                 env_id not in depends
                 or recorded.get(env_id) != prints.fingerprint(*depends[env_id])
                 or outputs.get(env_id) != sorted(held.get((env_id, app), ()))
+                or _ahead_of_render(index, env_id)
             ):
                 out.add(app)
                 break

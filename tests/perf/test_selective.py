@@ -208,6 +208,62 @@ def test_one_app_publish_is_not_refused_for_another_apps_workload(
         _publish(fleet_root, reference, [folders[0]], env_ids=("staging",))
 
 
+EVIL = """package score
+
+import rego.v1
+
+deny_evil contains msg if {
+	some _, r in input.resources
+	r.id == "svc-0000-evil"
+	msg := "svc-0000-evil is forbidden"
+}
+"""
+
+
+def test_an_app_ahead_of_its_render_is_checked_where_its_inputs_are_rendered(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """An app published to staging only has stored inputs newer than its render in qa; another
+    app's qa publish resolves the shared resources those inputs request (its qa override among
+    them), so their workloads are checked there as well, not only the published app's."""
+    write(Path(fleet_root) / "policies" / "baseline" / "evil.rego", EVIL)
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _publish(fleet_root, bare_repo, folders, env_ids=("staging", "qa"))
+    _merge_atlantis(bare_repo)
+    write(Path(folders[0]) / "overrides" / "qa" / "w0.yaml", "resources:\n  db:\n    id: svc-0000-evil\n")
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))  # its staging variant is fine
+    _merge_atlantis(bare_repo)
+    head = git("--git-dir", str(bare_repo), "rev-parse", "main")
+    fleet.change_workload(folders[1])
+    with pytest.raises(PolicyDenied) as caught:
+        _publish(fleet_root, bare_repo, [folders[1]], env_ids=("qa",))
+    said = "\n".join(p.render() for p in caught.value.problems())
+    assert "svc-0000-evil is forbidden" in said and "svc-0000" in said
+    assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
+
+
+def test_a_platform_wide_publish_renders_an_app_ahead_of_its_render(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--all-apps` records every app as published with its stored inputs: an app whose inputs
+    went to staging only is rendered into qa too, as a full render does, not merely recorded."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    envs = ("staging", "qa")
+    _publish(fleet_root, bare_repo, folders, env_ids=envs)
+    _merge_atlantis(bare_repo)
+    fleet.change_workload(folders[1])  # a new image, to staging only
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    reference = _copy(bare_repo, "reference.git")
+    _publish(fleet_root, bare_repo, all_apps=True, env_ids=envs)
+    deployment = git("--git-dir", str(bare_repo), "show", "main:kubernetes/qa/svc-0001/w0/deployment-w0.yaml")
+    assert ":1.0.1" in deployment
+    with monkeypatch.context() as m:
+        _full(m)
+        _publish(fleet_root, reference, all_apps=True, env_ids=envs)
+    assert _trees(bare_repo) == _trees(reference)
+
+
 ROUTE = """apiVersion: score.dev/v1b1
 metadata:
   name: web
