@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import json
 import os
 import random
 import tempfile
@@ -20,11 +21,12 @@ from dataclasses import dataclass, field
 from renderer import __version__, pipeline
 from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
+from renderer.data import Json
 from renderer.errors import Problem, PublishError, UsageError
 from renderer.model import App, Environment, Limits, Platform, Trust
 from renderer.publish import atlantis, bookkeeping, naming, phases, selective, workspace, writer
 from renderer.publish.identity import Identity
-from renderer.render.tree import StoredShared
+from renderer.render.tree import StoredShared, Tree
 from renderer.resolve import access
 
 
@@ -79,6 +81,8 @@ class Carried:
     removed: set[str] = field(default_factory=set)  # apps removed with their owner checked
     parsed: selective.Parsed = field(default_factory=dict)  # other apps' Ingresses, by path and bytes
     indexes: bookkeeping.ParsedIndexes = field(default_factory=dict)  # apps' indexes, by object id
+    # apps a platform-wide group re-stored without rendering them in the later groups' environments
+    restored: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -565,6 +569,8 @@ def _render_into(
             previous = indexes.get(app_id)
             key = _key(req, app_id, previous)
             tree.update(bookkeeping.store_inputs(apps[app_id], rendered, key, previous, scopes))
+            if req.all_apps:  # a later group judges whether it is newer by its digest before
+                _restored(req.carried.restored, app_id, previous, tree)
             selective.record(tree, app_id, previous, rendered.envs, prints, asked)
     published = sorted(a.id for a in req.apps)
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
@@ -594,7 +600,7 @@ def _focus(
     recorded platform files changed (every app when it removes apps, resolves digests or destroys)."""
     if not req.all_apps or req.remove_apps or req.pins or req.destroyed:
         return selective.focus(changing, apps, req.all_apps)
-    stale = selective.stale(indexes, held.paths, sorted(apps), ids, prints)
+    stale = selective.stale(indexes, held.paths, sorted(apps), ids, prints, req.carried.restored)
     return stale | (frozenset(changing) & frozenset(apps))
 
 
@@ -632,7 +638,9 @@ def _stored(
 ) -> dict[str, StoredShared]:
     """The shared scopes as stored, for a render that keeps what its focus cannot change; none
     when this publish removes apps (what they requested is not read: everything is rendered)."""
-    return {} if req.remove_apps else selective.stored_shared(held, ids, focus, loaded, indexes)
+    if req.remove_apps:
+        return {}
+    return selective.stored_shared(held, ids, focus, loaded, indexes, req.carried.restored)
 
 
 def _options_for(
@@ -653,6 +661,19 @@ def _options_for(
         elsewhere=selective.elsewhere(held, [env.id], focus, req.carried.parsed, indexes),
         stored=_stored(req, held, indexes, [env.id], focus, apps),
     )
+
+
+def _restored(
+    restored: dict[str, tuple[str, str]], app_id: str, previous: Mapping[str, Json], tree: Tree
+) -> None:
+    """Note the digest `app_id` had before this run and the one this group stores it with
+    (`Carried.restored`). Where the stored index is the one an earlier group of this run wrote,
+    the digest before is the one that group noted."""
+    written = json.loads(tree[bookkeeping.index_relpath(app_id)]).get("digest")
+    seen, noted = previous.get("digest"), restored.get(app_id)
+    before = noted[0] if noted is not None and seen == noted[1] else seen
+    if isinstance(before, str) and isinstance(written, str):
+        restored[app_id] = (before, written)
 
 
 def _broken_warning(name: str, problems: Sequence[Problem]) -> str:

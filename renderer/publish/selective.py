@@ -77,12 +77,18 @@ def focus(changing: Collection[str], stored: Collection[str], platform_wide: boo
     return frozenset(changing) & frozenset(stored)
 
 
+# app → (its index's digest before this run, the digest an earlier delivery group of this run
+# stored it with): that group re-stored it without rendering it in the later groups' environments
+Restored = Mapping[str, tuple[str, str]]
+
+
 def stale(
     indexes: bookkeeping.Indexes,
     existing: Collection[str],
     apps: Collection[str],
     env_ids: Sequence[str],
     prints: Prints,
+    restored: Restored | None = None,
 ) -> frozenset[str]:
     """The apps a platform-wide publish must render again: a recorded platform file (or the set of
     files, or the renderer) changed since their last render in one of `env_ids`, nothing says, the
@@ -105,7 +111,7 @@ def stale(
                 env_id not in depends
                 or recorded.get(env_id) != prints.fingerprint(*depends[env_id])
                 or outputs.get(env_id) != sorted(held.get((env_id, app), ()))
-                or _ahead_of_render(index, env_id)
+                or _ahead_of_render(index, env_id, restored or {})
             ):
                 out.add(app)
                 break
@@ -193,6 +199,7 @@ def stored_shared(
     rendered: frozenset[str] | None,
     loaded: Collection[str],
     indexes: bookkeeping.Indexes | None = None,
+    restored: Restored | None = None,
 ) -> dict[str, StoredShared]:
     """Per environment, its shared scope as stored, for a render of the `rendered` apps that keeps
     the shared resources they cannot change (`render/environment.py`). None when every app is
@@ -218,7 +225,7 @@ def stored_shared(
         index = indexes.get(app)
         by_env = _recorded_requests(index, env_ids)
         for env_id in env_ids:
-            ahead = app not in rendered and _ahead_of_render(index, env_id)
+            ahead = app not in rendered and _ahead_of_render(index, env_id, restored or {})
             if app not in rendered and app in loaded and not ahead:
                 continue  # rendered here from the inputs it has: it changes nothing
             if env_id not in by_env:
@@ -248,12 +255,21 @@ def _is_index(path: str) -> bool:
     return len(parts) == 4 and f"{parts[0]}/{parts[1]}" == bookkeeping.STORE and parts[3] == "index.json"
 
 
-def _ahead_of_render(index: Json, env_id: str) -> bool:
+def _ahead_of_render(index: Json, env_id: str, restored: Restored) -> bool:
     """Whether the app's stored inputs are not those its render in `env_id` came from (or the
-    index cannot say)."""
+    index cannot say). An app an earlier group of this run re-stored (`restored`), and nobody
+    since, is judged by the digest it had before: re-storing it with this run's platform digest
+    did not make its inputs newer than its render here."""
     published = index.get("published") if isinstance(index, dict) else None
     digest = index.get("digest") if isinstance(index, dict) else None
-    return not isinstance(published, dict) or not isinstance(digest, str) or published.get(env_id) != digest
+    if not isinstance(published, dict) or not isinstance(digest, str):
+        return True
+    app = index.get("app") if isinstance(index, dict) else None
+    if isinstance(app, str) and app in restored:
+        before, written = restored[app]
+        if digest == written:
+            return published.get(env_id) != before
+    return published.get(env_id) != digest
 
 
 def _recorded_requests(index: Json, env_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench import fleet
+from bench import bench, fleet
 from renderer import pipeline
 from renderer.adapters import gitrepo
 from renderer.checks import collisions
@@ -262,6 +262,22 @@ def test_a_platform_wide_publish_renders_an_app_ahead_of_its_render(
         _full(m)
         _publish(fleet_root, reference, all_apps=True, env_ids=envs)
     assert _trees(bare_repo) == _trees(reference)
+
+
+def test_a_protected_group_of_a_platform_wide_publish_renders_only_the_stale_apps(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, renders: Counter[str]
+) -> None:
+    """The direct group re-stores every app with the new platform digest without rendering it in
+    prod: prod's group, which runs after it, does not take that for inputs newer than prod's
+    render (`Carried.restored`), and renders the stale app alone, as the direct group did."""
+    folders = fleet.generate(str(tmp_path / "apps"), APPS, 1)
+    envs = ("dev", "prod")
+    _publish(fleet_root, bare_repo, folders, env_ids=envs)
+    bench.merge_branches(str(bare_repo), str(tmp_path / "merging"), fleet_root)
+    fleet.change_platform(fleet_root)  # a new Elasticsearch image: only svc-0000 uses search
+    renders.clear()
+    _publish(fleet_root, bare_repo, all_apps=True, env_ids=envs)
+    assert renders == {"svc-0000": 2}  # dev in the direct group, prod in its own
 
 
 ROUTE = """apiVersion: score.dev/v1b1
