@@ -208,8 +208,10 @@ def stored_shared(
     to another environment only, a protected environment's merge request not merged yet, a
     rollback), with what it requested then, and what an app that no longer loads (not in
     `loaded`) requested. None for an environment where one of those has an index without the
-    record (an older index, a damaged one): the whole shared scope is rendered, as before the
-    record. An app without an index is new: it requested nothing."""
+    record (an older index, a damaged one), and for every environment where an app not rendered
+    has stored inputs but no index (a folder changed by hand): the whole shared scope is
+    rendered, and every app's Score files checked, as before the record. An app rendered now
+    without an index is new: it requested nothing."""
     from renderer.render.catalog import catalog_file
 
     if rendered is None:
@@ -218,6 +220,8 @@ def stored_shared(
     stored = sorted(p.split("/")[-2] for p in held.paths if _is_index(p))
     catalogs = {env_id: catalog_file(env_id, SHARED) for env_id in env_ids}
     texts = held.read([p for p in catalogs.values() if p in held.paths])
+    if any(app not in rendered for app in set(loaded) - set(stored)):
+        return {}
     indexes.load(stored)
     requested: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     newer: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
@@ -267,8 +271,8 @@ def _ahead_of_render(index: Json, env_id: str, restored: Restored) -> bool:
     app = index.get("app") if isinstance(index, dict) else None
     if isinstance(app, str) and app in restored:
         before, written = restored[app]
-        if digest == written:
-            return published.get(env_id) != before
+        if digest == written:  # rendered here before this run, or with the digest it now has
+            return published.get(env_id) not in (before, digest)
     return published.get(env_id) != digest
 
 

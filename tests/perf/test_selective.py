@@ -280,6 +280,29 @@ def test_a_protected_group_of_a_platform_wide_publish_renders_only_the_stale_app
     assert renders == {"svc-0000": 2}  # dev in the direct group, prod in its own
 
 
+def test_a_stored_app_without_its_index_has_its_score_files_checked(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """Stored inputs without an index (changed by hand in the environment repo) say nothing of
+    when they were checked: the shared scope is rendered whole and every app's Score files are
+    checked, as without a record."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _publish(fleet_root, bare_repo, folders, env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    clone = tmp_path / "by-hand"
+    git("clone", "-q", str(bare_repo), str(clone))
+    stored = clone / bookkeeping.STORE / "svc-0000"
+    score = stored / "score-w0.yaml"
+    score.write_text(score.read_text().replace(":1.0.0", ":latest"))
+    (stored / "index.json").unlink()
+    git("-C", str(clone), "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qam", "by hand")
+    git("-C", str(clone), "push", "-q", "origin", "main")
+    fleet.change_workload(folders[1])
+    with pytest.raises(PolicyDenied) as caught:
+        _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+    assert "svc-0000/w0:latest uses :latest" in "\n".join(p.render() for p in caught.value.problems())
+
+
 ROUTE = """apiVersion: score.dev/v1b1
 metadata:
   name: web
