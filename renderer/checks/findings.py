@@ -115,19 +115,19 @@ def evaluate(
     sensitive: Sequence[str] = (),
     app_owners: Mapping[str, str] | None = None,
     elsewhere: Sequence[tuple[str, Json]] = (),
-    focus: Collection[str] | None = None,
+    checked: Collection[str] | None = None,
 ) -> Report:
     """Secret scan, schemas, and the environment's policy sets on one environment's tree.
 
     `sensitive`: values of the renderer's own credentials, which must appear in no file;
     `elsewhere`: objects of apps not rendered now (their last publish), for the collision check;
-    `focus`: the apps rendered now (None: every app). Only their Score workloads are scanned and
-    checked, as only their objects are: another app's workloads were checked at its own publish,
-    and a team's publish is not refused for another team's file."""
+    `checked`: the apps whose Score workloads are scanned and checked (None: every app's); a
+    focused render passes the apps whose inputs it uses that were not checked here before
+    (`pipeline._checked`)."""
     env = env_render.env
     tree = {**env_render.tree, **module_files(platform, [env.id])}
     versions = {env.id: env.kubernetes_version}
-    workloads = [wl for wl in env_render.analysis.workloads if focus is None or wl.app in focus]
+    workloads = [wl for wl in env_render.analysis.workloads if checked is None or wl.app in checked]
     documents = list(_documents(workloads, env_render, tree))
     sources = _sources(env_render, documents)
     sets = [

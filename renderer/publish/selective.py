@@ -172,9 +172,9 @@ def record(
     """Add to the app's index in `tree` the fingerprint of what this render read, per environment
     (the environments not rendered now keep theirs), its routes and its shared requests (`asked`:
     `requests(envs)`)."""
-    path = f"{bookkeeping.STORE}/{app}/index.json"
     from renderer.resolve.dependencies import Files
 
+    path = f"{bookkeeping.STORE}/{app}/index.json"
     index = json.loads(tree[path])
     before = previous.get(RECORD)
     prints_by_env: dict[str, Json] = dict(before) if isinstance(before, Mapping) else {}
@@ -218,10 +218,10 @@ def stored_shared(
         return {}
     indexes = bookkeeping.Indexes(held.read) if indexes is None else indexes  # a publish passes its own
     stored = sorted(p.split("/")[-2] for p in held.paths if _is_index(p))
-    catalogs = {env_id: catalog_file(env_id, SHARED) for env_id in env_ids}
-    texts = held.read([p for p in catalogs.values() if p in held.paths])
     if any(app not in rendered for app in set(loaded) - set(stored)):
         return {}
+    catalogs = {env_id: catalog_file(env_id, SHARED) for env_id in env_ids}
+    texts = held.read([p for p in catalogs.values() if p in held.paths])
     indexes.load(stored)
     requested: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     newer: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
