@@ -201,6 +201,7 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
     env_render = replace(env_render, dependencies=dependencies.record(platform, analysis))
+    checked = _checked(options.focus, stored, analysis)
     if options.lean:  # a publish: the rendered apps' Ingress routes go into their indexes
         rendered = [a.id for a in apps if options.focus is None or a.id in options.focus]
         routes = collisions.routes_by_app(env.id, rendered, env_render.tree, env_render.documents)
@@ -211,9 +212,8 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
         analysis = replace(analysis, resolved={}, profiles={})
         env_render = replace(env_render, analysis=analysis)
     others = _elsewhere(options.elsewhere.get(env.id, ()), env.id, env_render.kept)
-    report = findings.evaluate(
-        env_render, platform, options.sensitive, options.app_owners, others, _checked(options.focus, stored)
-    )
+    workloads = [wl for wl in analysis.workloads if checked is None or wl.app in checked]
+    report = findings.evaluate(env_render, platform, options.sensitive, options.app_owners, others, workloads)
     if options.lean:  # what a publish reads of a render: the files, the shared nodes, the records
         graph = analysis.graph
         shared = {uid: node for uid, node in graph.nodes.items() if node.shared}
@@ -223,16 +223,33 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     return env_render, _fail_closed(report)
 
 
-def _checked(focus: frozenset[str] | None, stored: StoredShared | None) -> frozenset[str] | None:
-    """The apps whose Score workloads the checks read (None: every app's). The shared resources
-    rendered now come from the current inputs of every app that requests them; those inputs were
-    checked here at their own render, except for the apps rendered now and the apps whose stored
-    inputs are newer than their render here (published to another environment only, say). With no
-    record of the shared scope (`stored` None), it is rendered from every app's inputs as they are
-    now, and every app's workloads are checked."""
+def _checked(
+    focus: frozenset[str] | None, stored: StoredShared | None, analysis: Analysis
+) -> frozenset[str] | None:
+    """The apps whose Score workloads the checks read (None: every app's): those rendered now, and
+    those whose stored inputs are newer than their render here (published to another environment
+    only, say) where this render resolved something from them (`_read_from`). Any other app's
+    inputs the render reads are those it was rendered and checked with here. With no record of the
+    shared scope (`stored` None), it is rendered from every app's inputs as they are now, and every
+    app's workloads are checked."""
     if focus is None or stored is None:
         return None
-    return focus | stored.newer
+    return focus | (stored.newer & _read_from(analysis))
+
+
+def _read_from(analysis: Analysis) -> frozenset[str]:
+    """The apps whose inputs a resolved resource read: its own app, every app requesting it (a
+    shared resource takes its parameters and workloads from one of them), and every app when its
+    definition may read all workloads (`graph.reads_every_workload`)."""
+    from renderer.resolve.graph import reads_every_workload
+
+    nodes = [analysis.graph.nodes[uid] for uid in analysis.resolved]
+    definitions = {node.definition.id: node.definition for node in nodes}
+    if any(reads_every_workload(d) for d in definitions.values()):
+        return frozenset(wl.app for wl in analysis.workloads)
+    apps = {node.app for node in nodes if node.app is not None}
+    apps.update(r.app for node in nodes for r in node.requesters)
+    return frozenset(apps)
 
 
 def _elsewhere(

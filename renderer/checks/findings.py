@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from renderer.checks import catalog, collisions, kubeschema, secrets
@@ -115,19 +115,18 @@ def evaluate(
     sensitive: Sequence[str] = (),
     app_owners: Mapping[str, str] | None = None,
     elsewhere: Sequence[tuple[str, Json]] = (),
-    checked: Collection[str] | None = None,
+    workloads: Sequence[Workload] | None = None,
 ) -> Report:
     """Secret scan, schemas, and the environment's policy sets on one environment's tree.
 
     `sensitive`: values of the renderer's own credentials, which must appear in no file;
     `elsewhere`: objects of apps not rendered now (their last publish), for the collision check;
-    `checked`: the apps whose Score workloads are scanned and checked (None: every app's); a
-    focused render passes the apps whose inputs it uses that were not checked here before
-    (`pipeline._checked`)."""
+    `workloads`: the Score workloads scanned and checked (None: the render's); a focused render
+    passes those whose inputs it uses that were not checked here before (`pipeline._checked`)."""
     env = env_render.env
     tree = {**env_render.tree, **module_files(platform, [env.id])}
     versions = {env.id: env.kubernetes_version}
-    workloads = [wl for wl in env_render.analysis.workloads if checked is None or wl.app in checked]
+    workloads = env_render.analysis.workloads if workloads is None else workloads
     documents = list(_documents(workloads, env_render, tree))
     sources = _sources(env_render, documents)
     sets = [

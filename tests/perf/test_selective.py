@@ -242,6 +242,38 @@ def test_an_app_ahead_of_its_render_is_checked_where_its_inputs_are_rendered(
     assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
 
 
+LONE = """apiVersion: score.dev/v1b1
+metadata:
+  name: lone
+containers:
+  main:
+    image: ghcr.io/example/lone:{tag}
+    resources:
+      limits: {{cpu: 200m, memory: 128Mi}}
+"""
+
+
+def test_an_app_ahead_of_its_render_that_the_render_reads_nothing_of_is_not_checked(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """An app with an unpublished change in dev (where `:latest` only warns) that requests nothing
+    shared: another team's staging publish uses none of its inputs, so it is not refused for it;
+    its own staging publish is."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    lone = write(tmp_path / "apps" / "lone" / "score.yaml", LONE.format(tag="1.0.0")).parent
+    envs = ("dev", "staging")
+    _publish(fleet_root, bare_repo, [*folders, str(lone)], env_ids=envs)
+    _merge_atlantis(bare_repo)
+    write(lone / "score.yaml", LONE.format(tag="latest"))
+    _publish(fleet_root, bare_repo, [str(lone)], env_ids=("dev",))
+    _merge_atlantis(bare_repo)
+    fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))  # published
+    with pytest.raises(PolicyDenied) as caught:
+        _publish(fleet_root, bare_repo, [str(lone)], env_ids=("staging",))
+    assert "lone:latest uses :latest" in "\n".join(p.render() for p in caught.value.problems())
+
+
 def test_a_platform_wide_publish_renders_an_app_ahead_of_its_render(
     tmp_path: Path, bare_repo: Path, fleet_root: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
