@@ -228,13 +228,15 @@ def _checked(
 ) -> frozenset[str] | None:
     """The apps whose Score workloads the checks read (None: every app's): those rendered now, and
     those whose stored inputs are newer than their render here (published to another environment
-    only, say) where this render resolved something from them (`_read_from`). Any other app's
-    inputs the render reads are those it was rendered and checked with here. With no record of the
-    shared scope (`stored` None), it is rendered from every app's inputs as they are now, and every
-    app's workloads are checked."""
+    only, say) where this render reads something of them: a resource resolved from them now
+    (`_read_from`), or a shared one they requested at their last render here, which the render
+    resolves again or drops (`StoredShared.requesting`). Any other app's inputs the render reads
+    are those it was rendered and checked with here. With no record of the shared scope (`stored`
+    None), it is rendered from every app's inputs as they are now, and every app's workloads are
+    checked."""
     if focus is None or stored is None:
         return None
-    return focus | (stored.newer & _read_from(analysis))
+    return focus | (stored.newer & (_read_from(analysis) | stored.requesting))
 
 
 def _read_from(analysis: Analysis) -> frozenset[str]:

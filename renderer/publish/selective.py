@@ -225,6 +225,7 @@ def stored_shared(
     indexes.load(stored)
     requested: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     newer: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
+    requesting: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     for app in stored:
         index = indexes.get(app)
         by_env = _recorded_requests(index, env_ids)
@@ -238,6 +239,8 @@ def stored_shared(
                 requested[env_id].update(by_env[env_id])
                 if ahead:
                     newer[env_id].add(app)
+                if ahead and by_env[env_id]:
+                    requesting[env_id].add(app)
     paths: dict[str, list[str]] = {env_id: [] for env_id in requested}
     for path in held.paths:  # kubernetes/<env>/_shared/…
         parts = path.split("/", 3)
@@ -249,6 +252,7 @@ def stored_shared(
             tuple(sorted(paths[env_id])),
             texts.get(catalogs[env_id]),
             frozenset(newer[env_id]),
+            frozenset(requesting[env_id]),
         )
         for env_id, uids in sorted(requested.items())
     }

@@ -32,6 +32,9 @@ class StoredShared:
     # apps not rendered whose stored inputs are newer than their render here: their requests count
     # as changes too (`graph.shared_to_resolve`)
     newer: frozenset[str] = frozenset()
+    # those of `newer` that requested shared resources at their last render here: the render
+    # resolves those again (or drops them), so it reads their new inputs (`pipeline._checked`)
+    requesting: frozenset[str] = frozenset()
 
 
 CLUSTER_SCOPED = frozenset(

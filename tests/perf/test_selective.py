@@ -274,6 +274,30 @@ def test_an_app_ahead_of_its_render_that_the_render_reads_nothing_of_is_not_chec
     assert "lone:latest uses :latest" in "\n".join(p.render() for p in caught.value.problems())
 
 
+def test_an_app_ahead_of_its_render_that_dropped_a_shared_request_is_checked(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """An app that no longer requests the database it requested at its last staging render, with
+    an image staging refuses, published to dev only: another team's staging publish resolves that
+    database again or drops it, reading the app's new inputs, so it checks them and is refused."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _publish(fleet_root, bare_repo, folders, env_ids=("dev", "staging"))
+    _merge_atlantis(bare_repo)
+    score = Path(folders[0]) / "score-w0.yaml"
+    text = "\n".join(line for line in score.read_text().splitlines() if "resources.db" not in line) + "\n"
+    text = text.replace("  db:\n    type: postgres\n    id: svc-0000-db\n", "").replace(":1.0.0", ":latest")
+    assert "svc-0000-db" not in text
+    score.write_text(text)
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))  # dev only warns on :latest
+    _merge_atlantis(bare_repo)
+    head = git("--git-dir", str(bare_repo), "rev-parse", "main")
+    fleet.change_workload(folders[1])
+    with pytest.raises(PolicyDenied) as caught:
+        _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+    assert "svc-0000/w0:latest uses :latest" in "\n".join(p.render() for p in caught.value.problems())
+    assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
+
+
 def test_a_platform_wide_publish_renders_an_app_ahead_of_its_render(
     tmp_path: Path, bare_repo: Path, fleet_root: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
