@@ -236,6 +236,8 @@ def _checked(
     checked."""
     if focus is None or stored is None:
         return None
+    if not stored.newer:  # the usual case: nothing to find out about the graph
+        return focus
     return focus | (stored.newer & (_read_from(analysis) | stored.requesting))
 
 
