@@ -56,7 +56,8 @@ class Options:
     elsewhere: Mapping[str, tuple[tuple[str, Json], ...]] = field(default_factory=dict)
     # env → its shared scope as stored: with a focus, the shared resources the focus apps cannot
     # change are kept as stored, neither resolved, rendered nor checked again (an environment not
-    # here: every shared resource is)
+    # here: every shared resource is); with or without, those no app requests now that objects
+    # kept as they are still read (`StoredShared.held`)
     stored: Mapping[str, StoredShared] = field(default_factory=dict)
     # each environment's result once checked: only the files, the graph's shared nodes and the
     # dependencies (what a publish reads), not the parsed objects, the resolved resources, the
@@ -185,9 +186,10 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     from renderer.checks import collisions, findings
     from renderer.render.environment import StoredUnreadable, render_env
     from renderer.resolve import dependencies
+    from renderer.resolve import graph as graphs
     from renderer.resolve.analysis import analyse
 
-    stored = options.stored.get(env.id) if options.focus is not None else None
+    stored = options.stored.get(env.id)  # a render of every app: only what broken apps read
     pins = env_pins(options.pins, env)
     try:
         try:
@@ -200,7 +202,8 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
             env_render = render_env(analysis, options.images, platform, pins, options.focus)
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
-    env_render = replace(env_render, dependencies=dependencies.record(platform, analysis))
+    reads = graphs.shared_by_app(analysis.graph)
+    env_render = replace(env_render, dependencies=dependencies.record(platform, analysis), reads=reads)
     checked = _checked(options.focus, stored, analysis)
     if options.lean:  # a publish: the rendered apps' Ingress routes go into their indexes
         rendered = [a.id for a in apps if options.focus is None or a.id in options.focus]

@@ -286,13 +286,16 @@ def test_a_lean_render_checks_all_the_same() -> None:
     assert all(env.documents for env in kept.envs) and not any(env.documents for env in dropped.envs)
     assert not any(env.analysis.workloads or env.analysis.resolved for env in dropped.envs)
     assert [e.dependencies for e in kept.envs] == [e.dependencies for e in dropped.envs]
+    # billing's own database in prod uses the shared instance: read from the whole graph, before
+    # it is lean
+    assert [e.reads for e in kept.envs] == [e.reads for e in dropped.envs]
+    assert dropped.envs[1].reads["billing"] == ["postgres-instance.default#shared"]
     assert all(env.catalog for env in kept.envs) and not any(env.catalog for env in dropped.envs)
     for whole, lean in zip(kept.envs, dropped.envs, strict=True):
         shared = {uid: node for uid, node in whole.analysis.graph.nodes.items() if node.shared}
         assert shared and len(shared) < len(whole.analysis.graph.nodes)
         assert lean.analysis.graph.nodes == shared
         assert lean.analysis.graph.order == tuple(u for u in whole.analysis.graph.order if u in shared)
-        assert graphs.shared_by_app(lean.analysis.graph) == graphs.shared_by_app(whole.analysis.graph)
         owners = {uid: "shop" for uid in shared}
         assert graphs.foreign_requests(lean.analysis.graph.nodes, owners) == graphs.foreign_requests(
             whole.analysis.graph.nodes, owners

@@ -15,7 +15,7 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from renderer import __version__, pipeline
@@ -543,12 +543,15 @@ def _render_into(
     prints = selective.Prints.of(platform.root)
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)
     focus = None if req.run is not None else _focus(req, indexes, held, changing, apps, ids, prints)
-    options = _options(req, indexes, held, apps, owners, focus, ids)
+    options = _options(req, indexes, held, apps, owners, focus, ids, broken)
     ordered = tuple(apps[k] for k in sorted(apps))
     if req.run is not None:
         rendered = req.run(platform, ordered, ids, options, req.progress)
     else:
-        ahead = [(e, _options_for(req, indexes, options, held, changing, apps, e, prints)) for e in req.ahead]
+        ahead = [
+            (e, _options_for(req, indexes, options, held, changing, apps, e, prints, broken))
+            for e in req.ahead
+        ]
         rendered = pipeline.run(platform, ordered, ids, options, req.progress, ahead, req.carried.ready)
         req.carried.ready.update(rendered.ahead)
     if req.all_apps and focus is not None:  # the apps not rendered again: their files as they are
@@ -612,6 +615,7 @@ def _options(
     owners: bookkeeping.Owners,
     focus: frozenset[str] | None,
     ids: Sequence[str],
+    broken: Collection[str],
 ) -> pipeline.Options:
     return pipeline.Options(
         _images(req, indexes, apps),
@@ -623,7 +627,7 @@ def _options(
         pins=_pins(req, indexes, apps),
         focus=focus,
         elsewhere=selective.elsewhere(held, ids, focus, req.carried.parsed, indexes),
-        stored=_stored(req, held, indexes, ids, focus, apps),
+        stored=_stored(req, held, indexes, ids, focus, apps, broken),
         lean=True,
     )
 
@@ -635,12 +639,16 @@ def _stored(
     ids: Sequence[str],
     focus: frozenset[str] | None,
     loaded: Mapping[str, App],
+    broken: Collection[str],
 ) -> dict[str, StoredShared]:
-    """The shared scopes as stored, for a render that keeps what its focus cannot change; none
-    when this publish removes apps (what they requested is not read: everything is rendered)."""
-    if req.remove_apps:
+    """The shared scopes as stored, for a render that keeps what its focus cannot change (a render
+    of every app: what the apps whose stored inputs no longer load read, as their last output
+    stays); none when this publish removes apps (what they requested is not read: everything is
+    rendered)."""
+    if req.remove_apps or (focus is None and not broken):
         return {}
-    return selective.stored_shared(held, ids, focus, loaded, indexes, req.carried.restored)
+    rendered = frozenset(loaded) if focus is None else focus
+    return selective.stored_shared(held, ids, rendered, loaded, indexes, req.carried.restored)
 
 
 def _options_for(
@@ -652,6 +660,7 @@ def _options_for(
     apps: Mapping[str, App],
     env: Environment,
     prints: selective.Prints,
+    broken: Collection[str],
 ) -> pipeline.Options:
     """`options` as a render of `env` alone would have them: its own focus and other apps' objects."""
     focus = _focus(req, indexes, held, changing, apps, [env.id], prints)
@@ -659,7 +668,7 @@ def _options_for(
         options,
         focus=focus,
         elsewhere=selective.elsewhere(held, [env.id], focus, req.carried.parsed, indexes),
-        stored=_stored(req, held, indexes, [env.id], focus, apps),
+        stored=_stored(req, held, indexes, [env.id], focus, apps, broken),
     )
 
 

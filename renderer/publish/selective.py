@@ -155,10 +155,8 @@ Requests = Mapping[str, Mapping[str, list[str]]]  # env → app → the shared u
 
 
 def requests(envs: Sequence[EnvRender]) -> Requests:
-    """What `record` writes of each app's shared requests, worked out once per environment."""
-    from renderer.resolve import graph as graphs  # the resolver's: loaded by a render, not before
-
-    return {env.env.id: graphs.shared_by_app(env.analysis.graph) for env in envs}
+    """What `record` writes of each app's shared requests: what its render reads, per environment."""
+    return {env.env.id: env.reads for env in envs}
 
 
 def record(
@@ -211,8 +209,12 @@ def stored_shared(
     record (an older index, a damaged one), and for every environment where an app not rendered
     has stored inputs but no index (a folder changed by hand): the whole shared scope is
     rendered, and every app's Score files checked, as before the record. An app rendered now
-    without an index is new: it requested nothing."""
+    without an index is new: it requested nothing. What the apps not rendered whose objects here
+    are not those their stored inputs give (newer, or no longer loading) read at their render here
+    is `held`: the render keeps what of it no app requests now, as stored, while those objects
+    read it."""
     from renderer.render.catalog import catalog_file
+    from renderer.render.terraform import main_file
 
     if rendered is None:
         return {}
@@ -221,11 +223,12 @@ def stored_shared(
     if any(app not in rendered for app in set(loaded) - set(stored)):
         return {}
     catalogs = {env_id: catalog_file(env_id, SHARED) for env_id in env_ids}
-    texts = held.read([p for p in catalogs.values() if p in held.paths])
+    texts = dict(held.read([p for p in catalogs.values() if p in held.paths]))
     indexes.load(stored)
     requested: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     newer: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     requesting: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
+    still: dict[str, dict[str, list[str]]] = {env_id: {} for env_id in env_ids}  # uid → apps
     for app in stored:
         index = indexes.get(app)
         by_env = _recorded_requests(index, env_ids)
@@ -241,11 +244,16 @@ def stored_shared(
                     newer[env_id].add(app)
                 if ahead and by_env[env_id]:
                     requesting[env_id].add(app)
+                if app not in rendered:  # its objects here stay as its last render left them
+                    for uid in by_env[env_id]:
+                        still[env_id].setdefault(uid, []).append(app)
     paths: dict[str, list[str]] = {env_id: [] for env_id in requested}
     for path in held.paths:  # kubernetes/<env>/_shared/…
         parts = path.split("/", 3)
         if len(parts) == 4 and parts[0] == "kubernetes" and parts[2] == SHARED and parts[1] in paths:
             paths[parts[1]].append(path)
+    projects = {env_id: main_file(env_id, SHARED) for env_id in requested if still[env_id]}
+    texts.update(held.read([p for p in projects.values() if p in held.paths]))
     return {
         env_id: StoredShared(
             frozenset(uids),
@@ -253,6 +261,8 @@ def stored_shared(
             texts.get(catalogs[env_id]),
             frozenset(newer[env_id]),
             frozenset(requesting[env_id]),
+            {uid: tuple(apps) for uid, apps in sorted(still[env_id].items())},
+            texts.get(projects.get(env_id, "")),
         )
         for env_id, uids in sorted(requested.items())
     }

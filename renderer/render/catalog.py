@@ -85,7 +85,8 @@ def render_catalog(
     analysis: Analysis, trust: Trust, kept: Mapping[str, Mapping[str, Json]] | None = None
 ) -> Catalog:
     """Every app's catalog file, and the shared scope's when a provisioned node is shared. `kept`:
-    entities of shared nodes not resolved again, by name, as the stored catalog has them."""
+    entities of shared nodes not resolved again, by name, as the stored catalog has them (and of
+    shared resources no node stands for: `render/environment._kept`)."""
     env = analysis.env
     files: Catalog = {}
     # each app's workloads and provisioned resources, grouped in one pass (asking every app of
@@ -104,13 +105,17 @@ def render_catalog(
         )
     team = owner_of(trust, env, None).team
     entities: list[Mapping[str, Json]] = []
+    kept = kept or {}
     for uid in analysis.graph.order:  # in the graph's order, the kept ones where they stand
         node = analysis.graph.nodes[uid]
         done = analysis.resolved.get(uid)
         if done is not None and node.shared and provisioned(done):
             entities.append(_resource(env, done, team, None, analysis.resolved))
-        elif done is None and node.shared and resource_name(node) in (kept or {}):
-            entities.append((kept or {})[resource_name(node)])
+        elif done is None and node.shared and resource_name(node) in kept:
+            entities.append(kept[resource_name(node)])
+    # then those of no node of the graph (kept while objects kept here read them), by name
+    named = {resource_name(n) for n in analysis.graph.nodes.values() if n.shared}
+    entities += [kept[name] for name in sorted(kept) if name not in named]
     if entities:
         files[catalog_file(env.id, SHARED)] = entities
     return files

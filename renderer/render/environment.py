@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import json
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from renderer.data import Json, KubeObject, json_object
@@ -35,7 +36,7 @@ from renderer.render.tree import (
 )
 from renderer.resolve.analysis import Analysis
 from renderer.resolve.dependencies import Dependencies
-from renderer.resolve.graph import Node, shared_folder
+from renderer.resolve.graph import Node, folder_of, shared_folder, shared_parts
 from renderer.resolve.nodes import Resolved
 
 SECRET_ACCESS = "secret-access.tf.json"  # the app's secret-reading role, beside its main.tf.json
@@ -53,6 +54,9 @@ class EnvRender:
     # the folders of the shared resources this render kept as stored (`StoredShared`): a publish
     # leaves them as they are
     kept: tuple[str, ...] = ()
+    # app → the shared uids its render reads (`graph.shared_by_app`), from the whole graph before a
+    # lean result drops the apps' own nodes; set by the pipeline
+    reads: Mapping[str, list[str]] = field(default_factory=dict)
 
     @property
     def env(self) -> Environment:
@@ -109,8 +113,10 @@ def render_env(
     add_objects(tree, documents, safe_join(root, SHARED), stamp(shared, owners[SHARED]), env.file)
     by_app = _by_app(documents, analysis)
     access = {app: _tenancy(tree, documents, analysis, app, owners[app], by_app[app]) for app in apps}
-    for scope in sorted(set(modules) | {app for app, tf in access.items() if tf is not None}):
-        main = terraform.project(env, scope, modules.get(scope, []), owners[scope].tags())
+    projects = set(modules) | {app for app, tf in access.items() if tf is not None}
+    for scope in sorted(projects | ({SHARED} if kept.modules else set())):
+        held = kept.modules if scope == SHARED else None
+        main = terraform.project(env, scope, modules.get(scope, []), owners[scope].tags(), held)
         add_json(tree, documents, terraform.main_file(env.id, scope), main)
     for app, tf in sorted(access.items()):
         if tf is not None:
@@ -129,40 +135,68 @@ class StoredUnreadable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Kept:
-    """The shared resources an analysis left unresolved, with their parts of the stored files."""
+    """The shared resources an analysis left unresolved, with their parts of the stored files, and
+    those no app requests now that objects kept here still read (`StoredShared.held`)."""
 
     uids: frozenset[str] = frozenset()
     folders: tuple[str, ...] = ()  # kubernetes/<env>/_shared/<type>-<name>/
     paths: tuple[str, ...] = ()  # the stored files below those folders
     entities: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)  # entity name → stored
+    modules: Mapping[str, Json] = field(default_factory=dict)  # the shared project's, name → stored
 
 
 def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
     graph = analysis.graph
     uids = frozenset(u for u, n in graph.nodes.items() if n.shared and u not in analysis.resolved)
-    if stored is None or not uids:
+    held = stored.held if stored is not None else {}
+    orphans = [(u, p) for u in held if u not in graph.nodes and (p := shared_parts(u)) is not None]
+    if stored is None or not (uids or orphans):
         return _Kept()
+    env_id = analysis.env.id
     nodes = [graph.nodes[u] for u in sorted(uids)]
-    folders = tuple(sorted({f"{shared_dir(analysis.env.id, n)}/" for n in nodes}))
-    within = set(folders)
-    paths = tuple(p for p in stored.paths if "/".join(p.split("/", 4)[:4]) + "/" in within)
-    rel = catalog.catalog_file(analysis.env.id, SHARED)
+    folders = {f"{shared_dir(env_id, n)}/" for n in nodes}
+    # the orphans' stored folders, but one a node of the graph renders to (two types and ids may
+    # spell one folder)
+    taken = {f"{shared_dir(env_id, n)}/" for n in graph.nodes.values() if n.shared}
+    present = {_folder(p) for p in stored.paths}
+    folders |= {f"kubernetes/{env_id}/{SHARED}/{folder_of(*p)}/" for _, p in orphans} & (present - taken)
+    paths = tuple(p for p in stored.paths if _folder(p) in folders)
+    rel = catalog.catalog_file(env_id, SHARED)
     stored_catalog = catalog.stored_entities(stored.catalog, rel)
-    if stored_catalog is None:
+    if stored_catalog is None and uids:
         raise StoredUnreadable(f"{rel} is not a catalog the renderer wrote")
     # an entity of no shared resource of the graph, nor of one a focus app requested before (whose
     # entity the render drops): written under other names (an older renderer) or by hand, so a
     # kept resource's entity may be missing from it
     known = {*(u for u, n in graph.nodes.items() if n.shared), *stored.requested}
-    if not stored_catalog.keys() <= {catalog.shared_name(u) for u in known}:
+    if not (stored_catalog or {}).keys() <= {catalog.shared_name(u) for u in known}:
         raise StoredUnreadable(f"{rel} holds entities this render does not name")
-    wanted = {catalog.resource_name(n) for n in nodes}
+    wanted = {catalog.resource_name(n) for n in nodes} | {catalog.shared_name(u) for u, _ in orphans}
     return _Kept(
         uids,
-        folders,
+        tuple(sorted(folders)),
         paths,
-        {k: v for k, v in stored_catalog.items() if k in wanted},
+        {k: v for k, v in (stored_catalog or {}).items() if k in wanted},
+        _stored_modules(stored.terraform, [p for _, p in orphans]),
     )
+
+
+def _folder(path: str) -> str:
+    """kubernetes/<env>/_shared/<folder>/ of a stored path below it."""
+    return "/".join(path.split("/", 4)[:4]) + "/"
+
+
+def _stored_modules(data: bytes | None, orphans: Iterable[tuple[str, str]]) -> dict[str, Json]:
+    """The stored shared project's module blocks of these shared resources (type, id); none where
+    it holds none (or is not a project)."""
+    names = {terraform.module_name_of(*parts) for parts in orphans}
+    try:
+        modules = json.loads(data).get("module") if names and data is not None else None
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        modules = None
+    if not isinstance(modules, dict):
+        return {}
+    return {name: block for name, block in sorted(modules.items()) if name in names}
 
 
 def shared_dir(env: str, node: Node) -> str:

@@ -134,16 +134,25 @@ def atlantis_file(projects: Mapping[str, Sequence[str]], envs: Mapping[str, Envi
 
 
 def module_name(node: Node) -> str:
-    base = f"{node.type}_{node.name}" if node.shared else f"{node.workload}_{node.name}"
-    return re.sub(r"[^a-zA-Z0-9_-]", "_", base)
+    return module_name_of(node.type if node.shared else str(node.workload), node.name)
+
+
+def module_name_of(first: str, name: str) -> str:
+    """`module_name` from its parts: a shared resource's type and id, or a workload and resource."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", f"{first}_{name}")
 
 
 def project(
-    env: Environment, scope: str, resources: Iterable[Resolved], owner_tags: Mapping[str, str]
+    env: Environment,
+    scope: str,
+    resources: Iterable[Resolved],
+    owner_tags: Mapping[str, str],
+    kept: Mapping[str, Json] | None = None,
 ) -> dict[str, Json]:
     """Backend with locking, provider assuming the environment's role and tagging every resource with
-    its owner (`owner_tags`: app, team, environment, cost centre), one module per resource."""
-    modules: dict[str, Json] = {}
+    its owner (`owner_tags`: app, team, environment, cost centre), one module per resource. `kept`:
+    module blocks by name, taken as the stored project has them (`render/environment._kept`)."""
+    modules: dict[str, Json] = dict(kept or {})
     for r in resources:
         module = r.artifacts.module
         assert module is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from renderer.data import Json, object_name
 from renderer.errors import InputError, Problem
@@ -35,6 +35,11 @@ class StoredShared:
     # those of `newer` that requested shared resources at their last render here: the render
     # resolves those again (or drops them), so it reads their new inputs (`pipeline._checked`)
     requesting: frozenset[str] = frozenset()
+    # the shared uids that apps whose objects here stay as they are, yet whose stored inputs are
+    # not those of their render here (`newer`, and apps whose stored inputs no longer load), read at
+    # that render, each with those apps: what no app requests now is kept as stored while they do
+    held: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    terraform: bytes | None = None  # terraform/<env>/_shared/main.tf.json, read when `held` is not empty
 
 
 CLUSTER_SCOPED = frozenset(

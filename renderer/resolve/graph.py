@@ -345,12 +345,29 @@ def requested_shared(graph: Graph, apps: Collection[str]) -> set[str]:
 
 
 def shared_by_app(graph: Graph) -> dict[str, list[str]]:
-    """Each app's `requested_shared`, in one pass over the graph (sorted uids)."""
-    out: dict[str, set[str]] = {}
+    """The shared nodes each app's render reads (sorted uids): those its workloads request, and
+    those these or its own resources use (`uses:`), however deep. An app's objects kept as they are
+    in an environment still read all of them there (`render/environment._kept`)."""
+    seeds: dict[str, set[str]] = {}
     for uid, node in graph.nodes.items():
-        for r in node.requesters if node.shared else ():
-            out.setdefault(r.app, set()).add(uid)
-    return {app: sorted(uids) for app, uids in sorted(out.items())}
+        if node.shared:
+            for r in node.requesters:
+                seeds.setdefault(r.app, set()).add(uid)
+        elif node.app is not None:
+            seeds.setdefault(node.app, set()).add(uid)
+    out: dict[str, list[str]] = {}
+    for app, todo in sorted(seeds.items()):
+        seen: set[str] = set()
+        stack = sorted(todo)
+        while stack:
+            uid = stack.pop()
+            if uid not in seen and uid in graph.nodes:
+                seen.add(uid)
+                stack.extend(graph.nodes[uid].deps.values())
+        used = sorted(u for u in seen if graph.nodes[u].shared)
+        if used:
+            out[app] = used
+    return out
 
 
 def shared_to_resolve(graph: Graph, focus: Collection[str], before: Collection[str]) -> set[str]:
@@ -387,7 +404,20 @@ def shared_to_resolve(graph: Graph, focus: Collection[str], before: Collection[s
 
 def shared_folder(node: Node) -> str:
     """The folder a shared node's objects go to, below the environment's `_shared/`."""
-    return f"{node.type}-{node.name}"
+    return folder_of(node.type, node.name)
+
+
+def folder_of(type_: str, id_: str) -> str:
+    """`shared_folder` of the shared resource of this type and id."""
+    return f"{type_}-{id_}"
+
+
+def shared_parts(uid: str) -> tuple[str, str] | None:
+    """A shared uid's type and id (`shared_uid`): what its folder and Terraform module are named
+    after; None for anything else."""
+    kind, hashed, id_ = uid.partition("#")
+    type_, dotted, klass = kind.partition(".")
+    return (type_, id_) if hashed and dotted and type_ and klass and id_ else None
 
 
 def reads_every_workload(definition: ResourceDefinition) -> bool:

@@ -4,6 +4,7 @@ those a full render gives."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ from renderer.data import blob_id
 from renderer.errors import PolicyDenied
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import Workload
-from renderer.publish import bookkeeping, selective, writer
+from renderer.publish import bookkeeping, selective, shards, writer
 from renderer.publish import delivery as publish
 from renderer.render import catalog, kubernetes
 from renderer.render.tree import StoredShared
@@ -296,6 +297,106 @@ def test_an_app_ahead_of_its_render_that_dropped_a_shared_request_is_checked(
         _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
     assert "svc-0000/w0:latest uses :latest" in "\n".join(p.render() for p in caught.value.problems())
     assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
+
+
+def _without_db(folder: str, app: str, also: str = "") -> None:
+    """The app's Score file without its database (nor `also`, a resources entry's text)."""
+    score = Path(folder) / "score-w0.yaml"
+    text = "\n".join(line for line in score.read_text().splitlines() if "resources.db" not in line) + "\n"
+    text = text.replace(f"    id: {app}-db\n", "").replace("  db:\n    type: postgres\n", "")
+    text = text.replace(also, "")
+    assert "type: postgres" not in text and (not also or also not in text)
+    score.write_text(text)
+
+
+@pytest.mark.parametrize("private", [False, True])
+def test_a_shared_resource_an_app_ahead_of_its_render_still_uses_there_is_kept(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, private: bool
+) -> None:
+    """An app drops its database and a shared Elasticsearch, published to dev only: its staging
+    objects still read them, so another team's staging publish keeps them as stored (their
+    Terraform modules, folders and catalog entities), and the database instance its database uses,
+    which no other app's does. The app's own staging publish then removes them (a module first
+    emptied, for Atlantis to plan its destroy). `private`: the database is the app's own (in its
+    own project), and only the instance it uses is shared."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    search = "  search-shared:\n    type: elasticsearch\n    id: search-shared\n"
+    score = Path(folders[0]) / "score-w0.yaml"
+    text = score.read_text().replace("\nresources:\n", f"\nresources:\n{search}", 1)
+    score.write_text(text.replace("    id: svc-0000-db\n", "") if private else text)
+    _without_db(folders[1], "svc-0001")  # the database instance is svc-0000's alone
+    _publish(fleet_root, bare_repo, folders, env_ids=("dev", "staging"))
+    _merge_atlantis(bare_repo)
+    modules = ["postgres-instance_shared", *([] if private else ["postgres_svc-0000-db"])]
+    uids = [
+        "postgres-instance.default#shared",
+        "elasticsearch.default#search-shared",
+        *([] if private else ["postgres.default#svc-0000-db"]),
+    ]
+    folder = "_shared/elasticsearch-search-shared/"
+
+    def held(env: str) -> tuple[dict[str, Any], list[bool], dict[str, str]]:
+        files = git("--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "main").split()
+
+        def show(path: str) -> str:
+            return git("--git-dir", str(bare_repo), "show", f"main:{path}") if path in files else ""
+
+        main = json.loads(show(f"terraform/{env}/_shared/main.tf.json") or "{}").get("module", {})
+        listed = show(f"catalog/{env}/_shared/catalog-info.yaml")
+        search = {p: show(p) for p in files if p.startswith(f"kubernetes/{env}/{folder}")}
+        live = {m: main[m] for m in modules if m in main and not main[m]["source"].endswith("/emptied")}
+        return live, [f"name: {catalog.shared_name(u)}\n" in listed for u in uids], search
+
+    before = held("staging")
+    assert sorted(before[0]) == sorted(modules) and all(before[1]) and before[2]
+    _without_db(folders[0], "svc-0000", search)
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))
+    _merge_atlantis(bare_repo)
+    assert held("dev") == ({}, [False] * len(uids), {})
+    fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    assert held("staging") == before
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    assert held("staging") == ({}, [False] * len(uids), {})
+
+
+@pytest.mark.parametrize("sharded", [False, True])
+def test_the_shared_resources_of_an_app_whose_stored_inputs_no_longer_load_are_kept(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, sharded: bool
+) -> None:
+    """An app whose stored inputs no longer load keeps its last output: the shared resources that
+    output reads stay too, through another app's publish and a platform-wide one (sharded: a merge
+    of shards renders every app that loads)."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _without_db(folders[1], "svc-0001")  # the database instance is svc-0000's alone
+    _publish(fleet_root, bare_repo, folders, env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    project = "main:terraform/staging/_shared/main.tf.json"
+    before = json.loads(git("--git-dir", str(bare_repo), "show", project))["module"]
+    assert sorted(before) == ["postgres-instance_shared", "postgres_svc-0000-db"]
+    clone = tmp_path / "by-hand"
+    git("clone", "-q", str(bare_repo), str(clone))
+    (clone / bookkeeping.STORE / "svc-0000" / "score-w0.yaml").write_text("metadata: [\n")
+    git("-C", str(clone), "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qam", "by hand")
+    git("-C", str(clone), "push", "-q", "origin", "main")
+    fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    assert json.loads(git("--git-dir", str(bare_repo), "show", project))["module"] == before
+    fleet.change_platform(fleet_root)
+    if sharded:
+        platform = platform_config.load_platform(fleet_root)
+        digest = roots.platform_digest(fleet_root)
+        req = publish.Request(url=str(bare_repo), env_ids=("staging",), platform_digest=digest, all_apps=True)
+        manifest = shards.render_shard(platform, req, os.environ, 1, 1)
+        run = shards.merged([manifest], req.platform_digest)
+        publish.publish(platform, dataclasses.replace(req, run=run), os.environ)
+    else:
+        _publish(fleet_root, bare_repo, all_apps=True, env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    assert json.loads(git("--git-dir", str(bare_repo), "show", project))["module"] == before
 
 
 def test_a_platform_wide_publish_renders_an_app_ahead_of_its_render(
