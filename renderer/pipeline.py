@@ -202,7 +202,7 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
             env_render = render_env(analysis, options.images, platform, pins, options.focus)
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
-    reads = graphs.shared_by_app(analysis.graph)
+    reads = graphs.shared_read_by_app(analysis.graph)
     env_render = replace(env_render, dependencies=dependencies.record(platform, analysis), reads=reads)
     checked = _checked(options.focus, stored, analysis)
     if options.lean:  # a publish: the rendered apps' Ingress routes go into their indexes

@@ -24,7 +24,7 @@ from renderer.model import App, Limits
 from renderer.pipeline import Rendered
 from renderer.publish import writer
 from renderer.publish.identity import Identity
-from renderer.render.terraform import EMPTIED_MODULE, main_file, modules_dir, project_of
+from renderer.render.terraform import EMPTIED_MODULE, emptied, main_file, modules_dir, project_of
 from renderer.render.tree import SHARED, Tree
 
 if TYPE_CHECKING:  # the resolver's: a render loads it, a publish that changes nothing does not
@@ -406,7 +406,7 @@ def terraform_tombstones(
 def _tombstone(current: Mapping[str, Json], env_id: str, tree: Tree) -> dict[str, Json]:
     """The project emptied: backend and providers kept, and each module that configured its own
     provider called in its emptied variant (same inputs), so the destroy can still reach it."""
-    emptied: dict[str, Json] = {k: v for k, v in current.items() if k in ("terraform", "provider")}
+    body: dict[str, Json] = {k: v for k, v in current.items() if k in ("terraform", "provider")}
     kept: dict[str, Json] = {}
     blocks = current.get("module")
     for name, block in sorted(blocks.items()) if isinstance(blocks, Mapping) else ():
@@ -417,9 +417,9 @@ def _tombstone(current: Mapping[str, Json], env_id: str, tree: Tree) -> dict[str
         if variant == source or _variant_file(env_id, variant) in tree:
             kept[name] = {**block, "source": variant}
     if kept:
-        emptied["module"] = kept
-    emptied["//"] = EMPTIED
-    return emptied
+        body["module"] = kept
+    body["//"] = EMPTIED
+    return body
 
 
 def _variant_file(env_id: str, source: str) -> str:
@@ -431,10 +431,7 @@ def _only_emptied_modules(project: Mapping[str, Json]) -> bool:
     blocks = project.get("module")
     if not isinstance(blocks, Mapping):
         return True
-    return all(
-        isinstance(b, Mapping) and str(b.get("source", "")).endswith(f"/{EMPTIED_MODULE}")
-        for b in blocks.values()
-    )
+    return all(emptied(b) for b in blocks.values())
 
 
 def _check_destroyed(item: str, tree: Tree, existing: Collection[str], prefixes: Sequence[str]) -> None:

@@ -641,14 +641,14 @@ def _stored(
     loaded: Mapping[str, App],
     broken: Collection[str],
 ) -> dict[str, StoredShared]:
-    """The shared scopes as stored, for a render that keeps what its focus cannot change (a render
-    of every app: what the apps whose stored inputs no longer load read, as their last output
-    stays); none when this publish removes apps (what they requested is not read: everything is
-    rendered)."""
-    if req.remove_apps or (focus is None and not broken):
+    """The shared scopes as stored, for a render that keeps what its focus cannot change (what
+    the apps it removes requested counts as changed); for a render of every app, what the apps
+    whose stored inputs no longer load read, as their last output stays."""
+    if focus is None and not broken:
         return {}
     rendered = frozenset(loaded) if focus is None else focus
-    return selective.stored_shared(held, ids, rendered, loaded, indexes, req.carried.restored)
+    restored, removed = req.carried.restored, req.remove_apps
+    return selective.stored_shared(held, ids, rendered, loaded, indexes, restored, removed)
 
 
 def _options_for(

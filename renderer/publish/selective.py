@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 RECORD = "platform"  # in an app's index: env → fingerprint of the platform files its render read
 ROUTES = "ingress"  # in an app's index: env → its Ingress files' digests and routes (index version 5)
 REQUESTED = "shared"  # in an app's index: env → the shared resources (uids) it requests
+READS = "reads"  # in an app's index: env → the shared resources (uids) its render reads (`uses:` too)
 REQUESTS_SINCE = 6  # the index version that records them
 SCOPED = ("kubernetes", "terraform", "catalog")  # <top>/<env>/<app>/…; and clusters/<env>/renderer/<app>/
 
@@ -151,12 +152,15 @@ def kept_outputs(held: writer.Held, env_ids: Sequence[str], apps: Collection[str
     return dict(held.read(kept))
 
 
-Requests = Mapping[str, Mapping[str, list[str]]]  # env → app → the shared uids it requests
+# env → (app → the shared uids it requests, app → the shared uids its render reads)
+Requests = Mapping[str, tuple[Mapping[str, list[str]], Mapping[str, list[str]]]]
 
 
 def requests(envs: Sequence[EnvRender]) -> Requests:
-    """What `record` writes of each app's shared requests: what its render reads, per environment."""
-    return {env.env.id: env.reads for env in envs}
+    """What `record` writes of each app's shared requests and reads, worked out once per environment."""
+    from renderer.resolve import graph as graphs  # the resolver's: loaded by a render, not before
+
+    return {env.env.id: (graphs.shared_by_app(env.analysis.graph), env.reads) for env in envs}
 
 
 def record(
@@ -169,7 +173,7 @@ def record(
 ) -> None:
     """Add to the app's index in `tree` the fingerprint of what this render read, per environment
     (the environments not rendered now keep theirs), its routes and its shared requests (`asked`:
-    `requests(envs)`)."""
+    `requests(envs)`), and what its render read of the shared scope."""
     from renderer.resolve.dependencies import Files
 
     path = f"{bookkeeping.STORE}/{app}/index.json"
@@ -183,11 +187,12 @@ def record(
         )
     index[RECORD] = dict(sorted(prints_by_env.items()))
     index[ROUTES] = _routes(app, previous.get(ROUTES), envs)
-    before = previous.get(REQUESTED)
-    requested: dict[str, Json] = dict(before) if isinstance(before, Mapping) else {}
-    for env in envs:
-        requested[env.env.id] = list(asked[env.env.id].get(app, []))
-    index[REQUESTED] = dict(sorted(requested.items()))
+    for key, which in ((REQUESTED, 0), (READS, 1)):
+        before = previous.get(key)
+        recorded: dict[str, Json] = dict(before) if isinstance(before, Mapping) else {}
+        for env in envs:
+            recorded[env.env.id] = list(asked[env.env.id][which].get(app, []))
+        index[key] = dict(sorted(recorded.items()))
     tree[path] = dump_json(index).encode()
 
 
@@ -198,6 +203,7 @@ def stored_shared(
     loaded: Collection[str],
     indexes: bookkeeping.Indexes | None = None,
     restored: Restored | None = None,
+    removed: Collection[str] = (),
 ) -> dict[str, StoredShared]:
     """Per environment, its shared scope as stored, for a render of the `rendered` apps that keeps
     the shared resources they cannot change (`render/environment.py`). None when every app is
@@ -212,7 +218,7 @@ def stored_shared(
     without an index is new: it requested nothing. What the apps not rendered whose objects here
     are not those their stored inputs give (newer, or no longer loading) read at their render here
     is `held`: the render keeps what of it no app requests now, as stored, while those objects
-    read it."""
+    read it. The apps this publish `removed` count as changes, and hold nothing."""
     from renderer.render.catalog import catalog_file
     from renderer.render.terraform import main_file
 
@@ -232,6 +238,7 @@ def stored_shared(
     for app in stored:
         index = indexes.get(app)
         by_env = _recorded_requests(index, env_ids)
+        reads = _recorded_requests(index, env_ids, READS) if app not in rendered else {}
         for env_id in env_ids:
             ahead = app not in rendered and _ahead_of_render(index, env_id, restored or {})
             if app not in rendered and app in loaded and not ahead:
@@ -244,8 +251,8 @@ def stored_shared(
                     newer[env_id].add(app)
                 if ahead and by_env[env_id]:
                     requesting[env_id].add(app)
-                if app not in rendered:  # its objects here stay as its last render left them
-                    for uid in by_env[env_id]:
+                if app not in rendered and app not in removed:  # its objects here stay as they are
+                    for uid in reads.get(env_id, by_env[env_id]):  # an older index: its requests
                         still[env_id].setdefault(uid, []).append(app)
     paths: dict[str, list[str]] = {env_id: [] for env_id in requested}
     for path in held.paths:  # kubernetes/<env>/_shared/…
@@ -290,14 +297,14 @@ def _ahead_of_render(index: Json, env_id: str, restored: Restored) -> bool:
     return published.get(env_id) != digest
 
 
-def _recorded_requests(index: Json, env_ids: Sequence[str]) -> dict[str, list[str]]:
-    """An index's record of the shared resources its app requested: env → uids; an environment
-    the app was never rendered in (an index of version 6 or later without its fingerprint) has
-    none. Anything else not of the recorded shape (an older index, a damaged one) is left out:
-    unknown."""
-    if not isinstance(index, dict) or not isinstance(index.get(REQUESTED), dict):
+def _recorded_requests(index: Json, env_ids: Sequence[str], key: str = REQUESTED) -> dict[str, list[str]]:
+    """An index's record of the shared resources its app requested (`key`: or its render read):
+    env → uids; an environment the app was never rendered in (an index of version 6 or later
+    without its fingerprint) has none. Anything else not of the recorded shape (an older index, a
+    damaged one, an index written before `READS`) is left out: unknown."""
+    if not isinstance(index, dict) or not isinstance(index.get(key), dict):
         return {}
-    by_env, prints, version = index[REQUESTED], index.get(RECORD), index.get("version")
+    by_env, prints, version = index[key], index.get(RECORD), index.get("version")
     out: dict[str, list[str]] = {}
     for env_id in env_ids:
         uids = by_env.get(env_id)

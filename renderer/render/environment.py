@@ -36,7 +36,7 @@ from renderer.render.tree import (
 )
 from renderer.resolve.analysis import Analysis
 from renderer.resolve.dependencies import Dependencies
-from renderer.resolve.graph import Node, folder_of, shared_folder, shared_parts
+from renderer.resolve.graph import Graph, Node, folder_of, shared_folder, shared_parts
 from renderer.resolve.nodes import Resolved
 
 SECRET_ACCESS = "secret-access.tf.json"  # the app's secret-reading role, beside its main.tf.json
@@ -54,7 +54,7 @@ class EnvRender:
     # the folders of the shared resources this render kept as stored (`StoredShared`): a publish
     # leaves them as they are
     kept: tuple[str, ...] = ()
-    # app → the shared uids its render reads (`graph.shared_by_app`), from the whole graph before a
+    # app → the shared uids its render reads (`graph.shared_read_by_app`), from the whole graph before a
     # lean result drops the apps' own nodes; set by the pipeline
     reads: Mapping[str, list[str]] = field(default_factory=dict)
 
@@ -148,27 +148,23 @@ class _Kept:
 def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
     graph = analysis.graph
     uids = frozenset(u for u, n in graph.nodes.items() if n.shared and u not in analysis.resolved)
-    held = stored.held if stored is not None else {}
-    orphans = [(u, p) for u in held if u not in graph.nodes and (p := shared_parts(u)) is not None]
+    env_id = analysis.env.id
+    orphans = _orphans(graph, stored, env_id)
     if stored is None or not (uids or orphans):
         return _Kept()
-    env_id = analysis.env.id
     nodes = [graph.nodes[u] for u in sorted(uids)]
     folders = {f"{shared_dir(env_id, n)}/" for n in nodes}
-    # the orphans' stored folders, but one a node of the graph renders to (two types and ids may
-    # spell one folder)
-    taken = {f"{shared_dir(env_id, n)}/" for n in graph.nodes.values() if n.shared}
     present = {_folder(p) for p in stored.paths}
-    folders |= {f"kubernetes/{env_id}/{SHARED}/{folder_of(*p)}/" for _, p in orphans} & (present - taken)
+    folders |= {f"kubernetes/{env_id}/{SHARED}/{folder_of(*p)}/" for _, p in orphans} & present
     paths = tuple(p for p in stored.paths if _folder(p) in folders)
     rel = catalog.catalog_file(env_id, SHARED)
     stored_catalog = catalog.stored_entities(stored.catalog, rel)
     if stored_catalog is None and uids:
         raise StoredUnreadable(f"{rel} is not a catalog the renderer wrote")
     # an entity of no shared resource of the graph, nor of one a focus app requested before (whose
-    # entity the render drops): written under other names (an older renderer) or by hand, so a
-    # kept resource's entity may be missing from it
-    known = {*(u for u, n in graph.nodes.items() if n.shared), *stored.requested}
+    # entity the render drops), nor of one held: written under other names (an older renderer) or
+    # by hand, so a kept resource's entity may be missing from it
+    known = {*(u for u, n in graph.nodes.items() if n.shared), *stored.requested, *stored.held}
     if not (stored_catalog or {}).keys() <= {catalog.shared_name(u) for u in known}:
         raise StoredUnreadable(f"{rel} holds entities this render does not name")
     wanted = {catalog.resource_name(n) for n in nodes} | {catalog.shared_name(u) for u, _ in orphans}
@@ -181,6 +177,26 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
     )
 
 
+def _orphans(graph: Graph, stored: StoredShared | None, env_id: str) -> list[tuple[str, tuple[str, str]]]:
+    """The shared resources `stored.held` names that no node of the graph stands for, with their
+    type and id; but one whose folder or Terraform module a node of the graph renders to (another
+    class of the same type and id, or two types and ids that spell one folder): that node's own
+    is what the render writes there."""
+    if stored is None or not stored.held:
+        return []
+    shared = [n for n in graph.nodes.values() if n.shared]
+    folders = {shared_folder(n) for n in shared}
+    modules = {terraform.module_name(n) for n in shared}
+    return [
+        (uid, parts)
+        for uid in sorted(stored.held)
+        if uid not in graph.nodes
+        and (parts := shared_parts(uid)) is not None
+        and folder_of(*parts) not in folders
+        and terraform.module_name_of(*parts) not in modules
+    ]
+
+
 def _folder(path: str) -> str:
     """kubernetes/<env>/_shared/<folder>/ of a stored path below it."""
     return "/".join(path.split("/", 4)[:4]) + "/"
@@ -188,15 +204,20 @@ def _folder(path: str) -> str:
 
 def _stored_modules(data: bytes | None, orphans: Iterable[tuple[str, str]]) -> dict[str, Json]:
     """The stored shared project's module blocks of these shared resources (type, id); none where
-    it holds none (or is not a project)."""
+    it holds none, is not a project or is a tombstone, nor a block already emptied."""
     names = {terraform.module_name_of(*parts) for parts in orphans}
     try:
-        modules = json.loads(data).get("module") if names and data is not None else None
-    except (ValueError, UnicodeDecodeError, AttributeError):
-        modules = None
-    if not isinstance(modules, dict):
+        project = json.loads(data) if names and data is not None else None
+    except (ValueError, UnicodeDecodeError):
+        project = None
+    modules = project.get("module") if isinstance(project, dict) and "//" not in project else None
+    if not isinstance(modules, dict):  # none, not a project, or emptied whole (a tombstone)
         return {}
-    return {name: block for name, block in sorted(modules.items()) if name in names}
+    return {
+        name: block
+        for name, block in sorted(modules.items())
+        if name in names and not terraform.emptied(block)  # emptied: its destroy is under way
+    }
 
 
 def shared_dir(env: str, node: Node) -> str:

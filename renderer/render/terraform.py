@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from renderer import __version__
 from renderer.data import Json
+from renderer.errors import InputError, Problem
 from renderer.inputs.yamlio import dump, dump_json
 from renderer.model import Environment, Platform
 from renderer.render.tree import Tree
@@ -91,6 +92,12 @@ def emptied_module(files: Mapping[str, bytes]) -> bytes | None:
     return dump_json(merged).encode()
 
 
+def emptied(block: Json) -> bool:
+    """Whether a module block calls a module's emptied variant (its resources being destroyed)."""
+    source = block.get("source") if isinstance(block, dict) else None
+    return isinstance(source, str) and source.endswith(f"/{EMPTIED_MODULE}")
+
+
 def module_source(name: str) -> str:
     return f"../{MODULES}/{name}"
 
@@ -153,10 +160,15 @@ def project(
     its owner (`owner_tags`: app, team, environment, cost centre), one module per resource. `kept`:
     module blocks by name, taken as the stored project has them (`render/environment._kept`)."""
     modules: dict[str, Json] = dict(kept or {})
+    by: dict[str, Node] = {}
     for r in resources:
         module = r.artifacts.module
         assert module is not None
-        modules[module_name(r.node)] = {
+        name = module_name(r.node)
+        if name in by:  # another class of the same type and id (or names that spell one): refused
+            raise InputError([_same_module(by[name], r.node, name, main_file(env.id, scope))])
+        by[name] = r.node
+        modules[name] = {
             "source": module_source(str(module["source"])),
             **dict(sorted(module["inputs"].items())),
         }
@@ -167,6 +179,19 @@ def project(
     if modules:  # Terraform rejects an empty module object
         body["module"] = dict(sorted(modules.items()))
     return body
+
+
+def _same_module(first: Node, second: Node, name: str, path: str) -> Problem:
+    """Two resources whose Terraform module would have one name in one project: the second
+    would replace the first's (another team's database, for a shared one)."""
+    asker = second.params_from or (second.requesters[0] if second.requesters else None)
+    where = (asker.file, asker.line) if asker is not None else (second.definition.file, 0)
+    return Problem(
+        *where,
+        f"resources.{asker.resource}" if asker is not None else "",
+        f"resource {second.uid} and resource {first.uid} would both be Terraform module {name!r} in {path}",
+        "give this resource another id (or name): each needs a module of its own",
+    )
 
 
 def _settings(env: Environment, scope: str) -> dict[str, Json]:

@@ -345,15 +345,22 @@ def requested_shared(graph: Graph, apps: Collection[str]) -> set[str]:
 
 
 def shared_by_app(graph: Graph) -> dict[str, list[str]]:
-    """The shared nodes each app's render reads (sorted uids): those its workloads request, and
-    those these or its own resources use (`uses:`), however deep. An app's objects kept as they are
-    in an environment still read all of them there (`render/environment._kept`)."""
-    seeds: dict[str, set[str]] = {}
+    """Each app's `requested_shared`, in one pass over the graph (sorted uids)."""
+    out: dict[str, set[str]] = {}
     for uid, node in graph.nodes.items():
-        if node.shared:
-            for r in node.requesters:
-                seeds.setdefault(r.app, set()).add(uid)
-        elif node.app is not None:
+        for r in node.requesters if node.shared else ():
+            out.setdefault(r.app, set()).add(uid)
+    return {app: sorted(uids) for app, uids in sorted(out.items())}
+
+
+def shared_read_by_app(graph: Graph) -> dict[str, list[str]]:
+    """The shared nodes each app's render reads (sorted uids): those its workloads request, and
+    those these or its own resources use (`uses:`), however deep. Objects of the app kept as they
+    are in an environment still read all of them there (`render/environment._kept`). It needs the
+    apps' own nodes: a lean graph has none."""
+    seeds: dict[str, set[str]] = {app: set(uids) for app, uids in shared_by_app(graph).items()}
+    for uid, node in graph.nodes.items():
+        if node.app is not None:
             seeds.setdefault(node.app, set()).add(uid)
     out: dict[str, list[str]] = {}
     for app, todo in sorted(seeds.items()):

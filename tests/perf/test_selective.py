@@ -22,7 +22,7 @@ from renderer import pipeline
 from renderer.adapters import gitrepo
 from renderer.checks import collisions
 from renderer.data import blob_id
-from renderer.errors import PolicyDenied
+from renderer.errors import InputError, PolicyDenied
 from renderer.inputs import app_repo, platform_config, roots
 from renderer.model import Workload
 from renderer.publish import bookkeeping, selective, shards, writer
@@ -397,6 +397,122 @@ def test_the_shared_resources_of_an_app_whose_stored_inputs_no_longer_load_are_k
         _publish(fleet_root, bare_repo, all_apps=True, env_ids=("staging",))
     _merge_atlantis(bare_repo)
     assert json.loads(git("--git-dir", str(bare_repo), "show", project))["module"] == before
+
+
+def _modules(bare: Path, env: str) -> dict[str, Any]:
+    """The module blocks of the environment's shared Terraform project on main."""
+    files = git("--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main").split()
+    path = f"terraform/{env}/_shared/main.tf.json"
+    if path not in files:
+        return {}
+    modules: dict[str, Any] = json.loads(git("--git-dir", str(bare), "show", f"main:{path}")).get(
+        "module", {}
+    )
+    return modules
+
+
+def test_removing_an_app_keeps_what_an_app_ahead_of_its_render_still_uses(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """A publish that removes one app counts what that app requested as changed, and holds nothing
+    of it; what an app ahead of its render still uses there stays."""
+    folders = fleet.generate(str(tmp_path / "apps"), 3, 1)
+    _without_db(folders[1], "svc-0001")
+    _publish(fleet_root, bare_repo, folders, env_ids=("dev", "staging"))
+    _merge_atlantis(bare_repo)
+    before = _modules(bare_repo, "staging")
+    assert sorted(before) == ["postgres-instance_shared", "postgres_svc-0000-db", "postgres_svc-0002-db"]
+    _without_db(folders[0], "svc-0000")
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))
+    _merge_atlantis(bare_repo)
+    _publish(fleet_root, bare_repo, remove_apps=("svc-0002",), env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    assert _modules(bare_repo, "staging") == {k: v for k, v in before.items() if k != "postgres_svc-0002-db"}
+
+
+def test_a_stored_block_being_destroyed_is_not_kept() -> None:
+    """What is kept of the shared Terraform comes from a live project, never from a tombstone nor
+    an emptied block: those resources are being destroyed already."""
+    from renderer.render import environment
+
+    block = {"source": "../modules/postgres-database", "database_name": "x"}
+    live = json.dumps({"module": {"postgres_db": block}}).encode()
+    assert environment._stored_modules(live, [("postgres", "db")]) == {"postgres_db": block}
+    tombstone = json.dumps({"//": "emptied by platform-renderer", "module": {"postgres_db": block}})
+    emptied = {"source": "../modules/postgres-database/emptied", "database_name": "x"}
+    for data in (tombstone.encode(), json.dumps({"module": {"postgres_db": emptied}}).encode(), b"[", b"[]"):
+        assert environment._stored_modules(data, [("postgres", "db")]) == {}
+
+
+def test_an_app_ahead_of_its_render_whose_own_database_uses_a_shared_instance_is_not_checked(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """The instance an app's own database uses takes nothing from the app: another team's staging
+    publish reads none of that app's new inputs, so it is not refused for them (the app's reads are
+    held, its requests alone decide what is read of it)."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    score = Path(folders[0]) / "score-w0.yaml"
+    score.write_text(score.read_text().replace("    id: svc-0000-db\n", ""))  # its own database
+    _without_db(folders[1], "svc-0001")
+    _publish(fleet_root, bare_repo, folders, env_ids=("dev", "staging"))
+    _merge_atlantis(bare_repo)
+    score.write_text(score.read_text().replace(":1.0.0", ":latest"))  # dev only warns on :latest
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))
+    _merge_atlantis(bare_repo)
+    index = json.loads(
+        git("--git-dir", str(bare_repo), "show", f"main:{bookkeeping.STORE}/svc-0000/index.json")
+    )
+    assert index["shared"]["staging"] == [] and index["reads"]["staging"] == [
+        "postgres-instance.default#shared"
+    ]
+    fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+
+
+def test_a_resource_of_another_class_with_another_apps_id_is_refused(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """Another class of the same type and id is another resource with the same Terraform module
+    name: it would replace the other app's database. The publish that brings it is refused."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _publish(fleet_root, bare_repo, folders, env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    head = git("--git-dir", str(bare_repo), "rev-parse", "main")
+    score = Path(folders[1]) / "score-w0.yaml"
+    text = score.read_text().replace("\nresources:\n", "\nresources:\n  theirs:\n    type: postgres\n", 1)
+    score.write_text(
+        text.replace(
+            "  theirs:\n    type: postgres\n",
+            "  theirs:\n    type: postgres\n    class: large\n    id: svc-0000-db\n",
+        )
+    )
+    with pytest.raises(InputError) as caught:
+        _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+    said = "\n".join(p.render() for p in caught.value.problems())
+    assert "would both be Terraform module 'postgres_svc-0000-db'" in said and "svc-0001" in said
+    assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
+
+
+def test_an_app_ahead_of_its_render_that_changed_its_databases_class_keeps_one_entity(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """The old class's resource (held) and the new one (in the graph) have one folder and one module:
+    what the graph has is rendered there, and the old one is not kept beside it."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _publish(fleet_root, bare_repo, folders, env_ids=("dev", "staging"))
+    _merge_atlantis(bare_repo)
+    score = Path(folders[0]) / "score-w0.yaml"
+    score.write_text(
+        score.read_text().replace("    type: postgres\n", "    type: postgres\n    class: large\n")
+    )
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))
+    _merge_atlantis(bare_repo)
+    fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    listed = git("--git-dir", str(bare_repo), "show", "main:catalog/staging/_shared/catalog-info.yaml")
+    assert f"name: {catalog.shared_name('postgres.default#svc-0000-db')}\n" not in listed
+    assert f"name: {catalog.shared_name('postgres.large#svc-0000-db')}\n" in listed
 
 
 def test_a_platform_wide_publish_renders_an_app_ahead_of_its_render(
