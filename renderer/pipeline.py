@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from renderer.render.environment import EnvRender
     from renderer.render.tree import StoredShared, Tree
     from renderer.resolve.analysis import Analysis
+    from renderer.resolve.graph import Before, Node
 
 PREVIEW_TYPE = "preview"  # environments of this type hold previews of merge requests (publish/previews.py)
 
@@ -193,8 +194,7 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     pins = env_pins(options.pins, env)
     try:
         try:
-            before = (stored.requested, stored.newer) if stored is not None else None
-            analysis = analyse(platform, apps, env, options.owners, options.focus, before)
+            analysis = analyse(platform, apps, env, options.owners, options.focus, _before(stored))
             env_render = render_env(analysis, options.images, platform, pins, options.focus, stored)
         except StoredUnreadable:  # the shared scope rendered whole, as without a record
             stored = None
@@ -226,22 +226,45 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     return env_render, _fail_closed(report)
 
 
+def _before(stored: StoredShared | None) -> Before | None:
+    """What `graph.shared_to_resolve` reads of the stored shared scope. A Terraform resource no app
+    rendered now changes stays as stored where objects kept here read it (`StoredShared.held`:
+    apps ahead of their render here, or no longer loading) and main holds its module: the module is
+    kept as it is, whatever the newer inputs say. So does one only apps ahead of their render here
+    request and their render here did not read: their newer inputs add it, and it is not there.
+    One they read whose module main does not hold waits on its Atlantis branch to be created: it is
+    resolved, from the inputs there are, rather than left out of this branch (which would plan
+    its destroy once both are merged)."""
+    from renderer.render import terraform
+    from renderer.resolve.graph import Before
+
+    if stored is None:
+        return None
+    blocks = terraform.live_blocks(stored.terraform) if stored.held else {}
+
+    def stays(node: Node) -> bool:
+        if node.uid in stored.held:
+            return terraform.module_name(node) in blocks
+        return bool(node.requesters) and all(r.app in stored.newer for r in node.requesters)
+
+    return Before(stored.requested, stored.newer, stays)
+
+
 def _checked(
     focus: frozenset[str] | None, stored: StoredShared | None, analysis: Analysis
 ) -> frozenset[str] | None:
     """The apps whose Score workloads the checks read (None: every app's): those rendered now, and
     those whose stored inputs are newer than their render here (published to another environment
     only, say) where this render reads something of them: a resource resolved from them now
-    (`_read_from`), or a shared one they requested at their last render here, which the render
-    resolves again or drops (`StoredShared.requesting`). Any other app's inputs the render reads
-    are those it was rendered and checked with here. With no record of the shared scope (`stored`
-    None), it is rendered from every app's inputs as they are now, and every app's workloads are
-    checked."""
+    (`_read_from`: one whose creation waits on its Atlantis branch, a definition reading
+    `all_workloads`). Any other app's inputs the render reads are those it was rendered and
+    checked with here. With no record of the shared scope (`stored` None), it is rendered from
+    every app's inputs as they are now, and every app's workloads are checked."""
     if focus is None or stored is None:
         return None
     if not stored.newer:  # the usual case: nothing to find out about the graph
         return focus
-    return focus | (stored.newer & (_read_from(analysis) | stored.requesting))
+    return focus | (stored.newer & _read_from(analysis))
 
 
 def _read_from(analysis: Analysis) -> frozenset[str]:

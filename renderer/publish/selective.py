@@ -208,17 +208,18 @@ def stored_shared(
     """Per environment, its shared scope as stored, for a render of the `rendered` apps that keeps
     the shared resources they cannot change (`render/environment.py`). None when every app is
     rendered. What the rendered apps requested at their last render counts as a change, and so
-    does every app whose stored inputs are newer than its render in the environment (published
-    to another environment only, a protected environment's merge request not merged yet, a
-    rollback), with what it requested then, and what an app that no longer loads (not in
-    `loaded`) requested. None for an environment where one of those has an index without the
-    record (an older index, a damaged one), and for every environment where an app not rendered
-    has stored inputs but no index (a folder changed by hand): the whole shared scope is
-    rendered, and every app's Score files checked, as before the record. An app rendered now
-    without an index is new: it requested nothing. What the apps not rendered whose objects here
-    are not those their stored inputs give (newer, or no longer loading) read at their render here
-    is `held`: the render keeps what of it no app requests now, as stored, while those objects
-    read it. The apps this publish `removed` count as changes, and hold nothing."""
+    does what an app that no longer loads (not in `loaded`) or that this publish `removed`
+    requested. An app not rendered whose stored inputs are newer than its render in the
+    environment (published to another environment only, a protected environment's merge request
+    not merged yet, a rollback) is `newer`: its objects there stay as they are, and so does what
+    they read. None for an environment where one of those has an index without the record (an
+    older index, a damaged one), and for every environment where an app not rendered has stored
+    inputs but no index (a folder changed by hand): the whole shared scope is rendered, and every
+    app's Score files checked, as before the record. An app rendered now without an index is new:
+    it requested nothing. What the apps not rendered whose objects here are not those their stored
+    inputs give (newer, or no longer loading) read at their render here is `held`: the render keeps
+    what of it no app requests now, as stored, while those objects read it. The apps `removed`
+    hold nothing."""
     from renderer.render.catalog import catalog_file
     from renderer.render.terraform import main_file
 
@@ -233,7 +234,6 @@ def stored_shared(
     indexes.load(stored)
     requested: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     newer: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
-    requesting: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     still: dict[str, dict[str, list[str]]] = {env_id: {} for env_id in env_ids}  # uid → apps
     for app in stored:
         index = indexes.get(app)
@@ -246,11 +246,10 @@ def stored_shared(
             if env_id not in by_env:
                 requested.pop(env_id, None)
             elif env_id in requested:
-                requested[env_id].update(by_env[env_id])
-                if ahead:
+                if ahead:  # what it requests stays as its render here left it
                     newer[env_id].add(app)
-                if ahead and by_env[env_id]:
-                    requesting[env_id].add(app)
+                else:  # rendered, removed or no longer loading: what it requested may change
+                    requested[env_id].update(by_env[env_id])
                 if app not in rendered and app not in removed:  # its objects here stay as they are
                     for uid in reads.get(env_id, by_env[env_id]):  # an older index: its requests
                         still[env_id].setdefault(uid, []).append(app)
@@ -267,7 +266,6 @@ def stored_shared(
             tuple(sorted(paths[env_id])),
             texts.get(catalogs[env_id]),
             frozenset(newer[env_id]),
-            frozenset(requesting[env_id]),
             {uid: tuple(apps) for uid, apps in sorted(still[env_id].items())},
             texts.get(projects.get(env_id, "")),
         )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
 from renderer.data import Json, KubeObject, json_object
@@ -36,7 +35,7 @@ from renderer.render.tree import (
 )
 from renderer.resolve.analysis import Analysis
 from renderer.resolve.dependencies import Dependencies
-from renderer.resolve.graph import Graph, Node, folder_of, shared_folder, shared_parts
+from renderer.resolve.graph import Node, folder_of, shared_folder, shared_parts
 from renderer.resolve.nodes import Resolved
 
 SECRET_ACCESS = "secret-access.tf.json"  # the app's secret-reading role, beside its main.tf.json
@@ -76,8 +75,9 @@ def render_env(
     the digests of its images where the environment pins them. `focus`: render only these apps'
     scopes and the shared scope (the graph stays whole; the analysis resolved those alone); None:
     every app. `stored`: the shared scope as stored, where the analysis left shared resources
-    unresolved (`analysis.analyse`; never Terraform ones): their folders stay, and the `_shared`
-    kustomization and catalog take their parts from the stored files, as a whole render writes them."""
+    unresolved (`analysis.analyse`): their folders stay, and the `_shared` kustomization, catalog
+    and Terraform project take their parts from the stored files, as a whole render writes them;
+    so do those that objects kept as they are still read (`StoredShared.held`)."""
     analysis = focused(analysis, focus)
     kept = _kept(analysis, stored)
     env = analysis.env
@@ -149,7 +149,7 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
     graph = analysis.graph
     uids = frozenset(u for u, n in graph.nodes.items() if n.shared and u not in analysis.resolved)
     env_id = analysis.env.id
-    orphans = _orphans(graph, stored, env_id)
+    orphans = _orphans(analysis, stored)
     if stored is None or not (uids or orphans):
         return _Kept()
     nodes = [graph.nodes[u] for u in sorted(uids)]
@@ -168,25 +168,30 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
     if not (stored_catalog or {}).keys() <= {catalog.shared_name(u) for u in known}:
         raise StoredUnreadable(f"{rel} holds entities this render does not name")
     wanted = {catalog.resource_name(n) for n in nodes} | {catalog.shared_name(u) for u, _ in orphans}
+    # Terraform kept (apps ahead of their render here: `graph.shared_to_resolve`) and held: main's
+    names = {terraform.module_name(n) for n in nodes if n.definition.driver == "terraform"}
+    names |= {terraform.module_name_of(*p) for _, p in orphans}
+    blocks = terraform.live_blocks(stored.terraform) if names else {}
     return _Kept(
         uids,
         tuple(sorted(folders)),
         paths,
         {k: v for k, v in (stored_catalog or {}).items() if k in wanted},
-        _stored_modules(stored.terraform, [p for _, p in orphans]),
+        {name: block for name, block in blocks.items() if name in names},
     )
 
 
-def _orphans(graph: Graph, stored: StoredShared | None, env_id: str) -> list[tuple[str, tuple[str, str]]]:
+def _orphans(analysis: Analysis, stored: StoredShared | None) -> list[tuple[str, tuple[str, str]]]:
     """The shared resources `stored.held` names that no node of the graph stands for, with their
-    type and id; but one whose folder or Terraform module a node of the graph renders to (another
+    type and id; but one whose folder or Terraform module a resolved node renders to (another
     class of the same type and id, or two types and ids that spell one folder): that node's own
     is what the render writes there."""
     if stored is None or not stored.held:
         return []
-    shared = [n for n in graph.nodes.values() if n.shared]
-    folders = {shared_folder(n) for n in shared}
-    modules = {terraform.module_name(n) for n in shared}
+    graph = analysis.graph
+    resolved = [graph.nodes[u] for u in analysis.resolved if graph.nodes[u].shared]
+    folders = {shared_folder(n) for n in resolved}
+    modules = {terraform.module_name(n) for n in resolved}
     return [
         (uid, parts)
         for uid in sorted(stored.held)
@@ -200,24 +205,6 @@ def _orphans(graph: Graph, stored: StoredShared | None, env_id: str) -> list[tup
 def _folder(path: str) -> str:
     """kubernetes/<env>/_shared/<folder>/ of a stored path below it."""
     return "/".join(path.split("/", 4)[:4]) + "/"
-
-
-def _stored_modules(data: bytes | None, orphans: Iterable[tuple[str, str]]) -> dict[str, Json]:
-    """The stored shared project's module blocks of these shared resources (type, id); none where
-    it holds none, is not a project or is a tombstone, nor a block already emptied."""
-    names = {terraform.module_name_of(*parts) for parts in orphans}
-    try:
-        project = json.loads(data) if names and data is not None else None
-    except (ValueError, UnicodeDecodeError):
-        project = None
-    modules = project.get("module") if isinstance(project, dict) and "//" not in project else None
-    if not isinstance(modules, dict):  # none, not a project, or emptied whole (a tombstone)
-        return {}
-    return {
-        name: block
-        for name, block in sorted(modules.items())
-        if name in names and not terraform.emptied(block)  # emptied: its destroy is under way
-    }
 
 
 def shared_dir(env: str, node: Node) -> str:

@@ -92,6 +92,19 @@ def emptied_module(files: Mapping[str, bytes]) -> bytes | None:
     return dump_json(merged).encode()
 
 
+def live_blocks(data: bytes | None) -> dict[str, Json]:
+    """A stored project's module blocks by name, those being destroyed left out: none where there is
+    no file, it is not a project, or it is a tombstone (`"//"`, emptied whole); no emptied block."""
+    try:
+        project = json.loads(data) if data is not None else None
+    except (ValueError, UnicodeDecodeError):
+        project = None
+    modules = project.get("module") if isinstance(project, dict) and "//" not in project else None
+    if not isinstance(modules, dict):
+        return {}
+    return {name: block for name, block in sorted(modules.items()) if not emptied(block)}
+
+
 def emptied(block: Json) -> bool:
     """Whether a module block calls a module's emptied variant (its resources being destroyed)."""
     source = block.get("source") if isinstance(block, dict) else None
@@ -165,8 +178,9 @@ def project(
         module = r.artifacts.module
         assert module is not None
         name = module_name(r.node)
-        if name in by:  # another class of the same type and id (or names that spell one): refused
-            raise InputError([_same_module(by[name], r.node, name, main_file(env.id, scope))])
+        if name in by or name in modules:  # another class of the same type and id (or names
+            # that spell one), rendered or kept as stored: refused
+            raise InputError([_same_module(by.get(name), r.node, name, main_file(env.id, scope))])
         by[name] = r.node
         modules[name] = {
             "source": module_source(str(module["source"])),
@@ -181,17 +195,22 @@ def project(
     return body
 
 
-def _same_module(first: Node, second: Node, name: str, path: str) -> Problem:
+def _same_module(first: Node | None, second: Node, name: str, path: str) -> Problem:
     """Two resources whose Terraform module would have one name in one project: the second
-    would replace the first's (another team's database, for a shared one)."""
+    would replace the first's (another team's database, for a shared one). `first` None: a
+    module kept as stored."""
     asker = second.params_from or (second.requesters[0] if second.requesters else None)
     where = (asker.file, asker.line) if asker is not None else (second.definition.file, 0)
     return Problem(
         *where,
         f"resources.{asker.resource}" if asker is not None else "",
-        f"resource {second.uid} and resource {first.uid} would both be Terraform module {name!r} in {path}",
+        f"resource {second.uid} and {_which(first)} would both be Terraform module {name!r} in {path}",
         "give this resource another id (or name): each needs a module of its own",
     )
+
+
+def _which(node: Node | None) -> str:
+    return f"resource {node.uid}" if node is not None else "a resource kept as stored"
 
 
 def _settings(env: Environment, scope: str) -> dict[str, Json]:

@@ -26,15 +26,14 @@ class StoredShared:
     that keeps the shared resources they cannot change (`render/environment.py`): what those apps
     requested at their last render, and the files the kept resources have a part in."""
 
-    requested: frozenset[str]  # the shared uids the rendered apps requested at their last render
+    # the shared uids the rendered apps (and those removed, or no longer loading) requested at
+    # their last render: what the render may change
+    requested: frozenset[str]
     paths: tuple[str, ...]  # every stored path under kubernetes/<env>/_shared/
     catalog: bytes | None  # catalog/<env>/_shared/catalog-info.yaml (parsed only when needed)
-    # apps not rendered whose stored inputs are newer than their render here: their requests count
-    # as changes too (`graph.shared_to_resolve`)
+    # apps not rendered whose stored inputs are newer than their render here: what they request
+    # stays as their render here left it (`graph.shared_to_resolve`)
     newer: frozenset[str] = frozenset()
-    # those of `newer` that requested shared resources at their last render here: the render
-    # resolves those again (or drops them), so it reads their new inputs (`pipeline._checked`)
-    requesting: frozenset[str] = frozenset()
     # the shared uids that apps whose objects here stay as they are, yet whose stored inputs are
     # not those of their render here (`newer`, and apps whose stored inputs no longer load), read at
     # that render, each with those apps: what no app requests now is kept as stored while they do

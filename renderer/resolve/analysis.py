@@ -29,15 +29,14 @@ def analyse(
     env: Environment,
     owners: Mapping[str, str] | None = None,
     focus: Collection[str] | None = None,
-    before: tuple[Collection[str], Collection[str]] | None = None,
+    before: graphs.Before | None = None,
 ) -> Analysis:
     """Everything up to the objects: graph, resolved resources, profiles (explain, graph, render).
 
     `owners` are the shared resources' owners recorded by earlier publishes (uid → app). `focus`:
     the graph is whole, but only these apps' resources and shared ones are resolved: every shared
-    one, or, given `before` (the shared uids requested at their last render by the focus apps and
-    by the apps whose stored inputs are newer than their render here; and those apps), only those
-    that can change (`graph.shared_to_resolve`; the others are kept as stored)."""
+    one, or, given `before` (what the shared scope's last renders say), only those that can change
+    (`graph.shared_to_resolve`; the others are kept as stored)."""
     _check_apps(platform, apps)
     workloads = tuple(w for app in apps for w in app.workloads_in(env.id))
     graph = graphs.build(env, workloads, platform.definitions, owners)
@@ -46,7 +45,7 @@ def analyse(
         shared = (
             {u for u, n in graph.nodes.items() if n.shared}
             if before is None
-            else graphs.shared_to_resolve(graph, {*focus, *before[1]}, before[0])
+            else graphs.shared_to_resolve(graph, focus, before.requested, before.newer, before.stays)
         )
         only = shared | {u for u, n in graph.nodes.items() if n.app in focus}
     resolved = resolve(graph, workloads, only)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from renderer.data import Json, PathKey
 from renderer.errors import Collector, InputError, Problem
@@ -377,15 +378,31 @@ def shared_read_by_app(graph: Graph) -> dict[str, list[str]]:
     return out
 
 
-def shared_to_resolve(graph: Graph, focus: Collection[str], before: Collection[str]) -> set[str]:
+class Before(NamedTuple):
+    """What a focused render knows of the shared scope's last renders (`shared_to_resolve`)."""
+
+    requested: Collection[str]  # the shared uids the apps it changes requested at their last render
+    newer: Collection[str]  # the apps not rendered whose stored inputs are newer than their render
+    stays: Callable[[Node], bool]  # whether a Terraform node not changed may stay as stored
+
+
+def shared_to_resolve(
+    graph: Graph,
+    focus: Collection[str],
+    before: Collection[str],
+    newer: Collection[str] = (),
+    stays: Callable[[Node], bool] = lambda node: False,
+) -> set[str]:
     """The shared nodes a render of the `focus` apps alone must resolve again; the others come out
     as their last render left them. A shared node is resolved from its definition, the
     environment, its params and first requester (and that requester's workloads) and the outputs
     of what it depends on: it changes only when a focus app requests it now or requested it at its
     last render (`before`: those shared uids), when a node it depends on changes (a focus app's own
     among them), or when its definition, or that of a node it depends on, reads every workload
-    (`all_workloads`). Terraform nodes are always resolved (below). `focus` also names the apps
-    whose stored inputs are newer than their render here (`publish/selective.stored_shared`)."""
+    (`all_workloads`). What apps whose stored inputs are newer than their render here (`newer`)
+    request now is not a change: their objects here stay as their last render left them, and so
+    does what those read. Terraform nodes are always resolved (below), but those that may stay as
+    stored (`stays`: `pipeline._before`)."""
     definitions = {n.definition.id: n.definition for n in graph.nodes.values()}
     every = {d: reads_every_workload(definition) for d, definition in definitions.items()}
     seeds = requested_shared(graph, focus) | {u for u in before if u in graph.nodes}
@@ -402,7 +419,9 @@ def shared_to_resolve(graph: Graph, focus: Collection[str], before: Collection[s
             todo.extend(users.get(uid, ()))
     # the environment repo's main holds the Terraform Atlantis applied, not the Terraform rendered
     # since (it waits on its branch): a Terraform node is resolved whether it changed or not
-    changed |= {u for u, n in graph.nodes.items() if n.shared and n.definition.driver == "terraform"}
+    changed |= {
+        u for u, n in graph.nodes.items() if n.shared and n.definition.driver == "terraform" and not stays(n)
+    }
     # nodes that write to one folder (`<type>-<name>`: `postgres` `instance-x` and
     # `postgres-instance` `x` meet) are resolved together
     together = {shared_folder(graph.nodes[u]) for u in changed if graph.nodes[u].shared}

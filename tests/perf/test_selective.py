@@ -221,25 +221,29 @@ deny_evil contains msg if {
 """
 
 
-def test_an_app_ahead_of_its_render_is_checked_where_its_inputs_are_rendered(
+def test_an_app_ahead_of_its_render_is_not_rendered_nor_checked_where_it_was_not_published(
     tmp_path: Path, bare_repo: Path, fleet_root: str
 ) -> None:
-    """An app published to staging only has stored inputs newer than its render in qa; another
-    app's qa publish resolves the shared resources those inputs request (its qa override among
-    them), so their workloads are checked there as well, not only the published app's."""
+    """An app published to staging only, with a qa override asking for a database qa's policies
+    forbid: its inputs are newer than its render in qa. Another app's qa publish leaves its qa
+    database as it is and adds none of its new ones, so it reads nothing of those inputs and is
+    not refused for them; the app's own qa publish is."""
     write(Path(fleet_root) / "policies" / "baseline" / "evil.rego", EVIL)
     folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
     _publish(fleet_root, bare_repo, folders, env_ids=("staging", "qa"))
     _merge_atlantis(bare_repo)
+    before = _modules(bare_repo, "qa")
     write(Path(folders[0]) / "overrides" / "qa" / "w0.yaml", "resources:\n  db:\n    id: svc-0000-evil\n")
     _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))  # its staging variant is fine
     _merge_atlantis(bare_repo)
-    head = git("--git-dir", str(bare_repo), "rev-parse", "main")
     fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("qa",))
+    _merge_atlantis(bare_repo)
+    assert _modules(bare_repo, "qa") == before
+    head = git("--git-dir", str(bare_repo), "rev-parse", "main")
     with pytest.raises(PolicyDenied) as caught:
-        _publish(fleet_root, bare_repo, [folders[1]], env_ids=("qa",))
-    said = "\n".join(p.render() for p in caught.value.problems())
-    assert "svc-0000-evil is forbidden" in said and "svc-0000" in said
+        _publish(fleet_root, bare_repo, [folders[0]], env_ids=("qa",))
+    assert "svc-0000-evil is forbidden" in "\n".join(p.render() for p in caught.value.problems())
     assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
 
 
@@ -275,28 +279,29 @@ def test_an_app_ahead_of_its_render_that_the_render_reads_nothing_of_is_not_chec
     assert "lone:latest uses :latest" in "\n".join(p.render() for p in caught.value.problems())
 
 
-def test_an_app_ahead_of_its_render_that_dropped_a_shared_request_is_checked(
+def test_an_app_ahead_of_its_render_that_dropped_a_shared_request_is_not_read(
     tmp_path: Path, bare_repo: Path, fleet_root: str
 ) -> None:
     """An app that no longer requests the database it requested at its last staging render, with
-    an image staging refuses, published to dev only: another team's staging publish resolves that
-    database again or drops it, reading the app's new inputs, so it checks them and is refused."""
+    an image staging refuses, published to dev only: another team's staging publish keeps the
+    database as it is (the app's staging objects read it) and reads nothing of the app's new
+    inputs, so it lands; the app's own staging publish is refused."""
     folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
     _publish(fleet_root, bare_repo, folders, env_ids=("dev", "staging"))
     _merge_atlantis(bare_repo)
+    before = _modules(bare_repo, "staging")
+    _without_db(folders[0], "svc-0000")
     score = Path(folders[0]) / "score-w0.yaml"
-    text = "\n".join(line for line in score.read_text().splitlines() if "resources.db" not in line) + "\n"
-    text = text.replace("  db:\n    type: postgres\n    id: svc-0000-db\n", "").replace(":1.0.0", ":latest")
-    assert "svc-0000-db" not in text
-    score.write_text(text)
+    score.write_text(score.read_text().replace(":1.0.0", ":latest"))
     _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))  # dev only warns on :latest
     _merge_atlantis(bare_repo)
-    head = git("--git-dir", str(bare_repo), "rev-parse", "main")
     fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    assert _modules(bare_repo, "staging") == before
     with pytest.raises(PolicyDenied) as caught:
-        _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+        _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
     assert "svc-0000/w0:latest uses :latest" in "\n".join(p.render() for p in caught.value.problems())
-    assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
 
 
 def _without_db(folder: str, app: str, also: str = "") -> None:
@@ -433,15 +438,15 @@ def test_removing_an_app_keeps_what_an_app_ahead_of_its_render_still_uses(
 def test_a_stored_block_being_destroyed_is_not_kept() -> None:
     """What is kept of the shared Terraform comes from a live project, never from a tombstone nor
     an emptied block: those resources are being destroyed already."""
-    from renderer.render import environment
+    from renderer.render import terraform
 
     block = {"source": "../modules/postgres-database", "database_name": "x"}
     live = json.dumps({"module": {"postgres_db": block}}).encode()
-    assert environment._stored_modules(live, [("postgres", "db")]) == {"postgres_db": block}
+    assert terraform.live_blocks(live) == {"postgres_db": block}
     tombstone = json.dumps({"//": "emptied by platform-renderer", "module": {"postgres_db": block}})
     emptied = {"source": "../modules/postgres-database/emptied", "database_name": "x"}
     for data in (tombstone.encode(), json.dumps({"module": {"postgres_db": emptied}}).encode(), b"[", b"[]"):
-        assert environment._stored_modules(data, [("postgres", "db")]) == {}
+        assert terraform.live_blocks(data) == {}
 
 
 def test_an_app_ahead_of_its_render_whose_own_database_uses_a_shared_instance_is_not_checked(
@@ -493,14 +498,16 @@ def test_a_resource_of_another_class_with_another_apps_id_is_refused(
     assert git("--git-dir", str(bare_repo), "rev-parse", "main") == head
 
 
-def test_an_app_ahead_of_its_render_that_changed_its_databases_class_keeps_one_entity(
+def test_an_app_ahead_of_its_render_that_changed_its_databases_class_keeps_the_old_one_there(
     tmp_path: Path, bare_repo: Path, fleet_root: str
 ) -> None:
-    """The old class's resource (held) and the new one (in the graph) have one folder and one module:
-    what the graph has is rendered there, and the old one is not kept beside it."""
+    """Another class is another resource with the same module and folder: published to dev only,
+    another team's staging publish keeps the old class's database (module and catalog entity) as
+    it is, and the new one does not reach staging; the app's own staging publish switches."""
     folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
     _publish(fleet_root, bare_repo, folders, env_ids=("dev", "staging"))
     _merge_atlantis(bare_repo)
+    before = _modules(bare_repo, "staging")
     score = Path(folders[0]) / "score-w0.yaml"
     score.write_text(
         score.read_text().replace("    type: postgres\n", "    type: postgres\n    class: large\n")
@@ -510,9 +517,16 @@ def test_an_app_ahead_of_its_render_that_changed_its_databases_class_keeps_one_e
     fleet.change_workload(folders[1])
     _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
     _merge_atlantis(bare_repo)
-    listed = git("--git-dir", str(bare_repo), "show", "main:catalog/staging/_shared/catalog-info.yaml")
-    assert f"name: {catalog.shared_name('postgres.default#svc-0000-db')}\n" not in listed
-    assert f"name: {catalog.shared_name('postgres.large#svc-0000-db')}\n" in listed
+
+    def listed() -> tuple[bool, bool]:
+        text = git("--git-dir", str(bare_repo), "show", "main:catalog/staging/_shared/catalog-info.yaml")
+        names = [f"name: {catalog.shared_name(f'postgres.{c}#svc-0000-db')}\n" for c in ("default", "large")]
+        return names[0] in text, names[1] in text
+
+    assert _modules(bare_repo, "staging") == before and listed() == (True, False)
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    assert _modules(bare_repo, "staging") != before and listed() == (False, True)
 
 
 def test_a_platform_wide_publish_renders_an_app_ahead_of_its_render(
@@ -869,16 +883,23 @@ def test_an_index_without_the_record_of_requests_renders_the_whole_shared_scope(
     assert stored.catalog is None
 
 
-def test_other_apps_whose_inputs_are_newer_than_their_render_count_as_changes() -> None:
-    """An app not rendered now adds its recorded requests when its stored inputs are not those
-    its render in the environment came from (and names itself), or when it no longer loads."""
+def test_other_apps_whose_inputs_are_newer_than_their_render_hold_what_they_read() -> None:
+    """An app not rendered now whose stored inputs are not those its render in the environment came
+    from is newer (and names itself): what it requested then is not a change, it holds it. One that
+    no longer loads adds its recorded requests as changes, and holds them too."""
     current = {"version": 6, "digest": "d2", "published": {"dev": "d2"}, "shared": {"dev": ["a#x"]}}
-    behind = {**current, "published": {"dev": "d1"}, "shared": {"dev": ["a#y"]}}
+    behind = {
+        **current,
+        "published": {"dev": "d1"},
+        "shared": {"dev": ["a#y"]},
+        "reads": {"dev": ["a#y", "i#z"]},
+    }
     mine = {"version": 6, "digest": "m", "published": {"dev": "m"}, "shared": {"dev": []}}
     stored = _stored({"mine": mine, "same": current, "behind": behind}, {"mine"}, ["dev"])["dev"]
-    assert stored.requested == {"a#y"} and stored.newer == {"behind"}
+    assert stored.requested == set() and stored.newer == {"behind"}
+    assert stored.held == {"a#y": ("behind",), "i#z": ("behind",)}
     broken = _stored({"mine": mine, "same": current}, {"mine"}, ["dev"], loaded={"mine"})["dev"]
-    assert broken.requested == {"a#x"} and broken.newer == set()
+    assert broken.requested == {"a#x"} and broken.newer == set() and broken.held == {"a#x": ("same",)}
     unknown = {**behind, "shared": {}}
     assert _stored({"mine": mine, "behind": unknown}, {"mine"}, ["dev"]) == {}
 
@@ -1019,25 +1040,40 @@ def test_a_private_resource_reading_every_workload_changes_the_shared_one_it_fee
     assert _trees(bare_repo) == _trees(reference)
 
 
-def test_an_app_published_to_another_environment_counts_as_a_change_here(
+def test_an_app_published_to_another_environment_changes_nothing_shared_here_until_published_here(
     tmp_path: Path, bare_repo: Path, fleet_root: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """svc-0000 leaves the database it shares with svc-0001, published to staging only: dev's
-    render still has it as the first requester, and svc-0002's dev publish must change that."""
+    """svc-0000 leaves the database it shares with svc-0001 for one of its own, published to
+    staging only: its dev objects still read the shared one, which it named as first requester.
+    svc-0002's dev publish leaves that database as it is and adds none of svc-0000's; svc-0000's
+    own dev publish then changes both, as a full render does."""
     _shareable(fleet_root)
     folders = fleet.generate(str(tmp_path / "apps"), APPS, 1)
     _db(folders[1], "svc-0001-db", "svc-0000-db")
     _publish(fleet_root, bare_repo, folders)
     _merge_atlantis(bare_repo)
+
+    def dev(folder: str) -> dict[str, str]:
+        files = git("--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "main").split()
+        below = f"kubernetes/dev/_shared/{folder}/"
+        return {
+            p: git("--git-dir", str(bare_repo), "show", f"main:{p}") for p in files if p.startswith(below)
+        }
+
+    shared = dev("postgres-svc-0000-db")
+    assert shared and "first: svc-0000" in "".join(shared.values())
     _db(folders[0], "svc-0000-db", "svc-0000-own")
     _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
     _merge_atlantis(bare_repo)
     fleet.change_workload(folders[2])
-    reference = _copy(bare_repo, "reference.git")
     _publish(fleet_root, bare_repo, [folders[2]], env_ids=("dev",))
+    assert dev("postgres-svc-0000-db") == shared and dev("postgres-svc-0000-own") == {}
+    reference = _copy(bare_repo, "reference.git")
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))
+    assert "first: svc-0001" in "".join(dev("postgres-svc-0000-db").values()) and dev("postgres-svc-0000-own")
     with monkeypatch.context() as m:
         _full(m)
-        _publish(fleet_root, reference, [folders[2]], env_ids=("dev",))
+        _publish(fleet_root, reference, [folders[0]], env_ids=("dev",))
     assert _trees(bare_repo) == _trees(reference)
 
 
