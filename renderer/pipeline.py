@@ -195,6 +195,8 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     try:
         try:
             analysis = analyse(platform, apps, env, options.owners, options.focus, _before(stored))
+            if stored is not None and (taken := _first_elsewhere(stored, analysis)):
+                raise InputError(taken)
             env_render = render_env(analysis, options.images, platform, pins, options.focus, stored)
         except StoredUnreadable:  # the shared scope rendered whole, as without a record
             stored = None
@@ -227,13 +229,12 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
 
 
 def _before(stored: StoredShared | None) -> Before | None:
-    """What `graph.shared_to_resolve` reads of the stored shared scope. A Terraform resource no app
-    rendered now changes stays as stored where objects kept here read it (`StoredShared.held`:
-    apps ahead of their render here, or no longer loading) and main holds its module: the module is
-    kept as it is, whatever the newer inputs say. So does one only apps ahead of their render here
-    request and their render here did not read: their newer inputs add it, and it is not there.
-    One they read whose module main does not hold waits on its Atlantis branch to be created: it is
-    resolved, from the inputs there are, rather than left out of this branch (which would plan
+    """What `analysis.analyse` and `graph.shared_to_resolve` read of the stored shared scope. The
+    apps ahead of their render here request nothing here. A Terraform resource nothing rendered now
+    changes stays as stored where objects kept here read it (`StoredShared.held`: apps ahead of
+    their render, or no longer loading) and main holds its module: its module is kept as it is.
+    One they read whose module main does not hold waits on its Atlantis branch to be created: it
+    is resolved, from the inputs there are, rather than left out of this branch (which would plan
     its destroy once both are merged)."""
     from renderer.render import terraform
     from renderer.resolve.graph import Before
@@ -243,11 +244,39 @@ def _before(stored: StoredShared | None) -> Before | None:
     blocks = terraform.live_blocks(stored.terraform) if stored.held else {}
 
     def stays(node: Node) -> bool:
-        if node.uid in stored.held:
-            return terraform.module_name(node) in blocks
-        return bool(node.requesters) and all(r.app in stored.newer for r in node.requesters)
+        return node.uid in stored.held and terraform.module_name(node) in blocks
 
     return Before(stored.requested, stored.newer, stays)
+
+
+def _first_elsewhere(stored: StoredShared, analysis: Analysis) -> list[Problem]:
+    """Shared resources this render resolves again that took their params and their first
+    requester's inputs, at their last render here, from an app whose objects here still read them
+    and whose inputs are not those of that render (ahead of it, or no longer loading): resolved
+    from another requester now, they would change under that app's objects (a database named
+    after its first requester is renamed). The app sorting before the first requester now was the
+    first one then; without its inputs of then, the resource cannot be rendered as it is."""
+    out = []
+    for uid, holders in sorted(stored.held.items()):
+        node = analysis.graph.nodes.get(uid)
+        if node is None or uid not in analysis.resolved or not node.requesters:
+            continue
+        first = node.requesters[0]
+        before = sorted(app for app in holders if app < first.app)
+        if before:
+            env = analysis.env.id
+            out.append(
+                Problem(
+                    first.file,
+                    first.line,
+                    f"resources.{first.resource}",
+                    f"shared resource {uid} was rendered in {env} from app '{before[0]}', whose "
+                    f"objects there still read it and whose stored inputs are not those of that "
+                    f"render: rendering it from '{first.app}' would change it under them",
+                    f"publish {before[0]} to {env} first (or roll it back)",
+                )
+            )
+    return out
 
 
 def _checked(

@@ -168,9 +168,13 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
     if not (stored_catalog or {}).keys() <= {catalog.shared_name(u) for u in known}:
         raise StoredUnreadable(f"{rel} holds entities this render does not name")
     wanted = {catalog.resource_name(n) for n in nodes} | {catalog.shared_name(u) for u, _ in orphans}
-    # Terraform kept (apps ahead of their render here: `graph.shared_to_resolve`) and held: main's
-    names = {terraform.module_name(n) for n in nodes if n.definition.driver == "terraform"}
+    # the Terraform kept, held by objects kept here (`pipeline._before`) or no longer in the graph:
+    # main's modules, but a name a resolved node renders to
+    names = {
+        terraform.module_name(n) for n in nodes if n.definition.driver == "terraform" and n.uid in stored.held
+    }
     names |= {terraform.module_name_of(*p) for _, p in orphans}
+    names -= {terraform.module_name(graph.nodes[u]) for u in analysis.resolved if graph.nodes[u].shared}
     blocks = terraform.live_blocks(stored.terraform) if names else {}
     return _Kept(
         uids,

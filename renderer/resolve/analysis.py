@@ -36,16 +36,21 @@ def analyse(
     `owners` are the shared resources' owners recorded by earlier publishes (uid → app). `focus`:
     the graph is whole, but only these apps' resources and shared ones are resolved: every shared
     one, or, given `before` (what the shared scope's last renders say), only those that can change
-    (`graph.shared_to_resolve`; the others are kept as stored)."""
+    (`graph.shared_to_resolve`; the others are kept as stored). The apps `before` names newer than
+    their render here are left out of the graph: they request nothing here (their workloads are
+    still every definition's `all_workloads`)."""
     _check_apps(platform, apps)
     workloads = tuple(w for app in apps for w in app.workloads_in(env.id))
-    graph = graphs.build(env, workloads, platform.definitions, owners)
+    # apps ahead of their render here request nothing here: what their objects read stays as stored
+    newer = frozenset(before.newer) if before is not None else frozenset()
+    requesting = [w for w in workloads if w.app not in newer]
+    graph = graphs.build(env, requesting, platform.definitions, owners)
     only = None
     if focus is not None:
         shared = (
             {u for u, n in graph.nodes.items() if n.shared}
             if before is None
-            else graphs.shared_to_resolve(graph, focus, before.requested, before.newer, before.stays)
+            else graphs.shared_to_resolve(graph, focus, before.requested, before.stays)
         )
         only = shared | {u for u, n in graph.nodes.items() if n.app in focus}
     resolved = resolve(graph, workloads, only)

@@ -383,15 +383,14 @@ class Before(NamedTuple):
 
     requested: Collection[str]  # the shared uids the apps it changes requested at their last render
     newer: Collection[str]  # the apps not rendered whose stored inputs are newer than their render
-    stays: Callable[[Node], bool]  # whether a Terraform node not changed may stay as stored
+    stays: Callable[[Node], bool]  # whether a Terraform node nothing changes may stay as stored
 
 
 def shared_to_resolve(
     graph: Graph,
     focus: Collection[str],
     before: Collection[str],
-    newer: Collection[str] = (),
-    stays: Callable[[Node], bool] = lambda node: False,
+    stays: Callable[[Node], bool] = lambda n: False,
 ) -> set[str]:
     """The shared nodes a render of the `focus` apps alone must resolve again; the others come out
     as their last render left them. A shared node is resolved from its definition, the
@@ -399,9 +398,7 @@ def shared_to_resolve(
     of what it depends on: it changes only when a focus app requests it now or requested it at its
     last render (`before`: those shared uids), when a node it depends on changes (a focus app's own
     among them), or when its definition, or that of a node it depends on, reads every workload
-    (`all_workloads`). What apps whose stored inputs are newer than their render here (`newer`)
-    request now is not a change: their objects here stay as their last render left them, and so
-    does what those read. Terraform nodes are always resolved (below), but those that may stay as
+    (`all_workloads`). Terraform nodes are always resolved (below), but those that may stay as
     stored (`stays`: `pipeline._before`)."""
     definitions = {n.definition.id: n.definition for n in graph.nodes.values()}
     every = {d: reads_every_workload(definition) for d, definition in definitions.items()}

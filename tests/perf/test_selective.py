@@ -529,6 +529,92 @@ def test_an_app_ahead_of_its_render_that_changed_its_databases_class_keeps_the_o
     assert _modules(bare_repo, "staging") != before and listed() == (False, True)
 
 
+def test_an_app_ahead_of_its_render_blocks_no_other_team_with_inputs_for_an_environment(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """An app published to dev only, with a staging override asking for another app's database
+    (which staging refuses) and a dev-only claim on another class of that app's database id: it
+    requests nothing in staging until it is published there, so the other teams' staging
+    publishes land and change nothing of it; its own staging publish is refused."""
+    folders = fleet.generate(str(tmp_path / "apps"), 3, 1)
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+    before = _modules(bare_repo, "staging")
+    write(Path(folders[0]) / "overrides" / "staging" / "w0.yaml", "resources:\n  db:\n    id: svc-0001-db\n")
+    score = Path(folders[0]) / "score-w0.yaml"
+    squat = "  squat:\n    type: postgres\n    class: large\n    id: svc-0001-db\n"
+    score.write_text(score.read_text().replace("\nresources:\n", f"\nresources:\n{squat}", 1))
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))
+    _merge_atlantis(bare_repo)
+    for folder in folders[1:]:
+        fleet.change_workload(folder)
+        _publish(fleet_root, bare_repo, [folder], env_ids=("staging",))
+        _merge_atlantis(bare_repo)
+    assert _modules(bare_repo, "staging") == before
+    with pytest.raises(InputError) as caught:
+        _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
+    assert "belongs to app 'svc-0001'" in "\n".join(p.render() for p in caught.value.problems())
+
+
+def test_a_newer_app_joining_another_apps_shareable_database_changes_nothing_there(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """Where the platform lets apps share a database, an app that joins another's (and moves to
+    `:latest`, which dev allows) in dev only would sort first among its requesters: the owner's
+    staging publish reads none of it, is not refused for it, and its module stays as it was."""
+    _shareable(fleet_root)
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+    before = _modules(bare_repo, "staging")
+    score = Path(folders[0]) / "score-w0.yaml"
+    theirs = "  theirs:\n    type: postgres\n    id: svc-0001-db\n"
+    text = score.read_text().replace("\nresources:\n", f"\nresources:\n{theirs}", 1)
+    score.write_text(text.replace(":1.0.0", ":latest"))
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))
+    _merge_atlantis(bare_repo)
+    fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    assert _modules(bare_repo, "staging") == before
+
+
+def test_a_shared_database_whose_first_requester_is_ahead_of_its_render_is_not_renamed(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """svc-0000 leaves the database it shares with svc-0001 (its first requester, whose name the
+    database takes), published to staging only. A third team's dev publish keeps it as it is;
+    svc-0001's dev publish, which must resolve it again, is refused, naming svc-0000; once svc-0000
+    is published to dev, svc-0001's lands."""
+    _shareable(fleet_root)
+    folders = fleet.generate(str(tmp_path / "apps"), 3, 1)
+    _db(folders[1], "svc-0001-db", "svc-0000-db")
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+
+    def first() -> list[str]:
+        files = git("--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "main").split()
+        below = [p for p in files if p.startswith("kubernetes/dev/_shared/postgres-svc-0000-db/")]
+        text = "".join(git("--git-dir", str(bare_repo), "show", f"main:{p}") for p in below)
+        return sorted({line.strip() for line in text.splitlines() if "first:" in line})
+
+    assert first() == ["first: svc-0000"]
+    _db(folders[0], "svc-0000-db", "svc-0000-own")
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    fleet.change_workload(folders[2])
+    _publish(fleet_root, bare_repo, [folders[2]], env_ids=("dev",))
+    assert first() == ["first: svc-0000"]
+    fleet.change_workload(folders[1])
+    with pytest.raises(InputError) as caught:
+        _publish(fleet_root, bare_repo, [folders[1]], env_ids=("dev",))
+    said = "\n".join(p.render() for p in caught.value.problems())
+    assert "rendered in dev from app 'svc-0000'" in said and "publish svc-0000 to dev first" in said
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("dev",))
+    assert first() == ["first: svc-0001"]
+
+
 def test_a_platform_wide_publish_renders_an_app_ahead_of_its_render(
     tmp_path: Path, bare_repo: Path, fleet_root: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
