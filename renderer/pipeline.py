@@ -11,7 +11,7 @@ policy engine (`tests/perf/test_help_imports.py`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -195,7 +195,7 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     try:
         try:
             analysis = analyse(platform, apps, env, options.owners, options.focus, _before(stored))
-            if stored is not None and (taken := _first_elsewhere(stored, analysis)):
+            if stored is not None and (taken := _held_conflicts(stored, analysis, options.focus or ())):
                 raise InputError(taken)
             env_render = render_env(analysis, options.images, platform, pins, options.focus, stored)
         except StoredUnreadable:  # the shared scope rendered whole, as without a record
@@ -249,34 +249,80 @@ def _before(stored: StoredShared | None) -> Before | None:
     return Before(stored.requested, stored.newer, stays)
 
 
-def _first_elsewhere(stored: StoredShared, analysis: Analysis) -> list[Problem]:
-    """Shared resources this render resolves again that took their params and their first
-    requester's inputs, at their last render here, from an app whose objects here still read them
-    and whose inputs are not those of that render (ahead of it, or no longer loading): resolved
-    from another requester now, they would change under that app's objects (a database named
-    after its first requester is renamed). The app sorting before the first requester now was the
-    first one then; without its inputs of then, the resource cannot be rendered as it is."""
+def _held_conflicts(stored: StoredShared, analysis: Analysis, focus: Collection[str]) -> list[Problem]:
+    """What this render would change under the objects of apps it does not render whose inputs are
+    not those of their render here (ahead of it, or no longer loading: `StoredShared.held`), where
+    it cannot keep what they read as it is:
+    - a shared resource they read that no node stands for any more, whose folder or Terraform module
+      a resource resolved now would take (another class of the same type and id, say);
+    - a shared resource they read that is resolved again now, whose first requester (whose app and
+      workloads its templates read) or whose params came from one of them at that render: resolved
+      from another requester, it would change (a database named after its first requester is
+      renamed), and their inputs of then are gone. The first requester then is the smallest of the
+      apps that requested it then: those requesting it now but the focus apps, the focus apps if
+      they requested it then too (`StoredShared.requested`), and those holding it. One of them may
+      have given its params where its stored inputs give them and no one before it gives them now.
+    A publish that must do either is refused, naming the app to publish there first."""
+    from renderer.render import terraform
+    from renderer.resolve.graph import folder_of, shared_folder, shared_parts, shared_uid
+
+    env, graph = analysis.env.id, analysis.graph
+    taken: dict[str, Node] = {}  # a resolved shared node's folder and module names
+    for uid in sorted(analysis.resolved):
+        done = graph.nodes[uid]
+        if done.shared:
+            taken.setdefault(f"folder {shared_folder(done)}", done)
+            taken.setdefault(f"module {terraform.module_name(done)}", done)
+    givers = {
+        (wl.app, shared_uid(res["type"], res.get("class", "default"), res["id"]))
+        for wl in analysis.workloads
+        for res in (wl.spec.get("resources") or {}).values()
+        if isinstance(res, dict) and res.get("id") and res.get("params")
+    }
     out = []
     for uid, holders in sorted(stored.held.items()):
-        node = analysis.graph.nodes.get(uid)
+        whose = ", ".join(f"'{app}'" for app in holders)
+        node = graph.nodes.get(uid)
+        parts = shared_parts(uid)
+        if node is None and parts is not None:
+            names = [f"folder {folder_of(*parts)}", f"module {terraform.module_name_of(*parts)}"]
+            other = next((taken[n] for n in names if n in taken), None)
+            if other is not None:
+                out.append(
+                    _at(
+                        other,
+                        f"{other.uid} would take the {next(n for n in names if n in taken)} of {uid}, "
+                        f"which the objects of app {whose} in {env} still read",
+                        f"give this resource another id, or publish {holders[0]} to {env} first",
+                    )
+                )
+            continue
         if node is None or uid not in analysis.resolved or not node.requesters:
             continue
-        first = node.requesters[0]
-        before = sorted(app for app in holders if app < first.app)
-        if before:
-            env = analysis.env.id
+        then = {r.app for r in node.requesters if r.app not in focus or uid in stored.requested}
+        first = min(then | set(holders))
+        giver = node.params_from.app if node.params_from is not None else None
+        gave = sorted(h for h in holders if (h, uid) in givers and (giver is None or h < giver))
+        source = first if first in holders else (gave[0] if gave else None)
+        if source is not None:
             out.append(
-                Problem(
-                    first.file,
-                    first.line,
-                    f"resources.{first.resource}",
-                    f"shared resource {uid} was rendered in {env} from app '{before[0]}', whose "
-                    f"objects there still read it and whose stored inputs are not those of that "
-                    f"render: rendering it from '{first.app}' would change it under them",
-                    f"publish {before[0]} to {env} first (or roll it back)",
+                _at(
+                    node,
+                    f"shared resource {uid} was rendered in {env} from app '{source}', whose objects "
+                    f"there still read it and whose stored inputs are not those of that render: "
+                    f"rendering it again now would change it under them",
+                    f"publish {source} to {env} first (or roll it back)",
                 )
             )
     return out
+
+
+def _at(node: Node, message: str, hint: str) -> Problem:
+    """A problem at the request that brings the node into this render."""
+    asker = node.params_from or (node.requesters[0] if node.requesters else None)
+    if asker is None:
+        return Problem(node.definition.file, 0, "", message, hint)
+    return Problem(asker.file, asker.line, f"resources.{asker.resource}", message, hint)
 
 
 def _checked(

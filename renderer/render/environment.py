@@ -169,12 +169,12 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
         raise StoredUnreadable(f"{rel} holds entities this render does not name")
     wanted = {catalog.resource_name(n) for n in nodes} | {catalog.shared_name(u) for u, _ in orphans}
     # the Terraform kept, held by objects kept here (`pipeline._before`) or no longer in the graph:
-    # main's modules, but a name a resolved node renders to
+    # main's modules (a resolved node that takes one of their names is refused: `terraform.project`,
+    # `pipeline._held_conflicts`)
     names = {
         terraform.module_name(n) for n in nodes if n.definition.driver == "terraform" and n.uid in stored.held
     }
     names |= {terraform.module_name_of(*p) for _, p in orphans}
-    names -= {terraform.module_name(graph.nodes[u]) for u in analysis.resolved if graph.nodes[u].shared}
     blocks = terraform.live_blocks(stored.terraform) if names else {}
     return _Kept(
         uids,
@@ -187,23 +187,11 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
 
 def _orphans(analysis: Analysis, stored: StoredShared | None) -> list[tuple[str, tuple[str, str]]]:
     """The shared resources `stored.held` names that no node of the graph stands for, with their
-    type and id; but one whose folder or Terraform module a resolved node renders to (another
-    class of the same type and id, or two types and ids that spell one folder): that node's own
-    is what the render writes there."""
+    type and id (a resolved node may not take their folder or module: `pipeline._held_conflicts`)."""
     if stored is None or not stored.held:
         return []
-    graph = analysis.graph
-    resolved = [graph.nodes[u] for u in analysis.resolved if graph.nodes[u].shared]
-    folders = {shared_folder(n) for n in resolved}
-    modules = {terraform.module_name(n) for n in resolved}
-    return [
-        (uid, parts)
-        for uid in sorted(stored.held)
-        if uid not in graph.nodes
-        and (parts := shared_parts(uid)) is not None
-        and folder_of(*parts) not in folders
-        and terraform.module_name_of(*parts) not in modules
-    ]
+    nodes = analysis.graph.nodes
+    return [(uid, parts) for uid in sorted(stored.held) if uid not in nodes and (parts := shared_parts(uid))]
 
 
 def _folder(path: str) -> str:

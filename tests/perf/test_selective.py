@@ -615,6 +615,55 @@ def test_a_shared_database_whose_first_requester_is_ahead_of_its_render_is_not_r
     assert first() == ["first: svc-0001"]
 
 
+def test_another_class_of_a_newer_apps_database_id_is_refused_where_its_objects_read_it(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """svc-0001 is published to dev only: in staging it is ahead of its render, its objects there
+    read its database. Another app's staging publish asking for another class of that database's
+    id (its module and folder names) is refused, naming svc-0001; the database stays."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+    before = _modules(bare_repo, "staging")
+    fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("dev",))
+    _merge_atlantis(bare_repo)
+    score = Path(folders[0]) / "score-w0.yaml"
+    squat = "  squat:\n    type: postgres\n    class: large\n    id: svc-0001-db\n"
+    score.write_text(score.read_text().replace("\nresources:\n", f"\nresources:\n{squat}", 1))
+    with pytest.raises(InputError) as caught:
+        _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
+    said = "\n".join(p.render() for p in caught.value.problems())
+    assert "would take the folder postgres-svc-0001-db of postgres.default#svc-0001-db" in said
+    assert "publish svc-0001 to staging first" in said and _modules(bare_repo, "staging") == before
+
+
+def test_a_shared_resource_whose_params_came_from_a_newer_app_is_refused_to_re_render(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """A shareable topic that svc-0000 requests bare and svc-0001 gives its params: with svc-0001
+    published to dev only, svc-0000's staging publish would render it without those params; it is
+    refused, naming svc-0001."""
+    definition = Path(fleet_root) / "platform-config" / "resources" / "kafka-topic.yaml"
+    definition.write_text(
+        definition.read_text().replace("\ndriver: ", "\naccess: {shared: platform}\ndriver: ")
+    )
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    for folder, params in ((folders[0], ""), (folders[1], "    params: {partitions: 12}\n")):
+        score = Path(folder) / "score-w0.yaml"
+        topic = f"  events:\n    type: kafka-topic\n    id: events\n{params}"
+        score.write_text(score.read_text().replace("\nresources:\n", f"\nresources:\n{topic}", 1))
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+    fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("dev",))
+    fleet.change_workload(folders[0])
+    with pytest.raises(InputError) as caught:
+        _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
+    said = "\n".join(p.render() for p in caught.value.problems())
+    assert "kafka-topic.default#events was rendered in staging from app 'svc-0001'" in said
+
+
 def test_a_platform_wide_publish_renders_an_app_ahead_of_its_render(
     tmp_path: Path, bare_repo: Path, fleet_root: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
