@@ -266,6 +266,8 @@ def _held_conflicts(stored: StoredShared, analysis: Analysis, focus: Collection[
     from renderer.render import terraform
     from renderer.resolve.graph import folder_of, shared_folder, shared_parts, shared_uid
 
+    if not stored.held:  # the usual case: no app ahead of its render here
+        return []
     env, graph = analysis.env.id, analysis.graph
     taken: dict[str, Node] = {}  # a resolved shared node's folder and module names
     for uid in sorted(analysis.resolved):
