@@ -365,14 +365,7 @@ def shared_read_by_app(graph: Graph) -> dict[str, list[str]]:
             seeds.setdefault(node.app, set()).add(uid)
     out: dict[str, list[str]] = {}
     for app, todo in sorted(seeds.items()):
-        seen: set[str] = set()
-        stack = sorted(todo)
-        while stack:
-            uid = stack.pop()
-            if uid not in seen and uid in graph.nodes:
-                seen.add(uid)
-                stack.extend(graph.nodes[uid].deps.values())
-        used = sorted(u for u in seen if graph.nodes[u].shared)
+        used = sorted(u for u in reach(graph, todo) if graph.nodes[u].shared)
         if used:
             out[app] = used
     return out
