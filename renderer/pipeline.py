@@ -230,12 +230,13 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
 
 def _before(stored: StoredShared | None) -> Before | None:
     """What `analysis.analyse` and `graph.shared_to_resolve` read of the stored shared scope. The
-    apps ahead of their render here request nothing here. A Terraform resource nothing rendered now
-    changes stays as stored where objects kept here read it (`StoredShared.held`: apps ahead of
-    their render, or no longer loading) and main holds its module: its module is kept as it is.
-    One they read whose module main does not hold waits on its Atlantis branch to be created: it
-    is resolved, from the inputs there are, rather than left out of this branch (which would plan
-    its destroy once both are merged)."""
+    apps ahead of their render here request nothing here. A shared resource no rendered app
+    requests (nor requested), and that nothing it depends on changes, stays as stored where objects
+    kept here read it (`StoredShared.held`: apps ahead of their render, or no longer loading), even
+    if its definition may read every workload; a Terraform one where main holds its module: its
+    module is kept as it is. One they read whose module main does not hold waits on its Atlantis
+    branch to be created: it is resolved, from the inputs there are, rather than left out of this
+    branch (which would plan its destroy once both are merged)."""
     from renderer.render import terraform
     from renderer.resolve.graph import Before
 
@@ -244,7 +245,8 @@ def _before(stored: StoredShared | None) -> Before | None:
     blocks = terraform.live_blocks(stored.terraform) if stored.held else {}
 
     def stays(node: Node) -> bool:
-        return node.uid in stored.held and terraform.module_name(node) in blocks
+        terraform_node = node.definition.driver == "terraform"
+        return node.uid in stored.held and (not terraform_node or terraform.module_name(node) in blocks)
 
     return Before(stored.requested, stored.newer, stays)
 
@@ -253,28 +255,34 @@ def _held_conflicts(stored: StoredShared, analysis: Analysis, focus: Collection[
     """What this render would change under the objects of apps it does not render whose inputs are
     not those of their render here (ahead of it, or no longer loading: `StoredShared.held`), where
     it cannot keep what they read as it is:
-    - a shared resource they read that no node stands for any more, whose folder or Terraform module
-      a resource resolved now would take (another class of the same type and id, say);
+    - a shared resource they read that no node stands for any more, whose stored folder or main's
+      Terraform module a resource resolved now writes to (another class of the same type and id);
     - a shared resource they read that is resolved again now, whose first requester (whose app and
       workloads its templates read) or whose params came from one of them at that render: resolved
-      from another requester, it would change (a database named after its first requester is
-      renamed), and their inputs of then are gone. The first requester then is the smallest of the
-      apps that requested it then: those requesting it now but the focus apps, the focus apps if
-      they requested it then too (`StoredShared.requested`), and those holding it. One of them may
-      have given its params where its stored inputs give them and no one before it gives them now.
+      without it, it would change (a database named after its first requester is renamed), and
+      their inputs of then are gone. The first requester then is the smallest of the apps that
+      requested it then: those requesting it now but the focus apps, the focus apps if they
+      requested it then too (`StoredShared.requested`), and those that requested it among the
+      holders (`StoredShared.asked`; one that only read it through `uses:` was not a requester).
+      One of them may have given its params where its stored inputs give them and no one before it
+      gives them now.
     A publish that must do either is refused, naming the app to publish there first."""
     from renderer.render import terraform
+    from renderer.render.environment import stored_folders
     from renderer.resolve.graph import folder_of, shared_folder, shared_parts, shared_uid
 
     if not stored.held:  # the usual case: no app ahead of its render here
         return []
     env, graph = analysis.env.id, analysis.graph
-    taken: dict[str, Node] = {}  # a resolved shared node's folder and module names
+    taken: dict[str, Node] = {}  # the folders and modules resolved shared nodes write
     for uid in sorted(analysis.resolved):
-        done = graph.nodes[uid]
-        if done.shared:
+        done, artifacts = graph.nodes[uid], analysis.resolved[uid].artifacts
+        if done.shared and artifacts.objects:
             taken.setdefault(f"folder {shared_folder(done)}", done)
+        if done.shared and artifacts.module is not None:
             taken.setdefault(f"module {terraform.module_name(done)}", done)
+    present = stored_folders(stored, env)
+    blocks = terraform.live_blocks(stored.terraform)
     givers = {
         (wl.app, shared_uid(res["type"], res.get("class", "default"), res["id"]))
         for wl in analysis.workloads
@@ -283,29 +291,28 @@ def _held_conflicts(stored: StoredShared, analysis: Analysis, focus: Collection[
     }
     out = []
     for uid, holders in sorted(stored.held.items()):
-        whose = ", ".join(f"'{app}'" for app in holders)
         node = graph.nodes.get(uid)
         parts = shared_parts(uid)
         if node is None and parts is not None:
-            names = [f"folder {folder_of(*parts)}", f"module {terraform.module_name_of(*parts)}"]
-            other = next((taken[n] for n in names if n in taken), None)
-            if other is not None:
-                out.append(
-                    _at(
-                        other,
-                        f"{other.uid} would take the {next(n for n in names if n in taken)} of {uid}, "
-                        f"which the objects of app {whose} in {env} still read",
-                        f"give this resource another id, or publish {holders[0]} to {env} first",
-                    )
-                )
+            folder, module = folder_of(*parts), terraform.module_name_of(*parts)
+            names = [f"folder {folder}"] if folder in present else []
+            names += [f"module {module}"] if module in blocks else []
+            hit = next((n for n in names if n in taken), None)
+            if hit is not None:
+                whose = ", ".join(f"'{app}'" for app in holders)
+                message = f"{taken[hit].uid} would take the {hit} of {uid}, which the objects of app {whose}"
+                hint = f"give this resource another id, or publish {holders[0]} to {env} first"
+                out.append(_at(taken[hit], f"{message} in {env} still read", hint))
             continue
-        if node is None or uid not in analysis.resolved or not node.requesters:
+        if node is None or uid not in analysis.resolved:
             continue
-        then = {r.app for r in node.requesters if r.app not in focus or uid in stored.requested}
-        first = min(then | set(holders))
+        asked = set(stored.asked.get(uid, ()))
+        then = {r.app for r in node.requesters if r.app not in focus or uid in stored.requested} | asked
+        if not then:  # never requested (only used): no requester's inputs in it
+            continue
         giver = node.params_from.app if node.params_from is not None else None
-        gave = sorted(h for h in holders if (h, uid) in givers and (giver is None or h < giver))
-        source = first if first in holders else (gave[0] if gave else None)
+        gave = sorted(h for h in asked if (h, uid) in givers and (giver is None or h < giver))
+        source = min(then) if min(then) in asked else (gave[0] if gave else None)
         if source is not None:
             out.append(
                 _at(

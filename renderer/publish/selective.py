@@ -235,6 +235,7 @@ def stored_shared(
     requested: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     newer: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     still: dict[str, dict[str, list[str]]] = {env_id: {} for env_id in env_ids}  # uid → apps
+    asked: dict[str, dict[str, list[str]]] = {env_id: {} for env_id in env_ids}  # of those, requests
     for app in stored:
         index = indexes.get(app)
         by_env = _recorded_requests(index, env_ids)
@@ -253,6 +254,8 @@ def stored_shared(
                 if app not in rendered and app not in removed:  # its objects here stay as they are
                     for uid in reads.get(env_id, by_env[env_id]):  # an older index: its requests
                         still[env_id].setdefault(uid, []).append(app)
+                    for uid in by_env[env_id]:
+                        asked[env_id].setdefault(uid, []).append(app)
     paths: dict[str, list[str]] = {env_id: [] for env_id in requested}
     for path in held.paths:  # kubernetes/<env>/_shared/…
         parts = path.split("/", 3)
@@ -268,6 +271,7 @@ def stored_shared(
             frozenset(newer[env_id]),
             {uid: tuple(apps) for uid, apps in sorted(still[env_id].items())},
             texts.get(projects.get(env_id, "")),
+            {uid: tuple(apps) for uid, apps in sorted(asked[env_id].items())},
         )
         for env_id, uids in sorted(requested.items())
     }

@@ -194,6 +194,12 @@ def _orphans(analysis: Analysis, stored: StoredShared | None) -> list[tuple[str,
     return [(uid, parts) for uid in sorted(stored.held) if uid not in nodes and (parts := shared_parts(uid))]
 
 
+def stored_folders(stored: StoredShared, env_id: str) -> set[str]:
+    """The folders below kubernetes/<env>/_shared/ that hold stored files, by name."""
+    root = f"kubernetes/{env_id}/{SHARED}/"
+    return {_folder(p)[len(root) : -1] for p in stored.paths if p.startswith(root) and p.count("/") > 3}
+
+
 def _folder(path: str) -> str:
     """kubernetes/<env>/_shared/<folder>/ of a stored path below it."""
     return "/".join(path.split("/", 4)[:4]) + "/"

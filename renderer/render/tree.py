@@ -39,6 +39,9 @@ class StoredShared:
     # that render, each with those apps: what no app requests now is kept as stored while they do
     held: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     terraform: bytes | None = None  # terraform/<env>/_shared/main.tf.json, read when `held` is not empty
+    # of `held`, the uids those apps requested themselves then (not only read through `uses:`): the
+    # apps that were among the resource's requesters (`pipeline._held_conflicts`)
+    asked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 CLUSTER_SCOPED = frozenset(

@@ -391,12 +391,17 @@ def shared_to_resolve(
     of what it depends on: it changes only when a focus app requests it now or requested it at its
     last render (`before`: those shared uids), when a node it depends on changes (a focus app's own
     among them), or when its definition, or that of a node it depends on, reads every workload
-    (`all_workloads`). Terraform nodes are always resolved (below), but those that may stay as
-    stored (`stays`: `pipeline._before`)."""
+    (`all_workloads`). Terraform nodes are always resolved (below). A shared node that may stay as
+    stored (`stays`: `pipeline._before`) is neither resolved for its definition nor for being
+    Terraform, only when a focus app requests it (or did) or something it depends on changes."""
     definitions = {n.definition.id: n.definition for n in graph.nodes.values()}
     every = {d: reads_every_workload(definition) for d, definition in definitions.items()}
     seeds = requested_shared(graph, focus) | {u for u in before if u in graph.nodes}
-    seeds |= {u for u, n in graph.nodes.items() if n.app in focus or every[n.definition.id]}
+    seeds |= {
+        u
+        for u, n in graph.nodes.items()
+        if n.app in focus or (every[n.definition.id] and not (n.shared and u not in seeds and stays(n)))
+    }
     users: dict[str, list[str]] = {}
     for uid, node in graph.nodes.items():
         for dep in node.deps.values():

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections import Counter
@@ -634,7 +635,7 @@ def test_another_class_of_a_newer_apps_database_id_is_refused_where_its_objects_
     with pytest.raises(InputError) as caught:
         _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
     said = "\n".join(p.render() for p in caught.value.problems())
-    assert "would take the folder postgres-svc-0001-db of postgres.default#svc-0001-db" in said
+    assert "would take the module postgres_svc-0001-db of postgres.default#svc-0001-db" in said
     assert "publish svc-0001 to staging first" in said and _modules(bare_repo, "staging") == before
 
 
@@ -662,6 +663,88 @@ def test_a_shared_resource_whose_params_came_from_a_newer_app_is_refused_to_re_r
         _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
     said = "\n".join(p.render() for p in caught.value.problems())
     assert "kafka-topic.default#events was rendered in staging from app 'svc-0001'" in said
+
+
+def _shareable_topic(fleet_root: str, description: str = "") -> None:
+    """Any app may share a Kafka topic (named after its first requester's app)."""
+    path = Path(fleet_root) / "platform-config" / "resources" / "kafka-topic.yaml"
+    text = path.read_text().replace("\ndriver: ", "\naccess: {shared: platform}\ndriver: ")
+    if description:
+        text = re.sub(r"\ndescription: [^\n]*\n", f"\ndescription: {description}\n", text, count=1)
+    path.write_text(text)
+
+
+def _ask(folder: str, resource: str) -> None:
+    score = Path(folder) / "score-w0.yaml"
+    score.write_text(score.read_text().replace("\nresources:\n", f"\nresources:\n{resource}", 1))
+
+
+CONSUMER = """apiVersion: renderer.platform/v1
+kind: ResourceDefinition
+id: events-consumer
+type: consumer
+description: Reads the shared events topic.
+driver: static
+uses:
+  topic: {type: kafka-topic, id: events}
+outputs:
+  topic: "{{ uses.topic.name }}"
+"""
+
+
+@pytest.mark.parametrize("description", ["A topic.", "An important topic; it includes retention."])
+def test_an_app_ahead_of_its_render_blocks_no_team_that_shares_nothing_with_it(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, description: str
+) -> None:
+    """svc-0001's own database has the id `instance-shared`, a folder name the shared database
+    instance spells too (neither writes a folder in staging), and svc-0000 shares a topic with
+    svc-0001, as its first requester, under a description the `all_workloads` test takes for a
+    reader. With both ahead of their render in staging, svc-0002, which shares nothing with them,
+    publishes there: nothing of theirs is re-rendered or refused."""
+    _shareable_topic(fleet_root, description)
+    folders = fleet.generate(str(tmp_path / "apps"), 3, 1)
+    _db(folders[1], "svc-0001-db", "instance-shared")
+    for folder in folders[:2]:
+        _ask(folder, "  events:\n    type: kafka-topic\n    id: events\n")
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+    topic = "kubernetes/staging/_shared/kafka-topic-events/"
+    before = _files(bare_repo, topic), _modules(bare_repo, "staging")
+    for folder in folders[:2]:
+        fleet.change_workload(folder)
+        _publish(fleet_root, bare_repo, [folder], env_ids=("dev",))
+    _merge_atlantis(bare_repo)
+    fleet.change_workload(folders[2])
+    _publish(fleet_root, bare_repo, [folders[2]], env_ids=("staging",))
+    _merge_atlantis(bare_repo)
+    assert (_files(bare_repo, topic), _modules(bare_repo, "staging")) == before
+
+
+def test_a_shared_resource_an_apps_own_resource_uses_is_refused_to_re_render_without_its_requester(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """svc-0001 requests the topic (named after it); svc-0002's own resource uses it. With svc-0001
+    ahead of its render in staging, svc-0002's staging publish must resolve the topic without its
+    requester, which would rename it: refused, naming svc-0001."""
+    _shareable_topic(fleet_root)
+    (Path(fleet_root) / "platform-config" / "resources" / "consumer.yaml").write_text(CONSUMER)
+    folders = fleet.generate(str(tmp_path / "apps"), 3, 1)
+    _ask(folders[1], "  events:\n    type: kafka-topic\n    id: events\n")
+    _ask(folders[2], "  consumer:\n    type: consumer\n")
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+    fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("dev",))
+    fleet.change_workload(folders[2])
+    with pytest.raises(InputError) as caught:
+        _publish(fleet_root, bare_repo, [folders[2]], env_ids=("staging",))
+    said = "\n".join(p.render() for p in caught.value.problems())
+    assert "kafka-topic.default#events was rendered in staging from app 'svc-0001'" in said
+
+
+def _files(bare: Path, prefix: str) -> dict[str, str]:
+    files = git("--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main").split()
+    return {p: git("--git-dir", str(bare), "show", f"main:{p}") for p in files if p.startswith(prefix)}
 
 
 def test_a_platform_wide_publish_renders_an_app_ahead_of_its_render(
