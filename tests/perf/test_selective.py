@@ -639,32 +639,6 @@ def test_another_class_of_a_newer_apps_database_id_is_refused_where_its_objects_
     assert "publish svc-0001 to staging first" in said and _modules(bare_repo, "staging") == before
 
 
-def test_a_shared_resource_whose_params_came_from_a_newer_app_is_refused_to_re_render(
-    tmp_path: Path, bare_repo: Path, fleet_root: str
-) -> None:
-    """A shareable topic that svc-0000 requests bare and svc-0001 gives its params: with svc-0001
-    published to dev only, svc-0000's staging publish would render it without those params; it is
-    refused, naming svc-0001."""
-    definition = Path(fleet_root) / "platform-config" / "resources" / "kafka-topic.yaml"
-    definition.write_text(
-        definition.read_text().replace("\ndriver: ", "\naccess: {shared: platform}\ndriver: ")
-    )
-    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
-    for folder, params in ((folders[0], ""), (folders[1], "    params: {partitions: 12}\n")):
-        score = Path(folder) / "score-w0.yaml"
-        topic = f"  events:\n    type: kafka-topic\n    id: events\n{params}"
-        score.write_text(score.read_text().replace("\nresources:\n", f"\nresources:\n{topic}", 1))
-    _publish(fleet_root, bare_repo, folders)
-    _merge_atlantis(bare_repo)
-    fleet.change_workload(folders[1])
-    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("dev",))
-    fleet.change_workload(folders[0])
-    with pytest.raises(InputError) as caught:
-        _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
-    said = "\n".join(p.render() for p in caught.value.problems())
-    assert "kafka-topic.default#events was rendered in staging from app 'svc-0001'" in said
-
-
 def _shareable_topic(fleet_root: str, description: str = "") -> None:
     """Any app may share a Kafka topic (named after its first requester's app)."""
     path = Path(fleet_root) / "platform-config" / "resources" / "kafka-topic.yaml"
@@ -677,6 +651,33 @@ def _shareable_topic(fleet_root: str, description: str = "") -> None:
 def _ask(folder: str, resource: str) -> None:
     score = Path(folder) / "score-w0.yaml"
     score.write_text(score.read_text().replace("\nresources:\n", f"\nresources:\n{resource}", 1))
+
+
+def _refused_with_one_ahead(fleet_root: str, bare: Path, folders: list[str], ahead: int, other: int) -> str:
+    """Every app published, then `ahead` changed and published to dev only (ahead of its render in
+    staging), then `other` changed: what refuses `other`'s staging publish (it must be refused)."""
+    _publish(fleet_root, bare, folders)
+    _merge_atlantis(bare)
+    fleet.change_workload(folders[ahead])
+    _publish(fleet_root, bare, [folders[ahead]], env_ids=("dev",))
+    fleet.change_workload(folders[other])
+    with pytest.raises(InputError) as caught:
+        _publish(fleet_root, bare, [folders[other]], env_ids=("staging",))
+    return "\n".join(p.render() for p in caught.value.problems())
+
+
+def test_a_shared_resource_whose_params_came_from_a_newer_app_is_refused_to_re_render(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """A shareable topic that svc-0000 requests bare and svc-0001 gives its params: with svc-0001
+    published to dev only, svc-0000's staging publish would render it without those params; it is
+    refused, naming svc-0001."""
+    _shareable_topic(fleet_root)
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    for folder, params in ((folders[0], ""), (folders[1], "    params: {partitions: 12}\n")):
+        _ask(folder, f"  events:\n    type: kafka-topic\n    id: events\n{params}")
+    said = _refused_with_one_ahead(fleet_root, bare_repo, folders, 1, 0)
+    assert "kafka-topic.default#events was rendered in staging from app 'svc-0001'" in said
 
 
 CONSUMER = """apiVersion: renderer.platform/v1
@@ -731,14 +732,7 @@ def test_a_shared_resource_an_apps_own_resource_uses_is_refused_to_re_render_wit
     folders = fleet.generate(str(tmp_path / "apps"), 3, 1)
     _ask(folders[1], "  events:\n    type: kafka-topic\n    id: events\n")
     _ask(folders[2], "  consumer:\n    type: consumer\n")
-    _publish(fleet_root, bare_repo, folders)
-    _merge_atlantis(bare_repo)
-    fleet.change_workload(folders[1])
-    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("dev",))
-    fleet.change_workload(folders[2])
-    with pytest.raises(InputError) as caught:
-        _publish(fleet_root, bare_repo, [folders[2]], env_ids=("staging",))
-    said = "\n".join(p.render() for p in caught.value.problems())
+    said = _refused_with_one_ahead(fleet_root, bare_repo, folders, 1, 2)
     assert "kafka-topic.default#events was rendered in staging from app 'svc-0001'" in said
 
 
