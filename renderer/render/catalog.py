@@ -82,11 +82,15 @@ Catalog = dict[str, list[Mapping[str, Json]]]  # catalog file → its entities, 
 
 
 def render_catalog(
-    analysis: Analysis, trust: Trust, kept: Mapping[str, Mapping[str, Json]] | None = None
+    analysis: Analysis,
+    trust: Trust,
+    kept: Mapping[str, Mapping[str, Json]] | None = None,
+    stored: Sequence[str] = (),
 ) -> Catalog:
     """Every app's catalog file, and the shared scope's when a provisioned node is shared. `kept`:
     entities of shared nodes not resolved again, by name, as the stored catalog has them (and of
-    shared resources no node stands for: `render/environment._kept`)."""
+    shared resources no node stands for: `render/environment._kept`); `stored`: the names of the
+    stored catalog's entities, in its order."""
     env = analysis.env
     files: Catalog = {}
     # each app's workloads and provisioned resources, grouped in one pass (asking every app of
@@ -113,12 +117,22 @@ def render_catalog(
             entities.append(_resource(env, done, team, None, analysis.resolved))
         elif done is None and node.shared and resource_name(node) in kept:
             entities.append(kept[resource_name(node)])
-    # then those of no node of the graph (kept while objects kept here read them), by name
+    # then those of no node of the graph (kept while objects kept here read them), each after the
+    # entity it follows in the stored catalog: where the render that wrote it put it
     named = {resource_name(n) for n in analysis.graph.nodes.values() if n.shared}
-    entities += [kept[name] for name in sorted(kept) if name not in named]
+    order = list(stored)
+    for name in [n for n in order if n in kept and n not in named]:
+        placed = [_name(e) for e in entities]
+        before = next((p for p in reversed(order[: order.index(name)]) if p in placed), None)
+        entities.insert(placed.index(before) + 1 if before is not None else 0, kept[name])
     if entities:
         files[catalog_file(env.id, SHARED)] = entities
     return files
+
+
+def _name(entity: Mapping[str, Json]) -> Json:
+    meta = entity.get("metadata")
+    return meta.get("name") if isinstance(meta, Mapping) else None
 
 
 def stored_entities(data: bytes | None, rel: str) -> dict[str, Mapping[str, Json]] | None:

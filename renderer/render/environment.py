@@ -122,7 +122,7 @@ def render_env(
         if tf is not None:
             add_json(tree, documents, f"{terraform.project_dir(env.id, app)}/{SECRET_ACCESS}", tf)
     add_kustomizations(tree, env.id, kept.paths)
-    entities = catalog.render_catalog(analysis, trust, kept.entities)
+    entities = catalog.render_catalog(analysis, trust, kept.entities, kept.order)
     tree.update(catalog.catalog_tree(entities))
     for scope, entry in entry_points(env, [SHARED, *apps]).items():
         add_objects(tree, documents, entry_dir(env.id, scope), stamp([entry], owners[scope]), env.file)
@@ -142,6 +142,7 @@ class _Kept:
     folders: tuple[str, ...] = ()  # kubernetes/<env>/_shared/<type>-<name>/
     paths: tuple[str, ...] = ()  # the stored files below those folders
     entities: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)  # entity name → stored
+    order: tuple[str, ...] = ()  # the stored catalog's entity names, in its order
     modules: Mapping[str, Json] = field(default_factory=dict)  # the shared project's, name → stored
 
 
@@ -181,6 +182,7 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
         tuple(sorted(folders)),
         paths,
         {k: v for k, v in (stored_catalog or {}).items() if k in wanted},
+        tuple(stored_catalog or ()),
         {name: block for name, block in blocks.items() if name in names},
     )
 

@@ -322,9 +322,9 @@ def test_a_shared_resource_an_app_ahead_of_its_render_still_uses_there_is_kept(
     """An app drops its database and a shared Elasticsearch, published to dev only: its staging
     objects still read them, so another team's staging publish keeps them as stored (their
     Terraform modules, folders and catalog entities), and the database instance its database uses,
-    which no other app's does. The app's own staging publish then removes them (a module first
-    emptied, for Atlantis to plan its destroy). `private`: the database is the app's own (in its
-    own project), and only the instance it uses is shared."""
+    which no other app's does; the shared catalog stays byte for byte. The app's own staging
+    publish then removes them. `private`: the database is the app's own (in its own project), and
+    only the instance it uses is shared."""
     folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
     search = "  search-shared:\n    type: elasticsearch\n    id: search-shared\n"
     score = Path(folders[0]) / "score-w0.yaml"
@@ -355,6 +355,8 @@ def test_a_shared_resource_an_app_ahead_of_its_render_still_uses_there_is_kept(
 
     before = held("staging")
     assert sorted(before[0]) == sorted(modules) and all(before[1]) and before[2]
+    listed = "main:catalog/staging/_shared/catalog-info.yaml"
+    catalog_before = git("--git-dir", str(bare_repo), "show", listed)
     _without_db(folders[0], "svc-0000", search)
     _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))
     _merge_atlantis(bare_repo)
@@ -363,9 +365,28 @@ def test_a_shared_resource_an_app_ahead_of_its_render_still_uses_there_is_kept(
     _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
     _merge_atlantis(bare_repo)
     assert held("staging") == before
+    # the kept entities where they stood: no diff in another team's commit, no merge conflict
+    assert git("--git-dir", str(bare_repo), "show", listed) == catalog_before
     _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
     _merge_atlantis(bare_repo)
     assert held("staging") == ({}, [False] * len(uids), {})
+
+
+def test_a_kept_catalog_entity_stays_where_it_stood(tmp_path: Path, bare_repo: Path, fleet_root: str) -> None:
+    """svc-0000 drops its database, dev only: another team's staging publish keeps its entity in
+    the shared catalog where it stood, so the file does not change (no diff in that team's commit,
+    and two merge requests of prod do not conflict on it or bring it back)."""
+    folders = fleet.generate(str(tmp_path / "apps"), 3, 1)
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+    listed = "main:catalog/staging/_shared/catalog-info.yaml"
+    before = git("--git-dir", str(bare_repo), "show", listed)
+    assert before.index("svc-0000-db") < before.index("svc-0001-db")  # not last
+    _without_db(folders[0], "svc-0000")
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("dev",))
+    fleet.change_workload(folders[1])
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("staging",))
+    assert git("--git-dir", str(bare_repo), "show", listed) == before
 
 
 @pytest.mark.parametrize("sharded", [False, True])
