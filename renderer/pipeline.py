@@ -204,7 +204,7 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
             env_render = render_env(analysis, options.images, platform, pins, options.focus)
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
-    reads = graphs.shared_read_by_app(analysis.graph)
+    reads = graphs.shared_read_by_app(analysis.graph) if options.lean else {}  # a publish records it
     env_render = replace(env_render, dependencies=dependencies.record(platform, analysis), reads=reads)
     checked = _checked(options.focus, stored, analysis)
     if options.lean:  # a publish: the rendered apps' Ingress routes go into their indexes
@@ -261,11 +261,10 @@ def _held_conflicts(stored: StoredShared, analysis: Analysis, focus: Collection[
       workloads its templates read) or whose params came from one of them at that render: resolved
       without it, it would change (a database named after its first requester is renamed), and
       their inputs of then are gone. The first requester then is the smallest of the apps that
-      requested it then: those requesting it now but the focus apps, the focus apps if they
-      requested it then too (`StoredShared.requested`), and those that requested it among the
-      holders (`StoredShared.asked`; one that only read it through `uses:` was not a requester).
-      One of them may have given its params where its stored inputs give them and no one before it
-      gives them now.
+      requested it then: those requesting it now but the focus apps, and those whose record says
+      so (`StoredShared.asked`: focus apps, holders; one that only read it through `uses:` was
+      not a requester). A holder may have given its params where its stored inputs give them and
+      no one before it gives them now.
     A publish that must do either is refused, naming the app to publish there first."""
     from renderer.render import terraform
     from renderer.render.environment import stored_folders
@@ -306,13 +305,13 @@ def _held_conflicts(stored: StoredShared, analysis: Analysis, focus: Collection[
             continue
         if node is None or uid not in analysis.resolved:
             continue
-        asked = set(stored.asked.get(uid, ()))
-        then = {r.app for r in node.requesters if r.app not in focus or uid in stored.requested} | asked
+        asked = {*stored.asked.get(uid, ())}
+        then = {r.app for r in node.requesters if r.app not in focus} | asked
         if not then:  # never requested (only used): no requester's inputs in it
             continue
         giver = node.params_from.app if node.params_from is not None else None
-        gave = sorted(h for h in asked if (h, uid) in givers and (giver is None or h < giver))
-        source = min(then) if min(then) in asked else (gave[0] if gave else None)
+        gave = sorted(h for h in asked & {*holders} if (h, uid) in givers and (giver is None or h < giver))
+        source = min(then) if min(then) in holders else (gave[0] if gave else None)
         if source is not None:
             out.append(
                 _at(
@@ -328,10 +327,12 @@ def _held_conflicts(stored: StoredShared, analysis: Analysis, focus: Collection[
 
 def _at(node: Node, message: str, hint: str) -> Problem:
     """A problem at the request that brings the node into this render."""
-    asker = node.params_from or (node.requesters[0] if node.requesters else None)
-    if asker is None:
+    from renderer.resolve.graph import asker
+
+    where = asker(node)
+    if where is None:
         return Problem(node.definition.file, 0, "", message, hint)
-    return Problem(asker.file, asker.line, f"resources.{asker.resource}", message, hint)
+    return Problem(where.file, where.line, f"resources.{where.resource}", message, hint)
 
 
 def _checked(
@@ -340,10 +341,10 @@ def _checked(
     """The apps whose Score workloads the checks read (None: every app's): those rendered now, and
     those whose stored inputs are newer than their render here (published to another environment
     only, say) where this render reads something of them: a resource resolved from them now
-    (`_read_from`: one whose creation waits on its Atlantis branch, a definition reading
-    `all_workloads`). Any other app's inputs the render reads are those it was rendered and
-    checked with here. With no record of the shared scope (`stored` None), it is rendered from
-    every app's inputs as they are now, and every app's workloads are checked."""
+    (`_read_from`; as they request nothing here, only a definition reading `all_workloads` can).
+    Any other app's inputs the render reads are those it was rendered and checked with here. With
+    no record of the shared scope (`stored` None), it is rendered from every app's inputs as they
+    are now, and every app's workloads are checked."""
     if focus is None or stored is None:
         return None
     if not stored.newer:  # the usual case: nothing to find out about the graph

@@ -566,7 +566,7 @@ def _render_into(
     tree = {p: d for p, d in rendered.tree.items() if owns(p)}
     phases.hold(tree, held, req.gate, ids, as_stored)
     scopes = selective.by_scope(rendered.tree)
-    asked = selective.requests(rendered.envs)
+    shared = selective.requests(rendered.envs)
     for app_id in owned_apps:
         if app_id in apps:
             previous = indexes.get(app_id)
@@ -574,7 +574,7 @@ def _render_into(
             tree.update(bookkeeping.store_inputs(apps[app_id], rendered, key, previous, scopes))
             if req.all_apps:  # a later group judges whether it is newer by its digest before
                 _restored(req.carried.restored, app_id, previous, tree)
-            selective.record(tree, app_id, previous, rendered.envs, prints, asked)
+            selective.record(tree, app_id, previous, rendered.envs, prints, shared)
     published = sorted(a.id for a in req.apps)
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
         owners, req.identity, published, req.remove_apps, rendered

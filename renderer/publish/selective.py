@@ -152,15 +152,17 @@ def kept_outputs(held: writer.Held, env_ids: Sequence[str], apps: Collection[str
     return dict(held.read(kept))
 
 
-# env → (app → the shared uids it requests, app → the shared uids its render reads)
-Requests = Mapping[str, tuple[Mapping[str, list[str]], Mapping[str, list[str]]]]
+# env → `REQUESTED` or `READS` → app → the shared uids it requests, or its render reads
+Requests = Mapping[str, Mapping[str, Mapping[str, list[str]]]]
 
 
 def requests(envs: Sequence[EnvRender]) -> Requests:
     """What `record` writes of each app's shared requests and reads, worked out once per environment."""
     from renderer.resolve import graph as graphs  # the resolver's: loaded by a render, not before
 
-    return {env.env.id: (graphs.shared_by_app(env.analysis.graph), env.reads) for env in envs}
+    return {
+        env.env.id: {REQUESTED: graphs.shared_by_app(env.analysis.graph), READS: env.reads} for env in envs
+    }
 
 
 def record(
@@ -169,11 +171,11 @@ def record(
     previous: Mapping[str, Json],
     envs: Sequence[EnvRender],
     prints: Prints,
-    asked: Requests,
+    shared: Requests,
 ) -> None:
     """Add to the app's index in `tree` the fingerprint of what this render read, per environment
-    (the environments not rendered now keep theirs), its routes and its shared requests (`asked`:
-    `requests(envs)`), and what its render read of the shared scope."""
+    (the environments not rendered now keep theirs), its routes, and its shared requests and what
+    its render read of the shared scope (`shared`: `requests(envs)`)."""
     from renderer.resolve.dependencies import Files
 
     path = f"{bookkeeping.STORE}/{app}/index.json"
@@ -187,11 +189,11 @@ def record(
         )
     index[RECORD] = dict(sorted(prints_by_env.items()))
     index[ROUTES] = _routes(app, previous.get(ROUTES), envs)
-    for key, which in ((REQUESTED, 0), (READS, 1)):
+    for key in (REQUESTED, READS):
         before = previous.get(key)
         recorded: dict[str, Json] = dict(before) if isinstance(before, Mapping) else {}
         for env in envs:
-            recorded[env.env.id] = list(asked[env.env.id][which].get(app, []))
+            recorded[env.env.id] = list(shared[env.env.id][key].get(app, []))
         index[key] = dict(sorted(recorded.items()))
     tree[path] = dump_json(index).encode()
 
@@ -234,15 +236,16 @@ def stored_shared(
     indexes.load(stored)
     requested: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
     newer: dict[str, set[str]] = {env_id: set() for env_id in env_ids}
-    still: dict[str, dict[str, list[str]]] = {env_id: {} for env_id in env_ids}  # uid → apps
-    asked: dict[str, dict[str, list[str]]] = {env_id: {} for env_id in env_ids}  # of those, requests
+    holders: dict[str, dict[str, list[str]]] = {env_id: {} for env_id in env_ids}  # uid → apps
+    asked: dict[str, dict[str, list[str]]] = {env_id: {} for env_id in env_ids}  # uid → apps
     for app in stored:
         index = indexes.get(app)
         by_env = _recorded_requests(index, env_ids)
         reads = _recorded_requests(index, env_ids, READS) if app not in rendered else {}
         for env_id in env_ids:
-            ahead = app not in rendered and _ahead_of_render(index, env_id, restored or {})
-            if app not in rendered and app in loaded and not ahead:
+            gone = app in rendered or app in removed  # its objects here are replaced or removed
+            ahead = not gone and _ahead_of_render(index, env_id, restored or {})
+            if not gone and app in loaded and not ahead:
                 continue  # rendered here from the inputs it has: it changes nothing
             if env_id not in by_env:
                 requested.pop(env_id, None)
@@ -251,17 +254,17 @@ def stored_shared(
                     newer[env_id].add(app)
                 else:  # rendered, removed or no longer loading: what it requested may change
                     requested[env_id].update(by_env[env_id])
-                if app not in rendered and app not in removed:  # its objects here stay as they are
+                for uid in by_env[env_id]:
+                    asked[env_id].setdefault(uid, []).append(app)
+                if not gone:  # its objects here stay as they are, and read what they read
                     for uid in reads.get(env_id, by_env[env_id]):  # an older index: its requests
-                        still[env_id].setdefault(uid, []).append(app)
-                    for uid in by_env[env_id]:
-                        asked[env_id].setdefault(uid, []).append(app)
+                        holders[env_id].setdefault(uid, []).append(app)
     paths: dict[str, list[str]] = {env_id: [] for env_id in requested}
     for path in held.paths:  # kubernetes/<env>/_shared/…
         parts = path.split("/", 3)
         if len(parts) == 4 and parts[0] == "kubernetes" and parts[2] == SHARED and parts[1] in paths:
             paths[parts[1]].append(path)
-    projects = {env_id: main_file(env_id, SHARED) for env_id in requested if still[env_id]}
+    projects = {env_id: main_file(env_id, SHARED) for env_id in requested if holders[env_id]}
     texts.update(held.read([p for p in projects.values() if p in held.paths]))
     return {
         env_id: StoredShared(
@@ -269,7 +272,7 @@ def stored_shared(
             tuple(sorted(paths[env_id])),
             texts.get(catalogs[env_id]),
             frozenset(newer[env_id]),
-            {uid: tuple(apps) for uid, apps in sorted(still[env_id].items())},
+            {uid: tuple(apps) for uid, apps in sorted(holders[env_id].items())},
             texts.get(projects.get(env_id, "")),
             {uid: tuple(apps) for uid, apps in sorted(asked[env_id].items())},
         )

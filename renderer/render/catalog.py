@@ -85,11 +85,11 @@ def render_catalog(
     analysis: Analysis,
     trust: Trust,
     kept: Mapping[str, Mapping[str, Json]] | None = None,
-    stored: Sequence[str] = (),
+    stored_order: Sequence[str] = (),
 ) -> Catalog:
     """Every app's catalog file, and the shared scope's when a provisioned node is shared. `kept`:
     entities of shared nodes not resolved again, by name, as the stored catalog has them (and of
-    shared resources no node stands for: `render/environment._kept`); `stored`: the names of the
+    shared resources no node stands for: `render/environment._kept`); `stored_order`: the names of the
     stored catalog's entities, in its order."""
     env = analysis.env
     files: Catalog = {}
@@ -120,11 +120,13 @@ def render_catalog(
     # then those of no node of the graph (kept while objects kept here read them), each after the
     # entity it follows in the stored catalog: where the render that wrote it put it
     named = {resource_name(n) for n in analysis.graph.nodes.values() if n.shared}
-    order = list(stored)
-    for name in [n for n in order if n in kept and n not in named]:
-        placed = [_name(e) for e in entities]
-        before = next((p for p in reversed(order[: order.index(name)]) if p in placed), None)
-        entities.insert(placed.index(before) + 1 if before is not None else 0, kept[name])
+    placed = [_name(e) for e in entities]
+    for at, name in enumerate(stored_order):
+        if name in kept and name not in named:
+            before = next((p for p in reversed(stored_order[:at]) if p in placed), None)
+            where = placed.index(before) + 1 if before is not None else 0
+            placed.insert(where, name)
+            entities.insert(where, kept[name])
     if entities:
         files[catalog_file(env.id, SHARED)] = entities
     return files

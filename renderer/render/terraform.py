@@ -199,11 +199,13 @@ def _same_module(first: Node | None, second: Node, name: str, path: str) -> Prob
     """Two resources whose Terraform module would have one name in one project: the second
     would replace the first's (another team's database, for a shared one). `first` None: a
     module kept as stored."""
-    asker = second.params_from or (second.requesters[0] if second.requesters else None)
-    where = (asker.file, asker.line) if asker is not None else (second.definition.file, 0)
+    from renderer.resolve.graph import asker
+
+    request = asker(second)
+    where = (request.file, request.line) if request is not None else (second.definition.file, 0)
     return Problem(
         *where,
-        f"resources.{asker.resource}" if asker is not None else "",
+        f"resources.{request.resource}" if request is not None else "",
         f"resource {second.uid} and {_which(first)} would both be Terraform module {name!r} in {path}",
         "give this resource another id (or name): each needs a module of its own",
     )

@@ -31,16 +31,17 @@ class StoredShared:
     requested: frozenset[str]
     paths: tuple[str, ...]  # every stored path under kubernetes/<env>/_shared/
     catalog: bytes | None  # catalog/<env>/_shared/catalog-info.yaml (parsed only when needed)
-    # apps not rendered whose stored inputs are newer than their render here: what they request
-    # stays as their render here left it (`graph.shared_to_resolve`)
+    # apps not rendered whose stored inputs are newer than their render here: they request nothing
+    # here (`analysis.analyse`), and what they read stays as their render here left it
     newer: frozenset[str] = frozenset()
     # the shared uids that apps whose objects here stay as they are, yet whose stored inputs are
     # not those of their render here (`newer`, and apps whose stored inputs no longer load), read at
     # that render, each with those apps: what no app requests now is kept as stored while they do
     held: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     terraform: bytes | None = None  # terraform/<env>/_shared/main.tf.json, read when `held` is not empty
-    # of `held`, the uids those apps requested themselves then (not only read through `uses:`): the
-    # apps that were among the resource's requesters (`pipeline._held_conflicts`)
+    # the uids that the apps whose record counts here (rendered now, removed, no longer loading,
+    # newer) requested at their last render here, each with those apps: with the apps not among
+    # them, who requested it then (`pipeline._held_conflicts`)
     asked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 

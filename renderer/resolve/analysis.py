@@ -43,8 +43,8 @@ def analyse(
     workloads = tuple(w for app in apps for w in app.workloads_in(env.id))
     # apps ahead of their render here request nothing here: what their objects read stays as stored
     newer = frozenset(before.newer) if before is not None else frozenset()
-    requesting = [w for w in workloads if w.app not in newer]
-    graph = graphs.build(env, requesting, platform.definitions, owners)
+    graphed = [w for w in workloads if w.app not in newer]
+    graph = graphs.build(env, graphed, platform.definitions, owners)
     only = None
     if focus is not None:
         shared = (

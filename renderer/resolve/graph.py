@@ -345,6 +345,12 @@ def requested_shared(graph: Graph, apps: Collection[str]) -> set[str]:
     }
 
 
+def asker(node: Node) -> Requester | None:
+    """The request that brings the node into a render: the one that gives its params, else its
+    first requester (None: only used, through `uses:`)."""
+    return node.params_from or (node.requesters[0] if node.requesters else None)
+
+
 def shared_by_app(graph: Graph) -> dict[str, list[str]]:
     """Each app's `requested_shared`, in one pass over the graph (sorted uids)."""
     out: dict[str, set[str]] = {}
@@ -376,31 +382,29 @@ class Before(NamedTuple):
 
     requested: Collection[str]  # the shared uids the apps it changes requested at their last render
     newer: Collection[str]  # the apps not rendered whose stored inputs are newer than their render
-    stays: Callable[[Node], bool]  # whether a Terraform node nothing changes may stay as stored
+    stays: Callable[[Node], bool]  # whether a shared node nothing changes may stay as stored
 
 
 def shared_to_resolve(
     graph: Graph,
     focus: Collection[str],
-    before: Collection[str],
-    stays: Callable[[Node], bool] = lambda n: False,
+    requested: Collection[str],
+    stays: Callable[[Node], bool],
 ) -> set[str]:
     """The shared nodes a render of the `focus` apps alone must resolve again; the others come out
     as their last render left them. A shared node is resolved from its definition, the
     environment, its params and first requester (and that requester's workloads) and the outputs
     of what it depends on: it changes only when a focus app requests it now or requested it at its
-    last render (`before`: those shared uids), when a node it depends on changes (a focus app's own
+    last render (`requested`: those shared uids), when a node it depends on changes (a focus app's own
     among them), or when its definition, or that of a node it depends on, reads every workload
     (`all_workloads`). Terraform nodes are always resolved (below). A shared node that may stay as
     stored (`stays`: `pipeline._before`) is neither resolved for its definition nor for being
     Terraform, only when a focus app requests it (or did) or something it depends on changes."""
     definitions = {n.definition.id: n.definition for n in graph.nodes.values()}
     every = {d: reads_every_workload(definition) for d, definition in definitions.items()}
-    seeds = requested_shared(graph, focus) | {u for u in before if u in graph.nodes}
+    seeds = requested_shared(graph, focus) | {u for u in requested if u in graph.nodes}
     seeds |= {
-        u
-        for u, n in graph.nodes.items()
-        if n.app in focus or (every[n.definition.id] and not (n.shared and u not in seeds and stays(n)))
+        u for u, n in graph.nodes.items() if n.app in focus or (every[n.definition.id] and not stays(n))
     }
     users: dict[str, list[str]] = {}
     for uid, node in graph.nodes.items():
@@ -413,7 +417,8 @@ def shared_to_resolve(
             changed.add(uid)
             todo.extend(users.get(uid, ()))
     # the environment repo's main holds the Terraform Atlantis applied, not the Terraform rendered
-    # since (it waits on its branch): a Terraform node is resolved whether it changed or not
+    # since (it waits on its branch): a Terraform node is resolved whether it changed or not, unless
+    # it stays as stored
     changed |= {
         u for u, n in graph.nodes.items() if n.shared and n.definition.driver == "terraform" and not stays(n)
     }

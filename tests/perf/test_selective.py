@@ -315,6 +315,23 @@ def _without_db(folder: str, app: str, also: str = "") -> None:
     score.write_text(text)
 
 
+def test_removing_an_app_ahead_of_its_render_renders_again_what_it_requested(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """svc-0000, first requester of the database it shares with svc-0001, is published to staging
+    only (ahead of its render in dev), then removed from dev: its requests there count as changed,
+    so the database is rendered again with svc-0001 as its first requester, as a full render does."""
+    _shareable(fleet_root)
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _db(folders[1], "svc-0001-db", "svc-0000-db")
+    _publish(fleet_root, bare_repo, folders)
+    fleet.change_workload(folders[0])
+    _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
+    _publish(fleet_root, bare_repo, remove_apps=("svc-0000",), env_ids=("dev",))
+    files = _files(bare_repo, "kubernetes/dev/_shared/postgres-svc-0000-db/")
+    assert "first: svc-0001" in "".join(files.values())
+
+
 @pytest.mark.parametrize("private", [False, True])
 def test_a_shared_resource_an_app_ahead_of_its_render_still_uses_there_is_kept(
     tmp_path: Path, bare_repo: Path, fleet_root: str, private: bool
