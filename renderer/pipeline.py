@@ -191,11 +191,12 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     from renderer.resolve.analysis import analyse
 
     stored = options.stored.get(env.id)  # a render of every app: only what broken apps read
+    rendered = [a.id for a in apps if options.focus is None or a.id in options.focus]
     pins = env_pins(options.pins, env)
     try:
         try:
             analysis = analyse(platform, apps, env, options.owners, options.focus, _before(stored))
-            if stored is not None and (taken := _held_conflicts(stored, analysis, options.focus or ())):
+            if stored is not None and (taken := _held_conflicts(stored, analysis, rendered)):
                 raise InputError(taken)
             env_render = render_env(analysis, options.images, platform, pins, options.focus, stored)
         except StoredUnreadable:  # the shared scope rendered whole, as without a record
@@ -208,7 +209,6 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     env_render = replace(env_render, dependencies=dependencies.record(platform, analysis), reads=reads)
     checked = _checked(options.focus, stored, analysis)
     if options.lean:  # a publish: the rendered apps' Ingress routes go into their indexes
-        rendered = [a.id for a in apps if options.focus is None or a.id in options.focus]
         routes = collisions.routes_by_app(env.id, rendered, env_render.tree, env_render.documents)
         env_render = replace(env_render, routes=routes)
     if options.skip_checks_for_tests:
@@ -251,7 +251,7 @@ def _before(stored: StoredShared | None) -> Before | None:
     return Before(stored.requested, stored.newer, stays)
 
 
-def _held_conflicts(stored: StoredShared, analysis: Analysis, focus: Collection[str]) -> list[Problem]:
+def _held_conflicts(stored: StoredShared, analysis: Analysis, rendering: Collection[str]) -> list[Problem]:
     """What this render would change under the objects of apps it does not render whose inputs are
     not those of their render here (ahead of it, or no longer loading: `StoredShared.held`), where
     it cannot keep what they read as it is:
@@ -261,18 +261,20 @@ def _held_conflicts(stored: StoredShared, analysis: Analysis, focus: Collection[
       workloads its templates read) or whose params came from one of them at that render: resolved
       without it, it would change (a database named after its first requester is renamed), and
       their inputs of then are gone. The first requester then is the smallest of the apps that
-      requested it then: those requesting it now but the focus apps, and those whose record says
-      so (`StoredShared.asked`: focus apps, holders; one that only read it through `uses:` was
-      not a requester). A holder may have given its params where its stored inputs give them and
-      no one before it gives them now.
-    A publish that must do either is refused, naming the app to publish there first."""
+      requested it then: those requesting it now but the rendered apps, and those whose record
+      says so (`StoredShared.asked`: rendered apps, holders; one that only read it through
+      `uses:` was not a requester). A holder that requested it then may have given its params
+      where it sorts before the one giving them now, or no one gives them now: its params of then
+      are gone with its inputs, so that is refused too (conservatively: it may have given none).
+    A publish that must do either is refused, naming the app to publish there first. `rendering`:
+    the apps this render renders."""
     from renderer.render import terraform
     from renderer.render.environment import stored_folders
-    from renderer.resolve.graph import folder_of, shared_folder, shared_parts, shared_uid
+    from renderer.resolve.graph import folder_of, shared_folder, shared_parts
 
     if not stored.held:  # the usual case: no app ahead of its render here
         return []
-    env, graph = analysis.env.id, analysis.graph
+    env, graph, rendering = analysis.env.id, analysis.graph, {*rendering}
     taken: dict[str, Node] = {}  # the folders and modules resolved shared nodes write
     for uid in sorted(analysis.resolved):
         done, artifacts = graph.nodes[uid], analysis.resolved[uid].artifacts
@@ -282,12 +284,6 @@ def _held_conflicts(stored: StoredShared, analysis: Analysis, focus: Collection[
             taken.setdefault(f"module {terraform.module_name(done)}", done)
     present = stored_folders(stored, env)
     blocks = terraform.live_blocks(stored.terraform)
-    givers = {
-        (wl.app, shared_uid(res["type"], res.get("class", "default"), res["id"]))
-        for wl in analysis.workloads
-        for res in (wl.spec.get("resources") or {}).values()
-        if isinstance(res, dict) and res.get("id") and res.get("params")
-    }
     out = []
     for uid, holders in sorted(stored.held.items()):
         node = graph.nodes.get(uid)
@@ -306,11 +302,11 @@ def _held_conflicts(stored: StoredShared, analysis: Analysis, focus: Collection[
         if node is None or uid not in analysis.resolved:
             continue
         asked = {*stored.asked.get(uid, ())}
-        then = {r.app for r in node.requesters if r.app not in focus} | asked
+        then = {r.app for r in node.requesters if r.app not in rendering} | asked
         if not then:  # never requested (only used): no requester's inputs in it
             continue
         giver = node.params_from.app if node.params_from is not None else None
-        gave = sorted(h for h in asked & {*holders} if (h, uid) in givers and (giver is None or h < giver))
+        gave = sorted(h for h in asked & {*holders} if giver is None or h < giver)
         source = min(then) if min(then) in holders else (gave[0] if gave else None)
         if source is not None:
             out.append(

@@ -718,6 +718,60 @@ def test_a_shared_resource_whose_params_came_from_a_newer_app_is_refused_to_re_r
     assert "kafka-topic.default#events was rendered in staging from app 'svc-0001'" in said
 
 
+def test_a_holder_that_gave_params_then_and_gives_none_now_is_taken_for_their_source(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """svc-0001 gave the shared topic its params at its last staging render and drops them in dev
+    only: its params of then are gone with its inputs, so svc-0000's staging publish, which would
+    render the topic without them, is refused, naming svc-0001."""
+    _shareable_topic(fleet_root)
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    topic = "  events:\n    type: kafka-topic\n    id: events\n"
+    _ask(folders[0], topic)
+    _ask(folders[1], topic + "    params: {partitions: 12}\n")
+    _publish(fleet_root, bare_repo, folders)
+    _merge_atlantis(bare_repo)
+    score = Path(folders[1]) / "score-w0.yaml"
+    score.write_text(score.read_text().replace("    params: {partitions: 12}\n", "", 1))
+    _publish(fleet_root, bare_repo, [folders[1]], env_ids=("dev",))
+    fleet.change_workload(folders[0])
+    with pytest.raises(InputError) as caught:
+        _publish(fleet_root, bare_repo, [folders[0]], env_ids=("staging",))
+    said = "\n".join(p.render() for p in caught.value.problems())
+    assert "kafka-topic.default#events was rendered in staging from app 'svc-0001'" in said
+
+
+def test_a_render_of_every_app_does_not_take_a_joiner_for_a_requester_of_then(
+    tmp_path: Path, bare_repo: Path, fleet_root: str
+) -> None:
+    """svc-0001, first requester of a topic it shares with svc-0002, no longer loads (its output is
+    kept). svc-0000 joins the topic in a publish that renders every app (`--all-apps` removing an
+    app): it would rename the topic under svc-0001's objects, and is refused, naming svc-0001."""
+    _shareable_topic(fleet_root)
+    folders = fleet.generate(str(tmp_path / "apps"), 4, 1)
+    topic = "  events:\n    type: kafka-topic\n    id: events\n"
+    for folder in folders[1:3]:
+        _ask(folder, topic)
+    _publish(fleet_root, bare_repo, folders, env_ids=("staging",))
+    clone = tmp_path / "by-hand"
+    git("clone", "-q", str(bare_repo), str(clone))
+    (clone / bookkeeping.STORE / "svc-0001" / "score-w0.yaml").write_text("metadata: [\n")
+    git("-C", str(clone), "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qam", "by hand")
+    git("-C", str(clone), "push", "-q", "origin", "main")
+    _ask(folders[0], topic)
+    with pytest.raises(InputError) as caught:
+        _publish(
+            fleet_root,
+            bare_repo,
+            [folders[0]],
+            env_ids=("staging",),
+            all_apps=True,
+            remove_apps=("svc-0003",),
+        )
+    said = "\n".join(p.render() for p in caught.value.problems())
+    assert "kafka-topic.default#events was rendered in staging from app 'svc-0001'" in said
+
+
 CONSUMER = """apiVersion: renderer.platform/v1
 kind: ResourceDefinition
 id: events-consumer
