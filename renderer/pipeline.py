@@ -242,11 +242,12 @@ def _before(stored: StoredShared | None) -> Before | None:
 
     if stored is None:
         return None
-    blocks = terraform.live_blocks(stored.terraform) if stored.held else {}
 
     def stays(node: Node) -> bool:
         terraform_node = node.definition.driver == "terraform"
-        return node.uid in stored.held and (not terraform_node or terraform.module_name(node) in blocks)
+        return node.uid in stored.held and (
+            not terraform_node or terraform.module_name(node) in stored.modules
+        )
 
     return Before(stored.requested, stored.newer, stays)
 
@@ -283,7 +284,6 @@ def _held_conflicts(stored: StoredShared, analysis: Analysis, rendering: Collect
         if done.shared and artifacts.module is not None:
             taken.setdefault(f"module {terraform.module_name(done)}", done)
     present = stored_folders(stored, env)
-    blocks = terraform.live_blocks(stored.terraform)
     out = []
     for uid, holders in sorted(stored.held.items()):
         node = graph.nodes.get(uid)
@@ -291,7 +291,7 @@ def _held_conflicts(stored: StoredShared, analysis: Analysis, rendering: Collect
         if node is None and parts is not None:
             folder, module = folder_of(*parts), terraform.module_name_of(*parts)
             names = [f"folder {folder}"] if folder in present else []
-            names += [f"module {module}"] if module in blocks else []
+            names += [f"module {module}"] if module in stored.modules else []
             hit = next((n for n in names if n in taken), None)
             if hit is not None:
                 whose = ", ".join(f"'{app}'" for app in holders)

@@ -223,7 +223,7 @@ def stored_shared(
     what of it no app requests now, as stored, while those objects read it. The apps `removed`
     hold nothing."""
     from renderer.render.catalog import catalog_file
-    from renderer.render.terraform import main_file
+    from renderer.render.terraform import live_blocks, main_file
 
     if rendered is None:
         return {}
@@ -273,7 +273,7 @@ def stored_shared(
             texts.get(catalogs[env_id]),
             frozenset(newer[env_id]),
             {uid: tuple(apps) for uid, apps in sorted(holders[env_id].items())},
-            texts.get(projects.get(env_id, "")),
+            live_blocks(texts.get(projects[env_id])) if env_id in projects else {},
             {uid: tuple(apps) for uid, apps in sorted(asked[env_id].items())},
         )
         for env_id, uids in sorted(requested.items())

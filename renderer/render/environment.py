@@ -155,8 +155,10 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
         return _Kept()
     nodes = [graph.nodes[u] for u in sorted(uids)]
     folders = {f"{shared_dir(env_id, n)}/" for n in nodes}
-    present = {_folder(p) for p in stored.paths}
-    folders |= {f"kubernetes/{env_id}/{SHARED}/{folder_of(*p)}/" for _, p in orphans} & present
+    present = stored_folders(stored, env_id)
+    folders |= {
+        f"kubernetes/{env_id}/{SHARED}/{folder_of(*p)}/" for _, p in orphans if folder_of(*p) in present
+    }
     paths = tuple(p for p in stored.paths if _folder(p) in folders)
     rel = catalog.catalog_file(env_id, SHARED)
     stored_catalog = catalog.stored_entities(stored.catalog, rel)
@@ -176,14 +178,13 @@ def _kept(analysis: Analysis, stored: StoredShared | None) -> _Kept:
         terraform.module_name(n) for n in nodes if n.definition.driver == "terraform" and n.uid in stored.held
     }
     names |= {terraform.module_name_of(*p) for _, p in orphans}
-    blocks = terraform.live_blocks(stored.terraform) if names else {}
     return _Kept(
         uids,
         tuple(sorted(folders)),
         paths,
         {k: v for k, v in (stored_catalog or {}).items() if k in wanted},
         tuple(stored_catalog or ()),
-        {name: block for name, block in blocks.items() if name in names},
+        {name: block for name, block in stored.modules.items() if name in names},
     )
 
 

@@ -38,7 +38,9 @@ class StoredShared:
     # not those of their render here (`newer`, and apps whose stored inputs no longer load), read at
     # that render, each with those apps: what no app requests now is kept as stored while they do
     held: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    terraform: bytes | None = None  # terraform/<env>/_shared/main.tf.json, read when `held` is not empty
+    # the live module blocks of main's terraform/<env>/_shared/main.tf.json, by name (read and
+    # parsed once, where `held` is not empty: `terraform.live_blocks`)
+    modules: Mapping[str, Json] = field(default_factory=dict)
     # the uids that the apps whose record counts here (rendered now, removed, no longer loading,
     # newer) requested at their last render here, each with those apps: with the apps not among
     # them, who requested it then (`pipeline._held_conflicts`)
