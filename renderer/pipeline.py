@@ -65,6 +65,9 @@ class Options:
     # apps' own nodes or the catalog as data, which cost several times the files' bytes in memory
     # and in a worker's reply
     lean: bool = False
+    # the apps whose dependency records the caller reads (a publish: those whose indexes it
+    # writes); None: every app's
+    recorded: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +169,15 @@ def run(
 
 def _check_platform(platform: Platform, options: Options) -> None:
     """Problems in platform files no workload may use: template syntax, alert templates that do not
-    render, policies that do not compile."""
+    render, policies that do not compile. A platform found sound once is not checked again in this
+    process (a publish's later delivery groups render the same one)."""
     from renderer.checks import findings
     from renderer.render.kubernetes import observability
     from renderer.resolve import templates
 
+    sound = _SOUND[0]
+    if sound is not None and sound[0] is platform and (sound[1] or options.skip_checks_for_tests):
+        return
     problems = Collector("platform")
     for definition in platform.definitions:
         problems.extend(templates.check_definition(definition.doc))
@@ -178,6 +185,12 @@ def _check_platform(platform: Platform, options: Options) -> None:
     if not options.skip_checks_for_tests:
         problems.extend(findings.compile_policies(platform))
     problems.raise_if_any()
+    _SOUND[0] = (platform, not options.skip_checks_for_tests)
+
+
+# the platform `_check_platform` last found sound (it is frozen), and whether its policies were
+# compiled too; only the last one is kept, so no platform outlives its use
+_SOUND: list[tuple[Platform, bool] | None] = [None]
 
 
 EnvOutcome: TypeAlias = "tuple[EnvRender, Report] | InputError"
@@ -206,7 +219,8 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
     reads = graphs.shared_read_by_app(analysis.graph) if options.lean else {}  # a publish records it
-    env_render = replace(env_render, dependencies=dependencies.record(platform, analysis), reads=reads)
+    recorded = dependencies.record(platform, analysis, options.recorded)
+    env_render = replace(env_render, dependencies=recorded, reads=reads)
     checked = _checked(options.focus, stored, analysis)
     if options.lean:  # a publish: the rendered apps' Ingress routes go into their indexes
         routes = collisions.routes_by_app(env.id, rendered, env_render.tree, env_render.documents)

@@ -19,7 +19,7 @@ from click.testing import Result
 from renderer import pipeline
 from renderer.checks import kubeschema
 from renderer.data import Json
-from renderer.errors import InputError
+from renderer.errors import InputError, Problem
 from renderer.inputs import app_repo, platform_config
 from renderer.inputs import roots as settings
 from renderer.resolve import graph as graphs
@@ -324,3 +324,34 @@ def test_every_schema_error_of_an_object_is_reported() -> None:
     report = kubeschema.check_documents(documents, {"dev": "1.30"})
     assert [p.path for p in report.problems] == ["metadata.labels.a", "spec", "spec.paused", "spec.replicas"]
     assert report.checked == 0
+
+
+def test_a_platform_is_checked_once_a_process_and_its_policies_once_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A publish's later delivery groups render the platform the first one checked: its templates,
+    alerts and policies are not checked again. A check that left the policies out (unit tests)
+    does not stand for one with them, and a platform that failed is checked again."""
+    from renderer.checks import findings
+
+    platform = platform_config.load_platform(str(ROOT))
+    apps = app_repo.load_apps(app_repo.example_app_dirs(str(ROOT)), str(ROOT))[:1]
+    compiled: list[object] = []
+    real = findings.compile_policies
+    monkeypatch.setattr(findings, "compile_policies", lambda p: compiled.append(p) or real(p))
+    monkeypatch.setattr(pipeline, "_SOUND", [None])
+    unchecked = pipeline.Options(skip_checks_for_tests=True)
+    pipeline.run(platform, apps, ["dev"], unchecked)
+    assert compiled == []
+    pipeline.run(platform, apps, ["dev"], pipeline.Options())
+    pipeline.run(platform, apps, ["dev"], pipeline.Options())
+    pipeline.run(platform, apps, ["dev"], unchecked)
+    assert compiled == [platform]
+    other = platform_config.load_platform(str(ROOT))  # equal, not the same: checked on its own
+    pipeline.run(other, apps, ["dev"], pipeline.Options())
+    assert compiled == [platform, other]
+    monkeypatch.setattr(findings, "compile_policies", lambda p: [Problem("p", 0, "", "bad", "fix")])
+    with pytest.raises(InputError):
+        pipeline.run(platform, apps, ["dev"], pipeline.Options())  # `other` was checked last
+    with pytest.raises(InputError):
+        pipeline.run(platform, apps, ["dev"], pipeline.Options())

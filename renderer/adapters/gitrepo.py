@@ -340,7 +340,7 @@ def open_clone(
     """Clone (or init, for an empty remote) into `path`."""
     check_url(url)
     os.makedirs(path, exist_ok=True)
-    _written.pop(os.path.realpath(path), None)  # a clone made here before (`checkout_part`) is gone
+    _parts.pop(os.path.realpath(path), None)  # a clone made here before (`checkout_part`) is gone
     token = environ.get("RENDERER_GIT_TOKEN", "")
     hidden = (*secrets, *((token, _basic(token)) if token else ()))
     repo = Repo(path, url, git_env(environ), hidden, timeout)
@@ -538,7 +538,7 @@ def _partial(repo: Repo) -> bool:
 def checkout(repo: Repo, branch: str, head: str | None) -> None:
     """Check out `head` (fetched by `fetch_head`) clean as `branch`; None: start from nothing,
     whatever an earlier attempt left here (an empty remote)."""
-    _written.pop(os.path.realpath(repo.path), None)
+    _parts.pop(os.path.realpath(repo.path), None)
     if head is not None and _partial(repo):  # every file is written: all of their contents
         metas = [e.partition("\t")[0].split(" ") for e in _raw(repo, "ls-tree", "-r", "-z", head).split("\0")]
         ensure(repo, {meta[2] for meta in metas if meta[1:2] == ["blob"]})  # "<mode> <type> <object>"
@@ -553,46 +553,133 @@ def checkout(repo: Repo, branch: str, head: str | None) -> None:
     repo.git("clean", "-qfdx")
 
 
-# what `checkout_part` last wrote into each clone (its real path): file → (mode, object id). A
-# later call (the next delivery group, on the commit the first one pushed) writes only the files
-# that differ; anything else that writes into a clone forgets it (`checkout`)
-_written: dict[str, dict[str, tuple[str, str]]] = {}
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """What `checkout_part` last left in a clone: the commit, what its index holds (path → (mode,
+    object id, whether left out of the checkout): `index`'s answer; the files not left out are
+    those on disk), the index file as it was then (`_index_stamp`) and which files it wanted. git
+    replaces the index file whenever it writes it: the same stamp means nobody changed the index
+    since."""
+
+    head: str
+    listed: dict[str, tuple[str, str, bool]]
+    stamp: tuple[int, int, int] | None
+    wanted: Callable[[str], bool]
+
+
+# each clone's (its real path) last `checkout_part`: a later call (the next delivery group, on the
+# commit the first one pushed) changes only what differs between the two commits, and `index`
+# answers from it while the index file is the one it left; anything else that writes into a
+# clone forgets it (`checkout`, `open_clone`)
+_parts: dict[str, _Part] = {}
+
+
+def _index_stamp(repo: Repo) -> tuple[int, int, int] | None:
+    """The index file's inode, modification time and size; None where it is not `.git/index`."""
+    if "GIT_INDEX_FILE" in repo.env:
+        return None
+    try:
+        st = os.stat(os.path.join(repo.path, ".git", "index"))
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _current(repo: Repo, part: _Part | None) -> bool:
+    """Whether the clone's index is still the one `part` (its last `checkout_part`) left."""
+    return part is not None and part.stamp is not None and part.stamp == _index_stamp(repo)
 
 
 def checkout_part(repo: Repo, branch: str, head: str, wanted: Callable[[str], bool]) -> None:
     """`checkout`, writing only the files `wanted` accepts: the others stay in the index, marked
     skip-worktree (`index` lists them), so the commit keeps them as they are. Thousands of
-    apps' files are not written to disk for a publish that changes one; and on a clone this
-    function checked out before, only the files that changed since are written again."""
-    before = _written.pop(os.path.realpath(repo.path), {})  # forgotten until this call completes
+    apps' files are not written to disk for a publish that changes one. On a clone this function
+    checked out before, only the files that changed since are written again; and while the index
+    is the one it left, only the entries that differ between the two commits change in it."""
+    last = _parts.pop(os.path.realpath(repo.path), None)  # forgotten until this call completes
     repo.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
     repo.git("update-ref", f"refs/heads/{branch}", head)
+    if last is not None and _current(repo, last) and last.wanted is wanted:
+        listed = last.listed if last.head == head else _checkout_changes(repo, last, head)
+    else:
+        listed = _checkout_whole(repo, head, wanted, last)
+    _parts[os.path.realpath(repo.path)] = _Part(head, listed, _index_stamp(repo), wanted)
+
+
+def _checkout_whole(
+    repo: Repo, head: str, wanted: Callable[[str], bool], last: _Part | None
+) -> dict[str, tuple[str, str, bool]]:
+    """The index made `head`'s from scratch; of the files wanted, those `last` did not write."""
     repo.git("read-tree", head)
-    shown: dict[str, tuple[str, str]] = {}
+    listed: dict[str, tuple[str, str, bool]] = {}
     hidden: list[str] = []
     for entry in _raw(repo, "ls-files", "-s", "-z").split("\0"):
         if entry:  # "<mode> <object> <stage>\t<path>"
             meta, _, path = entry.partition("\t")
-            if wanted(path):
-                mode, oid = meta.split(" ")[:2]
-                shown[path] = (mode, oid)
-            else:
+            mode, oid = meta.split(" ")[:2]
+            shown = wanted(path)
+            listed[path] = (mode, oid, not shown)
+            if not shown:
                 hidden.append(f"{path}\0")
     if hidden:
         repo.git("update-index", "--skip-worktree", "-z", "--stdin", input_text="".join(hidden))
     repo.git("clean", "-qfdx")  # what is no longer in the index, whoever wrote it
-    fresh = [path for path, entry in shown.items() if before.get(path) != entry]
+    written = {} if last is None else {p: e for p, e in last.listed.items() if not e[2]}
+    _write(
+        repo,
+        [
+            (p, m, o)
+            for p, (m, o, skipped) in listed.items()
+            if not skipped and written.get(p) != (m, o, False)
+        ],
+    )
+    return listed
+
+
+def _checkout_changes(repo: Repo, before: _Part, head: str) -> dict[str, tuple[str, str, bool]]:
+    """`before.head`'s index made `head`'s by the entries that differ between the two commits."""
+    listed = dict(before.listed)
+    fields = _raw(repo, "diff-tree", "-r", "-z", "--no-renames", before.head, head).split("\0")
+    removed: list[str] = []
+    changed: list[tuple[str, str, str]] = []
+    for meta, path in zip(fields[0:-1:2], fields[1::2], strict=True):
+        _, mode, _, oid, status = meta.split(" ")  # ":<old mode> <new mode> <old> <new> <status>"
+        if status == "D":
+            removed.append(path)
+            listed.pop(path, None)
+        else:
+            changed.append((path, mode, oid))
+            listed[path] = (mode, oid, not before.wanted(path))
+    # removals first: a file that became a folder (or the reverse) is a removal and an addition
+    info = [f"0 {'0' * len(head)}\t{path}\0" for path in removed]
+    info += [f"{mode} {oid}\t{path}\0" for path, mode, oid in changed]
+    if info:
+        repo.git("update-index", "-z", "--index-info", input_text="".join(info))
+    hidden = [f"{path}\0" for path, _, _ in changed if listed[path][2]]
+    if hidden:
+        repo.git("update-index", "--skip-worktree", "-z", "--stdin", input_text="".join(hidden))
+    if removed:
+        repo.git("clean", "-qfdx")  # the files of removed entries are no longer in the index
+    _write(repo, [(path, mode, oid) for path, mode, oid in changed if not listed[path][2]])
+    return listed
+
+
+def _write(repo: Repo, files: Sequence[tuple[str, str, str]]) -> None:
+    """Write these index entries' files (path, mode, object id) to the checkout."""
     # a submodule's commit lives elsewhere: git writes an empty folder
-    ensure(repo, {shown[path][1] for path in fresh if shown[path][0] != "160000"})
-    if fresh:
-        repo.git("checkout-index", "-f", "-z", "--stdin", input_text="".join(f"{p}\0" for p in fresh))
-    _written[os.path.realpath(repo.path)] = shown
+    ensure(repo, {oid for _, mode, oid in files if mode != "160000"})
+    if files:
+        paths = "".join(f"{path}\0" for path, _, _ in files)
+        repo.git("checkout-index", "-f", "-z", "--stdin", input_text=paths)
 
 
 def index(path: str) -> dict[str, tuple[str, str, bool]]:
     """What the index of the checkout at `path` holds: path → (mode, object id, whether a
     `checkout_part` left it out of the checkout)."""
     repo = local(path)
+    part = _parts.get(os.path.realpath(path))
+    if part is not None and _current(repo, part):
+        return dict(part.listed)
     found: dict[str, tuple[str, str, bool]] = {}
     for entry in _raw(repo, "ls-files", "-s", "-v", "-z").split("\0"):
         if entry:  # "<tag> <mode> <object> <stage>\t<path>"

@@ -629,6 +629,7 @@ def _options(
         elsewhere=selective.elsewhere(held, ids, focus, req.carried.parsed, indexes),
         stored=_stored(req, held, indexes, ids, focus, apps, broken),
         lean=True,
+        recorded=None if req.all_apps else focus,  # the indexes it writes (`owned_apps`)
     )
 
 

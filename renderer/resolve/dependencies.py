@@ -9,7 +9,7 @@ files it depends on; a platform change re-renders only apps whose record it touc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,14 +62,15 @@ def covers(record: Iterable[str], path: str) -> bool:
     return any(path == r or (r.endswith("/") and path.startswith(r)) for r in record)
 
 
-def record(platform: Platform, analysis: Analysis) -> Dependencies:
+def record(platform: Platform, analysis: Analysis, only: Collection[str] | None = None) -> Dependencies:
+    """Each app's record (`only`: these apps'; None: every app's)."""
     env = analysis.env
     # trust.yaml: names, teams and cost centres; apis.yaml: which operators' objects an env gets
     base = [env.file, TRUST_FILE, APIS_FILE, *(f"{POLICIES}/{name}/" for name in sorted(env.policies))]
     nodes = analysis.graph.nodes
     apps: dict[str, Files] = {}
     shared: dict[str, Files] = {}
-    for wl in analysis.workloads:
+    for wl in analysis.workloads if only is None else [w for w in analysis.workloads if w.app in only]:
         reached = sorted(reach(analysis.graph, analysis.graph.bindings.get((wl.app, wl.name), {}).values()))
         own = [_node_files(platform, analysis, uid) for uid in reached]
         profile = analysis.profiles.get((wl.app, wl.name))

@@ -296,6 +296,71 @@ def test_a_second_partial_checkout_writes_only_what_changed(tmp_path: Path) -> N
     assert (out / "a/y").read_bytes() == b"same\n"
 
 
+def _listing(path: Path) -> tuple[list[str], dict[str, tuple[str, str, bool]]]:
+    """A checkout's files on disk, and its index as git itself lists it (`ls-files -s -v`), which
+    `gitrepo.index` must agree with (it answers from what `checkout_part` kept)."""
+    from renderer.adapters import gitrepo
+
+    disk = sorted(str(p.relative_to(path)) for p in path.rglob("*") if ".git" not in p.parts and p.is_file())
+    listed = {}
+    for entry in git("-C", str(path), "ls-files", "-s", "-v", "-z").split("\0"):
+        if entry:  # "<tag> <mode> <object> <stage>\t<path>"
+            meta, _, rel = entry.partition("\t")
+            tag, mode, oid, _ = meta.split(" ")
+            listed[rel] = (mode, oid, tag == "S")
+    assert gitrepo.index(str(path)) == listed
+    return disk, listed
+
+
+def test_a_second_partial_checkout_changes_the_index_as_a_fresh_one_would(tmp_path: Path) -> None:
+    """On the commit the first group pushed, `checkout_part` changes only the entries that differ
+    between the two commits (additions, changes, removals, a file that became a folder and back,
+    hidden and shown ones): the index (`ls-files`, and `index`, which answers from what it
+    kept) and the files on disk are those of a fresh clone's checkout. Once something else
+    rewrote the index (`atlantis.split_commit` reads a tree into it), it is made afresh."""
+    from renderer.adapters import gitrepo
+
+    bare = init_bare(tmp_path / "served.git")
+    writer = gitrepo.open_clone(str(bare), str(tmp_path / "writer"), "main", os.environ)
+    files = {
+        "a/x": b"1\n",
+        "a/y": b"same\n",
+        "a/gone": b"g\n",
+        "a/f": b"file\n",
+        "b/h": b"h\n",
+        "b/k": b"k\n",
+    }
+    first = gitrepo.commit_files(writer, None, files, (), "c1", "a <a@b.invalid>")
+    assert first
+    changes = {"a/x": b"2\n", "a/new": b"n\n", "a/f/inside": b"folder\n", "b/h": b"h2\n", "b/n": b"n\n"}
+    second = gitrepo.commit_files(writer, first, changes, ["a/gone", "a/f", "b/k"], "c2", "a <a@b.invalid>")
+    assert second
+    third = gitrepo.commit_files(
+        writer, second, {"a/f": b"file again\n"}, ["a/f/inside"], "c3", "a <a@b.invalid>"
+    )
+    assert third
+    git("-C", str(tmp_path / "writer"), "push", "-q", str(bare), f"{third}:refs/heads/main")
+    wanted = lambda path: path.startswith("a/")  # noqa: E731
+
+    def fresh(name: str, head: str) -> tuple[str, dict[str, tuple[str, str, bool]]]:
+        repo = gitrepo.open_clone(str(bare), str(tmp_path / name), "main", os.environ)
+        gitrepo.fetch_head(repo, "main", history=True, blobs=False)
+        gitrepo.checkout_part(repo, "main", head, wanted)
+        return _listing(tmp_path / name)
+
+    repo = gitrepo.open_clone(str(bare), str(tmp_path / "c"), "main", os.environ)
+    gitrepo.fetch_head(repo, "main", history=True, blobs=False)
+    for n, head in enumerate((first, second, third, first)):
+        before = gitrepo._parts.get(os.path.realpath(repo.path))
+        gitrepo.checkout_part(repo, "main", head, wanted)
+        assert before is None or before.head != head  # each step goes the incremental way
+        assert _listing(tmp_path / "c") == fresh(f"fresh{n}", head), n
+    git("-C", str(tmp_path / "c"), "read-tree", second)  # the index rewritten by someone else
+    _listing(tmp_path / "c")  # `index` reads it again
+    gitrepo.checkout_part(repo, "main", third, wanted)
+    assert _listing(tmp_path / "c") == fresh("fresh-last", third)
+
+
 @pytest.mark.parametrize("kind", ["link", "folder"])
 def test_an_owners_record_that_is_not_a_file_refuses_before_any_shortcut(
     tmp_path: Path, bare_repo: Path, platform: Platform, kind: str
