@@ -19,6 +19,10 @@ from renderer.inputs.spec import SCORE_GLOB, check_document
 from renderer.inputs.yamlio import DEFAULT_LIMITS
 from renderer.model import App, Limits, Workload, WorkloadSpec
 
+# the file beside an app's stored inputs that holds the environment repo's record of it
+# (`.render/apps/<app>/index.json`, publish/bookkeeping.py): no input of the app may take its name
+STORED_INDEX = "index.json"
+
 
 class _Reader:
     """An app's folder, read only through `confine.Root`; it keeps the bytes of every file it read."""
@@ -40,6 +44,11 @@ class _Reader:
             # stored under .render/apps/<app>/, a .gitattributes would change how git checks the
             # app's stored inputs out (line endings, encodings) before they are read back
             what = "is one of git's own files (.git*), which the environment repo cannot store"
+            raise self.source.refuse(rel, yaml_path, owner_file, what, "rename it")
+        if os.path.normpath(rel) == STORED_INDEX:
+            # stored as it is read, it would be overwritten by the app's index, and a later render
+            # of the stored app would read the index in its place
+            what = "is the name the environment repo keeps the app's index under, beside its inputs"
             raise self.source.refuse(rel, yaml_path, owner_file, what, "rename it")
         data = self.source.read(rel, yaml_path, owner_file)
         self.size += len(data)

@@ -18,6 +18,7 @@ from renderer import __version__
 from renderer.data import Json
 from renderer.errors import AccessDenied, InputError, Problem, PublishError, UsageError
 from renderer.inputs import app_repo
+from renderer.inputs.app_repo import STORED_INDEX
 from renderer.inputs.confine import Root
 from renderer.inputs.yamlio import dump_json
 from renderer.model import App, Limits
@@ -162,7 +163,7 @@ def inputs_digest(key: DigestKey, inputs: Tree) -> str:
 
 def index_relpath(app: str, store: str = STORE) -> str:
     """Where an app's `index.json` sits in the environment repo."""
-    return f"{store}/{app}/index.json"
+    return f"{store}/{app}/{STORED_INDEX}"
 
 
 def read_index(root: str, app: str, store: str = STORE) -> dict[str, Json]:
@@ -277,7 +278,7 @@ def store_inputs(
         "published": dict(sorted(published.items())),
         "pins": _pins(previous, rendered, key),
     }
-    out[f"{base}/index.json"] = dump_json(index).encode()
+    out[f"{base}/{STORED_INDEX}"] = dump_json(index).encode()
     return out
 
 
