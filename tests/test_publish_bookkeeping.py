@@ -8,6 +8,7 @@ from pathlib import Path
 
 from renderer.adapters import gitrepo
 from renderer.errors import EXIT_USAGE
+from renderer.inputs.app_repo import STORED_INDEX
 from renderer.model import Limits
 from renderer.publish import bookkeeping
 from tests.conftest import git, write
@@ -124,7 +125,8 @@ def test_an_emptied_project_keeps_the_provider_its_module_configured(bare_repo: 
 
 
 def test_a_stored_app_loads_again_only_when_its_folder_changed(tmp_path: Path) -> None:
-    """The second delivery group reuses the first one's loads, keyed by the folder's git tree."""
+    """The second delivery group reuses the first one's loads, keyed by the folder's files but the
+    index (a platform-wide publish rewrites every index: the apps are not read again for it)."""
     root = tmp_path / "clone"
     for name in ("steady", "moving"):
         write(root / bookkeeping.STORE / name / "score.yaml", SCORE.format(name=name, image="nginx:1"))
@@ -134,14 +136,15 @@ def test_a_stored_app_loads_again_only_when_its_folder_changed(tmp_path: Path) -
     loaded: bookkeeping.Loaded = {}
     limits = Limits()
     first, _ = bookkeeping.stored_apps(
-        str(root), limits, gitrepo.subtrees(str(root), bookkeeping.STORE), loaded
+        str(root), limits, gitrepo.folder_keys(str(root), bookkeeping.STORE, STORED_INDEX), loaded
     )
     write(root / bookkeeping.STORE / "moving" / "score.yaml", SCORE.format(name="moving", image="nginx:2"))
     write(root / bookkeeping.STORE / "broken" / "score.yaml", "containers: [")
+    write(root / bookkeeping.STORE / "steady" / STORED_INDEX, '{"version": 6}')
     git("-C", str(root), "add", "-A")
     git("-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "two")
     again, broken = bookkeeping.stored_apps(
-        str(root), limits, gitrepo.subtrees(str(root), bookkeeping.STORE), loaded
+        str(root), limits, gitrepo.folder_keys(str(root), bookkeeping.STORE, STORED_INDEX), loaded
     )
     assert again["steady"] is first["steady"]  # the same tree: not read again
     assert again["moving"] is not first["moving"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
 import re
 import signal
@@ -704,17 +705,21 @@ def read_indexed(
     return read_files(repo, "", sorted(held), held)
 
 
-def subtrees(path: str, folder: str) -> dict[str, str]:
-    """Each folder directly inside `folder` at the checkout's HEAD: name → git tree id (the same id:
-    the very same files)."""
+def folder_keys(path: str, folder: str, leave_out: str) -> dict[str, str]:
+    """Each folder directly inside `folder` at the checkout's HEAD: name → a key of every file
+    below it but the one named `leave_out` directly in it, from git's modes and object ids (the
+    same key: the very same files). An app's inputs keep their key when only its index changes."""
     repo = local(path)
-    code, out, _ = repo.run("ls-tree", "-z", "HEAD", f"{folder}/")
-    found: dict[str, str] = {}
+    code, out, _ = repo.run("ls-tree", "-r", "-z", "--full-tree", "HEAD", f"{folder}/")
+    found: dict[str, list[str]] = {}
     for entry in out.split("\0") if code == 0 else ():  # no HEAD yet: an empty repo
         meta, _, rel = entry.partition("\t")  # "<mode> <type> <object>\t<path>"
-        if meta.split(" ")[1:2] == ["tree"]:
-            found[rel[len(folder) + 1 :]] = meta.split(" ")[2]
-    return found
+        name, _, inner = rel[len(folder) + 1 :].partition("/")
+        if inner:  # a file directly in `folder` is no folder's
+            files = found.setdefault(name, [])
+            if inner != leave_out:
+                files.append(f"{meta}\t{inner}")
+    return {name: hashlib.sha256("\0".join(files).encode()).hexdigest() for name, files in found.items()}
 
 
 def blobs(listed: Mapping[str, tuple[str, str, bool]]) -> dict[str, str]:

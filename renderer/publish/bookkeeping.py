@@ -84,7 +84,8 @@ def app_prefixes(env_ids: Sequence[str], apps: Sequence[str]) -> list[str]:
     return [p.format(env=env, a=a) for env in env_ids for a in apps for p in scoped]
 
 
-Loaded = dict[tuple[str, str, str, Limits], App | list[Problem]]  # (root, app, tree id, limits) → load
+# (root, app, its folder's `gitrepo.folder_keys` key, limits) → what loading it gave
+Loaded = dict[tuple[str, str, str, Limits], App | list[Problem]]
 
 
 def stored_apps(
@@ -97,8 +98,9 @@ def stored_apps(
     """The apps stored in the environment repo, and those whose inputs no longer load (with why).
 
     Each app loads on its own: one app's broken inputs never stop the others' publishes. `trees`:
-    each stored app's folder as a git tree id (`gitrepo.subtrees`); an app whose folder had that
-    very tree when loaded into `loaded` before is not read again (the same bytes load the same).
+    each stored app's folder as a key of its files but its index (`gitrepo.folder_keys`); an app
+    whose folder had that very key when loaded into `loaded` before is not read again (the same
+    bytes load the same: no input of an app is named after its index, `app_repo.STORED_INDEX`).
     The apps named in `replaced` are not read at all: the caller has their new inputs.
 
     The apps are the folders git's tree holds (`trees`) and whatever the directory holds: a partial

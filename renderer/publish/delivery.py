@@ -23,6 +23,7 @@ from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.data import Json
 from renderer.errors import Problem, PublishError, UsageError
+from renderer.inputs.app_repo import STORED_INDEX
 from renderer.model import App, Environment, Limits, Platform, Trust
 from renderer.publish import atlantis, bookkeeping, naming, phases, selective, workspace, writer
 from renderer.publish.identity import Identity
@@ -365,9 +366,10 @@ def _publish_group(
 def _reads_little(req: Request) -> bool:
     """Whether this publish reads few of the environment repo's files (the bookkeeping, the other
     apps' Ingresses and Terraform projects), so main is fetched without file contents and those
-    are fetched as read (`gitrepo.fetch_head`). A platform-wide publish takes the other apps'
-    files as they are, and a preview's render step checks everything out: both read all of it."""
-    return not req.all_apps and req.render_into is None
+    are fetched as read (`gitrepo.fetch_head`). A platform-wide publish leaves the files of the
+    apps it does not render as they are, unread (`_render_into`); a preview's render step checks
+    everything out, so reads all of it."""
+    return req.render_into is None
 
 
 def _checkout(req: Request, repo: gitrepo.Repo, head: str | None) -> None:
@@ -554,18 +556,19 @@ def _render_into(
         ]
         rendered = pipeline.run(platform, ordered, ids, options, req.progress, ahead, req.carried.ready)
         req.carried.ready.update(rendered.ahead)
-    if req.all_apps and focus is not None:  # the apps not rendered again: their files as they are
-        kept = selective.kept_outputs(held, ids, set(apps) - focus)
-        rendered = dataclasses.replace(rendered, tree={**kept, **rendered.tree})
     owned_apps = sorted(apps) if req.all_apps else changing
     prefixes = [*bookkeeping.owned_prefixes(ids, owned_apps, req.all_apps), bookkeeping.OWNERS]
     prefixes += bookkeeping.kept(sorted(broken), ids)
+    # a platform-wide publish leaves the files of the apps it does not render again as they are:
+    # neither read, nor rewritten, nor deleted (their indexes are written, listing those files)
+    unrendered = sorted(set(apps) - focus) if req.all_apps and focus is not None else []
+    prefixes += [f"!{p}" for p in bookkeeping.app_prefixes(ids, unrendered)]
     as_stored = [folder for env in rendered.envs for folder in env.kept]  # shared resources kept
     prefixes += [f"!{folder}" for folder in as_stored]
     owns = writer.owner(prefixes)
     tree = {p: d for p, d in rendered.tree.items() if owns(p)}
     phases.hold(tree, held, req.gate, ids, as_stored)
-    scopes = selective.by_scope(rendered.tree)
+    scopes = selective.by_scope([*rendered.tree, *selective.outputs_of(held.paths, ids, unrendered)])
     shared = selective.requests(rendered.envs)
     for app_id in owned_apps:
         if app_id in apps:
@@ -697,7 +700,7 @@ def _apps(
 ) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     """The stored apps with this publish's new inputs and without the apps it removes; and the
     stored apps that no longer load (unless this publish replaces or removes them)."""
-    trees = gitrepo.subtrees(root, bookkeeping.STORE)
+    trees = gitrepo.folder_keys(root, bookkeeping.STORE, STORED_INDEX)
     # the apps this publish brings replace their stored inputs: those are not even read
     stored, broken = bookkeeping.stored_apps(
         root, limits, trees, req.carried.loaded, [a.id for a in req.apps]

@@ -37,7 +37,6 @@ ROUTES = "ingress"  # in an app's index: env → its Ingress files' digests and 
 REQUESTED = "shared"  # in an app's index: env → the shared resources (uids) it requests
 READS = "reads"  # in an app's index: env → the shared resources (uids) its render reads (`uses:` too)
 REQUESTS_SINCE = 6  # the index version that records them
-SCOPED = ("kubernetes", "terraform", "catalog")  # <top>/<env>/<app>/…; and clusters/<env>/renderer/<app>/
 
 
 class Prints:
@@ -138,18 +137,11 @@ def by_scope(tree: Collection[str]) -> dict[tuple[str, str], list[str]]:
     return _held(tree)
 
 
-def kept_outputs(held: writer.Held, env_ids: Sequence[str], apps: Collection[str]) -> Tree:
-    """The files of `apps` in these environments as the checkout holds them (not rendered again)."""
-    envs = set(env_ids)
-    kept = []
-    for path in held.paths:
-        parts = path.split("/")
-        scope = parts[3] if parts[0] == "clusters" and len(parts) > 4 and parts[2] == "renderer" else None
-        if parts[0] in SCOPED and len(parts) > 3:
-            scope = parts[2]
-        if scope in apps and parts[1] in envs:
-            kept.append(path)
-    return dict(held.read(kept))
+def outputs_of(existing: Collection[str], env_ids: Sequence[str], apps: Collection[str]) -> list[str]:
+    """The files of `apps` in these environments among the paths that exist (their indexes list
+    their Kubernetes and Terraform files: `by_scope`)."""
+    wanted = set(apps)
+    return [path for (_, app), paths in _held(existing, env_ids).items() if app in wanted for path in paths]
 
 
 # env → `REQUESTED` or `READS` → app → the shared uids it requests, or its render reads

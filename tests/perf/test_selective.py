@@ -112,8 +112,22 @@ def test_platform_change_renders_only_the_apps_that_read_it(
     fleet.change_platform(fleet_root)  # a new Elasticsearch image: only svc-0000 uses search
     reference = _copy(bare_repo, "reference.git")
     renders.clear()
-    _publish(fleet_root, bare_repo, all_apps=True)
+    read: list[str] = []
+    fetched: list[bool] = []
+    real_read, real_fetch = gitrepo.read_files, gitrepo.fetch_head
+    with monkeypatch.context() as m:
+        m.setattr(gitrepo, "read_files", lambda *a, **k: (read.extend(a[2]), real_read(*a, **k))[1])
+        m.setattr(gitrepo, "fetch_head", lambda *a, **k: (fetched.append(k["blobs"]), real_fetch(*a, **k))[1])
+        _publish(fleet_root, bare_repo, all_apps=True)
     assert renders == {"svc-0000": 2}
+    # the apps not rendered again keep their files as they are: main was fetched without file
+    # contents, and none of their files was read (their Ingresses' recorded ids stand for them)
+    assert fetched == [False] and read
+    assert not [
+        p
+        for p in read
+        if p.startswith(("kubernetes/", "terraform/", "catalog/", "clusters/")) and "/svc-0001/" in p
+    ]
     with monkeypatch.context() as m:
         _full(m)
         _publish(fleet_root, reference, all_apps=True)

@@ -472,9 +472,10 @@ def _early_publish(
 def test_main_fetched_early_is_taken_while_it_is_main_s_head(
     tmp_path: Path, bare_repo: Path, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One app's publish takes main's head from the early fetch (no fetch of its own); one whose
-    main moved after that fetch fetches again, and one that reads all of main (`--all-apps`)
-    ends the early fetch and clones as always."""
+    """One app's publish takes main's head from the early fetch (no fetch of its own), and so does
+    `--all-apps` (it reads none of the files of the apps it does not render); one whose main moved
+    after that fetch fetches again, and one that reads all of main (a render step that checks
+    everything out, as a preview's) ends the early fetch and clones as always."""
     from renderer.adapters import gitrepo
 
     apps = tmp_path / "apps"
@@ -505,8 +506,11 @@ def test_main_fetched_early_is_taken_while_it_is_main_s_head(
     assert stored == ["cart", "shop"]  # the other publisher's app is kept
     monkeypatch.setattr(gitrepo.Pending, "wait", real)
     fetched.clear()
-    [whole], clones = _early_publish(platform, bare_repo, (), tmp_path / "w4", all_apps=True)
-    assert whole.commit is None and fetched == ["main"] and sorted(clones) == ["clone-0", "clone-early"]
+    [every], clones = _early_publish(platform, bare_repo, (), tmp_path / "w4", all_apps=True)
+    assert every.commit is None and fetched == [] and clones == ["clone-early"]
+    whole = delivery._render_into  # as given by a preview: the render step checks everything out
+    [again_shop], clones = _early_publish(platform, bare_repo, again, tmp_path / "w5", render_into=whole)
+    assert again_shop.commit is None and fetched == ["main"] and sorted(clones) == ["clone-0", "clone-early"]
 
 
 def test_an_early_fetch_of_an_empty_remote_leaves_the_publish_to_fetch(
