@@ -61,7 +61,13 @@ _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
 
+# the first characters a plain scalar other than a string can start with (`_NULL` to `_NAN`)
+_NOT_ONLY_TEXT = frozenset("~nNtTfF-+.0123456789")
+
+
 def _plain_scalar(text: str) -> Json:
+    if text and text[0] not in _NOT_ONLY_TEXT:  # most values: text, whatever follows
+        return text
     if text == "" or _NULL.match(text):
         return None
     if text in _BOOL:
