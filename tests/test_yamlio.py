@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from renderer.data import format_path
 from renderer.errors import InputError
@@ -267,3 +269,50 @@ def test_json_constants_json_has_not_are_refused(text: str) -> None:
 @pytest.mark.parametrize("value", ["+0o17", "-0o17", "-_1", "+_1_", "-_0x1f", "1_000", "0b101"])
 def test_strings_go_yaml_reads_as_numbers_are_quoted(value: str) -> None:
     assert dump({"v": value}) == f'v: "{value}"\n'
+
+
+_NAN = object()  # not a number: equal to nothing, itself included
+
+
+def _core_schema(text: str) -> object:
+    """YAML 1.2's core schema for a plain scalar, written out rule by rule (the reference)."""
+    import re
+
+    if re.fullmatch(r"|~|null|Null|NULL", text):
+        return None
+    if text in ("true", "True", "TRUE", "false", "False", "FALSE"):
+        return text.lower() == "true"
+    if re.fullmatch(r"[-+]?[0-9]+", text):
+        return int(text)
+    if re.fullmatch(r"0o[0-7]+|0x[0-9a-fA-F]+", text):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    if re.fullmatch(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?", text):
+        return float(text)
+    if re.fullmatch(r"[-+]?\.(inf|Inf|INF)", text):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if re.fullmatch(r"\.(nan|NaN|NAN)", text):
+        return _NAN
+    return text
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=12),
+        st.sampled_from(
+            ["~", "null", "Null", "TRUE", "false", "0o17", "0x1F", "-1.5e3", ".inf", "-.Inf", ".NaN"]
+        ),
+        st.builds(
+            lambda a, b: a + b, st.sampled_from(list("~nNtTfF-+.0123456789aZ_é ")), st.text(max_size=6)
+        ),
+    )
+)
+def test_a_plain_scalar_reads_as_the_core_schema_says(text: str) -> None:
+    """The reader's shortcut (a first character no null, boolean or number starts with: text)
+    gives what the schema's rules give, for any text."""
+    got = yamlio._plain_scalar(text)
+    want = _core_schema(text)
+    if want is _NAN:
+        assert isinstance(got, float) and got != got
+    else:
+        assert got == want and type(got) is type(want)
