@@ -45,9 +45,10 @@ class _Reader:
             # app's stored inputs out (line endings, encodings) before they are read back
             what = "is one of git's own files (.git*), which the environment repo cannot store"
             raise self.source.refuse(rel, yaml_path, owner_file, what, "rename it")
-        if os.path.normpath(rel) == STORED_INDEX:
-            # stored as it is read, it would be overwritten by the app's index, and a later render
-            # of the stored app would read the index in its place
+        if os.path.normpath(rel).split(os.sep)[0] == STORED_INDEX:
+            # stored as it is read, the file would be overwritten by the app's index, and a later
+            # render of the stored app would read the index in its place; a folder of that name
+            # could not be stored beside the index at all
             what = "is the name the environment repo keeps the app's index under, beside its inputs"
             raise self.source.refuse(rel, yaml_path, owner_file, what, "rename it")
         data = self.source.read(rel, yaml_path, owner_file)

@@ -93,9 +93,10 @@ def stale(
     """The apps a platform-wide publish must render again: a recorded platform file (or the set of
     files, or the renderer) changed since their last render in one of `env_ids`, nothing says, the
     checkout does not hold exactly the files the render recorded (a Terraform change still
-    waiting on its Atlantis branch, a file changed by hand), or the app's stored inputs are not
-    those of its render there (published to another environment only): a publish records every
-    app it owns as published with its stored inputs, so it must have rendered them."""
+    waiting on its Atlantis branch, a file added or removed by hand: their paths are compared, not
+    their bytes, so a file edited by hand stays until the app renders again), or the app's stored
+    inputs are not those of its render there (published to another environment only): a publish
+    records every app it owns as published with its stored inputs, so it must have rendered them."""
     held = _held(existing, env_ids)
     out = set()
     indexes.load(apps)
