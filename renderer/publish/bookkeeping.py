@@ -381,8 +381,8 @@ def terraform_tombstones(
     destroyed: Sequence[str],
 ) -> None:
     """A Terraform project never vanishes at once: first emptied (Atlantis plans the destroy)."""
-    owns = writer.owner(prefixes)
-    vanishing = {p: project for p in held.paths if (project := project_of(p)) and p not in tree and owns(p)}
+    owned = writer.owned_among(held.paths, prefixes)  # a few folders of many thousands of files
+    vanishing = {p: project for p in owned if p not in tree and (project := project_of(p))}
     files = held.read(vanishing)
     for path, (env_id, scope) in sorted(vanishing.items()):
         if path not in files:
@@ -456,12 +456,11 @@ def _check_destroyed(item: str, tree: Tree, existing: Collection[str], prefixes:
 def mass_delete_guard(
     tree: Tree, existing: Collection[str], prefixes: Sequence[str], env_ids: Sequence[str]
 ) -> None:
-    owns = writer.owner(prefixes)
     for env in env_ids:
         root = f"kubernetes/{env}/"
         before = [p for p in existing if p.startswith(root)]
         derived = f"{root}kustomization.yaml"  # rewritten from what is present, never just deleted
-        gone = [p for p in before if owns(p) and p not in tree and p != derived]
+        gone = [p for p in writer.owned_among(before, prefixes) if p not in tree and p != derived]
         if len(gone) >= MASS_DELETE_MIN and len(gone) > MASS_DELETE_SHARE * len(before):
             raise PublishError(
                 f"this publish would delete {len(gone)} of {len(before)} files in "
