@@ -43,6 +43,8 @@ def main_file(env: str, scope: str) -> str:
 
 def project_of(path: str) -> tuple[str, str] | None:
     """(env, scope) when `path` is a project's main.tf.json, else None (modules are not projects)."""
+    if not path.endswith("/main.tf.json"):  # most paths of an environment repo: no need to split
+        return None
     parts = path.split("/")
     if (
         len(parts) == 4
