@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from renderer import __version__
 from renderer.checks import collisions
-from renderer.data import Json
+from renderer.data import Json, blob_id
 from renderer.inputs import roots
 from renderer.inputs.yamlio import YamlLoadError, dump_json, load_generated
 from renderer.publish import bookkeeping, writer
@@ -37,6 +37,9 @@ ROUTES = "ingress"  # in an app's index: env → its Ingress files' digests and 
 REQUESTED = "shared"  # in an app's index: env → the shared resources (uids) it requests
 READS = "reads"  # in an app's index: env → the shared resources (uids) its render reads (`uses:` too)
 REQUESTS_SINCE = 6  # the index version that records them
+# in an app's index: env → a digest of its files there as committed, outside Terraform (paths and
+# git object ids: `files_digest`), so that a file changed by hand makes it stale (seventh session)
+OUTPUT_IDS = "output_ids"
 
 
 class Prints:
@@ -89,20 +92,25 @@ def stale(
     env_ids: Sequence[str],
     prints: Prints,
     restored: Restored | None = None,
+    blobs: Mapping[str, str] | None = None,
 ) -> frozenset[str]:
     """The apps a platform-wide publish must render again: a recorded platform file (or the set of
     files, or the renderer) changed since their last render in one of `env_ids`, nothing says, the
     checkout does not hold exactly the files the render recorded (a Terraform change still
-    waiting on its Atlantis branch, a file added or removed by hand: their paths are compared, not
-    their bytes, so a file edited by hand stays until the app renders again), or the app's stored
-    inputs are not those of its render there (published to another environment only): a publish
-    records every app it owns as published with its stored inputs, so it must have rendered them."""
+    waiting on its Atlantis branch, a file added or removed by hand), a file outside Terraform is
+    not the one its last publish committed (changed by hand: `OUTPUT_IDS`, compared with `blobs`,
+    the checkout's object ids; not compared without them), or the app's stored inputs are not
+    those of its render there (published to another environment only): a publish records every
+    app it owns as published with its stored inputs, so it must have rendered them."""
     held = _held(existing, env_ids)
+    files = app_files(existing, env_ids)
     out = set()
     indexes.load(apps)
     for app in apps:
         index = indexes.get(app)
         recorded, outputs = index.get(RECORD), index.get("outputs")
+        committed = index.get(OUTPUT_IDS)
+        committed = committed if isinstance(committed, Mapping) else {}
         depends = bookkeeping.recorded_dependencies(index)
         if not isinstance(recorded, Mapping) or not isinstance(outputs, Mapping) or depends is None:
             out.add(app)
@@ -112,11 +120,71 @@ def stale(
                 env_id not in depends
                 or recorded.get(env_id) != prints.fingerprint(*depends[env_id])
                 or outputs.get(env_id) != sorted(held.get((env_id, app), ()))
+                or (
+                    blobs is not None
+                    and _changed_by_hand(committed.get(env_id), files.get((env_id, app), ()), blobs)
+                )
                 or _ahead_of_render(index, env_id, restored or {})
             ):
                 out.add(app)
                 break
     return frozenset(out)
+
+
+def app_files(paths: Iterable[str], env_ids: Collection[str]) -> dict[tuple[str, str], list[str]]:
+    """(env, app) → the app's files among these paths, outside Terraform (which main holds as
+    Atlantis applied it, not as rendered): its Kubernetes objects, its catalog entities and its
+    entry point (`bookkeeping.app_prefixes`)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for path in paths:
+        parts = path.split("/", 4)
+        if parts[0] in ("kubernetes", "catalog") and len(parts) > 3:
+            env, app = parts[1], parts[2]
+        elif parts[0] == "clusters" and len(parts) > 4 and parts[2] == "renderer":
+            env, app = parts[1], parts[3]
+        else:
+            continue
+        if env in env_ids and app != SHARED:
+            out.setdefault((env, app), []).append(path)
+    return out
+
+
+def files_digest(paths: Iterable[str], object_id: Callable[[str], str | None]) -> str:
+    """A digest of files by path and git object id (none: not a regular file)."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(f"{path}\0{object_id(path) or ''}\n".encode())
+    return digest.hexdigest()
+
+
+def output_ids(
+    tree: Tree, held: writer.Held, env_ids: Sequence[str], rendered: Collection[str], kept: Collection[str]
+) -> dict[tuple[str, str], str]:
+    """(env, app) → `files_digest` of the app's files as this publish commits them: a `rendered`
+    app's from the tree it writes, a `kept` one's (left as it is) from the checkout's object ids."""
+    sha256 = len(next(iter(held.blobs.values()), "0" * 40)) != 40  # the repo's object format
+    ids: dict[str, str] = {}
+
+    def written(path: str) -> str | None:
+        if path not in ids:
+            ids[path] = blob_id(tree[path], sha256)
+        return ids[path]
+
+    out = {}
+    for scope, paths in app_files(tree, env_ids).items():
+        if scope[1] in rendered:
+            out[scope] = files_digest(paths, written)
+    for scope, paths in app_files(held.paths, env_ids).items():
+        if scope[1] in kept:
+            out[scope] = files_digest(paths, held.blobs.get)
+    nothing = files_digest((), held.blobs.get)  # an app with no file in an environment
+    return {(env, app): out.get((env, app), nothing) for env in env_ids for app in (*rendered, *kept)}
+
+
+def _changed_by_hand(recorded: Json, paths: Collection[str], blobs: Mapping[str, str]) -> bool:
+    """Whether an app's files outside Terraform are not those its last publish committed, as its
+    index's `OUTPUT_IDS` records them (an index without the record: not known, not changed)."""
+    return isinstance(recorded, str) and recorded != files_digest(paths, blobs.get)
 
 
 def _held(
@@ -165,10 +233,12 @@ def record(
     envs: Sequence[EnvRender],
     prints: Prints,
     shared: Requests,
+    committed: Mapping[tuple[str, str], str],
 ) -> None:
     """Add to the app's index in `tree` the fingerprint of what this render read, per environment
-    (the environments not rendered now keep theirs), its routes, and its shared requests and what
-    its render read of the shared scope (`shared`: `requests(envs)`)."""
+    (the environments not rendered now keep theirs), its routes, its shared requests and what
+    its render read of the shared scope (`shared`: `requests(envs)`), and the digest of its files
+    as this publish commits them (`committed`: `output_ids`)."""
     from renderer.resolve.dependencies import Files
 
     path = f"{bookkeeping.STORE}/{app}/index.json"
@@ -188,6 +258,10 @@ def record(
         for env in envs:
             recorded[env.env.id] = list(shared[env.env.id][key].get(app, []))
         index[key] = dict(sorted(recorded.items()))
+    before = previous.get(OUTPUT_IDS)
+    ids: dict[str, Json] = dict(before) if isinstance(before, Mapping) else {}
+    ids.update({env.env.id: committed[(env.env.id, app)] for env in envs})
+    index[OUTPUT_IDS] = dict(sorted(ids.items()))
     tree[path] = dump_json(index).encode()
 
 

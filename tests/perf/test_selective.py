@@ -138,6 +138,50 @@ def test_platform_change_renders_only_the_apps_that_read_it(
     assert renders == {}
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "kubernetes/dev/svc-0001/w0/deployment-w0.yaml",  # changed: the same paths
+        "catalog/dev/svc-0001/extra.yaml",  # added where `outputs` does not look
+        "clusters/dev/renderer/svc-0001/extra.yaml",
+    ],
+)
+def test_a_file_changed_by_hand_renders_its_app_again(
+    tmp_path: Path,
+    bare_repo: Path,
+    fleet_root: str,
+    renders: Counter[str],
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+) -> None:
+    """A platform-wide publish renders an app again whose files outside Terraform are not those
+    its last publish committed (its index's `output_ids`), as a full render would put them back."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _publish(fleet_root, bare_repo, folders, env_ids=("dev",))
+    _merge_atlantis(bare_repo)
+    renders.clear()
+    _publish(fleet_root, bare_repo, all_apps=True, env_ids=("dev",))
+    assert renders == {}  # nothing changed: nothing stale
+    hand = tmp_path / "hand"
+    git("clone", "-q", str(bare_repo), str(hand))
+    (hand / path).parent.mkdir(parents=True, exist_ok=True)
+    (hand / path).write_text("kind: Edited\n")
+    git("-C", str(hand), "add", "-A")
+    git("-C", str(hand), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "by hand")
+    git("-C", str(hand), "push", "-q", "origin", "HEAD:main")
+    fleet.change_platform(fleet_root)  # svc-0000 reads it; svc-0001 was changed by hand
+    reference = _copy(bare_repo, "reference.git")
+    _publish(fleet_root, bare_repo, all_apps=True, env_ids=("dev",))
+    assert renders == {"svc-0000": 1, "svc-0001": 1}
+    with monkeypatch.context() as m:
+        _full(m)
+        _publish(fleet_root, reference, all_apps=True, env_ids=("dev",))
+    assert _trees(bare_repo) == _trees(reference)
+    renders.clear()
+    _publish(fleet_root, bare_repo, all_apps=True, env_ids=("dev",))
+    assert renders == {}  # put back: nothing stale
+
+
 def test_a_file_every_app_reads_renders_every_app(
     tmp_path: Path, bare_repo: Path, fleet_root: str, renders: Counter[str]
 ) -> None:
