@@ -95,6 +95,19 @@ def test_stored_inputs_that_no_longer_load_skip_that_app_only(
         assert shown == kept
         listed = git("--git-dir", str(bare_repo), "show", "main:kubernetes/dev/kustomization.yaml")
         assert "- one/" in listed and "- two/" in listed
+        # its catalog entity and its entry point too: without it Flux removes the app
+        kept_elsewhere = git(
+            "--git-dir",
+            str(bare_repo),
+            "ls-tree",
+            "-r",
+            "--name-only",
+            "main",
+            "catalog/dev/one",
+            "clusters/dev/renderer/one",
+        )
+        assert "catalog/dev/one/catalog-info.yaml" in kept_elsewhere.split()
+        assert any(p.startswith("clusters/dev/renderer/one/") for p in kept_elsewhere.split())
 
 
 def test_an_app_whose_stored_inputs_are_gone_but_its_index_is_kept_is_skipped(

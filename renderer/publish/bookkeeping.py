@@ -138,10 +138,10 @@ def stored_apps(
 def kept(apps: Sequence[str], env_ids: Sequence[str]) -> list[str]:
     """`!`-prefixes (see `writer.owned`) that leave broken apps' files exactly as they are: neither
     read, nor rewritten, nor deleted, nor emptied."""
-    prefixes = [f"!{STORE}/{a}/" for a in apps]
-    return prefixes + [
-        f"!{top}/{env}/{a}/" for a in apps for env in env_ids for top in ("kubernetes", "terraform")
-    ]
+    # every folder of theirs: their objects and Terraform, and their catalog entity and entry
+    # point too (a platform-wide publish owns whole environments: it deleted those two, and without
+    # its entry point Flux removes the app from the cluster)
+    return [f"!{STORE}/{a}/" for a in apps] + [f"!{p}" for p in app_prefixes(env_ids, apps)]
 
 
 def app_inputs(app: App) -> Tree:

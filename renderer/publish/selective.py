@@ -182,9 +182,10 @@ def output_ids(
 
 
 def _changed_by_hand(recorded: Json, paths: Collection[str], blobs: Mapping[str, str]) -> bool:
-    """Whether an app's files outside Terraform are not those its last publish committed, as its
-    index's `OUTPUT_IDS` records them (an index without the record: not known, not changed)."""
-    return isinstance(recorded, str) and recorded != files_digest(paths, blobs.get)
+    """Whether an app's files outside Terraform may not be those its last publish committed, as its
+    index's `OUTPUT_IDS` records them. Without the record (an index written before it) nothing
+    says they are: rendered once, the app's files are put back and recorded."""
+    return not isinstance(recorded, str) or recorded != files_digest(paths, blobs.get)
 
 
 def _held(

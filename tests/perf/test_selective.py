@@ -182,6 +182,36 @@ def test_a_file_changed_by_hand_renders_its_app_again(
     assert renders == {}  # put back: nothing stale
 
 
+def test_an_index_without_the_record_of_its_files_renders_its_app_once(
+    tmp_path: Path, bare_repo: Path, fleet_root: str, renders: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexes written before `output_ids` cannot say whether a file was changed by hand: the
+    first platform-wide publish renders those apps again, putting such a file back."""
+    folders = fleet.generate(str(tmp_path / "apps"), 2, 1)
+    _publish(fleet_root, bare_repo, folders, env_ids=("dev",))
+    _merge_atlantis(bare_repo)
+    hand = tmp_path / "hand"
+    git("clone", "-q", str(bare_repo), str(hand))
+    for index in sorted((hand / bookkeeping.STORE).glob("*/index.json")):
+        body = json.loads(index.read_text())
+        del body[selective.OUTPUT_IDS]  # as the renderer before it wrote them
+        index.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+    (hand / "kubernetes/dev/svc-0001/w0/deployment-w0.yaml").write_text("kind: Edited\n")
+    git("-C", str(hand), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "older, by hand")
+    git("-C", str(hand), "push", "-q", "origin", "HEAD:main")
+    reference = _copy(bare_repo, "reference.git")
+    renders.clear()
+    _publish(fleet_root, bare_repo, all_apps=True, env_ids=("dev",))
+    assert renders == {"svc-0000": 1, "svc-0001": 1}
+    with monkeypatch.context() as m:
+        _full(m)
+        _publish(fleet_root, reference, all_apps=True, env_ids=("dev",))
+    assert _trees(bare_repo) == _trees(reference)
+    renders.clear()
+    _publish(fleet_root, bare_repo, all_apps=True, env_ids=("dev",))
+    assert renders == {}
+
+
 def test_a_file_every_app_reads_renders_every_app(
     tmp_path: Path, bare_repo: Path, fleet_root: str, renders: Counter[str]
 ) -> None:
