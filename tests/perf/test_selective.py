@@ -170,16 +170,25 @@ def test_a_file_changed_by_hand_renders_its_app_again(
     git("-C", str(hand), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "by hand")
     git("-C", str(hand), "push", "-q", "origin", "HEAD:main")
     fleet.change_platform(fleet_root)  # svc-0000 reads it; svc-0001 was changed by hand
-    reference = _copy(bare_repo, "reference.git")
-    _publish(fleet_root, bare_repo, all_apps=True, env_ids=("dev",))
+    _both_rendered_as_a_full_render_would(fleet_root, bare_repo, renders, monkeypatch)
+
+
+def _both_rendered_as_a_full_render_would(
+    root: str, bare: Path, renders: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A platform-wide publish of dev renders both apps, its trees are a full render's, and the
+    next one renders nothing (what was changed by hand is put back and recorded)."""
+    reference = _copy(bare, "reference.git")
+    renders.clear()
+    _publish(root, bare, all_apps=True, env_ids=("dev",))
     assert renders == {"svc-0000": 1, "svc-0001": 1}
     with monkeypatch.context() as m:
         _full(m)
-        _publish(fleet_root, reference, all_apps=True, env_ids=("dev",))
-    assert _trees(bare_repo) == _trees(reference)
+        _publish(root, reference, all_apps=True, env_ids=("dev",))
+    assert _trees(bare) == _trees(reference)
     renders.clear()
-    _publish(fleet_root, bare_repo, all_apps=True, env_ids=("dev",))
-    assert renders == {}  # put back: nothing stale
+    _publish(root, bare, all_apps=True, env_ids=("dev",))
+    assert renders == {}
 
 
 def test_an_index_without_the_record_of_its_files_renders_its_app_once(
@@ -199,17 +208,7 @@ def test_an_index_without_the_record_of_its_files_renders_its_app_once(
     (hand / "kubernetes/dev/svc-0001/w0/deployment-w0.yaml").write_text("kind: Edited\n")
     git("-C", str(hand), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "older, by hand")
     git("-C", str(hand), "push", "-q", "origin", "HEAD:main")
-    reference = _copy(bare_repo, "reference.git")
-    renders.clear()
-    _publish(fleet_root, bare_repo, all_apps=True, env_ids=("dev",))
-    assert renders == {"svc-0000": 1, "svc-0001": 1}
-    with monkeypatch.context() as m:
-        _full(m)
-        _publish(fleet_root, reference, all_apps=True, env_ids=("dev",))
-    assert _trees(bare_repo) == _trees(reference)
-    renders.clear()
-    _publish(fleet_root, bare_repo, all_apps=True, env_ids=("dev",))
-    assert renders == {}
+    _both_rendered_as_a_full_render_would(fleet_root, bare_repo, renders, monkeypatch)
 
 
 def test_a_file_every_app_reads_renders_every_app(
