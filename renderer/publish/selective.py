@@ -174,7 +174,7 @@ def output_ids(
     for scope, paths in app_files(tree, env_ids).items():
         if scope[1] in rendered:
             out[scope] = files_digest(paths, written)
-    for scope, paths in app_files(held.paths, env_ids).items():
+    for scope, paths in app_files(held.paths, env_ids).items() if kept else ():
         if scope[1] in kept:
             out[scope] = files_digest(paths, held.blobs.get)
     nothing = files_digest((), held.blobs.get)  # an app with no file in an environment
