@@ -175,8 +175,8 @@ def _check_platform(platform: Platform, options: Options) -> None:
     from renderer.render.kubernetes import observability
     from renderer.resolve import templates
 
-    sound = _SOUND[0]
-    if sound is not None and sound[0] is platform and (sound[1] or options.skip_checks_for_tests):
+    global _SOUND
+    if _SOUND is not None and _SOUND[0] is platform and (_SOUND[1] or options.skip_checks_for_tests):
         return
     problems = Collector("platform")
     for definition in platform.definitions:
@@ -185,12 +185,12 @@ def _check_platform(platform: Platform, options: Options) -> None:
     if not options.skip_checks_for_tests:
         problems.extend(findings.compile_policies(platform))
     problems.raise_if_any()
-    _SOUND[0] = (platform, not options.skip_checks_for_tests)
+    _SOUND = (platform, not options.skip_checks_for_tests)
 
 
 # the platform `_check_platform` last found sound (it is frozen), and whether its policies were
 # compiled too; only the last one is kept, so no platform outlives its use
-_SOUND: list[tuple[Platform, bool] | None] = [None]
+_SOUND: tuple[Platform, bool] | None = None
 
 
 EnvOutcome: TypeAlias = "tuple[EnvRender, Report] | InputError"

@@ -339,7 +339,7 @@ def test_a_platform_is_checked_once_a_process_and_its_policies_once_asked(
     compiled: list[object] = []
     real = findings.compile_policies
     monkeypatch.setattr(findings, "compile_policies", lambda p: compiled.append(p) or real(p))
-    monkeypatch.setattr(pipeline, "_SOUND", [None])
+    monkeypatch.setattr(pipeline, "_SOUND", None)
     unchecked = pipeline.Options(skip_checks_for_tests=True)
     pipeline.run(platform, apps, ["dev"], unchecked)
     assert compiled == []

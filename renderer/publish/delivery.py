@@ -570,17 +570,15 @@ def _render_into(
     phases.hold(tree, held, req.gate, ids, as_stored)
     scopes = selective.by_scope([*rendered.tree, *selective.outputs_of(held.paths, ids, unrendered)])
     shared = selective.requests(rendered.envs)
-    stored = [a for a in owned_apps if a in apps]
-    remade = set(stored) - set(unrendered)
-    committed = selective.output_ids(tree, held, ids, remade, unrendered)
-    for app_id in owned_apps:
-        if app_id in apps:
-            previous = indexes.get(app_id)
-            key = _key(req, app_id, previous)
-            tree.update(bookkeeping.store_inputs(apps[app_id], rendered, key, previous, scopes))
-            if req.all_apps:  # a later group judges whether it is newer by its digest before
-                _restored(req.carried.restored, app_id, previous, tree)
-            selective.record(tree, app_id, previous, rendered.envs, prints, shared, committed)
+    stored = [a for a in owned_apps if a in apps]  # the indexes it writes
+    committed = selective.output_ids(tree, held, ids, set(stored) - set(unrendered), unrendered)
+    for app_id in stored:
+        previous = indexes.get(app_id)
+        key = _key(req, app_id, previous)
+        tree.update(bookkeeping.store_inputs(apps[app_id], rendered, key, previous, scopes))
+        if req.all_apps:  # a later group judges whether it is newer by its digest before
+            _restored(req.carried.restored, app_id, previous, tree)
+        selective.record(tree, app_id, previous, rendered.envs, prints, shared, committed)
     published = sorted(a.id for a in req.apps)
     tree[bookkeeping.OWNERS] = bookkeeping.owners_file(
         owners, req.identity, published, req.remove_apps, rendered

@@ -210,6 +210,8 @@ def by_scope(tree: Collection[str]) -> dict[tuple[str, str], list[str]]:
 def outputs_of(existing: Collection[str], env_ids: Sequence[str], apps: Collection[str]) -> list[str]:
     """The files of `apps` in these environments among the paths that exist (their indexes list
     their Kubernetes and Terraform files: `by_scope`)."""
+    if not apps:  # an app's publish keeps no app's files: no need to walk every path
+        return []
     wanted = set(apps)
     return [path for (_, app), paths in _held(existing, env_ids).items() if app in wanted for path in paths]
 
