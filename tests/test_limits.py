@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from renderer.adapters import gitrepo
 from renderer.errors import EXIT_INVALID
 from renderer.model import Limits
 from renderer.publish import bookkeeping
@@ -243,5 +244,5 @@ def test_a_stored_app_at_the_entry_limit_loads_with_its_index_beside_it(
     clone = tmp_path / "full"
     git("clone", "-q", str(bare_repo), str(clone))
     assert (clone / ".render/apps/solo/index.json").is_file()
-    stored, broken = bookkeeping.stored_apps(str(clone), Limits(app_files=3))
+    stored, broken = bookkeeping.stored_apps(gitrepo.local(str(clone)), Limits(app_files=3))
     assert (sorted(stored), broken) == (["solo"], {})

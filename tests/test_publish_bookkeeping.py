@@ -135,22 +135,18 @@ def test_a_stored_app_loads_again_only_when_its_folder_changed(tmp_path: Path) -
     git("-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
     loaded: bookkeeping.Loaded = {}
     limits = Limits()
-    first, _ = bookkeeping.stored_apps(
-        str(root), limits, gitrepo.folder_keys(str(root), bookkeeping.STORE, STORED_INDEX), loaded
-    )
+    first, _ = bookkeeping.stored_apps(gitrepo.local(str(root)), limits, loaded)
     write(root / bookkeeping.STORE / "moving" / "score.yaml", SCORE.format(name="moving", image="nginx:2"))
     write(root / bookkeeping.STORE / "broken" / "score.yaml", "containers: [")
     write(root / bookkeeping.STORE / "steady" / STORED_INDEX, '{"version": 6}')
     git("-C", str(root), "add", "-A")
     git("-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "two")
-    again, broken = bookkeeping.stored_apps(
-        str(root), limits, gitrepo.folder_keys(str(root), bookkeeping.STORE, STORED_INDEX), loaded
-    )
+    again, broken = bookkeeping.stored_apps(gitrepo.local(str(root)), limits, loaded)
     assert again["steady"] is first["steady"]  # the same tree: not read again
     assert again["moving"] is not first["moving"]
     assert again["moving"].workloads[0].spec["containers"]["main"]["image"] == "nginx:2"
     assert list(broken) == ["broken"]
-    fresh, _ = bookkeeping.stored_apps(str(root), limits)  # no memo: the same result
+    fresh, _ = bookkeeping.stored_apps(gitrepo.local(str(root)), limits)  # no memo: the same result
     assert {k: a.files for k, a in fresh.items()} == {k: a.files for k, a in again.items()}
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import os
 import re
 import signal
@@ -705,21 +704,21 @@ def read_indexed(
     return read_files(repo, "", sorted(held), held)
 
 
-def folder_keys(path: str, folder: str, leave_out: str) -> dict[str, str]:
-    """Each folder directly inside `folder` at the checkout's HEAD: name → a key of every file
-    below it but the one named `leave_out` directly in it, from git's modes and object ids (the
-    same key: the very same files). An app's inputs keep their key when only its index changes."""
-    repo = local(path)
-    code, out, _ = repo.run("ls-tree", "-r", "-z", "--full-tree", "HEAD", f"{folder}/")
-    found: dict[str, list[str]] = {}
-    for entry in out.split("\0") if code == 0 else ():  # no HEAD yet: an empty repo
-        meta, _, rel = entry.partition("\t")  # "<mode> <type> <object>\t<path>"
+def folders(repo: Repo, folder: str, commit: str = "HEAD") -> dict[str, dict[str, tuple[str, str, int]]]:
+    """Each folder directly inside `folder` at `commit`: name → every entry below it (its path
+    inside the folder → git's mode, object id, and size in bytes; -1 for a submodule). Nothing is
+    read but trees; a file directly in `folder` is no folder's."""
+    code, out, _ = repo.run("ls-tree", "-r", "-l", "-z", "--full-tree", commit, f"{folder}/")
+    found: dict[str, dict[str, tuple[str, str, int]]] = {}
+    for entry in out.split("\0") if code == 0 else ():  # no commit yet: an empty repo
+        meta, _, rel = entry.partition("\t")  # "<mode> <type> <object> <size, padded>\t<path>"
+        if not meta:
+            continue
+        mode, _, oid, size = meta.split()
         name, _, inner = rel[len(folder) + 1 :].partition("/")
-        if inner:  # a file directly in `folder` is no folder's
-            files = found.setdefault(name, [])
-            if inner != leave_out:
-                files.append(f"{meta}\t{inner}")
-    return {name: hashlib.sha256("\0".join(files).encode()).hexdigest() for name, files in found.items()}
+        if inner:
+            found.setdefault(name, {})[inner] = (mode, oid, int(size) if size.isdigit() else -1)
+    return found
 
 
 def blobs(listed: Mapping[str, tuple[str, str, bool]]) -> dict[str, str]:

@@ -86,7 +86,7 @@ def _request(platform_root: str, base: str, head: str | None, url: str, workdir:
     timeout = seconds(os.environ, "RENDERER_GIT_TIMEOUT", gitrepo.DEFAULT_TIMEOUT)
     repo = gitrepo.open_clone(repo_url(url), clone, ENV_BRANCH, os.environ, timeout=timeout)
     gitrepo.fetch(repo, ENV_BRANCH)
-    apps, broken = bookkeeping.stored_apps(clone, _limits(platform_root))
+    apps, broken = bookkeeping.stored_apps(repo, _limits(platform_root))
     echo_lines([f"SKIPPED app '{name}': its stored inputs no longer load" for name in sorted(broken)])
     dirs = {name: os.path.join(clone, bookkeeping.STORE, name) for name in apps}
     return impactrun.Request(platform_root, base, head, apps, dirs, clone)

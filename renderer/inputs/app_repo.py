@@ -12,7 +12,7 @@ from typing import cast
 from renderer.data import Doc, Json, as_json
 from renderer.errors import Collector, InputError, Problem, of_kind
 from renderer.inputs import score
-from renderer.inputs.confine import Root
+from renderer.inputs.confine import Listed, Root
 from renderer.inputs.documents import display, only_doc, parse_docs
 from renderer.inputs.overrides import merge_patch
 from renderer.inputs.spec import SCORE_GLOB, check_document
@@ -108,10 +108,7 @@ class _Reader:
         return names
 
 
-def _app(directory: str, root: str, app_id: str | None, problems: Collector, limits: Limits) -> App:
-    directory = os.path.abspath(directory)
-    ident = app_id or os.path.basename(directory.rstrip("/"))
-    source = Root(directory, display(directory, root), limits.file_bytes, limits.app_files)
+def _app(source: Root, ident: str, problems: Collector, limits: Limits) -> App:
     reader = _Reader(source, problems, limits)
     workloads = _workloads(reader, ident)
     overrides = _overrides(reader, workloads)
@@ -119,7 +116,7 @@ def _app(directory: str, root: str, app_id: str | None, problems: Collector, lim
     variants = {env: _variant(reader, base, patches) for env, patches in sorted(overrides.items())}
     first_files = {env: next(iter(p.values())).file for env, p in overrides.items()}
     files = dict(sorted(reader.files.items()))
-    return App(ident, directory, base, variants, first_files, files, reader.source.display)
+    return App(ident, source.path, base, variants, first_files, files, reader.source.display)
 
 
 def _workloads(reader: _Reader, ident: str) -> dict[str, Workload]:
@@ -312,7 +309,13 @@ def load_apps(
 
     `limits` are the platform's (trust.yaml): what one app may bring."""
     problems = Collector("platform")  # what score-go would refuse is labelled `spec` where it is found
-    apps = [_app(d, root, names[i] if names else None, problems, limits) for i, d in enumerate(dirs)]
+    apps = []
+    for i, folder in enumerate(dirs):
+        folder = os.path.abspath(folder)
+        source = Root(folder, display(folder, root), limits.file_bytes, limits.app_files)
+        apps.append(
+            _app(source, names[i] if names else os.path.basename(folder.rstrip("/")), problems, limits)
+        )
     problems.raise_if_any()
     first: dict[str, App] = {}
     for app in apps:
@@ -326,6 +329,19 @@ def load_apps(
         first.setdefault(app.id, app)
     problems.raise_if_any()
     return tuple(sorted(apps, key=lambda a: a.id))
+
+
+def load_listed(
+    folder: str, root: str, files: Mapping[str, tuple[str, bytes | None]], limits: Limits = DEFAULT_LIMITS
+) -> App:
+    """One app from its files as git's objects hold them (`confine.Listed`), read as `load_apps`
+    reads the same files from `folder` on disk: the same checks, limits and messages."""
+    folder = os.path.abspath(folder)
+    source = Listed(folder, display(folder, root), limits.file_bytes, limits.app_files, files)
+    problems = Collector("platform")
+    app = _app(source, os.path.basename(folder.rstrip("/")), problems, limits)
+    problems.raise_if_any()
+    return app
 
 
 def example_app_dirs(root: str) -> list[str]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from renderer.errors import InputError, Problem
 from renderer.model import limit_hint
@@ -193,6 +193,95 @@ class Root:
     def _crosses_link(self, rel: str) -> bool:
         parts = split(rel)
         return any(self.kind("/".join(parts[: i + 1])) == "link" for i in range(len(parts)))
+
+
+# git's modes (`ls-tree`) and the kind a checkout of each would have on disk: a submodule is an
+# empty folder there
+_KINDS = {"100644": "file", "100755": "file", "120000": "link", "160000": "dir", "040000": "dir"}
+
+
+@dataclass(frozen=True, slots=True)
+class Listed(Root):
+    """A folder as git's objects hold it, read from memory with `Root`'s rules and words: what
+    reading its checkout would give, without writing it to disk first (thousands of stored apps'
+    inputs, read back at once, cost more to write than to parse).
+
+    `files`: path inside the folder → (git's mode, its bytes; None for one that was not read: a
+    link, a submodule, or a file larger than `max_bytes`)."""
+
+    files: Mapping[str, tuple[str, bytes | None]] = field(default_factory=dict)
+    _children: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for path in self.files:
+            parts = path.split("/")
+            for i in range(len(parts)):
+                self._children.setdefault("/".join(parts[:i]), set()).add(parts[i])
+
+    def read(self, rel: str, yaml_path: str = "", owner_file: str = "") -> bytes:
+        try:
+            parts = split(rel)
+        except ValueError as exc:
+            raise self._error(rel, yaml_path, owner_file, str(exc), "name a file inside the app") from None
+        self._through(parts[:-1], rel, yaml_path, owner_file)
+        kind = self._kind("/".join(parts))
+        if kind != "file":
+            raise self._not_read(kind, rel, yaml_path, owner_file)
+        data = self.files["/".join(parts)][1]
+        if data is None or len(data) > self.max_bytes:
+            what = f"is larger than {self.max_bytes} bytes (limits.file_bytes)"
+            raise self._error(rel, yaml_path, owner_file, what, limit_hint("file_bytes"))
+        return data
+
+    def kind(self, rel: str) -> str:
+        try:
+            parts = split(rel)
+        except ValueError:
+            return "other"
+        if any(self._kind("/".join(parts[:i])) != "dir" for i in range(1, len(parts))):
+            return "missing"  # as on disk: the way to it cannot be walked
+        return self._kind("/".join(parts))
+
+    def listdir(self, rel: str = "") -> list[tuple[str, str]]:
+        parts = split(rel) if rel else []
+        self._through(parts, rel, "", "")
+        names = sorted(self._children.get("/".join(parts), ()))
+        if len(names) > self.max_entries:
+            what = f"holds more than {self.max_entries} entries (limits.app_files)"
+            raise self._error(rel, "", "", what, limit_hint("app_files"))
+        base = "/".join(parts)
+        return [(n, self.kind(f"{base}/{n}" if base else n)) for n in names]
+
+    def _kind(self, path: str) -> str:
+        if not path:
+            return "dir"
+        entry = self.files.get(path)
+        if entry is not None:
+            return _KINDS.get(entry[0], "other")
+        return "dir" if path in self._children else "missing"
+
+    def _through(self, parts: list[str], rel: str, yaml_path: str, owner_file: str) -> None:
+        """Raise as `Root._walk` does when a folder on the way is not one."""
+        for i in range(1, len(parts) + 1):
+            kind = self._kind("/".join(parts[:i]))
+            if kind != "dir":
+                raise self._not_read(kind, rel or "/".join(parts), yaml_path, owner_file, on_the_way=True)
+
+    def _not_read(
+        self, kind: str, rel: str, yaml_path: str, owner_file: str, on_the_way: bool = False
+    ) -> ConfinementError:
+        if kind == "link":
+            what, hint = (
+                "is or passes through a symbolic link",
+                "links are not followed: commit the file itself",
+            )
+        elif kind == "missing":
+            what, hint = "does not exist", "paths are relative to the app directory"
+        elif on_the_way:
+            what, hint = "passes through something that is not a folder", ""
+        else:
+            what, hint = "is not a regular file", ""
+        return self._error(rel, yaml_path, owner_file, what, hint)
 
 
 def read_file(path: str, shown: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:

@@ -11,10 +11,11 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from renderer import __version__
+from renderer.adapters import gitrepo
 from renderer.data import Json
 from renderer.errors import AccessDenied, InputError, Problem, PublishError, UsageError
 from renderer.inputs import app_repo
@@ -84,55 +85,79 @@ def app_prefixes(env_ids: Sequence[str], apps: Sequence[str]) -> list[str]:
     return [p.format(env=env, a=a) for env in env_ids for a in apps for p in scoped]
 
 
-# (root, app, its folder's `gitrepo.folder_keys` key, limits) → what loading it gave
+# (root, app, a key of its folder's files, limits) → what loading it gave
 Loaded = dict[tuple[str, str, str, Limits], App | list[Problem]]
 
 
 def stored_apps(
-    root: str,
+    repo: gitrepo.Repo,
     limits: Limits,
-    trees: Mapping[str, str] | None = None,
     loaded: Loaded | None = None,
     replaced: Collection[str] = (),
 ) -> tuple[dict[str, App], dict[str, list[Problem]]]:
-    """The apps stored in the environment repo, and those whose inputs no longer load (with why).
+    """The apps stored in the environment repo at the checkout's HEAD, and those whose inputs no
+    longer load (with why).
 
-    Each app loads on its own: one app's broken inputs never stop the others' publishes. `trees`:
-    each stored app's folder as a key of its files but its index (`gitrepo.folder_keys`); an app
-    whose folder had that very key when loaded into `loaded` before is not read again (the same
-    bytes load the same: no input of an app is named after its index, `app_repo.STORED_INDEX`).
-    The apps named in `replaced` are not read at all: the caller has their new inputs.
-
-    The apps are the folders git's tree holds (`trees`) and whatever the directory holds: a partial
-    checkout leaves each `index.json` out of it, so an app folder with nothing else in it is not
-    on disk, and counts as an app whose inputs no longer load (its output is kept)."""
-    store = os.path.join(root, STORE)
-    names = set(os.listdir(store)) if os.path.isdir(store) else set()
-    names |= set(trees or {})
-    # the folder holds the app's inputs and its `index.json` (on disk or not: a partial checkout
-    # leaves it out), so that one more entry is not the app's
-    stored_limits = replace(limits, app_files=limits.app_files + 1)
-    apps: dict[str, App] = {}
-    broken: dict[str, list[Problem]] = {}
+    The inputs are read from git's objects, not the directory (`app_repo.load_listed`: the same
+    checks, limits and messages as on disk): a publish does not write thousands of apps' inputs
+    to disk to read them back. Each app loads on its own: one app's broken inputs never stop the
+    others' publishes. An app whose folder holds the very files (modes and object ids) it held
+    when it was loaded into `loaded` is not read again: no input of an app is named after its
+    index (`app_repo.STORED_INDEX`), which is left out, so rewriting only the index keeps it. The
+    apps named in `replaced` are not read at all: the caller has their new inputs. A folder that
+    holds nothing but its index is an app whose inputs no longer load (its output is kept)."""
+    root = repo.path
+    found = gitrepo.folders(repo, STORE)
+    inputs = {
+        name: {inner: entry for inner, entry in files.items() if inner != STORED_INDEX}
+        for name, files in found.items()
+        if name not in replaced
+    }
     memo: Loaded = {} if loaded is None else loaded
     if memo and next(iter(memo))[0] != root:  # another clone's (`diff` has one per group): of no use
         memo.clear()
-    for name in sorted(names - set(replaced)):
-        tree = (trees or {}).get(name)
-        key = (root, name, tree or "", limits)
-        found = memo.get(key) if tree else None
-        if found is None:
+    keys = {name: (root, name, _files_key(files), limits) for name, files in inputs.items()}
+    unread = read_inputs(repo, {name: inputs[name] for name in inputs if keys[name] not in memo}, limits)
+    apps: dict[str, App] = {}
+    broken: dict[str, list[Problem]] = {}
+    for name in sorted(inputs):
+        if name in unread:
+            files = unread[name]
             try:
-                (found,) = app_repo.load_apps([os.path.join(store, name)], root, limits=stored_limits)
+                memo[keys[name]] = app_repo.load_listed(os.path.join(root, STORE, name), root, files, limits)
             except InputError as exc:
-                found = exc.problems()
-            if tree:
-                memo[key] = found
-        if isinstance(found, list):
-            broken[name] = found
+                memo[keys[name]] = exc.problems()
+        outcome = memo[keys[name]]
+        if isinstance(outcome, list):
+            broken[name] = outcome
         else:
-            apps[found.id] = found
+            apps[outcome.id] = outcome
     return apps, broken
+
+
+def read_inputs(
+    repo: gitrepo.Repo, folders: Mapping[str, Mapping[str, tuple[str, str, int]]], limits: Limits
+) -> dict[str, dict[str, tuple[str, bytes | None]]]:
+    """Stored apps' files (`gitrepo.folders`), as `app_repo.load_listed` takes them, read from
+    git's objects in one call; a file larger than `limits.file_bytes` is not read (the loader
+    refuses it by name, as it refuses it on disk)."""
+    listed = {
+        f"{STORE}/{name}/{inner}": (mode, oid)
+        for name, files in folders.items()
+        for inner, (mode, oid, size) in files.items()
+        if size <= limits.file_bytes
+    }
+    data = gitrepo.read_files(repo, "", sorted(listed), listed)
+    return {
+        name: {inner: (mode, data.get(f"{STORE}/{name}/{inner}")) for inner, (mode, _, _) in files.items()}
+        for name, files in folders.items()
+    }
+
+
+def _files_key(files: Mapping[str, tuple[str, str, int]]) -> str:
+    """The same key for the very same files: their paths, modes and object ids."""
+    lines = sorted(f"{mode} {oid}\t{inner}" for inner, (mode, oid, _) in files.items())
+    return hashlib.sha256("\0".join(lines).encode()).hexdigest()
 
 
 def kept(apps: Sequence[str], env_ids: Sequence[str]) -> list[str]:

@@ -23,7 +23,6 @@ from renderer.adapters import gitrepo
 from renderer.checks.secrets import sensitive_values
 from renderer.data import Json
 from renderer.errors import Problem, PublishError, UsageError
-from renderer.inputs.app_repo import STORED_INDEX
 from renderer.model import App, Environment, Limits, Platform, Trust
 from renderer.publish import atlantis, bookkeeping, naming, phases, selective, workspace, writer
 from renderer.publish.identity import Identity
@@ -385,11 +384,11 @@ def _checkout(req: Request, repo: gitrepo.Repo, head: str | None) -> None:
 
 
 def _on_disk(path: str) -> bool:
-    """What a publish reads from the directory: the stored inputs (`.render/`, read confined and
-    within the limits, as an app's own files are), and the few files outside any app's folder.
-    The apps' indexes are read from git's objects (`bookkeeping.Indexes`): writing thousands of
-    files costs more than reading them."""
-    if path.startswith(bookkeeping.STORE + "/") and path.endswith("/index.json") and path.count("/") == 3:
+    """What a publish reads from the directory: the bookkeeping under `.render/` but the apps'
+    folders, and the few files outside any app's folder. The stored apps' inputs and indexes are
+    read from git's objects (`bookkeeping.stored_apps`, `bookkeeping.Indexes`): writing thousands
+    of files costs more than reading them."""
+    if path.startswith(bookkeeping.STORE + "/"):
         return False
     return path.startswith(".render/") or path.count("/") < 3
 
@@ -541,7 +540,7 @@ def _render_into(
     index = gitrepo.index(root)
     held = writer.Held(index, functools.partial(gitrepo.read_indexed, repo, index), gitrepo.blobs(index))
     indexes = bookkeeping.Indexes(held.read, held.blobs, req.carried.indexes)  # not on disk (`_on_disk`)
-    apps, broken = _apps(root, req, platform.trust.limits, _leftovers(req, held, ids))
+    apps, broken = _apps(repo, req, platform.trust.limits, _leftovers(req, held, ids))
     prints = selective.Prints.of(platform.root)
     # a merge of shards renders every app, as the shards checked them (publish/shards.py)
     focus = None if req.run is not None else _focus(req, indexes, held, changing, apps, ids, prints)
@@ -697,15 +696,12 @@ def _broken_warning(name: str, problems: Sequence[Problem]) -> str:
 
 
 def _apps(
-    root: str, req: Request, limits: Limits, leftover: Callable[[str], bool]
+    repo: gitrepo.Repo, req: Request, limits: Limits, leftover: Callable[[str], bool]
 ) -> tuple[dict[str, App], dict[str, list[Problem]]]:
     """The stored apps with this publish's new inputs and without the apps it removes; and the
     stored apps that no longer load (unless this publish replaces or removes them)."""
-    trees = gitrepo.folder_keys(root, bookkeeping.STORE, STORED_INDEX)
     # the apps this publish brings replace their stored inputs: those are not even read
-    stored, broken = bookkeeping.stored_apps(
-        root, limits, trees, req.carried.loaded, [a.id for a in req.apps]
-    )
+    stored, broken = bookkeeping.stored_apps(repo, limits, req.carried.loaded, [a.id for a in req.apps])
     # removed here with their owner checked (`_check_owner`): a later group may remove what is left
     req.carried.removed.update(n for n in req.remove_apps if n in stored or n in broken)
     return with_change(stored, broken, req, "app", leftover)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -60,17 +59,26 @@ def stored_at(source: Source, app_id: str, revision: str, workdir: str, limits: 
     head = gitrepo.fetch(repo, "main")
     sha = _resolve(repo, revision, head)
     folder = f"{bookkeeping.STORE}/{app_id}"
-    if not repo.git("ls-tree", "--name-only", sha, "--", f"{folder}/"):
+    found = gitrepo.folders(repo, bookkeeping.STORE, sha).get(app_id, {})
+    inputs = {inner: entry for inner, entry in found.items() if inner != app_repo.STORED_INDEX}
+    if not inputs:
         raise _refused(
             revision,
             f"holds no record of app '{app_id}' ({folder}/ is absent there)",
             "name a revision at which the app was published (git log -- .render/apps/<app>/)",
         )
+    total = sum(max(size, 0) for _, _, size in inputs.values())
+    if len(inputs) > limits.app_files or total > limits.app_bytes + limits.file_bytes:
+        raise _refused(
+            sha[:12],
+            f"holds {len(inputs)} files, {total} bytes under {folder}/: past the limits",
+            "limits.app_files and limits.app_bytes in platform-config/trust.yaml",
+        )
+    # read from git's objects, never written out: the loader reads them as it reads a checkout
+    files = bookkeeping.read_inputs(repo, {app_id: inputs}, limits)[app_id]
     target = os.path.join(workdir, "inputs")
-    _extract(repo, sha, folder, target, limits)
-    index = _index(os.path.join(target, folder, "index.json"))
-    (app,) = app_repo.load_apps([os.path.join(target, folder)], target, names=[app_id], limits=limits)
-    now = _index(os.path.join(repo.path, folder, "index.json"))
+    app = app_repo.load_listed(os.path.join(target, folder), target, files, limits)
+    index, now = (_index(repo, commit, f"{folder}/{app_repo.STORED_INDEX}") for commit in (sha, head))
     return Stored(app, sha, _images(index), _envs(index), _envs(now))
 
 
@@ -102,30 +110,12 @@ def _resolve(repo: gitrepo.Repo, revision: str, head: str | None) -> str:
     return sha
 
 
-def _extract(repo: gitrepo.Repo, sha: str, folder: str, target: str, limits: Limits) -> None:
-    """Write the folder's files at `sha` under `target`: regular files and folders only, each and
-    all of them within the platform's limits (the loader checks them again as it reads)."""
-    archive = os.path.join(target + ".tar")
-    repo.git("archive", "--format=tar", "-o", archive, sha, "--", f"{folder}/")
-    os.makedirs(target, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
-        files = [m for m in members if m.isfile()]
-        total = sum(m.size for m in files)
-        if len(files) > limits.app_files + 1 or total > limits.app_bytes + limits.file_bytes:
-            raise _refused(
-                sha[:12],
-                f"holds {len(files)} files, {total} bytes under {folder}/: past the limits",
-                "limits.app_files and limits.app_bytes in platform-config/trust.yaml",
-            )
-        tar.extractall(target, members=members, filter="data")
-
-
-def _index(path: str) -> Mapping[str, object]:
+def _index(repo: gitrepo.Repo, commit: str | None, path: str) -> Mapping[str, object]:
+    """The app's index at `commit`, read from git's objects; {} when absent or unreadable."""
+    data = gitrepo.read_files(repo, commit, [path]).get(path) if commit else None
     try:
-        with open(path, encoding="utf-8") as fh:
-            body = json.load(fh)
-    except (OSError, ValueError, RecursionError):
+        body = json.loads(data) if data is not None else {}
+    except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 

@@ -62,7 +62,7 @@ def render_shard(
         )
         gitrepo.fetch(repo, "main")
         owners = bookkeeping.read_owners(repo.path)
-        stored, _broken = bookkeeping.stored_apps(repo.path, platform.trust.limits)
+        stored, _broken = bookkeeping.stored_apps(repo, platform.trust.limits)
         apps = {k: v for k, v in stored.items() if member(k, index, total)}
         options = pipeline.Options(
             {

@@ -252,13 +252,15 @@ def test_one_app_publish_renders_that_app_alone(
     monkeypatch.setattr(gitrepo, "index", index)
     _publish(fleet_root, bare_repo, [folders[1]])
     assert renders == {"svc-0001": 2}
-    # only the stored inputs were checked out: every app's files, the Ingresses the host check
-    # reads and the app's own among them, and the apps' indexes were read from git's objects
+    # only the bookkeeping records were checked out: every app's files, the Ingresses the host
+    # check reads and the app's own among them, and the stored apps' inputs and indexes were read
+    # from git's objects
     assert "kubernetes/dev/svc-0002/w0/deployment-w0.yaml" in left_out
     assert "kubernetes/dev/svc-0001/w0/deployment-w0.yaml" in left_out
     assert "kubernetes/dev/svc-0000/w0/ingress-w0-route.yaml" in left_out
     assert ".render/apps/svc-0000/index.json" in left_out
-    assert not [p for p in left_out if p.startswith(".render/") and not p.endswith("/index.json")]
+    assert ".render/apps/svc-0000/score-w0.yaml" in left_out
+    assert not [p for p in left_out if p.startswith(".render/") and not p.startswith(".render/apps/")]
     with monkeypatch.context() as m:
         _full(m)
         _publish(fleet_root, reference, [folders[1]])

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from renderer.adapters import gitrepo
 from renderer.errors import PublishError
-from renderer.inputs.confine import ConfinementError, Root, split
+from renderer.inputs.confine import ConfinementError, Listed, Root, split
 from renderer.publish import bookkeeping
-from tests.conftest import python_in_ascii_locale, write
+from tests.conftest import git, python_in_ascii_locale, write
 
 
 @pytest.mark.parametrize(
@@ -118,3 +120,57 @@ def test_a_name_this_machine_cannot_encode_is_an_input_error(tmp_path: Path) -> 
     )
     printed = python_in_ascii_locale(script, str(tmp_path / "app"))
     assert "file-name encoding: run with a UTF-8 locale" in printed
+
+
+def _outcome(call: Callable[..., object], *args: str) -> object:
+    """What the call gives, or the words of its refusal."""
+    try:
+        return call(*args)
+    except ConfinementError as exc:
+        return [p.render() for p in exc.problems()]
+
+
+def test_a_folder_read_from_git_s_objects_reads_as_its_checkout(tmp_path: Path) -> None:
+    """`Listed` (a stored app's folder as git's objects hold it) answers every read, kind and
+    listing exactly as `Root` does on a checkout of the same commit: the same bytes, the same
+    refusals in the same words. Links, a submodule, an executable, a file past the size limit,
+    nested folders, and paths that climb, cross a file or do not exist."""
+    source = tmp_path / "source"
+    write(source / "store/app/ok.txt", "fine\n")
+    write(source / "store/app/big.txt", "x" * 17)
+    write(source / "store/app/dir/inner.yaml", "a: 1\n")
+    write(source / "store/app/dir/deeper/f", "deep\n")
+    write(source / "store/app/run.sh", "#!/bin/sh\n").chmod(0o755)
+    write(source / "store/secret.txt", "not yours\n")
+    (source / "store/app/link.txt").symlink_to("../secret.txt")
+    (source / "store/app/linkdir").symlink_to("dir")
+    git("init", "-q", str(source))
+    git("-C", str(source), "add", "-A")
+    # a submodule: any commit id stands for its commit, which a clone does not fetch
+    git("-C", str(source), "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},store/app/sub")
+    git("-C", str(source), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    checkout = tmp_path / "checkout"
+    git("clone", "-q", str(source), str(checkout))
+    repo = gitrepo.local(str(checkout))
+    entries = {f"app/{p}": (mode, oid) for p, (mode, oid, _) in gitrepo.folders(repo, "store")["app"].items()}
+    data = gitrepo.read_files(
+        repo, "", [f"store/{p}" for p in sorted(entries)], {f"store/{p}": e for p, e in entries.items()}
+    )
+    files = {p.removeprefix("app/"): (mode, data.get(f"store/{p}")) for p, (mode, _) in entries.items()}
+    on_disk = Root(str(checkout / "store/app"), "apps/x", max_bytes=16)
+    listed = Listed(str(checkout / "store/app"), "apps/x", 16, 1000, files)
+    paths = [
+        "ok.txt", "big.txt", "run.sh", "link.txt", "linkdir", "linkdir/inner.yaml", "dir",
+        "dir/inner.yaml", "./dir//deeper/f", "dir/deeper", "dir/missing", "missing", "ok.txt/x",
+        "sub", "sub/x", "../secret.txt", "/etc/passwd", "", "dir/../ok.txt",
+    ]  # fmt: skip
+    for rel in paths:
+        for args in ((rel,), (rel, "a.b", "apps/x/score.yaml")):
+            assert _outcome(listed.read, *args) == _outcome(on_disk.read, *args), args
+        assert listed.kind(rel) == on_disk.kind(rel), rel
+    for rel in ["", "dir", "dir/deeper", "sub", "linkdir", "missing", "ok.txt", "link.txt"]:
+        assert _outcome(listed.listdir, rel) == _outcome(on_disk.listdir, rel), rel
+    assert listed.read("run.sh") == b"#!/bin/sh\n"
+    few = Root(str(checkout / "store/app"), "apps/x", 16, max_entries=2)
+    assert _outcome(Listed(few.path, "apps/x", 16, 2, files).listdir) == _outcome(few.listdir)
+    assert "more than 2 entries" in str(_outcome(few.listdir))
