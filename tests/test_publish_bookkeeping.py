@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from renderer.adapters import gitrepo
+from renderer.adapters.gitrepo import GitError
 from renderer.errors import EXIT_USAGE
+from renderer.inputs import app_repo
 from renderer.inputs.app_repo import STORED_INDEX
 from renderer.model import Limits
 from renderer.publish import bookkeeping
@@ -148,6 +152,88 @@ def test_a_stored_app_loads_again_only_when_its_folder_changed(tmp_path: Path) -
     assert list(broken) == ["broken"]
     fresh, _ = bookkeeping.stored_apps(gitrepo.local(str(root)), limits)  # no memo: the same result
     assert {k: a.files for k, a in fresh.items()} == {k: a.files for k, a in again.items()}
+
+
+def _stored_clone(tmp_path: Path, files: dict[str, str]) -> gitrepo.Repo:
+    """A clone of an environment repo holding `files`, fetched without file contents (as a
+    publish fetches main) and with the settings that fetch leaves dropped, as `fetch_head` does."""
+    source = tmp_path / "source"
+    for rel, text in files.items():
+        write(source / rel, text)
+    git("init", "-q", "-b", "main", str(source))
+    git("-C", str(source), "add", "-A")
+    git("-C", str(source), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    bare = tmp_path / "env.git"
+    git("clone", "-q", "--bare", str(source), str(bare))
+    git("--git-dir", str(bare), "config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "clone"
+    git("clone", "-q", "--filter=blob:none", "--no-checkout", f"file://{bare}", str(clone))
+    repo = gitrepo.local(str(clone))
+    gitrepo._forget_promisor(repo)
+    return repo
+
+
+def test_a_stored_file_over_the_size_limit_is_never_read_from_a_clone_without_contents(
+    tmp_path: Path,
+) -> None:
+    """A blob-less clone cannot tell a file's size from its tree (`ls-tree -l` says `BAD`): the
+    sizes of the files it lacks are asked once fetched, and one over `limits.file_bytes` is still
+    not read into memory; the app is refused by that file's name, as on disk. A file or a link
+    where an app's folder belongs is an app whose inputs no longer load (its output is kept)."""
+    big = SCORE.format(name="big", image="nginx:1") + "#" * 5000 + "\n"
+    repo = _stored_clone(
+        tmp_path,
+        {
+            f"{bookkeeping.STORE}/big/score.yaml": big,
+            f"{bookkeeping.STORE}/good/score.yaml": SCORE.format(name="good", image="nginx:1"),
+            f"{bookkeeping.STORE}/not-a-folder": "x",
+        },
+    )
+    assert "BAD" in git("-C", repo.path, "ls-tree", "-r", "-l", "HEAD")  # the premise
+    found = gitrepo.folders(repo, bookkeeping.STORE)
+    assert found["big"]["score.yaml"][2] == len(big)
+    limits = Limits(file_bytes=4000)
+    read = bookkeeping.read_inputs(repo, found, limits)
+    assert read["big"]["score.yaml"][1] is None
+    assert read["good"]["score.yaml"][1] == SCORE.format(name="good", image="nginx:1").encode()
+    apps, broken = bookkeeping.stored_apps(repo, limits)
+    assert sorted(apps) == ["good"] and sorted(broken) == ["big", "not-a-folder"]
+    assert "is larger than 4000 bytes" in broken["big"][0].message
+
+
+def test_a_store_git_cannot_list_stops_the_publish(tmp_path: Path) -> None:
+    """Not "nothing stored": a publish that carried on would render without every other app."""
+    root = tmp_path / "clone"
+    write(root / bookkeeping.STORE / "good" / "score.yaml", SCORE.format(name="good", image="nginx:1"))
+    git("init", "-q", str(root))
+    git("-C", str(root), "add", "-A")
+    git("-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    repo = gitrepo.local(str(root))
+    tree = git("-C", str(root), "rev-parse", f"HEAD:{bookkeeping.STORE}")
+    (root / ".git" / "objects" / tree[:2] / tree[2:]).unlink()  # a damaged repo: the commit is there
+    with pytest.raises(GitError):
+        bookkeeping.stored_apps(repo, Limits())
+    empty = tmp_path / "empty"
+    git("init", "-q", str(empty))
+    assert bookkeeping.stored_apps(gitrepo.local(str(empty)), Limits()) == ({}, {})  # no commit yet
+
+
+def test_a_file_source_written_with_a_backslash_is_stored_by_the_name_it_was_read_by(tmp_path: Path) -> None:
+    """`conf\\a.txt` is read as `conf/a.txt` (a backslash separates parts): stored under the
+    backslashed name, the copy never loaded again, and every later publish skipped the app."""
+    app = tmp_path / "apps" / "slash"
+    score = (
+        SCORE.format(name="web", image="nginx:1")
+        + "    files:\n      /etc/a.txt:\n        source: 'conf\\a.txt'\n"
+    )
+    write(app / "score.yaml", score)
+    write(app / "conf" / "a.txt", "hello\n")
+    (loaded,) = app_repo.load_apps([str(app)], str(tmp_path))
+    assert sorted(loaded.files) == ["conf/a.txt", "score.yaml"]
+    stored = {rel: ("100644", data) for rel, data in loaded.files.items()}
+    again = app_repo.load_listed(str(app), str(tmp_path), stored)
+    assert again.files == loaded.files
+    assert again.workloads[0].sources == loaded.workloads[0].sources == {"conf\\a.txt": b"hello\n"}
 
 
 SCORE = """apiVersion: score.dev/v1b1

@@ -705,19 +705,51 @@ def read_indexed(
 
 
 def folders(repo: Repo, folder: str, commit: str = "HEAD") -> dict[str, dict[str, tuple[str, str, int]]]:
-    """Each folder directly inside `folder` at `commit`: name → every entry below it (its path
-    inside the folder → git's mode, object id, and size in bytes; -1 for a submodule). Nothing is
-    read but trees; a file directly in `folder` is no folder's."""
-    code, out, _ = repo.run("ls-tree", "-r", "-l", "-z", "--full-tree", commit, f"{folder}/")
+    """Each entry directly inside `folder` at `commit`: name → every entry below it (its path
+    inside → git's mode, object id, and size in bytes; -1 for a submodule). An entry that is not a
+    folder (a file, a link, a submodule) holds nothing. None at all before the first commit.
+
+    Only trees are read, but the sizes of files a clone without their contents (`fetch_head`)
+    lacks: git cannot tell them until it has fetched them (`ensure`)."""
+    code, out, err = repo.run("ls-tree", "-r", "-l", "-z", "--full-tree", commit, f"{folder}/")
+    if code != 0:
+        if not repo.ok("rev-parse", "--verify", "-q", f"{commit}^{{commit}}"):
+            return {}  # an empty repo: nothing stored yet
+        raise GitError("ls-tree", classify(err or out), redact((err or out).strip(), repo.secrets))
     found: dict[str, dict[str, tuple[str, str, int]]] = {}
-    for entry in out.split("\0") if code == 0 else ():  # no commit yet: an empty repo
+    unsized: set[str] = set()
+    for entry in out.split("\0"):
         meta, _, rel = entry.partition("\t")  # "<mode> <type> <object> <size, padded>\t<path>"
         if not meta:
             continue
         mode, _, oid, size = meta.split()
         name, _, inner = rel[len(folder) + 1 :].partition("/")
+        files = found.setdefault(name, {})
         if inner:
-            found.setdefault(name, {})[inner] = (mode, oid, int(size) if size.isdigit() else -1)
+            files[inner] = (mode, oid, int(size) if size.isdigit() else -1)
+            if mode in REGULAR_MODES and not size.isdigit():  # "BAD": the clone lacks the object
+                unsized.add(oid)
+    if unsized:
+        ensure(repo, unsized)
+        sizes = _sizes(repo, unsized)
+        for files in found.values():
+            for inner, (mode, oid, _) in files.items():
+                if oid in sizes and mode in REGULAR_MODES:
+                    files[inner] = (mode, oid, sizes[oid])
+    return found
+
+
+def _sizes(repo: Repo, oids: Collection[str]) -> dict[str, int]:
+    """The size in bytes of each object the clone holds."""
+    query = "".join(f"{o}\n" for o in sorted(oids))
+    code, out, err = repo.run("cat-file", "--batch-check=%(objectname) %(objectsize)", input_text=query)
+    if code != 0:
+        raise GitError("cat-file", classify(err), redact(err.strip(), repo.secrets))
+    found = {}
+    for line in out.splitlines():
+        oid, _, size = line.partition(" ")
+        if size.isdigit():
+            found[oid] = int(size)
     return found
 
 

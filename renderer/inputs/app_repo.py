@@ -12,7 +12,7 @@ from typing import cast
 from renderer.data import Doc, Json, as_json
 from renderer.errors import Collector, InputError, Problem, of_kind
 from renderer.inputs import score
-from renderer.inputs.confine import Listed, Root
+from renderer.inputs.confine import Listed, Root, split
 from renderer.inputs.documents import display, only_doc, parse_docs
 from renderer.inputs.overrides import merge_patch
 from renderer.inputs.spec import SCORE_GLOB, check_document
@@ -40,12 +40,16 @@ class _Reader:
         byte budget (reported once). Confinement problems raise, as `Root.read` does."""
         if self.full:
             return None
-        if any(part.lower().startswith(".git") for part in rel.split("/")):
+        try:  # the parts the file is opened by (`confine.split`: `\\` separates them too)
+            parts = split(rel)
+        except ValueError:
+            parts = []  # the read below refuses it, saying why
+        if any(part.lower().startswith(".git") for part in parts):
             # stored under .render/apps/<app>/, a .gitattributes would change how git checks the
             # app's stored inputs out (line endings, encodings) before they are read back
             what = "is one of git's own files (.git*), which the environment repo cannot store"
             raise self.source.refuse(rel, yaml_path, owner_file, what, "rename it")
-        if os.path.normpath(rel).split(os.sep)[0] == STORED_INDEX:
+        if parts[:1] == [STORED_INDEX]:
             # stored as it is read, the file would be overwritten by the app's index, and a later
             # render of the stored app would read the index in its place; a folder of that name
             # could not be stored beside the index at all
@@ -58,7 +62,7 @@ class _Reader:
             what = f"the app's files together are larger than {self.limits.app_bytes} bytes"
             self.problems.add(self.source.display, 0, "", *self.limits.over("app_bytes", what))
             return None
-        self.files[os.path.normpath(rel)] = data
+        self.files["/".join(parts)] = data  # stored by the name it was read by
         return data
 
     def doc(self, rel: str) -> Doc | None:

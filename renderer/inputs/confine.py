@@ -225,8 +225,8 @@ class Listed(Root):
             raise self._error(rel, yaml_path, owner_file, str(exc), "name a file inside the app") from None
         self._through(parts[:-1], rel, yaml_path, owner_file)
         kind = self._kind("/".join(parts))
-        if kind != "file":
-            raise self._not_read(kind, rel, yaml_path, owner_file)
+        if kind != "file" or _too_long(parts[-1]):
+            raise self._not_read(kind, rel, yaml_path, owner_file, long=_too_long(parts[-1]))
         data = self.files["/".join(parts)][1]
         if data is None or len(data) > self.max_bytes:
             what = f"is larger than {self.max_bytes} bytes (limits.file_bytes)"
@@ -238,13 +238,15 @@ class Listed(Root):
             parts = split(rel)
         except ValueError:
             return "other"
-        if any(self._kind("/".join(parts[:i])) != "dir" for i in range(1, len(parts))):
-            return "missing"  # as on disk: the way to it cannot be walked
+        if any(self._kind("/".join(parts[:i])) != "dir" for i in range(1, len(parts))) or any(
+            _too_long(part) for part in parts
+        ):
+            return "missing"  # as on disk: the way to it cannot be walked, or the name not looked up
         return self._kind("/".join(parts))
 
     def listdir(self, rel: str = "") -> list[tuple[str, str]]:
         parts = split(rel) if rel else []
-        self._through(parts, rel, "", "")
+        self._through(parts, "", "", "")  # named by its parts, as `Root._walk` names it
         names = sorted(self._children.get("/".join(parts), ()))
         if len(names) > self.max_entries:
             what = f"holds more than {self.max_entries} entries (limits.app_files)"
@@ -264,13 +266,23 @@ class Listed(Root):
         """Raise as `Root._walk` does when a folder on the way is not one."""
         for i in range(1, len(parts) + 1):
             kind = self._kind("/".join(parts[:i]))
-            if kind != "dir":
-                raise self._not_read(kind, rel or "/".join(parts), yaml_path, owner_file, on_the_way=True)
+            if kind != "dir" or _too_long(parts[i - 1]):
+                where = rel or "/".join(parts)
+                long = _too_long(parts[i - 1])
+                raise self._not_read(kind, where, yaml_path, owner_file, on_the_way=True, long=long)
 
     def _not_read(
-        self, kind: str, rel: str, yaml_path: str, owner_file: str, on_the_way: bool = False
+        self,
+        kind: str,
+        rel: str,
+        yaml_path: str,
+        owner_file: str,
+        on_the_way: bool = False,
+        long: bool = False,
     ) -> ConfinementError:
-        if kind == "link":
+        if long:  # the system refuses the name before it looks for it
+            what, hint = "cannot be read (File name too long)", ""
+        elif kind == "link":
             what, hint = (
                 "is or passes through a symbolic link",
                 "links are not followed: commit the file itself",
@@ -282,6 +294,11 @@ class Listed(Root):
         else:
             what, hint = "is not a regular file", ""
         return self._error(rel, yaml_path, owner_file, what, hint)
+
+
+def _too_long(name: str) -> bool:
+    """Longer than a file name may be on this machine (NAME_MAX: 255 bytes on Linux)."""
+    return len(os.fsencode(name)) > 255
 
 
 def read_file(path: str, shown: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:

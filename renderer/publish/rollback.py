@@ -59,14 +59,14 @@ def stored_at(source: Source, app_id: str, revision: str, workdir: str, limits: 
     head = gitrepo.fetch(repo, "main")
     sha = _resolve(repo, revision, head)
     folder = f"{bookkeeping.STORE}/{app_id}"
-    found = gitrepo.folders(repo, bookkeeping.STORE, sha).get(app_id, {})
-    inputs = {inner: entry for inner, entry in found.items() if inner != app_repo.STORED_INDEX}
-    if not inputs:
+    found = gitrepo.folders(repo, bookkeeping.STORE, sha).get(app_id)
+    if found is None:
         raise _refused(
             revision,
             f"holds no record of app '{app_id}' ({folder}/ is absent there)",
             "name a revision at which the app was published (git log -- .render/apps/<app>/)",
         )
+    inputs = {inner: entry for inner, entry in found.items() if inner != app_repo.STORED_INDEX}
     total = sum(max(size, 0) for _, _, size in inputs.values())
     if len(inputs) > limits.app_files or total > limits.app_bytes + limits.file_bytes:
         raise _refused(

@@ -134,7 +134,8 @@ def test_a_folder_read_from_git_s_objects_reads_as_its_checkout(tmp_path: Path) 
     """`Listed` (a stored app's folder as git's objects hold it) answers every read, kind and
     listing exactly as `Root` does on a checkout of the same commit: the same bytes, the same
     refusals in the same words. Links, a submodule, an executable, a file past the size limit,
-    nested folders, and paths that climb, cross a file or do not exist."""
+    nested folders, paths that climb, cross a file or do not exist, names too long for the
+    system, and folders named as they are not normally written."""
     source = tmp_path / "source"
     write(source / "store/app/ok.txt", "fine\n")
     write(source / "store/app/big.txt", "x" * 17)
@@ -163,12 +164,14 @@ def test_a_folder_read_from_git_s_objects_reads_as_its_checkout(tmp_path: Path) 
         "ok.txt", "big.txt", "run.sh", "link.txt", "linkdir", "linkdir/inner.yaml", "dir",
         "dir/inner.yaml", "./dir//deeper/f", "dir/deeper", "dir/missing", "missing", "ok.txt/x",
         "sub", "sub/x", "../secret.txt", "/etc/passwd", "", "dir/../ok.txt",
+        "L" * 300, "dir/" + "L" * 300, "L" * 300 + "/x", "missing/" + "L" * 300,
     ]  # fmt: skip
     for rel in paths:
         for args in ((rel,), (rel, "a.b", "apps/x/score.yaml")):
             assert _outcome(listed.read, *args) == _outcome(on_disk.read, *args), args
         assert listed.kind(rel) == on_disk.kind(rel), rel
-    for rel in ["", "dir", "dir/deeper", "sub", "linkdir", "missing", "ok.txt", "link.txt"]:
+    folders = ["", "dir", "dir/deeper", "sub", "linkdir", "missing", "ok.txt", "link.txt", "L" * 300]
+    for rel in [*folders, "./linkdir", "linkdir/", "ok.txt/", "./missing", "missing/", "./dir/"]:
         assert _outcome(listed.listdir, rel) == _outcome(on_disk.listdir, rel), rel
     assert listed.read("run.sh") == b"#!/bin/sh\n"
     few = Root(str(checkout / "store/app"), "apps/x", 16, max_entries=2)
