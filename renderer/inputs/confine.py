@@ -55,6 +55,16 @@ def split(rel: str) -> list[str]:
     return parts
 
 
+# the ways a path is refused, as `Root` and `Listed` both word them: what it is, and what to do
+_REFUSED = {
+    "link": ("is or passes through a symbolic link", "links are not followed: commit the file itself"),
+    "missing": ("does not exist", "paths are relative to the app directory"),
+    "through": ("passes through something that is not a folder", ""),  # a file on the way
+    "special": ("is not a regular file", ""),  # a folder, a FIFO, a device
+    "long": (f"cannot be read ({os.strerror(errno.ENAMETOOLONG)})", ""),  # as `_os_error` says it
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Root:
     """A directory whose contents may be read, and nothing beyond it.
@@ -134,7 +144,7 @@ class Root:
                 raise self._os_error(exc, rel, yaml_path, owner_file) from None
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise self._error(rel, yaml_path, owner_file, "is not a regular file")
+                raise self._refused("special", rel, yaml_path, owner_file)
             yield fd
         finally:
             os.close(fd)
@@ -161,20 +171,17 @@ class Root:
         if exc.errno in (errno.ELOOP, errno.EMLINK) or (
             exc.errno == errno.ENOTDIR and self._crosses_link(rel)
         ):
-            return self._error(
-                rel,
-                yaml_path,
-                owner_file,
-                "is or passes through a symbolic link",
-                "links are not followed: commit the file itself",
-            )
+            return self._refused("link", rel, yaml_path, owner_file)
         if exc.errno == errno.ENOENT:
-            return self._error(
-                rel, yaml_path, owner_file, "does not exist", "paths are relative to the app directory"
-            )
+            return self._refused("missing", rel, yaml_path, owner_file)
         if exc.errno == errno.ENOTDIR:
-            return self._error(rel, yaml_path, owner_file, "passes through something that is not a folder")
+            return self._refused("through", rel, yaml_path, owner_file)
         return self._error(rel, yaml_path, owner_file, f"cannot be read ({exc.strerror})")
+
+    def _refused(self, reason: str, rel: str, yaml_path: str, owner_file: str) -> ConfinementError:
+        """The error for one of the ways a path is refused (`_REFUSED`)."""
+        what, hint = _REFUSED[reason]
+        return self._error(rel, yaml_path, owner_file, what, hint)
 
     def refuse(
         self, rel: str, yaml_path: str, owner_file: str, what: str, hint: str = ""
@@ -225,8 +232,12 @@ class Listed(Root):
             raise self._error(rel, yaml_path, owner_file, str(exc), "name a file inside the app") from None
         self._through(parts[:-1], rel, yaml_path, owner_file)
         kind = self._kind("/".join(parts))
-        if kind != "file" or _too_long(parts[-1]):
-            raise self._not_read(kind, rel, yaml_path, owner_file, long=_too_long(parts[-1]))
+        if _too_long(parts[-1]):  # the system refuses the name before it looks for it
+            raise self._refused("long", rel, yaml_path, owner_file)
+        if kind != "file":
+            raise self._refused(
+                kind if kind in ("link", "missing") else "special", rel, yaml_path, owner_file
+            )
         data = self.files["/".join(parts)][1]
         if data is None or len(data) > self.max_bytes:
             what = f"is larger than {self.max_bytes} bytes (limits.file_bytes)"
@@ -265,35 +276,14 @@ class Listed(Root):
     def _through(self, parts: list[str], rel: str, yaml_path: str, owner_file: str) -> None:
         """Raise as `Root._walk` does when a folder on the way is not one."""
         for i in range(1, len(parts) + 1):
+            where = rel or "/".join(parts)
+            if _too_long(parts[i - 1]):
+                raise self._refused("long", where, yaml_path, owner_file)
             kind = self._kind("/".join(parts[:i]))
-            if kind != "dir" or _too_long(parts[i - 1]):
-                where = rel or "/".join(parts)
-                long = _too_long(parts[i - 1])
-                raise self._not_read(kind, where, yaml_path, owner_file, on_the_way=True, long=long)
-
-    def _not_read(
-        self,
-        kind: str,
-        rel: str,
-        yaml_path: str,
-        owner_file: str,
-        on_the_way: bool = False,
-        long: bool = False,
-    ) -> ConfinementError:
-        if long:  # the system refuses the name before it looks for it
-            what, hint = "cannot be read (File name too long)", ""
-        elif kind == "link":
-            what, hint = (
-                "is or passes through a symbolic link",
-                "links are not followed: commit the file itself",
-            )
-        elif kind == "missing":
-            what, hint = "does not exist", "paths are relative to the app directory"
-        elif on_the_way:
-            what, hint = "passes through something that is not a folder", ""
-        else:
-            what, hint = "is not a regular file", ""
-        return self._error(rel, yaml_path, owner_file, what, hint)
+            if kind != "dir":
+                raise self._refused(
+                    kind if kind in ("link", "missing") else "through", where, yaml_path, owner_file
+                )
 
 
 def _too_long(name: str) -> bool:
