@@ -10,7 +10,7 @@ import pytest
 
 from renderer.adapters import gitrepo
 from renderer.adapters.gitrepo import GitError
-from renderer.errors import EXIT_USAGE
+from renderer.errors import EXIT_USAGE, InputError
 from renderer.inputs import app_repo
 from renderer.inputs.app_repo import STORED_INDEX
 from renderer.model import Limits
@@ -234,6 +234,21 @@ def test_a_file_source_written_with_a_backslash_is_stored_by_the_name_it_was_rea
     again = app_repo.load_listed(str(app), str(tmp_path), stored)
     assert again.files == loaded.files
     assert again.workloads[0].sources == loaded.workloads[0].sources == {"conf\\a.txt": b"hello\n"}
+
+
+def test_a_score_file_named_with_a_backslash_is_refused(tmp_path: Path) -> None:
+    """Listed as `score\\x.yaml` but opened as `score/x.yaml`: it published, stored by the parts,
+    and the stored app never loaded again (every later publish skipped it, its output frozen)."""
+    app = tmp_path / "apps" / "slash"
+    write(app / "score\\x.yaml", "not read\n")
+    write(app / "score" / "x.yaml", SCORE.format(name="web", image="nginx:1"))
+    with pytest.raises(InputError) as err:
+        app_repo.load_apps([str(app)], str(tmp_path))
+    (problem,) = err.value.problems()
+    assert (problem.file, problem.message) == (
+        "apps/slash/score\\x.yaml",
+        "the name holds a backslash, which is read as a folder separator",
+    )
 
 
 SCORE = """apiVersion: score.dev/v1b1

@@ -6,6 +6,8 @@ import dataclasses
 import fnmatch
 import glob
 import os
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import cast
 
@@ -22,6 +24,18 @@ from renderer.model import App, Limits, Workload, WorkloadSpec
 # the file beside an app's stored inputs that holds the environment repo's record of it
 # (`.render/apps/<app>/index.json`, publish/bookkeeping.py): no input of the app may take its name
 STORED_INDEX = "index.json"
+
+
+# a listed name the loader could not open by that name: `confine.split` takes `\\` as a separator
+BACKSLASH = ("the name holds a backslash, which is read as a folder separator", "rename it")
+
+
+def _git_own(part: str) -> bool:
+    """A name git takes for one of its own files (`.git*`) on some system, as its protectHFS and
+    protectNTFS rules do: whatever the case, with invisible characters (HFS+ ignores them) or
+    trailing dots and spaces (NTFS drops them), or as an 8.3 short name (`git~1`, `gitatt~1`)."""
+    plain = "".join(c for c in part if unicodedata.category(c) != "Cf").lower().rstrip(". ")
+    return plain.startswith(".git") or re.match(r"git[a-z]{0,3}~[0-9]", plain) is not None
 
 
 class _Reader:
@@ -44,7 +58,7 @@ class _Reader:
             parts = split(rel)
         except ValueError:
             parts = []  # the read below refuses it, saying why
-        if any(part.lower().startswith(".git") for part in parts):
+        if any(_git_own(part) for part in parts):
             # stored under .render/apps/<app>/, a .gitattributes would change how git checks the
             # app's stored inputs out (line endings, encodings) before they are read back
             what = "is one of git's own files (.git*), which the environment repo cannot store"
@@ -90,6 +104,8 @@ class _Reader:
             path = f"{rel}/{name}" if rel else name
             if not name.isprintable():
                 self.refuse(path.encode("unicode_escape").decode(), "the name holds a control character")
+            elif "\\" in name:
+                self.refuse(path, *BACKSLASH)
             elif kind == want:
                 names.append(name)
             elif kind == "link":
@@ -132,9 +148,12 @@ def _workloads(reader: _Reader, ident: str) -> dict[str, Workload]:
         return {}
     if not found:
         reader.problems.add(reader.source.display, 0, "", f"no {SCORE_GLOB} files in this app directory")
-    names = [n for n in found if n.isprintable()]
+    names = [n for n in found if n.isprintable() and "\\" not in n]
     for name in sorted(set(found) - set(names)):
-        reader.refuse(name.encode("unicode_escape").decode(), "the name holds a control character")
+        if not name.isprintable():
+            reader.refuse(name.encode("unicode_escape").decode(), "the name holds a control character")
+        else:
+            reader.refuse(name, *BACKSLASH)
     limit = reader.limits.workloads
     if len(names) > limit:
         what = f"{len(names)} Score files (one workload each)"
