@@ -186,3 +186,21 @@ def test_a_rollback_says_which_other_environments_share_the_stored_inputs(
         "warning: shop's stored inputs are shared by its environments; after this rollback a "
         "platform-wide publish renders staging from them too" in result.output
     )
+
+
+def test_a_revision_whose_folder_holds_only_the_index_says_what_is_missing(
+    cli: Cli, project: Path, bare_repo: Path, history: dict[str, str], tmp_path: Path
+) -> None:
+    """The folder is there (not "absent"): its inputs are what is missing, as a stored app's."""
+    clone = tmp_path / "by-hand"
+    git("clone", "-q", str(bare_repo), str(clone))
+    for path in git("-C", str(clone), "ls-files", ".render/apps/shop/").split():
+        if not path.endswith("/index.json"):
+            git("-C", str(clone), "rm", "-q", path)
+    git("-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "by hand")
+    git("-C", str(clone), "push", "-q", "origin", "main")
+    before = head(bare_repo)
+    result = rollback(cli, project, bare_repo, "--app", "shop", "--to", before)
+    assert result.exit_code == 3, result.output
+    assert "no score*.yaml files in this app directory" in result.output
+    assert "absent" not in result.output and head(bare_repo) == before
