@@ -521,11 +521,7 @@ _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 def _missing(repo: Repo, oids: Collection[str]) -> list[str]:
     """Those of `oids` (full object ids) the clone lacks."""
-    query = "".join(f"{oid}\n" for oid in sorted(oids))
-    code, out, err = repo.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input_text=query)
-    if code != 0:
-        raise GitError("cat-file", classify(err), redact(err.strip(), repo.secrets))
-    return [line.split(" ")[0] for line in out.splitlines() if line.endswith(" missing")]
+    return sorted(set(oids) - set(_sizes(repo, oids)))
 
 
 def _partial(repo: Repo) -> bool:
@@ -740,7 +736,7 @@ def folders(repo: Repo, folder: str, commit: str = "HEAD") -> dict[str, dict[str
 
 
 def _sizes(repo: Repo, oids: Collection[str]) -> dict[str, int]:
-    """The size in bytes of each object the clone holds."""
+    """The size in bytes of each of `oids` the clone holds (one it lacks is left out)."""
     query = "".join(f"{o}\n" for o in sorted(oids))
     code, out, err = repo.run("cat-file", "--batch-check=%(objectname) %(objectsize)", input_text=query)
     if code != 0:
