@@ -462,6 +462,12 @@ def _each_env(
             # the workers are forked at the first submit: they find the platform and the apps in
             # memory they share with this process, instead of each unpickling its own copy of them
             _INHERITED = (platform, apps)
+            if not all(o.skip_checks_for_tests for _, o in pooled):
+                # every worker's secret scan imports the detectors, and this process's scan after
+                # them does too: imported once here, before the fork, they are every worker's
+                from renderer.checks import secrets
+
+                secrets.detectors()
             futures = [pool.submit(_inherited_env, env, opts) for env, opts in pooled]
         else:  # spawn, forkserver (Python 3.14's default on Linux): a worker gets them pickled
             futures = [pool.submit(_one_env, platform, apps, env, opts) for env, opts in pooled]

@@ -14,7 +14,7 @@ from renderer.inputs.placeholders import find_refs, split_ref
 from renderer.inputs.score import expanded_strings
 from renderer.model import Environment, ResourceDefinition, ScoreResource, Workload
 from renderer.resolve import access
-from renderer.resolve.matching import Match, Request, match_resource
+from renderer.resolve.matching import Match, Matcher, Request, match_resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +91,11 @@ def build(
     problems = Collector()
     nodes: dict[str, Node] = {}
     bindings: dict[tuple[str, str], dict[str, str]] = {}
+    matcher = Matcher(defs)
     for wl in workloads:
         bound = bindings.setdefault((wl.app, wl.name), {})
         for rname, res in sorted((wl.spec.get("resources") or {}).items()):
-            node = _request(env, wl, rname, res, defs, nodes, problems)
+            node = _request(env, wl, rname, res, matcher, nodes, problems)
             if node is not None:
                 bound[rname] = node.uid
     for wl in workloads:
@@ -111,13 +112,13 @@ def _request(
     wl: Workload,
     rname: str,
     res: ScoreResource,
-    defs: Sequence[ResourceDefinition],
+    matcher: Matcher,
     nodes: dict[str, Node],
     problems: Collector,
 ) -> Node | None:
     type_, klass, rid = res["type"], res.get("class", "default"), res.get("id")
     path = ("resources", rname)
-    match = _match(env, wl, rname, defs, problems)
+    match = _match(env, wl, rname, matcher, problems)
     if match is None or match.definition is None:
         return None
     requester = Requester(wl.app, wl.name, rname, wl.file, wl.doc.line(path))
@@ -169,13 +170,11 @@ def _impostors(shared: Node, owner: Workload | Node) -> list[Problem]:
     ]
 
 
-def _match(
-    env: Environment, wl: Workload, rname: str, defs: Sequence[ResourceDefinition], problems: Collector
-) -> Match | None:
+def _match(env: Environment, wl: Workload, rname: str, matcher: Matcher, problems: Collector) -> Match | None:
     """The definition a workload's resource request matches; a miss explains itself."""
     res = (wl.spec.get("resources") or {})[rname]
     req = Request(res["type"], res.get("class", "default"), res.get("id"), wl.app, env)
-    match = match_resource(req, defs)
+    match = matcher.match(req)
     if match.definition is None:
         hint = "add a definition or change the type/class"
         problems.extend([wl.doc.problem(("resources", rname), match.miss_message(req), hint)])

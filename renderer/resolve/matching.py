@@ -94,6 +94,37 @@ def match_resource(req: Request, definitions: Sequence[ResourceDefinition]) -> M
     return Match(winner, tuple(candidates))
 
 
+class Matcher:
+    """`match_resource` over one set of definitions, each answer worked out once for the requests
+    it cannot tell apart: a request's app and id are read only where a criterion of a definition of
+    its type names one, so a fleet whose every app requests its own database matches it once."""
+
+    def __init__(self, definitions: Sequence[ResourceDefinition]) -> None:
+        self.definitions = definitions
+        self._reads: dict[str, tuple[bool, bool]] = {}  # type → (reads the app, reads the id)
+        for d in definitions:
+            app, rid = self._reads.get(d.type, (False, False))
+            app = app or any(c.app is not None for c in d.criteria)
+            rid = rid or any(c.res_id is not None for c in d.criteria)
+            self._reads[d.type] = (app, rid)
+        self._known: dict[tuple[str, str, str | None, str | None, str, str], Match] = {}
+
+    def match(self, req: Request) -> Match:
+        by_app, by_id = self._reads.get(req.type, (False, False))
+        key = (
+            req.type,
+            req.klass,
+            req.res_id if by_id else None,
+            req.app if by_app else None,
+            req.env.id,
+            req.env.type,
+        )
+        found = self._known.get(key)
+        if found is None:
+            found = self._known[key] = match_resource(req, self.definitions)
+        return found
+
+
 def match_profile(klass: str, app: str, env: Environment, profiles: Sequence[Profile]) -> Profile | None:
     req = Request("workload", klass, None, app, env)
     best: tuple[int, Profile] | None = None

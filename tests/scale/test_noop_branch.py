@@ -297,18 +297,26 @@ def test_a_second_partial_checkout_writes_only_what_changed(tmp_path: Path) -> N
 
 
 def _listing(path: Path) -> tuple[list[str], dict[str, tuple[str, str, bool]]]:
-    """A checkout's files on disk, and its index as git itself lists it (`ls-files -s -v`), which
-    `gitrepo.index` must agree with (it answers from what `checkout_part` kept)."""
+    """A checkout's files on disk, and what `gitrepo.index` says it holds: the whole tree of its
+    commit (`ls-tree`), of which git's own index (`ls-files`) holds exactly the entries not left
+    out of the checkout."""
     from renderer.adapters import gitrepo
 
     disk = sorted(str(p.relative_to(path)) for p in path.rglob("*") if ".git" not in p.parts and p.is_file())
-    listed = {}
-    for entry in git("-C", str(path), "ls-files", "-s", "-v", "-z").split("\0"):
-        if entry:  # "<tag> <mode> <object> <stage>\t<path>"
+    staged, tree = {}, {}
+    for entry in git("-C", str(path), "ls-files", "-s", "-z").split("\0"):
+        if entry:  # "<mode> <object> <stage>\t<path>"
             meta, _, rel = entry.partition("\t")
-            tag, mode, oid, _ = meta.split(" ")
-            listed[rel] = (mode, oid, tag == "S")
-    assert gitrepo.index(str(path)) == listed
+            mode, oid, _ = meta.split(" ")
+            staged[rel] = (mode, oid)
+    for entry in git("-C", str(path), "ls-tree", "-r", "-z", "HEAD").split("\0"):
+        if entry:  # "<mode> <type> <object>\t<path>"
+            meta, _, rel = entry.partition("\t")
+            mode, _, oid = meta.split(" ")
+            tree[rel] = (mode, oid)
+    listed = gitrepo.index(str(path))
+    assert {p: e[:2] for p, e in listed.items()} == tree
+    assert {p: e[:2] for p, e in listed.items() if not e[2]} == staged
     return disk, listed
 
 
@@ -317,7 +325,9 @@ def test_a_second_partial_checkout_changes_the_index_as_a_fresh_one_would(tmp_pa
     between the two commits (additions, changes, removals, a file that became a folder and back,
     hidden and shown ones): the index (`ls-files`, and `index`, which answers from what it
     kept) and the files on disk are those of a fresh clone's checkout. Once something else
-    rewrote the index (`atlantis.split_commit` reads a tree into it), it is made afresh."""
+    rewrote the index (`atlantis.split_commit` reads a tree into it), `index` still answers with
+    the commit's tree, and the next checkout makes the index afresh; once something moved HEAD,
+    `index` answers with HEAD's tree."""
     from renderer.adapters import gitrepo
 
     bare = init_bare(tmp_path / "served.git")
@@ -355,10 +365,13 @@ def test_a_second_partial_checkout_changes_the_index_as_a_fresh_one_would(tmp_pa
         gitrepo.checkout_part(repo, "main", head, wanted)
         assert before is None or before.head != head  # each step goes the incremental way
         assert _listing(tmp_path / "c") == fresh(f"fresh{n}", head), n
+    kept = gitrepo.index(str(tmp_path / "c"))
     git("-C", str(tmp_path / "c"), "read-tree", second)  # the index rewritten by someone else
-    _listing(tmp_path / "c")  # `index` reads it again
+    assert gitrepo.index(str(tmp_path / "c")) == kept  # still the commit's whole tree
     gitrepo.checkout_part(repo, "main", third, wanted)
     assert _listing(tmp_path / "c") == fresh("fresh-last", third)
+    git("-C", str(tmp_path / "c"), "update-ref", "refs/heads/main", second)  # HEAD moved by someone
+    assert gitrepo.index(str(tmp_path / "c")) == fresh("fresh-moved", second)[1]
 
 
 @pytest.mark.parametrize("kind", ["link", "folder"])
