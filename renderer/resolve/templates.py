@@ -95,6 +95,8 @@ def _environment(finalize: Callable[[object], object] | None) -> ImmutableSandbo
 
 
 _ENVS = {"yaml": _environment(_yaml_finalize), "text": _environment(None)}
+# each environment's globals (Jinja's `range`, `dict`, ...), never changed once it is made
+_GLOBALS = {kind: dict(env.globals) for kind, env in _ENVS.items()}
 
 
 def _template(kind: str, name: str, source: str) -> Template:
@@ -120,7 +122,7 @@ def _block_offset(doc: Doc, path: PathKey, value: str) -> int:
 def render(kind: str, doc: Doc, path: PathKey, source: str, context: Context, stage: str) -> str:
     name = _name(doc, path)
     try:
-        return str(_template(kind, name, source).render(context))
+        return _run(kind, _template(kind, name, source), context)
     except TemplateSyntaxError as exc:
         line = _block_offset(doc, path, source) + (exc.lineno or 1)
         raise TemplateFailure(
@@ -138,6 +140,21 @@ def render(kind: str, doc: Doc, path: PathKey, source: str, context: Context, st
         raise TemplateFailure(
             Problem(doc.file, line, doc.problem(path, "").path, f"{stage}: {message}")
         ) from None
+
+
+def _run(kind: str, template: Template, context: Context) -> str:
+    """`template.render(context)`, less two copies of the context. Jinja's `render` copies the
+    context, then copies it again over a copy of the globals it reads through a `ChainMap`
+    (iterated in Python), for every render: that was about half the time of resolving a fleet's
+    resources (1,000 shared databases render 7,000 templates). Here the context goes over the
+    environment's globals once (a template of these environments has no globals of its own).
+    Whatever it raises is raised as `render` raises it: with the template's own line numbers."""
+    env, plain = template.environment, _GLOBALS[kind]
+    ctx = env.context_class(env, {**plain, **context}, template.name, template.blocks, globals=plain)
+    try:
+        return str(env.concat(template.root_render_func(ctx)))
+    except Exception:
+        env.handle_exception()
 
 
 def _template_line(exc: BaseException, name: str) -> int:
