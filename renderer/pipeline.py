@@ -218,7 +218,8 @@ def _one_env(platform: Platform, apps: Sequence[App], env: Environment, options:
             env_render = render_env(analysis, options.images, platform, pins, options.focus)
     except InputError as exc:
         return InputError(of_kind(exc.problems(), "platform"))  # the inputs are read: the platform says no
-    reads = graphs.shared_read_by_app(analysis.graph) if options.lean else {}  # a publish records it
+    # a publish records it, for the apps whose indexes it writes
+    reads = graphs.shared_read_by_app(analysis.graph, options.recorded) if options.lean else {}
     recorded = dependencies.record(platform, analysis, options.recorded)
     env_render = replace(env_render, dependencies=recorded, reads=reads)
     checked = _checked(options.focus, stored, analysis)

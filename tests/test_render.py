@@ -290,6 +290,14 @@ def test_a_lean_render_checks_all_the_same() -> None:
     # billing's own database in prod uses the shared instance
     assert [graphs.shared_read_by_app(e.analysis.graph) for e in kept.envs] == [e.reads for e in dropped.envs]
     assert dropped.envs[1].reads["billing"] == ["postgres-instance.default#shared"]
+    # a publish of billing records billing's alone: the same entry, worked out for it alone
+    one = pipeline.run(
+        platform, apps, ["dev", "prod"], pipeline.Options(lean=True, recorded=frozenset({"billing"}))
+    )
+    assert [e.reads for e in one.envs] == [
+        {k: v for k, v in e.reads.items() if k == "billing"} for e in dropped.envs
+    ]
+    assert one.envs[1].reads
     assert all(env.catalog for env in kept.envs) and not any(env.catalog for env in dropped.envs)
     for whole, lean in zip(kept.envs, dropped.envs, strict=True):
         shared = {uid: node for uid, node in whole.analysis.graph.nodes.items() if node.shared}

@@ -359,14 +359,15 @@ def shared_by_app(graph: Graph) -> dict[str, list[str]]:
     return {app: sorted(uids) for app, uids in sorted(out.items())}
 
 
-def shared_read_by_app(graph: Graph) -> dict[str, list[str]]:
+def shared_read_by_app(graph: Graph, apps: Collection[str] | None = None) -> dict[str, list[str]]:
     """The shared nodes each app's render reads (sorted uids): those its workloads request, and
     those these or its own resources use (`uses:`), however deep. Objects of the app kept as they
     are in an environment still read all of them there (`render/environment._kept`). It needs the
-    apps' own nodes: a lean graph has none."""
-    seeds: dict[str, set[str]] = {app: set(uids) for app, uids in shared_by_app(graph).items()}
+    apps' own nodes: a lean graph has none. `apps`: only these apps' (None: every app's)."""
+    wanted = (lambda app: True) if apps is None else frozenset(apps).__contains__
+    seeds: dict[str, set[str]] = {app: set(uids) for app, uids in shared_by_app(graph).items() if wanted(app)}
     for uid, node in graph.nodes.items():
-        if node.app is not None:
+        if node.app is not None and wanted(node.app):
             seeds.setdefault(node.app, set()).add(uid)
     out: dict[str, list[str]] = {}
     for app, todo in sorted(seeds.items()):
