@@ -612,8 +612,7 @@ def _checkout_whole(
     listed = _tree(repo, head, wanted)
     shown = [f"{mode} {oid}\t{path}\0" for path, (mode, oid, hidden) in listed.items() if not hidden]
     repo.git("read-tree", "--empty")
-    if shown:
-        repo.git("update-index", "-z", "--index-info", input_text="".join(shown))
+    _enter(repo, shown)
     repo.git("clean", "-qfdx")  # what is no longer in the index, whoever wrote it
     written = {} if last is None else {p: e for p, e in last.listed.items() if not e[2]}
     _write(
@@ -648,12 +647,32 @@ def _checkout_changes(repo: Repo, before: _Part, head: str) -> dict[str, tuple[s
     # removals first: a file that became a folder (or the reverse) is a removal and an addition
     info = [f"0 {'0' * len(head)}\t{path}\0" for path in removed]
     info += [f"{mode} {oid}\t{path}\0" for path, mode, oid in changed]
-    if info:
-        repo.git("update-index", "-z", "--index-info", input_text="".join(info))
+    _enter(repo, info)
     if removed:
         repo.git("clean", "-qfdx")  # the files of removed entries are no longer in the index
     _write(repo, changed)
     return listed
+
+
+def _enter(repo: Repo, info: Sequence[str]) -> None:
+    """Entries (`<mode> <object>\\t<path>\\0`) into git's index. git leaves out a path it refuses to
+    check out (`git~1/x`, `.git` with an invisible character) and says so only on stderr: the
+    checkout is refused then, naming the path, as `read-tree` of the whole tree refused it."""
+    if not info:
+        return
+    code, out, err = repo.run("update-index", "-z", "--index-info", input_text="".join(info))
+    refused = [
+        line.removeprefix("Ignoring path ") for line in err.splitlines() if line.startswith("Ignoring path ")
+    ]
+    if code == 0 and not refused:
+        return
+    detail = (
+        f"main's tree holds {refused[0]!r}, a path git refuses to check out; "
+        "remove it from the environment repo"
+        if refused
+        else (err or out).strip()
+    )
+    raise GitError("update-index", classify(detail), redact(detail, repo.secrets))
 
 
 def _write(repo: Repo, files: Sequence[tuple[str, str, str]]) -> None:

@@ -535,7 +535,7 @@ def _render_into(
     root = repo.path
     changing = sorted({a.id for a in req.apps} | set(req.remove_apps))
     ids = [e.id for e in envs]
-    # what the index holds, read from git's objects: a partial checkout (`_checkout`) leaves most
+    # what main's tree holds, read from git's objects: a partial checkout (`_checkout`) leaves most
     # files out of the directory
     index = gitrepo.index(root)
     held = writer.Held(index, functools.partial(gitrepo.read_indexed, repo, index), gitrepo.blobs(index))

@@ -70,12 +70,13 @@ ReadMany = Callable[[Collection[str]], Mapping[str, bytes]]
 @dataclass(frozen=True, slots=True)
 class Held:
     """The files a checkout holds: their paths, and their bytes read many at a time. On disk
-    (`on_disk`), or as git's index records them (`delivery`): a partial checkout leaves most files
-    out of the directory, and a reader cannot tell them from the others."""
+    (`on_disk`), or as the checked-out commit's tree records them (`delivery`, `gitrepo.index`):
+    a partial checkout leaves most files out of the directory, and a reader cannot tell them from
+    the others."""
 
     paths: Collection[str]
     read: ReadMany
-    # path → git's object id of a regular file, where git's index says (`delivery`): a file whose
+    # path → git's object id of a regular file, where the tree says (`delivery`): a file whose
     # id is known need not be read to know its bytes are the same
     blobs: Mapping[str, str] = field(default_factory=dict)
 

@@ -650,3 +650,49 @@ def test_git_interrupted_while_it_starts_is_ended_or_never_started(
         assert proc.returncode is not None  # ended and reaped
     else:
         assert owned == []
+
+
+def _tree(repo: Path, entries: list[str]) -> str:
+    """A tree object from `mktree` lines ("<mode> <type> <object>\\t<name>"): git checks no name."""
+    out = subprocess.run(
+        ["git", "-C", str(repo), "mktree"], input="\n".join(entries) + "\n", capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize("where", ["written", "left out"])
+def test_a_path_git_refuses_to_check_out_is_named(tmp_path: Path, where: str) -> None:
+    """A tree changed by hand may hold a path git refuses to check out (`git~1`, NTFS's short
+    name of `.git`). Among the files a partial checkout writes, it is refused by name (git's index
+    would leave it out and say so only on stderr); among those left out, nobody reads it from
+    disk: the checkout goes on, as the commit is built over the tree without checking it out."""
+    from renderer.adapters import gitrepo
+
+    bare = init_bare(tmp_path / "served.git")
+    work = tmp_path / "writer"
+    git("init", "-q", str(work))
+    blob = subprocess.run(
+        ["git", "-C", str(work), "hash-object", "-w", "--stdin"], input="x\n", capture_output=True, text=True
+    ).stdout.strip()
+    bad = _tree(work, [f"100644 blob {blob}\tx"])
+    inner = _tree(work, [f"040000 tree {bad}\tgit~1", f"100644 blob {blob}\tfine"])
+    deep = _tree(work, [f"040000 tree {inner}\tc"])
+    top = "040000 tree {inner}\t.render" if where == "written" else "040000 tree {deep}\tapps"
+    root = _tree(work, [top.format(inner=inner, deep=deep), f"100644 blob {blob}\tok"])
+    who = ("-c", "user.name=t", "-c", "user.email=t@example.invalid")
+    commit = git("-C", str(work), *who, "commit-tree", root, "-m", "by hand")
+    git("-C", str(work), "push", "-q", str(bare), f"{commit}:refs/heads/main")
+    repo = gitrepo.open_clone(str(bare), str(tmp_path / "c"), "main", os.environ)
+    head = gitrepo.fetch_head(repo, "main", history=False, blobs=False)
+    assert head == commit
+    wanted = lambda path: path.startswith(".render/") or "/" not in path  # noqa: E731
+    if where == "written":
+        with pytest.raises(
+            gitrepo.GitError, match=r"main's tree holds '.render/git~1/x', a path git refuses"
+        ):
+            gitrepo.checkout_part(repo, "main", head, wanted)
+        return
+    gitrepo.checkout_part(repo, "main", head, wanted)
+    assert (tmp_path / "c" / "ok").read_text() == "x\n"
+    assert "apps/c/git~1/x" in gitrepo.index(str(tmp_path / "c"))
