@@ -656,8 +656,8 @@ def _checkout_changes(repo: Repo, before: _Part, head: str) -> dict[str, tuple[s
 
 def _enter(repo: Repo, info: Sequence[str]) -> None:
     """Entries (`<mode> <object>\\t<path>\\0`) into git's index. git leaves out a path it refuses to
-    check out (`git~1/x`, `.git` with an invisible character) and says so only on stderr: the
-    checkout is refused then, naming the path, as `read-tree` of the whole tree refused it."""
+    check out on this machine (`git~1/x`, NTFS's short name of `.git`) and says so only on stderr:
+    the checkout is refused then, naming the path, as `read-tree` of the whole tree refused it."""
     if not info:
         return
     code, out, err = repo.run("update-index", "-z", "--index-info", input_text="".join(info))
@@ -666,13 +666,17 @@ def _enter(repo: Repo, info: Sequence[str]) -> None:
     ]
     if code == 0 and not refused:
         return
+    failed = (err or out).strip()
+    if not refused:
+        raise GitError("update-index", classify(failed), redact(failed, repo.secrets))
     detail = (
         f"main's tree holds {refused[0]!r}, a path git refuses to check out; "
         "remove it from the environment repo"
-        if refused
-        else (err or out).strip()
     )
-    raise GitError("update-index", classify(detail), redact(detail, repo.secrets))
+    if code != 0:
+        detail += f" ({failed})"
+    # the kind is not read from the message: a path's name may spell any of git's errors
+    raise GitError("update-index", "other", redact(detail, repo.secrets))
 
 
 def _write(repo: Repo, files: Sequence[tuple[str, str, str]]) -> None:
