@@ -37,11 +37,28 @@ class WriteResult:
     data: Mapping[str, bytes] = field(default_factory=dict)  # the bytes of each path written
 
 
-def _guard(root: str, rel: str) -> str:
-    full = os.path.realpath(os.path.join(root, rel))
-    if not full.startswith(os.path.realpath(root) + os.sep):
-        raise UsageError(f"refusing to write outside the output directory: {rel}")
-    return full
+class _Guard:
+    """Where a path below `root` really is: its real path (every link followed), refused if that
+    is outside `root`. Each folder's real path is worked out once: a render writes tens of
+    thousands of files into a few thousand folders, and resolving every part of every path again
+    costs an `lstat` a part. The name itself is resolved only when it is a link (or `.`, `..`),
+    which gives what resolving the whole path gives (`tests/security/test_writer_guard.py`)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.realpath(root)
+        self._folders: dict[str, str] = {"": self.root}
+
+    def __call__(self, rel: str) -> str:
+        folder, _, name = rel.rpartition("/")
+        real = self._folders.get(folder)
+        if real is None:
+            real = self._folders[folder] = os.path.realpath(os.path.join(self.root, folder))
+        full = os.path.join(real, name)
+        if name in ("", ".", "..") or os.path.islink(full):
+            full = os.path.realpath(full)
+        if not full.startswith(self.root + os.sep):
+            raise UsageError(f"refusing to write outside the output directory: {rel}")
+        return full
 
 
 def list_files(root: str) -> dict[str, str]:
@@ -203,11 +220,13 @@ def apply(root: str, result: WriteResult) -> None:
     for path in result.deleted:
         folder = os.path.dirname(path)
         # the folder confined to `root`; the file itself not resolved: a link is removed, never its target
-        full = os.path.join(_guard(root, folder) if folder else root, os.path.basename(path))
+        full = os.path.join(_Guard(root)(folder) if folder else root, os.path.basename(path))
         os.remove(full)
         _prune(root, os.path.dirname(full))
+    guard = _Guard(root)
+    made: set[str] = set()  # the folders this write made sure of
     for path, data in result.data.items():
-        _write(_guard(root, path), data)
+        _write(guard(path), data, made)
 
 
 def plan_rendered(
@@ -340,29 +359,39 @@ def write_rendered(
 ) -> WriteResult:
     """`plan_rendered` against what the directory `root` holds, written there."""
     os.makedirs(root, exist_ok=True)
-    result = plan_rendered(tree, prefixes, platform, on_disk(root), partial(_on_disk, root))
+    held = on_disk(root)
+    guard = _Guard(root)
+
+    def same(rel: str, data: bytes) -> bool:  # a path not listed is not there: nothing to open
+        if rel not in held.paths:
+            return False
+        try:
+            with open(guard(rel), "rb") as fh:
+                return fh.read() == data
+        except FileNotFoundError:
+            return False
+
+    result = plan_rendered(tree, prefixes, platform, held, same)
     apply(root, result)
     return result
 
 
 def _read(root: str, rel: str) -> bytes:
-    with open(_guard(root, rel), "rb") as fh:
+    with open(_Guard(root)(rel), "rb") as fh:
         return fh.read()
 
 
-def _on_disk(root: str, rel: str, data: bytes) -> bool:
-    try:
-        return _read(root, rel) == data
-    except FileNotFoundError:
-        return False
-
-
-def _write(full: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(full), prefix=".tmp-")
+def _write(full: str, data: bytes, made: set[str] | None = None) -> None:
+    """`full` replaced atomically by `data` (mode 0644); `made`: folders known to exist already."""
+    folder = os.path.dirname(full)
+    if made is None or folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        if made is not None:
+            made.add(folder)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o644)
         fh.write(data)
-    os.chmod(tmp, 0o644)
     os.replace(tmp, full)
 
 

@@ -1,0 +1,73 @@
+"""`writer._Guard` (folders resolved once, for writing many files) confines a write exactly as
+resolving each whole path does, through every kind of link an output directory may hold."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from renderer.errors import UsageError
+from renderer.publish import writer
+
+RELS = [
+    "a.yaml",
+    "dir/a.yaml",
+    "dir/sub/a.yaml",
+    "inside/a.yaml",
+    "inside/sub/a.yaml",
+    "outside/a.yaml",
+    "dir/to-file-inside",
+    "dir/to-file-outside",
+    "dir/dangling-inside",
+    "dir/dangling-outside",
+    "dir/..",
+    "dir/.",
+    "../escape.yaml",
+    "dir/../../escape.yaml",
+    "missing/deeper/a.yaml",
+    "dir/to-dir-outside/x",
+]
+
+
+def _whole(root: str, rel: str) -> str:
+    """The rule: the whole path's real path, below the root's."""
+    full = os.path.realpath(os.path.join(root, rel))
+    if not full.startswith(os.path.realpath(root) + os.sep):
+        raise UsageError(f"refusing to write outside the output directory: {rel}")
+    return full
+
+
+def _answer(call: object) -> str:
+    assert callable(call)
+    try:
+        return str(call())
+    except UsageError as exc:
+        return f"refused: {exc}"
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    root, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    (root / "dir" / "sub").mkdir(parents=True)
+    (elsewhere / "sub").mkdir(parents=True)
+    (root / "dir" / "target").write_text("t")
+    (elsewhere / "file").write_text("f")
+    (root / "inside").symlink_to(root / "dir", target_is_directory=True)
+    (root / "outside").symlink_to(elsewhere, target_is_directory=True)
+    (root / "dir" / "to-file-inside").symlink_to(root / "dir" / "target")
+    (root / "dir" / "to-file-outside").symlink_to(elsewhere / "file")
+    (root / "dir" / "dangling-inside").symlink_to(root / "dir" / "nothing")
+    (root / "dir" / "dangling-outside").symlink_to(elsewhere / "nothing")
+    (root / "dir" / "to-dir-outside").symlink_to(elsewhere, target_is_directory=True)
+    return root
+
+
+def test_the_guard_of_many_paths_answers_as_the_guard_of_one(out: Path) -> None:
+    guard = writer._Guard(str(out))
+    for rel in [*RELS, *reversed(RELS)]:  # the folders' cache, filled in either order
+        assert _answer(lambda: guard(rel)) == _answer(lambda: _whole(str(out), rel)), rel  # noqa: B023
+    assert _answer(lambda: guard("dir/to-file-outside")).startswith("refused")
+    assert _answer(lambda: guard("outside/a.yaml")).startswith("refused")
+    assert guard("dir/to-file-inside") == str(out.resolve() / "dir" / "target")
