@@ -239,3 +239,18 @@ def test_every_publish_records_what_each_app_depended_on(repo: tuple[Path, Path]
     assert (
         bookkeeping.recorded_dependencies(bookkeeping.read_index(str(clone), "billing")) is None
     )  # version 1
+
+
+def test_only_the_stored_apps_are_checked_out(world: tuple[Path, Path], tmp_path: Path) -> None:
+    """`impact` reads the stored apps from a clone of the environment repo: their folders are on
+    disk (each side's renderer reads them there); the rendered files are neither fetched nor
+    written (most of the repo: 82,000 files at 1,000 apps)."""
+    from renderer.cli.impact import _request
+
+    plat, env = world
+    req = _request(str(plat), "main", None, str(env), str(tmp_path))
+    assert sorted(req.apps) == ["billing", "shop"] and req.head is None and req.base == "main"
+    clone = tmp_path / "env-repo"
+    assert (clone / bookkeeping.STORE / "billing" / "score.yaml").is_file()
+    assert all(Path(d).is_dir() for d in req.app_dirs.values())
+    assert not (clone / "kubernetes").exists() and not (clone / "catalog").exists()
