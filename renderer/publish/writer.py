@@ -362,11 +362,12 @@ def write_rendered(
     held = on_disk(root)
     guard = _Guard(root)
 
-    def same(rel: str, data: bytes) -> bool:  # a path not listed is not there: nothing to open
-        if rel not in held.paths:
+    def same(rel: str, data: bytes) -> bool:
+        full = guard(rel)  # every path is confined while planning: a refusal changes nothing on disk
+        if rel not in held.paths:  # not there: nothing to open
             return False
         try:
-            with open(guard(rel), "rb") as fh:
+            with open(full, "rb") as fh:
                 return fh.read() == data
         except FileNotFoundError:
             return False

@@ -71,3 +71,25 @@ def test_the_guard_of_many_paths_answers_as_the_guard_of_one(out: Path) -> None:
     assert _answer(lambda: guard("dir/to-file-outside")).startswith("refused")
     assert _answer(lambda: guard("outside/a.yaml")).startswith("refused")
     assert guard("dir/to-file-inside") == str(out.resolve() / "dir" / "target")
+
+
+def test_a_refused_write_changes_nothing(tmp_path: Path) -> None:
+    """A path that leads outside the output directory (through a folder link someone planted,
+    which the directory's listing does not enter) is refused before anything is deleted or
+    written, as when every path was read to compare it."""
+    from renderer.inputs import platform_config
+    from tests.conftest import ROOT
+
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    app = out / "kubernetes" / "dev" / "app"
+    app.mkdir(parents=True)
+    elsewhere.mkdir()
+    (app / "old.yaml").write_text("old\n")
+    (app / "sub").symlink_to(elsewhere, target_is_directory=True)
+    tree = {"kubernetes/dev/app/a.yaml": b"a\n", "kubernetes/dev/app/sub/x.yaml": b"x\n"}
+    platform = platform_config.load_platform(str(ROOT))
+    with pytest.raises(
+        UsageError, match="refusing to write outside the output directory: kubernetes/dev/app/sub"
+    ):
+        writer.write_rendered(str(out), tree, ["kubernetes/dev/app/"], platform)
+    assert sorted(p.name for p in app.iterdir()) == ["old.yaml", "sub"] and not list(elsewhere.iterdir())
