@@ -364,8 +364,8 @@ def write_rendered(
 
     def same(rel: str, data: bytes) -> bool:
         full = guard(rel)  # every path is confined while planning: a refusal changes nothing on disk
-        if rel not in held.paths:  # not there: nothing to open
-            return False
+        if rel not in held.paths or not os.path.isfile(full):  # not there, or not a file (a named
+            return False  # pipe would never answer the read): nothing to open; it is replaced
         try:
             with open(full, "rb") as fh:
                 return fh.read() == data

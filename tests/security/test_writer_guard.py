@@ -93,3 +93,29 @@ def test_a_refused_write_changes_nothing(tmp_path: Path) -> None:
     ):
         writer.write_rendered(str(out), tree, ["kubernetes/dev/app/"], platform)
     assert sorted(p.name for p in app.iterdir()) == ["old.yaml", "sub"] and not list(elsewhere.iterdir())
+
+
+def test_a_named_pipe_at_a_rendered_path_is_replaced_not_read(tmp_path: Path) -> None:
+    """Comparing a rendered file with what the directory holds must not open a named pipe found
+    there (the read would wait forever): the file takes its place."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    (out / "kubernetes" / "dev").mkdir(parents=True)
+    os.mkfifo(out / "kubernetes" / "dev" / "a.yaml")
+    script = (
+        "import sys\n"
+        "from renderer.inputs import platform_config\n"
+        "from renderer.publish import writer\n"
+        "from tests.conftest import ROOT\n"
+        "platform = platform_config.load_platform(str(ROOT))\n"
+        "tree = {'kubernetes/dev/a.yaml': b'a\\n'}\n"
+        "writer.write_rendered(sys.argv[1], tree, ['kubernetes/dev/'], platform)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(out)], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "kubernetes" / "dev" / "a.yaml").read_bytes() == b"a\n"
