@@ -98,12 +98,21 @@ class Held:
     blobs: Mapping[str, str] = field(default_factory=dict)
 
 
-def on_disk(root: str) -> Held:
-    """The files below `root` (`list_files`), read from disk, never from outside it."""
+def on_disk(root: str, guard: _Guard | None = None) -> Held:
+    """The files below `root` (`list_files`), read from disk, never from outside it (`guard`: one
+    made for `root` already). Only regular files are read: a named pipe would never answer."""
     files = list_files(root)
-    return Held(
-        files, lambda paths: {p: _read(root, p) for p in paths if p in files and os.path.isfile(files[p])}
-    )
+    confined = guard or _Guard(root)
+
+    def read(paths: Collection[str]) -> dict[str, bytes]:
+        found = {}
+        for path in paths:
+            if path in files and os.path.isfile(files[path]):
+                with open(confined(path), "rb") as fh:
+                    found[path] = fh.read()
+        return found
+
+    return Held(files, read)
 
 
 def owned(path: str, prefixes: Sequence[str]) -> bool:
@@ -359,27 +368,16 @@ def write_rendered(
 ) -> WriteResult:
     """`plan_rendered` against what the directory `root` holds, written there."""
     os.makedirs(root, exist_ok=True)
-    held = on_disk(root)
     guard = _Guard(root)
+    held = on_disk(root, guard)
 
     def same(rel: str, data: bytes) -> bool:
-        full = guard(rel)  # every path is confined while planning: a refusal changes nothing on disk
-        if rel not in held.paths or not os.path.isfile(full):  # not there, or not a file (a named
-            return False  # pipe would never answer the read): nothing to open; it is replaced
-        try:
-            with open(full, "rb") as fh:
-                return fh.read() == data
-        except FileNotFoundError:
-            return False
+        guard(rel)  # every path is confined while the write is planned: a refusal changes nothing
+        return held.read([rel]).get(rel) == data  # a path not listed is not opened: it is written
 
     result = plan_rendered(tree, prefixes, platform, held, same)
     apply(root, result)
     return result
-
-
-def _read(root: str, rel: str) -> bytes:
-    with open(_Guard(root)(rel), "rb") as fh:
-        return fh.read()
 
 
 def _write(full: str, data: bytes, made: set[str] | None = None) -> None:

@@ -4,6 +4,7 @@ resolving each whole path does, through every kind of link an output directory m
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,7 @@ def _whole(root: str, rel: str) -> str:
     return full
 
 
-def _answer(call: object) -> str:
-    assert callable(call)
+def _answer(call: Callable[[], str]) -> str:
     try:
         return str(call())
     except UsageError as exc:
